@@ -1,0 +1,154 @@
+from __future__ import annotations
+
+from functools import wraps
+from typing import Any
+
+from django.contrib import admin
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+
+from assessments import models as m
+from assessments.roles import has_role
+
+
+class AssessorAdminSite(admin.AdminSite):
+    site_header = "Agent Identity Assessor administration"
+    site_title = "Agent Identity Assessor"
+    index_title = "Users, roles, catalogue and review intervals"
+
+    def has_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.is_active and has_role(request.user, "administrator"))
+
+    def admin_view(self, view: Any, cacheable: bool = False) -> Any:
+        inner = super().admin_view(view, cacheable)
+
+        @wraps(view)
+        def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if request.user.is_authenticated and not self.has_permission(request):
+                raise PermissionDenied
+            return inner(request, *args, **kwargs)
+
+        return guarded
+
+    def login(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        # One sign-in page for the whole product; signed-in non-administrators get 403.
+        if request.user.is_authenticated:
+            raise PermissionDenied
+        return redirect_to_login(request.GET.get("next", request.get_full_path()))
+
+
+class SystemInline(admin.TabularInline):
+    model = m.System
+    extra = 0
+
+
+@admin.register(m.Agent)
+class AgentAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "team", "owner", "status", "current_classification",
+                    "current_tier", "next_review_on"]
+    list_filter = ["status", "team", "current_classification", "current_tier"]
+    search_fields = ["name", "slug"]
+    list_select_related = ["team", "owner"]
+    inlines = [SystemInline]
+    readonly_fields = ["current_classification", "current_tier", "next_review_on",
+                       "lock_version", "created_at", "updated_at", "retired_at"]
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # agents are retired, never deleted
+
+
+@admin.register(m.Team)
+class TeamAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+    search_fields = ["name"]
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(m.Assessment)
+class AssessmentAdmin(ReadOnlyAdmin):
+    list_display = ["agent", "number", "status", "classification", "tier", "assessor",
+                    "reviewer", "updated_at"]
+    list_filter = ["status", "classification", "tier"]
+    list_select_related = ["agent", "assessor", "reviewer"]
+    search_fields = ["agent__name", "agent__slug"]
+
+
+@admin.register(m.Review)
+class ReviewAdmin(ReadOnlyAdmin):
+    list_display = ["agent", "state", "due_on", "assignee", "triggered_at"]
+    list_filter = ["state"]
+    list_select_related = ["agent", "assignee"]
+
+
+@admin.register(m.GapException)
+class GapExceptionAdmin(ReadOnlyAdmin):
+    list_display = ["agent", "subject", "expires_on", "accepted_by", "revoked_at"]
+    list_select_related = ["agent", "accepted_by"]
+
+
+@admin.register(m.AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "actor_label", "verb", "object_repr", "ip_address"]
+    list_filter = ["verb"]
+    search_fields = ["actor_label", "object_repr", "verb"]
+
+
+@admin.register(m.ReportRecord)
+class ReportRecordAdmin(ReadOnlyAdmin):
+    list_display = ["document_id", "kind", "assessment", "created_at", "created_by"]
+    list_select_related = ["assessment__agent", "created_by"]
+
+
+@admin.register(m.ReviewInterval)
+class ReviewIntervalAdmin(admin.ModelAdmin):
+    list_display = ["tier", "days"]
+
+
+class ControlMappingInline(admin.TabularInline):
+    model = m.ControlMapping
+    extra = 0
+    autocomplete_fields = ["item"]
+
+
+@admin.register(m.Control)
+class ControlAdmin(admin.ModelAdmin):
+    list_display = ["control_id", "title", "catalogue"]
+    list_filter = ["catalogue"]
+    search_fields = ["control_id", "title"]
+    inlines = [ControlMappingInline]
+
+
+@admin.register(m.FrameworkItem)
+class FrameworkItemAdmin(admin.ModelAdmin):
+    list_display = ["item_id", "title", "framework"]
+    list_filter = ["framework__catalogue", "framework"]
+    search_fields = ["item_id", "title"]
+    list_select_related = ["framework"]
+
+
+@admin.register(m.Framework)
+class FrameworkAdmin(admin.ModelAdmin):
+    list_display = ["short_name", "key", "version", "catalogue"]
+    list_filter = ["catalogue"]
+
+
+@admin.register(m.CatalogueVersion)
+class CatalogueVersionAdmin(admin.ModelAdmin):
+    list_display = ["version", "is_current", "created_at"]
+
+
+@admin.register(m.ReferenceNote)
+class ReferenceNoteAdmin(admin.ModelAdmin):
+    list_display = ["cited", "catalogue"]

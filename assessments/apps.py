@@ -1,0 +1,19 @@
+from django.apps import AppConfig
+from django.contrib.admin import apps as admin_apps
+
+
+class AssessmentsConfig(AppConfig):
+    default = True
+    name = "assessments"
+    verbose_name = "Agent Identity Assessor"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from assessments import signals  # noqa: F401 (connects the auth audit handlers)
+
+
+class AssessorAdminConfig(admin_apps.AdminConfig):
+    """The admin, open to the administrator role only (see admin.AssessorAdminSite)."""
+
+    default = False
+    default_site = "assessments.admin.AssessorAdminSite"

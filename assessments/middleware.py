@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.http import HttpRequest, HttpResponse
+from django.utils.cache import patch_vary_headers
+
+from assessments import audit
+
+Handler = Callable[[HttpRequest], HttpResponse]
+
+# Touch the session's last-seen stamp at most this often, not on every request.
+_TOUCH_EVERY = 60
+
+
+class SessionTimeoutMiddleware:
+    """Ends a signed-in session after SESSION_IDLE_TIMEOUT of inactivity (sliding) or
+    SESSION_ABSOLUTE_TIMEOUT after sign-in, whichever comes first."""
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.user.is_authenticated:
+            now = int(time.time())
+            session = request.session
+            started = session.setdefault("auth_started", now)
+            last_seen = session.get("last_seen", now)
+            reason = None
+            if now - started >= settings.SESSION_ABSOLUTE_TIMEOUT:
+                reason = "absolute"
+            elif now - last_seen >= settings.SESSION_IDLE_TIMEOUT:
+                reason = "idle"
+            if reason:
+                user = request.user
+                logout(request)
+                audit.record(
+                    "auth.session_expired", actor=user, obj=user, request=request,
+                    changes={"reason": reason},
+                )
+                messages.info(request, "Your session expired. Please sign in again.")
+            elif now - last_seen >= _TOUCH_EVERY or "last_seen" not in session:
+                session["last_seen"] = now
+        return self.get_response(request)
+
+
+class VaryOnHtmxMiddleware:
+    """One URL may answer a page or an htmx fragment: caches must tell them apart."""
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        patch_vary_headers(response, ("HX-Request",))
+        return response
+
+
+class AuditForbiddenMiddleware:
+    """Every 403 answered becomes an audit event (who, what, from where)."""
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if response.status_code == 403:
+            user = getattr(request, "user", None)
+            audit.record(
+                "access.forbidden",
+                actor=user,
+                actor_label=None if user and user.is_authenticated else "anonymous",
+                object_repr=f"{request.method} {request.path}"[:255],
+                request=request,
+            )
+        return response

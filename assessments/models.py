@@ -1,0 +1,726 @@
+"""The data the product holds (see ../shared/product.md).
+
+State changes never happen here: they are named functions in ``actions.py`` that
+write an audit event in the same transaction. Read filters are QuerySet methods.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+from django.urls import reverse
+from django.utils import timezone
+
+User = settings.AUTH_USER_MODEL
+
+
+class Role(models.TextChoices):
+    """Roles are auth groups; each role can do everything the roles before it can."""
+
+    VIEWER = "viewer", "Viewer"
+    ASSESSOR = "assessor", "Assessor"
+    REVIEWER = "reviewer", "Reviewer"
+    ADMINISTRATOR = "administrator", "Administrator"
+
+
+class Classification(models.TextChoices):
+    AGENT_IDENTITY = "agent_identity", "Agent identity"
+    MACHINE_IDENTITY = "machine_identity", "Machine identity"
+
+
+class Tier(models.IntegerChoices):
+    BASELINE = 1, "1 · Baseline"
+    ELEVATED = 2, "2 · Elevated"
+    HIGH = 3, "3 · High"
+    CRITICAL = 4, "4 · Critical"
+
+
+class Access(models.TextChoices):
+    READ = "read", "Read"
+    WRITE = "write", "Write"
+    ADMIN = "admin", "Admin"
+
+
+class CredentialModel(models.TextChoices):
+    STATIC_SECRET = "static_secret", "Static secret"
+    VAULTED_ROTATED = "vaulted_rotated", "Vaulted and rotated secret"
+    WORKLOAD_IDENTITY = "workload_identity", "Workload identity (platform-issued, short-lived)"
+    PER_TASK_TOKENS = "per_task_tokens", "Per-task tokens"
+    USER_DELEGATED = "user_delegated", "User-delegated"
+
+
+class Environment(models.TextChoices):
+    DEVELOPMENT = "development", "Development"
+    TEST = "test", "Test"
+    STAGING = "staging", "Staging"
+    PRODUCTION = "production", "Production"
+
+
+# --------------------------------------------------------------------------- inventory
+
+
+class Team(models.Model):
+    name = models.CharField(max_length=120, unique=True)
+    slug = models.SlugField(max_length=120, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AgentQuerySet(models.QuerySet["Agent"]):
+    def active(self) -> AgentQuerySet:
+        return self.filter(status=Agent.Status.ACTIVE)
+
+    def for_list(self) -> AgentQuerySet:
+        """Everything a list row shows, in a constant number of queries."""
+        qs = self.select_related("owner", "team").prefetch_related("systems")
+        mode = models.FETCH_RAISE if settings.STRICT_FETCH else models.FETCH_PEERS
+        return qs.fetch_mode(mode)
+
+    def search(self, term: str) -> AgentQuerySet:
+        term = term.strip()
+        if not term:
+            return self
+        matches = (
+            Q(name__icontains=term)
+            | Q(slug__icontains=term)
+            | Q(owner__username__icontains=term)
+            | Q(owner__first_name__icontains=term)
+            | Q(owner__last_name__icontains=term)
+            | Q(owner__email__icontains=term)
+            | Q(systems__name__icontains=term)
+        )
+        ids = self.filter(matches).values("pk")
+        return self.filter(pk__in=ids)
+
+
+class Agent(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        RETIRED = "retired", "Retired"
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(
+        max_length=100,
+        unique=True,
+        help_text="Short identifier used in URLs, manifests and the CLI. Lowercase letters, "
+        "numbers and hyphens.",
+        error_messages={"unique": "Another agent already uses this slug. Choose a different one."},
+    )
+    purpose = models.TextField(help_text="What it does and for whom, in a sentence or two.")
+    owner = models.ForeignKey(
+        User,
+        on_delete=models.PROTECT,
+        related_name="owned_agents",
+        help_text="The named person accountable for this agent.",
+    )
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="agents")
+    environments = models.JSONField(default=list, blank=True)
+    platform = models.CharField(
+        max_length=120, blank=True, help_text="Where it runs, e.g. Kubernetes, AWS Bedrock Agents."
+    )
+    credential_model = models.CharField(
+        max_length=32,
+        choices=CredentialModel.choices,
+        blank=True,
+        help_text="How it authenticates today. A change here triggers a reclassification review.",
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    # Set only by approving an assessment (actions.approve_assessment).
+    current_classification = models.CharField(
+        max_length=32, choices=Classification.choices, blank=True
+    )
+    current_tier = models.PositiveSmallIntegerField(choices=Tier.choices, null=True, blank=True)
+    next_review_on = models.DateField(null=True, blank=True)
+    lock_version = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    retired_at = models.DateTimeField(null=True, blank=True)
+
+    objects = AgentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        indexes = [
+            models.Index(fields=["status", "name"]),
+            models.Index(fields=["current_classification", "current_tier"]),
+            models.Index(fields=["next_review_on"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("assessments:agent_detail", args=[self.slug])
+
+    @property
+    def is_retired(self) -> bool:
+        return self.status == self.Status.RETIRED
+
+
+class System(models.Model):
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="systems")
+    name = models.CharField(max_length=120)
+    access = models.CharField(max_length=8, choices=Access.choices, default=Access.READ)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                "agent",
+                Lower("name"),
+                name="unique_system_name_per_agent",
+                violation_error_message="This agent already has a system with that name.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.access})"
+
+
+class AgentLink(models.Model):
+    """A directed link: ``source`` orchestrates ``target``, or the two are peers."""
+
+    class Kind(models.TextChoices):
+        ORCHESTRATES = "orchestrates", "Orchestrates"
+        PEER = "peer", "Peer"
+
+    source = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="links_out")
+    target = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="links_in")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint("source", "target", name="unique_agent_link"),
+            models.CheckConstraint(
+                condition=~Q(source=models.F("target")),
+                name="agent_link_not_to_itself",
+                violation_error_message="An agent cannot be linked to itself.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source_id} {self.kind} {self.target_id}"
+
+
+# --------------------------------------------------------------------------- catalogue
+
+
+class CatalogueVersion(models.Model):
+    """One version of the frameworks, controls and mappings. Assessments keep theirs."""
+
+    version = models.CharField(max_length=32, unique=True)
+    is_current = models.BooleanField(default=False)
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_current"], condition=Q(is_current=True), name="one_current_catalogue"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Catalogue {self.version}"
+
+
+class Framework(models.Model):
+    catalogue = models.ForeignKey(
+        CatalogueVersion, on_delete=models.CASCADE, related_name="frameworks"
+    )
+    key = models.SlugField(max_length=64)
+    name = models.CharField(max_length=255)
+    short_name = models.CharField(max_length=120)
+    version = models.CharField(max_length=120, blank=True)
+    publisher = models.CharField(max_length=255, blank=True)
+    url = models.URLField(blank=True)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["catalogue", "position"]
+        constraints = [
+            models.UniqueConstraint("catalogue", "key", name="unique_framework_per_catalogue")
+        ]
+
+    def __str__(self) -> str:
+        return self.short_name
+
+
+class FrameworkItem(models.Model):
+    framework = models.ForeignKey(Framework, on_delete=models.CASCADE, related_name="items")
+    item_id = models.CharField(max_length=64)
+    title = models.TextField()
+    parent = models.ForeignKey(
+        "self", on_delete=models.CASCADE, null=True, blank=True, related_name="children"
+    )
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["framework", "position"]
+        constraints = [
+            models.UniqueConstraint("framework", "item_id", name="unique_item_per_framework")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.item_id} {self.title}"
+
+
+class Control(models.Model):
+    catalogue = models.ForeignKey(
+        CatalogueVersion, on_delete=models.CASCADE, related_name="controls"
+    )
+    control_id = models.CharField(max_length=32)
+    title = models.CharField(max_length=255)
+    description = models.TextField()
+    # Conditions are data (see assessments/catalog/catalogue-v1.yaml): lists of clauses.
+    applies_when = models.JSONField(default=list)
+    in_place_when = models.JSONField(default=list, blank=True)
+    gap_when = models.JSONField(default=list, blank=True)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["catalogue", "position"]
+        constraints = [
+            models.UniqueConstraint("catalogue", "control_id", name="unique_control_per_catalogue")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.control_id} {self.title}"
+
+
+class ControlMapping(models.Model):
+    control = models.ForeignKey(Control, on_delete=models.CASCADE, related_name="mappings")
+    item = models.ForeignKey(FrameworkItem, on_delete=models.CASCADE, related_name="mappings")
+    justification = models.CharField(max_length=500)
+
+    class Meta:
+        ordering = ["control", "item"]
+        constraints = [models.UniqueConstraint("control", "item", name="unique_control_mapping")]
+
+    def __str__(self) -> str:
+        return f"{self.control.control_id} -> {self.item.item_id}"
+
+
+class ReferenceNote(models.Model):
+    """A citation in the source guidance that does not exist as written, and what we use."""
+
+    catalogue = models.ForeignKey(
+        CatalogueVersion, on_delete=models.CASCADE, related_name="reference_notes"
+    )
+    cited = models.CharField(max_length=255)
+    verdict = models.TextField()
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["catalogue", "position"]
+
+    def __str__(self) -> str:
+        return self.cited
+
+
+class ReviewInterval(models.Model):
+    """An administrator's override of a tier's review interval (settings give defaults)."""
+
+    tier = models.PositiveSmallIntegerField(choices=Tier.choices, unique=True)
+    days = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["-tier"]
+
+    def __str__(self) -> str:
+        return f"Tier {self.tier}: every {self.days} days"
+
+    def clean(self) -> None:
+        if self.days is not None and not 1 <= self.days <= 3650:
+            raise ValidationError({"days": "Choose between 1 and 3650 days."})
+
+
+def review_intervals() -> dict[int, int]:
+    """Days between reviews per tier: settings, overridden by administrators' rows."""
+    intervals = {int(k): int(v) for k, v in settings.REVIEW_INTERVAL_DAYS.items()}
+    intervals.update(dict(ReviewInterval.objects.values_list("tier", "days")))
+    return intervals
+
+
+# --------------------------------------------------------------------------- assessments
+
+
+class AssessmentQuerySet(models.QuerySet["Assessment"]):
+    def open(self) -> AssessmentQuerySet:
+        return self.filter(status__in=Assessment.OPEN_STATUSES)
+
+    def approved(self) -> AssessmentQuerySet:
+        return self.filter(status=Assessment.Status.APPROVED)
+
+
+class Assessment(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        SUBMITTED = "submitted", "Submitted"
+        APPROVED = "approved", "Approved"
+        RETURNED = "returned", "Returned"
+
+    OPEN_STATUSES = (Status.DRAFT, Status.SUBMITTED, Status.RETURNED)
+    EDITABLE_STATUSES = (Status.DRAFT, Status.RETURNED)
+
+    agent = models.ForeignKey(Agent, on_delete=models.PROTECT, related_name="assessments")
+    number = models.PositiveIntegerField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
+    questionnaire_version = models.CharField(max_length=16)
+    catalogue = models.ForeignKey(
+        CatalogueVersion, on_delete=models.PROTECT, related_name="assessments"
+    )
+    answers = models.JSONField(default=dict, blank=True)
+    # The engine's result, frozen at submission (live for drafts, computed on demand).
+    result = models.JSONField(null=True, blank=True)
+    classification = models.CharField(max_length=32, choices=Classification.choices, blank=True)
+    tier = models.PositiveSmallIntegerField(choices=Tier.choices, null=True, blank=True)
+    current_step = models.CharField(max_length=32, blank=True)
+    lock_version = models.PositiveIntegerField(default=0)
+    based_on = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    assessor = models.ForeignKey(User, on_delete=models.PROTECT, related_name="assessments")
+    submitted_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    reviewer = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, blank=True, related_name="reviewed_assessments"
+    )
+    review_comment = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    next_review_on = models.DateField(null=True, blank=True)
+
+    objects = AssessmentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["agent", "-number"]
+        constraints = [
+            models.UniqueConstraint("agent", "number", name="unique_assessment_number"),
+            models.UniqueConstraint(
+                fields=["agent"],
+                condition=Q(status__in=["draft", "submitted", "returned"]),
+                name="one_open_assessment_per_agent",
+                violation_error_message="This agent already has an assessment in progress.",
+            ),
+        ]
+        permissions = [("review_assessment", "Can review, approve or return assessments")]
+
+    def __str__(self) -> str:
+        return f"{self.agent} v{self.number}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("assessments:assessment_detail", args=[self.agent.slug, self.number])
+
+    @property
+    def is_editable(self) -> bool:
+        return self.status in self.EDITABLE_STATUSES
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # Approved records never change; the database refuses too (migration 0002).
+        if self.pk and Assessment.objects.filter(pk=self.pk, status="approved").exists():
+            raise ImmutableRecordError(f"{self} is approved and cannot change.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        if self.status == self.Status.APPROVED:
+            raise ImmutableRecordError(f"{self} is approved and cannot be deleted.")
+        return super().delete(*args, **kwargs)
+
+
+class ImmutableRecordError(Exception):
+    """An attempt to change a record that is immutable by design."""
+
+
+class ExceptionQuerySet(models.QuerySet["GapException"]):
+    def active(self, on: dt.date | None = None) -> ExceptionQuerySet:
+        on = on or timezone.localdate()
+        return self.filter(revoked_at__isnull=True, expires_on__gte=on)
+
+    def expired_unprocessed(self, on: dt.date | None = None) -> ExceptionQuerySet:
+        on = on or timezone.localdate()
+        return self.filter(revoked_at__isnull=True, expires_on__lt=on, expiry_processed_at=None)
+
+
+class GapException(models.Model):
+    """A reviewer's time-boxed acceptance of a control gap or blocking flag."""
+
+    MAX_DAYS = 365
+
+    agent = models.ForeignKey(Agent, on_delete=models.PROTECT, related_name="exceptions")
+    assessment = models.ForeignKey(
+        Assessment, on_delete=models.PROTECT, related_name="exceptions"
+    )
+    # A control id (e.g. AIC-05) or a flag id (e.g. audit_gap).
+    subject = models.CharField(max_length=64)
+    reason = models.TextField()
+    expires_on = models.DateField()
+    accepted_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    expiry_processed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ExceptionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["expires_on"]
+        verbose_name = "exception"
+
+    def __str__(self) -> str:
+        return f"{self.subject} on {self.agent} until {self.expires_on}"
+
+    def is_active(self, on: dt.date | None = None) -> bool:
+        on = on or timezone.localdate()
+        return self.revoked_at is None and self.expires_on >= on
+
+
+# --------------------------------------------------------------------------- reviews
+
+
+class ReviewQuerySet(models.QuerySet["Review"]):
+    def open(self) -> ReviewQuerySet:
+        return self.filter(state=Review.State.OPEN)
+
+    def overdue(self, today: dt.date | None = None) -> ReviewQuerySet:
+        today = today or timezone.localdate()
+        return self.open().filter(due_on__lt=today)
+
+    def due(self, within_days: int = 30, today: dt.date | None = None) -> ReviewQuerySet:
+        today = today or timezone.localdate()
+        return self.open().filter(
+            due_on__gte=today, due_on__lte=today + dt.timedelta(days=within_days)
+        )
+
+    def triggered(self) -> ReviewQuerySet:
+        return self.open().filter(triggered_at__isnull=False)
+
+
+class Review(models.Model):
+    """The scheduled or triggered reassessment of an agent."""
+
+    class State(models.TextChoices):
+        OPEN = "open", "Open"
+        CLOSED = "closed", "Closed"
+
+    agent = models.ForeignKey(Agent, on_delete=models.PROTECT, related_name="reviews")
+    state = models.CharField(max_length=8, choices=State.choices, default=State.OPEN)
+    due_on = models.DateField()
+    # [{"code": "system_write_access", "detail": "...", "at": iso-datetime}, ...]
+    reasons = models.JSONField(default=list, blank=True)
+    triggered_at = models.DateTimeField(null=True, blank=True)
+    assignee = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, blank=True, related_name="assigned_reviews"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    closed_by_assessment = models.ForeignKey(
+        Assessment, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    objects = ReviewQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["due_on"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agent"],
+                condition=Q(state="open"),
+                name="one_open_review_per_agent",
+            )
+        ]
+        indexes = [models.Index(fields=["state", "due_on"])]
+
+    def __str__(self) -> str:
+        return f"Review of {self.agent} due {self.due_on}"
+
+
+class ReminderLog(models.Model):
+    """One reminder sent for one review, person and threshold: never sent twice."""
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="reminders")
+    recipient = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    threshold = models.CharField(max_length=16)  # "30", "7", "1" or "overdue"
+    sent_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                "review", "recipient", "threshold", name="one_reminder_per_threshold"
+            )
+        ]
+
+
+class CalendarFeed(models.Model):
+    """A secret iCalendar feed URL. Only a hash of its token is stored."""
+
+    class Scope(models.TextChoices):
+        MINE = "mine", "My reviews"
+        TEAM = "team", "Team reviews"
+
+    owner = models.ForeignKey(User, on_delete=models.CASCADE, related_name="calendar_feeds")
+    scope = models.CharField(max_length=8, choices=Scope.choices)
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, null=True, blank=True)
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    @staticmethod
+    def hash_token(token: str) -> str:
+        return hashlib.sha256(token.encode()).hexdigest()
+
+
+# --------------------------------------------------------------------------- reports
+
+
+class ReportRecord(models.Model):
+    """A generated PDF: what it was generated from and the hashes that verify it."""
+
+    class Kind(models.TextChoices):
+        ASSESSMENT = "assessment", "Assessment report"
+        BOARD = "board", "Board pack"
+
+    document_id = models.CharField(max_length=40, unique=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    assessment = models.ForeignKey(
+        Assessment, on_delete=models.PROTECT, null=True, blank=True, related_name="reports"
+    )
+    content_sha256 = models.CharField(max_length=64)
+    file_sha256 = models.CharField(max_length=64, db_index=True)
+    params = models.JSONField(default=dict, blank=True)
+    pages = models.PositiveIntegerField(default=0)
+    created_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.document_id
+
+
+class BoardPackJob(models.Model):
+    """A board pack rendered in the background, with progress the browser can poll."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    requested_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    params = models.JSONField(default=dict, blank=True)
+    state = models.CharField(max_length=8, choices=State.choices, default=State.QUEUED)
+    progress = models.PositiveSmallIntegerField(default=0)
+    message = models.CharField(max_length=255, blank=True)
+    pdf = models.BinaryField(null=True, blank=True, editable=False)
+    report = models.ForeignKey(
+        ReportRecord, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+
+# --------------------------------------------------------------------------- accounts & audit
+
+
+class UserSession(models.Model):
+    """Which sessions belong to which user, so disabling an account can end them."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    session_key = models.CharField(max_length=40, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+
+class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
+    def for_object(self, obj: models.Model) -> AuditEventQuerySet:
+        return self.filter(object_type=obj._meta.label_lower, object_id=str(obj.pk))
+
+
+class AuditEvent(models.Model):
+    """Who did what to which object, when, with the change. Append-only, hash-chained."""
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    actor_label = models.CharField(max_length=150, blank=True)
+    verb = models.CharField(max_length=64, db_index=True)
+    object_type = models.CharField(max_length=100, blank=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    object_repr = models.CharField(max_length=255, blank=True)
+    agent = models.ForeignKey(
+        Agent, on_delete=models.PROTECT, null=True, blank=True, related_name="audit_events"
+    )
+    changes = models.JSONField(default=dict, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64, unique=True)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    GENESIS = "0" * 64
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["object_type", "object_id"])]
+        permissions = [("view_audit", "Can view the audit log")]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_label} {self.verb} {self.object_repr}"
+
+    def canonical(self) -> str:
+        return json.dumps(
+            {
+                "created_at": self.created_at.astimezone(dt.UTC).isoformat(),
+                "actor": self.actor_id,
+                "actor_label": self.actor_label,
+                "verb": self.verb,
+                "object_type": self.object_type,
+                "object_id": self.object_id,
+                "object_repr": self.object_repr,
+                "agent": self.agent_id,
+                "changes": self.changes,
+                "ip_address": self.ip_address,
+                "prev_hash": self.prev_hash,
+            },
+            sort_keys=True,
+            separators=(",", ":"),
+            default=str,
+        )
+
+    def compute_hash(self) -> str:
+        return hashlib.sha256(self.canonical().encode()).hexdigest()
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None:
+            raise ImmutableRecordError("Audit events are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        raise ImmutableRecordError("Audit events are append-only.")

@@ -1,0 +1,69 @@
+"""Audit events for signing in and out, and session tracking for account disabling."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.contrib.sessions.models import Session
+from django.db.models.signals import post_save, pre_save
+from django.dispatch import receiver
+
+from assessments import audit
+from assessments.models import UserSession
+
+
+@receiver(user_logged_in)
+def on_login(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    if request is not None and getattr(request, "session", None) is not None:
+        now = int(time.time())
+        request.session["auth_started"] = now
+        request.session["last_seen"] = now
+        if request.session.session_key is None:
+            request.session.save()
+        UserSession.objects.get_or_create(
+            session_key=request.session.session_key, defaults={"user": user}
+        )
+    audit.record("auth.login", actor=user, obj=user, request=request)
+
+
+@receiver(user_logged_out)
+def on_logout(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    if user is not None:
+        audit.record("auth.logout", actor=user, obj=user, request=request)
+
+
+@receiver(user_login_failed)
+def on_login_failed(sender: Any, credentials: dict[str, Any], request: Any = None, **kwargs: Any) -> None:
+    # Never the password: only the username that was tried.
+    username = str(credentials.get("username", ""))[:150]
+    audit.record(
+        "auth.login_failed",
+        actor_label=username.lower(),
+        object_repr=username,
+        request=request,
+    )
+
+
+User = get_user_model()
+
+
+@receiver(pre_save, sender=User)
+def remember_active_state(sender: Any, instance: Any, **kwargs: Any) -> None:
+    instance._was_active = (
+        sender.objects.filter(pk=instance.pk).values_list("is_active", flat=True).first()
+        if instance.pk
+        else None
+    )
+
+
+@receiver(post_save, sender=User)
+def end_sessions_of_disabled_user(sender: Any, instance: Any, **kwargs: Any) -> None:
+    if instance.is_active or getattr(instance, "_was_active", None) is False:
+        return
+    keys = list(UserSession.objects.filter(user=instance).values_list("session_key", flat=True))
+    Session.objects.filter(session_key__in=keys).delete()
+    UserSession.objects.filter(user=instance).delete()
+    audit.record("auth.sessions_ended", obj=instance, changes={"sessions": len(keys)})

@@ -1,0 +1,286 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db.models import Prefetch
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from assessments import actions
+from assessments.forms import (
+    AgentFilterForm,
+    AgentForm,
+    LinkFormSet,
+    SystemFormSet,
+    initial_links,
+    initial_systems,
+)
+from assessments.models import Agent, AgentLink, Assessment, AuditEvent, Review
+from assessments.roles import permission_required
+from assessments.views.common import HtmxHttpRequest, paginate, query_without
+
+
+@login_required
+@require_GET
+def agent_list(request: HtmxHttpRequest) -> HttpResponse:
+    data = request.GET.copy()
+    if "status" not in data:
+        data["status"] = "active"
+    form = AgentFilterForm(data)
+    agents = Agent.objects.for_list()
+    sort = "name"
+    if form.is_valid():
+        f = form.cleaned_data
+        agents = agents.search(f["q"])
+        if f["status"]:
+            agents = agents.filter(status=f["status"])
+        if f["team"]:
+            agents = agents.filter(team=f["team"])
+        if f["classification"] == "unassessed":
+            agents = agents.filter(current_classification="")
+        elif f["classification"]:
+            agents = agents.filter(current_classification=f["classification"])
+        if f["tier"]:
+            agents = agents.filter(current_tier=f["tier"])
+        sort = f["sort"] or "name"
+    agents = agents.order_by(sort, "name", "pk")
+    page = paginate(request, agents)
+    context = {
+        "form": form,
+        "page": page,
+        "agents": page.object_list,
+        "sort": sort,
+        "query_without_page": query_without(request, "page"),
+        "query_without_sort": query_without(request, "sort", "page"),
+        "filtered": any(v for k, v in request.GET.items() if k not in ("page", "sort")),
+    }
+    template = "assessments/agent_list.html"
+    if request.htmx and request.htmx.target == "agent-results":
+        template += "#results"
+    return render(request, template, context)
+
+
+@login_required
+@require_GET
+def agent_detail(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+    agent = get_object_or_404(
+        Agent.objects.select_related("owner", "team").prefetch_related(
+            "systems",
+            Prefetch("links_out", queryset=AgentLink.objects.select_related("target")),
+            Prefetch("links_in", queryset=AgentLink.objects.select_related("source")),
+        ),
+        slug=slug,
+    )
+    assessments = list(
+        Assessment.objects.filter(agent=agent)
+        .select_related("assessor", "reviewer")
+        .order_by("-number")
+    )
+    context: dict[str, Any] = {
+        "agent": agent,
+        "assessments": assessments,
+        "open_assessment": next(
+            (a for a in assessments if a.status in Assessment.OPEN_STATUSES), None
+        ),
+        "latest_approved": next((a for a in assessments if a.status == "approved"), None),
+        "open_review": Review.objects.open().filter(agent=agent).select_related("assignee").first(),
+        "events": AuditEvent.objects.filter(agent=agent).order_by("-id")[:10],
+    }
+    return render(request, "assessments/agent_detail.html", context)
+
+
+def _formsets(request: HtmxHttpRequest, agent: Agent | None) -> tuple[Any, Any]:
+    if request.method == "POST":
+        systems = SystemFormSet(request.POST, prefix="systems")
+        links = LinkFormSet(request.POST, prefix="links", agent=agent)
+    else:
+        systems = SystemFormSet(
+            prefix="systems", initial=initial_systems(agent) if agent else []
+        )
+        links = LinkFormSet(
+            prefix="links", agent=agent, initial=initial_links(agent) if agent else []
+        )
+    return systems, links
+
+
+def _rows_action(request: HtmxHttpRequest) -> tuple[str, str, int | None] | None:
+    """A no-JavaScript "add row" / "remove row" button press, as (kind, op, index)."""
+    for kind in ("systems", "links"):
+        if f"add_{kind}" in request.POST:
+            return kind, "add", None
+        for op in ("remove", "restore"):
+            if (value := request.POST.get(f"{op}_{kind}")) is not None:
+                try:
+                    return kind, op, int(value)
+                except ValueError:
+                    return None
+    return None
+
+
+def _rebuilt_post(request: HtmxHttpRequest, kind: str, op: str, index: int | None) -> Any:
+    data = request.POST.copy()
+    total_key = f"{kind}-TOTAL_FORMS"
+    try:
+        total = int(data.get(total_key, 0))
+    except ValueError:
+        total = 0
+    if op == "add":
+        data[total_key] = str(min(total + 1, 200))
+    elif index is not None and 0 <= index < total:
+        data[f"{kind}-{index}-DELETE"] = "on" if op == "remove" else ""
+    return data
+
+
+def _agent_form_page(
+    request: HtmxHttpRequest, agent: Agent | None, *, status: int = 200, **extra: Any
+) -> HttpResponse:
+    systems, links = extra.pop("systems", None), extra.pop("links", None)
+    if systems is None:
+        systems, links = _formsets(request, agent)
+    context = {
+        "agent": agent,
+        "form": extra.pop("form"),
+        "systems": systems,
+        "links": links,
+        **extra,
+    }
+    return render(request, "assessments/agent_form.html", context, status=status)
+
+
+def _save_agent(request: HtmxHttpRequest, agent: Agent | None) -> HttpResponse:
+    form = AgentForm(request.POST, instance=agent or Agent())
+    if (rows := _rows_action(request)) is not None:
+        # A row was added or removed without JavaScript: show the form again, unsaved.
+        data = _rebuilt_post(request, *rows)
+        form = AgentForm(data, instance=agent or Agent())
+        systems = SystemFormSet(data, prefix="systems")
+        links = LinkFormSet(data, prefix="links", agent=agent)
+        return _agent_form_page(request, agent, form=form, systems=systems, links=links)
+    systems, links = _formsets(request, agent)
+    valid = form.is_valid() & systems.is_valid() & links.is_valid()
+    if not valid:
+        messages.error(request, "Nothing was saved yet. Please correct the fields marked below.")
+        return _agent_form_page(
+            request, agent, form=form, systems=systems, links=links, status=422
+        )
+    fields = {k: v for k, v in form.cleaned_data.items() if k in actions.AGENT_FIELDS}
+    try:
+        if agent is None:
+            saved = actions.create_agent(
+                request.user, fields=fields, systems=systems.systems(), links=links.links(),
+                request=request,
+            )
+            messages.success(request, f"{saved.name} was added to the inventory.")
+        else:
+            saved = actions.update_agent(
+                request.user, agent, fields=fields, systems=systems.systems(),
+                links=links.links(), expected_version=form.cleaned_data.get("lock_version"),
+                request=request,
+            )
+            messages.success(request, f"Changes to {saved.name} were saved.")
+    except actions.ConflictError as conflict:
+        agent.refresh_from_db() if agent else None
+        return _agent_form_page(
+            request, agent, form=form, systems=systems, links=links, status=409,
+            conflict=conflict, latest_version=agent.lock_version if agent else None,
+        )
+    except actions.ActionError as error:
+        messages.error(request, str(error))
+        return _agent_form_page(
+            request, agent, form=form, systems=systems, links=links, status=422
+        )
+    return redirect(saved)
+
+
+@permission_required("assessments.add_agent")
+def agent_create(request: HtmxHttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        return _save_agent(request, None)
+    return _agent_form_page(request, None, form=AgentForm())
+
+
+@permission_required("assessments.change_agent")
+def agent_edit(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+    agent = get_object_or_404(Agent.objects.select_related("owner", "team"), slug=slug)
+    if agent.is_retired:
+        messages.warning(request, "This agent is retired. Reactivate it before editing.")
+        return redirect(agent)
+    if request.method == "POST":
+        return _save_agent(request, agent)
+    return _agent_form_page(request, agent, form=AgentForm(instance=agent))
+
+
+@permission_required("assessments.change_agent")
+@require_GET
+def agent_form_row(request: HtmxHttpRequest, kind: str) -> HttpResponse:
+    """htmx: a new blank row (with the incremented management count), or a row marked
+    removed / restored. The no-JavaScript path is the same buttons posting the form."""
+    if kind not in ("systems", "links"):
+        return HttpResponse("Unknown row type.", status=400)
+    formset_class = SystemFormSet if kind == "systems" else LinkFormSet
+    try:
+        index = int(request.GET.get("index", ""))
+    except ValueError:
+        return HttpResponse("A row number is required.", status=400)
+    if not 0 <= index < 200:
+        return HttpResponse("Too many rows.", status=400)
+    op = request.GET.get("op", "add")
+    if op not in ("add", "remove", "restore"):
+        return HttpResponse("Unknown row operation.", status=400)
+    prefix = f"{kind}-{index}"
+    if op == "add":
+        row = formset_class.form(prefix=prefix)
+        removed = False
+    else:
+        data = request.GET.copy()
+        data[f"{prefix}-DELETE"] = "on" if op == "remove" else ""
+        row = formset_class.form(data=data, prefix=prefix)
+        removed = op == "remove"
+    return render(
+        request,
+        "assessments/agent_form.html#" + ("system_row" if kind == "systems" else "link_row"),
+        {"row": row, "index": index, "removed": removed, "added": op == "add"},
+    )
+
+
+@login_required
+@require_GET
+def agent_lookup(request: HtmxHttpRequest) -> HttpResponse:
+    """htmx: options for the "other agent" datalist as the user types."""
+    # The slug input sends itself (links-N-other); ?q= works too.
+    term = request.GET.get("q") or next(
+        (v for k, v in request.GET.items() if k.endswith("-other")), ""
+    )
+    term = term.strip()[:100]
+    matches = Agent.objects.active()
+    if term:
+        matches = matches.search(term)
+    rows = matches.order_by("name").values_list("slug", "name")[:20]
+    return render(request, "assessments/agent_form.html#agent_options", {"options": rows})
+
+
+@permission_required("assessments.change_agent")
+@require_POST
+def agent_retire(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+    agent = get_object_or_404(Agent, slug=slug)
+    try:
+        actions.retire_agent(request.user, agent, request=request)
+        messages.success(request, f"{agent.name} was retired. Its history is kept.")
+    except actions.ActionError as error:
+        messages.error(request, str(error))
+    return redirect(agent)
+
+
+@permission_required("assessments.change_agent")
+@require_POST
+def agent_reactivate(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+    agent = get_object_or_404(Agent, slug=slug)
+    try:
+        actions.reactivate_agent(request.user, agent, request=request)
+        messages.success(request, f"{agent.name} is active again and due for a review.")
+    except actions.ActionError as error:
+        messages.error(request, str(error))
+    return redirect(agent)

@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+from django import forms
+from django.http import HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from assessments.audit import verify_chain
+from assessments.models import AuditEvent
+from assessments.roles import permission_required
+from assessments.views.common import HtmxHttpRequest, paginate, query_without
+
+VERB_GROUPS = [
+    ("", "All actions"),
+    ("agent.", "Inventory"),
+    ("assessment.", "Assessments"),
+    ("review.", "Reviews"),
+    ("exception.", "Exceptions"),
+    ("report.", "Reports"),
+    ("auth.", "Sign-in and sessions"),
+    ("access.", "Refused access"),
+    ("catalogue.", "Catalogue"),
+]
+
+
+class AuditFilterForm(forms.Form):
+    actor = forms.CharField(required=False, max_length=150, label="Who")
+    verb = forms.ChoiceField(required=False, choices=VERB_GROUPS, label="What")
+    object = forms.CharField(required=False, max_length=100, label="Object")
+    since = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+
+@permission_required("assessments.view_audit")
+@require_GET
+def audit_list(request: HtmxHttpRequest) -> HttpResponse:
+    form = AuditFilterForm(request.GET)
+    events = AuditEvent.objects.all()
+    if form.is_valid():
+        f = form.cleaned_data
+        if f["actor"]:
+            events = events.filter(actor_label__icontains=f["actor"])
+        if f["verb"]:
+            events = events.filter(verb__startswith=f["verb"])
+        if f["object"]:
+            events = events.filter(object_repr__icontains=f["object"])
+        if f["since"]:
+            events = events.filter(created_at__date__gte=f["since"])
+        if f["until"]:
+            events = events.filter(created_at__date__lte=f["until"])
+    page = paginate(request, events.order_by("-id"))
+    context = {
+        "form": form,
+        "page": page,
+        "events": page.object_list,
+        "query_without_page": query_without(request, "page"),
+        "chain": verify_chain() if request.GET.get("verify") == "1" else None,
+    }
+    template = "assessments/audit_list.html"
+    if request.htmx and request.htmx.target == "audit-results":
+        template += "#results"
+    return render(request, template, context)

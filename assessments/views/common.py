@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from django.core.paginator import Page, Paginator
+from django.http import HttpRequest
+from django_htmx.middleware import HtmxDetails
+
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
+
+
+PAGE_SIZE = 50
+
+
+def paginate(request: HttpRequest, items: Any, per_page: int = PAGE_SIZE) -> Page:
+    """A page of ``items``; a bad or out-of-range ?page= gives the nearest page."""
+    paginator = Paginator(items, per_page)
+    return paginator.get_page(request.GET.get("page"))
+
+
+def query_without(request: HttpRequest, *drop: str) -> str:
+    """The current query string without ``drop`` keys (for sort and page links)."""
+    pairs = [(k, v) for k, v in request.GET.items() if k not in drop and v != ""]
+    return urlencode(pairs)
