@@ -20,7 +20,14 @@ from assessments.models import Access, Agent, AgentLink, Review, System
 
 ACCESS_RANK = {Access.READ: 1, Access.WRITE: 2, Access.ADMIN: 3}
 AGENT_FIELDS = (
-    "name", "slug", "purpose", "owner", "team", "environments", "platform", "credential_model",
+    "name",
+    "slug",
+    "purpose",
+    "owner",
+    "team",
+    "environments",
+    "platform",
+    "credential_model",
 )
 # Inventory fields whose change alters what the agent can reach or how it authenticates.
 TRIGGER_FIELDS = {"credential_model": "credential_change", "platform": "platform_change"}
@@ -64,13 +71,13 @@ def _readable(agent: Agent, values: dict[str, Any]) -> dict[str, Any]:
 def _link_rows(agent: Agent) -> set[tuple[str, str]]:
     """The agent's links as (kind, other slug), kind seen from this agent."""
     rows = set()
-    for source_slug, target_slug, kind in AgentLink.objects.filter(
-        source=agent
-    ).values_list("source__slug", "target__slug", "kind"):
+    for target_slug, kind in AgentLink.objects.filter(source=agent).values_list(
+        "target__slug", "kind"
+    ):
         rows.add(("peer" if kind == "peer" else "orchestrates", target_slug))
-    for source_slug, target_slug, kind in AgentLink.objects.filter(
-        target=agent
-    ).values_list("source__slug", "target__slug", "kind"):
+    for source_slug, kind in AgentLink.objects.filter(target=agent).values_list(
+        "source__slug", "kind"
+    ):
         rows.add(("peer" if kind == "peer" else "orchestrated_by", source_slug))
     return rows
 
@@ -124,30 +131,38 @@ def _inventory_trigger_reasons(
     reasons = []
     for row in systems["added"]:
         if row["access"] in (Access.WRITE, Access.ADMIN):
-            reasons.append({
-                "code": "system_access",
-                "detail": f"System {row['name']} added with {row['access']} access.",
-            })
+            reasons.append(
+                {
+                    "code": "system_access",
+                    "detail": f"System {row['name']} added with {row['access']} access.",
+                }
+            )
     for row in systems["changed"]:
         if ACCESS_RANK[row["new"]] > ACCESS_RANK[row["old"]] and row["new"] != Access.READ:
-            reasons.append({
-                "code": "system_access",
-                "detail": f"Access to {row['name']} raised from {row['old']} to {row['new']}.",
-            })
+            reasons.append(
+                {
+                    "code": "system_access",
+                    "detail": f"Access to {row['name']} raised from {row['old']} to {row['new']}.",
+                }
+            )
     for row in links["added"]:
-        reasons.append({
-            "code": "new_link",
-            "detail": f"New link: {row['kind'].replace('_', ' ')} {row['agent']}.",
-        })
+        reasons.append(
+            {
+                "code": "new_link",
+                "detail": f"New link: {row['kind'].replace('_', ' ')} {row['agent']}.",
+            }
+        )
     for name, code in TRIGGER_FIELDS.items():
         if name in field_changes:
             change = field_changes[name]
             label = name.replace("_", " ")
-            reasons.append({
-                "code": code,
-                "detail": f"The {label} changed from “{change['old'] or 'not recorded'}” "
-                f"to “{change['new'] or 'not recorded'}”.",
-            })
+            reasons.append(
+                {
+                    "code": code,
+                    "detail": f"The {label} changed from “{change['old'] or 'not recorded'}” "
+                    f"to “{change['new'] or 'not recorded'}”.",
+                }
+            )
     return reasons
 
 
@@ -199,7 +214,10 @@ def update_agent(
     if expected_version is not None and current.lock_version != expected_version:
         theirs = _field_values(current)
         conflicts = {
-            name: (theirs[name], fields[name] if not hasattr(fields[name], "pk") else fields[name].pk)
+            name: (
+                theirs[name],
+                fields[name] if not hasattr(fields[name], "pk") else fields[name].pk,
+            )
             for name in AGENT_FIELDS
             if name in fields
             and theirs[name] != (fields[name].pk if hasattr(fields[name], "pk") else fields[name])
@@ -256,8 +274,10 @@ def retire_agent(actor: Any, agent: Agent, *, request: HttpRequest | None = None
     current.lock_version = F("lock_version") + 1
     current.save()
     current.refresh_from_db()
-    closed = Review.objects.open().filter(agent=current).update(
-        state=Review.State.CLOSED, closed_at=timezone.now()
+    closed = (
+        Review.objects.open()
+        .filter(agent=current)
+        .update(state=Review.State.CLOSED, closed_at=timezone.now())
     )
     audit.record(
         "agent.retire",
@@ -313,9 +333,7 @@ def trigger_review(
     stamped = [{**reason, "at": now.isoformat()} for reason in reasons]
     review = Review.objects.select_for_update().open().filter(agent=agent).first()
     if review is None:
-        review = Review.objects.create(
-            agent=agent, due_on=today, reasons=stamped, triggered_at=now
-        )
+        review = Review.objects.create(agent=agent, due_on=today, reasons=stamped, triggered_at=now)
     else:
         review.reasons = [*review.reasons, *stamped]
         review.due_on = min(review.due_on, today)

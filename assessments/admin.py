@@ -1,41 +1,11 @@
 from __future__ import annotations
 
-from functools import wraps
 from typing import Any
 
 from django.contrib import admin
-from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
 
 from assessments import models as m
-from assessments.roles import has_role
-
-
-class AssessorAdminSite(admin.AdminSite):
-    site_header = "Agent Identity Assessor administration"
-    site_title = "Agent Identity Assessor"
-    index_title = "Users, roles, catalogue and review intervals"
-
-    def has_permission(self, request: HttpRequest) -> bool:
-        return bool(request.user.is_active and has_role(request.user, "administrator"))
-
-    def admin_view(self, view: Any, cacheable: bool = False) -> Any:
-        inner = super().admin_view(view, cacheable)
-
-        @wraps(view)
-        def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            if request.user.is_authenticated and not self.has_permission(request):
-                raise PermissionDenied
-            return inner(request, *args, **kwargs)
-
-        return guarded
-
-    def login(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
-        # One sign-in page for the whole product; signed-in non-administrators get 403.
-        if request.user.is_authenticated:
-            raise PermissionDenied
-        return redirect_to_login(request.GET.get("next", request.get_full_path()))
 
 
 class SystemInline(admin.TabularInline):
@@ -45,14 +15,29 @@ class SystemInline(admin.TabularInline):
 
 @admin.register(m.Agent)
 class AgentAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "team", "owner", "status", "current_classification",
-                    "current_tier", "next_review_on"]
+    list_display = [
+        "name",
+        "slug",
+        "team",
+        "owner",
+        "status",
+        "current_classification",
+        "current_tier",
+        "next_review_on",
+    ]
     list_filter = ["status", "team", "current_classification", "current_tier"]
     search_fields = ["name", "slug"]
     list_select_related = ["team", "owner"]
     inlines = [SystemInline]
-    readonly_fields = ["current_classification", "current_tier", "next_review_on",
-                       "lock_version", "created_at", "updated_at", "retired_at"]
+    readonly_fields = [
+        "current_classification",
+        "current_tier",
+        "next_review_on",
+        "lock_version",
+        "created_at",
+        "updated_at",
+        "retired_at",
+    ]
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # agents are retired, never deleted
@@ -78,8 +63,16 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(m.Assessment)
 class AssessmentAdmin(ReadOnlyAdmin):
-    list_display = ["agent", "number", "status", "classification", "tier", "assessor",
-                    "reviewer", "updated_at"]
+    list_display = [
+        "agent",
+        "number",
+        "status",
+        "classification",
+        "tier",
+        "assessor",
+        "reviewer",
+        "updated_at",
+    ]
     list_filter = ["status", "classification", "tier"]
     list_select_related = ["agent", "assessor", "reviewer"]
     search_fields = ["agent__name", "agent__slug"]

@@ -13,7 +13,7 @@ class AssessmentsConfig(AppConfig):
 
 
 class AssessorAdminConfig(admin_apps.AdminConfig):
-    """The admin, open to the administrator role only (see admin.AssessorAdminSite)."""
+    """The admin, open to the administrator role only (see admin_site.AssessorAdminSite)."""
 
     default = False
-    default_site = "assessments.admin.AssessorAdminSite"
+    default_site = "assessments.admin_site.AssessorAdminSite"

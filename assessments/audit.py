@@ -72,11 +72,15 @@ def record(
         last = AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first()
         event = AuditEvent(
             actor=actor,
-            actor_label=actor_label if actor_label is not None else (actor.get_username() if actor else "system"),
+            actor_label=actor_label
+            if actor_label is not None
+            else (actor.get_username() if actor else "system"),
             verb=verb,
             object_type=obj._meta.label_lower if obj is not None else "",
             object_id=str(obj.pk) if obj is not None else "",
-            object_repr=(object_repr if object_repr is not None else str(obj) if obj is not None else "")[:255],
+            object_repr=(
+                object_repr if object_repr is not None else str(obj) if obj is not None else ""
+            )[:255],
             agent=agent,
             changes=_jsonable(changes or {}),
             ip_address=client_ip(request),

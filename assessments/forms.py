@@ -24,7 +24,13 @@ class AgentForm(forms.ModelForm):
     class Meta:
         model = Agent
         fields = [
-            "name", "slug", "purpose", "owner", "team", "environments", "platform",
+            "name",
+            "slug",
+            "purpose",
+            "owner",
+            "team",
+            "environments",
+            "platform",
             "credential_model",
         ]
         widgets = {"purpose": forms.Textarea(attrs={"rows": 3})}
@@ -46,7 +52,9 @@ class AgentForm(forms.ModelForm):
             raise ValidationError("Give the agent a slug (or a name to make one from).")
         clash = Agent.objects.filter(slug=slug).exclude(pk=self.instance.pk)
         if clash.exists():
-            raise ValidationError(f"“{slug}” is already used by another agent. Choose a different slug.")
+            raise ValidationError(
+                f"“{slug}” is already used by another agent. Choose a different slug."
+            )
         return slug
 
     def clean_environments(self) -> list[str]:
@@ -69,6 +77,7 @@ class SystemForm(forms.Form):
 
 class BaseSystemFormSet(forms.BaseFormSet):
     deletion_widget = forms.HiddenInput
+
     def clean(self) -> None:
         if any(self.errors):
             return
@@ -90,7 +99,11 @@ class BaseSystemFormSet(forms.BaseFormSet):
 
 
 SystemFormSet = forms.formset_factory(
-    SystemForm, formset=BaseSystemFormSet, extra=0, can_delete=True, max_num=200,
+    SystemForm,
+    formset=BaseSystemFormSet,
+    extra=0,
+    can_delete=True,
+    max_num=200,
     validate_max=True,
 )
 
@@ -108,12 +121,14 @@ class LinkForm(forms.Form):
         label="Other agent (slug)",
         widget=forms.TextInput(attrs={"list": "agent-slugs", "autocomplete": "off"}),
     )
+
     def clean_other(self) -> str:
         return self.cleaned_data["other"].strip().lower()
 
 
 class BaseLinkFormSet(forms.BaseFormSet):
     deletion_widget = forms.HiddenInput
+
     def __init__(self, *args: Any, agent: Agent | None = None, **kwargs: Any) -> None:
         self.agent = agent
         super().__init__(*args, **kwargs)
@@ -122,7 +137,8 @@ class BaseLinkFormSet(forms.BaseFormSet):
         if any(self.errors):
             return
         wanted = [
-            f for f in self.forms
+            f
+            for f in self.forms
             if f.has_changed() and not self._should_delete_form(f) and f.cleaned_data.get("other")
         ]
         slugs = {f.cleaned_data["other"] for f in wanted}
@@ -185,19 +201,32 @@ class AgentFilterForm(forms.Form):
         initial="active",
     )
     team = forms.ModelChoiceField(
-        required=False, queryset=Team.objects.order_by("name"), to_field_name="slug",
+        required=False,
+        queryset=Team.objects.order_by("name"),
+        to_field_name="slug",
         empty_label="All teams",
     )
     classification = forms.ChoiceField(
         required=False,
-        choices=[("", "Any class"), ("agent_identity", "Agent identity"),
-                 ("machine_identity", "Machine identity"), ("unassessed", "Not yet assessed")],
+        choices=[
+            ("", "Any class"),
+            ("agent_identity", "Agent identity"),
+            ("machine_identity", "Machine identity"),
+            ("unassessed", "Not yet assessed"),
+        ],
         label="Class",
     )
     tier = forms.TypedChoiceField(
-        required=False, coerce=int, empty_value=None,
-        choices=[("", "Any tier"), (4, "4 · Critical"), (3, "3 · High"), (2, "2 · Elevated"),
-                 (1, "1 · Baseline")],
+        required=False,
+        coerce=int,
+        empty_value=None,
+        choices=[
+            ("", "Any tier"),
+            (4, "4 · Critical"),
+            (3, "3 · High"),
+            (2, "2 · Elevated"),
+            (1, "1 · Baseline"),
+        ],
     )
     sort = forms.ChoiceField(required=False, choices=SORTS)
 

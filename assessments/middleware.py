@@ -39,7 +39,10 @@ class SessionTimeoutMiddleware:
                 user = request.user
                 logout(request)
                 audit.record(
-                    "auth.session_expired", actor=user, obj=user, request=request,
+                    "auth.session_expired",
+                    actor=user,
+                    obj=user,
+                    request=request,
                     changes={"reason": reason},
                 )
                 messages.info(request, "Your session expired. Please sign in again.")

@@ -426,23 +426,23 @@ class Assessment(models.Model):
     def __str__(self) -> str:
         return f"{self.agent} v{self.number}"
 
-    def get_absolute_url(self) -> str:
-        return reverse("assessments:assessment_detail", args=[self.agent.slug, self.number])
-
-    @property
-    def is_editable(self) -> bool:
-        return self.status in self.EDITABLE_STATUSES
-
     def save(self, *args: Any, **kwargs: Any) -> None:
         # Approved records never change; the database refuses too (migration 0002).
         if self.pk and Assessment.objects.filter(pk=self.pk, status="approved").exists():
             raise ImmutableRecordError(f"{self} is approved and cannot change.")
         super().save(*args, **kwargs)
 
+    def get_absolute_url(self) -> str:
+        return reverse("assessments:assessment_detail", args=[self.agent.slug, self.number])
+
     def delete(self, *args: Any, **kwargs: Any) -> Any:
         if self.status == self.Status.APPROVED:
             raise ImmutableRecordError(f"{self} is approved and cannot be deleted.")
         return super().delete(*args, **kwargs)
+
+    @property
+    def is_editable(self) -> bool:
+        return self.status in self.EDITABLE_STATUSES
 
 
 class ImmutableRecordError(Exception):
@@ -465,9 +465,7 @@ class GapException(models.Model):
     MAX_DAYS = 365
 
     agent = models.ForeignKey(Agent, on_delete=models.PROTECT, related_name="exceptions")
-    assessment = models.ForeignKey(
-        Assessment, on_delete=models.PROTECT, related_name="exceptions"
-    )
+    assessment = models.ForeignKey(Assessment, on_delete=models.PROTECT, related_name="exceptions")
     # A control id (e.g. AIC-05) or a flag id (e.g. audit_gap).
     subject = models.CharField(max_length=64)
     reason = models.TextField()
@@ -566,6 +564,9 @@ class ReminderLog(models.Model):
             )
         ]
 
+    def __str__(self) -> str:
+        return f"Reminder ({self.threshold}) for {self.review_id} to {self.recipient_id}"
+
 
 class CalendarFeed(models.Model):
     """A secret iCalendar feed URL. Only a hash of its token is stored."""
@@ -584,6 +585,9 @@ class CalendarFeed(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_scope_display()} feed of {self.owner_id}"
 
     @staticmethod
     def hash_token(token: str) -> str:
@@ -645,6 +649,9 @@ class BoardPackJob(models.Model):
     class Meta:
         ordering = ["-created_at"]
 
+    def __str__(self) -> str:
+        return f"Board pack {self.pk} ({self.state})"
+
 
 # --------------------------------------------------------------------------- accounts & audit
 
@@ -655,6 +662,9 @@ class UserSession(models.Model):
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
     session_key = models.CharField(max_length=40, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"Session of {self.user_id}"
 
 
 class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
@@ -694,6 +704,14 @@ class AuditEvent(models.Model):
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_label} {self.verb} {self.object_repr}"
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None:
+            raise ImmutableRecordError("Audit events are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        raise ImmutableRecordError("Audit events are append-only.")
+
     def canonical(self) -> str:
         return json.dumps(
             {
@@ -716,11 +734,3 @@ class AuditEvent(models.Model):
 
     def compute_hash(self) -> str:
         return hashlib.sha256(self.canonical().encode()).hexdigest()
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if self.pk is not None:
-            raise ImmutableRecordError("Audit events are append-only.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> Any:
-        raise ImmutableRecordError("Audit events are append-only.")

@@ -20,39 +20,71 @@ from assessments.models import Role
 ROLE_ORDER = [Role.VIEWER, Role.ASSESSOR, Role.REVIEWER, Role.ADMINISTRATOR]
 
 _VIEW_MODELS = [
-    "agent", "system", "agentlink", "team", "assessment", "gapexception", "review",
-    "catalogueversion", "framework", "frameworkitem", "control", "controlmapping",
-    "referencenote", "reviewinterval", "reportrecord", "boardpackjob",
+    "agent",
+    "system",
+    "agentlink",
+    "team",
+    "assessment",
+    "gapexception",
+    "review",
+    "catalogueversion",
+    "framework",
+    "frameworkitem",
+    "control",
+    "controlmapping",
+    "referencenote",
+    "reviewinterval",
+    "reportrecord",
+    "boardpackjob",
 ]
 
 # Permissions each role adds to the ones before it ("app_label.codename").
 ROLE_ADDS: dict[str, list[str]] = {
     Role.VIEWER: [f"assessments.view_{m}" for m in _VIEW_MODELS],
     Role.ASSESSOR: [
-        "assessments.add_agent", "assessments.change_agent",
-        "assessments.add_system", "assessments.change_system", "assessments.delete_system",
-        "assessments.add_agentlink", "assessments.delete_agentlink",
-        "assessments.add_assessment", "assessments.change_assessment",
+        "assessments.add_agent",
+        "assessments.change_agent",
+        "assessments.add_system",
+        "assessments.change_system",
+        "assessments.delete_system",
+        "assessments.add_agentlink",
+        "assessments.delete_agentlink",
+        "assessments.add_assessment",
+        "assessments.change_assessment",
         "assessments.add_boardpackjob",
     ],
     Role.REVIEWER: [
-        "assessments.review_assessment", "assessments.view_audit",
-        "assessments.view_auditevent", "assessments.change_review",
-        "assessments.add_gapexception", "assessments.change_gapexception",
+        "assessments.review_assessment",
+        "assessments.view_audit",
+        "assessments.view_auditevent",
+        "assessments.change_review",
+        "assessments.add_gapexception",
+        "assessments.change_gapexception",
     ],
     Role.ADMINISTRATOR: [
-        "assessments.add_team", "assessments.change_team",
-        "assessments.add_catalogueversion", "assessments.change_catalogueversion",
-        "assessments.add_framework", "assessments.change_framework",
-        "assessments.add_frameworkitem", "assessments.change_frameworkitem",
-        "assessments.add_control", "assessments.change_control",
-        "assessments.add_controlmapping", "assessments.change_controlmapping",
+        "assessments.add_team",
+        "assessments.change_team",
+        "assessments.add_catalogueversion",
+        "assessments.change_catalogueversion",
+        "assessments.add_framework",
+        "assessments.change_framework",
+        "assessments.add_frameworkitem",
+        "assessments.change_frameworkitem",
+        "assessments.add_control",
+        "assessments.change_control",
+        "assessments.add_controlmapping",
+        "assessments.change_controlmapping",
         "assessments.delete_controlmapping",
-        "assessments.add_referencenote", "assessments.change_referencenote",
-        "assessments.add_reviewinterval", "assessments.change_reviewinterval",
+        "assessments.add_referencenote",
+        "assessments.change_referencenote",
+        "assessments.add_reviewinterval",
+        "assessments.change_reviewinterval",
         "assessments.delete_reviewinterval",
-        "auth.view_user", "auth.add_user", "auth.change_user",
-        "auth.view_group", "auth.change_group",
+        "auth.view_user",
+        "auth.add_user",
+        "auth.change_user",
+        "auth.view_group",
+        "auth.change_group",
     ],
 }
 
@@ -123,7 +155,9 @@ def has_role(user: Any, role: str) -> bool:
     return ROLE_ORDER.index(Role(held)) >= ROLE_ORDER.index(Role(role))
 
 
-def permission_required(perm: str) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+def permission_required(
+    perm: str,
+) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
     """Anonymous users go to sign in; signed-in users without ``perm`` get 403."""
 
     def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:

@@ -27,12 +27,9 @@ def locked_until(username: str, request: HttpRequest) -> dt.datetime | None:
     """When the lock on this (username, address) ends, or None if it is not locked."""
     name, ip = _pair(username, request)
     window = timezone.now() - dt.timedelta(seconds=settings.LOGIN_LOCKOUT_SECONDS)
-    started = (
-        AuditEvent.objects.filter(
-            verb="auth.locked_out", actor_label__iexact=name, ip_address=ip, created_at__gt=window
-        )
-        .aggregate(at=Max("created_at"))["at"]
-    )
+    started = AuditEvent.objects.filter(
+        verb="auth.locked_out", actor_label__iexact=name, ip_address=ip, created_at__gt=window
+    ).aggregate(at=Max("created_at"))["at"]
     if started is None:
         return None
     return started + dt.timedelta(seconds=settings.LOGIN_LOCKOUT_SECONDS)
@@ -43,15 +40,12 @@ def register_failure(username: str, request: HttpRequest) -> dt.datetime | None:
     name, ip = _pair(username, request)
     now = timezone.now()
     since = now - dt.timedelta(seconds=settings.LOGIN_LOCKOUT_SECONDS)
-    reset = (
-        AuditEvent.objects.filter(
-            verb__in=["auth.login", "auth.locked_out"],
-            actor_label__iexact=name,
-            ip_address=ip,
-            created_at__gt=since,
-        )
-        .aggregate(at=Max("created_at"))["at"]
-    )
+    reset = AuditEvent.objects.filter(
+        verb__in=["auth.login", "auth.locked_out"],
+        actor_label__iexact=name,
+        ip_address=ip,
+        created_at__gt=since,
+    ).aggregate(at=Max("created_at"))["at"]
     failures = AuditEvent.objects.filter(
         verb="auth.login_failed",
         actor_label__iexact=name,

@@ -50,7 +50,9 @@ def outsider(username: str = "otto") -> Any:
 
 
 def team(name: str = "Platform") -> Team:
-    return Team.objects.get_or_create(name=name, defaults={"slug": name.lower().replace(" ", "-")})[0]
+    return Team.objects.get_or_create(name=name, defaults={"slug": name.lower().replace(" ", "-")})[
+        0
+    ]
 
 
 def agent(

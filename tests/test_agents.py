@@ -63,7 +63,9 @@ class AgentListTests(TestCase):
         ops = f.team("Ops")
         a = f.agent(slug="a-ops", team=ops)
         f.agent(slug="b-other")
-        Agent.objects.filter(pk=a.pk).update(current_classification="agent_identity", current_tier=3)
+        Agent.objects.filter(pk=a.pk).update(
+            current_classification="agent_identity", current_tier=3
+        )
         url = reverse("assessments:agent_list")
         self.assertEqual(
             [x.slug for x in self.client.get(url, {"team": "ops"}).context["agents"]], ["a-ops"]
@@ -155,7 +157,8 @@ class AgentFormTests(TestCase):
         agent = Agent.objects.get(slug="invoice-bot")
         self.assertRedirects(response, agent.get_absolute_url())
         self.assertEqual(
-            sorted(agent.systems.values_list("name", "access")), [("docs", "read"), ("erp", "write")]
+            sorted(agent.systems.values_list("name", "access")),
+            [("docs", "read"), ("erp", "write")],
         )
         link = AgentLink.objects.get()
         self.assertEqual((link.source, link.target, link.kind), (other, agent, "orchestrates"))
@@ -191,9 +194,17 @@ class AgentFormTests(TestCase):
     def test_a_link_to_itself_or_to_an_unknown_agent_is_refused(self):
         agent = f.agent(slug="selfish", owner=self.assessor, team=self.team)
         data = _form_data(
-            name="Selfish", slug="selfish", owner=str(self.assessor.pk), team=str(self.team.pk),
-            **{"links-TOTAL_FORMS": "2", "links-0-kind": "peer", "links-0-other": "selfish",
-               "links-1-kind": "peer", "links-1-other": "ghost"},
+            name="Selfish",
+            slug="selfish",
+            owner=str(self.assessor.pk),
+            team=str(self.team.pk),
+            **{
+                "links-TOTAL_FORMS": "2",
+                "links-0-kind": "peer",
+                "links-0-other": "selfish",
+                "links-1-kind": "peer",
+                "links-1-other": "ghost",
+            },
             lock_version=str(agent.lock_version),
         )
         response = self.client.post(reverse("assessments:agent_edit", args=["selfish"]), data)
@@ -209,27 +220,40 @@ class AgentFormTests(TestCase):
 
     def test_rows_can_be_added_and_removed_without_javascript(self):
         response = self.post_create(
-            **{"systems-TOTAL_FORMS": "1", "systems-0-name": "erp", "systems-0-access": "read",
-               "add_systems": "1"}
+            **{
+                "systems-TOTAL_FORMS": "1",
+                "systems-0-name": "erp",
+                "systems-0-access": "read",
+                "add_systems": "1",
+            }
         )
         self.assertEqual(response.status_code, 200)
         self.assertEqual(response.context["systems"].total_form_count(), 2)
         self.assertFalse(Agent.objects.exists())
         response = self.post_create(
-            **{"systems-TOTAL_FORMS": "1", "systems-0-name": "erp", "systems-0-access": "read",
-               "remove_systems": "0"}
+            **{
+                "systems-TOTAL_FORMS": "1",
+                "systems-0-name": "erp",
+                "systems-0-access": "read",
+                "remove_systems": "0",
+            }
         )
         self.assertContains(response, 'name="systems-0-DELETE" value="on"')
         # Saving with the row marked removed saves no system.
         self.post_create(
-            **{"systems-TOTAL_FORMS": "1", "systems-0-name": "erp", "systems-0-access": "read",
-               "systems-0-DELETE": "on"}
+            **{
+                "systems-TOTAL_FORMS": "1",
+                "systems-0-name": "erp",
+                "systems-0-access": "read",
+                "systems-0-DELETE": "on",
+            }
         )
         self.assertFalse(Agent.objects.get(slug="invoice-bot").systems.exists())
 
     def test_htmx_add_row_returns_the_row_and_bumps_the_form_count(self):
         response = self.client.get(
-            reverse("assessments:agent_form_row", args=["systems"]), {"index": "3"},
+            reverse("assessments:agent_form_row", args=["systems"]),
+            {"index": "3"},
             headers={"HX-Request": "true"},
         )
         self.assertContains(response, 'name="systems-3-name"')
@@ -255,9 +279,7 @@ class AgentFormTests(TestCase):
 
     def test_lookup_suggests_agents_by_the_typed_slug(self):
         f.agent(slug="payments-agent", name="Payments")
-        response = self.client.get(
-            reverse("assessments:agent_lookup"), {"links-0-other": "paym"}
-        )
+        response = self.client.get(reverse("assessments:agent_lookup"), {"links-0-other": "paym"})
         self.assertContains(response, 'value="payments-agent"')
 
 
@@ -269,11 +291,18 @@ class AgentEditTests(TestCase):
 
     def edit(self, version=None, **overrides):
         data = _form_data(
-            name=self.agent.name, slug="bot", owner=str(self.agent.owner_id),
-            team=str(self.agent.team_id), purpose=self.agent.purpose,
+            name=self.agent.name,
+            slug="bot",
+            owner=str(self.agent.owner_id),
+            team=str(self.agent.team_id),
+            purpose=self.agent.purpose,
             lock_version=str(self.agent.lock_version if version is None else version),
-            **{"systems-TOTAL_FORMS": "1", "systems-INITIAL_FORMS": "1",
-               "systems-0-name": "erp", "systems-0-access": "read"},
+            **{
+                "systems-TOTAL_FORMS": "1",
+                "systems-INITIAL_FORMS": "1",
+                "systems-0-name": "erp",
+                "systems-0-access": "read",
+            },
         )
         data.update(overrides)
         return self.client.post(reverse("assessments:agent_edit", args=["bot"]), data)

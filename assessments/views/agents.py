@@ -3,7 +3,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.db.models import Prefetch
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -23,7 +22,7 @@ from assessments.roles import permission_required
 from assessments.views.common import HtmxHttpRequest, paginate, query_without
 
 
-@login_required
+@permission_required("assessments.view_agent")
 @require_GET
 def agent_list(request: HtmxHttpRequest) -> HttpResponse:
     data = request.GET.copy()
@@ -63,7 +62,7 @@ def agent_list(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, template, context)
 
 
-@login_required
+@permission_required("assessments.view_agent")
 @require_GET
 def agent_detail(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     agent = get_object_or_404(
@@ -97,9 +96,7 @@ def _formsets(request: HtmxHttpRequest, agent: Agent | None) -> tuple[Any, Any]:
         systems = SystemFormSet(request.POST, prefix="systems")
         links = LinkFormSet(request.POST, prefix="links", agent=agent)
     else:
-        systems = SystemFormSet(
-            prefix="systems", initial=initial_systems(agent) if agent else []
-        )
+        systems = SystemFormSet(prefix="systems", initial=initial_systems(agent) if agent else [])
         links = LinkFormSet(
             prefix="links", agent=agent, initial=initial_links(agent) if agent else []
         )
@@ -163,35 +160,44 @@ def _save_agent(request: HtmxHttpRequest, agent: Agent | None) -> HttpResponse:
     valid = form.is_valid() & systems.is_valid() & links.is_valid()
     if not valid:
         messages.error(request, "Nothing was saved yet. Please correct the fields marked below.")
-        return _agent_form_page(
-            request, agent, form=form, systems=systems, links=links, status=422
-        )
+        return _agent_form_page(request, agent, form=form, systems=systems, links=links, status=422)
     fields = {k: v for k, v in form.cleaned_data.items() if k in actions.AGENT_FIELDS}
     try:
         if agent is None:
             saved = actions.create_agent(
-                request.user, fields=fields, systems=systems.systems(), links=links.links(),
+                request.user,
+                fields=fields,
+                systems=systems.systems(),
+                links=links.links(),
                 request=request,
             )
             messages.success(request, f"{saved.name} was added to the inventory.")
         else:
             saved = actions.update_agent(
-                request.user, agent, fields=fields, systems=systems.systems(),
-                links=links.links(), expected_version=form.cleaned_data.get("lock_version"),
+                request.user,
+                agent,
+                fields=fields,
+                systems=systems.systems(),
+                links=links.links(),
+                expected_version=form.cleaned_data.get("lock_version"),
                 request=request,
             )
             messages.success(request, f"Changes to {saved.name} were saved.")
     except actions.ConflictError as conflict:
         agent.refresh_from_db() if agent else None
         return _agent_form_page(
-            request, agent, form=form, systems=systems, links=links, status=409,
-            conflict=conflict, latest_version=agent.lock_version if agent else None,
+            request,
+            agent,
+            form=form,
+            systems=systems,
+            links=links,
+            status=409,
+            conflict=conflict,
+            latest_version=agent.lock_version if agent else None,
         )
     except actions.ActionError as error:
         messages.error(request, str(error))
-        return _agent_form_page(
-            request, agent, form=form, systems=systems, links=links, status=422
-        )
+        return _agent_form_page(request, agent, form=form, systems=systems, links=links, status=422)
     return redirect(saved)
 
 
@@ -246,7 +252,7 @@ def agent_form_row(request: HtmxHttpRequest, kind: str) -> HttpResponse:
     )
 
 
-@login_required
+@permission_required("assessments.view_agent")
 @require_GET
 def agent_lookup(request: HtmxHttpRequest) -> HttpResponse:
     """htmx: options for the "other agent" datalist as the user types."""

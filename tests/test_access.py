@@ -1,0 +1,167 @@
+"""Access control for every route, for anonymous users and every role.
+
+ACCESS is the one table of expected statuses. ``test_every_route_is_in_the_access_table``
+walks the URLconf, so a new page cannot ship without a line here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import transaction
+from django.test import TestCase
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from assessments.models import AuditEvent
+from tests import factories as f
+
+ROLES = ["anonymous", "outsider", "viewer", "assessor", "reviewer", "administrator"]
+SIGN_IN = "sign-in"  # anonymous users are redirected to the sign-in page
+
+
+def allowed_from(role: str, ok: int = 200) -> dict[str, Any]:
+    """``ok`` for ``role`` and above, 403 below it, sign-in for anonymous users."""
+    rank = ROLES.index(role)
+    return {
+        r: (SIGN_IN if r == "anonymous" else ok if ROLES.index(r) >= rank else 403) for r in ROLES
+    }
+
+
+@dataclass
+class Route:
+    expected: dict[str, Any]
+    args: Callable[[dict[str, Any]], list[Any]] = lambda objs: []
+    method: str = "get"
+    query: dict[str, str] = field(default_factory=dict)
+    data: Callable[[dict[str, Any]], dict[str, Any]] = lambda objs: {}
+
+
+SLUG = lambda objs: [objs["agent"].slug]  # noqa: E731
+
+ACCESS: dict[str, Route] = {
+    # Accounts
+    "login": Route({r: 200 if r == "anonymous" else 302 for r in ROLES}),
+    "logout": Route(dict.fromkeys(ROLES, 302), method="post"),
+    "password_change": Route({r: SIGN_IN if r == "anonymous" else 200 for r in ROLES}),
+    "password_change_done": Route({r: SIGN_IN if r == "anonymous" else 200 for r in ROLES}),
+    # Inventory
+    "assessments:dashboard": Route(allowed_from("viewer")),
+    "assessments:agent_list": Route(allowed_from("viewer")),
+    "assessments:agent_detail": Route(allowed_from("viewer"), args=SLUG),
+    "assessments:agent_lookup": Route(allowed_from("viewer"), query={"q": "sub"}),
+    "assessments:agent_create": Route(allowed_from("assessor")),
+    "assessments:agent_edit": Route(allowed_from("assessor"), args=SLUG),
+    "assessments:agent_form_row": Route(
+        allowed_from("assessor"), args=lambda objs: ["systems"], query={"index": "1"}
+    ),
+    "assessments:agent_retire": Route(allowed_from("assessor", 302), args=SLUG, method="post"),
+    "assessments:agent_reactivate": Route(
+        allowed_from("assessor", 302), args=lambda objs: [objs["retired"].slug], method="post"
+    ),
+    # Audit
+    "assessments:audit_list": Route(allowed_from("reviewer")),
+    # Administration (the whole admin site is for administrators; see AdminAccessTests)
+    "admin:index": Route(allowed_from("administrator")),
+}
+
+
+def _named_routes(resolver: URLResolver, namespace: str = "") -> set[str]:
+    names: set[str] = set()
+    for entry in resolver.url_patterns:
+        if isinstance(entry, URLResolver):
+            if entry.namespace == "admin":
+                names.add("admin:index")
+                continue
+            ns = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
+            names |= _named_routes(entry, ns)
+        elif isinstance(entry, URLPattern) and entry.name:
+            names.add(namespace + entry.name)
+    return names
+
+
+class AccessTableTests(TestCase):
+    @classmethod
+    def setUpTestData(cls):
+        cls.users = {
+            "outsider": f.outsider(),
+            "viewer": f.viewer(),
+            "assessor": f.assessor(),
+            "reviewer": f.reviewer(),
+            "administrator": f.administrator(),
+        }
+        cls.objs = {
+            "agent": f.agent(slug="subject", systems=[("erp", "read")]),
+            "retired": f.agent(slug="old-one", status="retired"),
+        }
+
+    def test_every_route_is_in_the_access_table(self):
+        routes = _named_routes(get_resolver())
+        missing = sorted(routes - set(ACCESS))
+        self.assertEqual(missing, [], "Add these routes to ACCESS in tests/test_access.py")
+        stale = sorted(set(ACCESS) - routes)
+        self.assertEqual(stale, [], "These ACCESS entries name routes that no longer exist")
+
+    def test_every_route_answers_each_role_as_the_table_says(self):
+        for name, route in ACCESS.items():
+            url = reverse(name, args=route.args(self.objs))
+            for role in ROLES:
+                with self.subTest(route=name, role=role), transaction.atomic():
+                    self.client.logout()
+                    if role != "anonymous":
+                        self.client.force_login(self.users[role])
+                    send = getattr(self.client, route.method)
+                    if route.method == "get":
+                        response = send(url, route.query)
+                    else:
+                        response = send(url, route.data(self.objs))
+                    expected = route.expected[role]
+                    if expected == SIGN_IN:
+                        self.assertEqual(response.status_code, 302)
+                        self.assertTrue(
+                            response["Location"].startswith(reverse("login")),
+                            response["Location"],
+                        )
+                    else:
+                        self.assertEqual(response.status_code, expected)
+                    self.assertIn("Content-Security-Policy", response.headers)
+                    transaction.set_rollback(True)
+
+    def test_a_refused_request_changes_nothing_and_is_audited(self):
+        self.client.force_login(self.users["viewer"])
+        response = self.client.post(reverse("assessments:agent_retire", args=["subject"]))
+        self.assertEqual(response.status_code, 403)
+        self.objs["agent"].refresh_from_db()
+        self.assertEqual(self.objs["agent"].status, "active")
+        event = AuditEvent.objects.filter(verb="access.forbidden").latest("id")
+        self.assertEqual(event.actor, self.users["viewer"])
+        self.assertEqual(event.object_repr, "POST /agents/subject/retire/")
+        self.assertEqual(event.ip_address, "127.0.0.1")
+
+
+class AdminAccessTests(TestCase):
+    def test_admin_pages_are_for_administrators_only(self):
+        urls = [
+            reverse("admin:index"),
+            reverse("admin:assessments_agent_changelist"),
+            reverse("admin:auth_user_changelist"),
+            reverse("admin:assessments_control_changelist"),
+        ]
+        for role, factory in [
+            ("viewer", f.viewer),
+            ("assessor", f.assessor),
+            ("reviewer", f.reviewer),
+        ]:
+            self.client.force_login(factory(f"{role}-x"))
+            for url in urls:
+                with self.subTest(role=role, url=url):
+                    self.assertEqual(self.client.get(url).status_code, 403)
+        self.client.force_login(f.administrator())
+        for url in urls:
+            with self.subTest(role="administrator", url=url):
+                self.assertEqual(self.client.get(url).status_code, 200)
+
+    def test_anonymous_admin_visitors_are_sent_to_the_one_sign_in_page(self):
+        response = self.client.get(reverse("admin:index"), follow=True)
+        self.assertEqual(response.redirect_chain[-1][0].split("?")[0], reverse("login"))
