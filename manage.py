@@ -5,7 +5,9 @@ import os
 import sys
 
 if sys.version_info < (3, 12):  # noqa: UP036 (a clear message beats a SyntaxError deep in Django)
-    sys.exit(f"Agent Identity Assessor needs Python 3.12 or newer; this is {sys.version.split()[0]}.")
+    sys.exit(
+        f"Agent Identity Assessor needs Python 3.12 or newer; this is {sys.version.split()[0]}."
+    )
 
 
 def main() -> None:

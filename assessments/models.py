@@ -225,6 +225,9 @@ class CatalogueVersion(models.Model):
     is_current = models.BooleanField(default=False)
     notes = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Touched whenever a framework, item, control or mapping of this version changes,
+    # so the engine's compiled copy of it is rebuilt.
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -248,6 +251,7 @@ class Framework(models.Model):
     version = models.CharField(max_length=120, blank=True)
     publisher = models.CharField(max_length=255, blank=True)
     url = models.URLField(blank=True)
+    notes = models.JSONField(default=list, blank=True)
     position = models.PositiveIntegerField(default=0)
 
     class Meta:
@@ -323,6 +327,9 @@ class ReferenceNote(models.Model):
     )
     cited = models.CharField(max_length=255)
     verdict = models.TextField()
+    status = models.CharField(max_length=16, default="invalid")  # invalid | valid
+    # [[framework key, item id], ...]: what the catalogue cites instead.
+    use = models.JSONField(default=list, blank=True)
     position = models.PositiveIntegerField(default=0)
 
     class Meta:
@@ -611,6 +618,8 @@ class ReportRecord(models.Model):
     )
     content_sha256 = models.CharField(max_length=64)
     file_sha256 = models.CharField(max_length=64, db_index=True)
+    # Reports of approved assessments are kept, so every download is the same file.
+    pdf = models.BinaryField(null=True, blank=True, editable=False)
     params = models.JSONField(default=dict, blank=True)
     pages = models.PositiveIntegerField(default=0)
     created_by = models.ForeignKey(

@@ -8,8 +8,9 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.contrib.sessions.models import Session
-from django.db.models.signals import post_save, pre_save
+from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
+from django.utils import timezone
 
 from assessments import audit
 from assessments.models import UserSession
@@ -69,3 +70,36 @@ def end_sessions_of_disabled_user(sender: Any, instance: Any, **kwargs: Any) -> 
     Session.objects.filter(session_key__in=keys).delete()
     UserSession.objects.filter(user=instance).delete()
     audit.record("auth.sessions_ended", obj=instance, changes={"sessions": len(keys)})
+
+
+# A change to any part of a catalogue version marks the version as changed, so the
+# engine's compiled copy of it is rebuilt (decisions.engine_catalogue).
+def _touch_catalogue(sender: Any, instance: Any, **kwargs: Any) -> None:
+    from assessments import models as m
+
+    if isinstance(instance, m.FrameworkItem):
+        parent = m.Framework.objects.filter(pk=instance.framework_id)
+    elif isinstance(instance, m.ControlMapping):
+        parent = m.Control.objects.filter(pk=instance.control_id)
+    else:
+        parent = None
+    catalogue_id = (
+        parent.values_list("catalogue_id", flat=True).first()
+        if parent is not None
+        else instance.catalogue_id
+    )
+    if catalogue_id is not None:
+        m.CatalogueVersion.objects.filter(pk=catalogue_id).update(updated_at=timezone.now())
+
+
+def _connect_catalogue_signals() -> None:
+    from assessments import models as m
+
+    for model in (m.Framework, m.FrameworkItem, m.Control, m.ControlMapping, m.ReferenceNote):
+        post_save.connect(_touch_catalogue, sender=model, dispatch_uid=f"touch-{model.__name__}")
+        post_delete.connect(
+            _touch_catalogue, sender=model, dispatch_uid=f"touch-del-{model.__name__}"
+        )
+
+
+_connect_catalogue_signals()

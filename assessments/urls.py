@@ -1,6 +1,6 @@
 from django.urls import path
 
-from assessments.views import accounts, agents, audit, dashboard  # noqa: F401
+from assessments.views import agents, assessments, audit, dashboard, wizard
 
 app_name = "assessments"
 
@@ -14,5 +14,39 @@ urlpatterns = [
     path("agents/<slug:slug>/edit/", agents.agent_edit, name="agent_edit"),
     path("agents/<slug:slug>/retire/", agents.agent_retire, name="agent_retire"),
     path("agents/<slug:slug>/reactivate/", agents.agent_reactivate, name="agent_reactivate"),
+    path("agents/<slug:slug>/assessments/start/", wizard.assessment_start, name="assessment_start"),
+    path(
+        "agents/<slug:slug>/assessments/compare/",
+        assessments.assessment_compare,
+        name="assessment_compare",
+    ),
+    path(
+        "agents/<slug:slug>/assessments/<int:number>/",
+        assessments.assessment_detail,
+        name="assessment_detail",
+    ),
+    path(
+        "agents/<slug:slug>/assessments/<int:number>/decide/",
+        assessments.assessment_decide,
+        name="assessment_decide",
+    ),
+    path(
+        "agents/<slug:slug>/assessments/<int:number>/wizard/", wizard.wizard_resume, name="wizard"
+    ),
+    path(
+        "agents/<slug:slug>/assessments/<int:number>/wizard/answer/",
+        wizard.wizard_answer,
+        name="wizard_answer",
+    ),
+    path(
+        "agents/<slug:slug>/assessments/<int:number>/wizard/review/",
+        wizard.wizard_review,
+        name="wizard_review",
+    ),
+    path(
+        "agents/<slug:slug>/assessments/<int:number>/wizard/<slug:step>/",
+        wizard.wizard_step,
+        name="wizard_step",
+    ),
     path("audit/", audit.audit_list, name="audit_list"),
 ]

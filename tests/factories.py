@@ -83,3 +83,50 @@ def agent(
         systems=[{"name": s, "access": a} for s, a in (systems or [])],
         links=[{"kind": k, "other": o} for k, o in (links or [])],
     )
+
+
+# A complete answer set for a fixed script: machine identity, baseline tier.
+SCRIPT_ANSWERS: dict[str, Any] = {
+    "decision_mode": "fixed_script",
+    "tool_selection": "fixed",
+    "crosses_environments": False,
+    "calls_external_apis": False,
+    "credential_model": "vaulted_rotated",
+    "decides_own_scopes": False,
+    "alters_own_access": False,
+    "shared_platform_role": False,
+    "human_approval": "every_action",
+    "delegated_approval": False,
+    "network_reach": "allowlisted",
+    "traced_identity": "all",
+    "traced_policy_decision": "all",
+    "traced_audit_record": "all",
+    "orchestration": "standalone",
+    "hybrid_pipeline": False,
+    "planned_changes": [],
+}
+
+
+def answered(agent_obj: Agent, actor: Any, **overrides: Any) -> Any:
+    """A draft assessment of ``agent_obj`` with every required answer given."""
+    a = actions.start_assessment(actor, agent_obj)
+    answers = {**SCRIPT_ANSWERS, **overrides}
+    return actions.save_answers(actor, a, answers, expected_version=a.lock_version)
+
+
+def approved(agent_obj: Agent, assessor_user: Any, reviewer_user: Any, **overrides: Any) -> Any:
+    """An approved assessment (with an exception when the audit gap needs one)."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    a = answered(agent_obj, assessor_user, **overrides)
+    a = actions.submit_assessment(assessor_user, a)
+    blocking = [f for f in a.result["flags"] if f == "audit_gap"]
+    return actions.approve_assessment(
+        reviewer_user,
+        a,
+        exception_subjects=blocking,
+        exception_reason="Accepted while tracing is built." if blocking else "",
+        exception_expires_on=timezone.localdate() + dt.timedelta(days=90) if blocking else None,
+    )

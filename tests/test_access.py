@@ -14,6 +14,7 @@ from django.db import transaction
 from django.test import TestCase
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from assessments import actions
 from assessments.models import AuditEvent
 from tests import factories as f
 
@@ -39,6 +40,8 @@ class Route:
 
 
 SLUG = lambda objs: [objs["agent"].slug]  # noqa: E731
+DRAFT = lambda objs: [objs["draft"].agent.slug, objs["draft"].number]  # noqa: E731
+SUBMITTED = lambda objs: [objs["submitted"].agent.slug, objs["submitted"].number]  # noqa: E731
 
 ACCESS: dict[str, Route] = {
     # Accounts
@@ -59,6 +62,35 @@ ACCESS: dict[str, Route] = {
     "assessments:agent_retire": Route(allowed_from("assessor", 302), args=SLUG, method="post"),
     "assessments:agent_reactivate": Route(
         allowed_from("assessor", 302), args=lambda objs: [objs["retired"].slug], method="post"
+    ),
+    # Assessments
+    "assessments:assessment_start": Route(
+        allowed_from("assessor", 302), args=lambda objs: [objs["fresh"].slug], method="post"
+    ),
+    "assessments:assessment_detail": Route(allowed_from("viewer"), args=DRAFT),
+    "assessments:assessment_compare": Route(
+        allowed_from("viewer"), args=lambda objs: [objs["twice"].slug]
+    ),
+    "assessments:assessment_decide": Route(
+        {**allowed_from("reviewer", 302), "administrator": 302},
+        args=SUBMITTED,
+        method="post",
+        data=lambda objs: {"decision": "approve"},
+    ),
+    "assessments:wizard": Route(allowed_from("assessor", 302), args=DRAFT),
+    "assessments:wizard_step": Route(
+        allowed_from("assessor"), args=lambda o: [*DRAFT(o), "runtime"]
+    ),
+    "assessments:wizard_review": Route(allowed_from("assessor"), args=DRAFT),
+    "assessments:wizard_answer": Route(
+        allowed_from("assessor"),
+        args=DRAFT,
+        method="post",
+        data=lambda objs: {
+            "question": "decision_mode",
+            "decision_mode": "fixed_script",
+            "lock_version": objs["draft"].lock_version,
+        },
     ),
     # Audit
     "assessments:audit_list": Route(allowed_from("reviewer")),
@@ -91,10 +123,19 @@ class AccessTableTests(TestCase):
             "reviewer": f.reviewer(),
             "administrator": f.administrator(),
         }
+        author = f.assessor("author")
+        agent = f.agent(slug="subject", systems=[("erp", "read")])
+        other = f.agent(slug="other-subject")
         cls.objs = {
-            "agent": f.agent(slug="subject", systems=[("erp", "read")]),
+            "agent": agent,
             "retired": f.agent(slug="old-one", status="retired"),
+            "fresh": f.agent(slug="fresh-one"),
+            "draft": actions.start_assessment(author, agent),
+            "submitted": actions.submit_assessment(author, f.answered(other, author)),
+            "twice": f.agent(slug="twice"),
         }
+        f.approved(cls.objs["twice"], author, f.reviewer("approver"))
+        actions.start_assessment(author, cls.objs["twice"])
 
     def test_every_route_is_in_the_access_table(self):
         routes = _named_routes(get_resolver())

@@ -1,6 +1,7 @@
 // Small progressive enhancements. Everything works without this file.
 (function () {
   "use strict";
+
   // After an htmx swap that replaced a list, move focus to its heading for screen readers.
   document.addEventListener("htmx:afterSwap", function (event) {
     var target = event.detail.target;
@@ -10,6 +11,36 @@
       heading.focus({ preventScroll: true });
     }
   });
+
+  // A request that failed (4xx/5xx not meant to be swapped, or no connection) must not
+  // fail silently: say so where the user is looking, and at the top of the page.
+  function showError(event, text) {
+    var box = document.getElementById("request-error");
+    var target = event.detail && event.detail.target;
+    if (target && target.classList && target.classList.contains("answer-status")) {
+      target.textContent = "Not saved: " + text;
+      target.classList.add("text-danger");
+    }
+    if (box) {
+      box.textContent = text;
+      box.hidden = false;
+    }
+  }
+  document.addEventListener("htmx:responseError", function (event) {
+    var xhr = event.detail.xhr;
+    var text = (xhr && xhr.status < 500 && xhr.responseText && xhr.responseText.length < 300)
+      ? xhr.responseText
+      : "The server could not complete that request (" + (xhr ? xhr.status : "?") + "). Nothing was changed; please try again.";
+    showError(event, text);
+  });
+  document.addEventListener("htmx:sendError", function (event) {
+    showError(event, "The server could not be reached. Your last change was not saved; check your connection and try again.");
+  });
+  document.addEventListener("htmx:beforeRequest", function () {
+    var box = document.getElementById("request-error");
+    if (box) { box.hidden = true; }
+  });
+
   // Auto-submit filter forms (the plain submit button stays for no-JS use).
   document.addEventListener("change", function (event) {
     var form = event.target.closest && event.target.closest("form[data-autosubmit]");

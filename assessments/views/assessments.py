@@ -1,0 +1,277 @@
+"""An assessment's own page (decision, answers, review and sign-off) and comparisons."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from assessments import actions, decisions, engine
+from assessments.models import Agent, Assessment, AuditEvent, GapException
+from assessments.roles import permission_required
+from assessments.views.common import HtmxHttpRequest
+from assessments.views.wizard import (
+    WizardState,
+    _get_assessment,
+    display_value,
+    panel_context,
+)
+
+
+class ApproveForm(forms.Form):
+    exception_subjects = forms.MultipleChoiceField(
+        required=False, widget=forms.CheckboxSelectMultiple, label="Accept an exception for"
+    )
+    exception_reason = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=2000,
+        label="Why the gap is acceptable for now",
+    )
+    exception_expires_on = forms.DateField(
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        label="Exception expires on",
+        help_text="At most 365 days from today. When it expires the gap re-opens and the agent is "
+        "due for review.",
+    )
+
+    def __init__(self, *args: Any, subjects: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["exception_subjects"].choices = subjects
+
+
+class ReturnForm(forms.Form):
+    comment = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=4000,
+        label="What needs to change",
+        help_text="The assessor sees this comment on the draft.",
+    )
+
+
+def _frozen_result(assessment: Assessment) -> engine.Result | None:
+    if assessment.result:
+        return engine.Result.from_dict(assessment.result)
+    return None
+
+
+def _exception_subjects(
+    result: engine.Result | None, catalogue_controls: dict[str, str]
+) -> list[tuple[str, str]]:
+    if result is None:
+        return []
+    subjects = [(f, f"Blocking flag: {f.replace('_', ' ')}") for f in result.blocking_flags]
+    subjects += [
+        (c, f"Control gap: {c} {catalogue_controls.get(c, '')}".strip()) for c in result.gaps
+    ]
+    return subjects
+
+
+@permission_required("assessments.view_assessment")
+@require_GET
+def assessment_detail(request: HtmxHttpRequest, slug: str, number: int) -> HttpResponse:
+    assessment = _get_assessment(slug, number)
+    return render(
+        request, "assessments/assessment_detail.html", _detail_context(request, assessment)
+    )
+
+
+def _detail_context(
+    request: HtmxHttpRequest, assessment: Assessment, **extra: Any
+) -> dict[str, Any]:
+    q = decisions.questionnaire(assessment.questionnaire_version)
+    if assessment.status in Assessment.EDITABLE_STATUSES:
+        state = WizardState(assessment)
+        result = state.result
+        answers = state.all_answers
+    else:
+        result = _frozen_result(assessment)
+        answers = dict(assessment.answers or {})
+    controls = {c.control_id: c.title for c in assessment.catalogue.controls.all()}
+    can_review, why_not = actions.can_review(request.user, assessment)
+    today = timezone.localdate()
+    exceptions = list(
+        GapException.objects.filter(agent=assessment.agent).select_related(
+            "accepted_by", "assessment"
+        )
+    )
+    sections = [
+        {
+            "section": section,
+            "rows": [
+                {
+                    "prompt": question.prompt,
+                    "value": display_value(question, answers.get(question.id)),
+                    "id": question.id,
+                }
+                for question in section.questions
+                if question.shown(answers) or question.source == "inventory"
+            ],
+        }
+        for section in q.sections
+    ]
+    versions = list(
+        Assessment.objects.filter(agent=assessment.agent)
+        .order_by("-number")
+        .values_list("number", flat=True)
+    )
+    subjects = _exception_subjects(result, controls)
+    context = {
+        "assessment": assessment,
+        "agent": assessment.agent,
+        "sections": sections,
+        "can_review": can_review,
+        "why_not_review": why_not,
+        "approve_form": extra.pop("approve_form", None)
+        or ApproveForm(
+            subjects=subjects,
+            initial={
+                "exception_subjects": [s for s, _ in subjects if s in engine.BLOCKING_FLAGS],
+                "exception_expires_on": today + dt.timedelta(days=90),
+            },
+        ),
+        "return_form": extra.pop("return_form", None) or ReturnForm(),
+        "needs_exception": bool(result and result.blocking_flags)
+        and not any(e.is_active(today) and e.subject in result.blocking_flags for e in exceptions),
+        "exceptions": exceptions,
+        "today": today,
+        "versions": versions,
+        "events": AuditEvent.objects.for_object(assessment).order_by("id")[:50],
+        "control_titles": controls,
+        **(panel_context(result, q) if result else {}),
+        **extra,
+    }
+    return context
+
+
+@permission_required("assessments.review_assessment")
+@require_POST
+def assessment_decide(request: HtmxHttpRequest, slug: str, number: int) -> HttpResponse:
+    assessment = _get_assessment(slug, number)
+    decision = request.POST.get("decision")
+    if decision == "approve":
+        result = _frozen_result(assessment)
+        controls = {c.control_id: c.title for c in assessment.catalogue.controls.all()}
+        form = ApproveForm(request.POST, subjects=_exception_subjects(result, controls))
+        if not form.is_valid():
+            return render(
+                request,
+                "assessments/assessment_detail.html",
+                _detail_context(request, assessment, approve_form=form),
+                status=422,
+            )
+        try:
+            actions.approve_assessment(
+                request.user,
+                assessment,
+                exception_subjects=form.cleaned_data["exception_subjects"],
+                exception_reason=form.cleaned_data["exception_reason"],
+                exception_expires_on=form.cleaned_data["exception_expires_on"],
+                request=request,
+            )
+        except actions.ActionError as error:
+            form.add_error(None, str(error))
+            return render(
+                request,
+                "assessments/assessment_detail.html",
+                _detail_context(request, assessment, approve_form=form),
+                status=422,
+            )
+        messages.success(
+            request,
+            f"Approved. {assessment.agent.name} is now governed as "
+            f"{'an agent identity' if assessment.classification == 'agent_identity' else 'a machine identity'}, "
+            f"tier {assessment.tier}.",
+        )
+        return redirect(assessment)
+    if decision == "return":
+        form = ReturnForm(request.POST)
+        if not form.is_valid():
+            return render(
+                request,
+                "assessments/assessment_detail.html",
+                _detail_context(request, assessment, return_form=form),
+                status=422,
+            )
+        try:
+            actions.return_assessment(
+                request.user, assessment, comment=form.cleaned_data["comment"], request=request
+            )
+        except actions.ActionError as error:
+            form.add_error(None, str(error))
+            return render(
+                request,
+                "assessments/assessment_detail.html",
+                _detail_context(request, assessment, return_form=form),
+                status=422,
+            )
+        messages.success(request, "Returned to the assessor with your comment.")
+        return redirect(assessment)
+    return HttpResponse("Choose approve or return.", status=400)
+
+
+@permission_required("assessments.view_assessment")
+@require_GET
+def assessment_compare(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+    agent = get_object_or_404(Agent, slug=slug)
+    versions = list(
+        Assessment.objects.filter(agent=agent)
+        .select_related("agent", "catalogue")
+        .order_by("number")
+    )
+    by_number = {a.number: a for a in versions}
+    if len(versions) < 2:
+        messages.info(request, "There is only one version so far; nothing to compare.")
+        return redirect(agent)
+    try:
+        left = by_number[int(request.GET.get("from", versions[-2].number))]
+        right = by_number[int(request.GET.get("to", versions[-1].number))]
+    except (KeyError, ValueError):
+        messages.error(request, "Choose two versions of this agent's assessment.")
+        left, right = versions[-2], versions[-1]
+    q = decisions.questionnaire(right.questionnaire_version)
+    left_answers, left_result = _answers_and_result(left)
+    right_answers, right_result = _answers_and_result(right)
+    answer_rows = []
+    for question in q.questions:
+        old, new = left_answers.get(question.id), right_answers.get(question.id)
+        answer_rows.append(
+            {
+                "prompt": question.prompt,
+                "id": question.id,
+                "old": display_value(question, old),
+                "new": display_value(question, new),
+                "changed": old != new,
+            }
+        )
+    old_rationale, new_rationale = list(left_result.rationale), list(right_result.rationale)
+    context = {
+        "agent": agent,
+        "versions": versions,
+        "left": left,
+        "right": right,
+        "left_result": left_result,
+        "right_result": right_result,
+        "answer_rows": answer_rows,
+        "changed_count": sum(r["changed"] for r in answer_rows),
+        "flags_added": [f for f in right_result.flags if f not in left_result.flags],
+        "flags_removed": [f for f in left_result.flags if f not in right_result.flags],
+        "rationale_added": [s for s in new_rationale if s not in old_rationale],
+        "rationale_removed": [s for s in old_rationale if s not in new_rationale],
+        "rationale_kept": [s for s in new_rationale if s in old_rationale],
+    }
+    return render(request, "assessments/compare.html", context)
+
+
+def _answers_and_result(assessment: Assessment) -> tuple[dict[str, Any], engine.Result]:
+    if assessment.status in Assessment.EDITABLE_STATUSES:
+        state = WizardState(assessment)
+        return state.all_answers, state.result
+    return dict(assessment.answers or {}), engine.Result.from_dict(assessment.result)
