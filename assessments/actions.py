@@ -333,11 +333,11 @@ def trigger_review(
     *,
     actor: Any = None,
     request: HttpRequest | None = None,
-    today: dt.date | None = None,
+    now: dt.datetime | None = None,
 ) -> Review:
     """Open (or add reasons to) the agent's one open review, due at once."""
-    today = today or timezone.localdate()
-    now = timezone.now()
+    now = now or timezone.now()
+    today = timezone.localdate(now)
     stamped = [{**reason, "at": now.isoformat()} for reason in reasons]
     review = Review.objects.select_for_update().open().filter(agent=agent).first()
     if review is None:
@@ -368,7 +368,9 @@ def _answer_conflicts(
 
 
 @transaction.atomic
-def start_assessment(actor: Any, agent: Agent, *, request: HttpRequest | None = None) -> Assessment:
+def start_assessment(
+    actor: Any, agent: Agent, *, request: HttpRequest | None = None, now: dt.datetime | None = None
+) -> Assessment:
     """A new numbered version. A re-assessment starts from the last approved answers;
     systems and linked agents always come from the inventory."""
     agent = Agent.objects.select_for_update().get(pk=agent.pk)
@@ -392,6 +394,9 @@ def start_assessment(actor: Any, agent: Agent, *, request: HttpRequest | None = 
         assessor=actor,
         based_on=previous,
     )
+    if now is not None:  # back-dating, for demo data and imports of past decisions
+        Assessment.objects.filter(pk=assessment.pk).update(created_at=now, updated_at=now)
+        assessment.refresh_from_db()
     audit.record(
         "assessment.start",
         actor=actor,
@@ -477,6 +482,7 @@ def submit_assessment(
     *,
     expected_version: int | None = None,
     request: HttpRequest | None = None,
+    now: dt.datetime | None = None,
 ) -> Assessment:
     """Freeze the answers (with systems and links from the inventory) and the engine's
     result, and hand the assessment to a reviewer."""
@@ -508,7 +514,7 @@ def submit_assessment(
     current.tier = result.tier
     current.status = Assessment.Status.SUBMITTED
     current.submitted_by = actor
-    current.submitted_at = timezone.now()
+    current.submitted_at = now or timezone.now()
     current.lock_version = F("lock_version") + 1
     current.save()
     current.refresh_from_db()
@@ -551,6 +557,7 @@ def approve_assessment(
     exception_reason: str = "",
     exception_expires_on: dt.date | None = None,
     request: HttpRequest | None = None,
+    now: dt.datetime | None = None,
 ) -> Assessment:
     """Approve: the agent takes the assessment's class and tier, and its next review is
     scheduled. A blocking flag needs an accepted, time-boxed exception."""
@@ -558,7 +565,8 @@ def approve_assessment(
     allowed, why = can_review(actor, current)
     if not allowed:
         raise ActionError(why)
-    today = timezone.localdate()
+    now = now or timezone.now()
+    today = timezone.localdate(now)
     result = current.result or {}
     blocking = [flag for flag in result.get("flags", []) if flag in engine.BLOCKING_FLAGS]
     gaps = [c["id"] for c in result.get("controls", []) if c["status"] == "gap"]
@@ -588,7 +596,7 @@ def approve_assessment(
     next_review = today + dt.timedelta(days=interval)
     current.status = Assessment.Status.APPROVED
     current.reviewer = actor
-    current.decided_at = timezone.now()
+    current.decided_at = now
     current.next_review_on = next_review
     current.save()
     for subject in subjects:
@@ -641,12 +649,17 @@ def approve_assessment(
             ),
         },
     )
-    _reschedule_review(actor, current, next_review, request=request)
+    _reschedule_review(actor, current, next_review, request=request, now=now)
     return current
 
 
 def _reschedule_review(
-    actor: Any, assessment: Assessment, due_on: dt.date, *, request: HttpRequest | None
+    actor: Any,
+    assessment: Assessment,
+    due_on: dt.date,
+    *,
+    request: HttpRequest | None,
+    now: dt.datetime,
 ) -> None:
     """Close the open review this assessment answers, and schedule the next one.
 
@@ -658,7 +671,7 @@ def _reschedule_review(
         if late:
             return
         review.state = Review.State.CLOSED
-        review.closed_at = timezone.now()
+        review.closed_at = now
         review.closed_by_assessment = assessment
         review.save(update_fields=["state", "closed_at", "closed_by_assessment"])
         audit.record(
@@ -677,7 +690,7 @@ def _reschedule_review(
                 "code": "interval",
                 "detail": f"Scheduled: tier {assessment.tier} is reviewed every "
                 f"{(assessment.result or {}).get('review_interval_days')} days.",
-                "at": timezone.now().isoformat(),
+                "at": now.isoformat(),
             }
         ],
     )
@@ -693,7 +706,12 @@ def _reschedule_review(
 
 @transaction.atomic
 def return_assessment(
-    actor: Any, assessment: Assessment, *, comment: str, request: HttpRequest | None = None
+    actor: Any,
+    assessment: Assessment,
+    *,
+    comment: str,
+    request: HttpRequest | None = None,
+    now: dt.datetime | None = None,
 ) -> Assessment:
     current = Assessment.objects.select_for_update().select_related("agent").get(pk=assessment.pk)
     allowed, why = can_review(actor, current)
@@ -704,7 +722,7 @@ def return_assessment(
     current.status = Assessment.Status.RETURNED
     current.reviewer = actor
     current.review_comment = comment.strip()
-    current.decided_at = timezone.now()
+    current.decided_at = now or timezone.now()
     current.lock_version = F("lock_version") + 1
     current.save()
     current.refresh_from_db()

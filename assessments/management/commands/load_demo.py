@@ -1,14 +1,16 @@
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 
 from assessments import actions, demo
-from assessments.models import Agent, Team
+from assessments.models import Agent, Assessment, Review, Team
 from assessments.roles import sync_roles
 
 
@@ -79,7 +81,90 @@ class Command(BaseCommand):
                 ],
             )
             created_agents += 1
-        self.stdout.write(self.style.SUCCESS(f"Demo loaded: {created_agents} new agents."))
+        assessed = self._assessments(users)
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Demo loaded: {created_agents} new agents, {assessed} new assessments."
+            )
+        )
         self.stdout.write("Sign in at http://127.0.0.1:8000/accounts/login/ with:")
         for username, _, _, _, role in demo.SIGN_INS:
             self.stdout.write(f"  {username:<9} / {demo.DEMO_PASSWORD}   ({role})")
+
+    def _assessments(self, users: dict[str, Any]) -> int:
+        """Give the demo agents assessments in every state, decided in the past, so the
+        queue has overdue, due and triggered reviews. Agents that already have an
+        assessment are left alone."""
+        assessor, reviewer = users["assessor"], users["reviewer"]
+        now = timezone.now()
+        count = 0
+        for spec in demo.AGENTS:
+            agent = Agent.objects.get(slug=spec["slug"])
+            state = spec["state"]
+            if state == "none" or Assessment.objects.filter(agent=agent).exists():
+                continue
+            answers = dict(spec["answers"])
+            if state == "draft":
+                # Half-way through: the runtime and credential steps are answered.
+                kept = list(answers)[:8]
+                answers = {k: answers[k] for k in kept}
+            decided = now - dt.timedelta(days=spec.get("approved_days_ago", 2))
+            started = decided - dt.timedelta(days=3)
+            a = actions.start_assessment(assessor, agent, now=started)
+            a = actions.save_answers(
+                assessor, a, answers, expected_version=a.lock_version, step="runtime"
+            )
+            count += 1
+            if state == "draft":
+                continue
+            a = actions.submit_assessment(assessor, a, now=started + dt.timedelta(days=1))
+            if state == "submitted":
+                continue
+            if state == "returned":
+                actions.return_assessment(
+                    reviewer,
+                    a,
+                    now=decided,
+                    comment="It can attach IAM roles to itself: record the kill switch and "
+                    "who can revoke its static key before this goes any further.",
+                )
+                continue
+            flags = a.result["flags"]
+            exception = state == "approved_with_exception" or "audit_gap" in flags
+            actions.approve_assessment(
+                reviewer,
+                a,
+                now=decided,
+                exception_subjects=["audit_gap"] if "audit_gap" in flags else [],
+                exception_reason=(
+                    "Policy decisions are logged by the gateway from next quarter; the platform "
+                    "team owns the fix."
+                    if exception
+                    else ""
+                ),
+                exception_expires_on=(
+                    timezone.localdate(now) + dt.timedelta(days=spec.get("exception_days", 60))
+                    if exception
+                    else None
+                ),
+            )
+        self._triggers(users, now)
+        return count
+
+    def _triggers(self, users: dict[str, Any], now: dt.datetime) -> None:
+        """A change that landed after approval: the review is triggered at once."""
+        agent = Agent.objects.get(slug="hr-policy-copilot")
+        review = Review.objects.open().filter(agent=agent).first()
+        if review is not None and review.triggered_at is None:
+            actions.trigger_review(
+                agent,
+                [
+                    {
+                        "code": "planned_change",
+                        "detail": "Planned change landed: write access "
+                        "(it can now file leave requests).",
+                    }
+                ],
+                actor=users["assessor"],
+                now=now - dt.timedelta(days=2),
+            )
