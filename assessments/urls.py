@@ -49,4 +49,7 @@ urlpatterns = [
         name="wizard_step",
     ),
     path("audit/", audit.audit_list, name="audit_list"),
+    # -- reviews routes (queue, calendar, dashboard helpers)
+    # -- reports routes (PDF, CSV, board packs)
+    # -- catalogue routes
 ]

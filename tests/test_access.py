@@ -94,6 +94,9 @@ ACCESS: dict[str, Route] = {
     ),
     # Audit
     "assessments:audit_list": Route(allowed_from("reviewer")),
+    # -- reviews routes
+    # -- reports routes
+    # -- catalogue routes
     # Administration (the whole admin site is for administrators; see AdminAccessTests)
     "admin:index": Route(allowed_from("administrator")),
 }
@@ -136,6 +139,9 @@ class AccessTableTests(TestCase):
         }
         f.approved(cls.objs["twice"], author, f.reviewer("approver"))
         actions.start_assessment(author, cls.objs["twice"])
+        # -- reviews fixtures
+        # -- reports fixtures
+        # -- catalogue fixtures
 
     def test_every_route_is_in_the_access_table(self):
         routes = _named_routes(get_resolver())
