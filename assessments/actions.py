@@ -462,7 +462,10 @@ def save_answers(
             "Someone saved these answers at the same moment. Your answer was not saved.",
             _answer_conflicts(stored, changes),
         )
-    assessment.refresh_from_db()
+    # Only the fields written above: the agent and catalogue already loaded stay cached.
+    assessment.refresh_from_db(
+        fields=["answers", "lock_version", "current_step", "updated_at", "status"]
+    )
     if diff:
         audit.record(
             "assessment.answer",

@@ -230,12 +230,15 @@ def inventory_answers(agent: Agent) -> dict[str, Any]:
     }
 
 
-def effective_answers(assessment: Assessment) -> dict[str, Any]:
+def effective_answers(
+    assessment: Assessment, inventory: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """What the engine is given: frozen answers once submitted; for a draft, the
-    stored answers with systems and linked agents read live from the inventory."""
+    stored answers with systems and linked agents read live from the inventory
+    (``inventory``, when the caller has already read it)."""
     stored = dict(assessment.answers or {})
     if assessment.status in Assessment.EDITABLE_STATUSES:
-        stored.update(inventory_answers(assessment.agent))
+        stored.update(inventory if inventory is not None else inventory_answers(assessment.agent))
     q = questionnaire(assessment.questionnaire_version)
     answers = visible_answers(q, stored)
     # The inventory is a fact, not an answer: its links count even when the answers say

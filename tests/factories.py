@@ -130,3 +130,13 @@ def approved(agent_obj: Agent, assessor_user: Any, reviewer_user: Any, **overrid
         exception_reason="Accepted while tracing is built." if blocking else "",
         exception_expires_on=timezone.localdate() + dt.timedelta(days=90) if blocking else None,
     )
+
+
+def ensure_reference_data() -> None:
+    """Groups and the catalogue come from migrations; TransactionTestCase flushes them."""
+    from assessments import decisions, engine
+    from assessments.models import CatalogueVersion
+
+    sync_roles()
+    if not CatalogueVersion.objects.filter(is_current=True).exists():
+        decisions.import_catalogue(engine.load_catalogue().to_dict(), make_current=True)

@@ -49,6 +49,7 @@ ACCESS: dict[str, Route] = {
     "logout": Route(dict.fromkeys(ROLES, 302), method="post"),
     "password_change": Route({r: SIGN_IN if r == "anonymous" else 200 for r in ROLES}),
     "password_change_done": Route({r: SIGN_IN if r == "anonymous" else 200 for r in ROLES}),
+    "favicon": Route({r: 302 for r in ROLES}),
     # Inventory
     "assessments:dashboard": Route(allowed_from("viewer")),
     "assessments:agent_list": Route(allowed_from("viewer")),

@@ -494,3 +494,43 @@ class AgentPageTests(TestCase):
         actions.start_assessment(assessor, agent)
         self.assertContains(self.client.get(agent.get_absolute_url()), "Continue assessment v1")
         self.assertTrue(Agent.objects.filter(slug="bot").exists())
+
+
+class AutosaveQueryCountTests(TestCase):
+    def test_autosave_query_count_does_not_grow_with_the_portfolio_or_links(self):
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        assessor = f.assessor()
+        f.agent(slug="first-spoke", systems=[("crm", "read")])
+        agent = f.agent(
+            slug="hub", systems=[("erp", "write")], links=[("orchestrates", "first-spoke")]
+        )
+        a = actions.start_assessment(assessor, agent)
+        self.client.force_login(assessor)
+
+        def one_save(value):
+            version = Assessment.objects.values_list("lock_version", flat=True).get(pk=a.pk)
+            with CaptureQueriesContext(connection) as ctx:
+                response = self.client.post(
+                    wizard_url("wizard_answer", a),
+                    {"question": "decision_mode", "decision_mode": value, "lock_version": version},
+                )
+            self.assertEqual(response.status_code, 200)
+            return len(ctx.captured_queries)
+
+        one_save("fixed_script")  # warm the caches
+        small = one_save("model_assisted")
+        others = [
+            f.agent(slug=f"spoke-{n}", systems=[("crm", "read"), ("iam", "admin")])
+            for n in range(30)
+        ]
+        actions.update_agent(
+            assessor,
+            agent,
+            fields={},
+            links=[{"kind": "orchestrates", "other": o.slug} for o in others]
+            + [{"kind": "orchestrates", "other": "first-spoke"}],
+        )
+        large = one_save("planner_executor")
+        self.assertEqual(small, large)

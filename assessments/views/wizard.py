@@ -149,7 +149,7 @@ class WizardState:
         self.stored = dict(assessment.answers or {})
         self.all_answers = {**self.stored, **self.inventory}
         self.result = decisions.evaluate_answers(
-            decisions.effective_answers(assessment), assessment.catalogue
+            decisions.effective_answers(assessment, self.inventory), assessment.catalogue
         )
 
     def section(self, section_id: str) -> engine.Section:
