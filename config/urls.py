@@ -1,10 +1,8 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.templatetags.static import static
 from django.urls import include, path
-from django.views.generic.base import RedirectView
 
-from assessments.views import accounts
+from assessments.views import accounts, errors
 
 urlpatterns = [
     path("accounts/login/", accounts.login, name="login"),
@@ -20,7 +18,7 @@ urlpatterns = [
         name="password_change_done",
     ),
     path("admin/", admin.site.urls),
-    path("favicon.ico", RedirectView.as_view(url=static("img/favicon.svg")), name="favicon"),
+    path("favicon.ico", errors.favicon, name="favicon"),
     path("", include("assessments.urls")),
 ]
 

@@ -39,7 +39,7 @@ POSTGRES_REVERSE = [
 def add_guards(apps, schema_editor):
     statements = {"sqlite": SQLITE, "postgresql": POSTGRES}.get(schema_editor.connection.vendor, [])
     for sql in statements:
-        schema_editor.execute(sql)
+        schema_editor.execute(sql, params=None)
 
 
 def remove_guards(apps, schema_editor):
@@ -47,7 +47,7 @@ def remove_guards(apps, schema_editor):
         schema_editor.connection.vendor, []
     )
     for sql in statements:
-        schema_editor.execute(sql)
+        schema_editor.execute(sql, params=None)
 
 
 def create_roles(apps, schema_editor):
