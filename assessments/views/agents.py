@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.db.models import Prefetch
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from assessments import actions
@@ -87,6 +88,7 @@ def agent_detail(request: HtmxHttpRequest, slug: str) -> HttpResponse:
         "latest_approved": next((a for a in assessments if a.status == "approved"), None),
         "open_review": Review.objects.open().filter(agent=agent).select_related("assignee").first(),
         "events": AuditEvent.objects.filter(agent=agent).order_by("-id")[:10],
+        "today": timezone.localdate(),
     }
     return render(request, "assessments/agent_detail.html", context)
 

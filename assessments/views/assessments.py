@@ -36,7 +36,7 @@ class ApproveForm(forms.Form):
     )
     exception_expires_on = forms.DateField(
         required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
         label="Exception expires on",
         help_text="At most 365 days from today. When it expires the gap re-opens and the agent is "
         "due for review.",

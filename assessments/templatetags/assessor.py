@@ -1,0 +1,34 @@
+"""Small presentation helpers for templates."""
+
+from __future__ import annotations
+
+from django import template
+
+register = template.Library()
+
+VERB_LABELS = {
+    "agent.create": "registered the agent",
+    "agent.update": "edited the agent",
+    "agent.retire": "retired the agent",
+    "agent.reactivate": "reactivated the agent",
+    "assessment.start": "started an assessment",
+    "assessment.answer": "answered questions",
+    "assessment.submit": "submitted an assessment",
+    "assessment.approve": "approved an assessment",
+    "assessment.return": "returned an assessment",
+    "exception.accept": "accepted an exception",
+    "review.trigger": "triggered a reassessment",
+    "review.schedule": "scheduled the next review",
+    "review.close": "closed a review",
+    "auth.login": "signed in",
+    "auth.logout": "signed out",
+    "auth.login_failed": "failed to sign in",
+    "auth.locked_out": "was locked out",
+    "access.forbidden": "was refused access",
+}
+
+
+@register.filter
+def verb_label(verb: str) -> str:
+    """A readable phrase for an audit verb ("assessment.approve" -> "approved an assessment")."""
+    return VERB_LABELS.get(verb, verb.replace(".", " ").replace("_", " "))
