@@ -40,10 +40,18 @@ def _launch(playwright, *, javascript: bool = True):
     browser = playwright.chromium.launch(
         executable_path=CHROMIUM,
         headless=True,
-        args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-              "--disable-component-update", "--disable-sync", "--no-first-run"],
+        args=[
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+        ],
     )
-    context = browser.new_context(java_script_enabled=javascript, viewport={"width": 1280, "height": 900})
+    context = browser.new_context(
+        java_script_enabled=javascript, viewport={"width": 1280, "height": 900}
+    )
     return browser, context
 
 
@@ -55,7 +63,8 @@ class BrowserFlowTests(StaticLiveServerTestCase):
         self.assessor = f.assessor("ada")
         self.reviewer = f.reviewer("rex")
         self.agent = f.agent(
-            slug="triage-bot", name="Triage bot",
+            slug="triage-bot",
+            name="Triage bot",
             systems=[("pagerduty", "write"), ("datadog", "read")],
         )
         self._pw = sync_playwright().start()
@@ -107,15 +116,30 @@ class BrowserFlowTests(StaticLiveServerTestCase):
 
         page.get_by_role("button", name="Save and continue").click()
         page.wait_for_url("**/wizard/credentials/")
-        for question, label in [
-            ("credential_model", "Workload identity"), ("decides_own_scopes", "No"),
-            ("alters_own_access", "No"), ("shared_platform_role", "No"),
-        ]:
-            self.choose(page, question, label)
+        # Answer four questions as fast as the browser can click: hx-sync queues the
+        # saves, so none of them races another into a version conflict.
+        quick = [
+            ("credential_model", "Workload identity"),
+            ("decides_own_scopes", "No"),
+            ("alters_own_access", "No"),
+            ("shared_platform_role", "No"),
+        ]
+        for question, label in quick:
+            page.locator(f"#q-{question} label", has_text=label).first.click()
+        for question, _ in quick:
+            page.locator(f"#q-{question}-status .saved").wait_for()
+        saved = Assessment.objects.get(agent__slug="triage-bot").answers
+        self.assertEqual(saved["credential_model"], "workload_identity")
+        self.assertEqual(
+            [saved[q] for q in ("decides_own_scopes", "alters_own_access", "shared_platform_role")],
+            [False, False, False],
+        )
+        self.assertEqual(page.locator(".conflict-message").count(), 0)
         page.get_by_role("button", name="Save and continue").click()
         page.wait_for_url("**/wizard/reach/")
         for question, label in [
-            ("human_approval", "High-impact actions only"), ("delegated_approval", "No"),
+            ("human_approval", "High-impact actions only"),
+            ("delegated_approval", "No"),
             ("network_reach", "Allow-listed"),
         ]:
             self.choose(page, question, label)
@@ -154,7 +178,9 @@ class BrowserFlowTests(StaticLiveServerTestCase):
         self.assertIn("Agent identity", decision)
         self.assertIn("3 · High", decision)
         self.agent.refresh_from_db()
-        self.assertEqual((self.agent.current_classification, self.agent.current_tier), ("agent_identity", 3))
+        self.assertEqual(
+            (self.agent.current_classification, self.agent.current_tier), ("agent_identity", 3)
+        )
         self.assertEqual(errors, [], "the browser reported errors (CSP violations show here)")
 
     def test_the_wizard_works_without_javascript(self):
