@@ -7,6 +7,7 @@ so each path writes the same audit event in the same transaction as the change.
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,15 +16,19 @@ from django.db.models import F, Max
 from django.http import HttpRequest
 from django.utils import timezone
 
-from assessments import audit, decisions, engine
+from assessments import audit, decisions, engine, reviews
 from assessments.models import (
     Access,
     Agent,
     AgentLink,
     Assessment,
+    CalendarFeed,
     GapException,
+    ReminderLog,
     Review,
     System,
+    Team,
+    review_intervals,
 )
 
 ACCESS_RANK = {Access.READ: 1, Access.WRITE: 2, Access.ADMIN: 3}
@@ -93,17 +98,21 @@ def _link_rows(agent: Agent) -> set[tuple[str, str]]:
 def _apply_systems(agent: Agent, wanted: list[dict[str, str]]) -> dict[str, Any]:
     current = {s.name.lower(): s for s in agent.systems.all()}
     wanted_by_key = {w["name"].lower(): w for w in wanted}
-    added, removed, changed = [], [], []
+    added: list[dict[str, str]] = []
+    removed: list[dict[str, str]] = []
+    changed: list[dict[str, str]] = []
     for key, system in current.items():
         if key not in wanted_by_key:
             removed.append({"name": system.name, "access": system.access})
             system.delete()
     for key, row in wanted_by_key.items():
-        system = current.get(key)
-        if system is None:
+        existing = current.get(key)
+        if existing is None:
             System.objects.create(agent=agent, name=row["name"], access=row["access"])
             added.append(dict(row))
-        elif system.access != row["access"] or system.name != row["name"]:
+            continue
+        system = existing
+        if system.access != row["access"] or system.name != row["name"]:
             changed.append({"name": row["name"], "old": system.access, "new": row["access"]})
             system.name, system.access = row["name"], row["access"]
             system.save(update_fields=["name", "access"])
@@ -188,6 +197,8 @@ def create_agent(
             agent = Agent.objects.create(**{k: fields[k] for k in AGENT_FIELDS if k in fields})
     except IntegrityError as exc:
         raise ActionError(f"An agent with the slug “{fields.get('slug')}” already exists.") from exc
+    # -- reviews: the agents it links to may now reach more through it
+    composite_before = _composite_before(_wanted_link_ids(links)) if links else None
     system_changes = _apply_systems(agent, systems or [])
     link_changes = _apply_links(agent, links or [])
     audit.record(
@@ -201,6 +212,8 @@ def create_agent(
             "links": link_changes["added"],
         },
     )
+    if composite_before:
+        _trigger_composite_escalation(actor, agent, composite_before, request=request)
     return agent
 
 
@@ -216,7 +229,11 @@ def update_agent(
     request: HttpRequest | None = None,
 ) -> Agent:
     """Save an edit. A stale ``expected_version`` (someone saved in between) is refused."""
-    current = Agent.objects.select_for_update().select_related("owner", "team").get(pk=agent.pk)
+    current = (
+        Agent.objects.select_for_update(of=("self",))
+        .select_related("owner", "team")
+        .get(pk=agent.pk)
+    )
     if current.is_retired:
         raise ActionError("This agent is retired. Retired agents cannot be edited.")
     if expected_version is not None and current.lock_version != expected_version:
@@ -243,6 +260,12 @@ def update_agent(
     after = _field_values(current)
     field_changes = audit.diff(before_readable, _readable(current, after))
     raw_changes = audit.diff(before, after)
+    # -- reviews: reach of this agent and of every agent linked to it, before the change
+    composite_before = (
+        _composite_before({current.pk} | _linked_ids(current) | _wanted_link_ids(links))
+        if systems is not None or links is not None
+        else None
+    )
     system_changes = _apply_systems(current, systems) if systems is not None else _NO_SYSTEMS
     link_changes = _apply_links(current, links) if links is not None else _NO_LINKS
     changed = bool(raw_changes) or any(system_changes.values()) or any(link_changes.values())
@@ -265,6 +288,10 @@ def update_agent(
     reasons = _inventory_trigger_reasons(current, raw_changes, system_changes, link_changes)
     if reasons:
         trigger_review(current, reasons, actor=actor, request=request)
+    if composite_before is not None and (
+        any(system_changes.values()) or any(link_changes.values())
+    ):
+        _trigger_composite_escalation(actor, current, composite_before, request=request)
     return current
 
 
@@ -274,7 +301,7 @@ _NO_LINKS: dict[str, Any] = {"added": [], "removed": []}
 
 @transaction.atomic
 def retire_agent(actor: Any, agent: Agent, *, request: HttpRequest | None = None) -> Agent:
-    current = Agent.objects.select_for_update().get(pk=agent.pk)
+    current = Agent.objects.select_for_update(of=("self",)).get(pk=agent.pk)
     if current.is_retired:
         raise ActionError("This agent is already retired.")
     current.status = Agent.Status.RETIRED
@@ -299,7 +326,7 @@ def retire_agent(actor: Any, agent: Agent, *, request: HttpRequest | None = None
 
 @transaction.atomic
 def reactivate_agent(actor: Any, agent: Agent, *, request: HttpRequest | None = None) -> Agent:
-    current = Agent.objects.select_for_update().get(pk=agent.pk)
+    current = Agent.objects.select_for_update(of=("self",)).get(pk=agent.pk)
     if not current.is_retired:
         raise ActionError("This agent is already active.")
     current.status = Agent.Status.ACTIVE
@@ -339,7 +366,7 @@ def trigger_review(
     now = now or timezone.now()
     today = timezone.localdate(now)
     stamped = [{**reason, "at": now.isoformat()} for reason in reasons]
-    review = Review.objects.select_for_update().open().filter(agent=agent).first()
+    review = Review.objects.select_for_update(of=("self",)).open().filter(agent=agent).first()
     if review is None:
         review = Review.objects.create(agent=agent, due_on=today, reasons=stamped, triggered_at=now)
     else:
@@ -373,7 +400,7 @@ def start_assessment(
 ) -> Assessment:
     """A new numbered version. A re-assessment starts from the last approved answers;
     systems and linked agents always come from the inventory."""
-    agent = Agent.objects.select_for_update().get(pk=agent.pk)
+    agent = Agent.objects.select_for_update(of=("self",)).get(pk=agent.pk)
     if agent.is_retired:
         raise ActionError("This agent is retired. Reactivate it before assessing it.")
     if Assessment.objects.open().filter(agent=agent).exists():
@@ -490,7 +517,7 @@ def submit_assessment(
     """Freeze the answers (with systems and links from the inventory) and the engine's
     result, and hand the assessment to a reviewer."""
     current = (
-        Assessment.objects.select_for_update()
+        Assessment.objects.select_for_update(of=("self",))
         .select_related("agent", "catalogue")
         .get(pk=assessment.pk)
     )
@@ -564,7 +591,11 @@ def approve_assessment(
 ) -> Assessment:
     """Approve: the agent takes the assessment's class and tier, and its next review is
     scheduled. A blocking flag needs an accepted, time-boxed exception."""
-    current = Assessment.objects.select_for_update().select_related("agent").get(pk=assessment.pk)
+    current = (
+        Assessment.objects.select_for_update(of=("self",))
+        .select_related("agent")
+        .get(pk=assessment.pk)
+    )
     allowed, why = can_review(actor, current)
     if not allowed:
         raise ActionError(why)
@@ -595,7 +626,8 @@ def approve_assessment(
             raise ActionError("An exception needs an expiry date after today.")
         if exception_expires_on > today + dt.timedelta(days=GapException.MAX_DAYS):
             raise ActionError("An exception can last at most 365 days.")
-    interval = int(result["review_interval_days"])
+    # The interval in force at approval: administrators may have changed it since submission.
+    interval = review_intervals().get(current.tier or 0) or int(result["review_interval_days"])
     next_review = today + dt.timedelta(days=interval)
     current.status = Assessment.Status.APPROVED
     current.reviewer = actor
@@ -603,6 +635,7 @@ def approve_assessment(
     current.next_review_on = next_review
     current.save()
     for subject in subjects:
+        assert exception_expires_on is not None  # checked above  # noqa: S101
         exception = GapException.objects.create(
             agent=current.agent,
             assessment=current,
@@ -668,10 +701,12 @@ def _reschedule_review(
 
     A change that triggered the review after the assessment was submitted is not
     covered by it, so that review stays open."""
-    review = Review.objects.select_for_update().open().filter(agent=assessment.agent).first()
+    review = (
+        Review.objects.select_for_update(of=("self",)).open().filter(agent=assessment.agent).first()
+    )
     if review is not None:
-        late = review.triggered_at and review.triggered_at > assessment.submitted_at
-        if late:
+        submitted = assessment.submitted_at
+        if review.triggered_at and submitted and review.triggered_at > submitted:
             return
         review.state = Review.State.CLOSED
         review.closed_at = now
@@ -692,7 +727,7 @@ def _reschedule_review(
             {
                 "code": "interval",
                 "detail": f"Scheduled: tier {assessment.tier} is reviewed every "
-                f"{(assessment.result or {}).get('review_interval_days')} days.",
+                f"{(due_on - timezone.localdate(now)).days} days.",
                 "at": now.isoformat(),
             }
         ],
@@ -716,7 +751,11 @@ def return_assessment(
     request: HttpRequest | None = None,
     now: dt.datetime | None = None,
 ) -> Assessment:
-    current = Assessment.objects.select_for_update().select_related("agent").get(pk=assessment.pk)
+    current = (
+        Assessment.objects.select_for_update(of=("self",))
+        .select_related("agent")
+        .get(pk=assessment.pk)
+    )
     allowed, why = can_review(actor, current)
     if not allowed:
         raise ActionError(why)
@@ -746,7 +785,673 @@ def return_assessment(
 # --------------------------------------------------------------------------- review queue
 
 
+def _composite_before(agent_ids: set[int]) -> dict[int, Any]:
+    """Each agent's reach (own and through its links) before an inventory change.
+
+    Only active agents with a classification: an agent not assessed yet has no decision
+    to revisit, and its first assessment reads the inventory as it is then."""
+    agents = Agent.objects.filter(pk__in=agent_ids, status=Agent.Status.ACTIVE).exclude(
+        current_classification=""
+    )
+    return {agent.pk: reviews.reach_of(agent) for agent in agents}
+
+
+def _linked_ids(agent: Agent) -> set[int]:
+    return set(AgentLink.objects.filter(source=agent).values_list("target_id", flat=True)) | set(
+        AgentLink.objects.filter(target=agent).values_list("source_id", flat=True)
+    )
+
+
+def _trigger_composite_escalation(
+    actor: Any,
+    changed: Agent,
+    before: dict[int, Any],
+    *,
+    request: HttpRequest | None,
+) -> list[Review]:
+    """After ``changed``'s systems or links changed: trigger the review of every agent
+    (``changed`` included) whose reach through its linked agents went up."""
+    triggered = []
+    affected = set(before) | _linked_ids(changed)
+    for agent in Agent.objects.filter(pk__in=affected, status=Agent.Status.ACTIVE).order_by("pk"):
+        was = before.get(agent.pk)
+        if was is None:  # linked only now: its reach before did not include ``changed``
+            continue
+        raised = reviews.reach_raises(was, reviews.reach_of(agent))
+        if not raised:
+            continue
+        whose = "this agent" if agent.pk == changed.pk else f"{changed.name} ({changed.slug})"
+        detail = (
+            f"Composite reach raised by a change to {whose}: through its linked agents it "
+            f"now reaches {'; '.join(raised)}."
+        )
+        triggered.append(
+            trigger_review(
+                agent,
+                [{"code": "composite_escalation", "detail": detail, "subject": changed.slug}],
+                actor=actor,
+                request=request,
+            )
+        )
+    return triggered
+
+
+def _wanted_link_ids(links: list[dict[str, str]] | None) -> set[int]:
+    slugs = {row["other"] for row in links or []}
+    if not slugs:
+        return set()
+    return set(Agent.objects.filter(slug__in=slugs).values_list("pk", flat=True))
+
+
+@transaction.atomic
+def mark_planned_change_landed(
+    actor: Any,
+    agent: Agent,
+    change: str,
+    *,
+    request: HttpRequest | None = None,
+    now: dt.datetime | None = None,
+) -> Review:
+    """A change the latest approved assessment planned (``planned_changes``) has landed:
+    the agent is due for reassessment at once."""
+    agent = Agent.objects.select_for_update(of=("self",)).get(pk=agent.pk)
+    if agent.is_retired:
+        raise ActionError("This agent is retired: reactivate it first.")
+    latest = Assessment.objects.approved().filter(agent=agent).order_by("-number").first()
+    planned = list((latest.answers or {}).get("planned_changes") or []) if latest else []
+    if latest is None or change not in planned:
+        raise ActionError("That change is not planned in the latest approved assessment.")
+    open_review = Review.objects.open().filter(agent=agent).first()
+    if change in reviews.landed_changes(open_review):
+        raise ActionError(
+            "This change is already marked as landed; the reassessment it triggered is open."
+        )
+    label = reviews.planned_change_label(change)
+    return trigger_review(
+        agent,
+        [
+            {
+                "code": "planned_change",
+                "detail": f"Planned change landed: {label.lower()} "
+                f"(planned in assessment v{latest.number}).",
+                "subject": change,
+            }
+        ],
+        actor=actor,
+        request=request,
+        now=now,
+    )
+
+
+def _exception_reopens_gap(exception: GapException, today: dt.date) -> bool:
+    """An expired exception re-opens its gap only if the agent's latest approved
+    assessment still has that gap or flag and no other exception still covers it."""
+    agent = exception.agent
+    if agent.is_retired:
+        return False
+    latest = Assessment.objects.approved().filter(agent=agent).order_by("-number").first()
+    result = (latest.result or {}) if latest else {}
+    open_subjects = set(result.get("flags", [])) | {
+        c["id"] for c in result.get("controls", []) if c.get("status") == "gap"
+    }
+    if exception.subject not in open_subjects:
+        return False
+    covered = (
+        GapException.objects.active(today)
+        .filter(agent=agent, subject=exception.subject)
+        .exclude(pk=exception.pk)
+        .exists()
+    )
+    return not covered
+
+
+@dataclass
+class ExpiredException:
+    exception: GapException
+    reopened: bool
+
+
+def process_expired_exceptions(
+    *, now: dt.datetime | None = None, dry_run: bool = False, actor: Any = None
+) -> list[ExpiredException]:
+    """Every exception that expired and was not processed yet: record it, and trigger
+    the agent's review when the gap is open again. Safe to run any number of times."""
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    processed = []
+    pending = (
+        GapException.objects.expired_unprocessed(today)
+        .select_related("agent", "accepted_by")
+        .order_by("expires_on", "pk")
+    )
+    for candidate in pending:
+        if dry_run:
+            processed.append(ExpiredException(candidate, _exception_reopens_gap(candidate, today)))
+            continue
+        with transaction.atomic():
+            exception = (
+                GapException.objects.select_for_update(of=("self",))
+                .select_related("agent", "accepted_by")
+                .filter(pk=candidate.pk, expiry_processed_at=None)
+                .first()
+            )
+            if exception is None:  # another run got there first
+                continue
+            reopened = _exception_reopens_gap(exception, today)
+            exception.expiry_processed_at = now
+            exception.save(update_fields=["expiry_processed_at"])
+            audit.record(
+                "exception.expire",
+                actor=actor,
+                obj=exception,
+                agent=exception.agent,
+                changes={
+                    "subject": exception.subject,
+                    "expired_on": exception.expires_on.isoformat(),
+                    "gap_reopened": reopened,
+                },
+            )
+            if reopened:
+                trigger_review(
+                    exception.agent,
+                    [
+                        {
+                            "code": "exception_expired",
+                            "detail": f"The exception for {exception.subject.replace('_', ' ')} "
+                            f"accepted by {reviews.person(exception.accepted_by)} expired on "
+                            f"{exception.expires_on:%d %b %Y}: the gap is open again.",
+                            "subject": exception.subject,
+                        }
+                    ],
+                    actor=actor,
+                    now=now,
+                )
+            processed.append(ExpiredException(exception, reopened))
+    return processed
+
+
+def _check_assignee(actor: Any, assignee: Any) -> None:
+    if not actor.has_perm("assessments.change_review"):
+        raise ActionError("Only reviewers can assign reviews.")
+    if assignee is not None and not (
+        assignee.is_active and assignee.has_perm("assessments.change_review")
+    ):
+        raise ActionError(f"{reviews.person(assignee)} is not a reviewer and cannot be assigned.")
+
+
+@transaction.atomic
+def assign_reviews(
+    actor: Any,
+    review_ids: list[int],
+    assignee: Any,
+    *,
+    request: HttpRequest | None = None,
+) -> list[Review]:
+    """Assign open reviews to a reviewer (``assignee=None`` unassigns). Reviews that
+    were closed meanwhile are skipped; each change is an audit event."""
+    _check_assignee(actor, assignee)
+    changed = []
+    locked = (
+        Review.objects.select_for_update(of=("self",))
+        .open()
+        .filter(pk__in=review_ids)
+        .select_related("agent", "assignee")
+        .order_by("pk")
+    )
+    for review in locked:
+        if review.assignee_id == (assignee.pk if assignee else None):
+            continue
+        before = review.assignee.get_username() if review.assignee else None
+        review.assignee = assignee
+        review.save(update_fields=["assignee"])
+        audit.record(
+            "review.assign",
+            actor=actor,
+            obj=review,
+            agent=review.agent,
+            request=request,
+            changes={
+                "assignee": {
+                    "old": before,
+                    "new": assignee.get_username() if assignee else None,
+                }
+            },
+        )
+        changed.append(review)
+    return changed
+
+
+def assign_review(
+    actor: Any, review: Review, assignee: Any, *, request: HttpRequest | None = None
+) -> Review:
+    if review.state != Review.State.OPEN:
+        raise ActionError("This review is closed; there is nothing to assign.")
+    assign_reviews(actor, [review.pk], assignee, request=request)
+    review.refresh_from_db(fields=["assignee", "state"])
+    return review
+
+
+@transaction.atomic
+def record_reminders(
+    recipient: Any, items: list[tuple[Review, str]], *, now: dt.datetime | None = None
+) -> None:
+    """Log that ``recipient`` was reminded of each (review, threshold): never twice.
+
+    Raises ``IntegrityError`` when another run logged one of them first."""
+    ReminderLog.objects.bulk_create(
+        ReminderLog(review=review, recipient=recipient, threshold=threshold)
+        for review, threshold in items
+    )
+    audit.record(
+        "review.remind",
+        obj=recipient,
+        object_repr=f"Reminder to {recipient.get_username()}"[:255],
+        changes={
+            "reviews": [
+                {"agent": review.agent.slug, "due_on": review.due_on.isoformat(), "threshold": t}
+                for review, t in items
+            ]
+        },
+    )
+
+
+MAX_CALENDAR_FEEDS = 10
+
+
+@transaction.atomic
+def create_calendar_feed(
+    actor: Any,
+    *,
+    scope: str,
+    team: Team | None = None,
+    request: HttpRequest | None = None,
+) -> tuple[CalendarFeed, str]:
+    """A new secret feed URL. Returns the feed and its token, which is shown once: only
+    its hash is stored."""
+    if scope not in CalendarFeed.Scope.values:
+        raise ActionError("Choose whose reviews the feed shows.")
+    if scope == CalendarFeed.Scope.TEAM and team is None:
+        raise ActionError("Choose the team whose reviews the feed shows.")
+    if scope == CalendarFeed.Scope.MINE:
+        team = None
+    active = CalendarFeed.objects.filter(owner=actor, revoked_at=None).count()
+    if active >= MAX_CALENDAR_FEEDS:
+        raise ActionError(
+            f"You already have {MAX_CALENDAR_FEEDS} active feeds. Revoke one you no longer use."
+        )
+    token = secrets.token_urlsafe(32)
+    feed = CalendarFeed.objects.create(
+        owner=actor, scope=scope, team=team, token_hash=CalendarFeed.hash_token(token)
+    )
+    audit.record(
+        "calendar_feed.create",
+        actor=actor,
+        obj=feed,
+        request=request,
+        changes={"scope": scope, "team": team.slug if team else None},
+    )
+    return feed, token
+
+
+@transaction.atomic
+def revoke_calendar_feed(
+    actor: Any, feed: CalendarFeed, *, request: HttpRequest | None = None
+) -> CalendarFeed:
+    current = CalendarFeed.objects.select_for_update(of=("self",)).get(pk=feed.pk)
+    if current.owner_id != actor.pk:
+        raise ActionError("Only the person who created a feed can revoke it.")
+    if current.revoked_at is not None:
+        raise ActionError("This feed is already revoked.")
+    current.revoked_at = timezone.now()
+    current.save(update_fields=["revoked_at"])
+    audit.record(
+        "calendar_feed.revoke",
+        actor=actor,
+        obj=current,
+        request=request,
+        changes={"scope": current.scope, "team": current.team_id},
+    )
+    return current
+
+
 # --------------------------------------------------------------------------- reports
+# (Imports inside each function: the report modules import the wizard's views, which
+# import this module.)
+
+
+@dataclass(frozen=True)
+class IssuedReport:
+    """A recorded report and its PDF (kept in the record only for approved assessments)."""
+
+    record: Any
+    pdf: bytes
+
+
+def _report_author(actor: Any, actor_label: str | None) -> str:
+    if actor is not None:
+        return actor.get_full_name() or actor.get_username()
+    return actor_label or "the command line"
+
+
+def issue_assessment_report(
+    actor: Any,
+    assessment: Assessment,
+    *,
+    request: HttpRequest | None = None,
+    actor_label: str | None = None,
+) -> IssuedReport:
+    """The PDF report of ``assessment``, recorded so a copy can be verified later.
+
+    An approved assessment's report is rendered once and kept: every later call returns
+    that record and the very same bytes. Any other status is rendered afresh each time
+    (with a DRAFT watermark); each copy gets its own record, without the PDF itself.
+    """
+    from assessments.models import ReportRecord
+    from assessments.reports.assessment import render_assessment_report
+    from assessments.reports.pdf import new_document_id, sha256_hex
+
+    approved = assessment.status == Assessment.Status.APPROVED
+    kept = ReportRecord.objects.filter(
+        assessment=assessment, kind=ReportRecord.Kind.ASSESSMENT, pdf__isnull=False
+    ).order_by("created_at", "pk")
+    if approved and (record := kept.first()) is not None:
+        return IssuedReport(record, bytes(record.pdf or b""))
+    now = timezone.now()
+    document_id = new_document_id("assessment", now)
+    author = _report_author(actor, actor_label)
+    report = render_assessment_report(
+        assessment, document_id=document_id, generated_at=now, generated_by=author
+    )
+    with transaction.atomic():
+        if approved:
+            # Two first downloads at once: the second waits here and serves the first's.
+            Assessment.objects.select_for_update(of=("self",)).filter(pk=assessment.pk).exists()
+            if (record := kept.first()) is not None:
+                return IssuedReport(record, bytes(record.pdf or b""))
+        record = ReportRecord.objects.create(
+            document_id=document_id,
+            kind=ReportRecord.Kind.ASSESSMENT,
+            assessment=assessment,
+            content_sha256=report.content_sha256,
+            file_sha256=sha256_hex(report.rendered.data),
+            pdf=report.rendered.data if approved else None,
+            params={
+                "agent": assessment.agent.slug,
+                "version": assessment.number,
+                "status": assessment.status,
+                "generated_by": author,
+            },
+            pages=report.rendered.pages,
+            created_by=actor if getattr(actor, "is_authenticated", False) else None,
+        )
+        ReportRecord.objects.filter(pk=record.pk).update(created_at=now)
+        record.created_at = now
+        audit.record(
+            "report.issue",
+            actor=actor,
+            obj=record,
+            agent=assessment.agent,
+            request=request,
+            actor_label=None if actor is not None else author,
+            changes={
+                "kind": "assessment",
+                "assessment": f"v{assessment.number}",
+                "status": assessment.status,
+                "kept": approved,
+                "file_sha256": record.file_sha256,
+                "content_sha256": record.content_sha256,
+            },
+        )
+    return IssuedReport(record, report.rendered.data)
+
+
+def issue_board_pack(
+    actor: Any,
+    params: dict[str, Any],
+    *,
+    progress: Any = None,
+    request: HttpRequest | None = None,
+    actor_label: str | None = None,
+) -> IssuedReport:
+    """Render and record a board pack for ``params`` (see reports.board.BoardFilters)."""
+    from assessments.models import ReportRecord
+    from assessments.reports.board import BoardFilters, render_board_pack
+    from assessments.reports.pdf import new_document_id, sha256_hex
+
+    filters = BoardFilters.from_params(params)
+    now = timezone.now()
+    document_id = new_document_id("board", now)
+    author = _report_author(actor, actor_label)
+    pack = render_board_pack(
+        filters, document_id=document_id, generated_at=now, generated_by=author, progress=progress
+    )
+    with transaction.atomic():
+        record = ReportRecord.objects.create(
+            document_id=document_id,
+            kind=ReportRecord.Kind.BOARD,
+            content_sha256=pack.content_sha256,
+            file_sha256=sha256_hex(pack.rendered.data),
+            params={**filters.to_params(), "generated_by": author},
+            pages=pack.rendered.pages,
+            created_by=actor if getattr(actor, "is_authenticated", False) else None,
+        )
+        ReportRecord.objects.filter(pk=record.pk).update(created_at=now)
+        record.created_at = now
+        audit.record(
+            "report.issue",
+            actor=actor,
+            obj=record,
+            request=request,
+            actor_label=None if actor is not None else author,
+            changes={
+                "kind": "board",
+                "filters": filters.to_params(),
+                "pages": record.pages,
+                "file_sha256": record.file_sha256,
+                "content_sha256": record.content_sha256,
+            },
+        )
+    return IssuedReport(record, pack.rendered.data)
+
+
+@transaction.atomic
+def request_board_pack(
+    actor: Any, params: dict[str, Any], *, request: HttpRequest | None = None
+) -> Any:
+    """Queue a board pack; the background task renders it (``run_board_pack_job``)."""
+    from assessments.models import BoardPackJob
+    from assessments.reports.board import BoardFilters
+
+    filters = BoardFilters.from_params(params)  # refuses bad filters before queueing
+    job = BoardPackJob.objects.create(
+        requested_by=actor, params=filters.to_params(), message="Waiting for a worker"
+    )
+    audit.record(
+        "report.board_request",
+        actor=actor,
+        obj=job,
+        request=request,
+        changes={"filters": filters.to_params()},
+    )
+    job_id = job.pk
+
+    def enqueue() -> None:
+        from assessments.tasks import render_board_pack
+
+        render_board_pack.enqueue(job_id)
+
+    transaction.on_commit(enqueue)
+    return job
+
+
+def run_board_pack_job(job_id: int) -> None:
+    """Render a queued board pack, reporting progress on the job as it goes."""
+    import logging
+    import time
+
+    from assessments.models import BoardPackJob
+
+    started = BoardPackJob.objects.filter(pk=job_id, state=BoardPackJob.State.QUEUED).update(
+        state=BoardPackJob.State.RUNNING, progress=1, message="Starting"
+    )
+    if not started:  # already run, or running elsewhere: a retried task does nothing
+        return
+    job = BoardPackJob.objects.select_related("requested_by").get(pk=job_id)
+    last = [0.0]
+
+    def progress(percent: int, message: str) -> None:
+        now = time.monotonic()
+        if now - last[0] < 0.4 and percent < 95:
+            return  # the browser polls once a second; fewer writes is kinder to SQLite
+        last[0] = now
+        BoardPackJob.objects.filter(pk=job_id).update(progress=percent, message=message[:255])
+
+    try:
+        issued = issue_board_pack(job.requested_by, job.params, progress=progress)
+    except Exception as error:
+        logging.getLogger(__name__).exception("Board pack %s failed", job_id)
+        BoardPackJob.objects.filter(pk=job_id).update(
+            state=BoardPackJob.State.FAILED,
+            message=f"The board pack could not be made ({type(error).__name__}). "
+            "Try again; if it fails again, tell an administrator.",
+            finished_at=timezone.now(),
+        )
+        return
+    BoardPackJob.objects.filter(pk=job_id).update(
+        state=BoardPackJob.State.DONE,
+        progress=100,
+        message=f"Ready: {issued.record.pages} pages",
+        pdf=issued.pdf,
+        report=issued.record,
+        finished_at=timezone.now(),
+    )
 
 
 # --------------------------------------------------------------------------- catalogue
+# (The catalogue section imports what it needs in each function, so that it stays an
+# append-only block of this shared module.)
+
+
+@transaction.atomic
+def load_catalogue_version(
+    actor: Any,
+    data: Any,
+    *,
+    make_current: bool = False,
+    source: str = "",
+    request: HttpRequest | None = None,
+) -> Any:
+    """Store catalogue data (the YAML's shape) as a new version, never over an old one.
+
+    The first version installed becomes current even without ``make_current``: without
+    a current version no assessment can start.
+    """
+    from assessments import catalogue as versions
+    from assessments.models import CatalogueVersion
+
+    if not isinstance(data, dict):
+        raise ActionError("The catalogue file must hold a mapping with version, frameworks, …")
+    try:
+        normalised = engine.Catalogue.from_dict(data).to_dict()
+        versions.check_rows(normalised)
+        versions.check_version_string(normalised["version"])
+    except (engine.CatalogueError, ValueError) as exc:
+        raise ActionError(str(exc)) from exc
+    had_current = CatalogueVersion.objects.filter(is_current=True).exists()
+    try:
+        with transaction.atomic():
+            version = decisions.import_catalogue(normalised, make_current=False)
+    except IntegrityError as exc:  # someone loaded the same version string just now
+        raise ActionError(f"Catalogue version {normalised['version']!r} already exists.") from exc
+    audit.record(
+        "catalogue.load",
+        actor=actor,
+        obj=version,
+        request=request,
+        changes={"version": version.version, "source": source, **versions.summary(normalised)},
+    )
+    if make_current or not had_current:
+        make_catalogue_current(actor, version, request=request)
+        version.refresh_from_db()
+    return version
+
+
+@transaction.atomic
+def copy_catalogue_version(
+    actor: Any,
+    source: Any,
+    *,
+    new_version: str = "",
+    request: HttpRequest | None = None,
+) -> Any:
+    """Deep-copy a version (frameworks, items, controls, mappings, notes) under a new
+    version string, not current, so it can be edited and then made current."""
+    from assessments import catalogue as versions
+    from assessments.models import CatalogueVersion
+
+    source = CatalogueVersion.objects.get(pk=source.pk)
+    try:
+        wanted = versions.check_version_string(
+            new_version or versions.next_copy_version(source.version)
+        )
+        data = {**decisions.catalogue_data(source), "version": wanted}
+        engine.Catalogue.from_dict(data)
+        versions.check_rows(data)
+    except (engine.CatalogueError, ValueError) as exc:
+        raise ActionError(f"Catalogue {source.version} cannot be copied: {exc}") from exc
+    try:
+        with transaction.atomic():
+            copy = decisions.import_catalogue(data, make_current=False)
+    except IntegrityError as exc:
+        raise ActionError(f"Catalogue version {wanted!r} already exists.") from exc
+    copy.notes = f"Copied from catalogue {source.version}." + (
+        f"\n\n{source.notes}" if source.notes else ""
+    )
+    copy.save(update_fields=["notes", "updated_at"])
+    audit.record(
+        "catalogue.copy",
+        actor=actor,
+        obj=copy,
+        request=request,
+        changes={"from": source.version, "version": copy.version, **versions.summary(data)},
+    )
+    return copy
+
+
+@transaction.atomic
+def make_catalogue_current(actor: Any, version: Any, *, request: HttpRequest | None = None) -> Any:
+    """Make ``version`` the one current catalogue: new assessments are decided under it.
+
+    Assessments already started keep the version they started with.
+    """
+    from assessments.models import CatalogueVersion
+
+    # Lock every version row, so two administrators cannot both make one current.
+    rows = {
+        v.pk: v for v in CatalogueVersion.objects.select_for_update(of=("self",)).order_by("pk")
+    }
+    target = rows.get(version.pk)
+    if target is None:
+        raise ActionError("That catalogue version no longer exists.")
+    if target.is_current:
+        raise ActionError(f"Catalogue {target.version} is already the current version.")
+    try:
+        built = engine.Catalogue.from_dict(decisions.catalogue_data(target))
+    except engine.CatalogueError as exc:
+        raise ActionError(f"Catalogue {target.version} cannot be made current: {exc}") from exc
+    if not built.controls:
+        raise ActionError(
+            f"Catalogue {target.version} has no controls, so it cannot be made current."
+        )
+    previous = next((v for v in rows.values() if v.is_current), None)
+    CatalogueVersion.objects.filter(is_current=True).update(is_current=False)
+    CatalogueVersion.objects.filter(pk=target.pk).update(is_current=True)
+    target.is_current = True
+    audit.record(
+        "catalogue.make_current",
+        actor=actor,
+        obj=target,
+        request=request,
+        changes={"current": {"old": previous.version if previous else None, "new": target.version}},
+    )
+    return target

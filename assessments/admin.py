@@ -6,6 +6,15 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from assessments import models as m
+from assessments.catalogue_admin import (
+    CatalogueInlineMixin,
+    CatalogueRowAdminMixin,
+    CatalogueVersionAdminMixin,
+    ControlForm,
+    ControlMappingForm,
+    FrameworkItemForm,
+    ReferenceNoteForm,
+)
 
 
 class SystemInline(admin.TabularInline):
@@ -109,39 +118,50 @@ class ReviewIntervalAdmin(admin.ModelAdmin):
     list_display = ["tier", "days"]
 
 
-class ControlMappingInline(admin.TabularInline):
+class ControlMappingInline(CatalogueInlineMixin, admin.TabularInline):
     model = m.ControlMapping
+    form = ControlMappingForm
     extra = 0
     autocomplete_fields = ["item"]
 
 
 @admin.register(m.Control)
-class ControlAdmin(admin.ModelAdmin):
+class ControlAdmin(CatalogueRowAdminMixin, admin.ModelAdmin):
+    form = ControlForm
     list_display = ["control_id", "title", "catalogue"]
     list_filter = ["catalogue"]
+    list_select_related = ["catalogue"]
     search_fields = ["control_id", "title"]
     inlines = [ControlMappingInline]
 
 
 @admin.register(m.FrameworkItem)
-class FrameworkItemAdmin(admin.ModelAdmin):
+class FrameworkItemAdmin(CatalogueRowAdminMixin, admin.ModelAdmin):
+    form = FrameworkItemForm
     list_display = ["item_id", "title", "framework"]
     list_filter = ["framework__catalogue", "framework"]
     search_fields = ["item_id", "title"]
     list_select_related = ["framework"]
+    raw_id_fields = ["parent"]
 
 
 @admin.register(m.Framework)
-class FrameworkAdmin(admin.ModelAdmin):
+class FrameworkAdmin(CatalogueRowAdminMixin, admin.ModelAdmin):
     list_display = ["short_name", "key", "version", "catalogue"]
     list_filter = ["catalogue"]
+    list_select_related = ["catalogue"]
 
 
 @admin.register(m.CatalogueVersion)
-class CatalogueVersionAdmin(admin.ModelAdmin):
-    list_display = ["version", "is_current", "created_at"]
+class CatalogueVersionAdmin(CatalogueVersionAdminMixin, admin.ModelAdmin):
+    list_display = ["version", "is_current", "locked", "assessments", "created_at"]
+    fields = ["version", "is_current", "notes", "created_at", "updated_at"]
+    actions = ["copy_as_new_version", "make_current"]
 
 
 @admin.register(m.ReferenceNote)
-class ReferenceNoteAdmin(admin.ModelAdmin):
-    list_display = ["cited", "catalogue"]
+class ReferenceNoteAdmin(CatalogueRowAdminMixin, admin.ModelAdmin):
+    form = ReferenceNoteForm
+    list_display = ["cited", "status", "catalogue"]
+    list_filter = ["catalogue"]
+    list_select_related = ["catalogue"]

@@ -9,7 +9,7 @@ evaluates assessments with it. It decides nothing itself.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -257,3 +257,20 @@ def evaluate_answers(answers: Mapping[str, Any], catalogue: CatalogueVersion) ->
 
 def evaluate_assessment(assessment: Assessment) -> engine.Result:
     return evaluate_answers(effective_answers(assessment), assessment.catalogue)
+
+
+def systems_by_slug(slugs: Sequence[str]) -> dict[str, list[dict[str, str]]]:
+    """Inventory systems of the agents with these slugs (a manifest's linked agents).
+
+    Agents the inventory does not have are left out; one that has no systems maps to [].
+    """
+    found: dict[str, list[dict[str, str]]] = {
+        slug: [] for slug in Agent.objects.filter(slug__in=slugs).values_list("slug", flat=True)
+    }
+    for slug, name, access in (
+        System.objects.filter(agent__slug__in=found)
+        .order_by("agent__slug", "name")
+        .values_list("agent__slug", "name", "access")
+    ):
+        found[slug].append({"name": name, "access": access})
+    return found

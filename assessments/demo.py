@@ -195,6 +195,8 @@ AGENTS: list[dict[str, Any]] = [
         },
         "state": "approved_with_exception",
         "approved_days_ago": 80,
+        # Expires within 30 days: the dashboard lists it, and the gap re-opens after.
+        "exception_days": 21,
     },
     {
         "slug": "code-migration-agent",

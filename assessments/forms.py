@@ -38,9 +38,13 @@ class AgentForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["owner"].queryset = User.objects.filter(is_active=True).order_by("username")
-        self.fields["owner"].label_from_instance = _user_label
-        self.fields["team"].queryset = Team.objects.order_by("name")
+        owner = self.fields["owner"]
+        team = self.fields["team"]
+        assert isinstance(owner, forms.ModelChoiceField)  # noqa: S101 (for the type checker)
+        assert isinstance(team, forms.ModelChoiceField)  # noqa: S101
+        owner.queryset = User.objects.filter(is_active=True).order_by("username")
+        owner.label_from_instance = _user_label  # type: ignore[assignment,method-assign]
+        team.queryset = Team.objects.order_by("name")
         self.fields["slug"].required = False
         self.fields["slug"].help_text += " Left empty, it is made from the name."
         if self.instance.pk:
@@ -75,15 +79,22 @@ class SystemForm(forms.Form):
         return self.cleaned_data["name"].strip()
 
 
-class BaseSystemFormSet(forms.BaseFormSet):
+class _RowsFormSet(forms.BaseFormSet):
+    """Rows added and removed in place; a removed row is skipped, not validated."""
+
     deletion_widget = forms.HiddenInput
 
+    def _deleted(self, form: forms.Form) -> bool:
+        return bool(self._should_delete_form(form))  # type: ignore[attr-defined]
+
+
+class BaseSystemFormSet(_RowsFormSet):
     def clean(self) -> None:
         if any(self.errors):
             return
         seen: dict[str, int] = {}
         for index, form in enumerate(self.forms):
-            if not form.has_changed() or self._should_delete_form(form):
+            if not form.has_changed() or self._deleted(form):
                 continue
             key = form.cleaned_data["name"].lower()
             if key in seen:
@@ -94,11 +105,11 @@ class BaseSystemFormSet(forms.BaseFormSet):
         return [
             {"name": f.cleaned_data["name"], "access": f.cleaned_data["access"]}
             for f in self.forms
-            if f.has_changed() and not self._should_delete_form(f) and f.cleaned_data.get("name")
+            if f.has_changed() and not self._deleted(f) and f.cleaned_data.get("name")
         ]
 
 
-SystemFormSet = forms.formset_factory(
+SystemFormSet: type[BaseSystemFormSet] = forms.formset_factory(  # type: ignore[assignment]
     SystemForm,
     formset=BaseSystemFormSet,
     extra=0,
@@ -126,9 +137,7 @@ class LinkForm(forms.Form):
         return self.cleaned_data["other"].strip().lower()
 
 
-class BaseLinkFormSet(forms.BaseFormSet):
-    deletion_widget = forms.HiddenInput
-
+class BaseLinkFormSet(_RowsFormSet):
     def __init__(self, *args: Any, agent: Agent | None = None, **kwargs: Any) -> None:
         self.agent = agent
         super().__init__(*args, **kwargs)
@@ -139,7 +148,7 @@ class BaseLinkFormSet(forms.BaseFormSet):
         wanted = [
             f
             for f in self.forms
-            if f.has_changed() and not self._should_delete_form(f) and f.cleaned_data.get("other")
+            if f.has_changed() and not self._deleted(f) and f.cleaned_data.get("other")
         ]
         slugs = {f.cleaned_data["other"] for f in wanted}
         found = dict(Agent.objects.filter(slug__in=slugs).values_list("slug", "pk"))
@@ -159,11 +168,11 @@ class BaseLinkFormSet(forms.BaseFormSet):
         return [
             {"kind": f.cleaned_data["kind"], "other": f.cleaned_data["other"]}
             for f in self.forms
-            if f.has_changed() and not self._should_delete_form(f) and f.cleaned_data.get("other")
+            if f.has_changed() and not self._deleted(f) and f.cleaned_data.get("other")
         ]
 
 
-LinkFormSet = forms.formset_factory(
+LinkFormSet: type[BaseLinkFormSet] = forms.formset_factory(  # type: ignore[assignment]
     LinkForm, formset=BaseLinkFormSet, extra=0, can_delete=True, max_num=200, validate_max=True
 )
 

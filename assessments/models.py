@@ -516,6 +516,29 @@ class ReviewQuerySet(models.QuerySet["Review"]):
     def triggered(self) -> ReviewQuerySet:
         return self.open().filter(triggered_at__isnull=False)
 
+    # -- reviews: the reassessment queue
+    def in_queue(self, within_days: int = 30, today: dt.date | None = None) -> ReviewQuerySet:
+        """Open reviews of active agents that need work: triggered by a change, overdue,
+        or due within ``within_days``."""
+        today = today or timezone.localdate()
+        return self.open().filter(
+            Q(triggered_at__isnull=False) | Q(due_on__lte=today + dt.timedelta(days=within_days)),
+            agent__status=Agent.Status.ACTIVE,
+        )
+
+    def with_state(self, today: dt.date | None = None) -> ReviewQuerySet:
+        """Annotate ``queue_state``: triggered (a change asked for it), else overdue, else
+        due. One state per review, so the counts partition the queue."""
+        today = today or timezone.localdate()
+        return self.annotate(
+            queue_state=models.Case(
+                models.When(triggered_at__isnull=False, then=models.Value("triggered")),
+                models.When(due_on__lt=today, then=models.Value("overdue")),
+                default=models.Value("due"),
+                output_field=models.CharField(),
+            )
+        )
+
 
 class Review(models.Model):
     """The scheduled or triggered reassessment of an agent."""

@@ -77,12 +77,11 @@ def end_sessions_of_disabled_user(sender: Any, instance: Any, **kwargs: Any) -> 
 def _touch_catalogue(sender: Any, instance: Any, **kwargs: Any) -> None:
     from assessments import models as m
 
+    parent: Any = None
     if isinstance(instance, m.FrameworkItem):
         parent = m.Framework.objects.filter(pk=instance.framework_id)
     elif isinstance(instance, m.ControlMapping):
         parent = m.Control.objects.filter(pk=instance.control_id)
-    else:
-        parent = None
     catalogue_id = (
         parent.values_list("catalogue_id", flat=True).first()
         if parent is not None

@@ -1,6 +1,10 @@
 from django.urls import path
 
 from assessments.views import agents, assessments, audit, dashboard, wizard
+from assessments.views import catalogue as catalogue_views
+from assessments.views import feeds as review_feeds
+from assessments.views import reports as report_views
+from assessments.views import reviews as review_views
 
 app_name = "assessments"
 
@@ -50,6 +54,36 @@ urlpatterns = [
     ),
     path("audit/", audit.audit_list, name="audit_list"),
     # -- reviews routes (queue, calendar, dashboard helpers)
+    path("queue/", review_views.queue, name="queue"),
+    path("queue/assign/", review_views.queue_bulk_assign, name="queue_bulk_assign"),
+    path("queue/<int:pk>/assign/", review_views.queue_assign, name="queue_assign"),
+    path(
+        "agents/<slug:slug>/planned-changes/<slug:change>/landed/",
+        review_views.planned_change_landed,
+        name="planned_change_landed",
+    ),
+    path("calendar/", review_feeds.calendar_feeds, name="calendar_feeds"),
+    path(
+        "calendar/<int:pk>/revoke/", review_feeds.calendar_feed_revoke, name="calendar_feed_revoke"
+    ),
+    path("calendar/feed/<str:token>.ics", review_feeds.calendar_feed, name="calendar_feed"),
     # -- reports routes (PDF, CSV, board packs)
+    path("reports/", report_views.reports, name="reports"),
+    path("reports/board-packs/", report_views.board_pack_request, name="board_pack_request"),
+    path("reports/board-packs/<int:pk>/", report_views.board_pack_status, name="board_pack_status"),
+    path(
+        "reports/board-packs/<int:pk>/download/",
+        report_views.board_pack_download,
+        name="board_pack_download",
+    ),
+    path("reports/verify/", report_views.report_verify, name="report_verify"),
+    path("reports/inventory.csv", report_views.export_inventory, name="export_inventory"),
+    path("reports/assessments.csv", report_views.export_assessments, name="export_assessments"),
+    path(
+        "agents/<slug:slug>/assessments/<int:number>/report.pdf",
+        report_views.assessment_report,
+        name="assessment_report",
+    ),
     # -- catalogue routes
+    path("catalogue/", catalogue_views.catalogue, name="catalogue"),
 ]

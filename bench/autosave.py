@@ -54,9 +54,10 @@ def main() -> int:
     if args.bulk:
         call_command("seed_bulk", agents=args.bulk, stdout=open(os.devnull, "w"))  # noqa: SIM115
 
+    from django.contrib.auth import get_user_model
+
     from assessments import actions
     from assessments.models import Agent, Assessment
-    from django.contrib.auth import get_user_model
 
     assessor = get_user_model().objects.get(username="assessor")
     agent = Agent.objects.get(slug="invoice-triage")
@@ -71,7 +72,11 @@ def main() -> int:
     timings, counts = [], []
     for n in range(args.rounds + 10):
         version = Assessment.objects.values_list("lock_version", flat=True).get(pk=draft.pk)
-        data = {"question": "decision_mode", "decision_mode": values[n % 4], "lock_version": version}
+        data = {
+            "question": "decision_mode",
+            "decision_mode": values[n % 4],
+            "lock_version": version,
+        }
         with CaptureQueriesContext(connection) as ctx:
             started = time.perf_counter()
             response = client.post(url, data, headers={"HX-Request": "true"})
@@ -89,7 +94,9 @@ def main() -> int:
     median = statistics.median(timings)
     p95 = statistics.quantiles(timings, n=20)[18]
     print(f"agents: {Agent.objects.count()}, rounds: {len(timings)}")
-    print(f"autosave server time: median {median:.1f} ms, p95 {p95:.1f} ms (target median <= {TARGET_MS:.0f} ms)")
+    print(
+        f"autosave server time: median {median:.1f} ms, p95 {p95:.1f} ms (target median <= {TARGET_MS:.0f} ms)"
+    )
     print(f"queries per autosave: {sorted(set(counts))}")
     ok = median <= TARGET_MS and len(set(counts)) == 1
     print("result:", "ok" if ok else "FAILED")

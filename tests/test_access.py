@@ -10,12 +10,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.test import TestCase
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from assessments import actions
-from assessments.models import AuditEvent
+from assessments.models import AuditEvent, BoardPackJob, Review
 from tests import factories as f
 
 ROLES = ["anonymous", "outsider", "viewer", "assessor", "reviewer", "administrator"]
@@ -49,7 +50,7 @@ ACCESS: dict[str, Route] = {
     "logout": Route(dict.fromkeys(ROLES, 302), method="post"),
     "password_change": Route({r: SIGN_IN if r == "anonymous" else 200 for r in ROLES}),
     "password_change_done": Route({r: SIGN_IN if r == "anonymous" else 200 for r in ROLES}),
-    "favicon": Route({r: 302 for r in ROLES}),
+    "favicon": Route(dict.fromkeys(ROLES, 302)),
     # Inventory
     "assessments:dashboard": Route(allowed_from("viewer")),
     "assessments:agent_list": Route(allowed_from("viewer")),
@@ -96,8 +97,55 @@ ACCESS: dict[str, Route] = {
     # Audit
     "assessments:audit_list": Route(allowed_from("reviewer")),
     # -- reviews routes
+    "assessments:queue": Route(allowed_from("viewer")),
+    "assessments:queue_assign": Route(
+        allowed_from("reviewer", 302),
+        args=lambda objs: [objs["review"].pk],
+        method="post",
+        data=lambda objs: {"to_me": "1"},
+    ),
+    "assessments:queue_bulk_assign": Route(
+        allowed_from("reviewer", 302),
+        method="post",
+        data=lambda objs: {"review": [objs["review"].pk], "to_me": "1"},
+    ),
+    "assessments:planned_change_landed": Route(
+        allowed_from("assessor", 302),
+        args=lambda objs: [objs["planned"].slug, "write_access"],
+        method="post",
+    ),
+    "assessments:calendar_feeds": Route(allowed_from("viewer")),
+    # Only the feed's owner (the viewer here) can revoke it; for others it does not exist.
+    "assessments:calendar_feed_revoke": Route(
+        {**allowed_from("viewer", 404), "viewer": 302},
+        args=lambda objs: [objs["feed"].pk],
+        method="post",
+    ),
+    # The secret token is the credential: no session needed.
+    "assessments:calendar_feed": Route(
+        dict.fromkeys(ROLES, 200), args=lambda objs: [objs["feed_token"]]
+    ),
     # -- reports routes
+    "assessments:reports": Route(allowed_from("viewer")),
+    "assessments:board_pack_request": Route(
+        allowed_from("assessor", 302), method="post", data=lambda objs: {"tier": ""}
+    ),
+    "assessments:board_pack_status": Route(
+        allowed_from("viewer"), args=lambda objs: [objs["board_pack"].pk]
+    ),
+    "assessments:board_pack_download": Route(
+        allowed_from("viewer"), args=lambda objs: [objs["board_pack"].pk]
+    ),
+    "assessments:report_verify": Route(
+        allowed_from("viewer"),
+        method="post",
+        data=lambda objs: {"file": SimpleUploadedFile("copy.pdf", b"%PDF-1.7 not issued here")},
+    ),
+    "assessments:assessment_report": Route(allowed_from("viewer"), args=DRAFT),
+    "assessments:export_inventory": Route(allowed_from("viewer")),
+    "assessments:export_assessments": Route(allowed_from("viewer")),
     # -- catalogue routes
+    "assessments:catalogue": Route(allowed_from("viewer")),
     # Administration (the whole admin site is for administrators; see AdminAccessTests)
     "admin:index": Route(allowed_from("administrator")),
 }
@@ -141,7 +189,18 @@ class AccessTableTests(TestCase):
         f.approved(cls.objs["twice"], author, f.reviewer("approver"))
         actions.start_assessment(author, cls.objs["twice"])
         # -- reviews fixtures
+        cls.objs["review"] = Review.objects.open().get(agent=cls.objs["twice"])
+        cls.objs["planned"] = f.agent(slug="planned")
+        f.approved(
+            cls.objs["planned"], author, f.reviewer("planner"), planned_changes=["write_access"]
+        )
+        cls.objs["feed"], cls.objs["feed_token"] = actions.create_calendar_feed(
+            cls.users["viewer"], scope="mine"
+        )
         # -- reports fixtures
+        cls.objs["board_pack"] = BoardPackJob.objects.create(
+            requested_by=author, state=BoardPackJob.State.DONE, pdf=b"%PDF-1.7 board pack"
+        )
         # -- catalogue fixtures
 
     def test_every_route_is_in_the_access_table(self):

@@ -16,10 +16,6 @@ from django.contrib.staticfiles.testing import StaticLiveServerTestCase
 from assessments.models import Agent, Assessment
 from tests import factories as f
 
-# Playwright's sync API runs an event loop in this thread; the ORM calls the test makes
-# between browser steps are ordinary synchronous calls.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 pytestmark = pytest.mark.browser
 
@@ -58,6 +54,18 @@ def _launch(playwright, *, javascript: bool = True):
 class BrowserFlowTests(StaticLiveServerTestCase):
     def setUp(self):
         from playwright.sync_api import sync_playwright
+
+        # Playwright's sync API runs an event loop in this thread; the ORM calls the test
+        # makes between browser steps are ordinary synchronous calls. Only for this test.
+        previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+        self.addCleanup(
+            lambda: (
+                os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+                if previous is None
+                else os.environ.__setitem__("DJANGO_ALLOW_ASYNC_UNSAFE", previous)
+            )
+        )
 
         f.ensure_reference_data()
         self.assessor = f.assessor("ada")

@@ -3,7 +3,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.contrib.auth import views as auth_views
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
@@ -25,7 +25,7 @@ def _locked_response(request: HttpRequest, until: dt.datetime) -> HttpResponse:
 @sensitive_post_parameters("password")
 @csrf_protect
 @never_cache
-def login(request: HttpRequest) -> HttpResponse:
+def login(request: HttpRequest) -> HttpResponseBase:
     """Django's sign-in, with a lock on (username, address) after repeated failures."""
     if request.method == "POST":
         username = request.POST.get("username", "")

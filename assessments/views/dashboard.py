@@ -1,18 +1,110 @@
+"""The dashboard: the portfolio at a glance, every figure a link to its filtered list."""
+
 from __future__ import annotations
+
+from urllib.parse import urlencode
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from assessments.models import Agent
+from assessments import charts, portfolio, reviews
 from assessments.roles import permission_required
+
+CLASS_SERIES = {
+    "agent_identity": charts.Series("agent_identity", "Agent identity", "#6f2dbd"),
+    "machine_identity": charts.Series("machine_identity", "Machine identity", "#0f766e"),
+}
+TIER_NAMES = {4: "Critical", 3: "High", 2: "Elevated", 1: "Baseline"}
+STATE_FILLS = {"overdue": "#b91c1c", "triggered": "#b45309", "due": "#3a56d4"}
+
+
+def _url(name: str, **query: object) -> str:
+    params = {k: v for k, v in query.items() if v not in (None, "")}
+    return reverse(name) + (f"?{urlencode(params)}" if params else "")
 
 
 @permission_required("assessments.view_agent")
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
-    agents = Agent.objects.active()
+    today = timezone.localdate()
+    matrix = portfolio.class_tier()
+    states = portfolio.review_states(today)
+    gaps = portfolio.open_gaps(today)
+    expiring = portfolio.expiring_exceptions(today)
+    for exception in expiring:
+        exception.days_left = (exception.expires_on - today).days  # type: ignore[attr-defined]
+    reclassified = portfolio.recent_reclassifications()
+
+    groups = []
+    for tier in portfolio.TIERS:
+        members = []
+        for key in portfolio.CLASSES:
+            series = CLASS_SERIES[key]
+            n = matrix.count(key, tier)
+            members.append(
+                (
+                    series,
+                    n,
+                    _url("assessments:agent_list", classification=key, tier=tier),
+                    f"{series.label}, tier {tier} ({TIER_NAMES[tier].lower()}): "
+                    f"{n} agent{'s' if n != 1 else ''}",
+                )
+            )
+        groups.append((f"Tier {tier} · {TIER_NAMES[tier]}", members))
+    segments = [
+        (
+            key,
+            reviews.STATE_LABELS[key],
+            states[key],
+            STATE_FILLS[key],
+            _url("assessments:queue", state=key),
+        )
+        for key in ("overdue", "triggered", "due")
+    ]
+    state_rows = [
+        {"key": key, "label": label, "count": n, "fill": fill, "href": href}
+        for key, label, n, fill, href in segments
+    ]
     context = {
-        "agent_count": agents.count(),
+        "today": today,
+        "matrix": matrix,
+        "class_chart": charts.grouped_bars(groups),
+        "class_series": list(CLASS_SERIES.values()),
+        "class_rows": [
+            {
+                "tier": tier,
+                "name": TIER_NAMES[tier],
+                "cells": [
+                    {
+                        "count": matrix.count(key, tier),
+                        "href": _url("assessments:agent_list", classification=key, tier=tier),
+                    }
+                    for key in portfolio.CLASSES
+                ],
+            }
+            for tier in portfolio.TIERS
+        ],
+        "class_totals": [
+            {
+                "series": CLASS_SERIES[key],
+                "count": matrix.by_class(key),
+                "href": _url("assessments:agent_list", classification=key),
+            }
+            for key in portfolio.CLASSES
+        ],
+        "unassessed_href": _url("assessments:agent_list", classification="unassessed"),
+        "states": states,
+        "state_rows": state_rows,
+        "state_donut": charts.donut(segments),
+        "queue_href": _url("assessments:queue"),
+        "gaps": gaps,
+        "gap_agents": gaps.agents[:8],
+        "gap_controls": gaps.by_control[:6],
+        "gap_peak": max((n for _c, _t, n in gaps.by_control), default=0),
+        "expiring": expiring,
+        "reclassified": reclassified,
     }
     return render(request, "assessments/dashboard.html", context)

@@ -404,13 +404,15 @@ def _save_step(
         and v.question.source != "inventory"
         and v.question.show_if
     ]
+    previous, following = state.previous_step(section.id), state.next_step(section.id)
+    target: str
     if appeared:
         messages.info(request, "A follow-up question applies now; it is below.")
         target = section.id
-    elif "previous" in request.POST and state.previous_step(section.id):
-        target = state.previous_step(section.id)
-    elif state.next_step(section.id) and "finish" not in request.POST:
-        target = state.next_step(section.id)
+    elif "previous" in request.POST and previous:
+        target = previous
+    elif following and "finish" not in request.POST:
+        target = following
     else:
         return redirect(
             "assessments:wizard_review", slug=assessment.agent.slug, number=assessment.number
@@ -420,7 +422,7 @@ def _save_step(
     )
 
 
-def _conflict_rows(state: WizardState, conflict: actions.ConflictError) -> list[dict[str, str]]:
+def _conflict_rows(state: WizardState, conflict: actions.ConflictError) -> list[dict[str, Any]]:
     rows = []
     for key, (theirs, yours) in conflict.fields.items():
         question = state.q.question(key)

@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from assessments import actions, demo
-from assessments.models import Agent, Assessment, Review, Team
+from assessments.models import Agent, Assessment, AuditEvent, Review, Team
 from assessments.roles import sync_roles
 
 
@@ -129,7 +129,7 @@ class Command(BaseCommand):
                     "who can revoke its static key before this goes any further.",
                 )
                 continue
-            flags = a.result["flags"]
+            flags = (a.result or {}).get("flags", [])
             exception = state == "approved_with_exception" or "audit_gap" in flags
             actions.approve_assessment(
                 reviewer,
@@ -149,6 +149,7 @@ class Command(BaseCommand):
                 ),
             )
         self._triggers(users, now)
+        count += self._reviews(users, now)
         return count
 
     def _triggers(self, users: dict[str, Any], now: dt.datetime) -> None:
@@ -163,8 +164,41 @@ class Command(BaseCommand):
                         "code": "planned_change",
                         "detail": "Planned change landed: write access "
                         "(it can now file leave requests).",
+                        "subject": "write_access",
                     }
                 ],
                 actor=users["assessor"],
                 now=now - dt.timedelta(days=2),
             )
+
+    # -- reviews: a reclassification, and reviews already assigned to the reviewer
+    def _reviews(self, users: dict[str, Any], now: dt.datetime) -> int:
+        """A reassessment that moved an agent to another class and tier (the dashboard's
+        recent reclassifications), and a few queue items already assigned. Each step is
+        skipped when its result is already there."""
+        added = 0
+        agent = Agent.objects.get(slug="support-ticket-summariser")
+        versions = list(Assessment.objects.filter(agent=agent).values_list("status", flat=True))
+        if versions == ["approved"]:
+            assessor, reviewer = users["assessor"], users["reviewer"]
+            started = now - dt.timedelta(days=15)
+            a = actions.start_assessment(assessor, agent, now=started)
+            # Its model-driven steps may now pick the next step: a runtime decision.
+            a = actions.save_answers(
+                assessor, a, {"model_steps_self_direct": True}, expected_version=a.lock_version
+            )
+            a = actions.submit_assessment(assessor, a, now=started + dt.timedelta(days=1))
+            actions.approve_assessment(reviewer, a, now=now - dt.timedelta(days=12))
+            added += 1
+        unassigned = Review.objects.open().filter(
+            assignee=None,
+            agent__slug__in=["research-orchestrator", "report-writer-agent", "hr-policy-copilot"],
+        )
+        # Only reviews nobody has ever assigned: a person's own unassigning is kept.
+        touched = AuditEvent.objects.filter(verb="review.assign").values_list(
+            "object_id", flat=True
+        )
+        ids = [pk for pk in unassigned.values_list("pk", flat=True) if str(pk) not in touched]
+        if ids:
+            actions.assign_reviews(users["admin"], ids, users["reviewer"])
+        return added

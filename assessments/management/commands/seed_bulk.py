@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from assessments import bulk
 from assessments.models import Agent, AgentLink, System, Team
 
 SYSTEM_NAMES = [
@@ -63,19 +64,42 @@ class Command(BaseCommand):
         parser.add_argument("--agents", type=int, required=True, help="How many agents to add.")
         parser.add_argument("--seed", type=int, default=7, help="Random seed (repeatable data).")
         parser.add_argument("--dry-run", action="store_true", help="Say what would be added.")
+        # -- reports: approved assessments with real engine results (assessments.bulk)
+        parser.add_argument(
+            "--assessed",
+            action="store_true",
+            help="Also give each new agent 1-3 approved assessment versions (random answers, "
+            "real engine results), exceptions, an open review and its current class and tier.",
+        )
 
-    def handle(self, *args: Any, agents: int, seed: int, dry_run: bool, **options: Any) -> None:
+    def handle(
+        self,
+        *args: Any,
+        agents: int,
+        seed: int,
+        dry_run: bool,
+        assessed: bool = False,
+        **options: Any,
+    ) -> None:
         if not 1 <= agents <= 200_000:
             raise CommandError("--agents must be between 1 and 200000.")
         if dry_run:
             self.stdout.write(f"Would add {agents} agents with 1-4 systems each and some links.")
+            if assessed:
+                self.stdout.write("Each would get 1-3 approved assessment versions.")
             return
         started = time.perf_counter()
         rng = random.Random(seed)  # noqa: S311 (synthetic data)
         with transaction.atomic():
             created = self._create(agents, rng)
+            versions = 0
+            if assessed:
+                new = Agent.objects.filter(slug__startswith="bulk-").order_by("-pk")[:created]
+                versions = bulk.assess_agents(list(reversed(new)), rng)
         elapsed = time.perf_counter() - started
         self.stdout.write(self.style.SUCCESS(f"Added {created} agents in {elapsed:.1f}s."))
+        if assessed:
+            self.stdout.write(f"Approved {versions} assessment versions.")
 
     def _create(self, count: int, rng: random.Random) -> int:
         User = get_user_model()

@@ -1,0 +1,245 @@
+"""``manage.py assess``: classify agents from manifest files, for a deployment pipeline.
+
+Reads nothing but the files, the current catalogue, the review intervals and (for
+linked agents named by slug) the inventory; writes nothing to the database.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import DatabaseError
+
+from assessments import decisions, engine
+from assessments.manifest import (
+    Manifest,
+    ManifestError,
+    ManifestErrors,
+    load_files,
+    resolve_linked_agents,
+)
+from assessments.models import review_intervals
+
+EXIT_GAPS = 1
+EXIT_INVALID = 2
+STATUS_LABELS = {"gap": "gap", "in_place": "in place", "unknown": "unknown"}
+STATUS_ORDER = {"gap": 0, "unknown": 1, "in_place": 2}
+WIDTH = 100
+SIGNAL_LABELS = {
+    "runtime_decisions": "runtime decisions",
+    "per_task_access": "per-task access",
+    "unattended_reach": "unattended reach",
+    "traceability": "traceability",
+    "alters_own_access": "alters own access",
+}
+
+
+class Command(BaseCommand):
+    help = (
+        "Assess agents from manifest files (YAML or JSON; one manifest object per file, or a "
+        "list of them) and print the engine's result. Writes nothing to the database. Exit "
+        "status: 0 assessed; 1 with --fail-on-gaps when a control is a gap or a blocking flag "
+        "fired; 2 when a file cannot be read or is invalid."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("files", nargs="+", metavar="FILE", help="Manifest files.")
+        parser.add_argument(
+            "--format",
+            choices=("json", "text"),
+            default="json",
+            help="json (default): the engine's result, one object per manifest; "
+            "text: a readable summary.",
+        )
+        parser.add_argument(
+            "--fail-on-gaps",
+            action="store_true",
+            help="Exit with status 1 when any control is a gap or a blocking flag fired.",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        paths: list[str] = options["files"]
+        # Every file is checked before anything is assessed or printed.
+        try:
+            files = load_files(paths)
+        except ManifestErrors as exc:
+            for error in exc.errors:
+                self.stderr.write(f"error: {error}")
+            bad = len({e.file for e in exc.errors})
+            raise CommandError(
+                f"{bad} of {len(paths)} file{'s' if len(paths) != 1 else ''} "
+                f"{'is' if bad == 1 else 'are'} invalid; nothing was assessed.",
+                returncode=EXIT_INVALID,
+            ) from None
+
+        manifests = [m for f in files for m in f.manifests]
+        try:
+            manifests = resolve_linked_agents(manifests, decisions.systems_by_slug)
+            catalogue = _catalogue()
+            intervals = review_intervals()
+        except ManifestError as exc:
+            raise CommandError(str(exc), returncode=EXIT_INVALID) from None
+        except DatabaseError as exc:
+            raise CommandError(
+                f"The database cannot be read, so the catalogue and the inventory are "
+                f"unavailable ({exc}). Check DATABASE_URL and run migrate; nothing was "
+                "assessed.",
+                returncode=EXIT_INVALID,
+            ) from None
+
+        results = [
+            (m, engine.evaluate(m.answers, review_intervals=intervals, catalogue=catalogue))
+            for m in manifests
+        ]
+        for manifest in manifests:
+            for slug in manifest.not_in_inventory:
+                self.stderr.write(
+                    f"note: {_where(manifest)}: linked agent {slug!r} is not in the inventory; "
+                    "its systems are unknown, so composite escalation cannot be checked."
+                )
+
+        single = len(files) == 1 and not files[0].is_list
+        if options["format"] == "text":
+            self.stdout.write("\n\n".join(self._text(m, r) for m, r in results))
+        else:
+            payload = [_as_json(m, r) for m, r in results]
+            self.stdout.write(json.dumps(payload[0] if single else payload, indent=2))
+
+        if options["fail_on_gaps"]:
+            failing = [
+                f"{m.agent['slug']} ({_reasons(r)})"
+                for m, r in results
+                if r.gaps or r.blocking_flags
+            ]
+            if failing:
+                raise CommandError(
+                    f"--fail-on-gaps: {len(failing)} of {len(results)} "
+                    f"agent{'s' if len(results) != 1 else ''} failed: {'; '.join(failing)}.",
+                    returncode=EXIT_GAPS,
+                )
+
+    # ------------------------------------------------------------------ text format
+
+    def _text(self, manifest: Manifest, result: engine.Result) -> str:
+        style = self.style
+        agent = manifest.agent
+        lines = [
+            style.MIGRATE_HEADING(f"{agent['name']} ({agent['slug']})") + f"  · {_where(manifest)}",
+            _row("Class", result.classification.replace("_", " ")),
+            _row(
+                "Tier",
+                f"{result.tier} · {result.tier_name}, review every "
+                f"{result.review_interval_days} days",
+            ),
+        ]
+        for number, (name, value) in enumerate(result.signals.items()):
+            label = "Signals" if number == 0 else ""
+            lines.append(_row(label, f"{SIGNAL_LABELS.get(name, name)}: {_signal(value)}"))
+        if result.flags:
+            flags = ", ".join(
+                style.ERROR(f"{flag} (blocking)") if flag in engine.BLOCKING_FLAGS else flag
+                for flag in result.flags
+            )
+            lines.append(_row("Flags", flags))
+        else:
+            lines.append(_row("Flags", "none"))
+        if manifest.answers.get("linked_agents"):
+            lines.append(_row("Linked", _linked(manifest)))
+        lines.append("  Why")
+        for number, sentence in enumerate(result.rationale, start=1):
+            lines.append(
+                textwrap.fill(
+                    sentence,
+                    WIDTH,
+                    initial_indent=f"    {number}. ",
+                    subsequent_indent=" " * (6 + len(str(number))),
+                    break_on_hyphens=False,
+                )
+            )
+        counts = {s: sum(1 for c in result.controls if c["status"] == s) for s in STATUS_ORDER}
+        lines.append(
+            f"  Controls    {counts['gap']} gap{'s' if counts['gap'] != 1 else ''}, "
+            f"{counts['in_place']} in place, {counts['unknown']} unknown"
+        )
+        for control in sorted(result.controls, key=lambda c: STATUS_ORDER[c["status"]]):
+            status = STATUS_LABELS[control["status"]]
+            label = f"{status:<9}"
+            if control["status"] == "gap":
+                label = style.ERROR(label)
+            elif control["status"] == "in_place":
+                label = style.SUCCESS(label)
+            lines.append(f"    {label} {control['id']:<7} {control['title']}")
+        if result.provisional:
+            lines.append(
+                _row(
+                    "Provisional",
+                    "yes; could still change the class: "
+                    + (", ".join(result.unanswered) or "none")
+                    + "; missing: "
+                    + ", ".join(result.missing),
+                )
+            )
+        else:
+            lines.append(_row("Provisional", "no"))
+        lines.append(_row("Catalogue", result.catalogue_version))
+        return "\n".join(lines)
+
+
+def _catalogue() -> engine.Catalogue:
+    """The current catalogue version from the database; the bundled one when none is."""
+    try:
+        version = decisions.current_catalogue()
+    except LookupError:
+        return engine.load_catalogue()
+    return decisions.engine_catalogue(version)
+
+
+def _where(manifest: Manifest) -> str:
+    if manifest.position is None:
+        return manifest.file
+    return f"{manifest.file} [manifest {manifest.position}]"
+
+
+def _as_json(manifest: Manifest, result: engine.Result) -> dict[str, Any]:
+    return {
+        "file": manifest.file,
+        "agent": {"slug": manifest.agent["slug"], "name": manifest.agent["name"]},
+        **result.to_dict(),
+    }
+
+
+def _reasons(result: engine.Result) -> str:
+    parts = []
+    if result.gaps:
+        parts.append(f"gap{'s' if len(result.gaps) > 1 else ''} {', '.join(result.gaps)}")
+    if result.blocking_flags:
+        parts.append(f"blocking flag {', '.join(result.blocking_flags)}")
+    return "; ".join(parts)
+
+
+def _signal(value: bool | str) -> str:
+    if value is True:
+        return "yes"
+    if value is False:
+        return "no"
+    return str(value)
+
+
+def _row(label: str, value: str) -> str:
+    return textwrap.fill(value, WIDTH, initial_indent=f"  {label:<12}", subsequent_indent=" " * 14)
+
+
+def _linked(manifest: Manifest) -> str:
+    parts = []
+    for linked in manifest.answers["linked_agents"]:
+        slug = linked["slug"]
+        if slug in manifest.not_in_inventory:
+            parts.append(f"{slug} (not in the inventory: systems unknown)")
+            continue
+        source = "inventory" if slug in manifest.found_in_inventory else "manifest"
+        systems = engine.format_value(linked["systems"])
+        parts.append(f"{slug} ({source}: {systems})")
+    return ", ".join(parts)

@@ -1,0 +1,111 @@
+"""``manage.py report assessment SLUG`` and ``manage.py report board``: PDFs for scheduled
+distribution, recorded like the ones downloaded from the browser."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from assessments import actions
+from assessments.models import Assessment
+from assessments.reports.board import TIER_LABELS, BoardFilters, FilterError
+
+
+class Command(BaseCommand):
+    help = (
+        "Write a PDF report and record it so it can be verified later. "
+        "'report assessment SLUG [--version N]' writes an assessment's report (the latest "
+        "approved version by default; an approved report is the same file every time). "
+        "'report board [--team T] [--tier N] [--classification C] [--since D] [--until D]' "
+        "writes a board pack of the portfolio."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        kinds = parser.add_subparsers(dest="kind", required=True, metavar="{assessment,board}")
+        one = kinds.add_parser("assessment", help="The report of one assessment.")
+        one.add_argument("slug", help="The agent's slug.")
+        one.add_argument(
+            "--version",
+            type=int,
+            help="Assessment version; default: the latest approved one, else the latest.",
+        )
+        board = kinds.add_parser("board", help="The board pack of the whole portfolio.")
+        board.add_argument("--team", default="", help="Only this team (its slug).")
+        board.add_argument("--tier", type=int, choices=sorted(TIER_LABELS), help="Only this tier.")
+        board.add_argument(
+            "--classification",
+            choices=["agent_identity", "machine_identity", "unassessed"],
+            help="Only this class.",
+        )
+        board.add_argument(
+            "--since", default="", help="Period start (YYYY-MM-DD); default 90 days ago."
+        )
+        board.add_argument("--until", default="", help="Period end (YYYY-MM-DD); default today.")
+        for sub in (one, board):
+            sub.add_argument("--output", "-o", required=True, help="Where to write the PDF.")
+            sub.add_argument(
+                "--dry-run", action="store_true", help="Say what would be written; write nothing."
+            )
+
+    def handle(self, *args: Any, kind: str, output: str, dry_run: bool, **options: Any) -> None:
+        target = Path(output)
+        if not target.parent.exists():
+            raise CommandError(f"The folder {target.parent} does not exist.")
+        if kind == "assessment":
+            assessment = self._assessment(options["slug"], options.get("version"))
+            if dry_run:
+                self.stdout.write(
+                    f"Would write the report of {assessment} ({assessment.status}) to {target}."
+                )
+                return
+            issued = actions.issue_assessment_report(
+                None, assessment, actor_label="the command line"
+            )
+        else:
+            params = {
+                "team": options["team"],
+                "tier": options.get("tier"),
+                "classification": options.get("classification") or "",
+                "since": options["since"],
+                "until": options["until"],
+            }
+            try:
+                filters = BoardFilters.from_params(params)
+            except FilterError as error:
+                raise CommandError(str(error)) from error
+            if dry_run:
+                scope = ", ".join(filters.describe()) or "all active agents"
+                self.stdout.write(
+                    f"Would write a board pack of {scope} ({filters.agents().count()} agents, "
+                    f"period {filters.since} to {filters.until}) to {target}."
+                )
+                return
+            issued = actions.issue_board_pack(
+                None, filters.to_params(), actor_label="the command line"
+            )
+        target.write_bytes(issued.pdf)
+        record = issued.record
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Wrote {target} ({record.pages} pages): {record.document_id}, "
+                f"SHA-256 {record.file_sha256}"
+            )
+        )
+
+    def _assessment(self, slug: str, version: int | None) -> Assessment:
+        versions = Assessment.objects.select_related(
+            "agent__owner", "agent__team", "catalogue", "assessor", "reviewer", "submitted_by"
+        ).filter(agent__slug=slug)
+        if version is not None:
+            found = versions.filter(number=version).first()
+            if found is None:
+                raise CommandError(f"{slug} has no assessment version {version}.")
+            return found
+        found = (
+            versions.approved().order_by("-number").first() or versions.order_by("-number").first()
+        )
+        if found is None:
+            raise CommandError(f"No agent “{slug}”, or it has no assessment yet.")
+        return found

@@ -1,0 +1,846 @@
+"""The board pack: the whole portfolio for a governance board, in one PDF.
+
+``board_content`` reads the portfolio in a fixed number of queries whatever its size
+(agents, systems, latest approved results, reclassifications, reviews, exceptions, one
+catalogue per version in use) and returns plain data; the template renders only that,
+and its canonical JSON is the pack's fingerprint. Figures come from each agent's latest
+approved assessment; agents never approved count as not assessed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import Exists, F, OuterRef, Q, Subquery
+from django.utils import dateformat, timezone
+
+from assessments import decisions
+from assessments.engine import FLAG_DESCRIPTIONS
+from assessments.models import (
+    Agent,
+    Assessment,
+    CatalogueVersion,
+    GapException,
+    Review,
+    System,
+    Team,
+)
+from assessments.reports.pdf import PdfMeta, RenderedPdf, canonical_json, render_pdf, sha256_hex
+from assessments.views.wizard import FLAG_TITLES
+
+TEMPLATE = "reports/pdf/board.html"
+DEFAULT_PERIOD_DAYS = 90
+DUE_WITHIN_DAYS = 30
+# Reviews due soon are listed in full up to this many; beyond it the pack lists the
+# soonest and counts the rest by team (every agent's next review is in the appendix).
+DUE_LIST_LIMIT = 40
+TIER_LABELS = {1: "1 · Baseline", 2: "2 · Elevated", 3: "3 · High", 4: "4 · Critical"}
+TIER_NAMES = {1: "baseline", 2: "elevated", 3: "high", 4: "critical"}
+CLASS_LABELS = {"agent_identity": "Agent identity", "machine_identity": "Machine identity"}
+UNASSESSED = "unassessed"
+COLOURS = {"agent_identity": "#6f2dbd", "machine_identity": "#0f766e", UNASSESSED: "#cbd5e1"}
+
+
+class FilterError(ValueError):
+    """A board-pack filter that cannot be used; the message is for the user."""
+
+
+@dataclass(frozen=True)
+class BoardFilters:
+    """Which agents the pack covers, and the period for reclassifications."""
+
+    since: dt.date
+    until: dt.date
+    team: str = ""  # team slug
+    tier: int | None = None
+    classification: str = ""  # agent_identity | machine_identity | unassessed
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any], today: dt.date | None = None) -> BoardFilters:
+        today = today or timezone.localdate()
+        try:
+            until = dt.date.fromisoformat(params["until"]) if params.get("until") else today
+            since = (
+                dt.date.fromisoformat(params["since"])
+                if params.get("since")
+                else until - dt.timedelta(days=DEFAULT_PERIOD_DAYS)
+            )
+        except (TypeError, ValueError) as exc:
+            raise FilterError("Dates must be written as YYYY-MM-DD.") from exc
+        if since > until:
+            raise FilterError("The period must start on or before the day it ends.")
+        team = str(params.get("team") or "")
+        if team and not Team.objects.filter(slug=team).exists():
+            raise FilterError(f"There is no team “{team}”.")
+        tier = params.get("tier")
+        if tier in ("", None):
+            tier = None
+        else:
+            try:
+                tier = int(tier)
+            except (TypeError, ValueError) as exc:
+                raise FilterError("The tier must be 1, 2, 3 or 4.") from exc
+            if tier not in TIER_LABELS:
+                raise FilterError("The tier must be 1, 2, 3 or 4.")
+        classification = str(params.get("classification") or "")
+        if classification and classification not in (*CLASS_LABELS, UNASSESSED):
+            raise FilterError("The class must be agent_identity, machine_identity or unassessed.")
+        return cls(since=since, until=until, team=team, tier=tier, classification=classification)
+
+    def to_params(self) -> dict[str, Any]:
+        return {
+            "since": self.since.isoformat(),
+            "until": self.until.isoformat(),
+            "team": self.team,
+            "tier": self.tier,
+            "classification": self.classification,
+        }
+
+    def describe(self) -> list[str]:
+        parts = []
+        if self.team:
+            team = Team.objects.filter(slug=self.team).values_list("name", flat=True).first()
+            parts.append(f"team {team or self.team}")
+        if self.tier:
+            parts.append(f"tier {TIER_LABELS[self.tier]}")
+        if self.classification:
+            parts.append(CLASS_LABELS.get(self.classification, "not assessed").lower())
+        return parts
+
+    def agents(self) -> Any:
+        qs = Agent.objects.active()
+        if self.team:
+            qs = qs.filter(team__slug=self.team)
+        if self.tier:
+            qs = qs.filter(current_tier=self.tier)
+        if self.classification == UNASSESSED:
+            qs = qs.filter(current_classification="")
+        elif self.classification:
+            qs = qs.filter(current_classification=self.classification)
+        return qs
+
+
+def _d(day: dt.date) -> str:
+    return dateformat.format(day, "j M Y")
+
+
+def _name(first: str, last: str, username: str) -> str:
+    return f"{first} {last}".strip() or username
+
+
+def _latest_approved(scope: Any) -> Any:
+    later = Assessment.objects.approved().filter(
+        agent_id=OuterRef("agent_id"), number__gt=OuterRef("number")
+    )
+    return (
+        Assessment.objects.approved()
+        .filter(agent__in=scope)
+        .exclude(Exists(later))
+        .values(
+            "agent_id",
+            "number",
+            "catalogue_id",
+            "decided_at",
+            "classification",
+            "tier",
+            flags=F("result__flags"),
+            controls=F("result__controls"),
+        )
+    )
+
+
+def _reclassifications(scope: Any, filters: BoardFilters) -> list[dict[str, Any]]:
+    previous = (
+        Assessment.objects.approved()
+        .filter(agent_id=OuterRef("agent_id"), number__lt=OuterRef("number"))
+        .order_by("-number")
+    )
+    start = dt.datetime.combine(filters.since, dt.time.min, tzinfo=timezone.get_current_timezone())
+    end = dt.datetime.combine(
+        filters.until + dt.timedelta(days=1), dt.time.min, tzinfo=timezone.get_current_timezone()
+    )
+    rows = (
+        Assessment.objects.approved()
+        .filter(agent__in=scope, decided_at__gte=start, decided_at__lt=end)
+        .annotate(
+            prev_number=Subquery(previous.values("number")[:1]),
+            prev_classification=Subquery(previous.values("classification")[:1]),
+            prev_tier=Subquery(previous.values("tier")[:1]),
+        )
+        .filter(prev_number__isnull=False)
+        .filter(~Q(prev_classification=F("classification")) | ~Q(prev_tier=F("tier")))
+        .order_by("decided_at", "pk")
+        .values(
+            "agent__name",
+            "agent__slug",
+            "agent__team__name",
+            "number",
+            "decided_at",
+            "classification",
+            "tier",
+            "prev_number",
+            "prev_classification",
+            "prev_tier",
+            "reviewer__first_name",
+            "reviewer__last_name",
+            "reviewer__username",
+        )
+    )
+    out = []
+    for r in rows:
+        change = (
+            "up"
+            if r["tier"] > r["prev_tier"]
+            else "down"
+            if r["tier"] < r["prev_tier"]
+            else "class"
+        )
+        out.append(
+            {
+                "agent": r["agent__name"],
+                "slug": r["agent__slug"],
+                "team": r["agent__team__name"],
+                "from": f"{CLASS_LABELS[r['prev_classification']]}, tier {r['prev_tier']}",
+                "to": f"{CLASS_LABELS[r['classification']]}, tier {r['tier']}",
+                "versions": f"v{r['prev_number']} → v{r['number']}",
+                "decided_at": r["decided_at"],
+                "reviewer": _name(
+                    r["reviewer__first_name"] or "",
+                    r["reviewer__last_name"] or "",
+                    r["reviewer__username"] or "",
+                ),
+                "change": change,
+                "class_changed": r["classification"] != r["prev_classification"],
+            }
+        )
+    return out
+
+
+def _reviews(qs: Any, today: dt.date) -> list[dict[str, Any]]:
+    rows = qs.order_by("due_on", "agent__name").values(
+        "agent__name",
+        "agent__slug",
+        "agent__team__name",
+        "agent__current_tier",
+        "due_on",
+        "triggered_at",
+        "reasons",
+        "assignee__first_name",
+        "assignee__last_name",
+        "assignee__username",
+    )
+    return [
+        {
+            "agent": r["agent__name"],
+            "slug": r["agent__slug"],
+            "team": r["agent__team__name"],
+            "tier": r["agent__current_tier"],
+            "due_on": r["due_on"],
+            "days": (today - r["due_on"]).days,
+            "days_left": (r["due_on"] - today).days,
+            "triggered": r["triggered_at"] is not None,
+            # A scheduled review's reason is its tier's interval; only a trigger is news.
+            "reason": (r["reasons"] or [{}])[-1].get("detail", "")
+            if r["triggered_at"] is not None
+            else "",
+            "assignee": _name(
+                r["assignee__first_name"] or "",
+                r["assignee__last_name"] or "",
+                r["assignee__username"] or "",
+            )
+            if r["assignee__username"]
+            else "",
+        }
+        for r in rows
+    ]
+
+
+@dataclass
+class _Coverage:
+    in_place: set[int] = field(default_factory=set)
+    gap: set[int] = field(default_factory=set)
+
+
+def _chart(matrix: dict[Any, dict[str, int]], columns: list[tuple[Any, str]]) -> dict[str, Any]:
+    """Geometry of the class-by-tier stacked bar chart (SVG user units)."""
+    width, height, left, bottom, top = 640, 250, 44, 34, 18
+    plot_h = height - bottom - top
+    tallest = max([sum(matrix[key].values()) for key, _ in columns] + [1])
+    step = _nice_step(tallest)
+    ceiling = step * -(-tallest // step)
+    slot = (width - left - 10) / len(columns)
+    bar_w = min(70.0, slot * 0.55)
+    bars = []
+    for index, (key, label) in enumerate(columns):
+        x = left + slot * index + (slot - bar_w) / 2
+        y: float = height - bottom
+        segments = []
+        for cls in ("machine_identity", "agent_identity", UNASSESSED):
+            count = matrix[key].get(cls, 0)
+            if not count:
+                continue
+            h = plot_h * count / ceiling
+            y -= h
+            segments.append(
+                {
+                    "x": round(x, 1),
+                    "y": round(y, 1),
+                    "w": round(bar_w, 1),
+                    "h": round(h, 1),
+                    "fill": COLOURS[cls],
+                    "count": count,
+                    "label_y": round(y + h / 2 + 4, 1),
+                    "show": h >= 13,
+                }
+            )
+        total = sum(matrix[key].values())
+        bars.append(
+            {
+                "label": label,
+                "cx": round(x + bar_w / 2, 1),
+                "segments": segments,
+                "total": total,
+                "total_y": round(y - 5, 1),
+            }
+        )
+    grid = []
+    for v in range(0, ceiling + 1, step):
+        line_y = round(height - bottom - plot_h * v / ceiling, 1)
+        grid.append({"value": v, "y": line_y, "label_y": round(line_y + 4, 1)})
+    return {
+        "width": width,
+        "height": height,
+        "left": left,
+        "label_x": left - 8,
+        "right": width - 10,
+        "axis_y": height - bottom,
+        "label_y": height - bottom + 16,
+        "bars": bars,
+        "grid": grid,
+    }
+
+
+def _nice_step(tallest: int) -> int:
+    for step in (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 2500, 5000):
+        if tallest / step <= 5:
+            return step
+    return 10000
+
+
+def _heat(part: int, whole: int) -> int:
+    """0-5: the shade of a coverage cell (0 none, 5 four fifths of agents or more)."""
+    if not part or not whole:
+        return 0
+    return min(5, 1 + int(5 * part / whole))
+
+
+def _pct(part: int, whole: int) -> str:
+    return f"{round(100 * part / whole)}%" if whole else "0%"
+
+
+def board_content(filters: BoardFilters, *, today: dt.date | None = None) -> dict[str, Any]:
+    """Everything the board pack states, as plain data."""
+    today = today or timezone.localdate()
+    scope = filters.agents()
+    agents = list(
+        scope.order_by("team__name", "name", "pk").values(
+            "pk",
+            "name",
+            "slug",
+            "platform",
+            "environments",
+            "current_classification",
+            "current_tier",
+            "next_review_on",
+            "team__name",
+            "owner__first_name",
+            "owner__last_name",
+            "owner__username",
+        )
+    )
+    ids = scope.values("pk")
+    # Reach, as a board reads it: what each agent can change; read access is counted.
+    writes: dict[int, list[str]] = defaultdict(list)
+    reads: Counter[int] = Counter()
+    for agent_id, name, access in (
+        System.objects.filter(agent__in=ids)
+        .order_by("name")
+        .values_list("agent_id", "name", "access")
+    ):
+        if access == "read":
+            reads[agent_id] += 1
+        else:
+            writes[agent_id].append(f"{name} ({access})")
+    latest: dict[int, dict[str, Any]] = {row["agent_id"]: row for row in _latest_approved(ids)}
+    active_exceptions: dict[int, dict[str, dt.date]] = defaultdict(dict)
+    exceptions: list[dict[str, Any]] = []
+    expired: list[dict[str, Any]] = []
+    for e in (
+        GapException.objects.filter(agent__in=ids, revoked_at__isnull=True)
+        .filter(Q(expires_on__gte=today) | Q(expires_on__gte=filters.since))
+        .order_by("expires_on", "agent__name")
+        .values(
+            "agent_id",
+            "agent__name",
+            "agent__slug",
+            "subject",
+            "reason",
+            "expires_on",
+            "assessment__number",
+            "accepted_by__first_name",
+            "accepted_by__last_name",
+            "accepted_by__username",
+        )
+    ):
+        listed: dict[str, Any] = {
+            "agent": e["agent__name"],
+            "slug": e["agent__slug"],
+            "subject": e["subject"],
+            "reason": e["reason"],
+            "expires_on": e["expires_on"],
+            "days_left": (e["expires_on"] - today).days,
+            "version": e["assessment__number"],
+            "accepted_by": _name(
+                e["accepted_by__first_name"],
+                e["accepted_by__last_name"],
+                e["accepted_by__username"],
+            ),
+        }
+        if e["expires_on"] >= today:
+            exceptions.append(listed)
+            known = active_exceptions[e["agent_id"]].get(e["subject"])
+            if known is None or e["expires_on"] > known:
+                active_exceptions[e["agent_id"]][e["subject"]] = e["expires_on"]
+        else:
+            expired.append(listed)
+
+    overdue = _reviews(Review.objects.overdue(today).filter(agent__in=ids), today)
+    due = _reviews(Review.objects.due(DUE_WITHIN_DAYS, today).filter(agent__in=ids), today)
+    reclassified = _reclassifications(ids, filters)
+    first_decisions = (
+        Assessment.objects.approved()
+        .filter(
+            agent__in=ids,
+            number=1,
+            decided_at__date__gte=filters.since,
+            decided_at__date__lte=filters.until,
+        )
+        .count()
+    )
+
+    # Catalogues in use: control -> mapped items, and titles for the matrix.
+    versions = {row["catalogue_id"] for row in latest.values()}
+    in_force = decisions.current_catalogue()
+    versions.add(in_force.pk)
+    catalogues = {
+        v.pk: decisions.catalogue_data(v) for v in CatalogueVersion.objects.filter(pk__in=versions)
+    }
+    mapped: dict[int, dict[str, list[tuple[str, str]]]] = {
+        pk: {
+            c["id"]: [(m["framework"], m["item"]) for m in c["mappings"]] for c in data["controls"]
+        }
+        for pk, data in catalogues.items()
+    }
+    coverage: dict[tuple[str, str], _Coverage] = defaultdict(_Coverage)
+    gaps_by_control: dict[str, dict[str, Any]] = {}
+    flag_counts: Counter[str] = Counter()
+    matrix: dict[Any, dict[str, int]] = {t: Counter() for t in (*TIER_LABELS, None)}
+    team_rows: dict[str, Counter[str]] = defaultdict(Counter)
+    overdue_slugs = {r["slug"] for r in overdue}
+    blocks = []
+    agents_with_open_gaps = 0
+    open_gap_total = 0
+    for a in agents:
+        cls = a["current_classification"] or UNASSESSED
+        tier = a["current_tier"] if a["current_classification"] else None
+        matrix[tier][cls] += 1
+        team = team_rows[a["team__name"]]
+        team["total"] += 1
+        team[f"tier{tier}" if tier else UNASSESSED] += 1
+        if a["slug"] in overdue_slugs:
+            team["overdue"] += 1
+        approved_row = latest.get(a["pk"])
+        gap_parts: list[str] = []
+        flags: list[str] = []
+        open_gaps = 0
+        if approved_row is not None:
+            flags = list(approved_row["flags"] or [])
+            flag_counts.update(flags)
+            agent_exceptions = active_exceptions.get(a["pk"], {})
+            control_map = mapped.get(approved_row["catalogue_id"], {})
+            for control in approved_row["controls"] or []:
+                status = control["status"]
+                for key in control_map.get(control["id"], []):
+                    if status == "in_place":
+                        coverage[key].in_place.add(a["pk"])
+                    elif status == "gap":
+                        coverage[key].gap.add(a["pk"])
+                if status != "gap":
+                    continue
+                entry = gaps_by_control.setdefault(
+                    control["id"],
+                    {"id": control["id"], "title": control["title"], "agents": 0, "excepted": 0},
+                )
+                entry["agents"] += 1
+                until = agent_exceptions.get(control["id"])
+                if until:
+                    entry["excepted"] += 1
+                    gap_parts.append(f"{control['id']} (exception until {_d(until)})")
+                else:
+                    open_gaps += 1
+                    gap_parts.append(control["id"])
+        if open_gaps:
+            agents_with_open_gaps += 1
+            open_gap_total += open_gaps
+        owner = _name(a["owner__first_name"], a["owner__last_name"], a["owner__username"])
+        if approved_row is not None and tier:
+            decided = (
+                f"{CLASS_LABELS[cls]} · tier {tier} ({TIER_NAMES[tier]}) · "
+                f"v{approved_row['number']} approved "
+                f"{_d(timezone.localdate(approved_row['decided_at']))}"
+            )
+        else:
+            decided = "Not assessed: no approved assessment yet"
+        review = ""
+        if a["next_review_on"]:
+            late = (today - a["next_review_on"]).days
+            review = f"next review {_d(a['next_review_on'])}" + (
+                f" (overdue by {late} day{'s' if late != 1 else ''})" if late > 0 else ""
+            )
+        reach = writes.get(a["pk"], [])
+        if reads[a["pk"]]:
+            reach = [*reach, f"{reads[a['pk']]} read-only"]
+        line = [
+            decided,
+            review,
+            f"owner {owner}",
+            "systems: " + (", ".join(reach) or "none recorded"),
+        ]
+        problems = []
+        if gap_parts:
+            problems.append("Gaps: " + "; ".join(gap_parts))
+        if flags:
+            problems.append("Flags: " + ", ".join(FLAG_TITLES.get(f, f).lower() for f in flags))
+        blocks.append(
+            {
+                "title": f"{a['name']} ({a['slug']})",
+                "team": a["team__name"],
+                "summary": " · ".join(p for p in line if p),
+                "gaps": " · ".join(problems),
+            }
+        )
+
+    total = len(agents)
+    assessed = sum(1 for a in agents if a["current_classification"])
+    agent_ids = sum(matrix[t]["agent_identity"] for t in matrix)
+    machine_ids = sum(matrix[t]["machine_identity"] for t in matrix)
+    critical = sum(matrix[4].values())
+    high = sum(matrix[3].values())
+    expiring = sum(1 for e in exceptions if e["days_left"] <= DUE_WITHIN_DAYS)
+
+    # Coverage matrix: the current catalogue's items, in its order. Agents decided under
+    # an older version count through that version's mappings, matched by framework and id.
+    current_data = catalogues[in_force.pk]
+    frameworks = []
+    any_mapping = {
+        pair for controls in mapped.values() for pairs in controls.values() for pair in pairs
+    }
+    for fw in current_data["frameworks"]:
+        items = []
+        unmapped = []
+        for it in fw["items"]:
+            key = (fw["key"], it["id"])
+            cov = coverage.get(key)
+            if key not in any_mapping:
+                unmapped.append(it["id"])
+                continue
+            in_place = len(cov.in_place) if cov else 0
+            gap = len(cov.gap) if cov else 0
+            items.append(
+                {
+                    "id": it["id"],
+                    "title": it["title"],
+                    "in_place": in_place,
+                    "gap": gap,
+                    "in_place_pct": _pct(in_place, assessed),
+                    "gap_pct": _pct(gap, assessed),
+                    "in_place_heat": _heat(in_place, assessed),
+                    "gap_heat": _heat(gap, assessed),
+                }
+            )
+        frameworks.append(
+            {"name": fw["short_name"], "items": items, "unmapped": unmapped, "key": fw["key"]}
+        )
+
+    tier_columns: list[tuple[Any, str]] = [(t, TIER_LABELS[t]) for t in TIER_LABELS]
+    tier_columns.append((None, "Not assessed"))
+    distribution = [
+        {
+            "label": label,
+            "agent_identity": matrix[key]["agent_identity"],
+            "machine_identity": matrix[key]["machine_identity"],
+            "unassessed": matrix[key][UNASSESSED],
+            "total": sum(matrix[key].values()),
+        }
+        for key, label in tier_columns
+    ]
+    gaps = sorted(gaps_by_control.values(), key=lambda g: (-g["agents"], g["id"]))
+    for g in gaps:
+        g["open"] = g["agents"] - g["excepted"]
+    control_titles = {c["id"]: c["title"] for data in catalogues.values() for c in data["controls"]}
+    by_subject: dict[str, dict[str, Any]] = {}
+    for x in exceptions:
+        entry = by_subject.setdefault(
+            x["subject"],
+            {
+                "subject": x["subject"],
+                "title": control_titles.get(x["subject"])
+                or FLAG_TITLES.get(x["subject"], x["subject"]),
+                "count": 0,
+                "expiring": 0,
+                "next_expiry": x["expires_on"],
+            },
+        )
+        entry["count"] += 1
+        entry["expiring"] += int(x["days_left"] <= DUE_WITHIN_DAYS)
+        entry["next_expiry"] = min(entry["next_expiry"], x["expires_on"])
+
+    points = _key_points(
+        total=total,
+        assessed=assessed,
+        agent_ids=agent_ids,
+        critical=critical,
+        high=high,
+        overdue=overdue,
+        gaps=gaps,
+        agents_with_open_gaps=agents_with_open_gaps,
+        expiring=expiring,
+        reclassified=reclassified,
+    )
+    return {
+        "report": "board",
+        "today": today,
+        "period": {"since": filters.since, "until": filters.until},
+        "filters": filters.describe(),
+        "catalogue_version": in_force.version,
+        "figures": {
+            "agents": total,
+            "assessed": assessed,
+            "unassessed": total - assessed,
+            "agent_identity": agent_ids,
+            "agent_identity_pct": _pct(agent_ids, assessed),
+            "machine_identity": machine_ids,
+            "critical": critical,
+            "high": high,
+            "overdue": len(overdue),
+            "due": len(due),
+            "triggered": sum(1 for r in [*overdue, *due] if r["triggered"]),
+            "agents_with_open_gaps": agents_with_open_gaps,
+            "open_gaps": open_gap_total,
+            "exceptions": len(exceptions),
+            "expiring": expiring,
+            "expired": len(expired),
+            "reclassified": len(reclassified),
+            "first_decisions": first_decisions,
+        },
+        "key_points": points,
+        "distribution": distribution,
+        "teams": [
+            {
+                "name": name,
+                "total": c["total"],
+                "tiers": [c[f"tier{t}"] for t in TIER_LABELS],
+                "unassessed": c[UNASSESSED],
+                "overdue": c["overdue"],
+            }
+            for name, c in sorted(team_rows.items())
+        ],
+        "flags": [
+            {
+                "id": f,
+                "title": FLAG_TITLES.get(f, f),
+                "description": FLAG_DESCRIPTIONS.get(f, ""),
+                "agents": n,
+            }
+            for f, n in sorted(flag_counts.items(), key=lambda kv: (-kv[1], kv[0]))
+        ],
+        "overdue": overdue,
+        "due": due[:DUE_LIST_LIMIT],
+        "due_more": max(0, len(due) - DUE_LIST_LIMIT),
+        "due_by_team": _due_by_team(due),
+        "gaps": gaps,
+        "exceptions_by_subject": sorted(
+            by_subject.values(), key=lambda x: (-x["count"], x["subject"])
+        ),
+        "expiring_exceptions": [x for x in exceptions if x["days_left"] <= DUE_WITHIN_DAYS],
+        "expired_exceptions": expired,
+        "reclassifications": reclassified,
+        "frameworks": frameworks,
+        "agents": blocks,
+    }
+
+
+def _due_by_team(due: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    teams: dict[str, dict[str, Any]] = {}
+    for r in due:
+        row = teams.setdefault(
+            r["team"], {"team": r["team"], "count": 0, "tiers": Counter(), "first": r["due_on"]}
+        )
+        row["count"] += 1
+        row["tiers"][r["tier"] or 0] += 1
+        row["first"] = min(row["first"], r["due_on"])
+    return [
+        {
+            "team": row["team"],
+            "count": row["count"],
+            "tiers": [row["tiers"][t] for t in (4, 3, 2, 1)],
+            "first": row["first"],
+        }
+        for row in sorted(teams.values(), key=lambda r: (-r["count"], r["team"]))
+    ]
+
+
+def _key_points(
+    *,
+    total: int,
+    assessed: int,
+    agent_ids: int,
+    critical: int,
+    high: int,
+    overdue: list[dict[str, Any]],
+    gaps: list[dict[str, Any]],
+    agents_with_open_gaps: int,
+    expiring: int,
+    reclassified: list[dict[str, Any]],
+) -> list[str]:
+    """Plain sentences a board member reads first; each states a figure from the pack."""
+    points = []
+    if not total:
+        return ["No active agents match this pack's filters."]
+    points.append(
+        f"{assessed} of {total} agents have an approved assessment; {agent_ids} "
+        f"({_pct(agent_ids, assessed)}) are governed as agent identities. {critical} "
+        f"{'are' if critical != 1 else 'is'} at the critical tier and {high} at the high tier."
+        if assessed
+        else f"None of the {total} agents has an approved assessment yet."
+    )
+    if total - assessed:
+        points.append(
+            f"{total - assessed} agent{'s have' if total - assessed != 1 else ' has'} never "
+            "been assessed: nobody has decided how they must be governed."
+        )
+    if overdue:
+        worst = max(overdue, key=lambda r: r["days"])
+        points.append(
+            f"{len(overdue)} review{'s are' if len(overdue) != 1 else ' is'} overdue; the "
+            f"longest is {worst['days']} day{'s' if worst['days'] != 1 else ''} late "
+            f"({worst['agent']})."
+        )
+    else:
+        points.append("No review is overdue.")
+    if gaps:
+        top = gaps[0]
+        points.append(
+            f"{agents_with_open_gaps} agent{'s have' if agents_with_open_gaps != 1 else ' has'} "
+            f"at least one control gap without an exception; the most common gap is "
+            f"{top['id']} {top['title']} ({top['agents']} agent{'s' if top['agents'] != 1 else ''})."
+        )
+    if expiring:
+        points.append(
+            f"{expiring} exception{'s expire' if expiring != 1 else ' expires'} within "
+            f"{DUE_WITHIN_DAYS} days; an expired exception re-opens its gap."
+        )
+    if reclassified:
+        up = sum(1 for r in reclassified if r["change"] == "up")
+        points.append(
+            f"{len(reclassified)} agent{'s were' if len(reclassified) != 1 else ' was'} "
+            f"reclassified in the period; {up} moved to a higher tier."
+        )
+    return points
+
+
+def _estimated_pages(content: dict[str, Any]) -> int:
+    rows = (
+        len(content["overdue"])
+        + len(content["due"])
+        + len(content["due_by_team"])
+        + len(content["expiring_exceptions"])
+        + len(content["expired_exceptions"])
+        + len(content["reclassifications"])
+        + len(content["gaps"])
+        + sum(len(fw["items"]) for fw in content["frameworks"])
+    )
+    return 5 + rows // 28 + len(content["agents"]) // 12
+
+
+@dataclass(frozen=True)
+class BoardPack:
+    rendered: RenderedPdf
+    content: bytes
+    content_sha256: str
+
+
+def render_board_pack(
+    filters: BoardFilters,
+    *,
+    document_id: str,
+    generated_at: dt.datetime,
+    generated_by: str,
+    progress: Any = None,
+) -> BoardPack:
+    """Render the pack. ``progress(percent, message)`` is called as the work advances."""
+
+    reached = [0]
+
+    def report(percent: int, message: str) -> None:
+        # WeasyPrint lays the pages out again when the contents' page numbers settle;
+        # the bar never goes back.
+        if progress and percent >= reached[0]:
+            reached[0] = percent
+            progress(percent, message)
+
+    report(5, "Reading the portfolio")
+    content = board_content(filters)
+    data = canonical_json(content)
+    digest = sha256_hex(data)
+    report(20, "Laying out the pages")
+    expected = max(_estimated_pages(content), 1)
+
+    def on_step(step: str, page: int) -> None:
+        if step == "layout":
+            report(20 + min(65, 65 * page // expected), f"Laying out page {page}")
+        elif step == "pdf":
+            report(88, "Writing the PDF")
+
+    scope = ", ".join(content["filters"]) or "all active agents"
+    context = {
+        "c": content,
+        "doc": {
+            "id": document_id,
+            "generated_at": generated_at,
+            "generated_by": generated_by,
+            "content_sha256": digest,
+            "scope": scope,
+        },
+        "chart": _chart(
+            {
+                key: {cls: row[cls] for cls in ("agent_identity", "machine_identity", UNASSESSED)}
+                for key, row in zip((*TIER_LABELS, None), content["distribution"], strict=True)
+            },
+            [(t, TIER_LABELS[t]) for t in TIER_LABELS] + [(None, "Not assessed")],
+        ),
+    }
+    meta = PdfMeta(
+        document_id=document_id,
+        title=f"Board pack: agent identity governance, {_d(filters.until)}",
+        subject=f"{document_id} · {scope} · content SHA-256 {digest}",
+        author=generated_by,
+        created=generated_at,
+        content=data,
+    )
+    rendered = render_pdf(TEMPLATE, context, meta, progress=on_step)
+    report(95, "Recording the pack")
+    return BoardPack(rendered, data, digest)

@@ -1,0 +1,269 @@
+"""CSV exports: the inventory (one row per agent) and every assessment version.
+
+Rows are produced lazily, so a view can stream them, in a fixed number of queries
+whatever the number of agents. Files open cleanly in spreadsheet programs: UTF-8 with
+a byte-order mark, CRLF line ends, and every cell that a spreadsheet would read as a
+formula (starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return) is
+prefixed with an apostrophe, so a name like ``=HYPERLINK(...)`` stays text.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from django.db.models import Exists, F, OuterRef
+from django.utils import timezone
+
+from assessments.models import Agent, AgentLink, Assessment, GapException, Review, System
+
+BOM = "\ufeff"
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+TIER_NAMES = {1: "baseline", 2: "elevated", 3: "high", 4: "critical"}
+CHUNK = 2000
+
+INVENTORY_HEADER = [
+    "slug",
+    "name",
+    "status",
+    "team",
+    "owner",
+    "owner_email",
+    "platform",
+    "environments",
+    "credential_model",
+    "systems",
+    "linked_agents",
+    "classification",
+    "tier",
+    "tier_name",
+    "flags",
+    "gaps",
+    "exceptions",
+    "next_review_on",
+    "review_overdue",
+    "approved_version",
+    "approved_on",
+    "purpose",
+]
+ASSESSMENT_HEADER = [
+    "agent_slug",
+    "agent_name",
+    "team",
+    "version",
+    "status",
+    "classification",
+    "tier",
+    "tier_name",
+    "review_interval_days",
+    "flags",
+    "gaps",
+    "provisional",
+    "questionnaire_version",
+    "catalogue_version",
+    "assessor",
+    "started_at",
+    "submitted_at",
+    "reviewer",
+    "decided_at",
+    "next_review_on",
+    "review_comment",
+]
+
+
+def safe_cell(value: Any) -> Any:
+    """A cell a spreadsheet shows as written, never evaluates."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return value
+    if isinstance(value, dt.datetime):
+        return timezone.localtime(value).strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    text = str(value)
+    if text.startswith(FORMULA_STARTS):
+        return "'" + text
+    return text
+
+
+class _Echo:
+    """A file-like object whose write() returns what it was given (for streaming)."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def csv_lines(header: list[str], rows: Iterable[list[Any]]) -> Iterator[str]:
+    """The CSV text, line by line, starting with the byte-order mark."""
+    writer = csv.writer(_Echo(), lineterminator="\r\n")
+    yield BOM + writer.writerow(header)
+    for row in rows:
+        yield writer.writerow([safe_cell(v) for v in row])
+
+
+def _person(first: str | None, last: str | None, username: str | None) -> str:
+    return f"{first or ''} {last or ''}".strip() or (username or "")
+
+
+def _gaps(controls: list[dict[str, Any]] | None) -> list[str]:
+    return [c["id"] for c in controls or [] if c.get("status") == "gap"]
+
+
+def inventory_rows(today: dt.date | None = None) -> Iterator[list[Any]]:
+    """One row per agent (retired ones too, with their status), by name."""
+    today = today or timezone.localdate()
+    systems: dict[int, list[str]] = defaultdict(list)
+    for agent_id, name, access in System.objects.order_by("name").values_list(
+        "agent_id", "name", "access"
+    ):
+        systems[agent_id].append(f"{name} ({access})")
+    links: dict[int, list[str]] = defaultdict(list)
+    for source, source_slug, target, target_slug, kind in AgentLink.objects.order_by(
+        "pk"
+    ).values_list("source_id", "source__slug", "target_id", "target__slug", "kind"):
+        if kind == AgentLink.Kind.PEER:
+            links[source].append(f"peer of {target_slug}")
+            links[target].append(f"peer of {source_slug}")
+        else:
+            links[source].append(f"orchestrates {target_slug}")
+            links[target].append(f"orchestrated by {source_slug}")
+    exceptions: dict[int, list[str]] = defaultdict(list)
+    for agent_id, subject, expires in (
+        GapException.objects.active(today)
+        .order_by("expires_on", "subject")
+        .values_list("agent_id", "subject", "expires_on")
+    ):
+        exceptions[agent_id].append(f"{subject} until {expires.isoformat()}")
+    overdue = set(Review.objects.overdue(today).values_list("agent_id", flat=True))
+    later = Assessment.objects.approved().filter(
+        agent_id=OuterRef("agent_id"), number__gt=OuterRef("number")
+    )
+    latest: dict[int, dict[str, Any]] = {
+        row["agent_id"]: dict(row)
+        for row in Assessment.objects.approved()
+        .exclude(Exists(later))
+        .values(
+            "agent_id",
+            "number",
+            "decided_at",
+            flags=F("result__flags"),
+            controls=F("result__controls"),
+        )
+        .iterator(chunk_size=CHUNK)
+    }
+    agents = (
+        Agent.objects.order_by("name", "pk")
+        .values(
+            "pk",
+            "slug",
+            "name",
+            "status",
+            "team__name",
+            "owner__username",
+            "owner__first_name",
+            "owner__last_name",
+            "owner__email",
+            "platform",
+            "environments",
+            "credential_model",
+            "current_classification",
+            "current_tier",
+            "next_review_on",
+            "purpose",
+        )
+        .iterator(chunk_size=CHUNK)
+    )
+    for a in agents:
+        row: dict[str, Any] = latest.get(a["pk"]) or {}
+        tier = a["current_tier"]
+        yield [
+            a["slug"],
+            a["name"],
+            a["status"],
+            a["team__name"],
+            _person(a["owner__first_name"], a["owner__last_name"], a["owner__username"]),
+            a["owner__email"],
+            a["platform"],
+            "; ".join(a["environments"] or []),
+            a["credential_model"],
+            "; ".join(systems.get(a["pk"], [])),
+            "; ".join(links.get(a["pk"], [])),
+            a["current_classification"],
+            tier,
+            TIER_NAMES.get(tier, "") if tier else "",
+            "; ".join(row.get("flags") or []),
+            "; ".join(_gaps(row.get("controls"))),
+            "; ".join(exceptions.get(a["pk"], [])),
+            a["next_review_on"],
+            a["pk"] in overdue,
+            row.get("number"),
+            row.get("decided_at"),
+            a["purpose"],
+        ]
+
+
+def assessment_rows() -> Iterator[list[Any]]:
+    """One row per assessment version, by agent then version. Drafts and returned
+    versions have no frozen decision yet, so their decision columns are empty."""
+    rows = (
+        Assessment.objects.order_by("agent__name", "agent_id", "number")
+        .values(
+            "agent__slug",
+            "agent__name",
+            "agent__team__name",
+            "number",
+            "status",
+            "classification",
+            "tier",
+            "questionnaire_version",
+            "catalogue__version",
+            "assessor__username",
+            "assessor__first_name",
+            "assessor__last_name",
+            "created_at",
+            "submitted_at",
+            "reviewer__username",
+            "reviewer__first_name",
+            "reviewer__last_name",
+            "decided_at",
+            "next_review_on",
+            "review_comment",
+            interval=F("result__review_interval_days"),
+            flags=F("result__flags"),
+            controls=F("result__controls"),
+            provisional=F("result__provisional"),
+        )
+        .iterator(chunk_size=CHUNK)
+    )
+    for r in rows:
+        frozen = r["status"] in (Assessment.Status.SUBMITTED, Assessment.Status.APPROVED)
+        tier = r["tier"] if frozen else None
+        yield [
+            r["agent__slug"],
+            r["agent__name"],
+            r["agent__team__name"],
+            r["number"],
+            r["status"],
+            r["classification"] if frozen else "",
+            tier,
+            TIER_NAMES.get(tier, "") if tier else "",
+            r["interval"] if frozen else None,
+            "; ".join(r["flags"] or []) if frozen else "",
+            "; ".join(_gaps(r["controls"])) if frozen else "",
+            r["provisional"] if frozen and r["provisional"] is not None else None,
+            r["questionnaire_version"],
+            r["catalogue__version"],
+            _person(r["assessor__first_name"], r["assessor__last_name"], r["assessor__username"]),
+            r["created_at"],
+            r["submitted_at"],
+            _person(r["reviewer__first_name"], r["reviewer__last_name"], r["reviewer__username"]),
+            r["decided_at"],
+            r["next_review_on"],
+            r["review_comment"],
+        ]

@@ -1,0 +1,223 @@
+"""Rendering Django templates to archival PDFs with WeasyPrint.
+
+Every report is PDF/A-3b: fonts embedded (Inter from ``static/fonts``, subset), text
+selectable, an sRGB output intent, and the report's canonical content attached as
+``report-content.json``. The SHA-256 of that attachment is the content fingerprint
+printed in the report and stored in its ``ReportRecord``, so anyone can check it with
+``pdfdetach`` and ``sha256sum``.
+
+Nothing is fetched from the network: the URL fetcher serves files under the static
+directory (the stylesheet and its fonts) and ``data:`` URLs, and refuses anything else.
+The stylesheet is a static file because templates may not carry ``<style>`` blocks (the
+CSP template scan forbids them everywhere).
+"""
+
+from __future__ import annotations
+
+import atexit
+import datetime as dt
+import hashlib
+import json
+import logging
+import re
+import secrets
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
+
+from django.contrib.staticfiles import finders
+from django.template.loader import render_to_string
+
+PDF_VARIANT = "pdf/a-3b"
+STYLESHEET = "css/report.css"
+CONTENT_ATTACHMENT = "report-content.json"
+GENERATOR = "Agent Identity Assessor"
+
+# Crockford's base32 alphabet: no I, L, O or U, so an id read aloud or retyped survives.
+_ID_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_ID_PREFIX = {"assessment": "AR", "board": "BP"}
+DOCUMENT_ID_RE = re.compile(r"\bAIA-(?:AR|BP)-\d{8}-[0-9A-HJKMNP-TV-Z]{8}\b")
+
+
+def new_document_id(kind: str, now: dt.datetime) -> str:
+    """``AIA-AR-20261128-7K3QF9XD``: kind, UTC date, 40 random bits."""
+    suffix = "".join(secrets.choice(_ID_ALPHABET) for _ in range(8))
+    return f"AIA-{_ID_PREFIX[kind]}-{now.astimezone(dt.UTC):%Y%m%d}-{suffix}"
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not part of a report's content")
+
+
+def canonical_json(content: dict[str, Any]) -> bytes:
+    """One byte sequence per content: sorted keys, no whitespace, UTF-8, UTC times."""
+    return json.dumps(
+        content, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=_json_default
+    ).encode("utf-8")
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _local_fetcher(root: Path) -> Any:
+    """A WeasyPrint URL fetcher that serves files under ``root`` and ``data:`` URLs, and
+    refuses every other URL (no network, no files outside the static directory)."""
+    from weasyprint.urls import URLFetcher
+
+    class LocalFetcher(URLFetcher):
+        def fetch(self, url: str, headers: Any = None) -> Any:
+            if url.startswith("file:"):
+                path = Path(url2pathname(urlsplit(url).path)).resolve()
+                if not path.is_relative_to(root):
+                    raise ValueError(f"Reports embed only static files, not {url}")
+            return super().fetch(url, headers)
+
+    return LocalFetcher(timeout=5, allowed_protocols=("file", "data"), allow_redirects=False)
+
+
+@dataclass(frozen=True)
+class _Resources:
+    stamp: float
+    stylesheet: Any
+    font_config: Any
+    fetcher: Any
+    base_url: str
+
+
+_local = threading.local()
+# WeasyPrint is imported on first use (it takes half a second, and every manage.py
+# command imports the URLconf). Its page-by-page progress lines feed the board pack's
+# progress bar, not the server log; fontTools logs every font it subsets at INFO.
+_PROGRESS_LOGGER = logging.getLogger("weasyprint.progress")
+_PROGRESS_LOGGER.propagate = False
+logging.getLogger("fontTools").setLevel(logging.WARNING)
+
+
+@atexit.register
+def _release_fonts() -> None:
+    # WeasyPrint's FontConfiguration cleans up in __del__, which fails if it runs during
+    # interpreter shutdown; release this thread's copy while the modules still exist.
+    _local.__dict__.pop("resources", None)
+
+
+def _resources() -> _Resources:
+    """The parsed stylesheet and its fonts, loaded once per thread (about 0.2 s), and
+    again only when the stylesheet file changes."""
+    found = finders.find(STYLESHEET)
+    if not found:
+        raise LookupError(f"The report stylesheet static/{STYLESHEET} is missing.")
+    path = Path(found)
+    stamp = path.stat().st_mtime
+    cached: _Resources | None = getattr(_local, "resources", None)
+    if cached is not None and cached.stamp == stamp:
+        return cached
+    from weasyprint import CSS
+    from weasyprint.text.fonts import FontConfiguration
+
+    root = path.parent.parent.resolve()
+    fetcher = _local_fetcher(root)
+    font_config = FontConfiguration()
+    stylesheet = CSS(filename=str(path), font_config=font_config, url_fetcher=fetcher)
+    _local.resources = _Resources(stamp, stylesheet, font_config, fetcher, root.as_uri() + "/")
+    return _local.resources
+
+
+def warm_up() -> None:
+    """Import WeasyPrint and load the stylesheet and fonts (about 1.5 s, once per thread),
+    so that the first report a worker renders does not pay for it."""
+    import weasyprint  # noqa: F401
+
+    _resources()
+
+
+@dataclass(frozen=True)
+class RenderedPdf:
+    data: bytes
+    pages: int
+
+
+@dataclass(frozen=True)
+class PdfMeta:
+    document_id: str
+    title: str
+    subject: str
+    author: str
+    created: dt.datetime
+    content: bytes  # the canonical content, attached as report-content.json
+
+
+Progress = Callable[[str, int], None]
+
+
+_LAYOUT_PAGE = re.compile(r"Step 5 - Creating layout - Page (\d+)$")
+
+
+class _ProgressHandler(logging.Handler):
+    """Turns WeasyPrint's progress log lines for this thread into (step, page) calls."""
+
+    def __init__(self, callback: Progress) -> None:
+        super().__init__(logging.INFO)
+        self.callback = callback
+        self.thread = threading.get_ident()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.thread != self.thread:
+            return
+        message = record.getMessage()
+        if match := _LAYOUT_PAGE.match(message):
+            self.callback("layout", int(match[1]))
+        elif message.startswith("Step 6"):
+            self.callback("pdf", 0)
+
+
+def render_pdf(
+    template: str, context: dict[str, Any], meta: PdfMeta, *, progress: Progress | None = None
+) -> RenderedPdf:
+    """Render ``template`` with ``context`` to a PDF/A-3b document."""
+    from weasyprint import HTML, Attachment
+
+    html = render_to_string(template, context)
+    res = _resources()
+    handler = _ProgressHandler(progress) if progress else None
+    if handler:
+        _PROGRESS_LOGGER.addHandler(handler)
+    try:
+        document = HTML(string=html, base_url=res.base_url, url_fetcher=res.fetcher).render(
+            stylesheets=[res.stylesheet], font_config=res.font_config, pdf_variant=PDF_VARIANT
+        )
+        del html
+        created = meta.created.astimezone(dt.UTC).replace(microsecond=0).isoformat()
+        document.metadata.title = meta.title
+        document.metadata.description = meta.subject
+        document.metadata.keywords = [meta.document_id]
+        document.metadata.authors = [meta.author]
+        document.metadata.generator = GENERATOR
+        document.metadata.created = created
+        document.metadata.modified = created
+        attachment = Attachment(
+            string=meta.content,
+            name=CONTENT_ATTACHMENT,
+            description=f"Canonical content of {meta.document_id} (SHA-256 is its fingerprint)",
+            created=meta.created,
+            modified=meta.created,
+            relationship="Data",
+            url_fetcher=res.fetcher,
+        )
+        data = document.write_pdf(
+            pdf_variant=PDF_VARIANT,
+            pdf_identifier=meta.document_id.encode(),
+            attachments=[attachment],
+        )
+        return RenderedPdf(data=data, pages=len(document.pages))
+    finally:
+        if handler:
+            _PROGRESS_LOGGER.removeHandler(handler)

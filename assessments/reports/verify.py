@@ -1,0 +1,177 @@
+"""Does a PDF match a report this application issued, and which one?
+
+The answer rests on the file's SHA-256: every issued report's is stored in its
+``ReportRecord``, so a file that differs by one byte does not match. When it does not,
+the document id the file carries (in its metadata, or printed on its pages) says which
+report it claims to be, and its attached ``report-content.json`` whether the content it
+claims to carry is still the content that was issued.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from django.utils import timezone
+
+from assessments.models import ReportRecord
+from assessments.reports.pdf import CONTENT_ATTACHMENT, DOCUMENT_ID_RE
+
+MAX_BYTES = 20 * 1024 * 1024
+
+MATCH = "match"
+CHANGED = "changed"
+UNKNOWN = "unknown"
+UNREADABLE = "unreadable"
+EXIT_CODES = {MATCH: 0, CHANGED: 1, UNKNOWN: 1, UNREADABLE: 2}
+
+
+@dataclass(frozen=True)
+class Verification:
+    verdict: str
+    message: str
+    file_sha256: str = ""
+    record: ReportRecord | None = None
+    claimed_id: str = ""
+    details: tuple[str, ...] = ()
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.verdict]
+
+    @property
+    def ok(self) -> bool:
+        return self.verdict == MATCH
+
+
+def describe(record: ReportRecord) -> str:
+    """What the record is, in one line: which report, for what, generated when and by whom."""
+    when = timezone.localtime(record.created_at).strftime("%d %b %Y %H:%M %Z")
+    by = record.params.get("generated_by")
+    if not by and record.created_by is not None:
+        by = record.created_by.get_full_name() or record.created_by.get_username()
+    if record.kind == ReportRecord.Kind.ASSESSMENT and record.assessment is not None:
+        a = record.assessment
+        status = record.params.get("status", a.status)
+        what = f"the assessment report of {a.agent.name} ({a.agent.slug}), version {a.number}, {status}"
+    else:
+        what = f"a board pack of {record.pages} pages"
+    return f"{record.document_id}: {what}; generated {when} by {by or 'an unknown author'}"
+
+
+def _read_claims(data: bytes) -> tuple[str, bytes | None, str]:
+    """(document id the file claims, its attached content, a problem reading it)."""
+    from pypdf import PdfReader
+
+    # pypdf reports every oddity of a damaged file through logging; the verdict says it.
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted:
+            return "", None, "it is encrypted"
+        found = ""
+        meta: Any = reader.metadata or {}
+        for key in ("/Keywords", "/Subject", "/Title"):
+            if match := DOCUMENT_ID_RE.search(str(meta.get(key) or "")):
+                found = match[0]
+                break
+        if (
+            not found
+            and reader.pages
+            and (match := DOCUMENT_ID_RE.search(reader.pages[0].extract_text() or ""))
+        ):
+            found = match[0]
+        content = None
+        attachments = reader.attachments
+        if CONTENT_ATTACHMENT in attachments and attachments[CONTENT_ATTACHMENT]:
+            content = attachments[CONTENT_ATTACHMENT][0]
+        return found, content, ""
+    except Exception as error:  # a damaged file can fail anywhere inside pypdf
+        return "", None, f"it cannot be read as a PDF ({type(error).__name__})"
+
+
+def _too_big() -> Verification:
+    return Verification(
+        UNREADABLE,
+        f"The file is larger than {MAX_BYTES // (1024 * 1024)} MB; no report this application "
+        "issues is that large.",
+    )
+
+
+def verify_bytes(data: bytes) -> Verification:
+    if not data:
+        return Verification(UNREADABLE, "The file is empty: there is nothing to verify.")
+    if len(data) > MAX_BYTES:
+        return _too_big()
+    if b"%PDF-" not in data[:1024]:
+        return Verification(UNREADABLE, "The file is not a PDF.")
+    digest = hashlib.sha256(data).hexdigest()
+    record = (
+        ReportRecord.objects.select_related("assessment__agent", "created_by")
+        .filter(file_sha256=digest)
+        .order_by("created_at")
+        .first()
+    )
+    if record is not None:
+        return Verification(
+            MATCH,
+            f"This file is a report issued by this application, unchanged: {describe(record)}.",
+            file_sha256=digest,
+            record=record,
+            claimed_id=record.document_id,
+        )
+    claimed, content, problem = _read_claims(data)
+    details = [f"SHA-256 of the file: {digest}"]
+    if claimed:
+        claimed_record = (
+            ReportRecord.objects.select_related("assessment__agent", "created_by")
+            .filter(document_id=claimed)
+            .first()
+        )
+        if claimed_record is not None:
+            if content is not None:
+                same = hashlib.sha256(content).hexdigest() == claimed_record.content_sha256
+                details.append(
+                    "Its attached content still matches the issued report's fingerprint, so "
+                    "the change is elsewhere in the file (the pages, or data added to it)."
+                    if same
+                    else "Its attached content does not match the issued report's fingerprint "
+                    "either."
+                )
+            details.append(f"SHA-256 of the issued file: {claimed_record.file_sha256}")
+            return Verification(
+                CHANGED,
+                f"This file claims to be {describe(claimed_record)}, but it is not the file "
+                "that was issued (its SHA-256 differs). Treat it as altered and use the "
+                "original.",
+                file_sha256=digest,
+                record=claimed_record,
+                claimed_id=claimed,
+                details=tuple(details),
+            )
+        return Verification(
+            UNKNOWN,
+            f"This file claims to be report {claimed}, but this application issued no "
+            "report with that id.",
+            file_sha256=digest,
+            claimed_id=claimed,
+            details=tuple(details),
+        )
+    reason = f" ({problem})" if problem else ""
+    return Verification(
+        UNKNOWN,
+        f"This PDF does not match any report issued by this application{reason}.",
+        file_sha256=digest,
+        details=tuple(details),
+    )
+
+
+def verify_file(file: Any) -> Verification:
+    """Verify an open binary file or an uploaded file, reading at most the size limit."""
+    size = getattr(file, "size", None)
+    if size is not None and size > MAX_BYTES:
+        return _too_big()
+    return verify_bytes(file.read(MAX_BYTES + 1))

@@ -1,0 +1,235 @@
+"""Reclassification reviews: reason codes, composite reach and the queue's read side.
+
+State changes live in ``actions.py`` (the "review queue" section); this module only
+reads and computes. Composite reach follows the engine's ``composite_escalation`` rule:
+an agent's reach through the agents it is linked to, read from the inventory with
+``decisions.inventory_answers`` so the queue and the engine see the same links.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import models
+from django.db.models import F, OuterRef, Q, Subquery
+from django.db.models.functions import Cast
+from django.utils import timezone
+
+from assessments import decisions
+from assessments.models import Agent, Assessment, Review, ReviewQuerySet, Role
+
+QUEUE_DAYS = 30
+
+# Every reason code a review can carry, with the label the queue filters by.
+REASON_LABELS: dict[str, str] = {
+    "interval": "Scheduled",
+    "system_access": "Write or admin access",
+    "new_link": "New linked agent",
+    "credential_change": "Credential change",
+    "platform_change": "Platform change",
+    "planned_change": "Planned change landed",
+    "exception_expired": "Exception expired",
+    "composite_escalation": "Composite escalation",
+    "reactivated": "Reactivated",
+}
+
+STATE_LABELS: dict[str, str] = {
+    "overdue": "Overdue",
+    "triggered": "Triggered",
+    "due": f"Due within {QUEUE_DAYS} days",
+}
+
+_RANK = {"read": 1, "write": 2, "admin": 3}
+_ACCESS_NAME = {rank: name for name, rank in _RANK.items()}
+
+
+def reason_label(code: str) -> str:
+    return REASON_LABELS.get(code, code.replace("_", " ").capitalize())
+
+
+def with_reason_code(reviews: ReviewQuerySet, code: str) -> ReviewQuerySet:
+    """Reviews with a reason of ``code``.
+
+    JSON containment is not portable (SQLite has none), but both SQLite's stored text
+    and PostgreSQL's jsonb text form write a key as ``"code": "value"``; a quote inside
+    a detail is escaped, so this cannot match free text."""
+    needle = f'"code": "{code}"'
+    return reviews.alias(reasons_text=Cast("reasons", models.TextField())).filter(
+        reasons_text__contains=needle
+    )
+
+
+def reviewers() -> models.QuerySet[Any]:
+    """Active people who may be assigned a review: reviewers and administrators."""
+    User = get_user_model()
+    return (
+        User.objects.filter(is_active=True)
+        .filter(Q(is_superuser=True) | Q(groups__name__in=[Role.REVIEWER, Role.ADMINISTRATOR]))
+        .distinct()
+        .order_by("first_name", "last_name", "username")
+    )
+
+
+def person(user: Any) -> str:
+    if user is None:
+        return ""
+    return user.get_full_name() or user.get_username()
+
+
+def planned_change_label(value: str) -> str:
+    question = decisions.questionnaire().question("planned_changes")
+    for option in question.options:
+        if option.value == value:
+            return option.label
+    return value.replace("_", " ")
+
+
+def landed_changes(review: Review | None) -> set[str]:
+    """Planned changes already marked as landed on the open review."""
+    if review is None:
+        return set()
+    return {
+        r["subject"]
+        for r in review.reasons
+        if r.get("code") == "planned_change" and r.get("subject")
+    }
+
+
+# --------------------------------------------------------------------------- composite reach
+
+
+@dataclass(frozen=True)
+class Reach:
+    """What an agent reaches: its own systems, and through each linked agent."""
+
+    own: Mapping[str, int]  # casefolded system name -> access rank
+    linked: tuple[tuple[str, str, int], ...]  # (linked slug, system name, access rank)
+
+    def union(self) -> dict[str, int]:
+        reach = dict(self.own)
+        for _slug, name, rank in self.linked:
+            key = name.casefold()
+            reach[key] = max(reach.get(key, 0), rank)
+        return reach
+
+
+def reach_of(agent: Agent) -> Reach:
+    inventory = decisions.inventory_answers(agent)
+    own: dict[str, int] = {}
+    for system in inventory["systems"]:
+        key = system["name"].casefold()
+        own[key] = max(own.get(key, 0), _RANK[system["access"]])
+    linked = tuple(
+        (other["slug"], system["name"], _RANK[system["access"]])
+        for other in inventory["linked_agents"]
+        for system in other["systems"]
+    )
+    return Reach(own=own, linked=linked)
+
+
+def reach_raises(before: Reach, after: Reach) -> list[str]:
+    """What the agent now reaches through its linked agents that it did not reach, or
+    reached at a lower access level, before: "bank-api (admin) through payments-agent".
+
+    Only reach gained through links counts: the agent's own systems trigger reviews on
+    their own rules (write or admin access added or raised)."""
+    was = before.union()
+    raised: dict[str, tuple[str, int, list[str]]] = {}
+    for slug, name, rank in after.linked:
+        key = name.casefold()
+        if rank <= was.get(key, 0):
+            continue
+        current = raised.get(key)
+        if current is None or rank > current[1]:
+            raised[key] = (name, rank, [slug])
+        elif rank == current[1] and slug not in current[2]:
+            current[2].append(slug)
+    return [
+        f"{name} ({_ACCESS_NAME[rank]}) through {', '.join(sorted(slugs))}"
+        for name, rank, slugs in sorted(raised.values(), key=lambda row: row[0].casefold())
+    ]
+
+
+# --------------------------------------------------------------------------- the queue
+
+
+def queue_reviews(today: dt.date | None = None, within_days: int = QUEUE_DAYS) -> ReviewQuerySet:
+    """The queue with everything a row shows, in a constant number of queries."""
+    today = today or timezone.localdate()
+    return for_rows(Review.objects.in_queue(within_days, today), today)
+
+
+def for_rows(reviews: ReviewQuerySet, today: dt.date) -> ReviewQuerySet:
+    """Add what a queue row shows: its state, agent, team, owner, assignee and the
+    agent's assessment in progress (number and status), without a query per row."""
+    open_assessment = Assessment.objects.open().filter(agent=OuterRef("agent_id"))
+    mode = models.FETCH_RAISE if settings.STRICT_FETCH else models.FETCH_PEERS
+    return (
+        reviews.with_state(today)
+        .select_related("agent", "agent__team", "agent__owner", "assignee")
+        .annotate(
+            open_number=Subquery(open_assessment.values("number")[:1]),
+            open_status=Subquery(open_assessment.values("status")[:1]),
+        )
+        .fetch_mode(mode)
+    )
+
+
+SORTS: dict[str, tuple[str, list[Any]]] = {
+    "due": ("Due date, earliest first", [F("due_on").asc(), F("agent__name").asc()]),
+    "-due": ("Due date, latest first", [F("due_on").desc(), F("agent__name").asc()]),
+    "tier": (
+        "Tier, highest first",
+        [F("agent__current_tier").desc(nulls_last=True), F("due_on").asc()],
+    ),
+}
+
+
+def sort_queue(reviews: ReviewQuerySet, sort: str) -> ReviewQuerySet:
+    _label, order = SORTS.get(sort) or SORTS["due"]
+    return reviews.order_by(*order, "pk")
+
+
+def state_counts(reviews: ReviewQuerySet, today: dt.date) -> dict[str, int]:
+    """Overdue, triggered and due counts in one query (the states partition the queue)."""
+    scheduled = Q(triggered_at__isnull=True)
+    counts = reviews.aggregate(
+        overdue=models.Count("pk", filter=scheduled & Q(due_on__lt=today)),
+        triggered=models.Count("pk", filter=Q(triggered_at__isnull=False)),
+        due=models.Count("pk", filter=scheduled & Q(due_on__gte=today)),
+    )
+    counts["total"] = counts["overdue"] + counts["triggered"] + counts["due"]
+    return counts
+
+
+def queue_item(review: Review, today: dt.date) -> dict[str, Any]:
+    """One queue row as plain data (for the CLI and JSON)."""
+    agent = review.agent
+    return {
+        "agent": agent.slug,
+        "name": agent.name,
+        "classification": agent.current_classification or None,
+        "tier": agent.current_tier,
+        "team": agent.team.slug,
+        "owner": agent.owner.get_username(),
+        "due_on": review.due_on.isoformat(),
+        "days_overdue": max((today - review.due_on).days, 0),
+        "state": getattr(review, "queue_state", None) or state_of(review, today),
+        "reasons": [
+            {"code": r.get("code"), "detail": r.get("detail"), "at": r.get("at")}
+            for r in review.reasons
+        ],
+        "assignee": review.assignee.get_username() if review.assignee else None,
+        "url": settings.SITE_URL + agent.get_absolute_url(),
+    }
+
+
+def state_of(review: Review, today: dt.date) -> str:
+    if review.triggered_at is not None:
+        return "triggered"
+    return "overdue" if review.due_on < today else "due"

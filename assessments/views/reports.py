@@ -1,0 +1,267 @@
+"""Reports: assessment PDFs, board packs rendered in the background, verification of a
+PDF someone holds, and CSV exports of the inventory and of every assessment version."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, cast
+
+from django import forms
+from django.contrib import messages
+from django.http import HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import reswap, retarget
+
+from assessments import actions
+from assessments.models import BoardPackJob, Classification, ReportRecord, Team, Tier
+from assessments.reports import exports
+from assessments.reports.board import DEFAULT_PERIOD_DAYS, TIER_LABELS, FilterError
+from assessments.reports.verify import MAX_BYTES, verify_file
+from assessments.roles import permission_required
+from assessments.views.common import HtmxHttpRequest
+from assessments.views.wizard import _get_assessment
+
+RECENT_JOBS = 8
+RECENT_RECORDS = 12
+
+
+class BoardPackForm(forms.Form):
+    team = forms.ModelChoiceField(
+        queryset=Team.objects.order_by("name"),
+        to_field_name="slug",
+        required=False,
+        empty_label="All teams",
+    )
+    tier = forms.TypedChoiceField(
+        choices=[("", "All tiers"), *Tier.choices],
+        coerce=int,
+        empty_value=None,
+        required=False,
+    )
+    classification = forms.ChoiceField(
+        choices=[("", "All classes"), *Classification.choices, ("unassessed", "Not assessed")],
+        required=False,
+        label="Class",
+    )
+    since = forms.DateField(
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        label="Period from",
+        help_text=f"Reclassifications since this day; {DEFAULT_PERIOD_DAYS} days ago if empty.",
+    )
+    until = forms.DateField(
+        required=False, widget=forms.DateInput(attrs={"type": "date"}), label="Period to"
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        until = data.get("until") or timezone.localdate()
+        since = data.get("since") or until - dt.timedelta(days=DEFAULT_PERIOD_DAYS)
+        if since > until:
+            raise forms.ValidationError("The period must start on or before the day it ends.")
+        if until > timezone.localdate():
+            self.add_error("until", "The period cannot end in the future.")
+        data["since"], data["until"] = since, until
+        return data
+
+    def params(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        return {
+            "team": data["team"].slug if data.get("team") else "",
+            "tier": data.get("tier"),
+            "classification": data.get("classification") or "",
+            "since": data["since"].isoformat(),
+            "until": data["until"].isoformat(),
+        }
+
+
+class VerifyForm(forms.Form):
+    file = forms.FileField(
+        label="Report PDF",
+        help_text="A report downloaded from this application. Nothing is stored.",
+        error_messages={
+            "required": "Choose the PDF to verify.",
+            "empty": "The file is empty: there is nothing to verify.",
+        },
+        allow_empty_file=False,
+    )
+
+    def clean_file(self) -> Any:
+        file = self.cleaned_data["file"]
+        if file.size > MAX_BYTES:
+            raise forms.ValidationError(
+                f"The file is larger than {MAX_BYTES // (1024 * 1024)} MB; no report this "
+                "application issues is that large."
+            )
+        return file
+
+
+def _scope(params: dict[str, Any], team_names: dict[str, str]) -> str:
+    parts = []
+    if params.get("team"):
+        parts.append(team_names.get(params["team"], params["team"]))
+    if params.get("tier"):
+        parts.append(f"tier {TIER_LABELS.get(params['tier'], params['tier'])}")
+    if params.get("classification"):
+        parts.append(
+            dict(Classification.choices).get(params["classification"], "not assessed").lower()
+        )
+    return ", ".join(parts) or "All active agents"
+
+
+# A job nobody has picked up for this long suggests no worker is running.
+WORKER_WAIT = dt.timedelta(minutes=2)
+
+
+def _annotate(job: BoardPackJob, team_names: dict[str, str]) -> BoardPackJob:
+    job.scope = _scope(job.params, team_names)  # type: ignore[attr-defined]
+    job.waiting_long = (  # type: ignore[attr-defined]
+        job.state == BoardPackJob.State.QUEUED and timezone.now() - job.created_at > WORKER_WAIT
+    )
+    return job
+
+
+def _job_context(job: BoardPackJob) -> dict[str, Any]:
+    return {"job": _annotate(job, dict(Team.objects.values_list("slug", "name")))}
+
+
+def _index_context(request: HtmxHttpRequest, **extra: Any) -> dict[str, Any]:
+    team_names = dict(Team.objects.values_list("slug", "name"))
+    jobs = list(
+        BoardPackJob.objects.select_related("requested_by", "report").defer("pdf")[:RECENT_JOBS]
+    )
+    for job in jobs:
+        _annotate(job, team_names)
+    records = list(
+        ReportRecord.objects.select_related("assessment__agent", "created_by").defer("pdf")[
+            :RECENT_RECORDS
+        ]
+    )
+    return {
+        "board_form": extra.pop("board_form", None) or BoardPackForm(),
+        "verify_form": extra.pop("verify_form", None) or VerifyForm(),
+        "jobs": jobs,
+        "records": records,
+        "can_request": request.user.has_perm("assessments.add_boardpackjob"),
+        "max_mb": MAX_BYTES // (1024 * 1024),
+        **extra,
+    }
+
+
+@permission_required("assessments.view_assessment")
+@require_GET
+def reports(request: HtmxHttpRequest) -> HttpResponse:
+    return render(request, "reports/index.html", _index_context(request))
+
+
+@permission_required("assessments.add_boardpackjob")
+@require_POST
+def board_pack_request(request: HtmxHttpRequest) -> HttpResponse:
+    form = BoardPackForm(request.POST)
+    if form.is_valid():
+        try:
+            job = actions.request_board_pack(request.user, form.params(), request=request)
+        except FilterError as error:
+            form.add_error(None, str(error))
+        else:
+            if request.htmx:
+                return render(request, "reports/job.html#job", _job_context(job))
+            messages.success(request, "The board pack is being made. This page shows its progress.")
+            return redirect("assessments:board_pack_status", job.pk)
+    if request.htmx:
+        response = render(
+            request, "reports/index.html#board-form", {"board_form": form}, status=422
+        )
+        return reswap(retarget(response, "#board-form"), "outerHTML")
+    return render(
+        request, "reports/index.html", _index_context(request, board_form=form), status=422
+    )
+
+
+@permission_required("assessments.view_boardpackjob")
+@require_GET
+def board_pack_status(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    job = get_object_or_404(
+        BoardPackJob.objects.select_related("requested_by", "report").defer("pdf"), pk=pk
+    )
+    template = "reports/job.html#job" if request.htmx else "reports/job.html"
+    return render(request, template, _job_context(job))
+
+
+@permission_required("assessments.view_boardpackjob")
+@require_GET
+def board_pack_download(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    job = get_object_or_404(BoardPackJob.objects.select_related("report"), pk=pk)
+    if job.state != BoardPackJob.State.DONE or not job.pdf:
+        messages.info(request, "That board pack is not ready yet.")
+        return redirect("assessments:board_pack_status", job.pk)
+    stamp = timezone.localdate(job.finished_at or job.created_at).isoformat()
+    return _pdf_response(
+        bytes(job.pdf), f"board-pack-{stamp}-{job.report.document_id if job.report else job.pk}.pdf"
+    )
+
+
+@permission_required("assessments.view_assessment")
+@require_POST
+def report_verify(request: HtmxHttpRequest) -> HttpResponse:
+    form = VerifyForm(request.POST, request.FILES)
+    result = None
+    if form.is_valid():
+        result = verify_file(form.cleaned_data["file"])
+        form = VerifyForm()
+    status = 200 if result is not None else 422
+    if request.htmx:
+        return render(
+            request,
+            "reports/index.html#verify",
+            {"verify_form": form, "verification": result, "max_mb": MAX_BYTES // (1024 * 1024)},
+            status=status,
+        )
+    return render(
+        request,
+        "reports/index.html",
+        _index_context(request, verify_form=form, verification=result),
+        status=status,
+    )
+
+
+@permission_required("assessments.view_assessment")
+@require_GET
+def assessment_report(request: HtmxHttpRequest, slug: str, number: int) -> HttpResponse:
+    assessment = _get_assessment(slug, number)
+    issued = actions.issue_assessment_report(request.user, assessment, request=request)
+    name = f"{assessment.agent.slug}-v{assessment.number}-{issued.record.document_id}.pdf"
+    return _pdf_response(issued.pdf, name)
+
+
+def _pdf_response(data: bytes, filename: str) -> HttpResponse:
+    response = HttpResponse(data, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+def _csv_response(lines: Any, filename: str) -> HttpResponse:
+    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "private, no-store"
+    # A streaming response is not an HttpResponse subclass, but permission_required
+    # only passes it through.
+    return cast(HttpResponse, response)
+
+
+@permission_required("assessments.view_assessment")
+@require_GET
+def export_inventory(request: HtmxHttpRequest) -> HttpResponse:
+    today = timezone.localdate()
+    lines = exports.csv_lines(exports.INVENTORY_HEADER, exports.inventory_rows(today))
+    return _csv_response(lines, f"agent-inventory-{today.isoformat()}.csv")
+
+
+@permission_required("assessments.view_assessment")
+@require_GET
+def export_assessments(request: HtmxHttpRequest) -> HttpResponse:
+    lines = exports.csv_lines(exports.ASSESSMENT_HEADER, exports.assessment_rows())
+    return _csv_response(lines, f"assessments-{timezone.localdate().isoformat()}.csv")

@@ -1,0 +1,204 @@
+"""The reassessment queue: filter, sort, assign, and start the re-assessment from a row.
+
+One URL serves the page and, for htmx, its results (``#queue-results``); each row is
+its own partial (``#review-<pk>``) that an assignment swaps. Every htmx request has a
+plain form or link behind it, so the page works without JavaScript.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.contrib import messages
+from django.db.models import Q
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from assessments import actions, reviews
+from assessments.models import Agent, Review, ReviewQuerySet
+from assessments.review_forms import QueueFilterForm
+from assessments.roles import permission_required
+from assessments.views.common import HtmxHttpRequest, paginate, query_without
+
+TEMPLATE = "assessments/queue.html"
+
+
+def _filtered(queue: ReviewQuerySet, data: dict[str, Any], user: Any) -> ReviewQuerySet:
+    if data.get("tier"):
+        queue = queue.filter(agent__current_tier=data["tier"])
+    if data.get("classification") == "unassessed":
+        queue = queue.filter(agent__current_classification="")
+    elif data.get("classification"):
+        queue = queue.filter(agent__current_classification=data["classification"])
+    if data.get("team"):
+        queue = queue.filter(agent__team=data["team"])
+    if data.get("owner"):
+        queue = queue.filter(agent__owner=data["owner"])
+    assignee = data.get("assignee")
+    if assignee == "me":
+        queue = queue.filter(assignee=user)
+    elif assignee == "none":
+        queue = queue.filter(assignee__isnull=True)
+    elif assignee:
+        queue = queue.filter(assignee__username=assignee)
+    if data.get("reason"):
+        queue = reviews.with_reason_code(queue, data["reason"])
+    return queue
+
+
+def _with_days(rows: list[Review], today: dt.date) -> list[Review]:
+    for review in rows:
+        review.days_left = (review.due_on - today).days  # type: ignore[attr-defined]
+        review.days_late = max(-review.days_left, 0)  # type: ignore[attr-defined]
+    return rows
+
+
+def _row_context(request: HtmxHttpRequest, people: list[Any]) -> dict[str, Any]:
+    return {
+        "reviewers": people,
+        "can_assign": request.user.has_perm("assessments.change_review"),
+        "can_start": request.user.has_perm("assessments.add_assessment"),
+        "query": request.GET.urlencode(),
+    }
+
+
+def _queue_context(request: HtmxHttpRequest, **extra: Any) -> dict[str, Any]:
+    today = timezone.localdate()
+    people = list(reviews.reviewers())
+    form = QueueFilterForm(request.GET, reviewers=people)
+    form.is_valid()  # invalid values are dropped from cleaned_data and ignored
+    data = form.cleaned_data
+    queue = _filtered(Review.objects.in_queue(reviews.QUEUE_DAYS, today), data, request.user)
+    counts = reviews.state_counts(queue, today)
+    rows = reviews.for_rows(queue, today)
+    state = data.get("state") or ""
+    if state:
+        rows = rows.filter(Q(queue_state=state))
+    sort = data.get("sort") or "due"
+    page = paginate(request, reviews.sort_queue(rows, sort))
+    filtered = any(v for k, v in request.GET.items() if k not in ("page", "sort"))
+    return {
+        "form": form,
+        "page": page,
+        "rows": _with_days(list(page.object_list), today),
+        "counts": counts,
+        "state": state,
+        "sort": sort,
+        "today": today,
+        "filtered": filtered,
+        "query_without_page": query_without(request, "page"),
+        "query_without_state": query_without(request, "state", "page"),
+        "state_labels": reviews.STATE_LABELS,
+        **_row_context(request, people),
+        **extra,
+    }
+
+
+@permission_required("assessments.view_review")
+@require_GET
+def queue(request: HtmxHttpRequest) -> HttpResponse:
+    template = TEMPLATE
+    if request.htmx and request.htmx.target == "queue-results":
+        template += "#results"
+    return render(request, template, _queue_context(request))
+
+
+def _queue_redirect(request: HtmxHttpRequest) -> HttpResponse:
+    query = request.GET.urlencode()
+    return redirect(reverse("assessments:queue") + (f"?{query}" if query else ""))
+
+
+def _chosen_assignee(request: HtmxHttpRequest) -> tuple[Any, str | None]:
+    """(assignee or None to unassign, error). "Assign to me" is its own button."""
+    if request.POST.get("to_me"):
+        return request.user, None
+    value = request.POST.get("assignee", "").strip()
+    if not value:
+        return None, None
+    person = reviews.reviewers().filter(pk=value).first() if value.isdigit() else None
+    if person is None:
+        return None, "Choose a reviewer from the list."
+    return person, None
+
+
+@permission_required("assessments.change_review")
+@require_POST
+def queue_assign(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    review = get_object_or_404(Review.objects.select_related("agent"), pk=pk)
+    assignee, error = _chosen_assignee(request)
+    if error is None:
+        try:
+            actions.assign_review(request.user, review, assignee, request=request)
+        except actions.ActionError as exc:
+            error = str(exc)
+    if assignee is None:
+        notice = f"Review of {review.agent.name} is unassigned."
+    else:
+        notice = f"Review of {review.agent.name} assigned to {reviews.person(assignee)}."
+    if request.htmx:
+        today = timezone.localdate()
+        row = reviews.for_rows(Review.objects.filter(pk=pk), today).get()
+        context = {
+            "review": _with_days([row], today)[0],
+            "row_notice": None if error else notice,
+            "row_error": error,
+            **_row_context(request, list(reviews.reviewers())),
+        }
+        return render(request, f"{TEMPLATE}#row", context, status=422 if error else 200)
+    if error:
+        messages.error(request, error)
+    else:
+        messages.success(request, notice)
+    return _queue_redirect(request)
+
+
+@permission_required("assessments.change_review")
+@require_POST
+def queue_bulk_assign(request: HtmxHttpRequest) -> HttpResponse:
+    ids = [int(v) for v in request.POST.getlist("review") if v.isdigit()]
+    assignee, error = _chosen_assignee(request)
+    if error is None and not ids:
+        error = "Tick the reviews to assign first."
+    notice = ""
+    if error is None:
+        try:
+            changed = actions.assign_reviews(request.user, ids, assignee, request=request)
+        except actions.ActionError as exc:
+            error = str(exc)
+        else:
+            n = len(changed)
+            who = reviews.person(assignee) if assignee else "nobody"
+            notice = (
+                f"{n} review{'s' if n != 1 else ''} assigned to {who}."
+                if n
+                else f"Nothing changed: the ticked reviews were already assigned to {who}."
+            )
+    if request.htmx:
+        context = _queue_context(request, bulk_notice=notice or None, bulk_error=error)
+        return render(request, f"{TEMPLATE}#results", context, status=422 if error else 200)
+    if error:
+        messages.error(request, error)
+    else:
+        messages.success(request, notice)
+    return _queue_redirect(request)
+
+
+@permission_required("assessments.add_assessment")
+@require_POST
+def planned_change_landed(request: HtmxHttpRequest, slug: str, change: str) -> HttpResponse:
+    agent = get_object_or_404(Agent, slug=slug)
+    try:
+        actions.mark_planned_change_landed(request.user, agent, change, request=request)
+    except actions.ActionError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(
+            request,
+            f"Marked as landed: {reviews.planned_change_label(change).lower()}. "
+            f"{agent.name} is due for reassessment now.",
+        )
+    return redirect(agent)

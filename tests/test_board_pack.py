@@ -1,0 +1,451 @@
+"""The board pack: its figures, its filters, the PDF, and rendering in the background."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import tempfile
+from collections import defaultdict
+from pathlib import Path
+from unittest import mock
+
+import time_machine
+from django.core.management import CommandError, call_command
+from django.db import connection
+from django.test import TestCase
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from assessments import actions, decisions
+from assessments.models import AuditEvent, BoardPackJob, ReportRecord
+from assessments.reports import board
+from assessments.reports.board import BoardFilters, FilterError, board_content
+from assessments.reports.verify import MATCH, verify_bytes
+from tests import factories as f
+from tests import report_helpers as h
+
+NOW = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)
+TODAY = NOW.date()
+
+
+def days_ago(n):
+    return NOW - dt.timedelta(days=n)
+
+
+class Portfolio:
+    """Five active agents and a retired one, decided at known times before NOW."""
+
+    @classmethod
+    def build(cls, target):
+        people = h.people()
+        cls_ = target
+        cls_.people = people  # the personas, for tests that sign in
+        a, r = people["assessor"], people["reviewer"]
+        research = f.team("Research")
+        with time_machine.travel(days_ago(200), tick=False):
+            cls_.steady = f.approved(f.agent(slug="steady", name="Steady script"), a, r)
+            cls_.grower_v1 = f.approved(f.agent(slug="grower", name="Growing helper"), a, r)
+        with time_machine.travel(days_ago(120), tick=False):
+            cls_.old_v1 = f.approved(f.agent(slug="old-change", name="Old change"), a, r)
+        with time_machine.travel(days_ago(100), tick=False):
+            cls_.old_v2 = f.approved(
+                cls_.old_v1.agent, a, r, decision_mode="context_driven", human_approval="none"
+            )
+            cls_.planner = h.approved_planner(a, r)
+        with time_machine.travel(days_ago(30), tick=False):
+            cls_.grower_v2 = f.approved(cls_.grower_v1.agent, a, r, decision_mode="context_driven")
+        cls_.fresh = f.agent(slug="fresh", name="Fresh arrival", team=research)
+        gone = f.agent(slug="gone", name="Gone agent")
+        actions.retire_agent(a, gone)
+
+
+class BoardContentTests(TestCase):
+    @classmethod
+    def setUpTestData(cls):
+        Portfolio.build(cls)
+
+    def setUp(self):
+        self.enterContext(time_machine.travel(NOW, tick=False))
+
+    def content(self, **params):
+        return board_content(BoardFilters.from_params(params), today=TODAY)
+
+    def test_figures_count_active_agents_by_their_latest_approved_assessment(self):
+        c = self.content()
+        self.assertEqual(c["figures"]["agents"], 5)  # the retired agent is left out
+        self.assertEqual(c["figures"]["assessed"], 4)
+        self.assertEqual(c["figures"]["unassessed"], 1)
+        latest = [self.steady, self.grower_v2, self.old_v2, self.planner]
+        expected = defaultdict(int)
+        for a in latest:
+            expected[(a.tier, a.classification)] += 1
+        for row, tier in zip(c["distribution"], (1, 2, 3, 4, None), strict=True):
+            for cls in ("agent_identity", "machine_identity"):
+                self.assertEqual(row[cls], expected[(tier, cls)], (tier, cls))
+        self.assertEqual(c["distribution"][4]["unassessed"], 1)
+        agent_ids = sum(1 for a in latest if a.classification == "agent_identity")
+        self.assertEqual(c["figures"]["agent_identity"], agent_ids)
+        self.assertEqual(c["figures"]["agent_identity_pct"], f"{round(100 * agent_ids / 4)}%")
+
+    def test_reclassifications_are_those_approved_in_the_period_with_a_new_class_or_tier(self):
+        c = self.content()
+        self.assertEqual([r["slug"] for r in c["reclassifications"]], ["grower"])
+        row = c["reclassifications"][0]
+        self.assertEqual(row["versions"], "v1 → v2")
+        self.assertEqual(row["from"], f"Machine identity, tier {self.grower_v1.tier}")
+        self.assertEqual(row["to"], f"Agent identity, tier {self.grower_v2.tier}")
+        wider = self.content(since=days_ago(150).date().isoformat())
+        self.assertEqual(
+            sorted(r["slug"] for r in wider["reclassifications"]), ["grower", "old-change"]
+        )
+        self.assertEqual(wider["figures"]["first_decisions"], 2)  # old-change v1, planner
+
+    def test_overdue_and_due_reviews(self):
+        c = self.content()
+        # The planner (tier 3, every 90 days) was approved 100 days ago.
+        self.assertEqual([(r["slug"], r["days"]) for r in c["overdue"]], [("planner", 10)])
+        due = {r["agent"] for r in c["due"]}
+        self.assertNotIn("Incident planner", due)
+        for r in c["due"]:
+            self.assertTrue(0 <= r["days_left"] <= 30)
+        self.assertEqual(c["figures"]["due"], len(c["due"]))
+
+    def test_gaps_by_control_and_exceptions_in_force(self):
+        c = self.content()
+        latest = [self.steady, self.grower_v2, self.old_v2, self.planner]
+        expected = defaultdict(int)
+        for a in latest:
+            for control in a.result["controls"]:
+                if control["status"] == "gap":
+                    expected[control["id"]] += 1
+        self.assertEqual({g["id"]: g["agents"] for g in c["gaps"]}, dict(expected))
+        # The planner's audit-gap exception ran 90 days from its approval 100 days ago: it
+        # expired in the period, so its gap is open again and none is in force.
+        self.assertEqual(c["exceptions_by_subject"], [])
+        self.assertEqual(c["figures"]["exceptions"], 0)
+        self.assertEqual(
+            [(e["slug"], e["subject"]) for e in c["expired_exceptions"]], [("planner", "audit_gap")]
+        )
+
+    def test_an_exception_in_force_is_counted_with_its_next_expiry(self):
+        with time_machine.travel(days_ago(100) + dt.timedelta(days=50), tick=False):
+            c = board_content(BoardFilters.from_params({}))
+        self.assertEqual(
+            [(x["subject"], x["count"]) for x in c["exceptions_by_subject"]], [("audit_gap", 1)]
+        )
+        self.assertEqual(c["exceptions_by_subject"][0]["next_expiry"], (days_ago(10)).date())
+
+    def test_coverage_counts_agents_with_a_mapped_control_in_place_or_as_a_gap(self):
+        c = self.content()
+        data = decisions.catalogue_data(self.planner.catalogue)
+        mapped = {
+            ctl["id"]: {(m["framework"], m["item"]) for m in ctl["mappings"]}
+            for ctl in data["controls"]
+        }
+        in_place, gap = defaultdict(set), defaultdict(set)
+        for a in [self.steady, self.grower_v2, self.old_v2, self.planner]:
+            for control in a.result["controls"]:
+                for key in mapped[control["id"]]:
+                    if control["status"] == "in_place":
+                        in_place[key].add(a.agent_id)
+                    elif control["status"] == "gap":
+                        gap[key].add(a.agent_id)
+        checked = 0
+        for fw in c["frameworks"]:
+            for item in fw["items"]:
+                key = (fw["key"], item["id"])
+                self.assertEqual(item["in_place"], len(in_place[key]), key)
+                self.assertEqual(item["gap"], len(gap[key]), key)
+                checked += 1
+        self.assertGreater(checked, 20)
+        asi = next(fw for fw in c["frameworks"] if fw["key"] == "owasp_asi_top10_2026")
+        self.assertIn("ASI03", [i["id"] for i in asi["items"]])
+
+    def test_filters_by_team_tier_and_class(self):
+        by_team = self.content(team="research")
+        self.assertEqual([a["title"] for a in by_team["agents"]], ["Fresh arrival (fresh)"])
+        by_tier = self.content(tier=self.planner.tier)
+        self.assertIn("Incident planner (planner)", [a["title"] for a in by_tier["agents"]])
+        self.assertTrue(all(r["tier"] == self.planner.tier for r in by_tier["overdue"]))
+        unassessed = self.content(classification="unassessed")
+        self.assertEqual(unassessed["figures"]["agents"], 1)
+        self.assertEqual(unassessed["figures"]["assessed"], 0)
+        machines = self.content(classification="machine_identity")
+        self.assertEqual(
+            machines["figures"]["agents"],
+            sum(
+                1
+                for a in (self.steady, self.grower_v2, self.old_v2, self.planner)
+                if a.classification == "machine_identity"
+            ),
+        )
+
+    def test_bad_filters_are_refused_with_a_reason(self):
+        for params, message in [
+            ({"since": "2026-11-02", "until": "2026-10-01"}, "must start on or before"),
+            ({"team": "nobody"}, "There is no team"),
+            ({"tier": 7}, "The tier must be"),
+            ({"classification": "robot"}, "The class must be"),
+            ({"since": "yesterday"}, "YYYY-MM-DD"),
+        ]:
+            with self.subTest(params=params), self.assertRaisesMessage(FilterError, message):
+                BoardFilters.from_params(params)
+
+    def test_the_key_points_state_the_figures(self):
+        points = " ".join(self.content()["key_points"])
+        self.assertIn("4 of 5 agents have an approved assessment", points)
+        self.assertIn("1 review is overdue; the longest is 10 days late (Incident planner)", points)
+        self.assertIn("1 agent has never been assessed", points)
+        self.assertIn("1 agent was reclassified in the period", points)
+
+
+class BoardPdfTests(TestCase):
+    @classmethod
+    def setUpTestData(cls):
+        Portfolio.build(cls)
+        with time_machine.travel(NOW, tick=False):
+            cls.issued = actions.issue_board_pack(cls.people["reviewer"], {})
+        cls.pages = h.pages_text(cls.issued.pdf)
+        cls.text = h.flat(" ".join(cls.pages))
+
+    def test_it_has_every_section_with_its_figures_and_every_agent(self):
+        for title in [
+            "1 · Summary",
+            "2 · Classification and tier",
+            "3 · Reviews overdue and due",
+            "4 · Open gaps and exceptions",
+            "5 · Reclassifications in the period",
+            "6 · Framework coverage",
+            "Appendix · Every agent in scope (5)",
+        ]:
+            self.assertIn(title, self.text)
+        for name in ["Steady script", "Growing helper", "Old change", "Incident planner", "Fresh"]:
+            self.assertIn(name, self.text)
+        self.assertNotIn("Gone agent", self.text)
+        self.assertIn("Not assessed: no approved assessment yet", self.text)
+
+    def test_the_contents_give_the_page_each_section_starts_on(self):
+        cover = h.flat(self.pages[0])
+        for heading, entry in [
+            ("1 · Summary", "Summary"),
+            ("4 · Open gaps and exceptions", "Open gaps and exceptions"),
+            ("Appendix · Every agent", "Appendix: every agent in scope"),
+        ]:
+            match = re.search(re.escape(entry) + r" (\d+)", cover)
+            self.assertIsNotNone(match, entry)
+            page = int(match[1])
+            self.assertIn(heading, h.flat(self.pages[page - 1]), heading)
+
+    def test_the_distribution_chart_is_drawn(self):
+        svg_text = self.text
+        for label in ["1 · Baseline", "2 · Elevated", "3 · High", "4 · Critical", "Not assessed"]:
+            self.assertIn(label, svg_text)
+
+    def test_pdf_a_fonts_page_numbers_and_fingerprint(self):
+        self.assertIn(b'pdfaid:part="3"', h.xmp(self.issued.pdf))
+        self.assertEqual(h.fonts_without_embedded_file(self.issued.pdf), [])
+        for number, text in enumerate(self.pages, start=1):
+            self.assertIn(f"Page {number} of {len(self.pages)}", text)
+        record = self.issued.record
+        self.assertEqual(record.kind, "board")
+        self.assertEqual(record.pages, len(self.pages))
+        self.assertEqual(
+            hashlib.sha256(h.attachment(self.issued.pdf)).hexdigest(), record.content_sha256
+        )
+        self.assertIn(record.content_sha256, self.text.replace(" ", ""))
+        self.assertIsNone(record.pdf)
+        self.assertEqual(verify_bytes(self.issued.pdf).verdict, MATCH)
+
+
+class BoardPackInTheBrowserTests(TestCase):
+    @classmethod
+    def setUpTestData(cls):
+        cls.people = h.people()
+        f.approved(f.agent(slug="one"), cls.people["assessor"], cls.people["reviewer"])
+        cls.url = reverse("assessments:board_pack_request")
+
+    def test_a_request_queues_a_job_whose_fragment_polls_every_second(self):
+        self.client.force_login(self.people["assessor"])
+        response = self.client.post(self.url, {"tier": ""}, headers={"HX-Request": "true"})
+        self.assertEqual(response.status_code, 200)
+        job = BoardPackJob.objects.get()
+        self.assertEqual(job.state, "queued")
+        self.assertContains(response, 'hx-trigger="every 1s"')
+        self.assertContains(response, reverse("assessments:board_pack_status", args=[job.pk]))
+        self.assertTrue(AuditEvent.objects.filter(verb="report.board_request").exists())
+
+    def test_the_task_renders_the_pack_and_the_fragment_offers_the_download(self):
+        self.client.force_login(self.people["assessor"])
+        with self.captureOnCommitCallbacks(execute=True):
+            response = self.client.post(self.url, {"team": "platform"})
+        job = BoardPackJob.objects.get()
+        self.assertRedirects(response, reverse("assessments:board_pack_status", args=[job.pk]))
+        job.refresh_from_db()
+        self.assertEqual((job.state, job.progress), ("done", 100))
+        self.assertEqual(job.report.kind, ReportRecord.Kind.BOARD)
+        self.assertEqual(job.report.params["team"], "platform")
+        fragment = self.client.get(
+            reverse("assessments:board_pack_status", args=[job.pk]), headers={"HX-Request": "true"}
+        )
+        self.assertNotContains(fragment, "hx-trigger")  # done: polling stops
+        download_url = reverse("assessments:board_pack_download", args=[job.pk])
+        self.assertContains(fragment, download_url)
+        self.client.force_login(self.people["viewer"])  # viewers download packs too
+        download = self.client.get(download_url)
+        self.assertEqual(download["Content-Type"], "application/pdf")
+        self.assertEqual(verify_bytes(download.content).record, job.report)
+
+    def test_viewers_cannot_request_packs(self):
+        self.client.force_login(self.people["viewer"])
+        self.assertEqual(self.client.post(self.url, {}).status_code, 403)
+        page = self.client.get(reverse("assessments:reports"))
+        self.assertNotContains(page, "Make the board pack")
+        self.assertFalse(BoardPackJob.objects.exists())
+
+    def test_a_bad_period_is_refused_with_the_form(self):
+        self.client.force_login(self.people["assessor"])
+        response = self.client.post(self.url, {"since": "2026-10-02", "until": "2026-09-01"})
+        self.assertContains(response, "must start on or before", status_code=422)
+        htmx = self.client.post(
+            self.url, {"since": "2026-10-02", "until": "2026-09-01"}, headers={"HX-Request": "true"}
+        )
+        self.assertEqual(htmx.status_code, 422)
+        self.assertEqual(htmx["HX-Retarget"], "#board-form")
+        self.assertFalse(BoardPackJob.objects.exists())
+
+    def test_an_unfinished_pack_cannot_be_downloaded_yet(self):
+        job = BoardPackJob.objects.create(requested_by=self.people["assessor"], params={})
+        self.client.force_login(self.people["viewer"])
+        response = self.client.get(reverse("assessments:board_pack_download", args=[job.pk]))
+        self.assertRedirects(response, reverse("assessments:board_pack_status", args=[job.pk]))
+        page = self.client.get(reverse("assessments:board_pack_status", args=[job.pk]))
+        self.assertContains(page, "Waiting for a worker")
+        self.assertContains(page, "<progress")
+
+    def test_a_failure_is_reported_on_the_job_and_records_nothing(self):
+        job = BoardPackJob.objects.create(requested_by=self.people["assessor"], params={})
+        with (
+            mock.patch.object(board, "render_board_pack", side_effect=RuntimeError("boom")),
+            self.assertLogs("assessments.actions", "ERROR"),
+        ):
+            actions.run_board_pack_job(job.pk)
+        job.refresh_from_db()
+        self.assertEqual(job.state, "failed")
+        self.assertIn("could not be made (RuntimeError)", job.message)
+        self.assertFalse(ReportRecord.objects.exists())
+
+    def test_a_job_runs_once(self):
+        job = BoardPackJob.objects.create(requested_by=self.people["assessor"], params={})
+        actions.run_board_pack_job(job.pk)
+        actions.run_board_pack_job(job.pk)
+        self.assertEqual(ReportRecord.objects.count(), 1)
+
+    def test_progress_advances_through_the_pages(self):
+        seen = []
+        board.render_board_pack(
+            BoardFilters.from_params({}),
+            document_id="AIA-BP-20261102-0000TEST",
+            generated_at=NOW,
+            generated_by="test",
+            progress=lambda percent, message: seen.append((percent, message)),
+        )
+        percents = [p for p, _ in seen]
+        self.assertEqual(percents, sorted(percents))
+        self.assertTrue(any(m.startswith("Laying out page") for _, m in seen))
+        self.assertEqual(seen[-1], (95, "Recording the pack"))
+
+
+class BoardCommandTests(TestCase):
+    @classmethod
+    def setUpTestData(cls):
+        people = h.people()
+        f.approved(f.agent(slug="one"), people["assessor"], people["reviewer"])
+
+    def test_it_writes_and_records_a_filtered_pack(self):
+        with tempfile.TemporaryDirectory() as folder:
+            target = Path(folder) / "pack.pdf"
+            call_command(
+                "report",
+                "board",
+                "--team",
+                "platform",
+                "--tier",
+                "1",
+                "--output",
+                str(target),
+                stdout=tempfile.TemporaryFile(mode="w+"),  # noqa: SIM115
+            )
+            data = target.read_bytes()
+        record = ReportRecord.objects.get(kind="board")
+        self.assertEqual(record.file_sha256, hashlib.sha256(data).hexdigest())
+        self.assertEqual((record.params["team"], record.params["tier"]), ("platform", 1))
+        self.assertIn("Platform, tier 1", h.pdf_text(data))
+
+    def test_bad_filters_are_command_errors(self):
+        with tempfile.TemporaryDirectory() as folder:
+            target = Path(folder) / "pack.pdf"
+            with self.assertRaisesMessage(CommandError, "There is no team “ghosts”"):
+                call_command("report", "board", "--team", "ghosts", "--output", str(target))
+            with self.assertRaisesMessage(CommandError, "must start on or before"):
+                call_command(
+                    "report",
+                    "board",
+                    "--since",
+                    "2026-10-01",
+                    "--until",
+                    "2026-09-01",
+                    "--output",
+                    str(target),
+                )
+            self.assertFalse(target.exists())
+        self.assertFalse(ReportRecord.objects.exists())
+
+
+class ReportsPageTests(TestCase):
+    @classmethod
+    def setUpTestData(cls):
+        cls.people = h.people()
+
+    def add_history(self, n):
+        for i in range(n):
+            agent = f.agent(slug=f"page-{self.counter}-{i}")
+            ReportRecord.objects.create(
+                document_id=f"AIA-AR-20261102-{self.counter:04d}{i:04d}",
+                kind="assessment",
+                assessment=f.answered(agent, self.people["assessor"]),
+                content_sha256="0" * 64,
+                file_sha256=f"{self.counter:032d}{i:032d}",
+                params={"status": "draft", "generated_by": "Ada Assessor"},
+                created_by=self.people["assessor"],
+            )
+            BoardPackJob.objects.create(
+                requested_by=self.people["reviewer"], params={"team": "platform", "tier": 2}
+            )
+        self.counter += 1
+
+    def test_recent_packs_and_reports_are_listed_in_a_constant_number_of_queries(self):
+        self.counter = 1
+        self.client.force_login(self.people["assessor"])
+        url = reverse("assessments:reports")
+        self.add_history(2)
+        self.client.get(url)  # warm the session and caches
+        with CaptureQueriesContext(connection) as few:
+            self.client.get(url)
+        self.add_history(6)
+        with CaptureQueriesContext(connection) as many:
+            page = self.client.get(url)
+        self.assertEqual(len(many), len(few))
+        self.assertContains(page, "Platform, tier 2 · Elevated")
+        self.assertContains(page, "AIA-AR-20261102-00020005")
+        self.assertContains(page, "Make the board pack")
+
+    def test_a_pack_nobody_picks_up_says_to_check_the_worker(self):
+        job = BoardPackJob.objects.create(requested_by=self.people["assessor"], params={})
+        self.client.force_login(self.people["viewer"])
+        url = reverse("assessments:board_pack_status", args=[job.pk])
+        self.assertNotContains(self.client.get(url), "No worker has picked this up yet")
+        BoardPackJob.objects.filter(pk=job.pk).update(
+            created_at=job.created_at - dt.timedelta(minutes=3)
+        )
+        self.assertContains(self.client.get(url), "No worker has picked this up yet")

@@ -1,0 +1,279 @@
+"""The assessment report: what it states, that it is archival, and how it is kept."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import tempfile
+from pathlib import Path
+
+from django.core.management import CommandError, call_command
+from django.test import TestCase
+from django.urls import reverse
+from django.utils import timezone
+
+from assessments import actions, decisions
+from assessments.models import AuditEvent, GapException, ReferenceNote, ReportRecord
+from assessments.reports.pdf import DOCUMENT_ID_RE
+from assessments.views.wizard import display_value
+from tests import factories as f
+from tests import report_helpers as h
+
+
+def report_url(assessment):
+    return reverse("assessments:assessment_report", args=[assessment.agent.slug, assessment.number])
+
+
+class AssessmentReportContentTests(TestCase):
+    @classmethod
+    def setUpTestData(cls):
+        cls.people = h.people()
+        cls.assessment = h.approved_planner(cls.people["assessor"], cls.people["reviewer"])
+        cls.issued = actions.issue_assessment_report(cls.people["viewer"], cls.assessment)
+        cls.text = h.pdf_text(cls.issued.pdf)
+
+    def test_it_states_the_decision(self):
+        result = self.assessment.result
+        self.assertEqual(result["classification"], "agent_identity")
+        self.assertIn("Agent identity", self.text)
+        self.assertIn(f"{result['tier']} · {result['tier_name'].capitalize()}", self.text)
+        self.assertIn(f"Reviewed every {result['review_interval_days']} days", self.text)
+        self.assertIn(self.assessment.next_review_on.strftime("%-d %b %Y"), self.text)
+
+    def test_it_gives_every_sentence_of_the_rationale(self):
+        self.assertTrue(self.assessment.result["rationale"])
+        for sentence in self.assessment.result["rationale"]:
+            self.assertIn(h.flat(sentence), self.text)
+
+    def test_it_lists_each_required_control_with_its_status(self):
+        for control in self.assessment.result["controls"]:
+            self.assertIn(control["id"], self.text)
+            self.assertIn(h.flat(control["title"]), self.text)
+        self.assertIn("In place", self.text)
+        self.assertIn("Gap", self.text)
+
+    def test_it_maps_the_controls_to_framework_ids_with_their_titles(self):
+        catalogue = decisions.catalogue_data(self.assessment.catalogue)
+        titles = {
+            (fw["key"], item["id"]): item["title"]
+            for fw in catalogue["frameworks"]
+            for item in fw["items"]
+        }
+        primary = [
+            "owasp_asi_top10_2026",
+            "owasp_nhi_top10_2025",
+            "csa_maestro",
+            "nist_ai_rmf_1_0",
+        ]
+        for key in primary:
+            ids = self.assessment.result["framework_mappings"][key]
+            self.assertTrue(ids, key)
+            for item in ids:
+                self.assertIn(h.flat(f"{item} · {titles[(key, item)]}"), self.text)
+
+    def test_it_names_the_signals_with_the_answers_behind_them_and_the_flags(self):
+        self.assertIn("Runtime decisions", self.text)
+        self.assertIn("decisive indicator", self.text)
+        q = decisions.questionnaire(self.assessment.questionnaire_version)
+        label = display_value(q.question("decision_mode"), "planner_executor")
+        self.assertIn(f"decision_mode = {label}", self.text)
+        self.assertIn("Audit gap", self.text)
+        self.assertIn("Blocks approval", self.text)
+        exception = GapException.objects.get(assessment=self.assessment, subject="audit_gap")
+        self.assertIn(
+            f"Accepted by exception until {exception.expires_on.strftime('%-d %b %Y')}", self.text
+        )
+
+    def test_it_carries_the_catalogue_notes_on_invalid_citations(self):
+        notes = ReferenceNote.objects.filter(catalogue=self.assessment.catalogue, status="invalid")
+        self.assertTrue(notes.exists())
+        for note in notes:
+            self.assertIn(h.flat(f"“{note.cited}”: not a valid citation."), self.text)
+
+    def test_the_appendix_gives_every_answer_with_its_prompt(self):
+        q = decisions.questionnaire(self.assessment.questionnaire_version)
+        for key in ("decision_mode", "traced_policy_decision", "systems"):
+            self.assertIn(h.flat(q.question(key).prompt), self.text)
+        self.assertIn("kubernetes (write)", self.text)
+
+    def test_sign_off_names_the_assessor_and_reviewer_and_the_approval_audit_event(self):
+        self.assertIn("Sign-off", self.text)
+        self.assertIn("Ada Assessor", self.text)
+        self.assertIn("Rex Reviewer", self.text)
+        event = AuditEvent.objects.get(verb="assessment.approve", object_id=str(self.assessment.pk))
+        self.assertIn(event.hash, self.text.replace(" ", ""))
+
+    def test_every_page_has_the_document_id_and_page_x_of_y(self):
+        pages = h.pages_text(self.issued.pdf)
+        self.assertGreater(len(pages), 3)
+        for number, text in enumerate(pages, start=1):
+            self.assertIn(self.issued.record.document_id, text)
+            self.assertIn(f"Page {number} of {len(pages)}", text)
+        self.assertEqual(self.issued.record.pages, len(pages))
+
+    def test_the_printed_fingerprint_is_the_sha256_of_the_attached_content(self):
+        record = self.issued.record
+        content = h.attachment(self.issued.pdf)
+        self.assertEqual(hashlib.sha256(content).hexdigest(), record.content_sha256)
+        self.assertIn(record.content_sha256, self.text.replace(" ", ""))
+        self.assertEqual(record.file_sha256, hashlib.sha256(self.issued.pdf).hexdigest())
+        stated = json.loads(content)
+        self.assertEqual(stated["decision"]["classification"], "agent_identity")
+        self.assertEqual(stated["rationale"], self.assessment.result["rationale"])
+
+    def test_it_is_pdf_a_with_embedded_fonts_and_selectable_text(self):
+        metadata = h.xmp(self.issued.pdf)
+        self.assertIn(b'pdfaid:part="3"', metadata)
+        self.assertIn(b'pdfaid:conformance="B"', metadata)
+        self.assertEqual(h.fonts_without_embedded_file(self.issued.pdf), [])
+        meta = h.reader(self.issued.pdf).metadata
+        self.assertEqual(meta.title, "Assessment report: Incident planner v1")
+        self.assertIn(self.issued.record.document_id, meta.keywords)
+        self.assertIn("Incident planner · v1", self.text)  # real text, not pictures of it
+
+    def test_an_approved_report_is_not_a_draft(self):
+        self.assertNotIn("DRAFT", self.text)
+        self.assertIn("Approved", self.text)
+
+
+class KeepingReportsTests(TestCase):
+    @classmethod
+    def setUpTestData(cls):
+        cls.people = h.people()
+        cls.assessor, cls.reviewer = cls.people["assessor"], cls.people["reviewer"]
+
+    def test_an_approved_report_is_rendered_once_and_every_download_is_the_same_file(self):
+        approved = f.approved(f.agent(slug="script"), self.assessor, self.reviewer)
+        self.client.force_login(self.people["viewer"])
+        first = self.client.get(report_url(approved))
+        second = self.client.get(report_url(approved))
+        self.assertEqual(first.status_code, 200)
+        self.assertEqual(first["Content-Type"], "application/pdf")
+        self.assertIn("attachment;", first["Content-Disposition"])
+        self.assertEqual(first.content, second.content)
+        record = ReportRecord.objects.get(assessment=approved)
+        self.assertEqual(bytes(record.pdf), first.content)
+        self.assertIn(record.document_id, first["Content-Disposition"])
+        self.assertEqual(AuditEvent.objects.filter(verb="report.issue").count(), 1)
+
+    def test_a_draft_carries_the_watermark_and_each_copy_is_recorded_but_not_kept(self):
+        draft = f.answered(f.agent(slug="drafty"), self.assessor)
+        self.client.force_login(self.people["viewer"])
+        first = self.client.get(report_url(draft))
+        second = self.client.get(report_url(draft))
+        self.assertNotEqual(first.content, second.content)
+        text = h.pdf_text(first.content)
+        self.assertIn("DRAFT", text)
+        self.assertIn("Draft: not a record of decision.", text)
+        records = ReportRecord.objects.filter(assessment=draft)
+        self.assertEqual(records.count(), 2)
+        self.assertFalse(records.filter(pdf__isnull=False).exists())
+        # The same content gives the same fingerprint; the files differ (id, time).
+        self.assertEqual(len({r.content_sha256 for r in records}), 1)
+        self.assertEqual(len({r.file_sha256 for r in records}), 2)
+
+    def test_a_draft_is_evaluated_live_from_its_answers(self):
+        draft = f.answered(f.agent(slug="live"), self.assessor, decision_mode="context_driven")
+        issued = actions.issue_assessment_report(self.assessor, draft)
+        text = h.pdf_text(issued.pdf)
+        self.assertIn("Agent identity", text)
+        self.assertIn("decision_mode = Context-driven", text)
+
+    def test_a_returned_assessment_shows_the_reviewers_comment(self):
+        agent = f.agent(slug="back")
+        submitted = actions.submit_assessment(self.assessor, f.answered(agent, self.assessor))
+        returned = actions.return_assessment(
+            self.reviewer, submitted, comment="Say which systems it writes to."
+        )
+        text = h.pdf_text(actions.issue_assessment_report(self.assessor, returned).pdf)
+        self.assertIn("Say which systems it writes to.", text)
+        self.assertIn("DRAFT", text)
+
+    def test_an_approved_report_shows_exceptions_as_they_stood_at_approval(self):
+        approved = h.approved_planner(self.assessor, self.reviewer)
+        # Revoked after approval: the approved record still shows the accepted exception;
+        # the next version's draft has the gap open again.
+        GapException.objects.filter(assessment=approved).update(revoked_at=timezone.now())
+        kept = h.pdf_text(actions.issue_assessment_report(self.reviewer, approved).pdf)
+        self.assertIn("Accepted by exception until", kept)
+        draft = actions.start_assessment(self.assessor, approved.agent)
+        live = h.pdf_text(actions.issue_assessment_report(self.reviewer, draft).pdf)
+        self.assertIn("Audit gap", live)
+        self.assertNotIn("Accepted by exception until", live)
+
+    def test_pages_link_to_the_report(self):
+        approved = f.approved(f.agent(slug="linked"), self.assessor, self.reviewer)
+        self.client.force_login(self.people["viewer"])
+        agent_page = self.client.get(approved.agent.get_absolute_url())
+        self.assertContains(agent_page, report_url(approved))
+        detail = self.client.get(approved.get_absolute_url())
+        self.assertContains(detail, report_url(approved))
+        self.assertContains(detail, "Report (PDF)")
+        draft = actions.start_assessment(self.assessor, approved.agent)
+        self.assertContains(self.client.get(draft.get_absolute_url()), "Draft report (PDF)")
+
+    def test_people_without_a_role_cannot_download_reports(self):
+        approved = f.approved(f.agent(slug="secret"), self.assessor, self.reviewer)
+        self.client.force_login(f.outsider())
+        self.assertEqual(self.client.get(report_url(approved)).status_code, 403)
+        self.client.logout()
+        self.assertEqual(self.client.get(report_url(approved)).status_code, 302)
+        self.assertFalse(ReportRecord.objects.exists())
+
+
+class ReportCommandTests(TestCase):
+    @classmethod
+    def setUpTestData(cls):
+        people = h.people()
+        cls.agent = f.agent(slug="nightly")
+        cls.v1 = f.approved(cls.agent, people["assessor"], people["reviewer"])
+        cls.v2 = f.answered(cls.agent, people["assessor"], decision_mode="context_driven")
+
+    def run_report(self, *args):
+        with tempfile.TemporaryDirectory() as folder:
+            target = Path(folder) / "out.pdf"
+            out = tempfile.SpooledTemporaryFile(mode="w+")  # noqa: SIM115
+            call_command("report", *args, "--output", str(target), stdout=out)
+            out.seek(0)
+            return target.read_bytes(), out.read()
+
+    def test_the_latest_approved_version_by_default_and_the_same_file_as_the_browser(self):
+        data, said = self.run_report("assessment", "nightly")
+        record = ReportRecord.objects.get(assessment=self.v1)
+        self.assertEqual(data, bytes(record.pdf))
+        self.assertIn(record.document_id, said)
+        self.assertEqual(record.created_by, None)
+        self.assertIn("by the command line", h.pdf_text(data))
+        again, _ = self.run_report("assessment", "nightly")
+        self.assertEqual(again, data)
+
+    def test_a_named_version(self):
+        data, _ = self.run_report("assessment", "nightly", "--version", "2")
+        self.assertIn("DRAFT", h.pdf_text(data))
+        self.assertTrue(ReportRecord.objects.filter(assessment=self.v2).exists())
+
+    def test_unknown_agents_and_versions_are_errors(self):
+        with self.assertRaisesMessage(CommandError, "No agent “nobody”"):
+            self.run_report("assessment", "nobody")
+        with self.assertRaisesMessage(CommandError, "no assessment version 9"):
+            self.run_report("assessment", "nightly", "--version", "9")
+
+    def test_dry_run_writes_nothing(self):
+        with tempfile.TemporaryDirectory() as folder:
+            target = Path(folder) / "out.pdf"
+            out = tempfile.SpooledTemporaryFile(mode="w+")  # noqa: SIM115
+            call_command(
+                "report", "assessment", "nightly", "--output", str(target), "--dry-run", stdout=out
+            )
+            out.seek(0)
+            self.assertIn("Would write the report of", out.read())
+            self.assertFalse(target.exists())
+        self.assertFalse(ReportRecord.objects.exists())
+
+    def test_document_ids_are_well_formed_and_unique(self):
+        ids = {actions.issue_assessment_report(None, self.v2).record.document_id for _ in range(3)}
+        self.assertEqual(len(ids), 3)
+        for document_id in ids:
+            self.assertRegex(document_id, DOCUMENT_ID_RE)
+            self.assertTrue(re.fullmatch(r"AIA-AR-\d{8}-[0-9A-Z]{8}", document_id))
