@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.utils.text import slugify
 
+from assessments.actions import AGENT_FIELDS
 from assessments.models import Access, Agent, AgentLink, Environment, Team
 
 User = get_user_model()
@@ -23,16 +24,7 @@ class AgentForm(forms.ModelForm):
 
     class Meta:
         model = Agent
-        fields = [
-            "name",
-            "slug",
-            "purpose",
-            "owner",
-            "team",
-            "environments",
-            "platform",
-            "credential_model",
-        ]
+        fields = list(AGENT_FIELDS)
         widgets = {"purpose": forms.Textarea(attrs={"rows": 3})}
         help_texts = {"name": "A name people in your organisation recognise."}
 

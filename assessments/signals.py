@@ -41,10 +41,12 @@ def on_login_failed(
     sender: Any, credentials: dict[str, Any], request: Any = None, **kwargs: Any
 ) -> None:
     # Never the password: only the username that was tried.
-    username = str(credentials.get("username", ""))[:150]
+    from assessments.throttle import normalised_username
+
+    username = normalised_username(str(credentials.get("username", "")))
     audit.record(
         "auth.login_failed",
-        actor_label=username.lower(),
+        actor_label=username,
         object_repr=username,
         request=request,
     )

@@ -19,8 +19,13 @@ from assessments import audit
 from assessments.models import AuditEvent
 
 
+def normalised_username(username: str) -> str:
+    # PostgreSQL refuses NUL in text; a name with one can never be a real username.
+    return username.replace("\x00", "").strip().lower()[:150]
+
+
 def _pair(username: str, request: HttpRequest) -> tuple[str, str | None]:
-    return username.strip().lower()[:150], audit.client_ip(request)
+    return normalised_username(username), audit.client_ip(request)
 
 
 def locked_until(username: str, request: HttpRequest) -> dt.datetime | None:

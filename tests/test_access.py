@@ -272,3 +272,92 @@ class AdminAccessTests(TestCase):
     def test_anonymous_admin_visitors_are_sent_to_the_one_sign_in_page(self):
         response = self.client.get(reverse("admin:index"), follow=True)
         self.assertEqual(response.redirect_chain[-1][0].split("?")[0], reverse("login"))
+
+
+JUNK_VALUES = [
+    "",
+    "-1",
+    "0",
+    "99999999999999999999999",
+    "nope",
+    "'\"<script>x</script>",
+    "a\x00b",
+    "é✓",
+    "x" * 3000,
+]
+COMMON_PARAMS = [
+    "q",
+    "page",
+    "sort",
+    "status",
+    "team",
+    "classification",
+    "tier",
+    "version",
+    "state",
+    "owner",
+    "assignee",
+    "reason",
+    "since",
+    "until",
+    "from",
+    "to",
+    "verify",
+    "index",
+    "op",
+    "actor",
+    "verb",
+    "object",
+    "format",
+    "due_within",
+    "links-0-other",
+    "period",
+]
+
+
+class BadQueryStringTests(AccessTableTests):
+    """No query string a user can type turns any page into a 500."""
+
+    def test_every_page_survives_junk_query_strings(self):
+        for name, route in ACCESS.items():
+            if route.method != "get" or name in {"logout"}:
+                continue
+            url = reverse(name, args=route.args(self.objs))
+            for role in ("viewer", "administrator"):
+                self.client.force_login(self.users[role])
+                for value in JUNK_VALUES:
+                    with self.subTest(route=name, role=role, value=value[:20]):
+                        query = {**route.query, **dict.fromkeys(COMMON_PARAMS, value)}
+                        response = self.client.get(url, query)
+                        self.assertLess(response.status_code, 500)
+
+    # The inherited tests run once, in AccessTableTests.
+    test_every_route_is_in_the_access_table = None
+    test_every_route_answers_each_role_as_the_table_says = None
+    test_a_refused_request_changes_nothing_and_is_audited = None
+
+    def test_junk_in_forms_is_refused_without_a_500(self):
+        response = self.client.post(
+            reverse("login"), {"username": "ada\x00min", "password": "x\x00y"}
+        )
+        self.assertLess(response.status_code, 500)
+        self.client.force_login(self.users["reviewer"])
+        for value in ["²", "99999999999999999999999", "-1", "1e3", "\x00"]:
+            with self.subTest(value=value):
+                response = self.client.post(
+                    reverse("assessments:queue_bulk_assign"),
+                    {"review": [value], "assignee": value},
+                )
+                self.assertLess(response.status_code, 500)
+
+    def test_huge_numbers_in_paths_are_404_not_500(self):
+        self.client.force_login(self.users["administrator"])
+        huge = 10**25
+        for url in [
+            reverse("assessments:assessment_detail", args=["subject", huge]),
+            reverse("assessments:wizard", args=["subject", huge]),
+            f"/queue/{huge}/assign/",
+        ]:
+            with self.subTest(url=url):
+                response = (self.client.post if "assign" in url else self.client.get)(url)
+                self.assertEqual(response.status_code, 404)

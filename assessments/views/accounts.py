@@ -30,10 +30,11 @@ def login(request: HttpRequest) -> HttpResponseBase:
     if request.method == "POST":
         username = request.POST.get("username", "")
         if until := throttle.locked_until(username, request):
+            name = throttle.normalised_username(username)
             audit.record(
                 "auth.login_refused",
-                actor_label=username.strip().lower()[:150],
-                object_repr=username[:150],
+                actor_label=name,
+                object_repr=name,
                 request=request,
                 changes={"locked_until": until.isoformat()},
             )

@@ -259,10 +259,14 @@ def agent_form_row(request: HtmxHttpRequest, kind: str) -> HttpResponse:
 def agent_lookup(request: HtmxHttpRequest) -> HttpResponse:
     """htmx: options for the "other agent" datalist as the user types."""
     # The slug input sends itself (links-N-other); ?q= works too.
-    term = str(
-        request.GET.get("q")
-        or next((v for k, v in request.GET.items() if k.endswith("-other")), "")
-    ).strip()[:100]
+    term = (
+        str(
+            request.GET.get("q")
+            or next((v for k, v in request.GET.items() if k.endswith("-other")), "")
+        )
+        .replace("\x00", "")
+        .strip()[:100]
+    )  # PostgreSQL refuses NUL in text
     matches = Agent.objects.active()
     if term:
         matches = matches.search(term)

@@ -21,6 +21,14 @@ def paginate(request: HttpRequest, items: Any, per_page: int = PAGE_SIZE) -> Pag
     return paginator.get_page(request.GET.get("page"))
 
 
+def parse_id(value: str | None) -> int | None:
+    """A database id from user input, or None: ASCII digits that fit a bigint only."""
+    value = (value or "").strip()
+    if not value.isascii() or not value.isdigit() or len(value) > 18:
+        return None
+    return int(value)
+
+
 def query_without(request: HttpRequest, *drop: str) -> str:
     """The current query string without ``drop`` keys (for sort and page links)."""
     pairs = [(k, v) for k, v in request.GET.items() if k not in drop and v != ""]

@@ -22,7 +22,7 @@ from assessments import actions, reviews
 from assessments.models import Agent, Review, ReviewQuerySet
 from assessments.review_forms import QueueFilterForm
 from assessments.roles import permission_required
-from assessments.views.common import HtmxHttpRequest, paginate, query_without
+from assessments.views.common import HtmxHttpRequest, paginate, parse_id, query_without
 
 TEMPLATE = "assessments/queue.html"
 
@@ -119,7 +119,8 @@ def _chosen_assignee(request: HtmxHttpRequest) -> tuple[Any, str | None]:
     value = request.POST.get("assignee", "").strip()
     if not value:
         return None, None
-    person = reviews.reviewers().filter(pk=value).first() if value.isdigit() else None
+    pk = parse_id(value)
+    person = reviews.reviewers().filter(pk=pk).first() if pk is not None else None
     if person is None:
         return None, "Choose a reviewer from the list."
     return person, None
@@ -159,7 +160,7 @@ def queue_assign(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @permission_required("assessments.change_review")
 @require_POST
 def queue_bulk_assign(request: HtmxHttpRequest) -> HttpResponse:
-    ids = [int(v) for v in request.POST.getlist("review") if v.isdigit()]
+    ids = [pk for v in request.POST.getlist("review") if (pk := parse_id(v)) is not None]
     assignee, error = _chosen_assignee(request)
     if error is None and not ids:
         error = "Tick the reviews to assign first."
