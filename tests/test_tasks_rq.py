@@ -1,0 +1,48 @@
+"""The scale-out path the README documents: Django tasks on Redis through RQ.
+
+Runs the real django-tasks-rq backend against the Redis on this machine (CI starts
+it), with an in-process RQ worker using django-tasks-rq's job class.
+"""
+
+from __future__ import annotations
+
+import os
+
+import django_rq
+from django.core import mail
+from django.test import TestCase, override_settings
+from django_tasks_rq.backend import Job
+
+from assessments import tasks
+from tests import factories as f
+
+# One Redis database per xdist worker, so parallel runs do not share a queue.
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+REDIS_URL = f"redis://127.0.0.1:6379/{10 + int(_WORKER.removeprefix('gw') or 0) % 5}"
+
+
+@override_settings(
+    TASKS={"default": {"BACKEND": "django_tasks_rq.RQBackend"}},
+    RQ_QUEUES={"default": {"URL": REDIS_URL}},
+)
+class RQBackendTests(TestCase):
+    def setUp(self):
+        self.queue = django_rq.get_queue("default", job_class=Job)
+        self.queue.connection.flushdb()
+        self.addCleanup(self.queue.connection.flushdb)
+
+    def work(self):
+        worker = django_rq.get_worker("default", job_class=Job, worker_class="rq.SimpleWorker")
+        worker.work(burst=True)
+
+    def test_the_daily_reminder_task_runs_on_an_rq_worker(self):
+        owner = f.assessor("olga")
+        agent = f.agent(owner, slug="due-soon")
+        f.approved(agent, owner, f.reviewer())
+        result = tasks.send_review_reminders.enqueue(dry_run=True)
+        self.assertEqual(self.queue.count, 1)
+        self.work()
+        result.refresh()
+        self.assertEqual(result.status, "SUCCESSFUL")
+        self.assertEqual(result.return_value["dry_run"], True)
+        self.assertEqual(mail.outbox, [])
