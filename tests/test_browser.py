@@ -12,6 +12,7 @@ import shutil
 
 import pytest
 from django.contrib.staticfiles.testing import StaticLiveServerTestCase
+from django.db import connections
 
 from assessments.models import Agent, Assessment
 from tests import factories as f
@@ -77,6 +78,9 @@ class BrowserFlowTests(StaticLiveServerTestCase):
         )
         self._pw = sync_playwright().start()
         self.addCleanup(self._pw.stop)
+        # ORM calls made while Playwright runs get their own connection (its greenlet
+        # is another context for Django); close it so the test database can be dropped.
+        self.addCleanup(connections.close_all)
 
     def sign_in(self, page, username):
         page.goto(f"{self.live_server_url}/accounts/login/")
