@@ -42,7 +42,18 @@ def _catalogue_of(obj: Any) -> int | None:
     return None
 
 
-class CatalogueRowAdminMixin:
+class NoBulkDeleteMixin:
+    """Bulk deletion would skip the per-row lock checks: rows are deleted one at a time."""
+
+    def get_actions(
+        self, request: HttpRequest, action_location: ActionLocation = ActionLocation.CHANGE_LIST
+    ) -> dict[str, Any]:
+        found = super().get_actions(request, action_location=action_location)  # type: ignore[misc]
+        found.pop("delete_selected", None)
+        return found
+
+
+class CatalogueRowAdminMixin(NoBulkDeleteMixin):
     """Rows of a locked catalogue version are read-only; other edits are audited.
 
     Mixed into the ModelAdmins of Framework, FrameworkItem, Control and ReferenceNote.
@@ -60,14 +71,6 @@ class CatalogueRowAdminMixin:
         if self._locked(obj):
             return False
         return super().has_delete_permission(request, obj)  # type: ignore[misc]
-
-    def get_actions(
-        self, request: HttpRequest, action_location: ActionLocation = ActionLocation.CHANGE_LIST
-    ) -> dict[str, Any]:
-        # Bulk deletion would skip the per-row lock: rows are deleted one at a time.
-        found = super().get_actions(request, action_location=action_location)  # type: ignore[misc]
-        found.pop("delete_selected", None)
-        return found
 
     def change_view(
         self,
@@ -290,7 +293,7 @@ class CopyVersionForm(forms.Form):
 # --------------------------------------------------------------------------- version admin
 
 
-class CatalogueVersionAdminMixin:
+class CatalogueVersionAdminMixin(NoBulkDeleteMixin):
     """Versions: the lock shown, ``is_current`` changed only by the "Make current" action."""
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[CatalogueVersion]:
@@ -314,13 +317,6 @@ class CatalogueVersionAdminMixin:
         if obj is not None and (obj.is_current or obj.assessments.exists()):
             return False
         return super().has_delete_permission(request, obj)  # type: ignore[misc]
-
-    def get_actions(
-        self, request: HttpRequest, action_location: ActionLocation = ActionLocation.CHANGE_LIST
-    ) -> dict[str, Any]:
-        found = super().get_actions(request, action_location=action_location)  # type: ignore[misc]
-        found.pop("delete_selected", None)
-        return found
 
     def change_view(
         self,

@@ -451,6 +451,10 @@ class Assessment(models.Model):
     def is_editable(self) -> bool:
         return self.status in self.EDITABLE_STATUSES
 
+    @property
+    def is_approved(self) -> bool:
+        return self.status == self.Status.APPROVED
+
 
 class ImmutableRecordError(Exception):
     """An attempt to change a record that is immutable by design."""

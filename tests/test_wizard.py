@@ -534,3 +534,31 @@ class AutosaveQueryCountTests(TestCase):
         )
         large = one_save("planner_executor")
         self.assertEqual(small, large)
+
+
+class DecisionPanelTests(TestCase):
+    def test_the_panel_lists_the_framework_items_the_required_controls_map_to(self):
+        assessor = f.assessor()
+        a = f.answered(f.agent(slug="mapped"), assessor, decision_mode="planner_executor")
+        self.client.force_login(assessor)
+        response = self.client.get(wizard_url("wizard_step", a, "runtime"))
+        mappings = {m["key"]: m for m in response.context["mappings"]}
+        self.assertEqual(
+            mappings["owasp_asi_top10_2026"]["name"], "OWASP Agentic Top 10 (ASI Top 10)"
+        )
+        self.assertIn("ASI03", mappings["owasp_asi_top10_2026"]["items"])
+        self.assertContains(response, "Framework mappings")
+
+    def test_an_approved_audit_gap_reads_as_accepted_not_as_blocking(self):
+        assessor, reviewer = f.assessor("panel-a"), f.reviewer("panel-r")
+        a = f.approved(
+            f.agent(slug="gapped"),
+            assessor,
+            reviewer,
+            decision_mode="planner_executor",
+            traced_policy_decision="some",
+        )
+        self.client.force_login(reviewer)
+        response = self.client.get(a.get_absolute_url())
+        self.assertContains(response, "Audit gap · approved under an exception")
+        self.assertNotContains(response, "blocks approval")

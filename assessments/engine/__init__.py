@@ -43,8 +43,10 @@ from .terms import (
     DEFAULT_REVIEW_INTERVALS,
     FLAG_DESCRIPTIONS,
     FLAG_IDS,
+    FLAG_TITLES,
     SIGNAL_DESCRIPTIONS,
     SIGNAL_IDS,
+    SIGNAL_TITLES,
     TIER_NAMES,
 )
 
@@ -59,8 +61,10 @@ __all__ = [
     "DEFAULT_REVIEW_INTERVALS",
     "FLAG_DESCRIPTIONS",
     "FLAG_IDS",
+    "FLAG_TITLES",
     "SIGNAL_DESCRIPTIONS",
     "SIGNAL_IDS",
+    "SIGNAL_TITLES",
     "TIER_NAMES",
     "AnswerError",
     "Catalogue",

@@ -35,6 +35,13 @@ SIGNAL_DESCRIPTIONS: dict[str, str] = {
     ),
 }
 SIGNAL_IDS: tuple[str, ...] = tuple(SIGNAL_DESCRIPTIONS)
+SIGNAL_TITLES: dict[str, str] = {
+    "runtime_decisions": "Runtime decisions",
+    "per_task_access": "Per-task access",
+    "unattended_reach": "Unattended reach",
+    "traceability": "Traceability",
+    "alters_own_access": "Alters its own access",
+}
 
 FLAG_DESCRIPTIONS: dict[str, str] = {
     "containment_breakdown": (
@@ -67,6 +74,16 @@ FLAG_DESCRIPTIONS: dict[str, str] = {
     ),
 }
 FLAG_IDS: tuple[str, ...] = tuple(FLAG_DESCRIPTIONS)
+FLAG_TITLES: dict[str, str] = {
+    "containment_breakdown": "Containment breakdown",
+    "composite_escalation": "Composite escalation",
+    "composition_review": "Composition review",
+    "capability_drift": "Capability drift",
+    "reclassification_expected": "Reclassification expected",
+    "audit_gap": "Audit gap",
+    "broad_start": "Broad start",
+    "unattended_delegation": "Unattended delegation",
+}
 BLOCKING_FLAGS: frozenset[str] = frozenset({"audit_gap"})
 
 # Facts a control condition may name, with the values each can take. Answers that are

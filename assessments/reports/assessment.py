@@ -20,15 +20,12 @@ from django.db.models import Q
 from django.utils import timezone
 
 from assessments import decisions, engine
-from assessments.models import Assessment, AuditEvent, GapException
+from assessments.models import Assessment, AuditEvent, Classification, GapException
+from assessments.presentation import display_value, panel_context
 from assessments.reports.pdf import PdfMeta, RenderedPdf, canonical_json, render_pdf, sha256_hex
-from assessments.views.wizard import FLAG_TITLES, display_value, panel_context
 
 TEMPLATE = "reports/pdf/assessment.html"
-CLASS_LABELS = {
-    "agent_identity": "Agent identity",
-    "machine_identity": "Machine identity",
-}
+CLASS_LABELS: dict[str, str] = dict(Classification.choices)
 CLASS_MEANING = {
     "agent_identity": "Govern it as a distinct AI-agent identity: its own workload identity, "
     "short-lived credentials, policy evaluated at request time, per-action audit and "
@@ -319,7 +316,7 @@ def render_assessment_report(
             "content_sha256": digest,
             "draft": not content["assessment"]["approved"],
         },
-        "flag_titles": FLAG_TITLES,
+        "flag_titles": engine.FLAG_TITLES,
     }
     title = f"Assessment report: {agent['name']} v{assessment.number}"
     meta = PdfMeta(

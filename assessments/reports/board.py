@@ -18,18 +18,19 @@ from django.db.models import Exists, F, OuterRef, Q, Subquery
 from django.utils import dateformat, timezone
 
 from assessments import decisions
-from assessments.engine import FLAG_DESCRIPTIONS
+from assessments.engine import FLAG_DESCRIPTIONS, FLAG_TITLES, TIER_NAMES
 from assessments.models import (
     Agent,
     Assessment,
     CatalogueVersion,
+    Classification,
     GapException,
     Review,
     System,
     Team,
+    Tier,
 )
 from assessments.reports.pdf import PdfMeta, RenderedPdf, canonical_json, render_pdf, sha256_hex
-from assessments.views.wizard import FLAG_TITLES
 
 TEMPLATE = "reports/pdf/board.html"
 DEFAULT_PERIOD_DAYS = 90
@@ -37,9 +38,8 @@ DUE_WITHIN_DAYS = 30
 # Reviews due soon are listed in full up to this many; beyond it the pack lists the
 # soonest and counts the rest by team (every agent's next review is in the appendix).
 DUE_LIST_LIMIT = 40
-TIER_LABELS = {1: "1 · Baseline", 2: "2 · Elevated", 3: "3 · High", 4: "4 · Critical"}
-TIER_NAMES = {1: "baseline", 2: "elevated", 3: "high", 4: "critical"}
-CLASS_LABELS = {"agent_identity": "Agent identity", "machine_identity": "Machine identity"}
+TIER_LABELS: dict[int, str] = dict(Tier.choices)
+CLASS_LABELS: dict[str, str] = dict(Classification.choices)
 UNASSESSED = "unassessed"
 COLOURS = {"agent_identity": "#6f2dbd", "machine_identity": "#0f766e", UNASSESSED: "#cbd5e1"}
 

@@ -14,14 +14,10 @@ from django.views.decorators.http import require_GET, require_POST
 
 from assessments import actions, decisions, engine
 from assessments.models import Agent, Assessment, AuditEvent, GapException
+from assessments.presentation import display_value, panel_context
 from assessments.roles import permission_required
 from assessments.views.common import HtmxHttpRequest
-from assessments.views.wizard import (
-    WizardState,
-    _get_assessment,
-    display_value,
-    panel_context,
-)
+from assessments.views.wizard import WizardState, _get_assessment
 
 
 class ApproveForm(forms.Form):
@@ -97,7 +93,7 @@ def _detail_context(
     else:
         result = _frozen_result(assessment)
         answers = dict(assessment.answers or {})
-    controls = {c.control_id: c.title for c in assessment.catalogue.controls.all()}
+    controls = _control_titles(assessment)
     can_review, why_not = actions.can_review(request.user, assessment)
     today = timezone.localdate()
     exceptions = list(
@@ -147,7 +143,11 @@ def _detail_context(
         "versions": versions,
         "events": AuditEvent.objects.for_object(assessment).order_by("id")[:50],
         "control_titles": controls,
-        **(panel_context(result, q) if result else {}),
+        **(
+            panel_context(result, q, decisions.engine_catalogue(assessment.catalogue))
+            if result
+            else {}
+        ),
         **extra,
     }
     return context
@@ -169,49 +169,37 @@ def assessment_decide(request: HtmxHttpRequest, slug: str, number: int) -> HttpR
     assessment = _get_assessment(slug, number)
     decision = request.POST.get("decision")
     if decision == "approve":
-        result = _frozen_result(assessment)
-        controls = {c.control_id: c.title for c in assessment.catalogue.controls.all()}
-        form = ApproveForm(request.POST, subjects=_exception_subjects(result, controls))
-        if not form.is_valid():
-            return render(
-                request,
-                "assessments/assessment_detail.html",
-                _detail_context(request, assessment, approve_form=form),
-                status=422,
-            )
+        subjects = _exception_subjects(_frozen_result(assessment), _control_titles(assessment))
+        approve_form = ApproveForm(request.POST, subjects=subjects)
+        if not approve_form.is_valid():
+            return _decision_refused(request, assessment, approve_form=approve_form)
         try:
             actions.approve_assessment(
                 request.user,
                 assessment,
-                exception_subjects=form.cleaned_data["exception_subjects"],
-                exception_reason=form.cleaned_data["exception_reason"],
-                exception_expires_on=form.cleaned_data["exception_expires_on"],
+                exception_subjects=approve_form.cleaned_data["exception_subjects"],
+                exception_reason=approve_form.cleaned_data["exception_reason"],
+                exception_expires_on=approve_form.cleaned_data["exception_expires_on"],
                 request=request,
             )
         except actions.ActionError as error:
-            form.add_error(None, str(error))
-            return render(
-                request,
-                "assessments/assessment_detail.html",
-                _detail_context(request, assessment, approve_form=form),
-                status=422,
-            )
+            approve_form.add_error(None, str(error))
+            return _decision_refused(request, assessment, approve_form=approve_form)
+        governed = (
+            "an agent identity"
+            if assessment.classification == "agent_identity"
+            else "a machine identity"
+        )
         messages.success(
             request,
-            f"Approved. {assessment.agent.name} is now governed as "
-            f"{'an agent identity' if assessment.classification == 'agent_identity' else 'a machine identity'}, "
+            f"Approved. {assessment.agent.name} is now governed as {governed}, "
             f"tier {assessment.tier}.",
         )
         return redirect(assessment)
     if decision == "return":
         return_form = ReturnForm(request.POST)
         if not return_form.is_valid():
-            return render(
-                request,
-                "assessments/assessment_detail.html",
-                _detail_context(request, assessment, return_form=return_form),
-                status=422,
-            )
+            return _decision_refused(request, assessment, return_form=return_form)
         try:
             actions.return_assessment(
                 request.user,
@@ -221,15 +209,26 @@ def assessment_decide(request: HtmxHttpRequest, slug: str, number: int) -> HttpR
             )
         except actions.ActionError as error:
             return_form.add_error(None, str(error))
-            return render(
-                request,
-                "assessments/assessment_detail.html",
-                _detail_context(request, assessment, return_form=return_form),
-                status=422,
-            )
+            return _decision_refused(request, assessment, return_form=return_form)
         messages.success(request, "Returned to the assessor with your comment.")
         return redirect(assessment)
     return HttpResponse("Choose approve or return.", status=400)
+
+
+def _decision_refused(
+    request: HtmxHttpRequest, assessment: Assessment, **bound: forms.Form
+) -> HttpResponse:
+    """The assessment page again, with the form that was refused and its errors."""
+    return render(
+        request,
+        "assessments/assessment_detail.html",
+        _detail_context(request, assessment, **bound),
+        status=422,
+    )
+
+
+def _control_titles(assessment: Assessment) -> dict[str, str]:
+    return {c.id: c.title for c in decisions.engine_catalogue(assessment.catalogue).controls}
 
 
 @permission_required("assessments.view_assessment")

@@ -19,26 +19,9 @@ from django_htmx.http import reswap, retarget
 
 from assessments import actions, decisions, engine
 from assessments.models import Agent, Assessment
+from assessments.presentation import display_value, form_value, panel_context
 from assessments.roles import permission_required
 from assessments.views.common import HtmxHttpRequest
-
-FLAG_TITLES = {
-    "containment_breakdown": "Containment breakdown",
-    "composite_escalation": "Composite escalation",
-    "composition_review": "Composition review",
-    "capability_drift": "Capability drift",
-    "reclassification_expected": "Reclassification expected",
-    "audit_gap": "Audit gap",
-    "broad_start": "Broad start",
-    "unattended_delegation": "Unattended delegation",
-}
-SIGNAL_TITLES = {
-    "runtime_decisions": "Runtime decisions",
-    "per_task_access": "Per-task access",
-    "unattended_reach": "Unattended reach",
-    "traceability": "Traceability",
-    "alters_own_access": "Alters its own access",
-}
 
 
 class AnswerParseError(ValueError):
@@ -76,17 +59,9 @@ def parse_answer(question: engine.Question, data: QueryDict) -> Any:
     if raw == "":
         return None
     for value in question.values:
-        if raw == _form_value(value):
+        if raw == form_value(value):
             return value
     raise AnswerParseError(f"“{raw[:40]}” is not one of the choices for this question.")
-
-
-def _form_value(value: Any) -> str:
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    return str(value)
 
 
 @dataclass
@@ -104,16 +79,16 @@ class QuestionView:
 
     @property
     def form_value(self) -> str:
-        return "" if self.value is None else _form_value(self.value)
+        return "" if self.value is None else form_value(self.value)
 
     @property
     def chosen(self) -> list[str]:
-        return [_form_value(v) for v in (self.value or [])] if isinstance(self.value, list) else []
+        return [form_value(v) for v in (self.value or [])] if isinstance(self.value, list) else []
 
     @property
     def options(self) -> list[dict[str, Any]]:
         return [
-            {"value": _form_value(o.value), "label": o.label, "explanation": o.explanation}
+            {"value": form_value(o.value), "label": o.label, "explanation": o.explanation}
             for o in self.question.options
         ]
 
@@ -126,19 +101,6 @@ class QuestionView:
         return display_value(self.question, self.value)
 
 
-def display_value(question: engine.Question, value: Any) -> str:
-    if value is None:
-        return "Not answered"
-    labels = {_form_value(o.value): o.label for o in question.options}
-    if isinstance(value, list):
-        if question.type == "systems":
-            return ", ".join(f"{s['name']} ({s['access']})" for s in value) or "None"
-        if question.type == "agents":
-            return ", ".join(a["slug"] if isinstance(a, dict) else a for a in value) or "None"
-        return ", ".join(labels.get(_form_value(v), str(v)) for v in value) or "None"
-    return labels.get(_form_value(value), str(value))
-
-
 class WizardState:
     """Everything a wizard page or fragment needs, computed once per request."""
 
@@ -148,6 +110,7 @@ class WizardState:
         self.inventory = decisions.inventory_answers(assessment.agent)
         self.stored = dict(assessment.answers or {})
         self.all_answers = {**self.stored, **self.inventory}
+        self.catalogue = decisions.engine_catalogue(assessment.catalogue)
         self.result = decisions.evaluate_answers(
             decisions.effective_answers(assessment, self.inventory), assessment.catalogue
         )
@@ -216,54 +179,6 @@ class WizardState:
         return notes
 
 
-def panel_context(result: engine.Result, q: engine.Questionnaire) -> dict[str, Any]:
-    """The live decision panel (and the frozen one on the assessment page)."""
-    labels = {question.id: question.prompt for question in q.questions}
-    evidence = {
-        name: [
-            {
-                "key": e["key"],
-                "value": display_value(q.question(e["key"]), e["value"])
-                if e["key"] in labels
-                else str(e["value"]),
-            }
-            for e in items
-        ]
-        for name, items in result.evidence.items()
-    }
-    signals = []
-    for name, value in result.signals.items():
-        fired = value is True or (name == "traceability" and value != "full")
-        signals.append(
-            {
-                "id": name,
-                "title": SIGNAL_TITLES.get(name, name),
-                "value": value,
-                "fired": fired,
-                "description": engine.SIGNAL_DESCRIPTIONS.get(name, ""),
-                "evidence": evidence.get(name, []),
-            }
-        )
-    flags = [
-        {
-            "id": flag,
-            "title": FLAG_TITLES.get(flag, flag),
-            "description": engine.FLAG_DESCRIPTIONS.get(flag, ""),
-            "blocking": flag in engine.BLOCKING_FLAGS,
-            "evidence": evidence.get(flag, []),
-        }
-        for flag in result.flags
-    ]
-    return {
-        "result": result,
-        "signals": signals,
-        "flags": flags,
-        "unanswered_prompts": [(k, labels.get(k, k)) for k in result.unanswered],
-        "missing_prompts": [(k, labels.get(k, k)) for k in result.missing],
-        "gap_count": len(result.gaps),
-    }
-
-
 def _wizard_context(state: WizardState, section: engine.Section, **extra: Any) -> dict[str, Any]:
     a = state.assessment
     return {
@@ -278,7 +193,7 @@ def _wizard_context(state: WizardState, section: engine.Section, **extra: Any) -
         "previous_step": state.previous_step(section.id),
         "contradictions": state.contradictions(),
         "inventory": state.inventory,
-        **panel_context(state.result, state.q),
+        **panel_context(state.result, state.q, state.catalogue),
         **extra,
     }
 
@@ -435,9 +350,7 @@ def _conflict_rows(state: WizardState, conflict: actions.ConflictError) -> list[
                 "yours_value": ""
                 if yours is None
                 else (
-                    [_form_value(v) for v in yours]
-                    if isinstance(yours, list)
-                    else _form_value(yours)
+                    [form_value(v) for v in yours] if isinstance(yours, list) else form_value(yours)
                 ),
             }
         )
@@ -529,5 +442,5 @@ def _review_context(state: WizardState) -> dict[str, Any]:
         "sections": sections,
         "steps": state.progress(),
         "contradictions": state.contradictions(),
-        **panel_context(state.result, state.q),
+        **panel_context(state.result, state.q, state.catalogue),
     }

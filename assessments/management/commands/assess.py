@@ -28,13 +28,6 @@ EXIT_INVALID = 2
 STATUS_LABELS = {"gap": "gap", "in_place": "in place", "unknown": "unknown"}
 STATUS_ORDER = {"gap": 0, "unknown": 1, "in_place": 2}
 WIDTH = 100
-SIGNAL_LABELS = {
-    "runtime_decisions": "runtime decisions",
-    "per_task_access": "per-task access",
-    "unattended_reach": "unattended reach",
-    "traceability": "traceability",
-    "alters_own_access": "alters own access",
-}
 
 
 class Command(BaseCommand):
@@ -137,7 +130,9 @@ class Command(BaseCommand):
         ]
         for number, (name, value) in enumerate(result.signals.items()):
             label = "Signals" if number == 0 else ""
-            lines.append(_row(label, f"{SIGNAL_LABELS.get(name, name)}: {_signal(value)}"))
+            lines.append(
+                _row(label, f"{engine.SIGNAL_TITLES.get(name, name).lower()}: {_signal(value)}")
+            )
         if result.flags:
             flags = ", ".join(
                 style.ERROR(f"{flag} (blocking)") if flag in engine.BLOCKING_FLAGS else flag
