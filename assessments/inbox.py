@@ -1,12 +1,13 @@
 """The dashboard's inboxes: what awaits a reviewer's decision, and an assessor's own
 returned assessments and drafts. The states are ``Assessment.objects`` definitions; each
-tray costs at most two queries, whatever the number of assessments."""
+tray is one query, whatever the number of assessments."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
+from django.db.models import Count, Window
 from django.urls import reverse
 
 from assessments.models import Assessment
@@ -31,13 +32,18 @@ class Tray:
 
 
 def _tray(key: str, title: str, assessments: Any, **text: str) -> Tray:
-    items = list(assessments.select_related("agent", "assessor", "submitted_by")[: SHOWN + 1])
-    total = len(items) if len(items) <= SHOWN else assessments.count()
+    """The first few of ``assessments`` and how many there are, in one query (the
+    total is a window over every row, counted before the limit)."""
+    items = list(
+        assessments.select_related("agent", "assessor", "submitted_by").annotate(
+            in_all=Window(Count("pk"))
+        )[:SHOWN]
+    )
     return Tray(
         key=key,
         title=title,
-        items=items[:SHOWN],
-        total=total,
+        items=items,
+        total=items[0].in_all if items else 0,
         href=f"{reverse('assessments:agent_list')}?assessment={key}",
         **text,
     )
