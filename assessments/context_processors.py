@@ -31,7 +31,11 @@ def inbox_counts(user: Any, *, reviewer: bool) -> dict[str, int]:
         )
         .first()
     )
-    return row or {"unread": 0, "awaiting": 0}
+    return (
+        {"unread": row["unread"], "awaiting": row["awaiting"]}
+        if row
+        else {"unread": 0, "awaiting": 0}
+    )
 
 
 def roles(request: HttpRequest) -> dict[str, Any]:

@@ -72,7 +72,9 @@ class Team(models.Model):
     slug = models.SlugField(max_length=120, unique=True)
     # Who belongs to the team. A submitted assessment is announced to the team's
     # reviewers when it has any, else to every reviewer.
-    members = models.ManyToManyField(User, blank=True, related_name="teams")
+    members: models.ManyToManyField[Any, Any] = models.ManyToManyField(
+        User, blank=True, related_name="teams"
+    )
 
     class Meta:
         ordering = ["name"]

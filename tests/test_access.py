@@ -315,6 +315,8 @@ COMMON_PARAMS = [
     "due_within",
     "links-0-other",
     "period",
+    "assessment",
+    "email",
 ]
 
 

@@ -160,9 +160,8 @@ def notify_submitted(actor: Any, assessment: Assessment) -> list[Notification]:
 def notify_decided(actor: Any, assessment: Assessment) -> list[Notification]:
     """Tell the assessor and the submitter that their assessment was approved or returned."""
     agent = assessment.agent
-    people = User.objects.filter(
-        pk__in={assessment.assessor_id, assessment.submitted_by_id} - {actor.pk, None}
-    )
+    ids = {assessment.assessor_id, assessment.submitted_by_id} - {actor.pk}
+    people = User.objects.filter(pk__in=[pk for pk in ids if pk is not None])
     if assessment.status == Assessment.Status.APPROVED:
         kind = Notification.Kind.APPROVED
         title = f"{agent.name} v{assessment.number} was approved"
