@@ -16,7 +16,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from assessments import actions, notifications, tasks
-from assessments.models import AuditEvent, GapException, Notification, NotificationPreference
+from assessments.models import Agent, AuditEvent, GapException, Notification, NotificationPreference
 from assessments.presentation import one_line
 from tests import factories as f
 from tests import review_helpers as h
@@ -360,6 +360,19 @@ class DailyDigestTests(TestCase):
         self.traveller.move_to(h.NOW + dt.timedelta(days=(old.expires_on - h.TODAY).days - 5))
         self.run_command()
         self.assertFalse(Notification.objects.filter(kind="exception_expiring").exists())
+
+    def test_digest_values_are_one_line_each(self):
+        Agent.objects.filter(pk=self.bot.pk).update(name="Bot\r\nBcc: thief@evil.test")
+        review = h.open_review(self.bot)
+        review.reasons = [{"code": "new_link", "detail": "Linked\nSubject: forged"}]
+        review.save(update_fields=["reasons"])
+        self.run_command()
+        [message] = mail.outbox
+        for body in (message.body, message.alternatives[0][0]):
+            lines = [line.strip(" -*") for line in body.splitlines()]
+            self.assertFalse([line for line in lines if line.startswith(("Bcc:", "Subject:"))])
+        self.assertIn("Bot Bcc: thief@evil.test (bot), due in 7 days", message.body)
+        self.assertIn("Linked Subject: forged", message.body)
 
     def test_a_dry_run_writes_and_sends_nothing(self):
         out = self.run_command("--dry-run")
