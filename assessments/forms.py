@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.utils.text import slugify
 
 from assessments.actions import AGENT_FIELDS
-from assessments.models import Access, Agent, AgentLink, Environment, Team
+from assessments.models import Access, Agent, AgentLink, EmailChoice, Environment, Team
 
 User = get_user_model()
 
@@ -193,6 +193,7 @@ class AgentFilterForm(forms.Form):
         ("next_review_on", "Next review"),
         ("-current_tier", "Tier (highest first)"),
         ("team__name", "Team"),
+        ("waiting", "Waiting longest"),
     ]
 
     q = forms.CharField(required=False, max_length=100, label="Search")
@@ -229,9 +230,32 @@ class AgentFilterForm(forms.Form):
             (1, "1 · Baseline"),
         ],
     )
+    assessment = forms.ChoiceField(
+        required=False,
+        choices=[
+            ("", "Any assessment state"),
+            ("awaiting_decision", "Awaiting decision"),
+            ("returned", "Returned"),
+            ("draft", "In draft"),
+            ("never_assessed", "Never assessed"),
+            ("returned_to_me", "Returned to me"),
+            ("my_drafts", "My drafts"),
+        ],
+        label="Assessment",
+    )
     sort = forms.ChoiceField(required=False, choices=SORTS)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        for name in ("status", "team", "classification", "tier", "sort"):
+        for name in ("status", "team", "classification", "tier", "assessment", "sort"):
             self.fields[name].widget.attrs["class"] = "form-select"
+
+
+class NotificationPreferenceForm(forms.Form):
+    email = forms.ChoiceField(
+        choices=EmailChoice.choices,
+        widget=forms.RadioSelect,
+        label="E-mail me about notifications",
+        help_text="Submissions, decisions, exceptions running out and reviews due always "
+        "appear on your notifications page; this only chooses the e-mail.",
+    )

@@ -70,6 +70,11 @@ class Environment(models.TextChoices):
 class Team(models.Model):
     name = models.CharField(max_length=120, unique=True)
     slug = models.SlugField(max_length=120, unique=True)
+    # Who belongs to the team. A submitted assessment is announced to the team's
+    # reviewers when it has any, else to every reviewer.
+    members: models.ManyToManyField[Any, Any] = models.ManyToManyField(
+        User, blank=True, related_name="teams"
+    )
 
     class Meta:
         ordering = ["name"]
@@ -103,6 +108,14 @@ class AgentQuerySet(models.QuerySet["Agent"]):
         )
         ids = self.filter(matches).values("pk")
         return self.filter(pk__in=ids)
+
+    def with_assessment_in(self, assessments: AssessmentQuerySet) -> AgentQuerySet:
+        """Agents with an assessment in ``assessments`` (e.g. ``awaiting_decision()``)."""
+        return self.filter(pk__in=assessments.order_by().values("agent_id"))
+
+    def never_assessed(self) -> AgentQuerySet:
+        """Agents nobody has started an assessment of."""
+        return self.exclude(pk__in=Assessment.objects.order_by().values("agent_id"))
 
 
 class Agent(models.Model):
@@ -367,11 +380,33 @@ def review_intervals() -> dict[int, int]:
 
 
 class AssessmentQuerySet(models.QuerySet["Assessment"]):
+    """The assessment states every surface counts: one definition each."""
+
     def open(self) -> AssessmentQuerySet:
         return self.filter(status__in=Assessment.OPEN_STATUSES)
 
     def approved(self) -> AssessmentQuerySet:
         return self.filter(status=Assessment.Status.APPROVED)
+
+    def awaiting_decision(self) -> AssessmentQuerySet:
+        """Submitted and not yet approved or returned: a reviewer's work, oldest first."""
+        return self.filter(status=Assessment.Status.SUBMITTED).order_by("submitted_at", "pk")
+
+    def returned(self) -> AssessmentQuerySet:
+        """Returned by a reviewer and not resubmitted yet."""
+        return self.filter(status=Assessment.Status.RETURNED)
+
+    def drafts(self) -> AssessmentQuerySet:
+        """Started and never submitted (a returned assessment is not a draft)."""
+        return self.filter(status=Assessment.Status.DRAFT)
+
+    def returned_to(self, user: Any) -> AssessmentQuerySet:
+        """Returned assessments ``user`` started or submitted: theirs to fix."""
+        return self.returned().filter(Q(assessor=user) | Q(submitted_by=user))
+
+    def drafts_of(self, user: Any) -> AssessmentQuerySet:
+        """Drafts ``user`` started."""
+        return self.drafts().filter(assessor=user)
 
 
 class Assessment(models.Model):
@@ -454,6 +489,16 @@ class Assessment(models.Model):
     @property
     def is_approved(self) -> bool:
         return self.status == self.Status.APPROVED
+
+    def answerer_ids(self) -> set[int]:
+        """Everyone who saved an answer of this version. Read from the audit log, which
+        is append-only and hash-chained, so nobody can remove themselves from it."""
+        return set(
+            AuditEvent.objects.for_object(self)
+            .filter(verb="assessment.answer", actor__isnull=False)
+            .values_list("actor_id", flat=True)
+            .distinct()
+        )
 
 
 class ImmutableRecordError(Exception):
@@ -600,6 +645,93 @@ class ReminderLog(models.Model):
 
     def __str__(self) -> str:
         return f"Reminder ({self.threshold}) for {self.review_id} to {self.recipient_id}"
+
+
+# --------------------------------------------------------------------------- notifications
+
+
+class EmailChoice(models.TextChoices):
+    IMMEDIATE = "immediate", "Immediately, one e-mail each"
+    DAILY = "daily", "Once a day, in one digest"
+    OFF = "off", "Never: only in the app"
+
+
+class NotificationPreference(models.Model):
+    """How a person wants to be e-mailed. No row means the default (immediately)."""
+
+    user = models.OneToOneField(
+        User, on_delete=models.CASCADE, related_name="notification_preference"
+    )
+    email = models.CharField(
+        max_length=16, choices=EmailChoice.choices, default=EmailChoice.IMMEDIATE
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: e-mail {self.email}"
+
+
+class NotificationQuerySet(models.QuerySet["Notification"]):
+    def unread(self) -> NotificationQuerySet:
+        return self.filter(read_at__isnull=True)
+
+    def for_digest(self) -> NotificationQuerySet:
+        """Waiting for the next daily digest."""
+        return self.filter(email_state=Notification.EmailState.DIGEST)
+
+
+class Notification(models.Model):
+    """Something a person should know about: shown in the app, and e-mailed as they chose."""
+
+    class Kind(models.TextChoices):
+        SUBMITTED = "submitted", "Assessment submitted"
+        RETURNED = "returned", "Assessment returned"
+        APPROVED = "approved", "Assessment approved"
+        EXCEPTION_EXPIRING = "exception_expiring", "Exception expiring"
+        REVIEW_DUE = "review_due", "Review due"
+
+    class EmailState(models.TextChoices):
+        QUEUED = "queued", "Being e-mailed on its own"
+        DIGEST = "digest", "Waiting for the daily digest"
+        SENT = "sent", "E-mailed"
+        NOT_SENT = "not_sent", "Not e-mailed (no e-mail chosen, or no address)"
+
+    recipient = models.ForeignKey(User, on_delete=models.CASCADE, related_name="notifications")
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    title = models.CharField(max_length=255)
+    body = models.TextField(blank=True)
+    url = models.CharField(max_length=500, blank=True)
+    agent = models.ForeignKey(
+        Agent, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    # Set for the notices the daily job creates, so a rerun never repeats one.
+    dedupe_key = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    read_at = models.DateTimeField(null=True, blank=True)
+    email_state = models.CharField(
+        max_length=16, choices=EmailState.choices, default=EmailState.DIGEST
+    )
+    emailed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = NotificationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(fields=["recipient", "read_at"]),
+            models.Index(fields=["email_state", "recipient"]),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                "recipient",
+                "dedupe_key",
+                condition=~Q(dedupe_key=""),
+                name="one_notification_per_key",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} for {self.recipient_id}: {self.title}"
 
 
 class CalendarFeed(models.Model):

@@ -92,3 +92,16 @@ def _mappings(
         {"key": key, "name": names.get(key, key), "items": list(items)}
         for key, items in mappings.items()
     ]
+
+
+# Control characters (CR, LF, NUL, ESC ...) and the Unicode line and paragraph
+# separators: a value with one of these could add a header to an e-mail or forge a
+# line of its body.
+_CONTROL = dict.fromkeys([*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0), 0x2028, 0x2029], " ")
+
+
+def one_line(value: Any) -> str:
+    """``value`` as one line of plain text: control characters become spaces, and runs
+    of spaces one space. Every value placed in an e-mail's subject or body goes through
+    this."""
+    return " ".join(str(value if value is not None else "").translate(_CONTROL).split())

@@ -10,27 +10,38 @@ from typing import Any
 
 from django.tasks import task
 
-from assessments import actions, background, reminders
+from assessments import actions, background, notifications
 
-# -- reviews: the daily reminder run
+# -- reviews and notifications: the daily run, and e-mails sent at once
 
 
 @background.register
 @task()
 def send_review_reminders(dry_run: bool = False) -> dict[str, Any]:
-    """The daily review job: process expired exceptions (which may trigger reviews),
-    then send each person one e-mail about their reviews due soon or overdue."""
+    """The daily job: process expired exceptions (which may trigger reviews), announce
+    exceptions running out, then send each person ONE digest: their reviews due soon or
+    overdue and their notifications waiting for a digest."""
     expired = actions.process_expired_exceptions(dry_run=dry_run)
-    outcome = reminders.send_reminders(dry_run=dry_run)
+    outcome = notifications.send_daily_digests(dry_run=dry_run)
+    done = outcome.to_email if dry_run else outcome.sent
     return {
         "dry_run": dry_run,
         "exceptions_expired": len(expired),
         "reviews_triggered_by_expiry": sum(1 for e in expired if e.reopened),
-        "emails": len(outcome.reminders) if dry_run else len(outcome.sent),
-        "items": sum(len(r.items) for r in (outcome.reminders if dry_run else outcome.sent)),
-        "failed": [r.recipient.get_username() for r, _error in outcome.failed],
+        "exceptions_expiring": len(outcome.expiring),
+        "emails": len(done),
+        "items": sum(len(d.items) for d in done),
+        "notifications": sum(len(d.notices) for d in done),
+        "failed": [d.recipient.get_username() for d, _error in outcome.failed],
         "skipped": len(outcome.skipped),
     }
+
+
+@background.register
+@task()
+def send_notification_emails(notification_ids: list[int]) -> int:
+    """E-mail notifications to the people who chose to hear at once (one e-mail each)."""
+    return notifications.send_immediate(notification_ids)
 
 
 # -- reports: board packs rendered in the background

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from assessments.views import agents, assessments, audit, dashboard, wizard
+from assessments.views import agents, assessments, audit, dashboard, notifications, wizard
 from assessments.views import catalogue as catalogue_views
 from assessments.views import feeds as review_feeds
 from assessments.views import reports as report_views
@@ -83,6 +83,13 @@ urlpatterns = [
         "agents/<slug:slug>/assessments/<int:number>/report.pdf",
         report_views.assessment_report,
         name="assessment_report",
+    ),
+    # -- notifications routes
+    path("notifications/", notifications.notification_list, name="notification_list"),
+    path(
+        "notifications/preferences/",
+        notifications.notification_preferences,
+        name="notification_preferences",
     ),
     # -- catalogue routes
     path("catalogue/", catalogue_views.catalogue, name="catalogue"),

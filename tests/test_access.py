@@ -144,6 +144,9 @@ ACCESS: dict[str, Route] = {
     "assessments:assessment_report": Route(allowed_from("viewer"), args=DRAFT),
     "assessments:export_inventory": Route(allowed_from("viewer")),
     "assessments:export_assessments": Route(allowed_from("viewer")),
+    # -- notifications routes (each person's own; any role may have some)
+    "assessments:notification_list": Route(allowed_from("viewer")),
+    "assessments:notification_preferences": Route(allowed_from("viewer")),
     # -- catalogue routes
     "assessments:catalogue": Route(allowed_from("viewer")),
     # Administration (the whole admin site is for administrators; see AdminAccessTests)
@@ -312,6 +315,8 @@ COMMON_PARAMS = [
     "due_within",
     "links-0-other",
     "period",
+    "assessment",
+    "email",
 ]
 
 

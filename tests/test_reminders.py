@@ -167,7 +167,7 @@ class ReminderTests(TestCase):
         fake = mock.Mock()
         fake.default.send_messages = flaky
         with (
-            mock.patch("assessments.reminders.mailers", fake),
+            mock.patch("assessments.notifications.mailers", fake),
             self.assertRaisesMessage(CommandError, "1 e-mail(s) could not be sent"),
         ):
             self.run_command()
@@ -212,8 +212,10 @@ class ReminderTaskTests(TestCase):
                 "dry_run": False,
                 "exceptions_expired": 1,
                 "reviews_triggered_by_expiry": 1,
+                "exceptions_expiring": 0,
                 "emails": 1,
                 "items": 1,
+                "notifications": 0,
                 "failed": [],
                 "skipped": 0,
             },

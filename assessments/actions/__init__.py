@@ -13,6 +13,8 @@ change. One module per area; everything is re-exported here, so callers write
 - ``reports``: issued assessment reports and board packs.
 - ``catalogue``: catalogue versions.
 - ``accounts``: personal calendar feeds.
+- ``notifications``: who is told what (submissions, decisions, expiring exceptions,
+  reviews due), e-mail preferences, reading notifications.
 
 Background work is handed over through ``assessments.background``, never by importing
 ``assessments.tasks`` (the tasks import this package, not the other way round).
@@ -25,6 +27,7 @@ from assessments.actions.accounts import (
 )
 from assessments.actions.assessments import (
     approve_assessment,
+    can_approve,
     can_review,
     return_assessment,
     save_answers,
@@ -46,6 +49,19 @@ from assessments.actions.inventory import (
     retire_agent,
     update_agent,
 )
+from assessments.actions.notifications import (
+    email_choice,
+    email_choices,
+    expiring_notices,
+    mark_emailed,
+    mark_notifications_read,
+    notify_decided,
+    notify_expiring_exceptions,
+    notify_submitted,
+    record_reminders,
+    reviewers,
+    set_notification_preference,
+)
 from assessments.actions.reports import (
     IssuedReport,
     issue_assessment_report,
@@ -59,11 +75,20 @@ from assessments.actions.reviews import (
     assign_reviews,
     mark_planned_change_landed,
     process_expired_exceptions,
-    record_reminders,
     trigger_review,
 )
 
 __all__ = [
+    "set_notification_preference",
+    "reviewers",
+    "notify_submitted",
+    "notify_expiring_exceptions",
+    "notify_decided",
+    "mark_notifications_read",
+    "mark_emailed",
+    "email_choice",
+    "email_choices",
+    "expiring_notices",
     "ACCESS_RANK",
     "AGENT_FIELDS",
     "MAX_CALENDAR_FEEDS",
@@ -75,6 +100,7 @@ __all__ = [
     "approve_assessment",
     "assign_review",
     "assign_reviews",
+    "can_approve",
     "can_review",
     "copy_catalogue_version",
     "create_agent",

@@ -95,6 +95,7 @@ def _detail_context(
         answers = dict(assessment.answers or {})
     controls = _control_titles(assessment)
     can_review, why_not = actions.can_review(request.user, assessment)
+    can_approve, why_not_approve = actions.can_approve(request.user, assessment)
     today = timezone.localdate()
     exceptions = list(
         GapException.objects.filter(agent=assessment.agent).select_related(
@@ -128,6 +129,8 @@ def _detail_context(
         "sections": sections,
         "can_review": can_review,
         "why_not_review": why_not,
+        "can_approve": can_approve,
+        "why_not_approve": why_not_approve,
         "approve_form": extra.pop("approve_form", None)
         or ApproveForm(
             subjects=subjects,
