@@ -257,7 +257,7 @@ class AwsAnalyser:
         single = isinstance(raw, dict)
         result = []
         for index, st in enumerate(as_list(raw)):
-            here = f"{where}.Statement" if single else f"{where}.Statement[{index}]"
+            here = _join(where, "Statement" if single else f"Statement[{index}]")
             if not isinstance(st, dict):
                 raise EvidenceError(file, f"{here}: a statement must be an object")
             effect = st.get("Effect")
@@ -567,6 +567,10 @@ class AwsAnalyser:
         if st.actions is not None:
             return tuple(a for pattern in st.action_text for a in self.catalog.expand(pattern))
         return tuple(a for a in self.catalog.expand("*") if st.matches_action(a.lower()))
+
+
+def _join(where: str, part: str) -> str:
+    return f"{where}.{part}" if where else part
 
 
 def _trust_statement(st: dict[str, Any], role: Entity, index: int) -> Statement:
