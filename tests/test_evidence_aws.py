@@ -47,7 +47,7 @@ def test_managed_policy_is_read_at_its_default_version_not_an_older_one():
     # reports-read v1 (not default) grants iam:*; v2 (default) only reads.
     p = alters(role("agents/report-reader"))
     assert p.value is False
-    assert any("Policies[0].PolicyVersionList[0]" == e.where and "v2" in e.says for e in p.evidence)
+    assert any(e.where == "Policies[0].PolicyVersionList[0]" and "v2" in e.says for e in p.evidence)
     systems = proposal(run("aws", ACCOUNT, principal=role("agents/report-reader")), "systems")
     assert "iam" not in {s["name"] for s in systems.value}
 
@@ -77,7 +77,9 @@ def test_lambda_create_function_without_passrole_is_not():
 def test_assume_role_into_a_role_that_can_widen_itself_follows_the_chain():
     p = alters(role("agents/orchestrator"))
     assert p.value is True and p.rule == "aws.assume_role_chain"
-    assert p.evidence[0].says.startswith("sts:AssumeRole on arn:aws:iam::123456789012:role/ci/ci-admin")
+    assert p.evidence[0].says.startswith(
+        "sts:AssumeRole on arn:aws:iam::123456789012:role/ci/ci-admin"
+    )
     assert "iam:AttachRolePolicy on arn:aws:iam::123456789012:role/ci/ci-admin" in says(p)
 
 
@@ -181,7 +183,9 @@ def test_reading_one_named_secret_does_not():
 
 def test_credential_model_is_a_static_secret_for_a_user_and_workload_identity_for_a_role():
     as_user = proposal(run("aws", ACCOUNT, principal=user("build-bot")), "credential_model")
-    as_role = proposal(run("aws", ACCOUNT, principal=role("agents/orchestrator")), "credential_model")
+    as_role = proposal(
+        run("aws", ACCOUNT, principal=role("agents/orchestrator")), "credential_model"
+    )
     assert (as_user.value, as_user.rule) == ("static_secret", "aws.iam_user_keys")
     assert (as_role.value, as_role.rule) == ("workload_identity", "aws.assumed_role")
 
@@ -193,7 +197,9 @@ def test_role_in_several_instance_profiles_is_a_shared_platform_role():
 
 
 def test_role_with_one_trusted_service_and_no_profiles_is_not_shared():
-    p = proposal(run("aws", ACCOUNT, principal=role("agents/release-planner")), "shared_platform_role")
+    p = proposal(
+        run("aws", ACCOUNT, principal=role("agents/release-planner")), "shared_platform_role"
+    )
     assert p.value is False
 
 
@@ -219,7 +225,11 @@ def test_denied_actions_do_not_count_as_systems_reached():
 def test_every_proposal_has_evidence_and_a_known_rule():
     from assessments.evidence import RULE_SENTENCES
 
-    for principal in (role("agents/release-planner"), user("build-bot"), role("platform/shared-ec2")):
+    for principal in (
+        role("agents/release-planner"),
+        user("build-bot"),
+        role("platform/shared-ec2"),
+    ):
         for p in run("aws", ACCOUNT, principal=principal).proposals:
             assert p.evidence and p.rule in RULE_SENTENCES
 
@@ -270,7 +280,11 @@ def test_the_bundled_action_database_is_used_even_when_home_has_its_own(tmp_path
     )
     env = {**os.environ, "HOME": str(home)}
     out = subprocess.run(  # noqa: S603
-        [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
         check=True,
     ).stdout.split()
     assert str(home) not in out[0]

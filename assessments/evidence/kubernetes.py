@@ -326,7 +326,9 @@ def _systems(rules: list[Rule]) -> tuple[list[dict[str, str]], list[Evidence]]:
                 access = "admin" if ("*" in verbs or base in RBAC_RESOURCES) else None
                 if access is None:
                     access = "write" if verbs & WRITE_VERBS else "read"
-            elif verbs & (WRITE_VERBS | {"escalate", "bind", "impersonate"}):
+            elif verbs & {"escalate", "bind", "impersonate"}:
+                access = "admin"
+            elif verbs & WRITE_VERBS:
                 access = "write"
             elif verbs & READ_VERBS:
                 access = "read"

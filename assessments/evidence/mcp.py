@@ -58,10 +58,10 @@ def _is_secret(name: str, value: Any) -> bool:
     text = value.strip()
     if REFERENCE.match(text) or PLACEHOLDER.match(text):
         return False
+    if "${" in text or "{{" in text:  # "Bearer ${TOKEN}": the secret itself lives elsewhere
+        return False
     if SECRET_VALUE.match(text):
         return True
-    if "${" in text:  # "Bearer ${TOKEN}": the secret itself lives elsewhere
-        return False
     return bool(SECRET_NAME.search(name)) and len(text) >= 8
 
 
