@@ -168,9 +168,15 @@ def test_a_50_mb_file_is_refused_before_it_is_read(tmp_path):
 
 
 def test_json_nested_too_deeply_is_refused():
-    deep = b'{"a":' * 200 + b"1" + b"}" * 200
-    with pytest.raises(EvidenceError, match="deep.json.*nested deeper"):
+    deep = b'{"a":' * 1100 + b"1" + b"}" * 1100
+    with pytest.raises(EvidenceError, match="deep.json.*nested deeper than 1024"):
         parse_bytes("deep.json", deep)
+
+
+def test_yaml_nested_too_deeply_is_refused():
+    deep = b"[" * 100 + b"1" + b"]" * 100
+    with pytest.raises(EvidenceError, match="deep.yaml.*nested deeper than 64"):
+        parse_bytes("deep.yaml", deep)
 
 
 def test_a_missing_file_is_refused_naming_it(tmp_path):

@@ -13,6 +13,7 @@ and SCPs only narrow a grant and are not read, so a proposed ``true`` can overst
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import urllib.parse
@@ -72,8 +73,8 @@ ASSUME = "sts:AssumeRole"
 @dataclass(slots=True)
 class Statement:
     effect: str
-    actions: re.Pattern[str] | None  # Action, as one regex; None when NotAction is used
-    not_actions: re.Pattern[str] | None
+    actions: ActionMatcher | None  # Action; None when NotAction is used
+    not_actions: ActionMatcher | None
     action_text: tuple[str, ...]
     resources: tuple[re.Pattern[str], ...]
     not_resources: tuple[re.Pattern[str], ...]
@@ -86,8 +87,8 @@ class Statement:
 
     def matches_action(self, action: str) -> bool:
         if self.actions is not None:
-            return self.actions.fullmatch(action) is not None
-        return self.not_actions is not None and self.not_actions.fullmatch(action) is None
+            return self.actions.matches(action)
+        return self.not_actions is not None and not self.not_actions.matches(action)
 
     def matches_resource(self, resource: str) -> bool:
         if self.uses_not_resource:
@@ -130,11 +131,21 @@ class Grant:
     attached_policies: list[str] = field(default_factory=list)
     groups: list[str] = field(default_factory=list)
 
+    _by_action: dict[str, list[Statement]] = field(default_factory=dict)
+
+    def for_action(self, action: str) -> list[Statement]:
+        """The statements (Allow and Deny) that name ``action`` (lower case)."""
+        found = self._by_action.get(action)
+        if found is None:
+            found = [st for st in self.statements if st.matches_action(action)]
+            self._by_action[action] = found
+        return found
+
     def allows(self, action: str, resource: str) -> list[Statement]:
         """Allow statements for ``action`` on ``resource``, empty when a Deny wins."""
         allowing = []
-        for st in self.statements:
-            if not st.matches_action(action) or not st.matches_resource(resource):
+        for st in self.for_action(action):
+            if not st.matches_resource(resource):
                 continue
             if st.effect == "Deny":
                 if not st.conditional:
@@ -146,9 +157,7 @@ class Grant:
     def allows_somewhere(self, action: str) -> list[Statement]:
         """Allow statements for ``action`` on some resource, unless denied on all of them."""
         allowing = []
-        for st in self.statements:
-            if not st.matches_action(action):
-                continue
+        for st in self.for_action(action):
             if st.effect == "Deny":
                 if not st.conditional and st.covers_all_resources():
                     return []
@@ -289,6 +298,8 @@ class AwsAnalyser:
 
     def _resource_regex(self, pattern: str, entity: Entity) -> re.Pattern[str]:
         """A Resource glob with the principal's policy variables resolved."""
+        if "${" not in pattern:
+            return _plain_resource(pattern)
         parts = []
         for piece in re.split(r"(\$\{[^}]*\})", pattern):
             if not (piece.startswith("${") and piece.endswith("}")):
@@ -485,6 +496,8 @@ class AwsAnalyser:
     def _on(self, grant: Grant, actions: Iterable[str], targets: Sequence[str]) -> list[Evidence]:
         found = []
         for action in actions:
+            if not any(st.effect == "Allow" for st in grant.for_action(action.lower())):
+                continue
             for target in targets:
                 allowing = grant.allows(action.lower(), target)
                 if allowing:
@@ -618,17 +631,34 @@ def _policy_document(item: Any) -> Any:
     return None
 
 
-_ACTION_REGEX_CACHE: dict[tuple[str, ...], re.Pattern[str]] = {}
+@dataclass(frozen=True, slots=True)
+class ActionMatcher:
+    """Action patterns: exact names by set lookup, wildcards by (shared, cached) regex."""
+
+    exact: frozenset[str]
+    wildcards: tuple[re.Pattern[str], ...]
+
+    def matches(self, action: str) -> bool:
+        """``action`` is lower case."""
+        return action in self.exact or any(w.fullmatch(action) for w in self.wildcards)
 
 
-def _action_regex(patterns: Sequence[str]) -> re.Pattern[str]:
-    key = tuple(p.lower() for p in patterns)
-    found = _ACTION_REGEX_CACHE.get(key)
-    if found is None:
-        found = re.compile("|".join(f"(?:{glob_regex(p).pattern})" for p in key), re.DOTALL)
-        if len(_ACTION_REGEX_CACHE) < 100_000:
-            _ACTION_REGEX_CACHE[key] = found
-    return found
+@functools.lru_cache(maxsize=8192)
+def _wildcard(pattern: str) -> re.Pattern[str]:
+    return glob_regex(pattern)
+
+
+def _action_regex(patterns: Sequence[str]) -> ActionMatcher:
+    lowered = [p.lower() for p in patterns]
+    return ActionMatcher(
+        exact=frozenset(p for p in lowered if "*" not in p and "?" not in p),
+        wildcards=tuple(_wildcard(p) for p in lowered if "*" in p or "?" in p),
+    )
+
+
+@functools.lru_cache(maxsize=65536)
+def _plain_resource(pattern: str) -> re.Pattern[str]:
+    return glob_regex(pattern)
 
 
 def _says(st: Statement, action: str, target: str | None, level: str | None = None) -> Evidence:
