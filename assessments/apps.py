@@ -9,7 +9,10 @@ class AssessmentsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from assessments import signals  # noqa: F401 (connects the auth audit handlers)
+        from assessments import (
+            signals,  # noqa: F401 (connects the auth audit handlers)
+            tasks,  # noqa: F401 (registers the background tasks)
+        )
 
 
 class AssessorAdminConfig(admin_apps.AdminConfig):

@@ -10,11 +10,12 @@ from typing import Any
 
 from django.tasks import task
 
-from assessments import actions, reminders
+from assessments import actions, background, reminders
 
 # -- reviews: the daily reminder run
 
 
+@background.register
 @task()
 def send_review_reminders(dry_run: bool = False) -> dict[str, Any]:
     """The daily review job: process expired exceptions (which may trigger reviews),
@@ -35,6 +36,7 @@ def send_review_reminders(dry_run: bool = False) -> dict[str, Any]:
 # -- reports: board packs rendered in the background
 
 
+@background.register
 @task()
 def render_board_pack(job_id: int) -> None:
     """Render a queued board pack; progress and the PDF are kept on the BoardPackJob."""

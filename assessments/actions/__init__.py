@@ -1,0 +1,100 @@
+"""Every state change is a named function in this package (Zulip's zerver/actions).
+
+Views, management commands, tasks, the API and tests call these, never ``save()``
+directly, so each path writes the same audit event in the same transaction as the
+change. One module per area; everything is re-exported here, so callers write
+``from assessments import actions`` and ``actions.submit_assessment(...)``.
+
+- ``errors``: ``ActionError`` and ``ConflictError``, whose messages are for the user.
+- ``inventory``: agents, their systems and links, retire and reactivate.
+- ``assessments``: start, answer, submit, approve and return.
+- ``reviews``: triggered reviews, composite escalation, planned changes, expired
+  exceptions, assignment and reminders.
+- ``reports``: issued assessment reports and board packs.
+- ``catalogue``: catalogue versions.
+- ``accounts``: personal calendar feeds.
+
+Background work is handed over through ``assessments.background``, never by importing
+``assessments.tasks`` (the tasks import this package, not the other way round).
+"""
+
+from assessments.actions.accounts import (
+    MAX_CALENDAR_FEEDS,
+    create_calendar_feed,
+    revoke_calendar_feed,
+)
+from assessments.actions.assessments import (
+    approve_assessment,
+    can_review,
+    return_assessment,
+    save_answers,
+    start_assessment,
+    submit_assessment,
+)
+from assessments.actions.catalogue import (
+    copy_catalogue_version,
+    load_catalogue_version,
+    make_catalogue_current,
+)
+from assessments.actions.errors import ActionError, ConflictError
+from assessments.actions.inventory import (
+    ACCESS_RANK,
+    AGENT_FIELDS,
+    TRIGGER_FIELDS,
+    create_agent,
+    reactivate_agent,
+    retire_agent,
+    update_agent,
+)
+from assessments.actions.reports import (
+    IssuedReport,
+    issue_assessment_report,
+    issue_board_pack,
+    request_board_pack,
+    run_board_pack_job,
+)
+from assessments.actions.reviews import (
+    ExpiredException,
+    assign_review,
+    assign_reviews,
+    mark_planned_change_landed,
+    process_expired_exceptions,
+    record_reminders,
+    trigger_review,
+)
+
+__all__ = [
+    "ACCESS_RANK",
+    "AGENT_FIELDS",
+    "MAX_CALENDAR_FEEDS",
+    "TRIGGER_FIELDS",
+    "ActionError",
+    "ConflictError",
+    "ExpiredException",
+    "IssuedReport",
+    "approve_assessment",
+    "assign_review",
+    "assign_reviews",
+    "can_review",
+    "copy_catalogue_version",
+    "create_agent",
+    "create_calendar_feed",
+    "issue_assessment_report",
+    "issue_board_pack",
+    "load_catalogue_version",
+    "make_catalogue_current",
+    "mark_planned_change_landed",
+    "process_expired_exceptions",
+    "reactivate_agent",
+    "record_reminders",
+    "request_board_pack",
+    "retire_agent",
+    "return_assessment",
+    "revoke_calendar_feed",
+    "run_board_pack_job",
+    "save_answers",
+    "start_assessment",
+    "submit_assessment",
+    "trigger_review",
+    "update_agent",
+]

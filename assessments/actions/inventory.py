@@ -1,0 +1,330 @@
+"""Inventory actions: agents, their systems and links, retire and reactivate."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.http import HttpRequest
+from django.utils import timezone
+
+from assessments import audit
+from assessments.actions.errors import ActionError, ConflictError
+from assessments.actions.reviews import (
+    _composite_before,
+    _linked_ids,
+    _trigger_composite_escalation,
+    _wanted_link_ids,
+    trigger_review,
+)
+from assessments.models import (
+    Access,
+    Agent,
+    AgentLink,
+    Review,
+    System,
+)
+
+ACCESS_RANK = {Access.READ: 1, Access.WRITE: 2, Access.ADMIN: 3}
+AGENT_FIELDS = (
+    "name",
+    "slug",
+    "purpose",
+    "owner",
+    "team",
+    "environments",
+    "platform",
+    "credential_model",
+)
+# Inventory fields whose change alters what the agent can reach or how it authenticates.
+TRIGGER_FIELDS = {"credential_model": "credential_change", "platform": "platform_change"}
+
+
+# --------------------------------------------------------------------------- inventory
+
+
+def _field_values(agent: Agent) -> dict[str, Any]:
+    values = {}
+    for name in AGENT_FIELDS:
+        value = getattr(agent, name)
+        values[name] = value.pk if hasattr(value, "pk") else value
+    return values
+
+
+def _readable(agent: Agent, values: dict[str, Any]) -> dict[str, Any]:
+    out = dict(values)
+    if "owner" in out:
+        out["owner"] = agent.owner.get_username()
+    if "team" in out:
+        out["team"] = agent.team.name
+    return out
+
+
+def _link_rows(agent: Agent) -> set[tuple[str, str]]:
+    """The agent's links as (kind, other slug), kind seen from this agent."""
+    rows = set()
+    for target_slug, kind in AgentLink.objects.filter(source=agent).values_list(
+        "target__slug", "kind"
+    ):
+        rows.add(("peer" if kind == "peer" else "orchestrates", target_slug))
+    for source_slug, kind in AgentLink.objects.filter(target=agent).values_list(
+        "source__slug", "kind"
+    ):
+        rows.add(("peer" if kind == "peer" else "orchestrated_by", source_slug))
+    return rows
+
+
+def _apply_systems(agent: Agent, wanted: list[dict[str, str]]) -> dict[str, Any]:
+    current = {s.name.lower(): s for s in agent.systems.all()}
+    wanted_by_key = {w["name"].lower(): w for w in wanted}
+    added: list[dict[str, str]] = []
+    removed: list[dict[str, str]] = []
+    changed: list[dict[str, str]] = []
+    for key, system in current.items():
+        if key not in wanted_by_key:
+            removed.append({"name": system.name, "access": system.access})
+            system.delete()
+    for key, row in wanted_by_key.items():
+        existing = current.get(key)
+        if existing is None:
+            System.objects.create(agent=agent, name=row["name"], access=row["access"])
+            added.append(dict(row))
+            continue
+        system = existing
+        if system.access != row["access"] or system.name != row["name"]:
+            changed.append({"name": row["name"], "old": system.access, "new": row["access"]})
+            system.name, system.access = row["name"], row["access"]
+            system.save(update_fields=["name", "access"])
+    return {"added": added, "removed": removed, "changed": changed}
+
+
+def _apply_links(agent: Agent, wanted: list[dict[str, str]]) -> dict[str, Any]:
+    before = _link_rows(agent)
+    after = {(row["kind"], row["other"]) for row in wanted}
+    if before == after:
+        return {"added": [], "removed": []}
+    others = {a.slug: a for a in Agent.objects.filter(slug__in={o for _, o in before | after})}
+    AgentLink.objects.filter(source=agent).delete()
+    AgentLink.objects.filter(target=agent).delete()
+    for kind, slug in sorted(after):
+        other = others[slug]
+        if kind == "orchestrated_by":
+            source, target, stored = other, agent, AgentLink.Kind.ORCHESTRATES
+        else:
+            source, target = agent, other
+            stored = AgentLink.Kind.PEER if kind == "peer" else AgentLink.Kind.ORCHESTRATES
+        AgentLink.objects.create(source=source, target=target, kind=stored)
+    return {
+        "added": [{"kind": k, "agent": s} for k, s in sorted(after - before)],
+        "removed": [{"kind": k, "agent": s} for k, s in sorted(before - after)],
+    }
+
+
+def _inventory_trigger_reasons(
+    agent: Agent, field_changes: dict[str, Any], systems: dict[str, Any], links: dict[str, Any]
+) -> list[dict[str, str]]:
+    """Inventory changes that touch autonomy, reach or decision authority."""
+    reasons = []
+    for row in systems["added"]:
+        if row["access"] in (Access.WRITE, Access.ADMIN):
+            reasons.append(
+                {
+                    "code": "system_access",
+                    "detail": f"System {row['name']} added with {row['access']} access.",
+                }
+            )
+    for row in systems["changed"]:
+        if ACCESS_RANK[row["new"]] > ACCESS_RANK[row["old"]] and row["new"] != Access.READ:
+            reasons.append(
+                {
+                    "code": "system_access",
+                    "detail": f"Access to {row['name']} raised from {row['old']} to {row['new']}.",
+                }
+            )
+    for row in links["added"]:
+        reasons.append(
+            {
+                "code": "new_link",
+                "detail": f"New link: {row['kind'].replace('_', ' ')} {row['agent']}.",
+            }
+        )
+    for name, code in TRIGGER_FIELDS.items():
+        if name in field_changes:
+            change = field_changes[name]
+            label = name.replace("_", " ")
+            reasons.append(
+                {
+                    "code": code,
+                    "detail": f"The {label} changed from “{change['old'] or 'not recorded'}” "
+                    f"to “{change['new'] or 'not recorded'}”.",
+                }
+            )
+    return reasons
+
+
+@transaction.atomic
+def create_agent(
+    actor: Any,
+    *,
+    fields: dict[str, Any],
+    systems: list[dict[str, str]] | None = None,
+    links: list[dict[str, str]] | None = None,
+    request: HttpRequest | None = None,
+) -> Agent:
+    try:
+        with transaction.atomic():
+            agent = Agent.objects.create(**{k: fields[k] for k in AGENT_FIELDS if k in fields})
+    except IntegrityError as exc:
+        raise ActionError(f"An agent with the slug “{fields.get('slug')}” already exists.") from exc
+    # -- reviews: the agents it links to may now reach more through it
+    composite_before = _composite_before(_wanted_link_ids(links)) if links else None
+    system_changes = _apply_systems(agent, systems or [])
+    link_changes = _apply_links(agent, links or [])
+    audit.record(
+        "agent.create",
+        actor=actor,
+        obj=agent,
+        request=request,
+        changes={
+            "fields": _readable(agent, _field_values(agent)),
+            "systems": system_changes["added"],
+            "links": link_changes["added"],
+        },
+    )
+    if composite_before:
+        _trigger_composite_escalation(actor, agent, composite_before, request=request)
+    return agent
+
+
+@transaction.atomic
+def update_agent(
+    actor: Any,
+    agent: Agent,
+    *,
+    fields: dict[str, Any],
+    systems: list[dict[str, str]] | None = None,
+    links: list[dict[str, str]] | None = None,
+    expected_version: int | None = None,
+    request: HttpRequest | None = None,
+) -> Agent:
+    """Save an edit. A stale ``expected_version`` (someone saved in between) is refused."""
+    current = (
+        Agent.objects.select_for_update(of=("self",))
+        .select_related("owner", "team")
+        .get(pk=agent.pk)
+    )
+    if current.is_retired:
+        raise ActionError("This agent is retired. Retired agents cannot be edited.")
+    if expected_version is not None and current.lock_version != expected_version:
+        theirs = _field_values(current)
+        conflicts = {
+            name: (
+                theirs[name],
+                fields[name] if not hasattr(fields[name], "pk") else fields[name].pk,
+            )
+            for name in AGENT_FIELDS
+            if name in fields
+            and theirs[name] != (fields[name].pk if hasattr(fields[name], "pk") else fields[name])
+        }
+        raise ConflictError(
+            "Someone else saved this agent after you opened it. Nothing was saved. Review their "
+            "values below, then save again to keep yours.",
+            conflicts,
+        )
+    before = _field_values(current)
+    before_readable = _readable(current, before)
+    for name in AGENT_FIELDS:
+        if name in fields:
+            setattr(current, name, fields[name])
+    after = _field_values(current)
+    field_changes = audit.diff(before_readable, _readable(current, after))
+    raw_changes = audit.diff(before, after)
+    # -- reviews: reach of this agent and of every agent linked to it, before the change
+    composite_before = (
+        _composite_before({current.pk} | _linked_ids(current) | _wanted_link_ids(links))
+        if systems is not None or links is not None
+        else None
+    )
+    system_changes = _apply_systems(current, systems) if systems is not None else _NO_SYSTEMS
+    link_changes = _apply_links(current, links) if links is not None else _NO_LINKS
+    changed = bool(raw_changes) or any(system_changes.values()) or any(link_changes.values())
+    if not changed:
+        return current
+    current.lock_version = F("lock_version") + 1
+    current.save()
+    current.refresh_from_db(fields=["lock_version", "updated_at"])
+    audit.record(
+        "agent.update",
+        actor=actor,
+        obj=current,
+        request=request,
+        changes={
+            "fields": field_changes,
+            **{f"systems_{k}": v for k, v in system_changes.items() if v},
+            **{f"links_{k}": v for k, v in link_changes.items() if v},
+        },
+    )
+    reasons = _inventory_trigger_reasons(current, raw_changes, system_changes, link_changes)
+    if reasons:
+        trigger_review(current, reasons, actor=actor, request=request)
+    if composite_before is not None and (
+        any(system_changes.values()) or any(link_changes.values())
+    ):
+        _trigger_composite_escalation(actor, current, composite_before, request=request)
+    return current
+
+
+_NO_SYSTEMS: dict[str, Any] = {"added": [], "removed": [], "changed": []}
+_NO_LINKS: dict[str, Any] = {"added": [], "removed": []}
+
+
+@transaction.atomic
+def retire_agent(actor: Any, agent: Agent, *, request: HttpRequest | None = None) -> Agent:
+    current = Agent.objects.select_for_update(of=("self",)).get(pk=agent.pk)
+    if current.is_retired:
+        raise ActionError("This agent is already retired.")
+    current.status = Agent.Status.RETIRED
+    current.retired_at = timezone.now()
+    current.lock_version = F("lock_version") + 1
+    current.save()
+    current.refresh_from_db()
+    closed = (
+        Review.objects.open()
+        .filter(agent=current)
+        .update(state=Review.State.CLOSED, closed_at=timezone.now())
+    )
+    audit.record(
+        "agent.retire",
+        actor=actor,
+        obj=current,
+        request=request,
+        changes={"status": {"old": "active", "new": "retired"}, "open_reviews_closed": closed},
+    )
+    return current
+
+
+@transaction.atomic
+def reactivate_agent(actor: Any, agent: Agent, *, request: HttpRequest | None = None) -> Agent:
+    current = Agent.objects.select_for_update(of=("self",)).get(pk=agent.pk)
+    if not current.is_retired:
+        raise ActionError("This agent is already active.")
+    current.status = Agent.Status.ACTIVE
+    current.retired_at = None
+    current.lock_version = F("lock_version") + 1
+    current.save()
+    current.refresh_from_db()
+    audit.record(
+        "agent.reactivate",
+        actor=actor,
+        obj=current,
+        request=request,
+        changes={"status": {"old": "retired", "new": "active"}},
+    )
+    trigger_review(
+        current,
+        [{"code": "reactivated", "detail": "The agent was brought back into service."}],
+        actor=actor,
+        request=request,
+    )
+    return current
