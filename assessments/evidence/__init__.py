@@ -29,6 +29,7 @@ from .common import (
     load_path,
     parse_bytes,
 )
+from .drift import differences
 from .rules import RULE_SENTENCES, sentence
 
 KINDS: tuple[str, ...] = ("aws", "kubernetes", "gcp", "mcp", "entra")
@@ -73,6 +74,13 @@ def analyse(
     return Analysis(kind=kind, principal=principal, files=tuple(files), proposals=proposals)
 
 
+def subjects(kind: str, files: Sequence[EvidenceFile]) -> list[str]:
+    """Things the files name that drift compares between uploads: MCP servers."""
+    if kind == "mcp":
+        return sorted({name for name, *_ in mcp.servers(files)})
+    return []
+
+
 __all__ = [
     "KINDS",
     "KIND_LABELS",
@@ -87,7 +95,9 @@ __all__ = [
     "Proposal",
     "UnknownKind",
     "analyse",
+    "differences",
     "load_path",
     "parse_bytes",
     "sentence",
+    "subjects",
 ]

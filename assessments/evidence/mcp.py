@@ -65,19 +65,19 @@ def _is_secret(name: str, value: Any) -> bool:
     return bool(SECRET_NAME.search(name)) and len(text) >= 8
 
 
-def _servers(files: Sequence[EvidenceFile]) -> list[tuple[str, dict[str, Any], str, str]]:
+def servers(files: Sequence[EvidenceFile]) -> list[tuple[str, dict[str, Any], str, str]]:
     found = []
     for file in files:
         for document in file.documents:
             if not isinstance(document, dict):
                 raise EvidenceError(file.name, "an MCP configuration is an object with mcpServers")
             key = "mcpServers" if "mcpServers" in document else "servers"
-            servers = document.get(key)
-            if not isinstance(servers, dict):
+            entries = document.get(key)
+            if not isinstance(entries, dict):
                 raise EvidenceError(
                     file.name, 'no "mcpServers" object: not an MCP client configuration'
                 )
-            for name, server in servers.items():
+            for name, server in entries.items():
                 if not isinstance(server, dict):
                     raise EvidenceError(file.name, f"{key}.{name} is not an object")
                 found.append((str(name), server, file.name, f"{key}.{name}"))
@@ -86,10 +86,10 @@ def _servers(files: Sequence[EvidenceFile]) -> list[tuple[str, dict[str, Any], s
 
 def analyse(files: Sequence[EvidenceFile], internal_domains: Iterable[str] = ()) -> tuple[Any, ...]:
     domains = tuple(internal_domains)
-    servers = _servers(files)
+    found = servers(files)
     remote: list[Evidence] = []
     secrets: list[Evidence] = []
-    for name, server, file, where in servers:
+    for name, server, file, where in found:
         url = server.get("url") or server.get("serverUrl")
         if isinstance(url, str) and url:
             parsed = urllib.parse.urlsplit(url)
@@ -116,12 +116,12 @@ def analyse(files: Sequence[EvidenceFile], internal_domains: Iterable[str] = ())
     if remote:
         out.add("network_reach", "internet", "mcp.remote_server", remote)
         out.add("calls_external_apis", True, "mcp.remote_server", remote)
-    if len(servers) >= 2:
+    if len(found) >= 2:
         out.add(
             "tool_selection",
             "chooses_from_allowlist",
             "mcp.several_servers",
-            [Evidence(file, where, f"server {name}") for name, _, file, where in servers],
+            [Evidence(file, where, f"server {name}") for name, _, file, where in found],
         )
     if secrets:
         out.add("credential_model", "static_secret", "mcp.inline_secret", secrets)
