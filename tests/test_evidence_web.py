@@ -210,21 +210,30 @@ class DriftTests(TestCase):
 
     def test_evidence_that_agrees_triggers_nothing(self):
         agent = self.approved_agent(
-            "planner", alters_own_access=True, decides_own_scopes=False,
-            credential_model="workload_identity", shared_platform_role=False,
+            "planner",
+            alters_own_access=True,
+            decides_own_scopes=False,
+            credential_model="workload_identity",
+            shared_platform_role=False,
         )
         upload(self.assessor, agent)
         self.assertFalse(Review.objects.filter(agent=agent).exists())
 
     def test_a_new_write_system_and_a_new_mcp_server_are_differences(self):
-        agent = self.approved_agent("desk", calls_external_apis=True, network_reach="internet",
-                                    tool_selection="chooses_from_allowlist",
-                                    credential_model="static_secret")
-        actions.upload_evidence(self.assessor, agent, [fixture_bytes("mcp/single-local.yaml")],
-                                kind="mcp")
+        agent = self.approved_agent(
+            "desk",
+            calls_external_apis=True,
+            network_reach="internet",
+            tool_selection="chooses_from_allowlist",
+            credential_model="static_secret",
+        )
+        actions.upload_evidence(
+            self.assessor, agent, [fixture_bytes("mcp/single-local.yaml")], kind="mcp"
+        )
         self.assertFalse(Review.objects.filter(agent=agent).exists())
-        actions.upload_evidence(self.assessor, agent, [fixture_bytes("mcp/desktop-config.json")],
-                                kind="mcp")
+        actions.upload_evidence(
+            self.assessor, agent, [fixture_bytes("mcp/desktop-config.json")], kind="mcp"
+        )
         details = " ".join(r["detail"] for r in Review.objects.open().get(agent=agent).reasons)
         self.assertIn("New MCP server in the evidence: github.", details)
         self.assertIn("New MCP server in the evidence: postgres.", details)
@@ -298,8 +307,9 @@ class EvidencePagesTests(TestCase):
         p = stored.proposals.get(key="alters_own_access")
         self.client.force_login(self.assessor)
         url = reverse("assessments:proposal_decide", args=["release-planner", stored.pk, p.pk])
-        response = self.client.post(url, {"decision": "reject", "reason": ""},
-                                    HTTP_HX_REQUEST="true")
+        response = self.client.post(
+            url, {"decision": "reject", "reason": ""}, HTTP_HX_REQUEST="true"
+        )
         self.assertEqual(response.status_code, 422)
         self.assertContains(response, "needs a reason", status_code=422)
         p.refresh_from_db()
@@ -346,8 +356,11 @@ class EvidencePagesTests(TestCase):
             self.client.get(self.agent.get_absolute_url())
         for name in ("rbac.yaml",):
             actions.upload_evidence(
-                self.assessor, self.agent, [(name, (FIXTURES / RBAC).read_bytes())],
-                kind="kubernetes", principal="system:serviceaccount:agents:reader",
+                self.assessor,
+                self.agent,
+                [(name, (FIXTURES / RBAC).read_bytes())],
+                kind="kubernetes",
+                principal="system:serviceaccount:agents:reader",
             )
         actions.upload_evidence(
             self.assessor, self.agent, [fixture_bytes("mcp/desktop-config.json")], kind="mcp"
