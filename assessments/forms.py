@@ -276,7 +276,7 @@ class EvidenceUploadForm(forms.Form):
         "Google Cloud: serviceAccount:EMAIL. Entra: the app's name or id (optional). "
         "MCP: leave empty.",
     )
-    files = MultipleFileField(
+    uploads = MultipleFileField(
         label="Files",
         help_text="One or more JSON or YAML files, each at most 20 MiB. They are stored with "
         "the agent and read as data only: nothing in them is run or fetched.",

@@ -61,7 +61,7 @@ class EvidenceBrowserTests(StaticLiveServerTestCase):
         page.wait_for_url("**/evidence/add/")
         page.select_option("#id_kind", "aws")
         page.fill("#id_principal", PLANNER)
-        page.set_input_files("#id_files", str(FIXTURES / ACCOUNT))
+        page.set_input_files("#id_uploads", str(FIXTURES / ACCOUNT))
         page.get_by_role("button", name="Upload and analyse").click()
         page.wait_for_url("**/evidence/*/")
 

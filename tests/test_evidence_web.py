@@ -262,7 +262,7 @@ class EvidencePagesTests(TestCase):
         name, data = fixture_bytes(ACCOUNT)
         response = self.client.post(
             url,
-            {"kind": "aws", "principal": PLANNER, "files": [SimpleUploadedFile(name, data)]},
+            {"kind": "aws", "principal": PLANNER, "uploads": [SimpleUploadedFile(name, data)]},
         )
         stored = EvidenceUpload.objects.get()
         self.assertRedirects(response, stored.get_absolute_url())
@@ -281,7 +281,7 @@ class EvidencePagesTests(TestCase):
             {
                 "kind": "kubernetes",
                 "principal": "system:serviceaccount:agents:reader",
-                "files": [SimpleUploadedFile(name, data)],
+                "uploads": [SimpleUploadedFile(name, data)],
             },
         )
         self.assertEqual(response.status_code, 422)
@@ -387,3 +387,18 @@ class ProposalModelTests(TestCase):
             EvidenceProposal.objects.filter(pk=stored.proposals.first().pk).update(
                 status="rejected", rejection_reason=""
             )
+
+
+class OversizedUploadTests(TestCase):
+    def test_a_file_over_the_cap_is_refused_by_name_before_it_is_read(self):
+        assessor = f.assessor()
+        f.agent(slug="big")
+        self.client.force_login(assessor)
+        big = SimpleUploadedFile("huge-export.json", b"[" + b" " * (21 * 1024 * 1024) + b"]")
+        response = self.client.post(
+            reverse("assessments:evidence_add", args=["big"]),
+            {"kind": "aws", "principal": PLANNER, "uploads": [big]},
+        )
+        self.assertEqual(response.status_code, 422)
+        self.assertContains(response, "huge-export.json: larger than the 20 MiB", status_code=422)
+        self.assertFalse(EvidenceUpload.objects.exists())

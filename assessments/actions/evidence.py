@@ -24,7 +24,7 @@ from django.utils import timezone
 from assessments import audit, decisions, evidence
 from assessments.actions.assessments import save_answers
 from assessments.actions.errors import ActionError
-from assessments.actions.inventory import ACCESS_RANK, update_agent
+from assessments.actions.inventory import update_agent
 from assessments.actions.reviews import trigger_review
 from assessments.models import (
     Agent,
@@ -36,6 +36,7 @@ from assessments.models import (
 )
 
 MAX_FILES = 10
+RANK = {"read": 1, "write": 2, "admin": 3}
 MAX_REASON = 2000
 DRIFT_CODE = "evidence_changed"
 
@@ -275,7 +276,7 @@ def _merge_systems(
     merged = dict(current)
     for system in proposed:
         found = merged.get(system["name"].lower())
-        if found is None or ACCESS_RANK[system["access"]] > ACCESS_RANK[found["access"]]:
+        if found is None or RANK[system["access"]] > RANK[found["access"]]:
             merged[system["name"].lower()] = {
                 "name": found["name"] if found else system["name"][:120],
                 "access": system["access"],

@@ -33,8 +33,11 @@ def permission_access(value: str) -> str:
     return "read"
 
 
-def _apps(files: Sequence[EvidenceFile]) -> list[tuple[str | None, list[Any], str, str]]:
-    apps = []
+App = tuple[str | None, list[Any], str, str]  # ids ("a|b"), permissions, file, where
+
+
+def _apps(files: Sequence[EvidenceFile]) -> list[App]:
+    apps: list[App] = []
     for file in files:
         for document in file.documents:
             if isinstance(document, list) and all(isinstance(v, str) for v in document):
@@ -65,7 +68,7 @@ def analyse(files: Sequence[EvidenceFile], principal: str | None) -> tuple[Any, 
     apps = _apps(files)
     if principal:
         named = [a for a in apps if a[0] is not None]
-        chosen = [a for a in named if principal in a[0].split("|")] or [
+        chosen = [a for a in named if principal in (a[0] or "").split("|")] or [
             a for a in apps if a[0] is None
         ]
         if not chosen:

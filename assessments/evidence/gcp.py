@@ -121,18 +121,18 @@ def analyse(files: Sequence[EvidenceFile], principal: str | None) -> tuple[Any, 
 
     held: list[tuple[str, Evidence, dict[str, Any]]] = []
     shared: list[Evidence] = []
-    for binding, file, where in bindings:
+    for binding, source, where in bindings:
         members = [str(m) for m in as_list(binding.get("members"))]
         if principal not in members:
             continue
         role = str(binding.get("role"))
         cond = " (with a condition)" if binding.get("condition") else ""
-        held.append((role, Evidence(file, where, f"{principal} holds {role}{cond}"), binding))
+        held.append((role, Evidence(source, where, f"{principal} holds {role}{cond}"), binding))
         others = [m for m in members if m != principal and m.startswith("serviceAccount:")]
         if others:
             shared.append(
                 Evidence(
-                    file, where, f"{role} is granted to {principal} and to {', '.join(others)}"
+                    source, where, f"{role} is granted to {principal} and to {', '.join(others)}"
                 )
             )
     if not held and not keys:
@@ -157,16 +157,16 @@ def analyse(files: Sequence[EvidenceFile], principal: str | None) -> tuple[Any, 
             if found is None:
                 complete = False
                 continue
-            definition, file, where = found
+            definition, source, where = found
             permissions = [str(p) for p in as_list(definition.get("includedPermissions"))]
             for permission in permissions:
-                evidence = Evidence(file, where, f"custom role {role} includes {permission}")
+                evidence = Evidence(source, where, f"custom role {role} includes {permission}")
                 if permission in data.self_modifying:
                     alters.append(("gcp.custom_role_permission", evidence))
                 if permission in data.token:
                     tokens.append(evidence)
                 note(permission.split(".", 1)[0], permission_access(permission), evidence)
-            read.append(Evidence(file, where, f"read custom role {role}"))
+            read.append(Evidence(source, where, f"read custom role {role}"))
             continue
         known = data.roles.get(role, {})
         if known.get("alters_own_access"):

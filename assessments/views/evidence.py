@@ -41,8 +41,20 @@ def evidence_add(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     draft = _draft(agent)
     if request.method == "POST":
         form = EvidenceUploadForm(request.POST, request.FILES)
-        if form.is_valid():
-            uploaded = [(f.name, _read_capped(f)) for f in form.cleaned_data["files"]]
+        too_big = [
+            f.name
+            for f in (form.cleaned_data.get("uploads") or [] if form.is_valid() else [])
+            if f.size > evidence.MAX_BYTES
+        ]
+        if too_big:
+            form.add_error(
+                "uploads",
+                f"{', '.join(too_big)}: larger than the "
+                f"{evidence.MAX_BYTES // 1024 // 1024} MiB an evidence file may be. "
+                "Nothing was stored.",
+            )
+        elif form.is_valid():
+            uploaded = [(f.name, _read_capped(f)) for f in form.cleaned_data["uploads"]]
             try:
                 outcome = actions.upload_evidence(
                     request.user,
@@ -174,7 +186,7 @@ def proposal_decide(request: HtmxHttpRequest, slug: str, pk: int, proposal: int)
     form = ProposalDecisionForm(request.POST)
     error = None
     if not form.is_valid():
-        error = " ".join(e for errors in form.errors.values() for e in errors)
+        error = " ".join(str(e) for errors in form.errors.values() for e in errors)
     else:
         draft = _draft(upload.agent)
         try:
