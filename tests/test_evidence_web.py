@@ -176,6 +176,19 @@ class AcceptRejectTests(TestCase):
         self.assertTrue(rows["alters_own_access"]["from_evidence"])
         self.assertFalse(rows["decision_mode"]["from_evidence"])
 
+    def test_the_pdf_shows_the_answers_from_evidence_with_the_file_hash(self):
+        from tests.report_helpers import pdf_text
+
+        actions.accept_proposal(self.assessor, self.proposal("alters_own_access"), self.draft)
+        issued = actions.issue_assessment_report(
+            self.assessor, Assessment.objects.get(pk=self.draft.pk)
+        )
+        text = " ".join(pdf_text(issued.pdf).split())
+        self.assertIn("Answers from evidence", text)
+        self.assertIn("account-authorization-details.json", text)
+        self.assertIn(self.upload.files.get().sha256[:16], text.replace(" ", ""))
+        self.assertIn("accepted by Ada Assessor", text)
+
 
 class DriftTests(TestCase):
     @classmethod
@@ -387,6 +400,21 @@ class ProposalModelTests(TestCase):
             EvidenceProposal.objects.filter(pk=stored.proposals.first().pk).update(
                 status="rejected", rejection_reason=""
             )
+
+
+class NoJavaScriptDecisionTests(TestCase):
+    def test_a_plain_post_decides_and_returns_to_the_evidence_page(self):
+        assessor = f.assessor()
+        agent = f.agent(slug="release-planner")
+        actions.start_assessment(assessor, agent)
+        stored = upload(assessor, agent).upload
+        p = stored.proposals.get(key="decides_own_scopes")
+        self.client.force_login(assessor)
+        url = reverse("assessments:proposal_decide", args=["release-planner", stored.pk, p.pk])
+        response = self.client.post(url, {"decision": "reject", "reason": "Vault is used too."})
+        self.assertRedirects(response, stored.get_absolute_url())
+        p.refresh_from_db()
+        self.assertEqual((p.status, p.rejection_reason), ("rejected", "Vault is used too."))
 
 
 class OversizedUploadTests(TestCase):
