@@ -83,7 +83,7 @@ def test_text_output_explains_each_rule_in_a_sentence():
         "--format",
         "text",
     )
-    assert "alters_own_access: yes" in text
+    assert "During a run, can it widen its own access path? (alters_own_access): Yes" in text
     assert "may escalate or bind roles, or impersonate other identities" in text
     assert "bind on roles" in text
 

@@ -128,6 +128,18 @@ def test_mcp_inline_secrets_are_static_secrets_and_never_printed():
     assert "ghp_" not in text and "s3cr3t" not in text
 
 
+def test_mcp_password_inside_a_connection_url_is_an_inline_secret():
+    from assessments.evidence import parse_bytes
+    from assessments.evidence.mcp import analyse as analyse_mcp
+
+    config = b'{"mcpServers": {"db": {"command": "uvx", "env": {"DB": "postgres://app:pw-9f2@db:5432/x"}}}}'
+    (p,) = analyse_mcp([parse_bytes("db.json", config)])
+    assert (p.key, p.value) == ("credential_model", "static_secret")
+    assert "pw-9f2" not in says(p)
+    plain = b'{"mcpServers": {"db": {"command": "uvx", "env": {"DB": "postgres://app@db:5432/x"}}}}'
+    assert analyse_mcp([parse_bytes("db.json", plain)]) == ()
+
+
 def test_mcp_references_to_secrets_elsewhere_are_not_inline_secrets():
     analysis = run("mcp", "mcp/internal-config.json", internal_domains=["corp.acme.example"])
     assert proposal(analysis, "credential_model") is None

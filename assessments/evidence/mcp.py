@@ -30,6 +30,8 @@ SECRET_VALUE = re.compile(
 )
 # A reference to a secret kept elsewhere, not the secret: ${VAR}, $VAR, ${input:x}, {{ x }}.
 REFERENCE = re.compile(r"^\s*(\$\{[^}]+\}|\$[A-Za-z_][A-Za-z0-9_]*|\{\{[^}]+\}\})\s*$")
+# A URL with a password in it: postgresql://user:secret@host/db
+URL_PASSWORD = re.compile(r"^[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@", re.IGNORECASE)
 PLACEHOLDER = re.compile(r"^(<[^>]*>|x+|\*+|changeme|your[-_ ].*|\.\.\.|)$", re.IGNORECASE)
 
 
@@ -60,7 +62,7 @@ def _is_secret(name: str, value: Any) -> bool:
         return False
     if "${" in text or "{{" in text:  # "Bearer ${TOKEN}": the secret itself lives elsewhere
         return False
-    if SECRET_VALUE.match(text):
+    if SECRET_VALUE.match(text) or URL_PASSWORD.match(text):
         return True
     return bool(SECRET_NAME.search(name)) and len(text) >= 8
 
@@ -96,7 +98,11 @@ def analyse(files: Sequence[EvidenceFile], internal_domains: Iterable[str] = ())
             host = parsed.hostname or ""
             if not is_internal(host, domains):
                 remote.append(
-                    Evidence(file, f"{where}.url", f"server {name} is reached at {host}, outside")
+                    Evidence(
+                        file,
+                        f"{where}.url",
+                        f"server {name} is reached at {host}, outside the organisation",
+                    )
                 )
         for field in ("env", "headers"):
             values = server.get(field)

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from assessments import engine, evidence
+from assessments.presentation import display_value
 
 EXIT_INVALID = 2
 WIDTH = 100
@@ -54,9 +55,16 @@ def describe(analysis: evidence.Analysis) -> str:
         lines.append(f"  File        {file.name}  sha256 {file.sha256}")
     if not analysis.proposals:
         lines.append("  Nothing in the files supports a proposed answer.")
+    questions = {q.id: q for q in engine.load_questionnaire().questions}
     for proposal in analysis.proposals:
         lines.append("")
-        lines.append(f"  {proposal.key}: {engine.format_value(proposal.value)}")
+        question = questions.get(proposal.key)
+        if question is None:
+            lines.append(f"  {proposal.key}: {engine.format_value(proposal.value)}")
+        else:
+            lines.append(
+                f"  {question.prompt} ({proposal.key}): {display_value(question, proposal.value)}"
+            )
         lines.append(
             textwrap.fill(
                 evidence.sentence(proposal.rule),
