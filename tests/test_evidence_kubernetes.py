@@ -115,3 +115,31 @@ def test_a_service_account_not_in_the_files_is_refused_by_name():
 def test_a_principal_that_is_not_a_service_account_is_refused():
     with pytest.raises(PrincipalNotFound, match="system:serviceaccount:NAMESPACE:NAME"):
         run("kubernetes", RBAC, principal="reader")
+
+
+def test_a_group_binding_applies_but_does_not_make_an_unknown_account_present():
+    from assessments.evidence import parse_bytes
+    from assessments.evidence.kubernetes import analyse as analyse_k8s
+
+    manifest = b"""
+kind: ClusterRole
+apiVersion: rbac.authorization.k8s.io/v1
+metadata: {name: discover}
+rules: [{apiGroups: [""], resources: [namespaces], verbs: [list]}]
+---
+kind: ClusterRoleBinding
+apiVersion: rbac.authorization.k8s.io/v1
+metadata: {name: everyone-discovers}
+subjects: [{kind: Group, name: "system:serviceaccounts"}]
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: discover}
+---
+kind: ServiceAccount
+apiVersion: v1
+metadata: {name: known, namespace: agents}
+"""
+    files = [parse_bytes("rbac.yaml", manifest)]
+    with pytest.raises(PrincipalNotFound, match="agents:ghost"):
+        analyse_k8s(files, sa("agents:ghost"))
+    proposals = {p.key: p for p in analyse_k8s(files, sa("agents:known"))}
+    assert proposals["systems"].value == [{"name": "kubernetes namespaces", "access": "read"}]
+    assert proposals["shared_platform_role"].value is True  # granted through a group

@@ -207,7 +207,11 @@ def analyse(files: Sequence[EvidenceFile], principal: str | None) -> tuple[Any, 
         subjects = as_list(obj.get("subjects"))
         if not any(is_me(s, binding_ns) for s in subjects):
             continue
-        present = True
+        # Named as itself (not only through a group every account is in) counts as present.
+        present = present or any(
+            isinstance(s, dict) and s.get("kind") != "Group" and is_me(s, binding_ns)
+            for s in subjects
+        )
         others = [s for s in subjects if isinstance(s, dict) and not is_me(s, binding_ns)]
         group = [s for s in subjects if isinstance(s, dict) and s.get("kind") == "Group"]
         if others or group:
