@@ -176,6 +176,20 @@ def test_reading_secrets_under_a_prefix_decides_its_own_scopes():
     assert "secret:prod/*" in says(p)
 
 
+def test_federation_tokens_with_session_policies_decide_its_own_scopes():
+    doc = b"""{"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "sts:GetFederationToken", "Resource": "*"}]}"""
+    proposals = {p.key: p for p in analyse_aws([parse_bytes("federate.json", doc)], user("broker"))}
+    assert proposals["decides_own_scopes"].rule == "aws.session_policies"
+    denied = b"""{"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "sts:GetFederationToken", "Resource": "*"},
+        {"Effect": "Deny", "Action": "sts:*", "Resource": "*"}]}"""
+    proposals = {
+        p.key: p for p in analyse_aws([parse_bytes("federate.json", denied)], user("broker"))
+    }
+    assert "decides_own_scopes" not in proposals
+
+
 def test_reading_one_named_secret_does_not():
     p = proposal(run("aws", ACCOUNT, principal=role("agents/report-reader")), "decides_own_scopes")
     assert p.value is False

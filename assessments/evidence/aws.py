@@ -682,6 +682,14 @@ def analyse(files: Sequence[EvidenceFile], principal: str | None) -> tuple[Any, 
     several = _assume_several(grant)
     if several:
         out.add("decides_own_scopes", True, "aws.assume_several_roles", several)
+    session = grant.allows_somewhere("sts:getfederationtoken")
+    if session:
+        out.add(
+            "decides_own_scopes",
+            True,
+            "aws.session_policies",
+            [_says(session[0], "sts:GetFederationToken", None)],
+        )
     secrets = _broad_secret_reads(grant)
     if secrets:
         out.add("decides_own_scopes", True, "aws.secret_read_broad", secrets)

@@ -36,6 +36,10 @@ RULE_SENTENCES: dict[str, str] = {
         "The identity may assume several roles (or any role matching a pattern), so it picks "
         "at run time which credentials it works with."
     ),
+    "aws.session_policies": (
+        "The identity may request federation tokens with a session policy of its choosing, so "
+        "it sets the scope of its own credentials at run time."
+    ),
     "aws.secret_read_broad": (
         "The identity may read any secret under a wildcard, so it chooses at run time which "
         "credentials to fetch."
