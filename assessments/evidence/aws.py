@@ -178,7 +178,6 @@ class Account:
 class AwsAnalyser:
     def __init__(self, files: Sequence[EvidenceFile], principal: str | None):
         self.files = files
-        self.catalog: ActionCatalog = catalog()
         if not principal:
             raise PrincipalNotFound(
                 "", "aws", [f.name for f in files], "Give --principal: a role or user ARN."
@@ -200,6 +199,11 @@ class AwsAnalyser:
                 self._read_document(file.name, document, position, len(file.documents))
         self._grants: dict[str, Grant] = {}
         self._trust: dict[str, list[Statement]] = {}
+
+    @property
+    def catalog(self) -> ActionCatalog:
+        """Loaded on first use, so a refused file or principal costs no database load."""
+        return catalog()
 
     # ------------------------------------------------------------------ reading
 
