@@ -35,10 +35,14 @@ def panel_context(
     result: engine.Result,
     q: engine.Questionnaire,
     catalogue: engine.Catalogue | None = None,
+    from_evidence: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The decision panel: the live one in the wizard, the frozen one on the assessment
-    page, and the same facts in the PDF. ``catalogue`` names the frameworks."""
+    page, and the same facts in the PDF. ``catalogue`` names the frameworks;
+    ``from_evidence`` (``provenance.answers_from_evidence``) marks the answers that
+    came from evidence files."""
     labels = {question.id: question.prompt for question in q.questions}
+    from_evidence = from_evidence or {}
     evidence = {
         name: [
             {
@@ -46,6 +50,7 @@ def panel_context(
                 "value": display_value(q.question(e["key"]), e["value"])
                 if e["key"] in labels
                 else str(e["value"]),
+                "from_evidence": e["key"] in from_evidence,
             }
             for e in items
         ]
@@ -80,6 +85,16 @@ def panel_context(
         "unanswered_prompts": [(k, labels.get(k, k)) for k in result.unanswered],
         "missing_prompts": [(k, labels.get(k, k)) for k in result.missing],
         "gap_count": len(result.gaps),
+        "from_evidence": [
+            {
+                **item,
+                "prompt": labels.get(key, key),
+                "display": display_value(q.question(key), item["value"])
+                if key in labels
+                else str(item["value"]),
+            }
+            for key, item in from_evidence.items()
+        ],
     }
 
 

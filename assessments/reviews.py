@@ -36,6 +36,7 @@ REASON_LABELS: dict[str, str] = {
     "exception_expired": "Exception expired",
     "composite_escalation": "Composite escalation",
     "reactivated": "Reactivated",
+    "evidence_changed": "Evidence changed",
 }
 
 STATE_LABELS: dict[str, str] = {

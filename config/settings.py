@@ -235,6 +235,10 @@ REVIEW_INTERVAL_DAYS = {
     1: env_int("REVIEW_INTERVAL_BASELINE", 365),
 }
 
+# Evidence analysis: host names (and their subdomains) that count as inside the
+# organisation when an MCP server is reached by URL, e.g. "corp.example.com,example.net".
+EVIDENCE_INTERNAL_DOMAINS = env_list("EVIDENCE_INTERNAL_DOMAINS")
+
 # Lazy loads on list pages raise in tests and development instead of silently
 # issuing a query per row (Django 6.1 fetch modes); production batches them.
 STRICT_FETCH = env_bool("STRICT_FETCH", DEBUG)

@@ -15,6 +15,7 @@ change. One module per area; everything is re-exported here, so callers write
 - ``accounts``: personal calendar feeds.
 - ``notifications``: who is told what (submissions, decisions, expiring exceptions,
   reviews due), e-mail preferences, reading notifications.
+- ``evidence``: evidence uploads and their proposals (accept, reject), drift reviews.
 
 Background work is handed over through ``assessments.background``, never by importing
 ``assessments.tasks`` (the tasks import this package, not the other way round).
@@ -40,6 +41,12 @@ from assessments.actions.catalogue import (
     make_catalogue_current,
 )
 from assessments.actions.errors import ActionError, ConflictError
+from assessments.actions.evidence import (
+    UploadOutcome,
+    accept_proposal,
+    reject_proposal,
+    upload_evidence,
+)
 from assessments.actions.inventory import (
     ACCESS_RANK,
     AGENT_FIELDS,
@@ -97,6 +104,8 @@ __all__ = [
     "ConflictError",
     "ExpiredException",
     "IssuedReport",
+    "UploadOutcome",
+    "accept_proposal",
     "approve_assessment",
     "assign_review",
     "assign_reviews",
@@ -113,6 +122,7 @@ __all__ = [
     "process_expired_exceptions",
     "reactivate_agent",
     "record_reminders",
+    "reject_proposal",
     "request_board_pack",
     "retire_agent",
     "return_assessment",
@@ -123,4 +133,5 @@ __all__ = [
     "submit_assessment",
     "trigger_review",
     "update_agent",
+    "upload_evidence",
 ]

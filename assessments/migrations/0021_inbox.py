@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('assessments', '0004_load_catalogue_v1'),
+        ('assessments', '0010_evidence'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
