@@ -10,7 +10,7 @@ from typing import Any
 
 from django.tasks import task
 
-from assessments import actions, background, reminders
+from assessments import actions, audit, background, reminders
 
 # -- reviews: the daily reminder run
 
@@ -22,6 +22,7 @@ def send_review_reminders(dry_run: bool = False) -> dict[str, Any]:
     then send each person one e-mail about their reviews due soon or overdue."""
     expired = actions.process_expired_exceptions(dry_run=dry_run)
     outcome = reminders.send_reminders(dry_run=dry_run)
+    checkpoint = None if dry_run else audit.write_checkpoint()
     return {
         "dry_run": dry_run,
         "exceptions_expired": len(expired),
@@ -30,6 +31,27 @@ def send_review_reminders(dry_run: bool = False) -> dict[str, Any]:
         "items": sum(len(r.items) for r in (outcome.reminders if dry_run else outcome.sent)),
         "failed": [r.recipient.get_username() for r, _error in outcome.failed],
         "skipped": len(outcome.skipped),
+        "audit_checkpoint": _checkpoint_summary(checkpoint),
+    }
+
+
+# -- audit: signed checkpoints of the log (also written by the daily run above)
+
+
+@background.register
+@task()
+def write_audit_checkpoint() -> dict[str, Any]:
+    """Write a signed checkpoint of the audit log, in the database and outside it."""
+    return _checkpoint_summary(audit.write_checkpoint())
+
+
+def _checkpoint_summary(outcome: audit.CheckpointOutcome | None) -> dict[str, Any]:
+    if outcome is None:
+        return {}
+    return {
+        "event_count": outcome.checkpoint.event_count,
+        "published_to": outcome.published_to,
+        "failures": outcome.failures,
     }
 
 

@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from assessments import actions, reminders
+from assessments import actions, audit, reminders
 from assessments.management.commands.process_expired_exceptions import report
 
 
@@ -13,7 +13,8 @@ class Command(BaseCommand):
         "Daily (from cron): process expired exceptions, then send each person ONE e-mail "
         "listing their reviews due in 30, 7 or 1 days and those overdue (the assignee, else "
         "the agent's owner). A review is never reminded twice at the same threshold. The "
-        "same job runs through the tasks API as assessments.tasks.send_review_reminders."
+        "same job runs through the tasks API as assessments.tasks.send_review_reminders. "
+        "Then it writes the day's signed audit checkpoint (see audit_checkpoint)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -42,6 +43,15 @@ class Command(BaseCommand):
                 )
         for review, why in outcome.skipped:
             self.stderr.write(f"Not reminded: {review.agent.slug} ({why}).")
+        failures = []
+        if not dry_run:
+            checkpoint = audit.write_checkpoint()
+            self.stdout.write(
+                f"Wrote {checkpoint.checkpoint.label} to {', '.join(checkpoint.published_to)}."
+            )
+            failures = checkpoint.failures
+            for failure in failures:
+                self.stderr.write(f"Audit checkpoint not published: {failure}")
         if outcome.failed:
             for reminder, error in outcome.failed:
                 self.stderr.write(f"Failed: {reminder.recipient.email}: {error}")
@@ -49,3 +59,5 @@ class Command(BaseCommand):
                 f"{len(outcome.failed)} e-mail(s) could not be sent; they will be retried on "
                 "the next run."
             )
+        if failures:
+            raise CommandError("The audit checkpoint could not be published everywhere.")
