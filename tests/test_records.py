@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
+from unittest import skipUnless
 
+import psycopg
 from django.core import mail
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, models, transaction
-from django.test import TestCase, override_settings
+from django.test import TestCase, TransactionTestCase, override_settings
 from django.urls import reverse
 
 from assessments import audit
@@ -310,3 +315,82 @@ class CheckpointPublishingTests(TestCase):
             self.assertRaisesMessage(CommandError, "Not published"),
         ):
             call_command("audit_checkpoint", stdout=io.StringIO())
+
+
+@skipUnless(
+    connection.vendor == "postgresql",
+    "database roles and privileges are PostgreSQL's; SQLite is a file with neither",
+)
+class AppRoleTests(TransactionTestCase):
+    """The README's set-up: migrations as the owner, the app as a role without TRUNCATE,
+    ALTER or trigger rights (``grant_app_role``)."""
+
+    def setUp(self):
+        f.ensure_reference_data()
+        self.role = f"{connection.settings_dict['NAME']}_app"[:60]
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [self.role])
+            if cursor.fetchone():
+                self.drop_role()
+            cursor.execute(f'CREATE ROLE "{self.role}" LOGIN')
+        self.addCleanup(self.drop_role)
+        call_command("grant_app_role", self.role, stdout=io.StringIO())
+
+    def drop_role(self):
+        with connection.cursor() as cursor:
+            cursor.execute(f'DROP OWNED BY "{self.role}"')
+            cursor.execute(f'DROP ROLE "{self.role}"')
+
+    def run_as_app(self, *args: str) -> subprocess.CompletedProcess[str]:
+        s = connection.settings_dict
+        url = f"postgres://{self.role}@{s['HOST']}:{s['PORT']}/{s['NAME']}"
+        return subprocess.run(  # noqa: S603 (fixed arguments)
+            [sys.executable, "manage.py", *args],
+            cwd=Path(__file__).resolve().parent.parent,
+            env={
+                **os.environ,
+                "DATABASE_URL": url,
+                "DJANGO_SETTINGS_MODULE": "config.test_settings",
+            },
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    def test_the_app_works_as_that_role_and_cannot_get_past_the_guards(self):
+        script = (
+            "from tests import factories as f; from assessments import audit; "
+            "a, r = f.assessor(), f.reviewer(); "
+            "f.approved(f.agent(slug='bot', actor=a), a, r); audit.write_checkpoint()"
+        )
+        result = self.run_as_app("shell", "-c", script)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        result = self.run_as_app("verify_audit_log")
+        self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+
+        s = connection.settings_dict
+        refused = [
+            "TRUNCATE assessments_auditevent CASCADE",
+            "TRUNCATE assessments_assessment CASCADE",
+            "TRUNCATE assessments_auditcheckpoint",
+            "ALTER TABLE assessments_auditevent DISABLE TRIGGER auditevent_append_only",
+            "ALTER TABLE assessments_assessment DISABLE TRIGGER ALL",
+            "DROP TRIGGER auditevent_no_truncate ON assessments_auditevent",
+            "SET session_replication_role = replica",
+            "DELETE FROM assessments_auditevent",
+            "UPDATE assessments_auditevent SET verb = 'rewritten'",
+            "DELETE FROM assessments_auditcheckpoint",
+            "DELETE FROM assessments_assessment WHERE status = 'approved'",
+            "UPDATE assessments_assessment SET status = 'draft'",
+        ]
+        with psycopg.connect(
+            host=s["HOST"], port=s["PORT"], dbname=s["NAME"], user=self.role, autocommit=True
+        ) as app:
+            for sql in refused:
+                with self.subTest(sql=sql), self.assertRaises(psycopg.Error):
+                    app.execute(sql)
+            events = app.execute("SELECT count(*) FROM assessments_auditevent").fetchone()[0]
+        self.assertEqual(events, AuditEvent.objects.count())
+        self.assertGreater(events, 0)
+        self.assertEqual(Assessment.objects.approved().count(), 1)
+        self.assertEqual(verify_audit_log()[0], 0)
