@@ -55,12 +55,9 @@ class BackupError(Exception):
 def exported_models() -> list[type[models.Model]]:
     """Models in an order where everything a row refers to comes before it."""
     app_list = [
-        (
-            apps.get_app_config(label),
-            [m for m in apps.get_app_config(label).get_models() if _label(m) not in LEFT_OUT],
-        )
-        for label in APPS
-        if apps.is_installed(apps.get_app_config(label).name)
+        (config, [m for m in config.get_models() if _label(m) not in LEFT_OUT])
+        for config in apps.get_app_configs()
+        if config.label in APPS
     ]
     return serializers.sort_dependencies(app_list, allow_cycles=True)
 
@@ -93,7 +90,13 @@ def export_data(out: IO[str]) -> dict[str, int]:
         "exported_at": timezone.now().isoformat(),
         "schema": _schema(),
     }
-    with transaction.atomic():  # one consistent snapshot (SQLite: a write lock; fine)
+    fresh = not connection.in_atomic_block
+    with transaction.atomic():
+        # One consistent snapshot: PostgreSQL needs REPEATABLE READ for it across queries
+        # (settable only as a transaction's first statement); SQLite's transaction is one.
+        if connection.vendor == "postgresql" and fresh:
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         out.write(json.dumps(header, indent=1)[:-2] + ',\n "objects": [\n')
         first = True
         for model in exported_models():
