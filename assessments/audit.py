@@ -396,7 +396,7 @@ class ChainReport:
         if self.unverifiable:
             return f"Cannot be fully checked: {' '.join(self.unverifiable)}"
         against = f", up to and beyond {self.checkpoint.label}" if self.checkpoint else ""
-        return f"Intact: all {events} verify with the audit key{against}."
+        return f"Intact: all {events} verify{against}."
 
 
 def verify_chain(*, checkpoint_file: str | Path | None = None) -> ChainReport:
@@ -417,6 +417,7 @@ def verify_chain(*, checkpoint_file: str | Path | None = None) -> ChainReport:
     head_seen: tuple[int, str] | None = None
     previous_id: int | None = None
     unknown_keys: dict[str, int] = {}
+    legacy = 0
     lookups = 0
     for event in AuditEvent.objects.order_by("id").iterator(chunk_size=2000):
         position += 1
@@ -441,9 +442,11 @@ def verify_chain(*, checkpoint_file: str | Path | None = None) -> ChainReport:
                 "it has no key id although keyed events come before it: it was written or "
                 "re-hashed without the key.",
             )
-        elif event.unkeyed_hash() != event.hash:
-            authentic = False
-            report.add("changed", event.pk, "its content no longer matches its hash.")
+        else:
+            legacy += 1
+            if event.unkeyed_hash() != event.hash:
+                authentic = False
+                report.add("changed", event.pk, "its content no longer matches its hash.")
 
         # A link is only evidence when the event itself is authentic.
         if event.prev_hash != expected_prev and authentic is not False:
@@ -477,6 +480,12 @@ def verify_chain(*, checkpoint_file: str | Path | None = None) -> ChainReport:
                 head_seen = (position, event.hash)
         previous_id = event.pk
     report.checked = position
+    if legacy:
+        report.notes.append(
+            f"{legacy} event{'s' if legacy != 1 else ''} from before audit keys "
+            f"verif{'y' if legacy != 1 else 'ies'} under the earlier unkeyed scheme"
+            + (", anchored by the keyed events after them." if seen_keyed else ".")
+        )
 
     for kid, n in sorted(unknown_keys.items()):
         report.unverifiable.append(
