@@ -389,9 +389,7 @@ class ChainReport:
     def summary(self) -> str:
         events = f"{self.checked} event{'s' if self.checked != 1 else ''}"
         if self.tampered:
-            kinds = ", ".join(
-                f"{n} {FINDING_LABELS[k]}" for k, n in sorted(self.counts.items(), key=str)
-            )
+            kinds = ", ".join(f"{n} {FINDING_LABELS[k]}" for k, n in sorted(self.counts.items()))
             return f"Tampered: {kinds} ({events} checked)."
         if self.unverifiable:
             return f"Cannot be fully checked: {' '.join(self.unverifiable)}"
