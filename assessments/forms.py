@@ -267,6 +267,8 @@ class NotificationPreferenceForm(forms.Form):
         help_text="Submissions, decisions, exceptions running out and reviews due always "
         "appear on your notifications page; this only chooses the e-mail.",
     )
+
+
 # --------------------------------------------------------------------------- evidence
 
 

@@ -380,7 +380,23 @@ def review_intervals() -> dict[int, int]:
 
 
 class AssessmentQuerySet(models.QuerySet["Assessment"]):
-    """The assessment states every surface counts: one definition each."""
+    """The assessment states every surface counts: one definition each.
+
+    Bulk ``update()`` and ``delete()`` refuse to touch approved assessments, as the
+    model and the database triggers do: the check reads the stored rows."""
+
+    def update(self, **kwargs: Any) -> int:
+        if self.filter(status=Assessment.Status.APPROVED).exists():
+            raise ImmutableRecordError("Approved assessments are immutable.")
+        return super().update(**kwargs)
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        if self.filter(status=Assessment.Status.APPROVED).exists():
+            raise ImmutableRecordError("Approved assessments cannot be deleted.")
+        return super().delete()
+
+    delete.alters_data = True  # type: ignore[attr-defined]
+    delete.queryset_only = True  # type: ignore[attr-defined]
 
     def open(self) -> AssessmentQuerySet:
         return self.filter(status__in=Assessment.OPEN_STATUSES)
@@ -469,8 +485,9 @@ class Assessment(models.Model):
         return f"{self.agent} v{self.number}"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
-        # Approved records never change; the database refuses too (migration 0002).
-        if self.pk and Assessment.objects.filter(pk=self.pk, status="approved").exists():
+        # Approved records never change; the database refuses too (migrations 0002, 0030).
+        # The stored status decides, not the one in memory.
+        if self.pk and self._stored_as_approved():
             raise ImmutableRecordError(f"{self} is approved and cannot change.")
         super().save(*args, **kwargs)
 
@@ -478,9 +495,12 @@ class Assessment(models.Model):
         return reverse("assessments:assessment_detail", args=[self.agent.slug, self.number])
 
     def delete(self, *args: Any, **kwargs: Any) -> Any:
-        if self.status == self.Status.APPROVED:
+        if self.status == self.Status.APPROVED or (self.pk and self._stored_as_approved()):
             raise ImmutableRecordError(f"{self} is approved and cannot be deleted.")
         return super().delete(*args, **kwargs)
+
+    def _stored_as_approved(self) -> bool:
+        return Assessment.objects.filter(pk=self.pk, status=self.Status.APPROVED).exists()
 
     @property
     def is_editable(self) -> bool:
@@ -835,13 +855,29 @@ class UserSession(models.Model):
         return f"Session of {self.user_id}"
 
 
-class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
+class AppendOnlyQuerySet[M: models.Model](models.QuerySet[M]):
+    """Rows that are only ever added: bulk ``update()`` and ``delete()`` are refused
+    (so are the model's ``save()`` of a stored row and ``delete()``, and the database)."""
+
+    def update(self, **kwargs: Any) -> int:
+        raise ImmutableRecordError(f"{self.model._meta.verbose_name_plural} are append-only.")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise ImmutableRecordError(f"{self.model._meta.verbose_name_plural} are append-only.")
+
+    delete.alters_data = True  # type: ignore[attr-defined]
+    delete.queryset_only = True  # type: ignore[attr-defined]
+
+
+class AuditEventQuerySet(AppendOnlyQuerySet["AuditEvent"]):
     def for_object(self, obj: models.Model) -> AuditEventQuerySet:
         return self.filter(object_type=obj._meta.label_lower, object_id=str(obj.pk))
 
 
 class AuditEvent(models.Model):
-    """Who did what to which object, when, with the change. Append-only, hash-chained."""
+    """Who did what to which object, when, with the change. Append-only, chained: each
+    event's ``hash`` is a MAC (keyed with ``AUDIT_KEY``, named by ``key_id``) over its
+    content and the previous event's ``hash``; see ``assessments.audit``."""
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     actor = models.ForeignKey(
@@ -859,6 +895,9 @@ class AuditEvent(models.Model):
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64, unique=True)
+    # Which audit key made ``hash``; empty for events written before keys (migration
+    # 0030), which verify under the legacy unkeyed SHA-256 scheme.
+    key_id = models.CharField(max_length=32, blank=True, default="")
 
     objects = AuditEventQuerySet.as_manager()
 
@@ -900,7 +939,9 @@ class AuditEvent(models.Model):
             default=str,
         )
 
-    def compute_hash(self) -> str:
+    def unkeyed_hash(self) -> str:
+        """The legacy scheme: SHA-256 of the canonical form, no key. Anyone can compute
+        it, so it only proves integrity for events anchored by a keyed one after them."""
         return hashlib.sha256(self.canonical().encode()).hexdigest()
 
 
@@ -1030,3 +1071,37 @@ class EvidenceProposal(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} from {self.upload}"
+
+
+class AuditCheckpointQuerySet(AppendOnlyQuerySet["AuditCheckpoint"]):
+    pass
+
+
+class AuditCheckpoint(models.Model):
+    """A signed statement of how long the audit log was and how it ended: the number of
+    events, the last event's id and ``hash``, and the time, signed with the audit key.
+    Copies go outside the database too (``AUDIT_CHECKPOINT_DIR``, the log, e-mail), so
+    removing the newest events and the checkpoints that counted them is still detected."""
+
+    created_at = models.DateTimeField()
+    event_count = models.PositiveBigIntegerField()
+    last_event_id = models.PositiveBigIntegerField(null=True, blank=True)
+    head = models.CharField(max_length=64)
+    key_id = models.CharField(max_length=32)
+    signature = models.CharField(max_length=64)
+
+    objects = AuditCheckpointQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Audit checkpoint {self.created_at:%Y-%m-%d %H:%M}: {self.event_count} events"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None:
+            raise ImmutableRecordError("Audit checkpoints are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        raise ImmutableRecordError("Audit checkpoints are append-only.")

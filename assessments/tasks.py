@@ -10,7 +10,7 @@ from typing import Any
 
 from django.tasks import task
 
-from assessments import actions, background, notifications
+from assessments import actions, audit, background, notifications
 
 # -- reviews and notifications: the daily run, and e-mails sent at once
 
@@ -24,6 +24,7 @@ def send_review_reminders(dry_run: bool = False) -> dict[str, Any]:
     expired = actions.process_expired_exceptions(dry_run=dry_run)
     outcome = notifications.send_daily_digests(dry_run=dry_run)
     done = outcome.to_email if dry_run else outcome.sent
+    checkpoint = None if dry_run else audit.write_checkpoint()
     return {
         "dry_run": dry_run,
         "exceptions_expired": len(expired),
@@ -34,6 +35,27 @@ def send_review_reminders(dry_run: bool = False) -> dict[str, Any]:
         "notifications": sum(len(d.notices) for d in done),
         "failed": [d.recipient.get_username() for d, _error in outcome.failed],
         "skipped": len(outcome.skipped),
+        "audit_checkpoint": _checkpoint_summary(checkpoint),
+    }
+
+
+# -- audit: signed checkpoints of the log (also written by the daily run above)
+
+
+@background.register
+@task()
+def write_audit_checkpoint() -> dict[str, Any]:
+    """Write a signed checkpoint of the audit log, in the database and outside it."""
+    return _checkpoint_summary(audit.write_checkpoint())
+
+
+def _checkpoint_summary(outcome: audit.CheckpointOutcome | None) -> dict[str, Any]:
+    if outcome is None:
+        return {}
+    return {
+        "event_count": outcome.checkpoint.event_count,
+        "published_to": outcome.published_to,
+        "failures": outcome.failures,
     }
 
 

@@ -206,6 +206,10 @@ class ReminderTaskTests(TestCase):
         self.traveller.move_to(expires + dt.timedelta(days=1))
         result = tasks.send_review_reminders.enqueue()
         self.assertEqual(result.status, "SUCCESSFUL")
+        # The daily run ends with a signed checkpoint of the audit log as it then stood.
+        checkpoint = result.return_value.pop("audit_checkpoint")
+        self.assertEqual(checkpoint["event_count"], AuditEvent.objects.count())
+        self.assertEqual(checkpoint["failures"], [])
         self.assertEqual(
             result.return_value,
             {

@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from assessments import actions, notifications
+from assessments import actions, audit, notifications
 from assessments.management.commands.process_expired_exceptions import report
 
 
@@ -15,7 +15,8 @@ class Command(BaseCommand):
         "days and those overdue (the assignee, else the agent's owner), and their "
         "notifications waiting for a digest. People who chose no e-mail see them in the app "
         "only. A review is never reminded twice at the same threshold. The same job runs "
-        "through the tasks API as assessments.tasks.send_review_reminders."
+        "through the tasks API as assessments.tasks.send_review_reminders. "
+        "Then it writes the day's signed audit checkpoint (see audit_checkpoint)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -62,6 +63,15 @@ class Command(BaseCommand):
             )
         for review, why in outcome.skipped:
             self.stderr.write(f"Not reminded: {review.agent.slug} ({why}).")
+        failures = []
+        if not dry_run:
+            checkpoint = audit.write_checkpoint()
+            self.stdout.write(
+                f"Wrote {checkpoint.checkpoint.label} to {', '.join(checkpoint.published_to)}."
+            )
+            failures = checkpoint.failures
+            for failure in failures:
+                self.stderr.write(f"Audit checkpoint not published: {failure}")
         if outcome.failed:
             for digest, error in outcome.failed:
                 self.stderr.write(f"Failed: {digest.recipient.email}: {error}")
@@ -69,3 +79,5 @@ class Command(BaseCommand):
                 f"{len(outcome.failed)} e-mail(s) could not be sent; they will be retried on "
                 "the next run."
             )
+        if failures:
+            raise CommandError("The audit checkpoint could not be published everywhere.")
