@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.utils.text import slugify
 
+from assessments import portfolio
 from assessments.actions import AGENT_FIELDS
 from assessments.models import Access, Agent, AgentLink, Environment, Team
 
@@ -217,6 +218,14 @@ class AgentFilterForm(forms.Form):
         ],
         label="Class",
     )
+    assessment = forms.ChoiceField(
+        required=False,
+        choices=[
+            ("", "Any assessment state"),
+            *((key, portfolio.ASSESSMENT_STATE_LABELS[key]) for key in portfolio.STATE_FILTERS),
+        ],
+        label="Assessment",
+    )
     tier = forms.TypedChoiceField(
         required=False,
         coerce=int,
@@ -233,5 +242,5 @@ class AgentFilterForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        for name in ("status", "team", "classification", "tier", "sort"):
+        for name in ("status", "team", "classification", "tier", "assessment", "sort"):
             self.fields[name].widget.attrs["class"] = "form-select"

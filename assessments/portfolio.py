@@ -1,5 +1,37 @@
-"""Portfolio figures for the dashboard: each a constant number of queries, whatever the
-number of agents. Plain data, so the board pack can use the same numbers."""
+"""The one home of portfolio figures: every count or date a person reads about the
+portfolio is defined here (or in the QuerySet method named here) and nowhere else. The
+dashboard, the queue, the agent list, the CSV exports, ``review_queue --format json``,
+the board pack and the assessment report all read them from here.
+
+Each figure is computed by the database in a constant number of queries, whatever the
+number of agents. The definitions, in words, are on the page "How these figures are
+counted" (templates/assessments/figures.html); keep the two in step.
+
+Scope: figures about the portfolio count **active** agents. A retired agent keeps its
+history (assessments, exceptions) but is in no figure.
+
+Assessment state of an agent (``AgentQuerySet.with_assessment_state``):
+  pending decision: its assessment in progress is submitted, awaiting a reviewer;
+  returned: its assessment in progress was returned to the assessor;
+  in draft: its assessment in progress is a draft;
+  never started: it has no assessment of any state;
+  decided: it has an approved assessment and nothing in progress.
+  "Not assessed" (no approved assessment, so no class) is pending + returned + in draft
+  + never started, restricted to agents never approved.
+
+Review state (``ReviewQuerySet.with_state``, ``AgentQuerySet.with_review_state``): an agent
+has at most one open review; its due date is the earliest open reason (a trigger moves
+it to the trigger's day, never later). Overdue: the due date has passed, triggered or
+not ("overdue since" the due date). Triggered: a change asked for it and it is not
+overdue yet. Due: scheduled, due within 30 days.
+
+Exceptions in force (``ExceptionQuerySet.in_force``): the latest exception per agent and
+subject (a renewal supersedes the one before it), not revoked and not expired.
+Expiring: in force and expiring within 30 days.
+
+Open gaps: required controls recorded as a gap in each active agent's latest approved
+assessment, less those covered by an exception in force.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +40,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Count, F, OuterRef, Q, Subquery, Window
+from django.db.models import Count, F, Q, Window
 from django.db.models.functions import Lag
 
 from assessments import reviews
@@ -51,9 +83,47 @@ def class_tier() -> ClassTier:
     return ClassTier(counts=counts, unassessed=unassessed, total=total)
 
 
-def review_states(today: dt.date) -> dict[str, int]:
-    """Overdue, triggered and due-within-30-days reviews of active agents (one query)."""
-    return reviews.state_counts(Review.objects.in_queue(reviews.QUEUE_DAYS, today), today)
+ASSESSMENT_STATES = ("pending_decision", "returned", "in_draft", "never_started")
+STATE_FILTERS = (*ASSESSMENT_STATES, "decided")
+ASSESSMENT_STATE_LABELS = {
+    "pending_decision": "Awaiting a decision",
+    "returned": "Returned to the assessor",
+    "in_draft": "In draft",
+    "never_started": "Never assessed",
+    "decided": "Decided, nothing in progress",
+}
+
+
+def assessment_states(agents: Any = None) -> dict[str, int]:
+    """Active agents by assessment state (see the module docstring), plus ``undecided``:
+    agents with no approved assessment yet, and ``total`` (one query)."""
+    agents = Agent.objects.active() if agents is None else agents
+    counts = agents.with_assessment_state().aggregate(
+        total=Count("pk"),
+        undecided=Count("pk", filter=Q(current_classification="")),
+        **{
+            state: Count("pk", filter=Q(assessment_state=state))
+            for state in STATE_FILTERS
+        },
+    )
+    return counts
+
+
+def review_states(today: dt.date, reviews_qs: Any = None) -> dict[str, int]:
+    """Overdue, triggered (not yet overdue) and due-within-30-days open reviews of
+    active agents, a partition of the queue (one query)."""
+    qs = Review.objects.in_queue(reviews.QUEUE_DAYS, today) if reviews_qs is None else reviews_qs
+    return reviews.state_counts(qs, today)
+
+
+def overdue_reviews(today: dt.date) -> Any:
+    """Open reviews of active agents whose due date has passed, triggered or not."""
+    return Review.objects.overdue(today).filter(agent__status=Agent.Status.ACTIVE)
+
+
+def exceptions_in_force(today: dt.date) -> Any:
+    """Exceptions in force for active agents (renewals supersede, see the docstring)."""
+    return GapException.objects.in_force(today).filter(agent__status=Agent.Status.ACTIVE)
 
 
 @dataclass
@@ -77,19 +147,14 @@ class Gaps:
 
 def open_gaps(today: dt.date) -> Gaps:
     """Required controls with status ``gap`` in each active agent's latest approved
-    assessment, less those covered by an active exception (two queries)."""
-    latest = (
-        Assessment.objects.approved()
-        .filter(agent=OuterRef("agent"))
-        .order_by("-number")
-        .values("pk")[:1]
-    )
+    assessment, less those covered by an exception in force (two queries)."""
     rows = (
-        Assessment.objects.filter(pk=Subquery(latest), agent__status=Agent.Status.ACTIVE)
+        Assessment.objects.latest_approved()
+        .filter(agent__status=Agent.Status.ACTIVE)
         .values("agent_id", "number", "agent__name", "agent__slug", "agent__current_tier")
         .annotate(controls=F("result__controls"))
     )
-    excepted = set(GapException.objects.active(today).values_list("agent_id", "subject"))
+    excepted = set(exceptions_in_force(today).values_list("agent_id", "subject"))
     agents = []
     per_control: Counter[str] = Counter()
     titles: dict[str, str] = {}
@@ -122,10 +187,10 @@ def open_gaps(today: dt.date) -> Gaps:
 
 
 def expiring_exceptions(today: dt.date, within_days: int = 30) -> list[GapException]:
-    """Active exceptions expiring within ``within_days`` (one query)."""
+    """Exceptions in force for active agents expiring within ``within_days`` (one query)."""
     return list(
-        GapException.objects.active(today)
-        .filter(expires_on__lte=today + dt.timedelta(days=within_days), agent__status="active")
+        GapException.objects.expiring(today, within_days)
+        .filter(agent__status=Agent.Status.ACTIVE)
         .select_related("agent", "assessment", "accepted_by")
         .order_by("expires_on", "agent__name")
     )
@@ -150,3 +215,17 @@ def recent_reclassifications(limit: int = 8) -> list[Any]:
         .select_related("agent")
         .order_by("-decided_at", "-pk")[:limit]
     )
+
+
+def agents_for_list(agents: Any, today: dt.date) -> Any:
+    """What a row of the agent list shows about an agent's figures: its assessment state
+    and its open review (next review date, overdue, triggered), annotated by the
+    database so the page keeps a constant number of queries."""
+    return agents.with_assessment_state().with_review_state(today)
+
+
+def filter_assessment_state(agents: Any, state: str) -> Any:
+    """Agents in one assessment state (a key of ``ASSESSMENT_STATE_LABELS``)."""
+    if state not in STATE_FILTERS:
+        return agents
+    return agents.with_assessment_state().filter(assessment_state=state)

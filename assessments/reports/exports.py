@@ -15,10 +15,11 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from django.db.models import Exists, F, OuterRef
+from django.db.models import F
 from django.utils import timezone
 
-from assessments.models import Agent, AgentLink, Assessment, GapException, Review, System
+from assessments import portfolio
+from assessments.models import Agent, AgentLink, Assessment, GapException, System
 
 BOM = "\ufeff"
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -42,9 +43,12 @@ INVENTORY_HEADER = [
     "tier_name",
     "flags",
     "gaps",
+    "open_gaps",
     "exceptions",
     "next_review_on",
     "review_overdue",
+    "review_triggered",
+    "assessment_state",
     "approved_version",
     "approved_on",
     "purpose",
@@ -134,20 +138,17 @@ def inventory_rows(today: dt.date | None = None) -> Iterator[list[Any]]:
             links[source].append(f"orchestrates {target_slug}")
             links[target].append(f"orchestrated by {source_slug}")
     exceptions: dict[int, list[str]] = defaultdict(list)
+    excepted: set[tuple[int, str]] = set()
     for agent_id, subject, expires in (
-        GapException.objects.active(today)
+        GapException.objects.in_force(today)
         .order_by("expires_on", "subject")
         .values_list("agent_id", "subject", "expires_on")
     ):
         exceptions[agent_id].append(f"{subject} until {expires.isoformat()}")
-    overdue = set(Review.objects.overdue(today).values_list("agent_id", flat=True))
-    later = Assessment.objects.approved().filter(
-        agent_id=OuterRef("agent_id"), number__gt=OuterRef("number")
-    )
+        excepted.add((agent_id, subject))
     latest: dict[int, dict[str, Any]] = {
         row["agent_id"]: dict(row)
-        for row in Assessment.objects.approved()
-        .exclude(Exists(later))
+        for row in Assessment.objects.latest_approved()
         .values(
             "agent_id",
             "number",
@@ -158,7 +159,8 @@ def inventory_rows(today: dt.date | None = None) -> Iterator[list[Any]]:
         .iterator(chunk_size=CHUNK)
     }
     agents = (
-        Agent.objects.order_by("name", "pk")
+        portfolio.agents_for_list(Agent.objects.all(), today)
+        .order_by("name", "pk")
         .values(
             "pk",
             "slug",
@@ -174,7 +176,10 @@ def inventory_rows(today: dt.date | None = None) -> Iterator[list[Any]]:
             "credential_model",
             "current_classification",
             "current_tier",
-            "next_review_on",
+            "next_review",
+            "review_overdue",
+            "review_triggered",
+            "assessment_state",
             "purpose",
         )
         .iterator(chunk_size=CHUNK)
@@ -182,6 +187,7 @@ def inventory_rows(today: dt.date | None = None) -> Iterator[list[Any]]:
     for a in agents:
         row: dict[str, Any] = latest.get(a["pk"]) or {}
         tier = a["current_tier"]
+        gaps = _gaps(row.get("controls"))
         yield [
             a["slug"],
             a["name"],
@@ -198,10 +204,16 @@ def inventory_rows(today: dt.date | None = None) -> Iterator[list[Any]]:
             tier,
             TIER_NAMES.get(tier, "") if tier else "",
             "; ".join(row.get("flags") or []),
-            "; ".join(_gaps(row.get("controls"))),
+            "; ".join(gaps),
+            # Open gaps (portfolio.open_gaps) count for active agents only.
+            "; ".join(g for g in gaps if (a["pk"], g) not in excepted)
+            if a["status"] == Agent.Status.ACTIVE
+            else "",
             "; ".join(exceptions.get(a["pk"], [])),
-            a["next_review_on"],
-            a["pk"] in overdue,
+            a["next_review"],
+            a["review_overdue"],
+            a["review_triggered"],
+            a["assessment_state"],
             row.get("number"),
             row.get("decided_at"),
             a["purpose"],

@@ -3,13 +3,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.db.models import Prefetch
+from django.db.models import F, Prefetch
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from assessments import actions
+from assessments import actions, portfolio
 from assessments.forms import (
     AgentFilterForm,
     AgentForm,
@@ -30,7 +30,8 @@ def agent_list(request: HtmxHttpRequest) -> HttpResponse:
     if "status" not in data:
         data["status"] = "active"
     form = AgentFilterForm(data)
-    agents = Agent.objects.for_list()
+    today = timezone.localdate()
+    agents = portfolio.agents_for_list(Agent.objects.for_list(), today)
     sort = "name"
     if form.is_valid():
         f = form.cleaned_data
@@ -45,14 +46,19 @@ def agent_list(request: HtmxHttpRequest) -> HttpResponse:
             agents = agents.filter(current_classification=f["classification"])
         if f["tier"]:
             agents = agents.filter(current_tier=f["tier"])
+        if f["assessment"]:
+            agents = portfolio.filter_assessment_state(agents, f["assessment"])
         sort = f["sort"] or "name"
-    agents = agents.order_by(sort, "name", "pk")
+    # "Next review" is the open review's due date (portfolio.agents_for_list).
+    order = F("next_review").asc(nulls_last=True) if sort == "next_review_on" else sort
+    agents = agents.order_by(order, "name", "pk")
     page = paginate(request, agents)
     context = {
         "form": form,
         "page": page,
         "agents": page.object_list,
         "sort": sort,
+        "today": today,
         "query_without_page": query_without(request, "page"),
         "query_without_sort": query_without(request, "sort", "page"),
         "filtered": any(v for k, v in request.GET.items() if k not in ("page", "sort")),
