@@ -309,6 +309,9 @@ class Framework(models.Model):
     publisher = models.CharField(max_length=255, blank=True)
     url = models.URLField(blank=True)
     notes = models.JSONField(default=list, blank=True)
+    # [{"name": "subcategories", "total": 72}, ...], top level first: the framework's real
+    # number of items per level, which coverage is counted out of (portfolio.py).
+    levels = models.JSONField(default=list, blank=True)
     position = models.PositiveIntegerField(default=0)
 
     class Meta:

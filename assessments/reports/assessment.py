@@ -19,7 +19,7 @@ from typing import Any
 from django.db.models import Q
 from django.utils import timezone
 
-from assessments import decisions, engine
+from assessments import decisions, engine, portfolio
 from assessments.models import Assessment, AuditEvent, Classification, GapException
 from assessments.presentation import display_value, panel_context
 from assessments.reports.pdf import PdfMeta, RenderedPdf, canonical_json, render_pdf, sha256_hex
@@ -150,18 +150,23 @@ def report_content(assessment: Assessment) -> dict[str, Any]:
                 ],
             }
         )
+    # Addressed: a mapped control is in place (a gap addresses nothing); a parent is
+    # addressed when any child is; counted one level at a time (portfolio.py).
+    addressed = portfolio.addressed_items(catalogue, [dict(c) for c in result.controls])
     coverage = []
     for key, ids in sorted(
         result.framework_mappings.items(), key=lambda kv: position.get(kv[0], 99)
     ):
         if key not in frameworks or not ids:
             continue
+        items = addressed.get(key, set())
         coverage.append(
             {
                 "framework": frameworks[key]["short_name"],
-                "addressed": len(ids),
-                "of": len(frameworks[key]["items"]),
-                "items": sorted(ids, key=lambda i, k=key: order.get((k, i), (99, 0))),  # type: ignore[misc]
+                "levels": [
+                    level.text for level in portfolio.level_coverage(frameworks[key], items)
+                ],
+                "items": sorted(items, key=lambda i, k=key: order.get((k, i), (99, 0))),  # type: ignore[misc]
             }
         )
 
