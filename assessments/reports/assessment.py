@@ -26,13 +26,6 @@ from assessments.reports.pdf import PdfMeta, RenderedPdf, canonical_json, render
 
 TEMPLATE = "reports/pdf/assessment.html"
 CLASS_LABELS: dict[str, str] = dict(Classification.choices)
-CLASS_MEANING = {
-    "agent_identity": "Govern it as a distinct AI-agent identity: its own workload identity, "
-    "short-lived credentials, policy evaluated at request time, per-action audit and "
-    "containment.",
-    "machine_identity": "Ordinary machine-identity controls are enough: a least-privilege "
-    "service account with a named owner, vaulted secrets, access review and activity logging.",
-}
 PRIMARY_FRAMEWORKS = 4
 STATUS_LABELS = {"in_place": "In place", "gap": "Gap", "unknown": "Not shown by the answers"}
 
@@ -90,7 +83,13 @@ def report_content(assessment: Assessment) -> dict[str, Any]:
     q = decisions.questionnaire(assessment.questionnaire_version)
     result = result_of(assessment)
     answers = answers_of(assessment)
-    panel = panel_context(result, q)
+    effective = (
+        decisions.effective_answers(assessment)
+        if assessment.status in Assessment.EDITABLE_STATUSES
+        else None
+    )
+    panel = panel_context(result, q, answers=effective)
+    head = panel["headline"]
     catalogue = decisions.catalogue_data(assessment.catalogue)
     exceptions = exceptions_as_of(assessment, as_of)
 
@@ -246,7 +245,14 @@ def report_content(assessment: Assessment) -> dict[str, Any]:
         "decision": {
             "classification": result.classification,
             "classification_label": CLASS_LABELS[result.classification],
-            "meaning": CLASS_MEANING[result.classification],
+            # The headline (presentation.headline): "Undecided — N answers could change
+            # the class" while they are missing, the class otherwise.
+            "decided": head.decided,
+            "headline": head.title,
+            "leaning": head.leaning,
+            "tier_label": head.tier,
+            "tier_at_least": head.tier_at_least,
+            "meaning": head.meaning,
             "tier": result.tier,
             "tier_name": result.tier_name.capitalize(),
             "review_interval_days": result.review_interval_days,

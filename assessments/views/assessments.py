@@ -90,9 +90,11 @@ def _detail_context(
         state = WizardState(assessment)
         result = state.result
         answers = state.all_answers
+        effective: dict[str, Any] | None = state.effective
     else:
         result = _frozen_result(assessment)
         answers = dict(assessment.answers or {})
+        effective = None
     controls = _control_titles(assessment)
     can_review, why_not = actions.can_review(request.user, assessment)
     today = timezone.localdate()
@@ -144,7 +146,9 @@ def _detail_context(
         "events": AuditEvent.objects.for_object(assessment).order_by("id")[:50],
         "control_titles": controls,
         **(
-            panel_context(result, q, decisions.engine_catalogue(assessment.catalogue))
+            panel_context(
+                result, q, decisions.engine_catalogue(assessment.catalogue), answers=effective
+            )
             if result
             else {}
         ),

@@ -111,9 +111,8 @@ class WizardState:
         self.stored = dict(assessment.answers or {})
         self.all_answers = {**self.stored, **self.inventory}
         self.catalogue = decisions.engine_catalogue(assessment.catalogue)
-        self.result = decisions.evaluate_answers(
-            decisions.effective_answers(assessment, self.inventory), assessment.catalogue
-        )
+        self.effective = decisions.effective_answers(assessment, self.inventory)
+        self.result = decisions.evaluate_answers(self.effective, assessment.catalogue)
 
     def section(self, section_id: str) -> engine.Section:
         for section in self.q.sections:
@@ -193,7 +192,7 @@ def _wizard_context(state: WizardState, section: engine.Section, **extra: Any) -
         "previous_step": state.previous_step(section.id),
         "contradictions": state.contradictions(),
         "inventory": state.inventory,
-        **panel_context(state.result, state.q, state.catalogue),
+        **panel_context(state.result, state.q, state.catalogue, answers=state.effective),
         **extra,
     }
 
@@ -442,5 +441,5 @@ def _review_context(state: WizardState) -> dict[str, Any]:
         "sections": sections,
         "steps": state.progress(),
         "contradictions": state.contradictions(),
-        **panel_context(state.result, state.q, state.catalogue),
+        **panel_context(state.result, state.q, state.catalogue, answers=state.effective),
     }
