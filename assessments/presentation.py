@@ -183,3 +183,15 @@ def _mappings(
         {"key": key, "name": names.get(key, key), "items": list(items)}
         for key, items in mappings.items()
     ]
+
+
+def stored_headline(answers: Mapping[str, Any] | None, questionnaire_version: str) -> Headline:
+    """The headline of an assessment in progress from its stored answers alone (for
+    lists and exports, which do not read each agent's inventory). The class and the
+    answers that could change it never come from the inventory, so the title and the
+    leaning are the live panel's; the tier may still move with the inventory, so it
+    reads "at least" whenever answers are missing."""
+    from assessments import decisions  # decisions reads the database; imported late
+
+    q = decisions.questionnaire(questionnaire_version)
+    return headline(engine.evaluate(decisions.visible_answers(q, answers or {})))

@@ -75,4 +75,3 @@ def tier_ceiling(
         return result.tier
     worst = worst_completion(answers, result.missing)
     return evaluate(worst, review_intervals=review_intervals, catalogue=catalogue).tier
-

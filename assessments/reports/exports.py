@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from assessments import portfolio
 from assessments.models import Agent, AgentLink, Assessment, GapException, System
+from assessments.presentation import CLASS_NAMES, stored_headline
 
 BOM = "\ufeff"
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -59,6 +60,7 @@ ASSESSMENT_HEADER = [
     "team",
     "version",
     "status",
+    "headline",
     "classification",
     "tier",
     "tier_name",
@@ -246,6 +248,7 @@ def assessment_rows() -> Iterator[list[Any]]:
             "decided_at",
             "next_review_on",
             "review_comment",
+            "answers",
             interval=F("result__review_interval_days"),
             flags=F("result__flags"),
             controls=F("result__controls"),
@@ -256,12 +259,18 @@ def assessment_rows() -> Iterator[list[Any]]:
     for r in rows:
         frozen = r["status"] in (Assessment.Status.SUBMITTED, Assessment.Status.APPROVED)
         tier = r["tier"] if frozen else None
+        if frozen:
+            head = CLASS_NAMES.get(r["classification"], "")
+        else:  # a draft reads as the live panel does, never as a decided class
+            h = stored_headline(r["answers"], r["questionnaire_version"])
+            head = "; ".join(p for p in (h.title, h.leaning) if p)
         yield [
             r["agent__slug"],
             r["agent__name"],
             r["agent__team__name"],
             r["number"],
             r["status"],
+            head,
             r["classification"] if frozen else "",
             tier,
             TIER_NAMES.get(tier, "") if tier else "",

@@ -19,6 +19,7 @@ from assessments.forms import (
     initial_systems,
 )
 from assessments.models import Agent, AgentLink, Assessment, AuditEvent, Review
+from assessments.presentation import stored_headline
 from assessments.roles import permission_required
 from assessments.views.common import HtmxHttpRequest, paginate, query_without
 
@@ -52,7 +53,15 @@ def agent_list(request: HtmxHttpRequest) -> HttpResponse:
     # "Next review" is the open review's due date (portfolio.agents_for_list).
     order = F("next_review").asc(nulls_last=True) if sort == "next_review_on" else sort
     agents = agents.order_by(order, "name", "pk")
-    page = paginate(request, agents)
+    page = paginate(request, agents.annotate(**portfolio.open_answers()))
+    for agent in page.object_list:
+        # Only an agent without an approved class shows its draft's headline.
+        agent.headline = (  # type: ignore[attr-defined]
+            stored_headline(agent.open_answers, agent.open_questionnaire)
+            if not agent.current_classification
+            and agent.assessment_state in ("in_draft", "returned")
+            else None
+        )
     context = {
         "form": form,
         "page": page,
