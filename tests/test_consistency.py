@@ -17,7 +17,9 @@ from typing import Any
 
 import time_machine
 from django.core.management import call_command
+from django.db import connection
 from django.test import TestCase
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -291,3 +293,165 @@ class FiguresPageTests(TestCase):
             "one level at a time",
         ):
             self.assertContains(page, words)
+
+
+def _bulk_portfolio(count: int, owner: Any) -> None:
+    """``count`` active agents in every assessment and review state, with bulk_create."""
+    from assessments import decisions
+    from assessments.models import Assessment
+
+    team = f.team()
+    agents = Agent.objects.bulk_create(
+        Agent(name=f"Bulk {i:04d}", slug=f"bulk-{i:04d}", purpose="x", owner=owner, team=team)
+        for i in range(count)
+    )
+    statuses = ["draft", "submitted", "returned", None]
+    Assessment.objects.bulk_create(
+        Assessment(
+            agent=agent,
+            number=1,
+            status=statuses[i % 4],
+            questionnaire_version=decisions.CURRENT_QUESTIONNAIRE,
+            catalogue=decisions.current_catalogue(),
+            answers={"decision_mode": "fixed_script"} if i % 8 else {},
+            assessor=owner,
+        )
+        for i, agent in enumerate(agents)
+        if statuses[i % 4]
+    )
+    now = timezone.now()
+    Review.objects.bulk_create(
+        Review(
+            agent=agent,
+            due_on=TODAY + dt.timedelta(days=(i % 3 - 1) * 10),
+            triggered_at=now if i % 2 else None,
+        )
+        for i, agent in enumerate(agents)
+    )
+
+
+class ListQueryCountTests(TestCase):
+    """The list pages read every figure in a fixed number of queries (issue 17)."""
+
+    def setUp(self):
+        self.enterContext(time_machine.travel(h.NOW, tick=False))
+        self.viewer = f.viewer()
+        self.client.force_login(self.viewer)
+
+    def queries(self, name: str, count: int, **query: Any) -> int:
+        Review.objects.all().delete()
+        from assessments.models import Assessment
+
+        Assessment.objects.all().delete()
+        Agent.objects.all().delete()
+        _bulk_portfolio(count, self.viewer)
+        with CaptureQueriesContext(connection) as ctx:
+            response = self.client.get(reverse(name), query)
+        self.assertEqual(response.status_code, 200)
+        return len(ctx.captured_queries)
+
+    def test_agent_list_dashboard_and_queue_take_the_same_queries_for_5_and_500_agents(self):
+        for name, query in [
+            ("assessments:agent_list", {}),
+            ("assessments:agent_list", {"assessment": "in_draft"}),
+            ("assessments:agent_list", {"sort": "next_review_on"}),
+            ("assessments:dashboard", {}),
+            ("assessments:queue", {}),
+        ]:
+            with self.subTest(name=name, query=query):
+                small = self.queries(name, 5, **query)
+                self.assertEqual(small, self.queries(name, 500, **query))
+                with self.assertNumQueries(small):
+                    self.client.get(reverse(name), query)
+
+    def test_undecided_drafts_show_their_headline_on_the_list(self):
+        _bulk_portfolio(8, self.viewer)
+        response = self.client.get(reverse("assessments:agent_list"), {"assessment": "in_draft"})
+        self.assertContains(response, "undecided-badge", count=2)
+        self.assertContains(response, "Undecided — ")
+
+
+class CoverageDefinitionTests(TestCase):
+    """Addressed means a mapped control is in place; parents through their children;
+    counted level by level out of the framework's real totals."""
+
+    def setUp(self):
+        from assessments import engine
+
+        self.data = engine.load_catalogue().to_dict()
+        self.nist = next(fw for fw in self.data["frameworks"] if fw["key"] == "nist_ai_rmf_1_0")
+        # A control mapped to a NIST subcategory.
+        self.control = next(
+            c
+            for c in self.data["controls"]
+            if any(
+                m["framework"] == "nist_ai_rmf_1_0" and m["item"].count(".") == 1
+                for m in c["mappings"]
+            )
+        )
+        self.sub = next(
+            m["item"]
+            for m in self.control["mappings"]
+            if m["framework"] == "nist_ai_rmf_1_0" and m["item"].count(".") == 1
+        )
+
+    def test_the_real_totals_per_level_are_catalogue_data(self):
+        self.assertEqual(
+            self.nist["levels"],
+            [
+                {"name": "functions", "total": 4},
+                {"name": "categories", "total": 19},
+                {"name": "subcategories", "total": 72},
+            ],
+        )
+
+    def test_a_control_in_place_addresses_its_items_and_their_parents(self):
+        addressed = portfolio.addressed_items(
+            self.data, [{"id": self.control["id"], "status": "in_place"}]
+        )["nist_ai_rmf_1_0"]
+        category = self.sub.split(".")[0]
+        function = category.split(" ")[0]
+        self.assertTrue({self.sub, category, function} <= addressed)
+        levels = portfolio.level_coverage(self.nist, addressed)
+        self.assertEqual([lv.name for lv in levels], ["functions", "categories", "subcategories"])
+        self.assertEqual(levels[0].addressed, len({i for i in addressed if " " not in i}))
+        self.assertTrue(
+            levels[2].text.startswith("subcategories ") and levels[2].text.endswith(" of 72")
+        )
+        for level in levels:
+            self.assertLessEqual(level.addressed, level.total)
+
+    def test_a_control_that_is_a_gap_addresses_nothing(self):
+        for status in ("gap", "unknown"):
+            self.assertEqual(
+                portfolio.addressed_items(
+                    self.data, [{"id": self.control["id"], "status": status}]
+                ),
+                {},
+            )
+
+
+class AssessmentReportCoverageTests(TestCase):
+    def test_the_report_counts_only_items_a_control_in_place_addresses(self):
+        from assessments import decisions
+        from assessments.reports.assessment import report_content
+
+        who = rh.people()
+        assessment = rh.approved_planner(who["assessor"], who["reviewer"])
+        content = report_content(assessment)
+        data = decisions.catalogue_data(assessment.catalogue)
+        mapped = {
+            c["id"]: {(m["framework"], m["item"]) for m in c["mappings"]} for c in data["controls"]
+        }
+        statuses = {c["id"]: c["status"] for c in assessment.result["controls"]}
+        in_place = set().union(*(mapped[c] for c, s in statuses.items() if s == "in_place"))
+        gap_only = set().union(*(mapped[c] for c, s in statuses.items() if s == "gap")) - in_place
+        self.assertTrue(gap_only, "the planner has a gap whose items nothing else addresses")
+        names = {fw["short_name"]: fw["key"] for fw in data["frameworks"]}
+        listed = {
+            (names[row["framework"]], item) for row in content["coverage"] for item in row["items"]
+        }
+        self.assertFalse(listed & gap_only)
+        nist = next(row for row in content["coverage"] if row["framework"] == "NIST AI RMF 1.0")
+        self.assertEqual(len(nist["levels"]), 3)
+        self.assertTrue(nist["levels"][2].endswith("of 72"))
