@@ -36,10 +36,10 @@ assessment, less those covered by an exception in force.
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db import connection
 from django.db.models import Count, F, OuterRef, Q, Subquery, Window
 from django.db.models.functions import Lag
 
@@ -134,53 +134,98 @@ class AgentGaps:
 
 @dataclass
 class Gaps:
-    agents: list[AgentGaps]
+    total: int  # open gaps across the portfolio
+    agent_count: int  # agents with at least one open gap
+    agents: list[AgentGaps]  # the ``top`` agents with the most open gaps
     by_control: list[tuple[str, str, int]]  # (control id, title, agents with the gap)
 
-    @property
-    def total(self) -> int:
-        return sum(len(a.gaps) for a in self.agents)
 
-
-def open_gaps(today: dt.date) -> Gaps:
-    """Required controls with status ``gap`` in each active agent's latest approved
-    assessment, less those covered by an exception in force (two queries)."""
-    rows = (
-        Assessment.objects.latest_approved()
-        .filter(agent__status=Agent.Status.ACTIVE)
-        .values("agent_id", "number", "agent__name", "agent__slug", "agent__current_tier")
-        .annotate(controls=F("result__controls"))
+def _gap_rows_sql(today: dt.date, agents: Any = None) -> tuple[str, list[Any]]:
+    """SQL for one row per open gap: (agent_id, number, control_id, title), expanding
+    each latest approved result's ``controls`` array in the database (json_each on
+    SQLite, jsonb_array_elements on PostgreSQL), less subjects an exception in force
+    covers."""
+    latest = Assessment.objects.latest_approved().filter(agent__status=Agent.Status.ACTIVE)
+    if agents is not None:
+        latest = latest.filter(agent__in=agents)
+    ids_sql, ids_params = latest.values("pk").query.sql_with_params()
+    exc_sql, exc_params = (
+        exceptions_in_force(today).values("agent_id", "subject").query.sql_with_params()
     )
-    excepted = set(exceptions_in_force(today).values_list("agent_id", "subject"))
-    agents = []
-    per_control: Counter[str] = Counter()
-    titles: dict[str, str] = {}
-    for row in rows:
-        gaps = [
-            (c["id"], c.get("title", ""))
-            for c in row["controls"] or []
-            if c.get("status") == "gap" and (row["agent_id"], c["id"]) not in excepted
-        ]
-        if not gaps:
-            continue
-        for control_id, title in gaps:
-            per_control[control_id] += 1
-            titles[control_id] = title
-        agents.append(
-            AgentGaps(
-                name=row["agent__name"],
-                slug=row["agent__slug"],
-                tier=row["agent__current_tier"],
-                number=row["number"],
-                gaps=gaps,
-            )
+    if connection.vendor == "postgresql":
+        each = "CROSS JOIN LATERAL jsonb_array_elements(a.result -> 'controls') AS c(value)"
+        field_sql = "(c.value ->> '{}')"
+    else:
+        each = "CROSS JOIN json_each(a.result, '$.controls') AS c"
+        field_sql = "json_extract(c.value, '$.{}')"
+    control_id, title, status = (field_sql.format(k) for k in ("id", "title", "status"))
+    table = Assessment._meta.db_table
+    # Only code-made SQL is interpolated (table names, the ORM's own SQL); every value
+    # is a parameter.
+    sql = (
+        f"SELECT a.agent_id AS agent_id, a.number AS number, {control_id} AS control_id, "  # noqa: S608
+        f"{title} AS title FROM {table} a {each} "
+        f"LEFT JOIN ({exc_sql}) e ON e.agent_id = a.agent_id AND e.subject = {control_id} "
+        f"WHERE a.id IN ({ids_sql}) AND {status} = 'gap' AND e.agent_id IS NULL"
+    )
+    return sql, [*exc_params, *ids_params]
+
+
+def open_gaps(today: dt.date, *, top: int = 8, agents: Any = None) -> Gaps:
+    """Required controls with status ``gap`` in each active agent's latest approved
+    assessment, less those covered by an exception in force; ``agents`` narrows the
+    scope (an Agent queryset). Counted by the database in four queries, whatever the
+    number of agents; only the ``top`` agents with the most gaps are listed."""
+    gaps_sql, params = _gap_rows_sql(today, agents)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT COUNT(*), COUNT(DISTINCT agent_id) FROM ({gaps_sql}) g",  # noqa: S608
+            params,
         )
-    agents.sort(key=lambda a: (-len(a.gaps), -(a.tier or 0), a.name))
-    by_control = [
-        (control_id, titles[control_id], n)
-        for control_id, n in sorted(per_control.items(), key=lambda kv: (-kv[1], kv[0]))
-    ]
-    return Gaps(agents=agents, by_control=by_control)
+        total, agent_count = cursor.fetchone()
+        cursor.execute(
+            f"SELECT control_id, MAX(title), COUNT(DISTINCT agent_id) AS n "  # noqa: S608
+            f"FROM ({gaps_sql}) g "
+            "GROUP BY control_id ORDER BY n DESC, control_id",
+            params,
+        )
+        by_control = [(c, t or "", n) for c, t, n in cursor.fetchall()]
+        agent_table = Agent._meta.db_table
+        cursor.execute(
+            f"SELECT g.agent_id, COUNT(*) AS n FROM ({gaps_sql}) g "  # noqa: S608
+            f"JOIN {agent_table} ag ON ag.id = g.agent_id "
+            "GROUP BY g.agent_id, ag.current_tier, ag.name "
+            "ORDER BY n DESC, COALESCE(ag.current_tier, 0) DESC, ag.name LIMIT %s",
+            [*params, top],
+        )
+        top_ids = [row[0] for row in cursor.fetchall()]
+        rows: list[tuple[Any, ...]] = []
+        if top_ids:
+            marks = ", ".join(["%s"] * len(top_ids))
+            cursor.execute(
+                f"SELECT g.agent_id, g.number, g.control_id, g.title "  # noqa: S608
+                f"FROM ({gaps_sql}) g "
+                f"WHERE g.agent_id IN ({marks}) ORDER BY g.control_id",
+                [*params, *top_ids],
+            )
+            rows = cursor.fetchall()
+    people = {
+        a["pk"]: a
+        for a in Agent.objects.filter(pk__in=top_ids).values("pk", "name", "slug", "current_tier")
+    }
+    listed: dict[int, AgentGaps] = {}
+    for agent_id, number, control_id, title in rows:
+        a = people[agent_id]
+        entry = listed.setdefault(
+            agent_id, AgentGaps(a["name"], a["slug"], a["current_tier"], number)
+        )
+        entry.gaps.append((control_id, title or ""))
+    return Gaps(
+        total=total,
+        agent_count=agent_count,
+        agents=[listed[i] for i in top_ids if i in listed],
+        by_control=by_control,
+    )
 
 
 def expiring_exceptions(today: dt.date, within_days: int = 30) -> list[GapException]:

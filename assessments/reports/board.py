@@ -417,6 +417,7 @@ def board_content(filters: BoardFilters, *, today: dt.date | None = None) -> dic
         today, Review.objects.in_queue(DUE_WITHIN_DAYS, today).filter(agent__in=ids)
     )
     states = portfolio.assessment_states(scope)
+    open_gaps = portfolio.open_gaps(today, top=0, agents=scope)
     due = _reviews(Review.objects.due(DUE_WITHIN_DAYS, today).filter(agent__in=ids), today)
     reclassified = _reclassifications(ids, filters)
     first_decisions = (
@@ -443,8 +444,6 @@ def board_content(filters: BoardFilters, *, today: dt.date | None = None) -> dic
     team_rows: dict[str, Counter[str]] = defaultdict(Counter)
     overdue_slugs = {r["slug"] for r in overdue}
     blocks = []
-    agents_with_open_gaps = 0
-    open_gap_total = 0
     for a in agents:
         cls = a["current_classification"] or UNASSESSED
         tier = a["current_tier"] if a["current_classification"] else None
@@ -457,7 +456,6 @@ def board_content(filters: BoardFilters, *, today: dt.date | None = None) -> dic
         approved_row = latest.get(a["pk"])
         gap_parts: list[str] = []
         flags: list[str] = []
-        open_gaps = 0
         if approved_row is not None:
             flags = list(approved_row["flags"] or [])
             flag_counts.update(flags)
@@ -475,11 +473,7 @@ def board_content(filters: BoardFilters, *, today: dt.date | None = None) -> dic
                     entry["excepted"] += 1
                     gap_parts.append(f"{control['id']} (exception until {_d(until)})")
                 else:
-                    open_gaps += 1
                     gap_parts.append(control["id"])
-        if open_gaps:
-            agents_with_open_gaps += 1
-            open_gap_total += open_gaps
         owner = _name(a["owner__first_name"], a["owner__last_name"], a["owner__username"])
         if approved_row is not None and tier:
             decided = (
@@ -595,7 +589,7 @@ def board_content(filters: BoardFilters, *, today: dt.date | None = None) -> dic
         high=high,
         overdue=overdue,
         gaps=gaps,
-        agents_with_open_gaps=agents_with_open_gaps,
+        agents_with_open_gaps=open_gaps.agent_count,
         expiring=expiring,
         reclassified=reclassified,
         states=portfolio.assessment_states(scope.filter(current_classification="")),
@@ -623,8 +617,8 @@ def board_content(filters: BoardFilters, *, today: dt.date | None = None) -> dic
             "returned": states["returned"],
             "in_draft": states["in_draft"],
             "never_started": states["never_started"],
-            "agents_with_open_gaps": agents_with_open_gaps,
-            "open_gaps": open_gap_total,
+            "agents_with_open_gaps": open_gaps.agent_count,
+            "open_gaps": open_gaps.total,
             "exceptions": len(exceptions),
             "expiring": expiring,
             "expired": len(expired),

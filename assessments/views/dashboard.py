@@ -112,7 +112,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "state_donut": charts.donut(segments),
         "queue_href": _url("assessments:queue"),
         "gaps": gaps,
-        "gap_agents": gaps.agents[:8],
+        "gap_agents": gaps.agents,
         "gap_controls": gaps.by_control[:6],
         "gap_peak": max((n for _c, _t, n in gaps.by_control), default=0),
         "expiring": expiring,
