@@ -259,6 +259,14 @@ class EdgeCasePortfolioTests(TestCase):
             [("excepted", expiry)],
         )
 
+    def test_the_agent_page_shows_the_open_reviews_due_date(self):
+        self.client.force_login(self.who["viewer"])
+        response = self.client.get(reverse("assessments:agent_detail", args=["late"]))
+        due = TODAY - dt.timedelta(days=15)
+        self.assertContains(response, f'<time datetime="{due.isoformat()}" class="text-danger')
+        self.assertContains(response, "state-badge-overdue")
+        self.assertContains(response, "state-badge-triggered")
+
     def test_the_agent_list_highlights_past_next_review_dates(self):
         self.client.force_login(self.who["viewer"])
         response = self.client.get(reverse("assessments:agent_list"))
