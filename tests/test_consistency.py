@@ -218,6 +218,10 @@ class EdgeCasePortfolioTests(TestCase):
         self.assertEqual(figures["unassessed"], 4)
         self.assertEqual(figures["exceptions"], 1)
 
+    def test_the_board_pack_names_where_the_definitions_are(self):
+        board = Surfaces(self, self.who["reviewer"]).board
+        self.assertTrue(board["figures_url"].endswith(reverse("assessments:figures")))
+
     def test_never_assessed_means_no_assessment_of_any_state(self):
         self.assertEqual(
             list(Agent.objects.active().never_started().values_list("slug", flat=True)),
@@ -292,6 +296,7 @@ class FiguresPageTests(TestCase):
         for name in ("assessments:dashboard", "assessments:queue", "assessments:agent_list"):
             f.agent(slug=f"a-{name.split(':')[1]}")
             self.assertContains(self.client.get(reverse(name)), url, msg_prefix=name)
+        self.assertContains(self.client.get(reverse("assessments:reports")), url)
         page = self.client.get(url)
         for words in (
             "never assessed",

@@ -14,7 +14,9 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db.models import F, OuterRef, Q, Subquery
+from django.urls import reverse
 from django.utils import dateformat, timezone
 
 from assessments import decisions, portfolio
@@ -600,6 +602,8 @@ def board_content(filters: BoardFilters, *, today: dt.date | None = None) -> dic
         "period": {"since": filters.since, "until": filters.until},
         "filters": filters.describe(),
         "catalogue_version": in_force.version,
+        # Where each figure's definition is written (the "How these figures are counted" page).
+        "figures_url": settings.SITE_URL + reverse("assessments:figures"),
         "figures": {
             "agents": total,
             "assessed": assessed,
