@@ -270,6 +270,7 @@ class EdgeCasePortfolioTests(TestCase):
         self.assertContains(response, f'<time datetime="{due.isoformat()}" class="text-danger')
         self.assertContains(response, "state-badge-overdue")
         self.assertContains(response, "state-badge-triggered")
+        self.assertContains(response, "overdue since")
 
     def test_the_agent_list_highlights_past_next_review_dates(self):
         self.client.force_login(self.who["viewer"])
