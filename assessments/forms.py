@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.utils.text import slugify
 
+from assessments import portfolio
 from assessments.actions import AGENT_FIELDS
 from assessments.models import (
     Access,
@@ -226,6 +227,16 @@ class AgentFilterForm(forms.Form):
         ],
         label="Class",
     )
+    assessment = forms.ChoiceField(
+        required=False,
+        choices=[
+            ("", "Any assessment state"),
+            *((key, portfolio.ASSESSMENT_STATE_LABELS[key]) for key in portfolio.STATE_FILTERS),
+            ("returned_to_me", "Returned to me"),
+            ("my_drafts", "My drafts"),
+        ],
+        label="Assessment",
+    )
     tier = forms.TypedChoiceField(
         required=False,
         coerce=int,
@@ -237,19 +248,6 @@ class AgentFilterForm(forms.Form):
             (2, "2 · Elevated"),
             (1, "1 · Baseline"),
         ],
-    )
-    assessment = forms.ChoiceField(
-        required=False,
-        choices=[
-            ("", "Any assessment state"),
-            ("awaiting_decision", "Awaiting decision"),
-            ("returned", "Returned"),
-            ("draft", "In draft"),
-            ("never_assessed", "Never assessed"),
-            ("returned_to_me", "Returned to me"),
-            ("my_drafts", "My drafts"),
-        ],
-        label="Assessment",
     )
     sort = forms.ChoiceField(required=False, choices=SORTS)
 

@@ -113,9 +113,62 @@ class AgentQuerySet(models.QuerySet["Agent"]):
         """Agents with an assessment in ``assessments`` (e.g. ``awaiting_decision()``)."""
         return self.filter(pk__in=assessments.order_by().values("agent_id"))
 
-    def never_assessed(self) -> AgentQuerySet:
-        """Agents nobody has started an assessment of."""
-        return self.exclude(pk__in=Assessment.objects.order_by().values("agent_id"))
+    # -- assessment state (see assessments/portfolio.py for the definitions)
+    def _with_open(self, status: str) -> AgentQuerySet:
+        return self.filter(
+            models.Exists(Assessment.objects.filter(agent=models.OuterRef("pk"), status=status))
+        )
+
+    def pending_decision(self) -> AgentQuerySet:
+        """Agents whose assessment in progress is submitted and awaits a reviewer."""
+        return self._with_open(Assessment.Status.SUBMITTED)
+
+    def returned(self) -> AgentQuerySet:
+        """Agents whose assessment in progress was returned to its assessor."""
+        return self._with_open(Assessment.Status.RETURNED)
+
+    def in_draft(self) -> AgentQuerySet:
+        """Agents whose assessment in progress is a draft (never submitted)."""
+        return self._with_open(Assessment.Status.DRAFT)
+
+    def never_started(self) -> AgentQuerySet:
+        """Agents with no assessment at all, in any state."""
+        return self.exclude(models.Exists(Assessment.objects.filter(agent=models.OuterRef("pk"))))
+
+    def with_assessment_state(self) -> AgentQuerySet:
+        """Annotate ``assessment_state``: pending_decision, returned, in_draft (the agent's
+        assessment in progress, at most one), else decided (approved, nothing in
+        progress), else never_started (no assessment of any state)."""
+        open_ = Assessment.objects.open().filter(agent=models.OuterRef("pk"))
+        any_ = Assessment.objects.filter(agent=models.OuterRef("pk"))
+        return self.annotate(
+            open_status=models.Subquery(open_.values("status")[:1]),
+            open_number=models.Subquery(open_.values("number")[:1]),
+            assessment_state=models.Case(
+                models.When(
+                    open_status=Assessment.Status.SUBMITTED, then=models.Value("pending_decision")
+                ),
+                models.When(open_status=Assessment.Status.RETURNED, then=models.Value("returned")),
+                models.When(open_status=Assessment.Status.DRAFT, then=models.Value("in_draft")),
+                models.When(models.Exists(any_), then=models.Value("decided")),
+                default=models.Value("never_started"),
+                output_field=models.CharField(),
+            ),
+        )
+
+    # -- review state
+    def with_review_state(self, today: dt.date | None = None) -> AgentQuerySet:
+        """Annotate the agent's open review: ``next_review`` (its due date: the earliest
+        open reason, so a trigger never postpones it), ``review_triggered`` (a change
+        asked for it) and ``review_overdue`` (its due date has passed, triggered or not).
+        An agent without an open review has no next review."""
+        today = today or timezone.localdate()
+        review = Review.objects.open().filter(agent=models.OuterRef("pk"))
+        return self.annotate(
+            next_review=models.Subquery(review.values("due_on")[:1]),
+            review_triggered=models.Exists(review.filter(triggered_at__isnull=False)),
+            review_overdue=models.Exists(review.filter(due_on__lt=today)),
+        )
 
 
 class Agent(models.Model):
@@ -265,6 +318,9 @@ class Framework(models.Model):
     publisher = models.CharField(max_length=255, blank=True)
     url = models.URLField(blank=True)
     notes = models.JSONField(default=list, blank=True)
+    # [{"name": "subcategories", "total": 72}, ...], top level first: the framework's real
+    # number of items per level, which coverage is counted out of (portfolio.py).
+    levels = models.JSONField(default=list, blank=True)
     position = models.PositiveIntegerField(default=0)
 
     class Meta:
@@ -404,17 +460,29 @@ class AssessmentQuerySet(models.QuerySet["Assessment"]):
     def approved(self) -> AssessmentQuerySet:
         return self.filter(status=Assessment.Status.APPROVED)
 
-    def awaiting_decision(self) -> AssessmentQuerySet:
-        """Submitted and not yet approved or returned: a reviewer's work, oldest first."""
-        return self.filter(status=Assessment.Status.SUBMITTED).order_by("submitted_at", "pk")
+    def pending_decision(self) -> AssessmentQuerySet:
+        """Submitted and awaiting a reviewer's decision."""
+        return self.filter(status=Assessment.Status.SUBMITTED)
 
     def returned(self) -> AssessmentQuerySet:
-        """Returned by a reviewer and not resubmitted yet."""
+        """Returned to the assessor by a reviewer."""
         return self.filter(status=Assessment.Status.RETURNED)
 
-    def drafts(self) -> AssessmentQuerySet:
-        """Started and never submitted (a returned assessment is not a draft)."""
+    def in_draft(self) -> AssessmentQuerySet:
+        """Started and never submitted."""
         return self.filter(status=Assessment.Status.DRAFT)
+
+    def latest_approved(self) -> AssessmentQuerySet:
+        """Each agent's latest approved version."""
+        later = Assessment.objects.approved().filter(
+            agent_id=models.OuterRef("agent_id"), number__gt=models.OuterRef("number")
+        )
+        return self.approved().exclude(models.Exists(later))
+
+    # -- the inboxes: the same states, as each person sees their own
+    def awaiting_decision(self) -> AssessmentQuerySet:
+        """Pending a decision, oldest first: a reviewer's work."""
+        return self.pending_decision().order_by("submitted_at", "pk")
 
     def returned_to(self, user: Any) -> AssessmentQuerySet:
         """Returned assessments ``user`` started or submitted: theirs to fix."""
@@ -422,7 +490,7 @@ class AssessmentQuerySet(models.QuerySet["Assessment"]):
 
     def drafts_of(self, user: Any) -> AssessmentQuerySet:
         """Drafts ``user`` started."""
-        return self.drafts().filter(assessor=user)
+        return self.in_draft().filter(assessor=user)
 
 
 class Assessment(models.Model):
@@ -530,6 +598,34 @@ class ExceptionQuerySet(models.QuerySet["GapException"]):
         on = on or timezone.localdate()
         return self.filter(revoked_at__isnull=True, expires_on__gte=on)
 
+    def superseded(self) -> ExceptionQuerySet:
+        """Exceptions renewed by a later one for the same agent and subject."""
+        return self.filter(self._later_exists())
+
+    def not_superseded(self) -> ExceptionQuerySet:
+        """The latest exception per agent and subject (a renewal supersedes the older)."""
+        return self.exclude(self._later_exists())
+
+    @staticmethod
+    def _later_exists() -> models.Exists:
+        return models.Exists(
+            GapException.objects.filter(
+                agent=models.OuterRef("agent"),
+                subject=models.OuterRef("subject"),
+                pk__gt=models.OuterRef("pk"),
+            )
+        )
+
+    def in_force(self, on: dt.date | None = None) -> ExceptionQuerySet:
+        """The exceptions that count: the latest per agent and subject, not revoked and
+        not expired on ``on``. A superseded one never counts, even if it runs longer."""
+        return self.not_superseded().active(on)
+
+    def expiring(self, on: dt.date | None = None, within_days: int = 30) -> ExceptionQuerySet:
+        """Exceptions in force that expire within ``within_days`` of ``on``."""
+        on = on or timezone.localdate()
+        return self.in_force(on).filter(expires_on__lte=on + dt.timedelta(days=within_days))
+
     def expired_unprocessed(self, on: dt.date | None = None) -> ExceptionQuerySet:
         on = on or timezone.localdate()
         return self.filter(revoked_at__isnull=True, expires_on__lt=on, expiry_processed_at=None)
@@ -596,16 +692,21 @@ class ReviewQuerySet(models.QuerySet["Review"]):
         )
 
     def with_state(self, today: dt.date | None = None) -> ReviewQuerySet:
-        """Annotate ``queue_state``: triggered (a change asked for it), else overdue, else
-        due. One state per review, so the counts partition the queue."""
+        """Annotate ``queue_state``: overdue (its due date, the earliest open reason, has
+        passed: a trigger never hides that), else triggered (a change asked for it), else
+        due. One state per review, so the counts partition the queue; ``is_triggered``
+        keeps the second reason of an overdue review that a change also triggered."""
         today = today or timezone.localdate()
         return self.annotate(
             queue_state=models.Case(
-                models.When(triggered_at__isnull=False, then=models.Value("triggered")),
                 models.When(due_on__lt=today, then=models.Value("overdue")),
+                models.When(triggered_at__isnull=False, then=models.Value("triggered")),
                 default=models.Value("due"),
                 output_field=models.CharField(),
-            )
+            ),
+            is_triggered=models.ExpressionWrapper(
+                Q(triggered_at__isnull=False), output_field=models.BooleanField()
+            ),
         )
 
 

@@ -213,12 +213,16 @@ def sort_queue(reviews: ReviewQuerySet, sort: str) -> ReviewQuerySet:
 
 
 def state_counts(reviews: ReviewQuerySet, today: dt.date) -> dict[str, int]:
-    """Overdue, triggered and due counts in one query (the states partition the queue)."""
-    scheduled = Q(triggered_at__isnull=True)
+    """Overdue, triggered and due counts in one query, as ``ReviewQuerySet.with_state``
+    defines them: overdue first (a triggered review past its due date stays overdue),
+    so the states partition the queue. ``triggered_overdue`` counts the overlap."""
+    late = Q(due_on__lt=today)
+    triggered = Q(triggered_at__isnull=False)
     counts = reviews.aggregate(
-        overdue=models.Count("pk", filter=scheduled & Q(due_on__lt=today)),
-        triggered=models.Count("pk", filter=Q(triggered_at__isnull=False)),
-        due=models.Count("pk", filter=scheduled & Q(due_on__gte=today)),
+        overdue=models.Count("pk", filter=late),
+        triggered=models.Count("pk", filter=triggered & ~late),
+        due=models.Count("pk", filter=~triggered & ~late),
+        triggered_overdue=models.Count("pk", filter=triggered & late),
     )
     counts["total"] = counts["overdue"] + counts["triggered"] + counts["due"]
     return counts
@@ -236,7 +240,9 @@ def queue_item(review: Review, today: dt.date) -> dict[str, Any]:
         "owner": agent.owner.get_username(),
         "due_on": review.due_on.isoformat(),
         "days_overdue": max((today - review.due_on).days, 0),
+        "overdue_since": review.due_on.isoformat() if review.due_on < today else None,
         "state": getattr(review, "queue_state", None) or state_of(review, today),
+        "triggered": review.triggered_at is not None,
         "reasons": [
             {"code": r.get("code"), "detail": r.get("detail"), "at": r.get("at")}
             for r in review.reasons
@@ -247,6 +253,7 @@ def queue_item(review: Review, today: dt.date) -> dict[str, Any]:
 
 
 def state_of(review: Review, today: dt.date) -> str:
-    if review.triggered_at is not None:
-        return "triggered"
-    return "overdue" if review.due_on < today else "due"
+    """``ReviewQuerySet.with_state`` for one review already in memory."""
+    if review.due_on < today:
+        return "overdue"
+    return "triggered" if review.triggered_at is not None else "due"

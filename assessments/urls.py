@@ -11,6 +11,7 @@ app_name = "assessments"
 
 urlpatterns = [
     path("", dashboard.dashboard, name="dashboard"),
+    path("figures/", dashboard.figures, name="figures"),
     path("agents/", agents.agent_list, name="agent_list"),
     path("agents/new/", agents.agent_create, name="agent_create"),
     path("agents/lookup/", agents.agent_lookup, name="agent_lookup"),

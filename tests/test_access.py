@@ -53,6 +53,7 @@ ACCESS: dict[str, Route] = {
     "favicon": Route(dict.fromkeys(ROLES, 302)),
     # Inventory
     "assessments:dashboard": Route(allowed_from("viewer")),
+    "assessments:figures": Route(allowed_from("viewer")),
     "assessments:agent_list": Route(allowed_from("viewer")),
     "assessments:agent_detail": Route(allowed_from("viewer"), args=SLUG),
     "assessments:agent_lookup": Route(allowed_from("viewer"), query={"q": "sub"}),

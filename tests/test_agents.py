@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import datetime as dt
+
 from django.db import connection
 from django.test import TestCase
 from django.test.utils import CaptureQueriesContext
@@ -87,10 +89,13 @@ class AgentListTests(TestCase):
         self.assertEqual(response.status_code, 200)
 
     def test_sorting_by_next_review(self):
+        # Next review is the open review's due date, not the agent's scheduled date.
         a = f.agent(slug="later")
         b = f.agent(slug="sooner")
-        Agent.objects.filter(pk=a.pk).update(next_review_on="2027-05-01")
-        Agent.objects.filter(pk=b.pk).update(next_review_on="2027-01-01")
+        Agent.objects.filter(pk=a.pk).update(next_review_on="2026-12-01")
+        Agent.objects.filter(pk=b.pk).update(next_review_on="2027-05-01")
+        Review.objects.create(agent=a, due_on=dt.date(2027, 5, 1))
+        Review.objects.create(agent=b, due_on=dt.date(2027, 1, 1))
         response = self.client.get(reverse("assessments:agent_list"), {"sort": "next_review_on"})
         self.assertEqual([x.slug for x in response.context["agents"]], ["sooner", "later"])
 

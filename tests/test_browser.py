@@ -108,7 +108,9 @@ class BrowserFlowTests(StaticLiveServerTestCase):
         page.get_by_role("button", name="Start the assessment").click()
         page.wait_for_url("**/wizard/runtime/")
         panel = page.locator("#decision-panel")
-        self.assertIn("Machine identity", panel.inner_text())
+        # An empty draft is undecided, never headlined as the safe class.
+        self.assertIn("Undecided — ", panel.inner_text())
+        self.assertIn("lean to machine identity", panel.inner_text())
 
         # The live panel follows the answers, without a page load.
         self.choose(page, "decision_mode", RUNTIME["decision_mode"])

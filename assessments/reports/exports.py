@@ -15,10 +15,12 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from django.db.models import Exists, F, OuterRef
+from django.db.models import F
 from django.utils import timezone
 
-from assessments.models import Agent, AgentLink, Assessment, GapException, Review, System
+from assessments import portfolio
+from assessments.models import Agent, AgentLink, Assessment, GapException, System
+from assessments.presentation import CLASS_NAMES, stored_headline
 
 BOM = "\ufeff"
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -42,9 +44,12 @@ INVENTORY_HEADER = [
     "tier_name",
     "flags",
     "gaps",
+    "open_gaps",
     "exceptions",
     "next_review_on",
     "review_overdue",
+    "review_triggered",
+    "assessment_state",
     "approved_version",
     "approved_on",
     "purpose",
@@ -55,6 +60,7 @@ ASSESSMENT_HEADER = [
     "team",
     "version",
     "status",
+    "headline",
     "classification",
     "tier",
     "tier_name",
@@ -134,20 +140,17 @@ def inventory_rows(today: dt.date | None = None) -> Iterator[list[Any]]:
             links[source].append(f"orchestrates {target_slug}")
             links[target].append(f"orchestrated by {source_slug}")
     exceptions: dict[int, list[str]] = defaultdict(list)
+    excepted: set[tuple[int, str]] = set()
     for agent_id, subject, expires in (
-        GapException.objects.active(today)
+        GapException.objects.in_force(today)
         .order_by("expires_on", "subject")
         .values_list("agent_id", "subject", "expires_on")
     ):
         exceptions[agent_id].append(f"{subject} until {expires.isoformat()}")
-    overdue = set(Review.objects.overdue(today).values_list("agent_id", flat=True))
-    later = Assessment.objects.approved().filter(
-        agent_id=OuterRef("agent_id"), number__gt=OuterRef("number")
-    )
+        excepted.add((agent_id, subject))
     latest: dict[int, dict[str, Any]] = {
         row["agent_id"]: dict(row)
-        for row in Assessment.objects.approved()
-        .exclude(Exists(later))
+        for row in Assessment.objects.latest_approved()
         .values(
             "agent_id",
             "number",
@@ -158,7 +161,8 @@ def inventory_rows(today: dt.date | None = None) -> Iterator[list[Any]]:
         .iterator(chunk_size=CHUNK)
     }
     agents = (
-        Agent.objects.order_by("name", "pk")
+        portfolio.agents_for_list(Agent.objects.all(), today)
+        .order_by("name", "pk")
         .values(
             "pk",
             "slug",
@@ -174,7 +178,10 @@ def inventory_rows(today: dt.date | None = None) -> Iterator[list[Any]]:
             "credential_model",
             "current_classification",
             "current_tier",
-            "next_review_on",
+            "next_review",
+            "review_overdue",
+            "review_triggered",
+            "assessment_state",
             "purpose",
         )
         .iterator(chunk_size=CHUNK)
@@ -182,6 +189,7 @@ def inventory_rows(today: dt.date | None = None) -> Iterator[list[Any]]:
     for a in agents:
         row: dict[str, Any] = latest.get(a["pk"]) or {}
         tier = a["current_tier"]
+        gaps = _gaps(row.get("controls"))
         yield [
             a["slug"],
             a["name"],
@@ -198,10 +206,16 @@ def inventory_rows(today: dt.date | None = None) -> Iterator[list[Any]]:
             tier,
             TIER_NAMES.get(tier, "") if tier else "",
             "; ".join(row.get("flags") or []),
-            "; ".join(_gaps(row.get("controls"))),
+            "; ".join(gaps),
+            # Open gaps (portfolio.open_gaps) count for active agents only.
+            "; ".join(g for g in gaps if (a["pk"], g) not in excepted)
+            if a["status"] == Agent.Status.ACTIVE
+            else "",
             "; ".join(exceptions.get(a["pk"], [])),
-            a["next_review_on"],
-            a["pk"] in overdue,
+            a["next_review"],
+            a["review_overdue"],
+            a["review_triggered"],
+            a["assessment_state"],
             row.get("number"),
             row.get("decided_at"),
             a["purpose"],
@@ -234,6 +248,7 @@ def assessment_rows() -> Iterator[list[Any]]:
             "decided_at",
             "next_review_on",
             "review_comment",
+            "answers",
             interval=F("result__review_interval_days"),
             flags=F("result__flags"),
             controls=F("result__controls"),
@@ -244,12 +259,18 @@ def assessment_rows() -> Iterator[list[Any]]:
     for r in rows:
         frozen = r["status"] in (Assessment.Status.SUBMITTED, Assessment.Status.APPROVED)
         tier = r["tier"] if frozen else None
+        if frozen:
+            head = CLASS_NAMES.get(r["classification"], "")
+        else:  # a draft reads as the live panel does, never as a decided class
+            h = stored_headline(r["answers"], r["questionnaire_version"])
+            head = "; ".join(p for p in (h.title, h.leaning) if p)
         yield [
             r["agent__slug"],
             r["agent__name"],
             r["agent__team__name"],
             r["number"],
             r["status"],
+            head,
             r["classification"] if frozen else "",
             tier,
             TIER_NAMES.get(tier, "") if tier else "",

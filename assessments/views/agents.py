@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from assessments import actions
+from assessments import actions, portfolio
 from assessments.forms import (
     AgentFilterForm,
     AgentForm,
@@ -20,6 +20,7 @@ from assessments.forms import (
     initial_systems,
 )
 from assessments.models import Agent, AgentLink, Assessment, AuditEvent, EvidenceUpload, Review
+from assessments.presentation import stored_headline
 from assessments.roles import permission_required
 from assessments.views.common import HtmxHttpRequest, paginate, query_without
 
@@ -31,7 +32,8 @@ def agent_list(request: HtmxHttpRequest) -> HttpResponse:
     if "status" not in data:
         data["status"] = "active"
     form = AgentFilterForm(data)
-    agents = Agent.objects.for_list()
+    today = timezone.localdate()
+    agents = portfolio.agents_for_list(Agent.objects.for_list(), today)
     sort = "name"
     if form.is_valid():
         f = form.cleaned_data
@@ -48,7 +50,7 @@ def agent_list(request: HtmxHttpRequest) -> HttpResponse:
             agents = agents.filter(current_tier=f["tier"])
         agents = _in_assessment_state(agents, f["assessment"], request.user)
         # Submitted work is a queue: the one waiting longest comes first.
-        sort = f["sort"] or ("waiting" if f["assessment"] == "awaiting_decision" else "name")
+        sort = f["sort"] or ("waiting" if f["assessment"] == "pending_decision" else "name")
     if sort == "waiting":
         agents = agents.annotate(
             waiting_since=Subquery(
@@ -59,7 +61,9 @@ def agent_list(request: HtmxHttpRequest) -> HttpResponse:
         )
         agents = agents.order_by(F("waiting_since").asc(nulls_last=True), "name", "pk")
     else:
-        agents = agents.order_by(sort, "name", "pk")
+        # "Next review" is the open review's due date (portfolio.agents_for_list).
+        order = F("next_review").asc(nulls_last=True) if sort == "next_review_on" else sort
+        agents = agents.order_by(order, "name", "pk")
     agents = agents.prefetch_related(
         Prefetch(
             "assessments",
@@ -67,12 +71,21 @@ def agent_list(request: HtmxHttpRequest) -> HttpResponse:
             to_attr="open_assessments",
         )
     )
-    page = paginate(request, agents)
+    page = paginate(request, agents.annotate(**portfolio.open_answers()))
+    for agent in page.object_list:
+        # Only an agent without an approved class shows its draft's headline.
+        agent.headline = (  # type: ignore[attr-defined]
+            stored_headline(agent.open_answers, agent.open_questionnaire)
+            if not agent.current_classification
+            and agent.assessment_state in ("in_draft", "returned")
+            else None
+        )
     context = {
         "form": form,
         "page": page,
         "agents": page.object_list,
         "sort": sort,
+        "today": today,
         "query_without_page": query_without(request, "page"),
         "query_without_sort": query_without(request, "sort", "page"),
         "filtered": any(v for k, v in request.GET.items() if k not in ("page", "sort")),
@@ -84,23 +97,14 @@ def agent_list(request: HtmxHttpRequest) -> HttpResponse:
 
 
 def _in_assessment_state(agents: Any, state: str, user: Any) -> Any:
-    """Agents whose assessment is in ``state`` (the list's "Assessment" filter), by the
-    definitions on ``Assessment.objects``."""
-    assessments = Assessment.objects
+    """Agents whose assessment is in ``state`` (the list's "Assessment" filter): the
+    portfolio's states (``portfolio.filter_assessment_state``), or the person's own."""
     match state:
-        case "awaiting_decision":
-            return agents.with_assessment_in(assessments.awaiting_decision())
-        case "returned":
-            return agents.with_assessment_in(assessments.returned())
-        case "draft":
-            return agents.with_assessment_in(assessments.drafts())
         case "returned_to_me":
-            return agents.with_assessment_in(assessments.returned_to(user))
+            return agents.with_assessment_in(Assessment.objects.returned_to(user))
         case "my_drafts":
-            return agents.with_assessment_in(assessments.drafts_of(user))
-        case "never_assessed":
-            return agents.never_assessed()
-    return agents
+            return agents.with_assessment_in(Assessment.objects.drafts_of(user))
+    return portfolio.filter_assessment_state(agents, state) if state else agents
 
 
 @permission_required("assessments.view_agent")

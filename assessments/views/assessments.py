@@ -90,9 +90,11 @@ def _detail_context(
         state = WizardState(assessment)
         result = state.result
         answers = state.all_answers
+        effective: dict[str, Any] | None = state.effective
     else:
         result = _frozen_result(assessment)
         answers = dict(assessment.answers or {})
+        effective = None
     from_evidence = provenance.answers_from_evidence(assessment, answers)
     controls = _control_titles(assessment)
     can_review, why_not = actions.can_review(request.user, assessment)
@@ -150,7 +152,11 @@ def _detail_context(
         "control_titles": controls,
         **(
             panel_context(
-                result, q, decisions.engine_catalogue(assessment.catalogue), from_evidence
+                result,
+                q,
+                decisions.engine_catalogue(assessment.catalogue),
+                from_evidence,
+                answers=effective,
             )
             if result
             else {}

@@ -111,9 +111,8 @@ class WizardState:
         self.stored = dict(assessment.answers or {})
         self.all_answers = {**self.stored, **self.inventory}
         self.catalogue = decisions.engine_catalogue(assessment.catalogue)
-        self.result = decisions.evaluate_answers(
-            decisions.effective_answers(assessment, self.inventory), assessment.catalogue
-        )
+        self.effective = decisions.effective_answers(assessment, self.inventory)
+        self.result = decisions.evaluate_answers(self.effective, assessment.catalogue)
         self.from_evidence = provenance.answers_from_evidence(assessment, self.all_answers)
 
     def section(self, section_id: str) -> engine.Section:
@@ -194,7 +193,9 @@ def _wizard_context(state: WizardState, section: engine.Section, **extra: Any) -
         "previous_step": state.previous_step(section.id),
         "contradictions": state.contradictions(),
         "inventory": state.inventory,
-        **panel_context(state.result, state.q, state.catalogue, state.from_evidence),
+        **panel_context(
+            state.result, state.q, state.catalogue, state.from_evidence, answers=state.effective
+        ),
         **extra,
     }
 
@@ -443,5 +444,7 @@ def _review_context(state: WizardState) -> dict[str, Any]:
         "sections": sections,
         "steps": state.progress(),
         "contradictions": state.contradictions(),
-        **panel_context(state.result, state.q, state.catalogue, state.from_evidence),
+        **panel_context(
+            state.result, state.q, state.catalogue, state.from_evidence, answers=state.effective
+        ),
     }

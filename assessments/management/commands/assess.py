@@ -24,6 +24,7 @@ from assessments.manifest import (
     resolve_linked_agents,
 )
 from assessments.models import review_intervals
+from assessments.presentation import headline
 
 EXIT_GAPS = 1
 EXIT_INVALID = 2
@@ -150,14 +151,16 @@ class Command(BaseCommand):
     def _text(self, manifest: Manifest, result: engine.Result) -> str:
         style = self.style
         agent = manifest.agent
+        head = headline(result, manifest.answers)
         lines = [
             style.MIGRATE_HEADING(f"{agent['name']} ({agent['slug']})") + f"  · {_where(manifest)}",
-            _row("Class", result.classification.replace("_", " ")),
-            _row(
-                "Tier",
-                f"{result.tier} · {result.tier_name}, review every "
-                f"{result.review_interval_days} days",
-            ),
+            _row("Class", head.title if head.decided else style.WARNING(head.title)),
+        ]
+        if head.leaning:
+            lines.append(_row("", head.leaning))
+        lines += [
+            _row("Tier", f"{head.tier}, review every {result.review_interval_days} days"),
+            _row("Meaning", head.meaning),
         ]
         for number, (name, value) in enumerate(result.signals.items()):
             label = "Signals" if number == 0 else ""
