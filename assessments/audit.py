@@ -11,22 +11,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
 from django.db import connection, models, transaction
 from django.http import HttpRequest
 
+from assessments.clientip import client_ip
 from assessments.models import Agent, AuditEvent
 
+__all__ = ["client_ip", "diff", "record", "verify_chain"]
+
 _PG_AUDIT_LOCK = 0x41554449  # "AUDI": serialises writers so the chain never forks
-
-
-def client_ip(request: HttpRequest | None) -> str | None:
-    if request is None:
-        return None
-    header = getattr(settings, "CLIENT_IP_HEADER", "")
-    if header and (value := request.META.get(header)):
-        return value.split(",")[0].strip() or None
-    return request.META.get("REMOTE_ADDR") or None
 
 
 def _jsonable(value: Any) -> Any:

@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.contrib.sessions.models import Session
 from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
@@ -34,22 +34,6 @@ def on_login(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
 def on_logout(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
     if user is not None:
         audit.record("auth.logout", actor=user, obj=user, request=request)
-
-
-@receiver(user_login_failed)
-def on_login_failed(
-    sender: Any, credentials: dict[str, Any], request: Any = None, **kwargs: Any
-) -> None:
-    # Never the password: only the username that was tried.
-    from assessments.throttle import normalised_username
-
-    username = normalised_username(str(credentials.get("username", "")))
-    audit.record(
-        "auth.login_failed",
-        actor_label=username,
-        object_repr=username,
-        request=request,
-    )
 
 
 User = get_user_model()

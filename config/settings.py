@@ -138,6 +138,17 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
 LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 15 * 60)
 
+# Client addresses behind a proxy: the header the proxies append to (as a request.META
+# key; "X-Forwarded-For" is accepted too) and how many proxies in front of the app append
+# to it. The client is the left-most address those proxies wrote; what the client sent
+# itself is ignored (assessments/clientip.py).
+CLIENT_IP_HEADER = env_str("CLIENT_IP_HEADER").strip().upper().replace("-", "_")
+if CLIENT_IP_HEADER and not CLIENT_IP_HEADER.startswith("HTTP_"):
+    CLIENT_IP_HEADER = f"HTTP_{CLIENT_IP_HEADER}"
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 1 if CLIENT_IP_HEADER else 0)
+if TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfigured("TRUSTED_PROXY_COUNT must be 0 or more.")
+
 # Security headers. Production defaults are strict; a TLS-terminating proxy sets
 # SECURE_PROXY_SSL_HEADER=HTTP_X_FORWARDED_PROTO.
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
