@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django import forms
@@ -11,6 +12,30 @@ from assessments.actions import AGENT_FIELDS
 from assessments.models import Access, Agent, AgentLink, Environment, Team
 
 User = get_user_model()
+
+# Dates people can mean: outside this range a date is a typo or a probe, and date
+# arithmetic near year 1 or 9999 overflows.
+EARLIEST_DATE = dt.date(1900, 1, 1)
+LATEST_DATE = dt.date(2999, 12, 31)
+
+
+class BoundedDateField(forms.DateField):
+    """A date between EARLIEST_DATE and LATEST_DATE, so periods around it can be computed."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault(
+            "widget",
+            forms.DateInput(attrs={"type": "date", "min": "1900-01-01"}, format="%Y-%m-%d"),
+        )
+        super().__init__(*args, **kwargs)
+
+    def to_python(self, value: Any) -> dt.date | None:
+        date = super().to_python(value)
+        if date is not None and not EARLIEST_DATE <= date <= LATEST_DATE:
+            raise ValidationError(
+                f"Choose a date between {EARLIEST_DATE:%Y} and {LATEST_DATE:%Y}.", code="range"
+            )
+        return date
 
 
 class AgentForm(forms.ModelForm):

@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse
 from django.utils.cache import patch_vary_headers
+from django.utils.encoding import escape_uri_path
 
 from assessments import audit
 
@@ -77,7 +78,9 @@ class AuditForbiddenMiddleware:
                 "access.forbidden",
                 actor=user,
                 actor_label=None if user and user.is_authenticated else "anonymous",
-                object_repr=f"{request.method} {request.path}"[:255],
+                # Percent-encoded again: a path may hold NUL or control characters
+                # (%00), which PostgreSQL refuses in text and which would garble the log.
+                object_repr=f"{request.method} {escape_uri_path(request.path)}"[:255],
                 request=request,
             )
         return response

@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from assessments import actions, decisions, engine
+from assessments.forms import BoundedDateField
 from assessments.models import Agent, Assessment, AuditEvent, GapException
 from assessments.presentation import display_value, panel_context
 from assessments.roles import permission_required
@@ -30,9 +31,8 @@ class ApproveForm(forms.Form):
         max_length=2000,
         label="Why the gap is acceptable for now",
     )
-    exception_expires_on = forms.DateField(
+    exception_expires_on = BoundedDateField(
         required=False,
-        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
         label="Exception expires on",
         help_text="At most 365 days from today. When it expires the gap re-opens and the agent is "
         "due for review.",

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import reswap, retarget
 
 from assessments import actions
+from assessments.forms import BoundedDateField
 from assessments.models import BoardPackJob, Classification, ReportRecord, Team, Tier
 from assessments.reports import exports
 from assessments.reports.board import DEFAULT_PERIOD_DAYS, TIER_LABELS, FilterError
@@ -45,15 +46,12 @@ class BoardPackForm(forms.Form):
         required=False,
         label="Class",
     )
-    since = forms.DateField(
+    since = BoundedDateField(
         required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
         label="Period from",
         help_text=f"Reclassifications since this day; {DEFAULT_PERIOD_DAYS} days ago if empty.",
     )
-    until = forms.DateField(
-        required=False, widget=forms.DateInput(attrs={"type": "date"}), label="Period to"
-    )
+    until = BoundedDateField(required=False, label="Period to")
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
