@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
@@ -47,9 +48,27 @@ class SessionTimeoutMiddleware:
                     changes={"reason": reason},
                 )
                 messages.info(request, "Your session expired. Please sign in again.")
-            elif now - last_seen >= _TOUCH_EVERY or "last_seen" not in session:
+            elif "last_seen" not in session:
                 session["last_seen"] = now
         return self.get_response(request)
+
+    def process_view(self, request: HttpRequest, view_func: Callable[..., Any], *args: Any) -> None:
+        # Activity keeps a session alive; a page polling itself in the background is not
+        # activity, or an open Reports tab would never time out.
+        if not request.user.is_authenticated:
+            return
+        if getattr(view_func, "polled", False) and request.headers.get("HX-Request") == "true":
+            return
+        now = int(time.time())
+        if now - request.session.get("last_seen", now) >= _TOUCH_EVERY:
+            request.session["last_seen"] = now
+
+
+def polled(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Marks a view whose htmx requests are background polling, not a person's activity:
+    they do not extend the session's idle timeout."""
+    view.polled = True  # type: ignore[attr-defined]
+    return view
 
 
 class VaryOnHtmxMiddleware:

@@ -186,6 +186,36 @@ class SessionLifetimeTests(TestCase):
             event = AuditEvent.objects.get(verb="auth.session_expired")
             self.assertEqual(event.changes, {"reason": "idle"})
 
+    def test_background_polling_does_not_keep_an_idle_session_alive(self):
+        from assessments.models import BoardPackJob
+
+        job = BoardPackJob.objects.create(requested_by=self.user)
+        url = reverse("assessments:board_pack_status", args=[job.pk])
+        with time_machine.travel(START, tick=False) as traveller:
+            self.sign_in()
+            for _ in range(5):  # the Reports page polls while a board pack is made
+                traveller.shift(dt.timedelta(minutes=5))
+                self.assertEqual(
+                    self.client.get(url, headers={"HX-Request": "true"}).status_code, 200
+                )
+            traveller.shift(dt.timedelta(minutes=5, seconds=1))  # 30 minutes since a click
+            response = self.client.get(url, headers={"HX-Request": "true"})
+            self.assertEqual(response.status_code, 302)
+            self.assertEqual(
+                AuditEvent.objects.get(verb="auth.session_expired").changes, {"reason": "idle"}
+            )
+
+    def test_opening_the_same_page_is_activity(self):
+        from assessments.models import BoardPackJob
+
+        job = BoardPackJob.objects.create(requested_by=self.user)
+        url = reverse("assessments:board_pack_status", args=[job.pk])
+        with time_machine.travel(START, tick=False) as traveller:
+            self.sign_in()
+            for _ in range(8):
+                traveller.shift(dt.timedelta(minutes=5))
+                self.assertEqual(self.client.get(url).status_code, 200)
+
     def test_a_session_ends_twelve_hours_after_sign_in_however_active(self):
         with time_machine.travel(START, tick=False) as traveller:
             self.sign_in()

@@ -16,6 +16,7 @@ from django_htmx.http import reswap, retarget
 
 from assessments import actions
 from assessments.forms import BoundedDateField
+from assessments.middleware import polled
 from assessments.models import BoardPackJob, Classification, ReportRecord, Team, Tier
 from assessments.reports import exports
 from assessments.reports.board import DEFAULT_PERIOD_DAYS, TIER_LABELS, FilterError
@@ -178,6 +179,7 @@ def board_pack_request(request: HtmxHttpRequest) -> HttpResponse:
     )
 
 
+@polled
 @permission_required("assessments.view_boardpackjob")
 @require_GET
 def board_pack_status(request: HtmxHttpRequest, pk: int) -> HttpResponse:
