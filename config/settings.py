@@ -51,6 +51,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "assessments.middleware.RequestSizeLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -148,6 +149,12 @@ if CLIENT_IP_HEADER and not CLIENT_IP_HEADER.startswith("HTTP_"):
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 1 if CLIENT_IP_HEADER else 0)
 if TRUSTED_PROXY_COUNT < 0:
     raise ImproperlyConfigured("TRUSTED_PROXY_COUNT must be 0 or more.")
+
+# Request bodies: forms up to 2 MB; uploads (only the report check takes one) are
+# refused from Content-Length before they are read (assessments.middleware); files up
+# to 5 MB are held in memory, larger ones spooled to a temporary file.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 # Security headers. Production defaults are strict; a TLS-terminating proxy sets
 # SECURE_PROXY_SSL_HEADER=HTTP_X_FORWARDED_PROTO.

@@ -16,7 +16,7 @@ from django_htmx.http import reswap, retarget
 
 from assessments import actions
 from assessments.forms import BoundedDateField
-from assessments.middleware import polled
+from assessments.middleware import accepts_upload, polled
 from assessments.models import BoardPackJob, Classification, ReportRecord, Team, Tier
 from assessments.reports import exports
 from assessments.reports.board import DEFAULT_PERIOD_DAYS, TIER_LABELS, FilterError
@@ -203,6 +203,7 @@ def board_pack_download(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     )
 
 
+@accepts_upload(MAX_BYTES)
 @permission_required("assessments.view_assessment")
 @require_POST
 def report_verify(request: HtmxHttpRequest) -> HttpResponse:
