@@ -156,6 +156,10 @@ if TRUSTED_PROXY_COUNT < 0:
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
+# Assessment PDFs one person may have rendered per minute (unchanged drafts are served
+# again from the cache and do not count).
+REPORT_RENDER_LIMIT = env_int("REPORT_RENDER_LIMIT", 10)
+
 # Security headers. Production defaults are strict; a TLS-terminating proxy sets
 # SECURE_PROXY_SSL_HEADER=HTTP_X_FORWARDED_PROTO.
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)

@@ -28,3 +28,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     DATABASES["default"]["TEST"] = {  # noqa: F405
         "NAME": str(BASE_DIR / f".test-db-{os.getpid()}.sqlite3")  # noqa: F405
     }
+
+# The cache outlives each test while user ids repeat between tests: a per-person render
+# limit would trip across unrelated tests. Its own test sets a small limit.
+REPORT_RENDER_LIMIT = 10_000

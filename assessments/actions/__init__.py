@@ -48,6 +48,7 @@ from assessments.actions.inventory import (
 )
 from assessments.actions.reports import (
     IssuedReport,
+    RateLimitedError,
     issue_assessment_report,
     issue_board_pack,
     request_board_pack,
@@ -72,6 +73,7 @@ __all__ = [
     "ConflictError",
     "ExpiredException",
     "IssuedReport",
+    "RateLimitedError",
     "approve_assessment",
     "assign_review",
     "assign_reviews",

@@ -232,7 +232,12 @@ def report_verify(request: HtmxHttpRequest) -> HttpResponse:
 @require_GET
 def assessment_report(request: HtmxHttpRequest, slug: str, number: int) -> HttpResponse:
     assessment = _get_assessment(slug, number)
-    issued = actions.issue_assessment_report(request.user, assessment, request=request)
+    try:
+        issued = actions.issue_assessment_report(request.user, assessment, request=request)
+    except actions.RateLimitedError as limited:
+        response = HttpResponse(str(limited), status=429, content_type="text/plain; charset=utf-8")
+        response["Retry-After"] = str(limited.retry_after)
+        return response
     name = f"{assessment.agent.slug}-v{assessment.number}-{issued.record.document_id}.pdf"
     return _pdf_response(issued.pdf, name)
 
