@@ -91,14 +91,19 @@ def issue_assessment_report(
             ).first()
         ):
             return IssuedReport(record, cached[1])
-    if request is not None and getattr(actor, "is_authenticated", False):
-        # Rendering costs about half a second of CPU: limit how often one person can ask.
-        if wait := ratelimit.take(
-            f"report-render:{actor.pk}", settings.REPORT_RENDER_LIMIT, REPORT_RENDER_WINDOW
-        ):
-            raise RateLimitedError(
-                "You have made many reports in the last minute. Try again in a minute.", wait
+    # Rendering costs about half a second of CPU: limit how often one person can ask.
+    if (
+        request is not None
+        and getattr(actor, "is_authenticated", False)
+        and (
+            wait := ratelimit.take(
+                f"report-render:{actor.pk}", settings.REPORT_RENDER_LIMIT, REPORT_RENDER_WINDOW
             )
+        )
+    ):
+        raise RateLimitedError(
+            "You have made many reports in the last minute. Try again in a minute.", wait
+        )
     now = timezone.now()
     document_id = new_document_id("assessment", now)
     author = _report_author(actor, actor_label)
