@@ -124,6 +124,9 @@ SESSION_COOKIE_AGE = SESSION_ABSOLUTE_TIMEOUT
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
+# No script reads the CSRF cookie: htmx sends the token from the page (hx-headers on
+# <body>) and forms carry it in a hidden field.
+CSRF_COOKIE_HTTPONLY = True
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

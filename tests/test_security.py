@@ -248,6 +248,31 @@ class SessionLifetimeTests(TestCase):
         self.assertEqual(settings.SESSION_COOKIE_SAMESITE, "Lax")
 
 
+class CsrfCookieTests(TestCase):
+    def test_the_csrf_cookie_is_http_only(self):
+        response = self.client.get(reverse("login"))
+        self.assertTrue(response.cookies["csrftoken"]["httponly"])
+
+    def test_htmx_sends_the_token_from_the_page_not_the_cookie(self):
+        from django.test import Client
+
+        client = Client(enforce_csrf_checks=True)
+        client.force_login(f.viewer("csrf-viewer"))
+        page = client.get(reverse("assessments:calendar_feeds")).content.decode()
+        token = re.search(r'<body hx-headers=\'\{"X-CSRFToken": "([^"]+)"\}\'>', page).group(1)
+        # What htmx sends: the header from the page, plus the cookie the browser holds.
+        response = client.post(
+            reverse("assessments:calendar_feeds"),
+            {"scope": "mine"},
+            headers={"X-CSRFToken": token, "HX-Request": "true"},
+        )
+        self.assertEqual(response.status_code, 302)
+        no_token = client.post(reverse("assessments:calendar_feeds"), {"scope": "mine"})
+        self.assertEqual(no_token.status_code, 403)
+        scripts = " ".join(p.read_text() for p in ROOT.joinpath("static/js").glob("*.js"))
+        self.assertNotIn("document.cookie", scripts)
+
+
 class PasswordPolicyTests(TestCase):
     def test_passwords_need_twelve_characters(self):
         with self.assertRaises(ValidationError):
