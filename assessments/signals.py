@@ -13,7 +13,7 @@ from django.dispatch import receiver
 from django.utils import timezone
 
 from assessments import audit
-from assessments.models import UserSession
+from assessments.models import CalendarFeed, UserSession
 
 
 @receiver(user_logged_in)
@@ -55,7 +55,14 @@ def end_sessions_of_disabled_user(sender: Any, instance: Any, **kwargs: Any) -> 
     keys = list(UserSession.objects.filter(user=instance).values_list("session_key", flat=True))
     Session.objects.filter(session_key__in=keys).delete()
     UserSession.objects.filter(user=instance).delete()
-    audit.record("auth.sessions_ended", obj=instance, changes={"sessions": len(keys)})
+    # Calendar feed URLs are credentials too: revoked for good, so reactivating the
+    # account does not bring back URLs that may have been shared while it was disabled.
+    feeds = CalendarFeed.objects.filter(owner=instance, revoked_at=None).update(
+        revoked_at=timezone.now()
+    )
+    audit.record(
+        "auth.sessions_ended", obj=instance, changes={"sessions": len(keys), "feeds_revoked": feeds}
+    )
 
 
 # A change to any part of a catalogue version marks the version as changed, so the

@@ -4,6 +4,14 @@ import django.utils.timezone
 from django.db import migrations, models
 
 
+def revoke_feeds_of_disabled_users(apps, schema_editor):
+    """Feeds of accounts disabled before this release: revoke them as disabling now does."""
+    CalendarFeed = apps.get_model("assessments", "CalendarFeed")
+    CalendarFeed.objects.filter(owner__is_active=False, revoked_at=None).update(
+        revoked_at=django.utils.timezone.now()
+    )
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -27,4 +35,5 @@ class Migration(migrations.Migration):
                 ('refusals_reported_at', models.DateTimeField(blank=True, null=True)),
             ],
         ),
+        migrations.RunPython(revoke_feeds_of_disabled_users, migrations.RunPython.noop),
     ]
