@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 from django.conf import settings
@@ -92,13 +94,14 @@ class Reminder:
         return f"Reclassification {noun}: {', '.join(parts)}"
 
     def message(self) -> EmailMultiAlternatives:
+        # Only cleaned copies of the values reach the templates: a name with CR/LF would
+        # otherwise add lines of its choosing to the plain-text message.
         context = {
-            "recipient": self.recipient,
-            "name": reviews.person(self.recipient),
-            "overdue": self.overdue,
-            "upcoming": self.upcoming,
-            "queue_url": settings.SITE_URL + reverse("assessments:queue"),
-            "feeds_url": settings.SITE_URL + reverse("assessments:calendar_feeds"),
+            "name": mail_text(reviews.person(self.recipient)),
+            "overdue": [_mail_item(i) for i in self.overdue],
+            "upcoming": [_mail_item(i) for i in self.upcoming],
+            "queue_url": mail_text(settings.SITE_URL + reverse("assessments:queue")),
+            "feeds_url": mail_text(settings.SITE_URL + reverse("assessments:calendar_feeds")),
         }
         text = render_to_string("assessments/email/review_reminders.txt", context)
         html = render_to_string("assessments/email/review_reminders.html", context)
@@ -107,6 +110,37 @@ class Reminder:
         )
         message.attach_alternative(html, "text/html")
         return message
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+
+
+def mail_text(value: Any) -> str:
+    """``value`` as one line of e-mail text: control characters (CR, LF, NUL, escape
+    sequences, Unicode line separators) become a single space."""
+    return _CONTROL.sub(" ", str(value)).strip()
+
+
+def _mail_item(item: Item) -> SimpleNamespace:
+    """What the reminder templates read of an item, every string cleaned."""
+    agent = item.review.agent
+    return SimpleNamespace(
+        review=SimpleNamespace(
+            agent=SimpleNamespace(
+                name=mail_text(agent.name),
+                slug=mail_text(agent.slug),
+                current_tier=agent.current_tier,
+                get_current_classification_display=mail_text(
+                    agent.get_current_classification_display()
+                ),
+            ),
+            due_on=item.review.due_on,
+        ),
+        when=mail_text(item.when),
+        as_assignee=item.as_assignee,
+        reasons=[mail_text(reason) for reason in item.reasons],
+        url=mail_text(item.url),
+    )
 
 
 @dataclass

@@ -167,7 +167,6 @@ class RevokeTests(CalendarTestCase):
         self.who["reviewer"].save()
         self.assertEqual(self.fetch(url).status_code, 404)
 
-
     def test_reactivating_the_owner_does_not_revive_their_old_feeds(self):
         url, _ = self.create(self.who["reviewer"])
         self.who["reviewer"].is_active = False
