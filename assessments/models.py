@@ -712,7 +712,7 @@ class SignInThrottle(models.Model):
     username = models.CharField(max_length=150)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
-    window_started_at = models.DateTimeField(default=timezone.now)
+    window_started_at = models.DateTimeField(default=timezone.now, db_index=True)
     locked_until = models.DateTimeField(null=True, blank=True)
     unreported_failures = models.PositiveIntegerField(default=0)
     failures_reported_at = models.DateTimeField(null=True, blank=True)

@@ -78,10 +78,27 @@ def reserve(username: str, request: HttpRequest) -> dt.datetime | None:
 
 
 def register_success(username: str, request: HttpRequest) -> None:
+    """Free the pair's attempts; failures not audited yet are audited now, and pairs idle
+    for a day are forgotten (their failures were audited when they happened)."""
     row = _row(username, request)
+    now = timezone.now()
     SignInThrottle.objects.filter(pk=row.pk).update(
-        attempts=0, locked_until=None, window_started_at=timezone.now()
+        attempts=0, locked_until=None, window_started_at=now
     )
+    if count := _take_report(row, "failures", now, force=True):
+        audit.record(
+            "auth.login_failed",
+            actor_label=row.username,
+            object_repr=row.username,
+            request=request,
+            changes={"failures": count},
+        )
+    SignInThrottle.objects.filter(
+        Q(locked_until=None) | Q(locked_until__lt=now),
+        window_started_at__lt=now - dt.timedelta(days=1),
+        unreported_failures=0,
+        unreported_refusals=0,
+    ).delete()
 
 
 def register_failure(username: str, request: HttpRequest) -> dt.datetime | None:
@@ -129,14 +146,3 @@ def _take_report(row: SignInThrottle, what: str, now: dt.datetime, *, force: boo
             return 0
         SignInThrottle.objects.filter(pk=row.pk).update(**{stamp: now, counter: 0})
     return count
-
-
-def locked_until(username: str, request: HttpRequest) -> dt.datetime | None:
-    """When the lock on this pair ends, or None if it is not locked (read-only)."""
-    name, ip = normalised_username(username), audit.client_ip(request)
-    until = (
-        SignInThrottle.objects.filter(key=f"{ip or '-'} {name}"[:200])
-        .values_list("locked_until", flat=True)
-        .first()
-    )
-    return until if until and until > timezone.now() else None

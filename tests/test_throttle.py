@@ -98,3 +98,18 @@ class AuditRateLimitTests(TestCase):
         failed = AuditEvent.objects.filter(verb="auth.login_failed").order_by("id")
         self.assertEqual([e.changes["failures"] for e in failed], [1, 4])
         self.assertTrue(AuditEvent.objects.filter(verb="auth.locked_out").exists())
+
+    def test_failures_not_yet_audited_are_audited_at_the_next_successful_sign_in(self):
+        f.assessor("ada")
+        with time_machine.travel(START, tick=False):
+            for _ in range(3):
+                self.fail("ada")
+            ok = self.client.post(
+                reverse("login"),
+                {"username": "ada", "password": f.PASSWORD},
+                REMOTE_ADDR="10.0.0.1",
+            )
+            self.assertEqual(ok.status_code, 302)
+        failed = AuditEvent.objects.filter(verb="auth.login_failed").order_by("id")
+        self.assertEqual([e.changes["failures"] for e in failed], [1, 2])
+        self.assertEqual(SignInThrottle.objects.get().attempts, 0)

@@ -27,7 +27,7 @@ class Migration(migrations.Migration):
                 ('username', models.CharField(max_length=150)),
                 ('ip_address', models.GenericIPAddressField(blank=True, null=True)),
                 ('attempts', models.PositiveIntegerField(default=0)),
-                ('window_started_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ('window_started_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
                 ('locked_until', models.DateTimeField(blank=True, null=True)),
                 ('unreported_failures', models.PositiveIntegerField(default=0)),
                 ('failures_reported_at', models.DateTimeField(blank=True, null=True)),
