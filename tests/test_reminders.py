@@ -109,7 +109,7 @@ class ReminderTests(TestCase):
         )
         review = Review.objects.open().get(agent=self.overdue)
         Review.objects.filter(pk=review.pk).update(
-            reasons=[{"code": "x", "detail": "Changed\nBcc: attacker@example.com\x00"}]
+            reasons=[{"code": "x", "detail": "Changed\nBcc: attacker@example.com\x07"}]
         )
         self.owner.first_name = "Olga\r\nReply-To: attacker@example.com"
         self.owner.save()
