@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from unittest import mock
 
+import time_machine
 from django.core.cache import cache
 from django.test import TestCase, override_settings
 from django.urls import reverse
@@ -57,6 +59,11 @@ class DraftReportCacheTests(TestCase):
         drafts = [self.draft] + [
             f.answered(f.agent(slug=f"more-{n}"), self.assessor) for n in range(2)
         ]
+        # Frozen in the middle of a minute: the limit is per fixed one-minute window.
+        self.enterContext(
+            time_machine.travel(dt.datetime(2031, 1, 1, 9, 0, 30, tzinfo=dt.UTC), tick=False)
+        )
+        self.client.force_login(self.viewer)
         statuses = [self.client.get(report_url(d)).status_code for d in drafts]
         self.assertEqual(statuses, [200, 200, 429])
         refused = self.client.get(report_url(drafts[2]))
