@@ -288,7 +288,8 @@ def _agent_conflicts(
             continue
         theirs, yours = getattr(current, name), fields[name]
         if (getattr(theirs, "pk", theirs)) != (getattr(yours, "pk", yours)):
-            label = str(Agent._meta.get_field(name).verbose_name).capitalize()
+            field = Agent._meta.get_field(name)
+            label = str(getattr(field, "verbose_name", name)).capitalize()
             out[label] = (_shown(theirs), _shown(yours))
     if systems is not None:
         saved = sorted(f"{s.name} ({s.access})" for s in current.systems.all())
