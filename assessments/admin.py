@@ -21,6 +21,15 @@ class SystemInline(admin.TabularInline):
     model = m.System
     extra = 0
 
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
 
 @admin.register(m.Agent)
 class AgentAdmin(admin.ModelAdmin):
@@ -47,6 +56,16 @@ class AgentAdmin(admin.ModelAdmin):
         "updated_at",
         "retired_at",
     ]
+
+    # Agents are registered and edited on the app's pages only (``View on site``): there
+    # every change goes through actions.create_agent/update_agent, which write the audit
+    # event, trigger reassessments and bump lock_version. A second editing path here
+    # would bypass all three, so the admin lists and shows agents read-only.
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # agents are retired, never deleted

@@ -35,9 +35,12 @@ from django.db import connection, models, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from assessments.clientip import client_ip
 from assessments.models import Agent, AuditCheckpoint, AuditEvent
 
 logger = logging.getLogger("assessments.audit")
+
+__all__ = ["client_ip", "diff", "record", "verify_chain"]
 
 _PG_AUDIT_LOCK = 0x41554449  # "AUDI": serialises writers so the chain never forks
 CHECKPOINT_FORMAT = "agent-identity-assessor/audit-checkpoint"
@@ -72,15 +75,6 @@ def event_mac(event: AuditEvent, key: bytes) -> str:
 
 
 # --------------------------------------------------------------------------- writing
-
-
-def client_ip(request: HttpRequest | None) -> str | None:
-    if request is None:
-        return None
-    header = getattr(settings, "CLIENT_IP_HEADER", "")
-    if header and (value := request.META.get(header)):
-        return value.split(",")[0].strip() or None
-    return request.META.get("REMOTE_ADDR") or None
 
 
 def _jsonable(value: Any) -> Any:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django import forms
@@ -20,6 +21,30 @@ from assessments.models import (
 )
 
 User = get_user_model()
+
+# Dates people can mean: outside this range a date is a typo or a probe, and date
+# arithmetic near year 1 or 9999 overflows.
+EARLIEST_DATE = dt.date(1900, 1, 1)
+LATEST_DATE = dt.date(2999, 12, 31)
+
+
+class BoundedDateField(forms.DateField):
+    """A date between EARLIEST_DATE and LATEST_DATE, so periods around it can be computed."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault(
+            "widget",
+            forms.DateInput(attrs={"type": "date", "min": "1900-01-01"}, format="%Y-%m-%d"),
+        )
+        super().__init__(*args, **kwargs)
+
+    def to_python(self, value: Any) -> dt.date | None:
+        date = super().to_python(value)
+        if date is not None and not EARLIEST_DATE <= date <= LATEST_DATE:
+            raise ValidationError(
+                f"Choose a date between {EARLIEST_DATE:%Y} and {LATEST_DATE:%Y}.", code="range"
+            )
+        return date
 
 
 class AgentForm(forms.ModelForm):
@@ -308,7 +333,7 @@ class EvidenceUploadForm(forms.Form):
     )
     uploads = MultipleFileField(
         label="Files",
-        help_text="One or more JSON or YAML files, each at most 20 MiB. They are stored with "
+        help_text="One or more JSON or YAML files, each at most 20 MiB, 80 MiB in all. They are stored with "
         "the agent and read as data only: nothing in them is run or fetched.",
     )
 

@@ -956,6 +956,26 @@ class UserSession(models.Model):
         return f"Session of {self.user_id}"
 
 
+class SignInThrottle(models.Model):
+    """Sign-in attempts for one (username, address) pair: the lockout's counter and the
+    rate limit on auditing failures. Updated only by conditional UPDATEs (throttle.py),
+    so parallel attempts cannot slip past the limit."""
+
+    key = models.CharField(max_length=200, unique=True)
+    username = models.CharField(max_length=150)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    window_started_at = models.DateTimeField(default=timezone.now, db_index=True)
+    locked_until = models.DateTimeField(null=True, blank=True)
+    unreported_failures = models.PositiveIntegerField(default=0)
+    failures_reported_at = models.DateTimeField(null=True, blank=True)
+    unreported_refusals = models.PositiveIntegerField(default=0)
+    refusals_reported_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Sign-in attempts for {self.username} from {self.ip_address}"
+
+
 class AppendOnlyQuerySet[M: models.Model](models.QuerySet[M]):
     """Rows that are only ever added: bulk ``update()`` and ``delete()`` are refused
     (so are the model's ``save()`` of a stored row and ``delete()``, and the database)."""

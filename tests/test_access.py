@@ -78,7 +78,7 @@ ACCESS: dict[str, Route] = {
         {**allowed_from("reviewer", 302), "administrator": 302},
         args=SUBMITTED,
         method="post",
-        data=lambda objs: {"decision": "approve"},
+        data=lambda objs: {"decision": "approve", "lock_version": objs["submitted"].lock_version},
     ),
     "assessments:wizard": Route(allowed_from("assessor", 302), args=DRAFT),
     "assessments:wizard_step": Route(

@@ -330,6 +330,36 @@ class AgentEditTests(TestCase):
         self.agent.refresh_from_db()
         self.assertEqual(self.agent.purpose, "First writer wins.")
 
+    def test_an_edit_without_its_version_is_a_400_that_changes_nothing(self):
+        self.edit(purpose="Someone else's change.")
+        before = AuditEvent.objects.count()
+        for version in ["", "abc", "-1", "99999999999999999999999"]:
+            with self.subTest(version=version):
+                response = self.edit(purpose="Would silently undo it.", lock_version=version)
+                self.assertEqual(response.status_code, 400)
+        # The field left out altogether.
+        response = self.client.post(
+            reverse("assessments:agent_edit", args=["bot"]),
+            {"name": "x", "slug": "bot", "purpose": "Would silently undo it."},
+        )
+        self.assertEqual(response.status_code, 400)
+        self.agent.refresh_from_db()
+        self.assertEqual(self.agent.purpose, "Someone else's change.")
+        self.assertEqual(AuditEvent.objects.count(), before)
+
+    def test_a_stale_edit_shows_both_sides_of_systems_and_people_in_words(self):
+        other = f.assessor("bea")
+        self.edit(owner=str(other.pk), **{"systems-0-access": "write"})
+        response = self.edit(version=0, purpose="Mine.")
+        self.assertEqual(response.status_code, 409)
+        table = response.content.decode().split('class="table table-sm conflict-table')[1]
+        table = table.split("</table>")[0]
+        self.assertIn("<td>bea</td><td>ada</td>", table)
+        self.assertIn("<td>erp (write)</td><td>erp (read)</td>", table)
+        self.agent.refresh_from_db()
+        self.assertEqual((self.agent.owner, self.agent.purpose), (other, "Does useful things."))
+        self.assertEqual(self.agent.systems.get().access, "write")
+
     def test_descriptive_edits_trigger_no_review(self):
         self.edit(purpose="New words.", name="Renamed bot", environments=["staging"])
         self.assertFalse(Review.objects.exists())

@@ -298,7 +298,7 @@ class ReassessFromTheQueueTests(QueueTestCase):
         self.assertContains(self.client.get(QUEUE), "Decide v2")
         self.client.post(
             reverse("assessments:assessment_decide", args=["overdue-bot", 2]),
-            {"decision": "approve"},
+            {"decision": "approve", "lock_version": draft.lock_version},
         )
         review.refresh_from_db()
         self.assertEqual((review.state, review.closed_by_assessment_id), ("closed", draft.pk))

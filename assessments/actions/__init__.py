@@ -71,6 +71,7 @@ from assessments.actions.notifications import (
 )
 from assessments.actions.reports import (
     IssuedReport,
+    RateLimitedError,
     issue_assessment_report,
     issue_board_pack,
     request_board_pack,
@@ -106,6 +107,7 @@ __all__ = [
     "IssuedReport",
     "UploadOutcome",
     "accept_proposal",
+    "RateLimitedError",
     "approve_assessment",
     "assign_review",
     "assign_reviews",

@@ -161,7 +161,9 @@ def submit_assessment(
         raise ActionError("Only a draft or a returned assessment can be submitted.")
     if expected_version is not None and current.lock_version != expected_version:
         raise ConflictError(
-            "These answers changed since this page loaded. Check them, then submit again."
+            "These answers changed since this page loaded. Nothing was submitted. Check them "
+            "below, then submit again.",
+            {"Version of the answers": (str(current.lock_version), str(expected_version))},
         )
     answers = decisions.effective_answers(current)
     result = decisions.evaluate_answers(answers, current.catalogue)
@@ -232,6 +234,17 @@ def can_approve(actor: Any, assessment: Assessment) -> tuple[bool, str]:
     return allowed, why
 
 
+def _check_reviewed_version(current: Assessment, expected_version: int | None) -> None:
+    """A decision is about the answers the reviewer read: refuse it if they changed since
+    (returned, edited and submitted again in between)."""
+    if expected_version is not None and current.lock_version != expected_version:
+        raise ConflictError(
+            "This assessment changed after you opened it. Nothing was decided. Read it again "
+            "below, then decide.",
+            {"Version of the answers": (str(current.lock_version), str(expected_version))},
+        )
+
+
 @transaction.atomic
 def approve_assessment(
     actor: Any,
@@ -240,6 +253,7 @@ def approve_assessment(
     exception_subjects: list[str] | tuple[str, ...] = (),
     exception_reason: str = "",
     exception_expires_on: dt.date | None = None,
+    expected_version: int | None = None,
     request: HttpRequest | None = None,
     now: dt.datetime | None = None,
 ) -> Assessment:
@@ -253,6 +267,7 @@ def approve_assessment(
     allowed, why = can_approve(actor, current)
     if not allowed:
         raise ActionError(why)
+    _check_reviewed_version(current, expected_version)
     now = now or timezone.now()
     today = timezone.localdate(now)
     result = current.result or {}
@@ -287,7 +302,9 @@ def approve_assessment(
     current.reviewer = actor
     current.decided_at = now
     current.next_review_on = next_review
+    current.lock_version = F("lock_version") + 1
     current.save()
+    current.refresh_from_db(fields=["lock_version"])
     for subject in subjects:
         assert exception_expires_on is not None  # checked above  # noqa: S101
         exception = GapException.objects.create(
@@ -403,6 +420,7 @@ def return_assessment(
     assessment: Assessment,
     *,
     comment: str,
+    expected_version: int | None = None,
     request: HttpRequest | None = None,
     now: dt.datetime | None = None,
 ) -> Assessment:
@@ -414,6 +432,7 @@ def return_assessment(
     allowed, why = can_review(actor, current)
     if not allowed:
         raise ActionError(why)
+    _check_reviewed_version(current, expected_version)
     if not comment.strip():
         raise ActionError("Say what needs to change: a comment is required to return it.")
     current.status = Assessment.Status.RETURNED

@@ -72,6 +72,10 @@ class BoardFilters:
             )
         except (TypeError, ValueError) as exc:
             raise FilterError("Dates must be written as YYYY-MM-DD.") from exc
+        except OverflowError as exc:  # a period that would start before year 1
+            raise FilterError("Choose a period end after 1900.") from exc
+        if since.year < 1900 or until.year > 2999:
+            raise FilterError("Choose dates between 1900 and 2999.")
         if since > until:
             raise FilterError("The period must start on or before the day it ends.")
         team = str(params.get("team") or "")

@@ -22,7 +22,13 @@ from assessments.forms import (
 from assessments.models import Agent, AgentLink, Assessment, AuditEvent, EvidenceUpload, Review
 from assessments.presentation import stored_headline
 from assessments.roles import permission_required
-from assessments.views.common import HtmxHttpRequest, paginate, query_without
+from assessments.views.common import (
+    MISSING_VERSION,
+    HtmxHttpRequest,
+    paginate,
+    parse_version,
+    query_without,
+)
 
 
 @permission_required("assessments.view_agent")
@@ -203,6 +209,10 @@ def _save_agent(request: HtmxHttpRequest, agent: Agent | None) -> HttpResponse:
         systems = SystemFormSet(data, prefix="systems")
         links = LinkFormSet(data, prefix="links", agent=agent)
         return _agent_form_page(request, agent, form=form, systems=systems, links=links)
+    if agent is not None and parse_version(request) is None:
+        # Without the version the edit cannot be told apart from one that would silently
+        # undo someone else's change.
+        return HttpResponse(MISSING_VERSION, status=400)
     systems, links = _formsets(request, agent)
     valid = form.is_valid() & systems.is_valid() & links.is_valid()
     if not valid:
@@ -226,7 +236,7 @@ def _save_agent(request: HtmxHttpRequest, agent: Agent | None) -> HttpResponse:
                 fields=fields,
                 systems=systems.systems(),
                 links=links.links(),
-                expected_version=form.cleaned_data.get("lock_version"),
+                expected_version=parse_version(request),
                 request=request,
             )
             messages.success(request, f"Changes to {saved.name} were saved.")

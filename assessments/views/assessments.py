@@ -13,10 +13,11 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from assessments import actions, decisions, engine, provenance
+from assessments.forms import BoundedDateField
 from assessments.models import Agent, Assessment, AuditEvent, GapException
 from assessments.presentation import display_value, panel_context
 from assessments.roles import permission_required
-from assessments.views.common import HtmxHttpRequest
+from assessments.views.common import MISSING_VERSION, HtmxHttpRequest, parse_version
 from assessments.views.wizard import WizardState, _get_assessment
 
 
@@ -30,9 +31,8 @@ class ApproveForm(forms.Form):
         max_length=2000,
         label="Why the gap is acceptable for now",
     )
-    exception_expires_on = forms.DateField(
+    exception_expires_on = BoundedDateField(
         required=False,
-        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
         label="Exception expires on",
         help_text="At most 365 days from today. When it expires the gap re-opens and the agent is "
         "due for review.",
@@ -181,6 +181,10 @@ def _needs_exception(
 def assessment_decide(request: HtmxHttpRequest, slug: str, number: int) -> HttpResponse:
     assessment = _get_assessment(slug, number)
     decision = request.POST.get("decision")
+    if decision not in ("approve", "return"):
+        return HttpResponse("Choose approve or return.", status=400)
+    if (version := parse_version(request)) is None:
+        return HttpResponse(MISSING_VERSION, status=400)
     if decision == "approve":
         subjects = _exception_subjects(_frozen_result(assessment), _control_titles(assessment))
         approve_form = ApproveForm(request.POST, subjects=subjects)
@@ -193,8 +197,11 @@ def assessment_decide(request: HtmxHttpRequest, slug: str, number: int) -> HttpR
                 exception_subjects=approve_form.cleaned_data["exception_subjects"],
                 exception_reason=approve_form.cleaned_data["exception_reason"],
                 exception_expires_on=approve_form.cleaned_data["exception_expires_on"],
+                expected_version=version,
                 request=request,
             )
+        except actions.ConflictError as conflict:
+            return _decision_conflict(request, slug, number, conflict)
         except actions.ActionError as error:
             approve_form.add_error(None, str(error))
             return _decision_refused(request, assessment, approve_form=approve_form)
@@ -218,14 +225,30 @@ def assessment_decide(request: HtmxHttpRequest, slug: str, number: int) -> HttpR
                 request.user,
                 assessment,
                 comment=return_form.cleaned_data["comment"],
+                expected_version=version,
                 request=request,
             )
+        except actions.ConflictError as conflict:
+            return _decision_conflict(request, slug, number, conflict)
         except actions.ActionError as error:
             return_form.add_error(None, str(error))
             return _decision_refused(request, assessment, return_form=return_form)
         messages.success(request, "Returned to the assessor with your comment.")
         return redirect(assessment)
     return HttpResponse("Choose approve or return.", status=400)
+
+
+def _decision_conflict(
+    request: HtmxHttpRequest, slug: str, number: int, conflict: actions.ConflictError
+) -> HttpResponse:
+    """The assessment as it is now, with what changed since the reviewer opened it."""
+    fresh = _get_assessment(slug, number)
+    return render(
+        request,
+        "assessments/assessment_detail.html",
+        _detail_context(request, fresh, conflict=conflict),
+        status=409,
+    )
 
 
 def _decision_refused(

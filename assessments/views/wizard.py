@@ -21,7 +21,7 @@ from assessments import actions, decisions, engine, provenance
 from assessments.models import Agent, Assessment
 from assessments.presentation import display_value, form_value, panel_context
 from assessments.roles import permission_required
-from assessments.views.common import HtmxHttpRequest
+from assessments.views.common import MISSING_VERSION, HtmxHttpRequest, parse_version
 
 
 class AnswerParseError(ValueError):
@@ -414,13 +414,19 @@ def wizard_review(request: HtmxHttpRequest, slug: str, number: int) -> HttpRespo
         return response
     state = WizardState(assessment)
     if request.method == "POST":
-        try:
-            version = int(request.POST.get("lock_version", ""))
-        except ValueError:
-            version = None
+        if (version := parse_version(request)) is None:
+            return HttpResponse(MISSING_VERSION, status=400)
         try:
             actions.submit_assessment(
                 request.user, assessment, expected_version=version, request=request
+            )
+        except actions.ConflictError as conflict:
+            fresh = WizardState(_get_assessment(slug, number))
+            return render(
+                request,
+                "assessments/wizard_review.html",
+                {**_review_context(fresh), "conflict": conflict},
+                status=409,
             )
         except actions.ActionError as error:
             messages.error(request, str(error))
