@@ -7,6 +7,7 @@ change land together or not at all. Each event stores the hash of the one before
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -113,3 +114,23 @@ def verify_chain(events: Iterable[AuditEvent] | None = None) -> ChainReport:
         expected_prev = event.hash
         checked += 1
     return ChainReport(True, checked)
+
+
+def export_record(event: AuditEvent) -> dict[str, Any]:
+    """One event as plain data with every field of its hash chain, so a SIEM (through
+    the API or ``export_audit``) can recompute ``hash`` from ``prev_hash`` and the rest."""
+    return {
+        "id": event.pk,
+        "created_at": event.created_at.astimezone(dt.UTC).isoformat(),
+        "actor_id": event.actor_id,
+        "actor_label": event.actor_label,
+        "verb": event.verb,
+        "object_type": event.object_type,
+        "object_id": event.object_id,
+        "object_repr": event.object_repr,
+        "agent_id": event.agent_id,
+        "changes": event.changes,
+        "ip_address": event.ip_address,
+        "prev_hash": event.prev_hash,
+        "hash": event.hash,
+    }

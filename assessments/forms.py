@@ -235,3 +235,24 @@ class AgentFilterForm(forms.Form):
         super().__init__(*args, **kwargs)
         for name in ("status", "team", "classification", "tier", "sort"):
             self.fields[name].widget.attrs["class"] = "form-select"
+
+    def apply(self, agents: Any) -> tuple[Any, str]:
+        """``agents`` filtered as the query string asks, and the sort key (the agent list
+        page and the API share this). Call after ``is_valid()``; an invalid form filters
+        nothing."""
+        sort = "name"
+        if self.is_valid():
+            f = self.cleaned_data
+            agents = agents.search(f["q"])
+            if f["status"]:
+                agents = agents.filter(status=f["status"])
+            if f["team"]:
+                agents = agents.filter(team=f["team"])
+            if f["classification"] == "unassessed":
+                agents = agents.filter(current_classification="")
+            elif f["classification"]:
+                agents = agents.filter(current_classification=f["classification"])
+            if f["tier"]:
+                agents = agents.filter(current_tier=f["tier"])
+            sort = f["sort"] or "name"
+        return agents.order_by(sort, "name", "pk"), sort

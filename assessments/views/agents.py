@@ -30,23 +30,7 @@ def agent_list(request: HtmxHttpRequest) -> HttpResponse:
     if "status" not in data:
         data["status"] = "active"
     form = AgentFilterForm(data)
-    agents = Agent.objects.for_list()
-    sort = "name"
-    if form.is_valid():
-        f = form.cleaned_data
-        agents = agents.search(f["q"])
-        if f["status"]:
-            agents = agents.filter(status=f["status"])
-        if f["team"]:
-            agents = agents.filter(team=f["team"])
-        if f["classification"] == "unassessed":
-            agents = agents.filter(current_classification="")
-        elif f["classification"]:
-            agents = agents.filter(current_classification=f["classification"])
-        if f["tier"]:
-            agents = agents.filter(current_tier=f["tier"])
-        sort = f["sort"] or "name"
-    agents = agents.order_by(sort, "name", "pk")
+    agents, sort = form.apply(Agent.objects.for_list())
     page = paginate(request, agents)
     context = {
         "form": form,
