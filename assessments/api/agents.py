@@ -10,6 +10,7 @@ from django.db.models import Prefetch
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Query, Router, Schema
+from ninja.responses import Status
 
 from assessments import actions
 from assessments.api.core import ERRORS, ApiError, require
@@ -94,7 +95,7 @@ def create_agent(request: HttpRequest, body: AgentIn) -> Any:
         links=links.links(),
         request=request,
     )
-    return 201, _detail_of(agent)
+    return Status(201, _detail_of(agent))
 
 
 @router.patch("/agents/{slug}", response={200: AgentDetail, **ERRORS}, url_name="agent_update")

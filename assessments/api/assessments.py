@@ -8,6 +8,7 @@ from typing import Any
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Query, Router, Schema
+from ninja.responses import Status
 
 from assessments import actions, decisions
 from assessments.api.agents import page_of
@@ -84,7 +85,7 @@ def start_assessment(request: HttpRequest, slug: str) -> Any:
     """Start the next version: a re-assessment starts from the last approved answers."""
     user = require(request, "write", "assessments.add_assessment")
     agent = get_object_or_404(Agent, slug=slug)
-    return 201, detail_of(actions.start_assessment(user, agent, request=request))
+    return Status(201, detail_of(actions.start_assessment(user, agent, request=request)))
 
 
 @router.patch(

@@ -8,6 +8,7 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from ninja import Router
+from ninja.responses import Status
 
 from assessments import actions
 from assessments.api.assessments import _get
@@ -87,7 +88,7 @@ def create_board_pack(request: HttpRequest, body: BoardPackIn) -> Any:
         job = actions.request_board_pack(user, form.params(), request=request)
     except FilterError as error:
         raise ApiError(422, str(error)) from error
-    return 202, _job_out(_job(job.pk))
+    return Status(202, _job_out(_job(job.pk)))
 
 
 @router.get("/board-packs/{job_id}", response={200: BoardPackOut, **ERRORS}, url_name="board_pack")
