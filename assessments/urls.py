@@ -1,6 +1,6 @@
 from django.urls import path
 
-from assessments.views import agents, assessments, audit, dashboard, wizard
+from assessments.views import agents, assessments, audit, dashboard, tokens, wizard
 from assessments.views import catalogue as catalogue_views
 from assessments.views import feeds as review_feeds
 from assessments.views import reports as report_views
@@ -83,6 +83,14 @@ urlpatterns = [
         "agents/<slug:slug>/assessments/<int:number>/report.pdf",
         report_views.assessment_report,
         name="assessment_report",
+    ),
+    # -- API access
+    path("account/api-tokens/", tokens.api_tokens, name="api_tokens"),
+    path("account/api-tokens/<int:pk>/revoke/", tokens.api_token_revoke, name="api_token_revoke"),
+    path(
+        "account/service-accounts/new/",
+        tokens.service_account_create,
+        name="service_account_create",
     ),
     # -- catalogue routes
     path("catalogue/", catalogue_views.catalogue, name="catalogue"),

@@ -144,6 +144,19 @@ ACCESS: dict[str, Route] = {
     "assessments:assessment_report": Route(allowed_from("viewer"), args=DRAFT),
     "assessments:export_inventory": Route(allowed_from("viewer")),
     "assessments:export_assessments": Route(allowed_from("viewer")),
+    # -- API access (the API's own routes are in tests/test_api_access.py)
+    "assessments:api_tokens": Route(allowed_from("viewer")),
+    # Only the token's owner can revoke it; for others it does not exist.
+    "assessments:api_token_revoke": Route(
+        {**allowed_from("viewer", 404), "viewer": 302},
+        args=lambda objs: [objs["api_token"].pk],
+        method="post",
+    ),
+    "assessments:service_account_create": Route(
+        allowed_from("administrator", 302),
+        method="post",
+        data=lambda objs: {"username": "ci-bot", "role": "assessor"},
+    ),
     # -- catalogue routes
     "assessments:catalogue": Route(allowed_from("viewer")),
     # Administration (the whole admin site is for administrators; see AdminAccessTests)
@@ -157,6 +170,8 @@ def _named_routes(resolver: URLResolver, namespace: str = "") -> set[str]:
         if isinstance(entry, URLResolver):
             if entry.namespace == "admin":
                 names.add("admin:index")
+                continue
+            if entry.namespace == "api":  # one table of its own: tests/test_api_access.py
                 continue
             ns = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
             names |= _named_routes(entry, ns)
@@ -200,6 +215,14 @@ class AccessTableTests(TestCase):
         # -- reports fixtures
         cls.objs["board_pack"] = BoardPackJob.objects.create(
             requested_by=author, state=BoardPackJob.State.DONE, pdf=b"%PDF-1.7 board pack"
+        )
+        # -- API access fixtures
+        cls.objs["api_token"], _secret = actions.create_api_token(
+            cls.users["viewer"],
+            owner=cls.users["viewer"],
+            name="ci",
+            scopes=["read"],
+            expires_in_days=30,
         )
         # -- catalogue fixtures
 

@@ -115,6 +115,10 @@ class SessionAuth(AuthBase):
         user = getattr(request, "user", None)
         if user is None or not user.is_authenticated:
             return None
+        if "Authorization" in request.headers:
+            # A request that names a token is judged by that token alone: a revoked
+            # token is not rescued by a session cookie sent along with it.
+            return None
         if check_csrf(request) is not None:
             raise ApiError(403, "The CSRF token is missing or wrong. Send the X-CSRFToken header.")
         return user
