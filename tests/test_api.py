@@ -186,7 +186,7 @@ MANIFEST = {
         "description": "Reads supplier invoices and routes them for payment.",
     },
     "answers": {
-        **{k: v for k, v in f.SCRIPT_ANSWERS.items()},
+        **f.SCRIPT_ANSWERS,
         "systems": [{"name": "erp", "access": "write"}],
     },
 }
