@@ -135,7 +135,11 @@ API_ACCESS: dict[tuple[str, str], Op] = {
 }
 # A dry run only reads: the read scope and a viewer suffice.
 DRY_RUN = Op(
-    "read", "viewer", lambda o: "/manifests", body=lambda o: MANIFEST, query={"dry_run": "true", "team": "platform"}
+    "read",
+    "viewer",
+    lambda o: "/manifests",
+    body=lambda o: MANIFEST,
+    query={"dry_run": "true", "team": "platform"},
 )
 
 
