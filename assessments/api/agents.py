@@ -184,7 +184,8 @@ def _bound(data: dict[str, Any], agent: Agent | None) -> tuple[Any, Any, Any]:
     if not valid:
         errors = _form_errors(form, "body")
         for kind, formset in (("systems", systems), ("links", links)):
-            for i, row_errors in enumerate(formset.errors):
+            row_errors: dict[str, Any]
+            for i, row_errors in enumerate(formset.errors):  # type: ignore[assignment]
                 for name, messages in row_errors.items():
                     errors += [
                         {"location": f"body.{kind}.{i}.{name}", "message": str(m)} for m in messages

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.db.models import Q
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -56,7 +57,7 @@ def list_queue(request: HttpRequest, filters: Query[QueueFilters]) -> Any:
     counts = reviews.state_counts(queue, today)
     rows = reviews.for_rows(queue, today)
     if data.get("state"):
-        rows = rows.filter(queue_state=data["state"])
+        rows = rows.filter(Q(queue_state=data["state"]))
     current, meta = page_of(reviews.sort_queue(rows, data.get("sort") or "due"), filters.page)
     return {**meta, "counts": counts, "results": [_item(r, today) for r in current.object_list]}
 

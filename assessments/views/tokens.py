@@ -4,7 +4,7 @@ creation redirects to; only its hash is stored."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import messages
@@ -53,7 +53,7 @@ class ApiTokenForm(forms.Form):
     def __init__(self, *args: Any, accounts: list[Any], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.accounts = {str(a.user_id): a.user for a in accounts}
-        self.fields["owner"].choices = [
+        cast(forms.ChoiceField, self.fields["owner"]).choices = [
             ("me", "Me"),
             *[(str(a.user_id), f"Service account {a.user.username}") for a in accounts],
         ]
@@ -95,7 +95,7 @@ def _accounts(user: Any) -> list[ServiceAccount]:
 
 def _page(request: HtmxHttpRequest, *, status: int = 200, **forms_: Any) -> HttpResponse:
     accounts = _accounts(request.user)
-    owners = [request.user.pk, *[a.user_id for a in accounts]]
+    owners: list[int] = [request.user.pk or 0, *[a.user_id for a in accounts]]
     tokens = list(
         ApiToken.objects.filter(user_id__in=owners)
         .select_related("user")
