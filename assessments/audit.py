@@ -89,6 +89,10 @@ def record(
         )
         event.hash = event.compute_hash()
         event.save()
+        # Webhooks follow the audit log, inside the same transaction as the change.
+        from assessments import webhooks
+
+        webhooks.on_audit_event(event)
     return event
 
 

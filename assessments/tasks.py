@@ -10,7 +10,7 @@ from typing import Any
 
 from django.tasks import task
 
-from assessments import actions, background, reminders
+from assessments import actions, background, reminders, webhooks
 
 # -- reviews: the daily reminder run
 
@@ -22,6 +22,8 @@ def send_review_reminders(dry_run: bool = False) -> dict[str, Any]:
     then send each person one e-mail about their reviews due soon or overdue."""
     expired = actions.process_expired_exceptions(dry_run=dry_run)
     outcome = reminders.send_reminders(dry_run=dry_run)
+    if not dry_run:
+        webhooks.emit_daily()
     return {
         "dry_run": dry_run,
         "exceptions_expired": len(expired),
@@ -41,3 +43,12 @@ def send_review_reminders(dry_run: bool = False) -> dict[str, Any]:
 def render_board_pack(job_id: int) -> None:
     """Render a queued board pack; progress and the PDF are kept on the BoardPackJob."""
     actions.run_board_pack_job(job_id)
+
+
+# -- webhooks: one delivery attempt; the next is scheduled with backoff
+
+
+@background.register
+@task()
+def deliver_webhook(delivery_id: int) -> None:
+    webhooks.attempt(delivery_id)

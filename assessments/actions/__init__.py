@@ -12,6 +12,7 @@ change. One module per area; everything is re-exported here, so callers write
   exceptions, assignment and reminders.
 - ``reports``: issued assessment reports and board packs.
 - ``catalogue``: catalogue versions.
+- ``webhooks``: webhook endpoints and re-sending a delivery.
 - ``accounts``: personal calendar feeds, API tokens and service accounts.
 
 Background work is handed over through ``assessments.background``, never by importing
@@ -70,6 +71,11 @@ from assessments.actions.reviews import (
     record_reminders,
     trigger_review,
 )
+from assessments.actions.webhooks import (
+    create_webhook_endpoint,
+    resend_webhook,
+    update_webhook_endpoint,
+)
 
 __all__ = [
     "ACCESS_RANK",
@@ -92,6 +98,7 @@ __all__ = [
     "create_api_token",
     "create_calendar_feed",
     "create_service_account",
+    "create_webhook_endpoint",
     "issue_assessment_report",
     "issue_board_pack",
     "load_catalogue_version",
@@ -101,6 +108,7 @@ __all__ = [
     "reactivate_agent",
     "record_refused_token",
     "record_reminders",
+    "resend_webhook",
     "request_board_pack",
     "retire_agent",
     "revoke_api_token",
@@ -113,4 +121,5 @@ __all__ = [
     "touch_api_token",
     "trigger_review",
     "update_agent",
+    "update_webhook_endpoint",
 ]

@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from assessments import actions, reminders
+from assessments import actions, reminders, webhooks
 from assessments.management.commands.process_expired_exceptions import report
 
 
@@ -27,6 +27,8 @@ class Command(BaseCommand):
         dry_run = options["dry_run"]
         report(self, actions.process_expired_exceptions(dry_run=dry_run), dry_run=dry_run)
         outcome = reminders.send_reminders(dry_run=dry_run)
+        if not dry_run:
+            webhooks.emit_daily()
         done = outcome.reminders if dry_run else outcome.sent
         verb = "Would send" if dry_run else "Sent"
         items = sum(len(r.items) for r in done)
