@@ -256,3 +256,51 @@ class AgentFilterForm(forms.Form):
                 agents = agents.filter(current_tier=f["tier"])
             sort = f["sort"] or "name"
         return agents.order_by(sort, "name", "pk"), sort
+
+
+def bound_agent_forms(
+    data: dict[str, Any], agent: Agent | None
+) -> tuple[AgentForm, Any, Any, list[tuple[str, str]]]:
+    """The agent form with its systems and links rows, bound to plain data (the API and
+    the CSV import use the site's own checks this way). ``data`` has the agent fields
+    with ``owner`` and ``team`` as objects (or None when not found), ``systems`` as
+    [{name, access}] and ``links`` as [{kind, other}]. Returns the forms and the errors
+    as (field, message), field dotted like ``systems.0.name``."""
+    errors: list[tuple[str, str]] = []
+    owner, team = data.get("owner"), data.get("team")
+    form_data: dict[str, Any] = {
+        "name": data.get("name") or "",
+        "slug": data.get("slug") or "",
+        "purpose": data.get("purpose") or "",
+        "owner": str(owner.pk) if owner is not None else "",
+        "team": str(team.pk) if team is not None else "",
+        "environments": list(data.get("environments") or []),
+        "platform": data.get("platform") or "",
+        "credential_model": data.get("credential_model") or "",
+        "systems-TOTAL_FORMS": str(len(data.get("systems") or [])),
+        "systems-INITIAL_FORMS": "0",
+        "links-TOTAL_FORMS": str(len(data.get("links") or [])),
+        "links-INITIAL_FORMS": "0",
+    }
+    for i, row in enumerate(data.get("systems") or []):
+        form_data[f"systems-{i}-name"] = row["name"]
+        form_data[f"systems-{i}-access"] = row["access"]
+    for i, row in enumerate(data.get("links") or []):
+        form_data[f"links-{i}-kind"] = row["kind"]
+        form_data[f"links-{i}-other"] = row["other"]
+    form = AgentForm(form_data, instance=agent or Agent())
+    systems = SystemFormSet(form_data, prefix="systems")
+    links = LinkFormSet(form_data, prefix="links", agent=agent)
+    if not (form.is_valid() & systems.is_valid() & links.is_valid()):
+        errors += [
+            (name if name != "__all__" else "", str(m))
+            for name, messages in form.errors.items()
+            for m in messages
+        ]
+        for kind, formset in (("systems", systems), ("links", links)):
+            row_errors: dict[str, Any]
+            for i, row_errors in enumerate(formset.errors):  # type: ignore[assignment]
+                for name, messages in row_errors.items():
+                    errors += [(f"{kind}.{i}.{name}", str(m)) for m in messages]
+            errors += [(kind, str(m)) for m in formset.non_form_errors()]
+    return form, systems, links, errors

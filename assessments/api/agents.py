@@ -15,13 +15,7 @@ from ninja.responses import Status
 from assessments import actions
 from assessments.api.core import ERRORS, ApiError, require
 from assessments.api.schemas import AgentDetail, AgentIn, AgentOut, AgentPage, AgentUpdate
-from assessments.forms import (
-    AgentFilterForm,
-    AgentForm,
-    LinkFormSet,
-    SystemFormSet,
-    initial_links,
-)
+from assessments.forms import AgentFilterForm, bound_agent_forms, initial_links
 from assessments.models import Agent, AgentLink, Team
 from assessments.views.common import PAGE_SIZE
 
@@ -156,44 +150,18 @@ def _bound(data: dict[str, Any], agent: Agent | None) -> tuple[Any, Any, Any]:
         errors.append({"location": "body.team", "message": "No team has this slug."})
     if errors:
         raise ApiError(422, "The agent cannot be saved; nothing was changed.", errors=errors)
-    assert owner is not None and team is not None  # noqa: S101 (checked above)
-    form_data: dict[str, Any] = {
-        "name": data["name"],
-        "slug": data["slug"] or "",
-        "purpose": data["purpose"],
-        "owner": str(owner.pk),
-        "team": str(team.pk),
-        "environments": list(data["environments"] or []),
-        "platform": data["platform"] or "",
-        "credential_model": data["credential_model"] or "",
-        "systems-TOTAL_FORMS": str(len(data["systems"])),
-        "systems-INITIAL_FORMS": "0",
-        "links-TOTAL_FORMS": str(len(data["links"])),
-        "links-INITIAL_FORMS": "0",
-    }
-    for i, row in enumerate(data["systems"]):
-        form_data[f"systems-{i}-name"] = row["name"]
-        form_data[f"systems-{i}-access"] = row["access"]
-    for i, row in enumerate(data["links"]):
-        form_data[f"links-{i}-kind"] = row["kind"]
-        form_data[f"links-{i}-other"] = row["other"]
-    form = AgentForm(form_data, instance=agent or Agent())
-    systems = SystemFormSet(form_data, prefix="systems")
-    links = LinkFormSet(form_data, prefix="links", agent=agent)
-    valid = form.is_valid() & systems.is_valid() & links.is_valid()
-    if not valid:
-        errors = _form_errors(form, "body")
-        for kind, formset in (("systems", systems), ("links", links)):
-            row_errors: dict[str, Any]
-            for i, row_errors in enumerate(formset.errors):  # type: ignore[assignment]
-                for name, messages in row_errors.items():
-                    errors += [
-                        {"location": f"body.{kind}.{i}.{name}", "message": str(m)} for m in messages
-                    ]
-            errors += [
-                {"location": f"body.{kind}", "message": str(m)} for m in formset.non_form_errors()
-            ]
-        raise ApiError(422, "The agent cannot be saved; nothing was changed.", errors=errors)
+    form, systems, links, problems = bound_agent_forms(
+        {**data, "owner": owner, "team": team}, agent
+    )
+    if problems:
+        raise ApiError(
+            422,
+            "The agent cannot be saved; nothing was changed.",
+            errors=[
+                {"location": f"body.{name}" if name else "body", "message": message}
+                for name, message in problems
+            ],
+        )
     return form, systems, links
 
 
