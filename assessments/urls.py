@@ -1,6 +1,6 @@
 from django.urls import path
 
-from assessments.views import agents, assessments, audit, dashboard, tokens, wizard
+from assessments.views import agents, assessments, audit, dashboard, imports, tokens, wizard
 from assessments.views import catalogue as catalogue_views
 from assessments.views import feeds as review_feeds
 from assessments.views import reports as report_views
@@ -12,6 +12,7 @@ urlpatterns = [
     path("", dashboard.dashboard, name="dashboard"),
     path("agents/", agents.agent_list, name="agent_list"),
     path("agents/new/", agents.agent_create, name="agent_create"),
+    path("agents/import/", imports.agent_import, name="agent_import"),
     path("agents/lookup/", agents.agent_lookup, name="agent_lookup"),
     path("agents/form-row/<str:kind>/", agents.agent_form_row, name="agent_form_row"),
     path("agents/<slug:slug>/", agents.agent_detail, name="agent_detail"),

@@ -57,6 +57,7 @@ ACCESS: dict[str, Route] = {
     "assessments:agent_detail": Route(allowed_from("viewer"), args=SLUG),
     "assessments:agent_lookup": Route(allowed_from("viewer"), query={"q": "sub"}),
     "assessments:agent_create": Route(allowed_from("assessor")),
+    "assessments:agent_import": Route(allowed_from("assessor")),
     "assessments:agent_edit": Route(allowed_from("assessor"), args=SLUG),
     "assessments:agent_form_row": Route(
         allowed_from("assessor"), args=lambda objs: ["systems"], query={"index": "1"}
