@@ -24,7 +24,7 @@ from django.http import HttpRequest
 
 from assessments import actions
 from assessments.forms import bound_agent_forms, initial_links
-from assessments.models import Agent, Environment, Team
+from assessments.models import Agent, Assessment, Environment, Team
 from assessments.reports.exports import FORMULA_STARTS, INVENTORY_HEADER
 
 User = get_user_model()
@@ -53,6 +53,8 @@ class RowPlan:
     systems: list[dict[str, str]] = field(default_factory=list)
     links: list[dict[str, str]] = field(default_factory=list)
     status: str = "active"
+    source: str = ""  # the file in a zip of manifests
+    manifest: dict[str, Any] | None = None  # manifest_sync's plan, for a manifest row
 
 
 @dataclass
@@ -69,7 +71,7 @@ class ImportPlan:
 
     def fingerprint(self) -> str:
         """What the preview showed, so apply can tell when the inventory moved since."""
-        shown = [(r.line, r.slug, r.action, r.changes, r.errors) for r in self.rows]
+        shown = [(r.line, r.source, r.slug, r.action, r.changes, r.errors) for r in self.rows]
         return hashlib.sha256(json.dumps(shown, default=str).encode()).hexdigest()
 
 
@@ -321,3 +323,128 @@ def apply_plan(actor: Any, plan: ImportPlan, *, request: HttpRequest | None = No
             raise actions.ActionError(f"Line {row.line} ({row.slug}): {error}") from error
         changed += 1
     return changed
+
+
+# --------------------------------------------------------------------------- zip of manifests
+
+MAX_ZIP_ENTRIES = 500
+MAX_UNZIPPED = 20 * 1024 * 1024
+
+
+def _manifest_files(data: bytes) -> list[tuple[str, bytes]]:
+    import zipfile
+
+    from assessments.manifest import MAX_BYTES as MANIFEST_MAX
+    from assessments.manifest import SUFFIX_FORMATS
+
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        raise ImportError_("The file is not a zip archive.") from None
+    entries = [
+        info
+        for info in archive.infolist()
+        if not info.is_dir()
+        and not info.filename.startswith(("__MACOSX/", "."))
+        and "/." not in info.filename
+        and any(info.filename.lower().endswith(s) for s in SUFFIX_FORMATS)
+    ]
+    if not entries:
+        raise ImportError_("The zip holds no .yaml, .yml or .json manifests.")
+    if len(entries) > MAX_ZIP_ENTRIES:
+        raise ImportError_(f"The zip holds more than {MAX_ZIP_ENTRIES} manifests; split it.")
+    if sum(i.file_size for i in entries) > MAX_UNZIPPED:
+        raise ImportError_("The zip unpacks to more than 20 MB; that is not a set of manifests.")
+    files = []
+    for info in sorted(entries, key=lambda i: i.filename):
+        if info.file_size > MANIFEST_MAX:
+            raise ImportError_(f"{info.filename} is larger than a manifest can be.")
+        files.append((info.filename, archive.read(info)))
+    return files
+
+
+def plan_zip(data: bytes, team_slug: str) -> ImportPlan:
+    """Every manifest in a zip, planned as ``POST /api/v1/manifests`` would apply it."""
+    from assessments import decisions, manifest_sync
+    from assessments.manifest import (
+        ManifestError,
+        ManifestErrors,
+        check_manifest,
+        parse_text,
+        resolve_linked_agents,
+    )
+
+    rows: list[RowPlan] = []
+    seen: set[str] = set()
+    for name, raw in _manifest_files(data):
+        row = RowPlan(line=0, slug="", source=name)
+        rows.append(row)
+        try:
+            text = raw.decode("utf-8-sig")
+            parsed = parse_text(text, file=name)
+            items = parsed if isinstance(parsed, list) else [parsed]
+            if len(items) != 1:
+                raise ManifestError(name, "holds a list; put one manifest in each file")
+            checked = check_manifest(items[0], file=name)
+            checked = resolve_linked_agents([checked], decisions.systems_by_slug)[0]
+        except UnicodeDecodeError:
+            row.errors.append(f"{name}: not UTF-8 text.")
+            continue
+        except ManifestErrors as exc:
+            row.errors += [str(e) for e in exc.errors]
+            continue
+        except ManifestError as exc:
+            row.errors.append(str(exc))
+            continue
+        row.slug = checked.agent["slug"]
+        if row.slug in seen:
+            row.errors.append("Another manifest in the zip describes this agent; keep one.")
+            continue
+        seen.add(row.slug)
+        agent = Agent.objects.select_related("owner", "team").filter(slug=row.slug).first()
+        planned = manifest_sync.plan(checked, agent, team_slug)
+        if planned["errors"]:
+            row.errors += [f"{e['key']}: {e['message']}" for e in planned["errors"]]
+            continue
+        draft = Assessment.objects.open().filter(agent=agent).first() if agent else None
+        if draft is not None and not draft.is_editable and planned["answer_changes"]:
+            row.errors.append("Its assessment is awaiting review; decide it first.")
+        row.manifest = planned
+        row.changes = _manifest_changes(planned)
+        row.action = "create" if agent is None else ("update" if row.changes else "unchanged")
+    return ImportPlan(rows)
+
+
+def _manifest_changes(planned: dict[str, Any]) -> list[str]:
+    changes = planned["changes"]
+    out: list[str] = []
+    if "create" in changes:
+        out.append("new agent")
+    for name, change in (changes.get("fields") or {}).items():
+        out.append(f"{name}: “{change['old'] or '—'}” → “{change['new'] or '—'}”")
+    for kind in ("systems", "links"):
+        block = changes.get(kind) or {}
+        if isinstance(block, dict):
+            out += [f"{kind[:-1]} added: {' '.join(map(str, v))}" for v in block.get("added", [])]
+            out += [
+                f"{kind[:-1]} removed: {' '.join(map(str, v))}" for v in block.get("removed", [])
+            ]
+    for key, change in planned["answer_changes"].items():
+        out.append(f"answer {key}: {change['old']!r} → {change['new']!r}")
+    return out
+
+
+@transaction.atomic
+def apply_zip(actor: Any, plan: ImportPlan, *, request: HttpRequest | None = None) -> int:
+    """Apply every manifest of a valid plan: agents and drafts, in one transaction."""
+    from assessments import manifest_sync
+
+    if not plan.ok:
+        raise actions.ActionError("The zip has errors; nothing was imported.")
+    for row in plan.changing:
+        agent = Agent.objects.filter(slug=row.slug).first()
+        try:
+            manifest_sync.apply(actor, agent, row.manifest or {}, request=request)
+        except actions.ActionError as error:
+            raise actions.ActionError(f"{row.source}: {error}") from error
+    return len(plan.changing)

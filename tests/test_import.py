@@ -149,3 +149,74 @@ class ImportTests(TestCase):
     def test_viewers_cannot_import(self):
         self.client.force_login(f.viewer())
         self.assertEqual(self.client.get(URL).status_code, 403)
+
+
+def zip_of(files: dict[str, str]) -> bytes:
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, text in files.items():
+            archive.writestr(name, text)
+    return buffer.getvalue()
+
+
+class ManifestZipImportTests(TestCase):
+    @classmethod
+    def setUpTestData(cls):
+        cls.assessor = f.assessor()
+        f.user("finance-platform", "viewer")  # the fixture manifest's owner e-mail
+        f.team("Finance")
+
+    def setUp(self):
+        self.client.force_login(self.assessor)
+        from pathlib import Path
+
+        self.fixture = (Path(__file__).parent / "fixtures" / "invoice-triage.yaml").read_text()
+
+    def upload(self, data: bytes, team: str = "finance"):
+        return self.client.post(
+            URL, {"file": SimpleUploadedFile("manifests.zip", data), "team": team}
+        )
+
+    def test_a_zip_of_manifests_previews_then_creates_agents_with_drafts(self):
+        second = self.fixture.replace("slug: invoice-triage", "slug: invoice-two").replace(
+            "name: Invoice triage assistant", "name: Invoice two"
+        )
+        data = zip_of({"a/invoice.yaml": self.fixture, "b/two.yml": second, "README.md": "x"})
+        preview = self.upload(data)
+        self.assertEqual(preview.status_code, 200, preview.content[:2000])
+        plan = preview.context["plan"]
+        self.assertEqual(
+            [(r.source, r.action) for r in plan.rows],
+            [("a/invoice.yaml", "create"), ("b/two.yml", "create")],
+        )
+        self.assertFalse(Agent.objects.exists())
+        done = self.client.post(URL, {"apply": "1", "key": preview.context["key"]}, follow=True)
+        self.assertContains(done, "2 agents changed")
+        agent = Agent.objects.get(slug="invoice-triage")
+        draft = agent.assessments.get()
+        self.assertEqual(
+            (draft.status, draft.answers["decision_mode"]), ("draft", "context_driven")
+        )
+        # The same zip again changes nothing.
+        again = self.upload(data).context["plan"]
+        self.assertEqual({r.action for r in again.rows}, {"unchanged"})
+
+    def test_one_bad_manifest_blocks_the_whole_zip(self):
+        bad = self.fixture.replace("decision_mode: context_driven", "decision_mode: vibes")
+        data = zip_of({"good.yaml": self.fixture, "bad.yaml": bad.replace("invoice-triage", "x")})
+        preview = self.upload(data)
+        self.assertEqual(preview.status_code, 422)
+        errors = {r.source: r.errors for r in preview.context["plan"].rows}
+        self.assertTrue(any("answers.decision_mode" in e for e in errors["bad.yaml"]), errors)
+        self.assertEqual(errors["good.yaml"], [])
+        self.assertFalse(Agent.objects.exists())
+
+    def test_a_new_agent_needs_a_team_and_junk_zips_are_refused(self):
+        preview = self.upload(zip_of({"a.yaml": self.fixture}), team="")
+        self.assertTrue(any("team" in e for e in preview.context["plan"].rows[0].errors))
+        response = self.upload(b"PK\x03\x04 not really a zip")
+        self.assertContains(response, "not a zip archive", status_code=422)
+        response = self.upload(zip_of({"notes.txt": "hello"}))
+        self.assertContains(response, "no .yaml, .yml or .json manifests", status_code=422)
