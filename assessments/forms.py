@@ -6,6 +6,8 @@ from typing import Any
 from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
+from django.db.models import F, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.utils.text import slugify
 
 from assessments import portfolio
@@ -14,6 +16,7 @@ from assessments.models import (
     Access,
     Agent,
     AgentLink,
+    Assessment,
     EmailChoice,
     Environment,
     EvidenceKind,
@@ -281,6 +284,52 @@ class AgentFilterForm(forms.Form):
         for name in ("status", "team", "classification", "tier", "assessment", "sort"):
             self.fields[name].widget.attrs["class"] = "form-select"
 
+    def apply(self, agents: Any, user: Any = None) -> tuple[Any, str]:
+        """``agents`` filtered and ordered as the query string asks, and the sort key (the
+        agent list page and the API share this). An invalid form filters nothing.
+        ``user`` is whose "returned to me" and "my drafts" are meant."""
+        sort = "name"
+        if self.is_valid():
+            f = self.cleaned_data
+            agents = agents.search(f["q"])
+            if f["status"]:
+                agents = agents.filter(status=f["status"])
+            if f["team"]:
+                agents = agents.filter(team=f["team"])
+            if f["classification"] == "unassessed":
+                agents = agents.filter(current_classification="")
+            elif f["classification"]:
+                agents = agents.filter(current_classification=f["classification"])
+            if f["tier"]:
+                agents = agents.filter(current_tier=f["tier"])
+            agents = _in_assessment_state(agents, f["assessment"], user)
+            # Submitted work is a queue: the one waiting longest comes first.
+            sort = f["sort"] or ("waiting" if f["assessment"] == "pending_decision" else "name")
+        if sort == "waiting":
+            since = (
+                Assessment.objects.open()
+                .filter(agent=OuterRef("pk"))
+                .values(since=Coalesce("submitted_at", "created_at"))[:1]
+            )
+            agents = agents.annotate(waiting_since=Subquery(since))
+            return agents.order_by(F("waiting_since").asc(nulls_last=True), "name", "pk"), sort
+        # "Next review" is the open review's due date (portfolio.agents_for_list).
+        order = F("next_review").asc(nulls_last=True) if sort == "next_review_on" else sort
+        return agents.order_by(order, "name", "pk"), sort
+
+
+def _in_assessment_state(agents: Any, state: str, user: Any) -> Any:
+    """Agents whose assessment is in ``state`` (the list's "Assessment" filter): the
+    portfolio's states (``portfolio.filter_assessment_state``), or the person's own."""
+    if state in ("returned_to_me", "my_drafts") and user is None:
+        return agents.none()
+    match state:
+        case "returned_to_me":
+            return agents.with_assessment_in(Assessment.objects.returned_to(user))
+        case "my_drafts":
+            return agents.with_assessment_in(Assessment.objects.drafts_of(user))
+    return portfolio.filter_assessment_state(agents, state) if state else agents
+
 
 class NotificationPreferenceForm(forms.Form):
     email = forms.ChoiceField(
@@ -352,3 +401,51 @@ class ProposalDecisionForm(forms.Form):
         if data.get("decision") == "reject" and not (data.get("reason") or "").strip():
             self.add_error("reason", "Say why the proposal is wrong; a rejection needs a reason.")
         return data
+
+
+def bound_agent_forms(
+    data: dict[str, Any], agent: Agent | None
+) -> tuple[AgentForm, Any, Any, list[tuple[str, str]]]:
+    """The agent form with its systems and links rows, bound to plain data (the API and
+    the CSV import use the site's own checks this way). ``data`` has the agent fields
+    with ``owner`` and ``team`` as objects (or None when not found), ``systems`` as
+    [{name, access}] and ``links`` as [{kind, other}]. Returns the forms and the errors
+    as (field, message), field dotted like ``systems.0.name``."""
+    errors: list[tuple[str, str]] = []
+    owner, team = data.get("owner"), data.get("team")
+    form_data: dict[str, Any] = {
+        "name": data.get("name") or "",
+        "slug": data.get("slug") or "",
+        "purpose": data.get("purpose") or "",
+        "owner": str(owner.pk) if owner is not None else "",
+        "team": str(team.pk) if team is not None else "",
+        "environments": list(data.get("environments") or []),
+        "platform": data.get("platform") or "",
+        "credential_model": data.get("credential_model") or "",
+        "systems-TOTAL_FORMS": str(len(data.get("systems") or [])),
+        "systems-INITIAL_FORMS": "0",
+        "links-TOTAL_FORMS": str(len(data.get("links") or [])),
+        "links-INITIAL_FORMS": "0",
+    }
+    for i, row in enumerate(data.get("systems") or []):
+        form_data[f"systems-{i}-name"] = row["name"]
+        form_data[f"systems-{i}-access"] = row["access"]
+    for i, row in enumerate(data.get("links") or []):
+        form_data[f"links-{i}-kind"] = row["kind"]
+        form_data[f"links-{i}-other"] = row["other"]
+    form = AgentForm(form_data, instance=agent or Agent())
+    systems = SystemFormSet(form_data, prefix="systems")
+    links = LinkFormSet(form_data, prefix="links", agent=agent)
+    if not (form.is_valid() & systems.is_valid() & links.is_valid()):
+        errors += [
+            (name if name != "__all__" else "", str(m))
+            for name, messages in form.errors.items()
+            for m in messages
+        ]
+        for kind, formset in (("systems", systems), ("links", links)):
+            row_errors: dict[str, Any]
+            for i, row_errors in enumerate(formset.errors):  # type: ignore[assignment]
+                for name, messages in row_errors.items():
+                    errors += [(f"{kind}.{i}.{name}", str(m)) for m in messages]
+            errors += [(kind, str(m)) for m in formset.non_form_errors()]
+    return form, systems, links, errors

@@ -1226,3 +1226,150 @@ class AuditCheckpoint(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> Any:
         raise ImmutableRecordError("Audit checkpoints are append-only.")
+
+
+# --------------------------------------------------------------------------- API access
+
+
+class ServiceAccount(models.Model):
+    """A named account for automation (CI, an identity platform, a CMDB sync).
+
+    It is a user without a password (it cannot sign in to the web pages) that holds a
+    role like a person; it reaches the API only through its tokens, which an
+    administrator creates and revokes.
+    """
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="service_account")
+    description = models.TextField(blank=True)
+    created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["user__username"]
+
+    def __str__(self) -> str:
+        return f"Service account {self.user_id}"
+
+
+class ApiTokenQuerySet(models.QuerySet["ApiToken"]):
+    def usable(self, now: dt.datetime | None = None) -> ApiTokenQuerySet:
+        """Not revoked and not expired."""
+        now = now or timezone.now()
+        return self.filter(revoked_at__isnull=True, expires_at__gt=now)
+
+
+class ApiToken(models.Model):
+    """A bearer token for the API. Only its SHA-256 is stored; the prefix stays visible
+    so a person can tell their tokens apart (and find one in a leaked log)."""
+
+    class Scope(models.TextChoices):
+        READ = "read", "Read"
+        WRITE = "write", "Write"
+        REVIEW = "review", "Review"
+
+    MARK = "aia_"
+    PREFIX_LENGTH = 12  # "aia_" and the first eight characters of the secret
+    MAX_DAYS = 365
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=120)
+    prefix = models.CharField(max_length=16, db_index=True)
+    token_hash = models.CharField(max_length=64, unique=True)
+    scopes = models.JSONField(default=list)
+    expires_at = models.DateTimeField()
+    created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "API token"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @staticmethod
+    def hash_token(token: str) -> str:
+        return hashlib.sha256(token.encode()).hexdigest()
+
+    def is_usable(self, now: dt.datetime | None = None) -> bool:
+        return self.revoked_at is None and self.expires_at > (now or timezone.now())
+
+
+# --------------------------------------------------------------------------- webhooks
+
+
+class WebhookEndpoint(models.Model):
+    """A URL an administrator registered to be told about events, signed with its secret
+    as the Standard Webhooks convention does (``webhook-id``, ``-timestamp``,
+    ``-signature``)."""
+
+    EVENTS = (
+        ("assessment.submitted", "An assessment was submitted for review"),
+        ("assessment.approved", "An assessment was approved"),
+        ("assessment.returned", "An assessment was returned to its assessor"),
+        ("review.triggered", "A change triggered a review"),
+        ("review.overdue", "A review became overdue"),
+        ("agent.changed", "An agent was registered, changed, retired or reactivated"),
+        ("exception.expiring", "An accepted exception expires in 30, 7 or 1 days"),
+    )
+
+    name = models.CharField(max_length=120)
+    url = models.URLField(max_length=500, help_text="Where deliveries are POSTed (https://…).")
+    events = models.JSONField(default=list, help_text="The events this endpoint receives.")
+    secret = models.CharField(
+        max_length=100,
+        editable=False,
+        help_text="The signing secret (whsec_…); give it to the receiver to verify signatures.",
+    )
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "webhook endpoint"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class WebhookDelivery(models.Model):
+    """One event for one endpoint, with every attempt's outcome."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DELIVERED = "delivered", "Delivered"
+        FAILED = "failed", "Failed"
+
+    endpoint = models.ForeignKey(
+        WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    event = models.CharField(max_length=64)
+    message_id = models.CharField(max_length=64, unique=True)
+    # What the event is about, so one event is never delivered twice to an endpoint.
+    dedupe_key = models.CharField(max_length=200)
+    payload = models.JSONField(default=dict)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "webhook deliveries"
+        constraints = [
+            models.UniqueConstraint("endpoint", "dedupe_key", name="one_delivery_per_event")
+        ]
+        indexes = [models.Index(fields=["state", "next_attempt_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.event} to {self.endpoint_id} ({self.state})"

@@ -197,6 +197,30 @@ def for_rows(reviews: ReviewQuerySet, today: dt.date) -> ReviewQuerySet:
     )
 
 
+def filter_queue(queue: ReviewQuerySet, data: dict[str, Any], user: Any) -> ReviewQuerySet:
+    """The queue narrowed by a valid QueueFilterForm's data (the page and the API)."""
+    if data.get("tier"):
+        queue = queue.filter(agent__current_tier=data["tier"])
+    if data.get("classification") == "unassessed":
+        queue = queue.filter(agent__current_classification="")
+    elif data.get("classification"):
+        queue = queue.filter(agent__current_classification=data["classification"])
+    if data.get("team"):
+        queue = queue.filter(agent__team=data["team"])
+    if data.get("owner"):
+        queue = queue.filter(agent__owner=data["owner"])
+    assignee = data.get("assignee")
+    if assignee == "me":
+        queue = queue.filter(assignee=user)
+    elif assignee == "none":
+        queue = queue.filter(assignee__isnull=True)
+    elif assignee:
+        queue = queue.filter(assignee__username=assignee)
+    if data.get("reason"):
+        queue = with_reason_code(queue, data["reason"])
+    return queue
+
+
 SORTS: dict[str, tuple[str, list[Any]]] = {
     "due": ("Due date, earliest first", [F("due_on").asc(), F("agent__name").asc()]),
     "-due": ("Due date, latest first", [F("due_on").desc(), F("agent__name").asc()]),

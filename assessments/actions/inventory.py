@@ -220,7 +220,7 @@ def update_agent(
         raise ConflictError(
             "Someone else saved this agent after you opened it. Nothing was saved. Review their "
             "values below, then save again to keep yours.",
-            _agent_conflicts(current, fields, systems, links),
+            *_agent_conflicts(current, fields, systems, links),
         )
     before = _field_values(current)
     before_readable = _readable(current, before)
@@ -280,28 +280,30 @@ def _agent_conflicts(
     fields: dict[str, Any],
     systems: list[dict[str, str]] | None,
     links: list[dict[str, str]] | None,
-) -> dict[str, tuple[str, str]]:
-    """Where the saved agent and the stale edit differ, as label -> (theirs, yours)."""
+) -> tuple[dict[str, tuple[str, str]], dict[str, str]]:
+    """Where the saved agent and the stale edit differ, as field -> (theirs, yours), and
+    each field's label."""
     out: dict[str, tuple[str, str]] = {}
+    labels = {"systems": "Systems", "links": "Linked agents"}
     for name in AGENT_FIELDS:
         if name not in fields:
             continue
         theirs, yours = getattr(current, name), fields[name]
         if (getattr(theirs, "pk", theirs)) != (getattr(yours, "pk", yours)):
             field = Agent._meta.get_field(name)
-            label = str(getattr(field, "verbose_name", name)).capitalize()
-            out[label] = (_shown(theirs), _shown(yours))
+            labels[name] = str(getattr(field, "verbose_name", name)).capitalize()
+            out[name] = (_shown(theirs), _shown(yours))
     if systems is not None:
         saved = sorted(f"{s.name} ({s.access})" for s in current.systems.all())
         wanted = sorted(f"{s['name']} ({s['access']})" for s in systems)
         if saved != wanted:
-            out["Systems"] = (", ".join(saved), ", ".join(wanted))
+            out["systems"] = (", ".join(saved), ", ".join(wanted))
     if links is not None:
         saved = sorted(f"{kind.replace('_', ' ')} {slug}" for kind, slug in _link_rows(current))
         wanted = sorted(f"{row['kind'].replace('_', ' ')} {row['other']}" for row in links)
         if saved != wanted:
-            out["Linked agents"] = (", ".join(saved), ", ".join(wanted))
-    return out
+            out["links"] = (", ".join(saved), ", ".join(wanted))
+    return out, labels
 
 
 _NO_SYSTEMS: dict[str, Any] = {"added": [], "removed": [], "changed": []}

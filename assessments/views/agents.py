@@ -3,8 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.db.models import F, OuterRef, Prefetch, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Prefetch
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -39,37 +38,9 @@ def agent_list(request: HtmxHttpRequest) -> HttpResponse:
         data["status"] = "active"
     form = AgentFilterForm(data)
     today = timezone.localdate()
-    agents = portfolio.agents_for_list(Agent.objects.for_list(), today)
-    sort = "name"
-    if form.is_valid():
-        f = form.cleaned_data
-        agents = agents.search(f["q"])
-        if f["status"]:
-            agents = agents.filter(status=f["status"])
-        if f["team"]:
-            agents = agents.filter(team=f["team"])
-        if f["classification"] == "unassessed":
-            agents = agents.filter(current_classification="")
-        elif f["classification"]:
-            agents = agents.filter(current_classification=f["classification"])
-        if f["tier"]:
-            agents = agents.filter(current_tier=f["tier"])
-        agents = _in_assessment_state(agents, f["assessment"], request.user)
-        # Submitted work is a queue: the one waiting longest comes first.
-        sort = f["sort"] or ("waiting" if f["assessment"] == "pending_decision" else "name")
-    if sort == "waiting":
-        agents = agents.annotate(
-            waiting_since=Subquery(
-                Assessment.objects.open()
-                .filter(agent=OuterRef("pk"))
-                .values(since=Coalesce("submitted_at", "created_at"))[:1]
-            )
-        )
-        agents = agents.order_by(F("waiting_since").asc(nulls_last=True), "name", "pk")
-    else:
-        # "Next review" is the open review's due date (portfolio.agents_for_list).
-        order = F("next_review").asc(nulls_last=True) if sort == "next_review_on" else sort
-        agents = agents.order_by(order, "name", "pk")
+    agents, sort = form.apply(
+        portfolio.agents_for_list(Agent.objects.for_list(), today), request.user
+    )
     agents = agents.prefetch_related(
         Prefetch(
             "assessments",
@@ -100,17 +71,6 @@ def agent_list(request: HtmxHttpRequest) -> HttpResponse:
     if request.htmx and request.htmx.target == "agent-results":
         template += "#results"
     return render(request, template, context)
-
-
-def _in_assessment_state(agents: Any, state: str, user: Any) -> Any:
-    """Agents whose assessment is in ``state`` (the list's "Assessment" filter): the
-    portfolio's states (``portfolio.filter_assessment_state``), or the person's own."""
-    match state:
-        case "returned_to_me":
-            return agents.with_assessment_in(Assessment.objects.returned_to(user))
-        case "my_drafts":
-            return agents.with_assessment_in(Assessment.objects.drafts_of(user))
-    return portfolio.filter_assessment_state(agents, state) if state else agents
 
 
 @permission_required("assessments.view_agent")
