@@ -25,7 +25,7 @@ install: $(STAMP)
 
 # Migrate, load the demo (idempotent), then serve with the background worker beside it.
 run: install
-	@export DEBUG=1; \
+	@export DEBUG=1 SITE_URL="$${SITE_URL:-http://$(HOST):$(PORT)}"; \
 	$(BIN)/python manage.py migrate --noinput && \
 	$(BIN)/python manage.py load_demo && \
 	{ $(BIN)/python manage.py db_worker --no-reload & worker=$$!; \

@@ -27,7 +27,9 @@ def display_value(question: engine.Question, value: Any) -> str:
             return ", ".join(f"{s['name']} ({s['access']})" for s in value) or "None"
         if question.type == "agents":
             return ", ".join(a["slug"] if isinstance(a, dict) else a for a in value) or "None"
-        return ", ".join(labels.get(form_value(v), str(v)) for v in value) or "None"
+        return ", ".join(labels.get(form_value(v), str(v)) for v in value) or (
+            question.none_option or "None"
+        )
     return labels.get(form_value(value), str(value))
 
 

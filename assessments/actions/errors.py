@@ -16,6 +16,8 @@ class ConflictError(ActionError):
 
     message: str
     fields: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    # The object as saved now, when the rest of the write was applied (per-question saves).
+    saved: Any = None
 
     def __str__(self) -> str:
         return self.message

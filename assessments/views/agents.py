@@ -7,7 +7,7 @@ from django.db.models import Prefetch
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from assessments import actions
 from assessments.forms import (
@@ -275,9 +275,21 @@ def agent_lookup(request: HtmxHttpRequest) -> HttpResponse:
 
 
 @permission_required("assessments.change_agent")
-@require_POST
+@require_http_methods(["GET", "POST"])
 def agent_retire(request: HtmxHttpRequest, slug: str) -> HttpResponse:
-    agent = get_object_or_404(Agent, slug=slug)
+    """GET asks for confirmation on a page of its own (not the browser's confirm());
+    POST retires."""
+    agent = get_object_or_404(Agent.objects.select_related("owner", "team"), slug=slug)
+    if request.method == "GET":
+        if agent.is_retired:
+            messages.info(request, f"{agent.name} is already retired.")
+            return redirect(agent)
+        open_review = Review.objects.filter(agent=agent, closed_at__isnull=True).exists()
+        return render(
+            request,
+            "assessments/agent_retire.html",
+            {"agent": agent, "open_review": open_review},
+        )
     try:
         actions.retire_agent(request.user, agent, request=request)
         messages.success(request, f"{agent.name} was retired. Its history is kept.")

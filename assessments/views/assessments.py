@@ -65,7 +65,9 @@ def _exception_subjects(
 ) -> list[tuple[str, str]]:
     if result is None:
         return []
-    subjects = [(f, f"Blocking flag: {f.replace('_', ' ')}") for f in result.blocking_flags]
+    subjects = [
+        (f, f"Blocking flag: {engine.FLAG_TITLES.get(f, f)}") for f in result.blocking_flags
+    ]
     subjects += [
         (c, f"Control gap: {c} {catalogue_controls.get(c, '')}".strip()) for c in result.gaps
     ]
@@ -131,10 +133,8 @@ def _detail_context(
         "approve_form": extra.pop("approve_form", None)
         or ApproveForm(
             subjects=subjects,
-            initial={
-                "exception_subjects": [s for s, _ in subjects if s in engine.BLOCKING_FLAGS],
-                "exception_expires_on": today + dt.timedelta(days=90),
-            },
+            # Nothing is ticked for the reviewer: accepting an exception is a choice.
+            initial={"exception_expires_on": today + dt.timedelta(days=90)},
         ),
         "return_form": extra.pop("return_form", None) or ReturnForm(),
         "needs_exception": _needs_exception(result, exceptions, today),
