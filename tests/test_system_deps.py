@@ -63,7 +63,7 @@ class SystemDepsTests(SimpleTestCase):
 
     def test_with_passwordless_sudo_it_installs_through_sudo(self):
         self.stub("id", "echo 1000")
-        self.stub("sudo", f'[ "$1" = -n ] && shift; [ "$#" -eq 1 ] && exit 0; "$@"')
+        self.stub("sudo", '[ "$1" = -n ] && shift; [ "$#" -eq 1 ] && exit 0; "$@"')
         result = self.run_script()
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertIn("apt-get update -qq", self.calls())
