@@ -504,7 +504,11 @@ class GapException(models.Model):
         verbose_name = "exception"
 
     def __str__(self) -> str:
-        return f"{self.subject} on {self.agent} until {self.expires_on}"
+        from assessments.engine.terms import FLAG_TITLES
+
+        return (
+            f"{FLAG_TITLES.get(self.subject, self.subject)} on {self.agent} until {self.expires_on}"
+        )
 
     def is_active(self, on: dt.date | None = None) -> bool:
         on = on or timezone.localdate()
