@@ -328,3 +328,42 @@ def change_rows(changes: Any) -> list[tuple[str, str]]:
     if not isinstance(changes, Mapping):
         return [("Change", words(changes))] if changes else []
     return [(words(key, "field"), _change_value(key, value)) for key, value in changes.items()]
+
+
+def history(events: Any) -> list[dict[str, Any]]:
+    """Audit events as a person reads a history: consecutive answers saved by the same
+    person are one entry ("answered 7 questions"), with the saves inside it."""
+    entries: list[dict[str, Any]] = []
+    for event in events:
+        last = entries[-1] if entries else None
+        if (
+            event.verb == "assessment.answer"
+            and last is not None
+            and last["verb"] == "assessment.answer"
+            and last["actor_id"] == event.actor_id
+        ):
+            last["events"].append(event)
+            last["keys"].update(event.changes or {})
+            last["last_at"] = event.created_at
+        else:
+            entries.append(
+                {
+                    "verb": event.verb,
+                    "actor_id": event.actor_id,
+                    "actor_label": event.actor_label,
+                    "created_at": event.created_at,
+                    "last_at": event.created_at,
+                    "events": [event],
+                    "keys": set(event.changes or {})
+                    if event.verb == "assessment.answer"
+                    else set(),
+                }
+            )
+    for entry in entries:
+        if entry["verb"] == "assessment.answer":
+            n = len(entry["keys"])
+            entry["label"] = f"answered {n} question{'s' if n != 1 else ''}"
+        else:
+            entry["label"] = words(entry["verb"], "verb")
+        entry["grouped"] = len(entry["events"]) > 1
+    return entries

@@ -287,3 +287,49 @@ class BoardPackForViewersTests(TestCase):
                 page = self.client.get(reverse("assessments:reports"))
                 self.assertNotContains(page, "manage.py")
                 self.assertNotContains(page, "command line:")
+
+
+class HistoryGroupingTests(TestCase):
+    def setUp(self):
+        self.assessor = f.assessor()
+        self.other = f.assessor("bea")
+        self.a = actions.start_assessment(self.assessor, f.agent(slug="bot"))
+
+    def save(self, who, key, value):
+        self.a = actions.save_answers(
+            who, self.a, {key: value}, expected_version=self.a.lock_version
+        )
+
+    def test_consecutive_autosaves_by_one_person_are_one_expandable_entry(self):
+        for key, value in list(f.SCRIPT_ANSWERS.items())[:7]:
+            if key == "credential_model":
+                value = "static_secret"  # pre-filled from the agent; change it
+            self.save(self.assessor, key, value)
+        self.save(self.assessor, "decision_mode", "model_assisted")  # the same question again
+        self.save(self.other, "kill_switch", True)
+        self.save(self.assessor, "access_review", "annual")
+        self.client.force_login(f.viewer())
+        page = self.client.get(self.a.get_absolute_url())
+        history = page.context["history"]
+        self.assertEqual(
+            [(e["actor_label"], e["label"]) for e in history],
+            [
+                ("ada", "started an assessment"),
+                ("ada", "answered 7 questions"),
+                ("bea", "answered 1 question"),
+                ("ada", "answered 1 question"),
+            ],
+        )
+        body = page.content.decode()
+        self.assertEqual(body.count('<details class="history-group">'), 1)
+        self.assertIn("answered 7 questions", body)
+        self.assertIn("(8 saves)", body)
+        self.assertIn("How it decides: Fixed script → Model-assisted, code decides", body)
+
+    def test_the_agent_page_groups_its_recent_activity_too(self):
+        for key, value in list(f.SCRIPT_ANSWERS.items())[:3]:
+            self.save(self.assessor, key, value)
+        self.client.force_login(f.viewer())
+        page = self.client.get(self.a.agent.get_absolute_url())
+        self.assertContains(page, "answered 3 questions")
+        self.assertNotContains(page, "answered questions")

@@ -19,6 +19,7 @@ from assessments.forms import (
     initial_systems,
 )
 from assessments.models import Agent, AgentLink, Assessment, AuditEvent, Review
+from assessments.presentation import history
 from assessments.roles import permission_required
 from assessments.views.common import HtmxHttpRequest, paginate, query_without
 
@@ -87,7 +88,7 @@ def agent_detail(request: HtmxHttpRequest, slug: str) -> HttpResponse:
         ),
         "latest_approved": next((a for a in assessments if a.status == "approved"), None),
         "open_review": Review.objects.open().filter(agent=agent).select_related("assignee").first(),
-        "events": AuditEvent.objects.filter(agent=agent).order_by("-id")[:10],
+        "history": history(AuditEvent.objects.filter(agent=agent).order_by("-id")[:200])[:10],
         "today": timezone.localdate(),
     }
     return render(request, "assessments/agent_detail.html", context)

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from assessments import actions, decisions, engine
 from assessments.models import Agent, Assessment, AuditEvent, GapException
-from assessments.presentation import display_value, panel_context
+from assessments.presentation import display_value, history, panel_context
 from assessments.roles import permission_required
 from assessments.views.common import HtmxHttpRequest
 from assessments.views.wizard import WizardState, _get_assessment
@@ -141,7 +141,8 @@ def _detail_context(
         "exceptions": exceptions,
         "today": today,
         "versions": versions,
-        "events": AuditEvent.objects.for_object(assessment).order_by("id")[:50],
+        # Consecutive autosaves by one person read as one entry.
+        "history": history(AuditEvent.objects.for_object(assessment).order_by("id")[:1000]),
         "control_titles": controls,
         **(
             panel_context(result, q, decisions.engine_catalogue(assessment.catalogue))
