@@ -54,6 +54,7 @@ def agent_list(request: HtmxHttpRequest) -> HttpResponse:
         "page": page,
         "agents": page.object_list,
         "sort": sort,
+        "sort_label": dict(AgentFilterForm.SORTS).get(sort, "Name"),
         "query_without_page": query_without(request, "page"),
         "query_without_sort": query_without(request, "sort", "page"),
         "filtered": any(v for k, v in request.GET.items() if k not in ("page", "sort")),
