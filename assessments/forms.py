@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from typing import Any
 
 from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db.models import F, OuterRef, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Lower
 from django.utils.text import slugify
 
 from assessments import portfolio
@@ -50,6 +51,22 @@ class BoundedDateField(forms.DateField):
         return date
 
 
+def slug_from_name(name: str) -> str:
+    """A slug made from a name: accents are dropped ("Café" gives "cafe"); a letter with no
+    plain a-to-z spelling ("ø", "ß", "東") is refused rather than silently left out."""
+    decomposed = unicodedata.normalize("NFKD", name)
+    unspellable = sorted(
+        {c for c in decomposed if not c.isascii() and c.isalnum() and not unicodedata.combining(c)}
+    )
+    if unspellable:
+        raise ValidationError(
+            f"A slug cannot be made from the name: it has letters with no plain a-to-z "
+            f"spelling ({' '.join(unspellable[:5])}). Type a slug with lowercase letters, "
+            "numbers and hyphens."
+        )
+    return slugify(name)
+
+
 class AgentForm(forms.ModelForm):
     environments = forms.MultipleChoiceField(
         choices=Environment.choices,
@@ -80,7 +97,14 @@ class AgentForm(forms.ModelForm):
             self.fields["lock_version"].initial = self.instance.lock_version
 
     def clean_slug(self) -> str:
-        slug = self.cleaned_data.get("slug") or slugify(self.data.get(self.add_prefix("name"), ""))
+        slug = self.cleaned_data.get("slug") or ""
+        if slug and slug != slug.lower():
+            raise ValidationError(
+                f"Slugs are lowercase, so that links to them always find them: "
+                f"use “{slugify(slug)}” instead of “{slug}”."
+            )
+        if not slug:
+            slug = slug_from_name(self.data.get(self.add_prefix("name"), ""))
         if not slug:
             raise ValidationError("Give the agent a slug (or a name to make one from).")
         clash = Agent.objects.filter(slug=slug).exclude(pk=self.instance.pk)
@@ -163,7 +187,7 @@ class LinkForm(forms.Form):
     )
 
     def clean_other(self) -> str:
-        return self.cleaned_data["other"].strip().lower()
+        return self.cleaned_data["other"].strip()
 
 
 class BaseLinkFormSet(_RowsFormSet):
@@ -180,17 +204,33 @@ class BaseLinkFormSet(_RowsFormSet):
             if f.has_changed() and not self._deleted(f) and f.cleaned_data.get("other")
         ]
         slugs = {f.cleaned_data["other"] for f in wanted}
-        found = dict(Agent.objects.filter(slug__in=slugs).values_list("slug", "pk"))
+        # The slug as typed first; otherwise the one agent whose slug differs only in case
+        # (slugs made before they had to be lowercase), linked under its own slug.
+        exact = set(Agent.objects.filter(slug__in=slugs).values_list("slug", flat=True))
+        folded: dict[str, list[str]] = {}
+        for other in (
+            Agent.objects.annotate(lower_slug=Lower("slug"))
+            .filter(lower_slug__in={s.lower() for s in slugs - exact})
+            .values_list("slug", flat=True)
+        ):
+            folded.setdefault(other.lower(), []).append(other)
+        found = {s: s for s in exact} | {
+            s: folded[s.lower()][0] for s in slugs - exact if len(folded.get(s.lower(), [])) == 1
+        }
         seen: set[str] = set()
         own_slug = self.agent.slug if self.agent and self.agent.pk else None
+        new_slug = str(self.data.get("slug") or "")
         for form in wanted:
-            slug = form.cleaned_data["other"]
-            if slug == own_slug or (own_slug is None and slug == self.data.get("slug")):
+            typed = form.cleaned_data["other"]
+            slug = found.get(typed, typed)
+            if slug == own_slug or (own_slug is None and slug == new_slug):
                 form.add_error("other", "An agent cannot be linked to itself.")
-            elif slug not in found:
-                form.add_error("other", f"No agent has the slug “{slug}”.")
+            elif typed not in found:
+                form.add_error("other", f"No agent has the slug “{typed}”.")
             elif slug in seen:
                 form.add_error("other", "This agent is linked twice. Keep one relationship.")
+            else:
+                form.cleaned_data["other"] = slug
             seen.add(slug)
 
     def links(self) -> list[dict[str, str]]:

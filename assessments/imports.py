@@ -25,7 +25,7 @@ from django.http import HttpRequest
 from assessments import actions
 from assessments.forms import bound_agent_forms, initial_links
 from assessments.models import Agent, Assessment, Environment, Team
-from assessments.reports.exports import FORMULA_STARTS, INVENTORY_HEADER
+from assessments.reports.exports import FORMULA_STARTS, INVENTORY_HEADER, INVENTORY_KEYS
 
 User = get_user_model()
 REQUIRED = ("slug", "name", "team", "purpose")
@@ -100,7 +100,7 @@ def read_rows(data: bytes) -> list[tuple[int, dict[str, str]]]:
     if "\x00" in text:
         raise ImportError_("The file holds NUL characters; it is not a CSV export.")
     reader = csv.DictReader(io.StringIO(text))
-    header = [h.strip() for h in reader.fieldnames or []]
+    header = [_key(h) for h in reader.fieldnames or []]
     missing = [c for c in REQUIRED if c not in header]
     if missing:
         raise ImportError_(
@@ -111,12 +111,18 @@ def read_rows(data: bytes) -> list[tuple[int, dict[str, str]]]:
     for number, raw in enumerate(reader, start=2):
         if number - 1 > MAX_ROWS:
             raise ImportError_(f"The file has more than {MAX_ROWS} rows; split it.")
-        row = {(k or "").strip(): _cell(v if isinstance(v, str) else "") for k, v in raw.items()}
+        row = {_key(k): _cell(v if isinstance(v, str) else "") for k, v in raw.items()}
         if any(row.values()):
             rows.append((number, row))
     if not rows:
         raise ImportError_("The file has a header but no rows.")
     return rows
+
+
+def _key(header: str | None) -> str:
+    """A column's key from its header as exported (words) or as a key."""
+    name = (header or "").strip()
+    return INVENTORY_KEYS.get(name.lower(), name)
 
 
 def _systems(value: str, errors: list[str]) -> list[dict[str, str]]:

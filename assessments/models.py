@@ -13,6 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
@@ -183,6 +184,13 @@ class Agent(models.Model):
         help_text="Short identifier used in URLs, manifests and the CLI. Lowercase letters, "
         "numbers and hyphens.",
         error_messages={"unique": "Another agent already uses this slug. Choose a different one."},
+        validators=[
+            RegexValidator(
+                r"\A[a-z0-9_-]+\Z",
+                "Use lowercase letters (a to z), numbers and hyphens only.",
+                code="invalid_slug",
+            )
+        ],
     )
     purpose = models.TextField(help_text="What it does and for whom, in a sentence or two.")
     owner = models.ForeignKey(
@@ -517,6 +525,9 @@ class Assessment(models.Model):
     tier = models.PositiveSmallIntegerField(choices=Tier.choices, null=True, blank=True)
     current_step = models.CharField(max_length=32, blank=True)
     lock_version = models.PositiveIntegerField(default=0)
+    # The draft's version at which each answer was last written, so that a write from an
+    # older page is refused only for the questions that changed since it loaded.
+    answer_versions = models.JSONField(default=dict, blank=True)
     based_on = models.ForeignKey(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
@@ -654,7 +665,11 @@ class GapException(models.Model):
         verbose_name = "exception"
 
     def __str__(self) -> str:
-        return f"{self.subject} on {self.agent} until {self.expires_on}"
+        from assessments.engine.terms import FLAG_TITLES
+
+        return (
+            f"{FLAG_TITLES.get(self.subject, self.subject)} on {self.agent} until {self.expires_on}"
+        )
 
     def is_active(self, on: dt.date | None = None) -> bool:
         on = on or timezone.localdate()

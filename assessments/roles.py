@@ -40,7 +40,8 @@ _VIEW_MODELS = [
 
 # Permissions each role adds to the ones before it ("app_label.codename").
 ROLE_ADDS: dict[str, list[str]] = {
-    Role.VIEWER: [f"assessments.view_{m}" for m in _VIEW_MODELS],
+    # Viewers are the board's readers: they make their own board packs.
+    Role.VIEWER: [*(f"assessments.view_{m}" for m in _VIEW_MODELS), "assessments.add_boardpackjob"],
     Role.ASSESSOR: [
         "assessments.add_agent",
         "assessments.change_agent",
@@ -51,7 +52,6 @@ ROLE_ADDS: dict[str, list[str]] = {
         "assessments.delete_agentlink",
         "assessments.add_assessment",
         "assessments.change_assessment",
-        "assessments.add_boardpackjob",
     ],
     Role.REVIEWER: [
         "assessments.review_assessment",

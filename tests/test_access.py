@@ -130,7 +130,7 @@ ACCESS: dict[str, Route] = {
     # -- reports routes
     "assessments:reports": Route(allowed_from("viewer")),
     "assessments:board_pack_request": Route(
-        allowed_from("assessor", 302), method="post", data=lambda objs: {"tier": ""}
+        allowed_from("viewer", 302), method="post", data=lambda objs: {"tier": ""}
     ),
     "assessments:board_pack_status": Route(
         allowed_from("viewer"), args=lambda objs: [objs["board_pack"].pk]

@@ -116,7 +116,7 @@ API_ACCESS: dict[tuple[str, str], Op] = {
         "read", "viewer", lambda o: DRAFT(o) + "/report.pdf"
     ),
     ("POST", "/api/v1/board-packs"): Op(
-        "write", "assessor", lambda o: "/board-packs", ok=202, body=lambda o: {}
+        "read", "viewer", lambda o: "/board-packs", ok=202, body=lambda o: {}
     ),
     ("GET", "/api/v1/board-packs/{job_id}"): Op(
         "read", "viewer", lambda o: f"/board-packs/{o['board_pack'].pk}"

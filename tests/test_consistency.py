@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from assessments import actions, portfolio
 from assessments.models import Agent, GapException, Review
+from assessments.reports import exports
 from tests import factories as f
 from tests import report_helpers as rh
 from tests import review_helpers as h
@@ -32,9 +33,13 @@ from tests import review_helpers as h
 TODAY = h.TODAY
 
 
+# The exports' headers are words; the tests read cells by column key.
+KEYS = {label: key for key, label in exports.INVENTORY_COLUMNS + exports.ASSESSMENT_COLUMNS}
+
+
 def _csv(response: Any) -> list[dict[str, str]]:
     raw = b"".join(response.streaming_content).decode("utf-8-sig")
-    return list(csv.DictReader(io.StringIO(raw)))
+    return [{KEYS.get(k, k): v for k, v in row.items()} for row in csv.DictReader(io.StringIO(raw))]
 
 
 class Surfaces:

@@ -14,6 +14,7 @@ from django.urls import reverse
 
 from assessments import actions, engine
 from assessments.presentation import headline
+from assessments.reports import exports
 from tests import factories as f
 from tests import report_helpers as rh
 
@@ -101,7 +102,9 @@ class EmptyDraftOnEverySurfaceTests(TestCase):
     def test_the_assessments_csv(self):
         response = self.client.get(reverse("assessments:export_assessments"))
         raw = b"".join(response.streaming_content).decode("utf-8-sig")
-        row = next(r for r in csv.DictReader(io.StringIO(raw)) if r["agent_slug"] == "blank")
+        keys = {label: key for key, label in exports.ASSESSMENT_COLUMNS}
+        rows = [{keys.get(k, k): v for k, v in r.items()} for r in csv.DictReader(io.StringIO(raw))]
+        row = next(r for r in rows if r["agent_slug"] == "blank")
         self.assertTrue(row["headline"].startswith(empty_title()), row["headline"])
         self.assertEqual(row["classification"], "")
 

@@ -10,9 +10,11 @@ from django.test import TestCase
 
 from assessments import actions
 from assessments.models import Agent, AgentLink, AuditEvent
+from assessments.reports import exports
 from tests import factories as f
 
 URL = "/agents/import/"
+LABEL = dict(exports.INVENTORY_COLUMNS)  # the export's header, in words, by column key
 
 
 def export(client) -> str:
@@ -23,8 +25,8 @@ def export(client) -> str:
 def edit(text: str, slug: str, **cells: str) -> str:
     rows = list(csv.DictReader(io.StringIO(text)))
     for row in rows:
-        if row["slug"] == slug:
-            row.update(cells)
+        if row[LABEL["slug"]] == slug:
+            row.update({LABEL[key]: value for key, value in cells.items()})
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\r\n")
     writer.writeheader()
@@ -35,10 +37,9 @@ def edit(text: str, slug: str, **cells: str) -> str:
 def add_row(text: str, **cells: str) -> str:
     """``text`` with one more row: ``cells`` by column name, the others empty."""
     header = next(csv.reader(io.StringIO(text)))
-    unknown = set(cells) - set(header)
-    assert not unknown, f"not columns of the export: {unknown}"
+    by_label = {LABEL[key]: value for key, value in cells.items()}
     out = io.StringIO()
-    csv.writer(out, lineterminator="\r\n").writerow([cells.get(name, "") for name in header])
+    csv.writer(out, lineterminator="\r\n").writerow([by_label.get(name, "") for name in header])
     return text + out.getvalue()
 
 

@@ -26,5 +26,8 @@ class ConflictError(ActionError):
             (self.labels.get(k, k), theirs, yours) for k, (theirs, yours) in self.fields.items()
         ]
 
+    # The object as saved now, when the rest of the write was applied (per-question saves).
+    saved: Any = None
+
     def __str__(self) -> str:
         return self.message

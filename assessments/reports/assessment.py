@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from assessments import decisions, engine, portfolio, provenance
 from assessments.models import Assessment, AuditEvent, Classification, GapException
-from assessments.presentation import display_value, panel_context
+from assessments.presentation import display_value, panel_context, why
 from assessments.reports.pdf import PdfMeta, RenderedPdf, canonical_json, render_pdf, sha256_hex
 
 TEMPLATE = "reports/pdf/assessment.html"
@@ -281,7 +281,7 @@ def report_content(assessment: Assessment) -> dict[str, Any]:
             }
             for item in panel["from_evidence"]
         ],
-        "rationale": list(result.rationale),
+        "rationale": why(result),
         "controls": controls,
         "gap_count": sum(1 for c in controls if c["status"] == "gap"),
         "mapping_columns": [frameworks[key]["short_name"] for key in primary],

@@ -7,7 +7,7 @@ from django.db.models import Prefetch
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from assessments import actions, portfolio
 from assessments.forms import (
@@ -19,7 +19,7 @@ from assessments.forms import (
     initial_systems,
 )
 from assessments.models import Agent, AgentLink, Assessment, AuditEvent, EvidenceUpload, Review
-from assessments.presentation import stored_headline
+from assessments.presentation import history, stored_headline
 from assessments.roles import permission_required
 from assessments.views.common import (
     MISSING_VERSION,
@@ -63,6 +63,7 @@ def agent_list(request: HtmxHttpRequest) -> HttpResponse:
         "agents": page.object_list,
         "sort": sort,
         "today": today,
+        "sort_label": dict(AgentFilterForm.SORTS).get(sort, "Name"),
         "query_without_page": query_without(request, "page"),
         "query_without_sort": query_without(request, "sort", "page"),
         "filtered": any(v for k, v in request.GET.items() if k not in ("page", "sort")),
@@ -97,7 +98,7 @@ def agent_detail(request: HtmxHttpRequest, slug: str) -> HttpResponse:
         ),
         "latest_approved": next((a for a in assessments if a.status == "approved"), None),
         "open_review": Review.objects.open().filter(agent=agent).select_related("assignee").first(),
-        "events": AuditEvent.objects.filter(agent=agent).order_by("-id")[:10],
+        "history": history(AuditEvent.objects.filter(agent=agent).order_by("-id")[:200])[:10],
         "evidence_uploads": EvidenceUpload.objects.filter(agent=agent).with_counts()[:10],
         "today": timezone.localdate(),
     }
@@ -290,9 +291,21 @@ def agent_lookup(request: HtmxHttpRequest) -> HttpResponse:
 
 
 @permission_required("assessments.change_agent")
-@require_POST
+@require_http_methods(["GET", "POST"])
 def agent_retire(request: HtmxHttpRequest, slug: str) -> HttpResponse:
-    agent = get_object_or_404(Agent, slug=slug)
+    """GET asks for confirmation on a page of its own (not the browser's confirm());
+    POST retires."""
+    agent = get_object_or_404(Agent.objects.select_related("owner", "team"), slug=slug)
+    if request.method == "GET":
+        if agent.is_retired:
+            messages.info(request, f"{agent.name} is already retired.")
+            return redirect(agent)
+        open_review = Review.objects.filter(agent=agent, closed_at__isnull=True).exists()
+        return render(
+            request,
+            "assessments/agent_retire.html",
+            {"agent": agent, "open_review": open_review},
+        )
     try:
         actions.retire_agent(request.user, agent, request=request)
         messages.success(request, f"{agent.name} was retired. Its history is kept.")

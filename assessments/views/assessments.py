@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 from assessments import actions, decisions, engine, provenance
 from assessments.forms import BoundedDateField
 from assessments.models import Agent, Assessment, AuditEvent, GapException
-from assessments.presentation import display_value, panel_context
+from assessments.presentation import display_value, history, panel_context
 from assessments.roles import permission_required
 from assessments.views.common import MISSING_VERSION, HtmxHttpRequest, parse_version
 from assessments.views.wizard import WizardState, _get_assessment
@@ -65,7 +65,9 @@ def _exception_subjects(
 ) -> list[tuple[str, str]]:
     if result is None:
         return []
-    subjects = [(f, f"Blocking flag: {f.replace('_', ' ')}") for f in result.blocking_flags]
+    subjects = [
+        (f, f"Blocking flag: {engine.FLAG_TITLES.get(f, f)}") for f in result.blocking_flags
+    ]
     subjects += [
         (c, f"Control gap: {c} {catalogue_controls.get(c, '')}".strip()) for c in result.gaps
     ]
@@ -138,17 +140,16 @@ def _detail_context(
         "approve_form": extra.pop("approve_form", None)
         or ApproveForm(
             subjects=subjects,
-            initial={
-                "exception_subjects": [s for s, _ in subjects if s in engine.BLOCKING_FLAGS],
-                "exception_expires_on": today + dt.timedelta(days=90),
-            },
+            # Nothing is ticked for the reviewer: accepting an exception is a choice.
+            initial={"exception_expires_on": today + dt.timedelta(days=90)},
         ),
         "return_form": extra.pop("return_form", None) or ReturnForm(),
         "needs_exception": _needs_exception(result, exceptions, today),
         "exceptions": exceptions,
         "today": today,
         "versions": versions,
-        "events": AuditEvent.objects.for_object(assessment).order_by("id")[:50],
+        # Consecutive autosaves by one person read as one entry.
+        "history": history(AuditEvent.objects.for_object(assessment).order_by("id")[:1000]),
         "control_titles": controls,
         **(
             panel_context(

@@ -28,6 +28,10 @@ class AnswerParseError(ValueError):
     pass
 
 
+# The form value of a multichoice question's explicit "none of these" answer.
+NONE_CHOSEN = "none"
+
+
 def _get_assessment(slug: str, number: int) -> Assessment:
     return get_object_or_404(
         Assessment.objects.select_related(
@@ -50,10 +54,19 @@ def parse_answer(question: engine.Question, data: QueryDict) -> Any:
         if f"{question.id}__present" not in data and question.id not in data:
             raise AnswerParseError(f"No answer was sent for {question.id}.")
         chosen = data.getlist(question.id)
+        if question.none_option:
+            if NONE_CHOSEN in chosen:
+                if len(chosen) > 1:
+                    raise AnswerParseError(
+                        f"“{question.none_option}” cannot be ticked together with a change."
+                    )
+                return []
+            if not chosen:
+                return None  # nothing ticked, not even "nothing": not answered yet
         allowed = [str(v) for v in question.values]
         unknown = [c for c in chosen if c not in allowed]
         if unknown:
-            raise AnswerParseError(f"“{unknown[0]}” is not one of the choices.")
+            raise AnswerParseError(f"“{unknown[0][:40]}” is not one of the choices.")
         return [v for v in question.values if str(v) in chosen]
     raw = data.get(question.id, "")
     if raw == "":
@@ -91,6 +104,11 @@ class QuestionView:
             {"value": form_value(o.value), "label": o.label, "explanation": o.explanation}
             for o in self.question.options
         ]
+
+    @property
+    def none_chosen(self) -> bool:
+        """The explicit "none of these" answer was given (an empty list, not a missing one)."""
+        return self.value == []
 
     @property
     def answered(self) -> bool:
@@ -139,6 +157,11 @@ class WizardState:
             visible = [q for q in section.questions if q.shown(self.all_answers)]
             required = [q for q in visible if q.required]
             answered = [q for q in visible if self.all_answers.get(q.id) is not None]
+            # A step of optional questions only is complete once all of them are answered:
+            # "nothing required" is not "done" (the controls step at 0 of 4).
+            complete = not any(q.id in missing for q in required) and (
+                bool(required) or len(answered) == len(visible)
+            )
             steps.append(
                 {
                     "index": index,
@@ -146,7 +169,7 @@ class WizardState:
                     "title": section.title,
                     "answered": len(answered),
                     "total": len(visible),
-                    "complete": not any(q.id in missing for q in required),
+                    "complete": complete,
                 }
             )
         return steps
@@ -202,7 +225,14 @@ def _wizard_context(state: WizardState, section: engine.Section, **extra: Any) -
 
 def _editable_or_redirect(request: HtmxHttpRequest, assessment: Assessment) -> HttpResponse | None:
     if assessment.status not in Assessment.EDITABLE_STATUSES:
-        messages.info(request, "This assessment is no longer a draft; here is what was decided.")
+        if assessment.status == Assessment.Status.SUBMITTED:
+            note = (
+                "This assessment has been submitted and is waiting for a reviewer's decision; "
+                "its answers can no longer be changed."
+            )
+        else:
+            note = "This assessment has been decided; here is what was decided."
+        messages.info(request, note)
         return redirect(assessment)
     return None
 
