@@ -19,6 +19,7 @@ from assessments.models import (
     Review,
     review_intervals,
 )
+from assessments.reports.assessment import agent_facts
 
 # --------------------------------------------------------------------------- assessments
 
@@ -268,6 +269,7 @@ def approve_assessment(
     current.reviewer = actor
     current.decided_at = now
     current.next_review_on = next_review
+    current.inventory_at_approval = agent_facts(current.agent)
     current.save()
     for subject in subjects:
         assert exception_expires_on is not None  # checked above  # noqa: S101

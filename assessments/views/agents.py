@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from assessments import actions
+from assessments import actions, reviews
 from assessments.forms import (
     AgentFilterForm,
     AgentForm,
@@ -79,16 +79,19 @@ def agent_detail(request: HtmxHttpRequest, slug: str) -> HttpResponse:
         .select_related("assessor", "reviewer")
         .order_by("-number")
     )
+    latest_approved = next((a for a in assessments if a.status == "approved"), None)
+    today = timezone.localdate()
     context: dict[str, Any] = {
         "agent": agent,
         "assessments": assessments,
         "open_assessment": next(
             (a for a in assessments if a.status in Assessment.OPEN_STATUSES), None
         ),
-        "latest_approved": next((a for a in assessments if a.status == "approved"), None),
+        "latest_approved": latest_approved,
+        "report_overdue": reviews.overdue_decision(latest_approved, today),
         "open_review": Review.objects.open().filter(agent=agent).select_related("assignee").first(),
         "events": AuditEvent.objects.filter(agent=agent).order_by("-id")[:10],
-        "today": timezone.localdate(),
+        "today": today,
     }
     return render(request, "assessments/agent_detail.html", context)
 

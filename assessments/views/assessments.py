@@ -12,7 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from assessments import actions, decisions, engine
+from assessments import actions, decisions, engine, reviews
 from assessments.models import Agent, Assessment, AuditEvent, GapException
 from assessments.presentation import display_value, panel_context
 from assessments.roles import permission_required
@@ -125,6 +125,7 @@ def _detail_context(
     context = {
         "assessment": assessment,
         "agent": assessment.agent,
+        "report_overdue": reviews.overdue_decision(assessment, today),
         "sections": sections,
         "can_review": can_review,
         "why_not_review": why_not,

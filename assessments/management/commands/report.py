@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
 
-from assessments import actions
+from assessments import actions, reviews
 from assessments.models import Assessment
 from assessments.reports.board import TIER_LABELS, BoardFilters, FilterError
 
@@ -63,7 +64,9 @@ class Command(BaseCommand):
             issued = actions.issue_assessment_report(
                 None, assessment, actor_label="the command line"
             )
+            overdue = reviews.overdue_decision(assessment, timezone.localdate())
         else:
+            overdue = None
             params = {
                 "team": options["team"],
                 "tier": options.get("tier"),
@@ -93,6 +96,8 @@ class Command(BaseCommand):
                 f"SHA-256 {record.file_sha256}"
             )
         )
+        if overdue:
+            self.stdout.write(self.style.WARNING(overdue.sentence))
 
     def _assessment(self, slug: str, version: int | None) -> Assessment:
         versions = Assessment.objects.select_related(
