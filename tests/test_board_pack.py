@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import hashlib
+import io
 import re
 import tempfile
 from collections import defaultdict
@@ -164,9 +166,9 @@ class BoardContentTests(TestCase):
 
     def test_filters_by_team_tier_and_class(self):
         by_team = self.content(team="research")
-        self.assertEqual([a["title"] for a in by_team["agents"]], ["Fresh arrival (fresh)"])
+        self.assertEqual([r["agent"] for r in by_team["register"]], ["Fresh arrival"])
         by_tier = self.content(tier=self.planner.tier)
-        self.assertIn("Incident planner (planner)", [a["title"] for a in by_tier["agents"]])
+        self.assertIn("Incident planner", [r["agent"] for r in by_tier["register"]])
         self.assertTrue(all(r["tier"] == self.planner.tier for r in by_tier["overdue"]))
         unassessed = self.content(classification="unassessed")
         self.assertEqual(unassessed["figures"]["agents"], 1)
@@ -188,9 +190,43 @@ class BoardContentTests(TestCase):
             ({"tier": 7}, "The tier must be"),
             ({"classification": "robot"}, "The class must be"),
             ({"since": "yesterday"}, "YYYY-MM-DD"),
+            ({"top": 0}, "The appendix lists 1 to 200 agents"),
+            ({"top": "many"}, "The appendix lists 1 to 200 agents"),
         ]:
             with self.subTest(params=params), self.assertRaisesMessage(FilterError, message):
                 BoardFilters.from_params(params)
+
+    def test_the_register_has_every_agent_and_the_appendix_the_most_at_risk(self):
+        c = self.content()
+        self.assertEqual(
+            sorted(r["slug"] for r in c["register"]),
+            ["fresh", "grower", "old-change", "planner", "steady"],
+        )
+        planner = next(r for r in c["register"] if r["slug"] == "planner")
+        self.assertEqual(planner["days_overdue"], 10)
+        self.assertEqual(planner["tier"], self.planner.tier)
+        # Needing attention: those late, never assessed, or with an open gap or blocking
+        # flag; most at risk first (tier, blocking flags, open gaps, days overdue).
+        needing = {
+            r["slug"]
+            for r in c["register"]
+            if r["days_overdue"] or r["version"] is None or r["open_gaps"] or r["blocking_flags"]
+        }
+        self.assertEqual({r["slug"] for r in c["attention"]}, needing)
+        self.assertNotIn("steady", needing)
+        self.assertEqual(c["attention"][-1]["slug"], "fresh")  # no tier: ranked last
+        keys = [
+            (-(r["tier"] or 0), -len(r["open_gaps"]), -r["days_overdue"]) for r in c["attention"]
+        ]
+        self.assertEqual(keys, sorted(keys))
+        self.assertEqual(c["attention_total"], len(needing))
+        listed = next(r for r in c["attention"] if r["slug"] == "planner")
+        self.assertIn("Complete the overdue review (10 days late)", listed["action"])
+        self.assertEqual(listed["owner"], planner["owner"])
+        self.assertIn("Assess it", c["attention"][-1]["action"])
+        top_one = self.content(top=1)
+        self.assertEqual(top_one["attention"], c["attention"][:1])
+        self.assertEqual(top_one["attention_total"], len(needing))
 
     def test_the_key_points_state_the_figures(self):
         points = " ".join(self.content()["key_points"])
@@ -209,7 +245,7 @@ class BoardPdfTests(TestCase):
         cls.pages = h.pages_text(cls.issued.pdf)
         cls.text = h.flat(" ".join(cls.pages))
 
-    def test_it_has_every_section_with_its_figures_and_every_agent(self):
+    def test_it_has_every_section_with_its_figures_and_the_agents_needing_attention(self):
         for title in [
             "1 · Summary",
             "2 · Classification and tier",
@@ -217,20 +253,35 @@ class BoardPdfTests(TestCase):
             "4 · Open gaps and exceptions",
             "5 · Reclassifications in the period",
             "6 · Framework coverage",
-            "Appendix · Every agent in scope (5)",
+            "Appendix · Agents that need attention",
         ]:
             self.assertIn(title, self.text)
-        for name in ["Steady script", "Growing helper", "Old change", "Incident planner", "Fresh"]:
-            self.assertIn(name, self.text)
+        appendix = self.text[self.text.index("Appendix · Agents that need attention") :]
+        for name in ["Incident planner", "Fresh arrival"]:
+            self.assertIn(name, appendix)
+        self.assertNotIn("Steady script", appendix)
         self.assertNotIn("Gone agent", self.text)
-        self.assertIn("Not assessed: no approved assessment yet", self.text)
+        self.assertIn("Assess it: nobody has decided how it must be governed", appendix)
+
+    def test_every_agent_is_in_the_attached_register(self):
+        register = h.attachment(self.issued.pdf, "agent-register.csv").decode("utf-8-sig")
+        rows = list(csv.DictReader(io.StringIO(register)))
+        self.assertEqual(
+            sorted(r["agent"] for r in rows),
+            ["Fresh arrival", "Growing helper", "Incident planner", "Old change", "Steady script"],
+        )
+        planner = next(r for r in rows if r["slug"] == "planner")
+        self.assertEqual(planner["days overdue"], "10")
+        self.assertEqual(planner["tier"], str(self.planner.tier))
+        names = h.reader(self.issued.pdf).attachments
+        self.assertEqual(sorted(names), ["agent-register.csv", "report-content.json"])
 
     def test_the_contents_give_the_page_each_section_starts_on(self):
         cover = h.flat(self.pages[0])
         for heading, entry in [
             ("1 · Summary", "Summary"),
             ("4 · Open gaps and exceptions", "Open gaps and exceptions"),
-            ("Appendix · Every agent", "Appendix: every agent in scope"),
+            ("Appendix · Agents that need attention", "Appendix: agents that need attention"),
         ]:
             match = re.search(re.escape(entry) + r" (\d+)", cover)
             self.assertIsNotNone(match, entry)
@@ -295,6 +346,13 @@ class BoardPackInTheBrowserTests(TestCase):
         download = self.client.get(download_url)
         self.assertEqual(download["Content-Type"], "application/pdf")
         self.assertEqual(verify_bytes(download.content).record, job.report)
+        register_url = reverse("assessments:board_pack_register", args=[job.pk])
+        self.assertContains(fragment, register_url)
+        register = self.client.get(register_url)
+        self.assertEqual(register["Content-Type"], "text/csv; charset=utf-8")
+        self.assertIn(".csv", register["Content-Disposition"])
+        self.assertEqual(register.content, h.attachment(download.content, "agent-register.csv"))
+        self.assertIn("one", register.content.decode("utf-8-sig"))
 
     def test_viewers_cannot_request_packs(self):
         self.client.force_login(self.people["viewer"])

@@ -18,7 +18,7 @@ from django.db.models import Exists, F, OuterRef, Q, Subquery
 from django.utils import dateformat, timezone
 
 from assessments import decisions
-from assessments.engine import FLAG_DESCRIPTIONS, FLAG_TITLES, TIER_NAMES
+from assessments.engine import BLOCKING_FLAGS, FLAG_DESCRIPTIONS, FLAG_TITLES
 from assessments.models import (
     Agent,
     Assessment,
@@ -38,6 +38,13 @@ DUE_WITHIN_DAYS = 30
 # Reviews due soon are listed in full up to this many; beyond it the pack lists the
 # soonest and counts the rest by team (every agent's next review is in the appendix).
 DUE_LIST_LIMIT = 40
+# Long lists (overdue reviews, expiring exceptions, reclassifications) print this many
+# rows and count the rest; the attached register has every agent.
+LIST_LIMIT = 40
+# The printed appendix lists the agents that most need attention, this many by default.
+DEFAULT_TOP = 25
+MAX_TOP = 200
+REGISTER_ATTACHMENT = "agent-register.csv"
 TIER_LABELS: dict[int, str] = dict(Tier.choices)
 CLASS_LABELS: dict[str, str] = dict(Classification.choices)
 UNASSESSED = "unassessed"
@@ -57,6 +64,7 @@ class BoardFilters:
     team: str = ""  # team slug
     tier: int | None = None
     classification: str = ""  # agent_identity | machine_identity | unassessed
+    top: int = DEFAULT_TOP  # agents listed in the printed appendix
 
     @classmethod
     def from_params(cls, params: dict[str, Any], today: dt.date | None = None) -> BoardFilters:
@@ -88,7 +96,24 @@ class BoardFilters:
         classification = str(params.get("classification") or "")
         if classification and classification not in (*CLASS_LABELS, UNASSESSED):
             raise FilterError("The class must be agent_identity, machine_identity or unassessed.")
-        return cls(since=since, until=until, team=team, tier=tier, classification=classification)
+        top = params.get("top")
+        if top in ("", None):
+            top = DEFAULT_TOP
+        else:
+            try:
+                top = int(top)
+            except (TypeError, ValueError) as exc:
+                raise FilterError(f"The appendix lists 1 to {MAX_TOP} agents.") from exc
+            if not 1 <= top <= MAX_TOP:
+                raise FilterError(f"The appendix lists 1 to {MAX_TOP} agents.")
+        return cls(
+            since=since,
+            until=until,
+            team=team,
+            tier=tier,
+            classification=classification,
+            top=top,
+        )
 
     def to_params(self) -> dict[str, Any]:
         return {
@@ -97,6 +122,7 @@ class BoardFilters:
             "team": self.team,
             "tier": self.tier,
             "classification": self.classification,
+            "top": self.top,
         }
 
     def describe(self) -> list[str]:
@@ -221,6 +247,7 @@ def _reclassifications(scope: Any, filters: BoardFilters) -> list[dict[str, Any]
 
 def _reviews(qs: Any, today: dt.date) -> list[dict[str, Any]]:
     rows = qs.order_by("due_on", "agent__name").values(
+        "agent_id",
         "agent__name",
         "agent__slug",
         "agent__team__name",
@@ -234,6 +261,7 @@ def _reviews(qs: Any, today: dt.date) -> list[dict[str, Any]]:
     )
     return [
         {
+            "agent_id": r["agent_id"],
             "agent": r["agent__name"],
             "slug": r["agent__slug"],
             "team": r["agent__team__name"],
@@ -450,7 +478,8 @@ def board_content(filters: BoardFilters, *, today: dt.date | None = None) -> dic
     matrix: dict[Any, dict[str, int]] = {t: Counter() for t in (*TIER_LABELS, None)}
     team_rows: dict[str, Counter[str]] = defaultdict(Counter)
     overdue_slugs = {r["slug"] for r in overdue}
-    blocks = []
+    overdue_days = {r["agent_id"]: r["days"] for r in overdue}
+    register: list[dict[str, Any]] = []
     agents_with_open_gaps = 0
     open_gap_total = 0
     for a in agents:
@@ -496,40 +525,31 @@ def board_content(filters: BoardFilters, *, today: dt.date | None = None) -> dic
             agents_with_open_gaps += 1
             open_gap_total += open_gaps
         owner = _name(a["owner__first_name"], a["owner__last_name"], a["owner__username"])
-        if approved_row is not None and tier:
-            decided = (
-                f"{CLASS_LABELS[cls]} · tier {tier} ({TIER_NAMES[tier]}) · "
-                f"v{approved_row['number']} approved "
-                f"{_d(timezone.localdate(approved_row['decided_at']))}"
-            )
-        else:
-            decided = "Not assessed: no approved assessment yet"
-        review = ""
-        if a["next_review_on"]:
-            late = (today - a["next_review_on"]).days
-            review = f"next review {_d(a['next_review_on'])}" + (
-                f" (overdue by {late} day{'s' if late != 1 else ''})" if late > 0 else ""
-            )
-        reach = writes.get(a["pk"], [])
-        if reads[a["pk"]]:
-            reach = [*reach, f"{reads[a['pk']]} read-only"]
-        line = [
-            decided,
-            review,
-            f"owner {owner}",
-            "systems: " + (", ".join(reach) or "none recorded"),
-        ]
-        problems = []
-        if gap_parts:
-            problems.append("Gaps: " + "; ".join(gap_parts))
-        if flags:
-            problems.append("Flags: " + ", ".join(FLAG_TITLES.get(f, f).lower() for f in flags))
-        blocks.append(
+        open_ids = [g.split(" ", 1)[0] for g in gap_parts if "(exception" not in g]
+        excepted = [g for g in gap_parts if "(exception" in g]
+        excepted_flags = active_exceptions.get(a["pk"], {})
+        blocking = [f for f in flags if f in BLOCKING_FLAGS and f not in excepted_flags]
+        late = overdue_days.get(a["pk"], 0)
+        register.append(
             {
-                "title": f"{a['name']} ({a['slug']})",
                 "team": a["team__name"],
-                "summary": " · ".join(p for p in line if p),
-                "gaps": " · ".join(problems),
+                "agent": a["name"],
+                "slug": a["slug"],
+                "class": CLASS_LABELS[cls] if approved_row is not None and tier else "Not assessed",
+                "tier": tier if approved_row is not None else None,
+                "version": approved_row["number"] if approved_row is not None else None,
+                "approved_on": timezone.localdate(approved_row["decided_at"])
+                if approved_row is not None
+                else None,
+                "next_review": a["next_review_on"],
+                "days_overdue": late,
+                "owner": owner,
+                "open_gaps": open_ids,
+                "excepted_gaps": excepted,
+                "flags": [FLAG_TITLES.get(f, f) for f in flags],
+                "blocking_flags": [FLAG_TITLES.get(f, f) for f in blocking],
+                "can_change": writes.get(a["pk"], []),
+                "read_only": reads[a["pk"]],
             }
         )
 
@@ -608,6 +628,7 @@ def board_content(filters: BoardFilters, *, today: dt.date | None = None) -> dic
         entry["expiring"] += int(x["days_left"] <= DUE_WITHIN_DAYS)
         entry["next_expiry"] = min(entry["next_expiry"], x["expires_on"])
 
+    expiring_list = [x for x in exceptions if x["days_left"] <= DUE_WITHIN_DAYS]
     points = _key_points(
         total=total,
         assessed=assessed,
@@ -667,7 +688,9 @@ def board_content(filters: BoardFilters, *, today: dt.date | None = None) -> dic
             }
             for f, n in sorted(flag_counts.items(), key=lambda kv: (-kv[1], kv[0]))
         ],
-        "overdue": overdue,
+        "overdue": overdue[:LIST_LIMIT],
+        "overdue_more": max(0, len(overdue) - LIST_LIMIT),
+        "overdue_by_team": _due_by_team(overdue),
         "due": due[:DUE_LIST_LIMIT],
         "due_more": max(0, len(due) - DUE_LIST_LIMIT),
         "due_by_team": _due_by_team(due),
@@ -675,12 +698,114 @@ def board_content(filters: BoardFilters, *, today: dt.date | None = None) -> dic
         "exceptions_by_subject": sorted(
             by_subject.values(), key=lambda x: (-x["count"], x["subject"])
         ),
-        "expiring_exceptions": [x for x in exceptions if x["days_left"] <= DUE_WITHIN_DAYS],
-        "expired_exceptions": expired,
-        "reclassifications": reclassified,
+        "expiring_exceptions": expiring_list[:LIST_LIMIT],
+        "expiring_more": max(0, len(expiring_list) - LIST_LIMIT),
+        "expired_exceptions": expired[:LIST_LIMIT],
+        "expired_more": max(0, len(expired) - LIST_LIMIT),
+        "reclassifications": reclassified[-LIST_LIMIT:],
+        "reclassifications_more": max(0, len(reclassified) - LIST_LIMIT),
         "frameworks": frameworks,
-        "agents": blocks,
+        "top": filters.top,
+        "attention": needing_attention(register, filters.top),
+        "attention_total": sum(1 for r in register if _needs_attention(r)),
+        "register": register,
     }
+
+
+def _needs_attention(row: dict[str, Any]) -> bool:
+    return bool(
+        row["version"] is None or row["open_gaps"] or row["blocking_flags"] or row["days_overdue"]
+    )
+
+
+def risk_key(row: dict[str, Any]) -> tuple[Any, ...]:
+    """Most at risk first: tier, then blocking flags, open gaps and days overdue."""
+    return (
+        -(row["tier"] or 0),
+        -len(row["blocking_flags"]),
+        -len(row["open_gaps"]),
+        -row["days_overdue"],
+        row["agent"],
+        row["slug"],
+    )
+
+
+def required_action(row: dict[str, Any]) -> str:
+    """What the owner must do, most urgent first, in a sentence."""
+    actions = []
+    if row["version"] is None:
+        actions.append("Assess it: nobody has decided how it must be governed")
+    if row["days_overdue"]:
+        n = row["days_overdue"]
+        actions.append(f"Complete the overdue review ({n} day{'s' if n != 1 else ''} late)")
+    if row["blocking_flags"]:
+        actions.append("Resolve " + ", ".join(f.lower() for f in row["blocking_flags"]))
+    if row["open_gaps"]:
+        n = len(row["open_gaps"])
+        actions.append(f"Close {n} gap{'s' if n != 1 else ''}: {', '.join(row['open_gaps'])}")
+    return "; ".join(actions) + "." if actions else ""
+
+
+def needing_attention(register: list[dict[str, Any]], top: int) -> list[dict[str, Any]]:
+    """The ``top`` agents most at risk among those with something to act on."""
+    rows = sorted((r for r in register if _needs_attention(r)), key=risk_key)[:top]
+    return [
+        {
+            **r,
+            "action": required_action(r),
+            # The review date is when it must be done by; an overdue one is already late.
+            "due_on": r["next_review"],
+        }
+        for r in rows
+    ]
+
+
+REGISTER_HEADER = [
+    "team",
+    "agent",
+    "slug",
+    "class",
+    "tier",
+    "approved version",
+    "approved on",
+    "next review",
+    "days overdue",
+    "owner",
+    "open gaps",
+    "gaps under exception",
+    "flags",
+    "blocking flags without exception",
+    "systems it can change",
+    "read-only systems",
+]
+
+
+def register_csv(register: list[dict[str, Any]]) -> bytes:
+    """Every agent in scope, one row each: the pack's register (attached, and a download)."""
+    from assessments.reports.exports import csv_lines
+
+    rows = (
+        [
+            r["team"],
+            r["agent"],
+            r["slug"],
+            r["class"],
+            r["tier"],
+            r["version"],
+            r["approved_on"],
+            r["next_review"],
+            r["days_overdue"],
+            r["owner"],
+            "; ".join(r["open_gaps"]),
+            "; ".join(r["excepted_gaps"]),
+            "; ".join(r["flags"]),
+            "; ".join(r["blocking_flags"]),
+            "; ".join(r["can_change"]),
+            r["read_only"],
+        ]
+        for r in register
+    )
+    return "".join(csv_lines(REGISTER_HEADER, rows)).encode("utf-8")
 
 
 def _due_by_team(due: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -772,8 +897,9 @@ def _estimated_pages(content: dict[str, Any]) -> int:
         + len(content["reclassifications"])
         + len(content["gaps"])
         + sum(len(fw["items"]) for fw in content["frameworks"])
+        + len(content["attention"])
     )
-    return 5 + rows // 28 + len(content["agents"]) // 12
+    return 6 + rows // 28
 
 
 @dataclass(frozen=True)
@@ -840,6 +966,13 @@ def render_board_pack(
         author=generated_by,
         created=generated_at,
         content=data,
+        attachments=(
+            (
+                REGISTER_ATTACHMENT,
+                register_csv(content["register"]),
+                f"Every agent in scope of {document_id}, one row each (UTF-8 CSV)",
+            ),
+        ),
     )
     rendered = render_pdf(TEMPLATE, context, meta, progress=on_step)
     report(95, "Recording the pack")

@@ -217,6 +217,8 @@ class PdfMeta:
     author: str
     created: dt.datetime
     content: bytes  # the canonical content, attached as report-content.json
+    # Further associated files (name, data, description), e.g. a board pack's register.
+    attachments: tuple[tuple[str, bytes, str], ...] = ()
 
 
 Progress = Callable[[str, int], None]
@@ -280,10 +282,22 @@ def render_html(html: str, meta: PdfMeta, *, progress: Progress | None = None) -
             relationship="Data",
             url_fetcher=res.fetcher,
         )
+        extra = [
+            Attachment(
+                string=payload,
+                name=name,
+                description=description,
+                created=meta.created,
+                modified=meta.created,
+                relationship="Supplement",
+                url_fetcher=res.fetcher,
+            )
+            for name, payload, description in meta.attachments
+        ]
         data = document.write_pdf(
             pdf_variant=PDF_VARIANT,
             pdf_identifier=meta.document_id.encode(),
-            attachments=[attachment],
+            attachments=[attachment, *extra],
         )
         return RenderedPdf(data=data, pages=len(document.pages))
     finally:

@@ -44,6 +44,13 @@ class Command(BaseCommand):
             "--since", default="", help="Period start (YYYY-MM-DD); default 90 days ago."
         )
         board.add_argument("--until", default="", help="Period end (YYYY-MM-DD); default today.")
+        board.add_argument(
+            "--top",
+            type=int,
+            default=None,
+            help="Agents in the printed appendix (the most at risk); default 25. Every agent "
+            "is in the attached register.",
+        )
         for sub in (one, board):
             sub.add_argument("--output", "-o", required=True, help="Where to write the PDF.")
             sub.add_argument(
@@ -73,6 +80,7 @@ class Command(BaseCommand):
                 "classification": options.get("classification") or "",
                 "since": options["since"],
                 "until": options["until"],
+                "top": options.get("top"),
             }
             try:
                 filters = BoardFilters.from_params(params)
