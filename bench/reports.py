@@ -163,6 +163,16 @@ def main() -> int:
         return 0
 
     failures = []
+    load = os.getloadavg()[0]
+    cores = os.cpu_count() or 1
+    print(
+        f"machine: {cores} cores, load average {load:.1f}"
+        + (
+            " (busy: wall-clock times include waiting for a core; CPU times are the work's own)"
+            if load > cores
+            else ""
+        )
+    )
     with tempfile.TemporaryDirectory(prefix="bench-reports-") as folder:
         for size in args.sizes:
             env = _env(Path(folder) / f"agents-{size}.sqlite3")

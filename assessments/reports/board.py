@@ -46,6 +46,8 @@ DEFAULT_TOP = 25
 MAX_TOP = 200
 REGISTER_ATTACHMENT = "agent-register.csv"
 TIER_LABELS: dict[int, str] = dict(Tier.choices)
+# Every table and chart in the pack runs the tiers in one order: most critical first.
+TIER_ORDER = (4, 3, 2, 1)
 CLASS_LABELS: dict[str, str] = dict(Classification.choices)
 UNASSESSED = "unassessed"
 COLOURS = {"agent_identity": "#6f2dbd", "machine_identity": "#0f766e", UNASSESSED: "#cbd5e1"}
@@ -65,6 +67,11 @@ class BoardFilters:
     tier: int | None = None
     classification: str = ""  # agent_identity | machine_identity | unassessed
     top: int = DEFAULT_TOP  # agents listed in the printed appendix
+    # The sign-off block printed on the last page (from the request form).
+    prepared_by: str = ""
+    reviewed_by: str = ""
+    meeting_date: dt.date | None = None
+    decision: str = ""
 
     @classmethod
     def from_params(cls, params: dict[str, Any], today: dt.date | None = None) -> BoardFilters:
@@ -106,6 +113,14 @@ class BoardFilters:
                 raise FilterError(f"The appendix lists 1 to {MAX_TOP} agents.") from exc
             if not 1 <= top <= MAX_TOP:
                 raise FilterError(f"The appendix lists 1 to {MAX_TOP} agents.")
+        try:
+            meeting = (
+                dt.date.fromisoformat(params["meeting_date"])
+                if params.get("meeting_date")
+                else None
+            )
+        except (TypeError, ValueError) as exc:
+            raise FilterError("Dates must be written as YYYY-MM-DD.") from exc
         return cls(
             since=since,
             until=until,
@@ -113,6 +128,10 @@ class BoardFilters:
             tier=tier,
             classification=classification,
             top=top,
+            prepared_by=str(params.get("prepared_by") or "").strip()[:200],
+            reviewed_by=str(params.get("reviewed_by") or "").strip()[:200],
+            meeting_date=meeting,
+            decision=str(params.get("decision") or "").strip()[:2000],
         )
 
     def to_params(self) -> dict[str, Any]:
@@ -123,7 +142,15 @@ class BoardFilters:
             "tier": self.tier,
             "classification": self.classification,
             "top": self.top,
+            "prepared_by": self.prepared_by,
+            "reviewed_by": self.reviewed_by,
+            "meeting_date": self.meeting_date.isoformat() if self.meeting_date else "",
+            "decision": self.decision,
         }
+
+    def scope_key(self) -> dict[str, Any]:
+        """What makes two packs comparable: the same agents filter."""
+        return {"team": self.team, "tier": self.tier, "classification": self.classification}
 
     def describe(self) -> list[str]:
         parts = []
@@ -595,7 +622,7 @@ def board_content(filters: BoardFilters, *, today: dt.date | None = None) -> dic
             {"name": fw["short_name"], "items": items, "unmapped": unmapped, "key": fw["key"]}
         )
 
-    tier_columns: list[tuple[Any, str]] = [(t, TIER_LABELS[t]) for t in TIER_LABELS]
+    tier_columns: list[tuple[Any, str]] = [(t, TIER_LABELS[t]) for t in TIER_ORDER]
     tier_columns.append((None, "Not assessed"))
     distribution = [
         {
@@ -641,8 +668,72 @@ def board_content(filters: BoardFilters, *, today: dt.date | None = None) -> dic
         expiring=expiring,
         reclassified=reclassified,
     )
+    headline = {
+        "agents": total,
+        "unassessed": total - assessed,
+        "critical": critical,
+        "high": high,
+        "overdue": len(overdue),
+        "agents_with_open_gaps": agents_with_open_gaps,
+        "open_gaps": open_gap_total,
+        "exceptions": len(exceptions),
+        "expiring": expiring,
+        "reclassified_up": sum(1 for r in reclassified if r["change"] == "up"),
+        "tiers": {str(t): sum(matrix[t].values()) for t in TIER_LABELS},
+    }
+    history = previous_packs(filters)
+    awaiting = list(
+        Assessment.objects.filter(agent__in=ids, status=Assessment.Status.SUBMITTED)
+        .order_by("submitted_at", "pk")
+        .values(
+            "agent__name",
+            "agent__slug",
+            "number",
+            "submitted_at",
+            "classification",
+            "tier",
+            "agent__current_tier",
+        )
+    )
     return {
         "report": "board",
+        "headline": headline,
+        "status": _rag(headline, assessed),
+        "previous": history[0] if history else None,
+        "changes": _changes(headline, history[0]["figures"] if history else None),
+        "trend": _trend(headline, today, history),
+        "top_risks": needing_attention(register, TOP_RISKS),
+        "decisions": {
+            "awaiting": [
+                {
+                    "agent": a["agent__name"],
+                    "slug": a["agent__slug"],
+                    "version": a["number"],
+                    "submitted_on": timezone.localdate(a["submitted_at"])
+                    if a["submitted_at"]
+                    else None,
+                    "proposed": f"{CLASS_LABELS.get(a['classification'], 'Not decided')}, "
+                    f"tier {a['tier']}"
+                    if a["classification"] and a["tier"]
+                    else "Not decided",
+                }
+                for a in awaiting[:LIST_LIMIT]
+            ],
+            "awaiting_total": len(awaiting),
+            "expiring": len(expiring_list),
+            "ratify": [r for r in reclassified if r["change"] == "up" or r["class_changed"]][
+                -LIST_LIMIT:
+            ],
+            "ratify_total": sum(
+                1 for r in reclassified if r["change"] == "up" or r["class_changed"]
+            ),
+        },
+        "signoff": {
+            "prepared_by": filters.prepared_by,
+            "reviewed_by": filters.reviewed_by,
+            "meeting_date": filters.meeting_date,
+            "decision": filters.decision,
+        },
         "today": today,
         "period": {"since": filters.since, "until": filters.until},
         "filters": filters.describe(),
@@ -673,7 +764,7 @@ def board_content(filters: BoardFilters, *, today: dt.date | None = None) -> dic
             {
                 "name": name,
                 "total": c["total"],
-                "tiers": [c[f"tier{t}"] for t in TIER_LABELS],
+                "tiers": [c[f"tier{t}"] for t in TIER_ORDER],
                 "unassessed": c[UNASSESSED],
                 "overdue": c["overdue"],
             }
@@ -710,6 +801,143 @@ def board_content(filters: BoardFilters, *, today: dt.date | None = None) -> dic
         "attention_total": sum(1 for r in register if _needs_attention(r)),
         "register": register,
     }
+
+
+TOP_RISKS = 10
+TREND_PACKS = 6
+
+
+def previous_packs(filters: BoardFilters) -> list[dict[str, Any]]:
+    """The latest earlier packs of the same scope (newest first, at most five), with the
+    headline figures each recorded when it was issued."""
+    from assessments.models import ReportRecord
+
+    key = filters.scope_key()
+    rows = (
+        ReportRecord.objects.filter(kind=ReportRecord.Kind.BOARD, params__has_key="figures")
+        .order_by("-created_at", "-pk")
+        .values("document_id", "created_at", "params")[:200]
+    )
+    found = []
+    for row in rows:
+        params = row["params"]
+        same = (
+            str(params.get("team") or "") == key["team"]
+            and (params.get("tier") or None) == key["tier"]
+            and str(params.get("classification") or "") == key["classification"]
+        )
+        if same:
+            found.append(
+                {
+                    "document_id": row["document_id"],
+                    "on": timezone.localdate(row["created_at"]),
+                    "figures": params["figures"],
+                }
+            )
+        if len(found) == TREND_PACKS - 1:
+            break
+    return found
+
+
+# Headline figures, how each is judged, and what "worse" means (up is worse for all).
+HEADLINES = [
+    ("unassessed", "Never assessed"),
+    ("overdue", "Reviews overdue"),
+    ("agents_with_open_gaps", "Agents with an open gap"),
+    ("critical", "Agents at the critical tier"),
+    ("expiring", "Exceptions expiring within 30 days"),
+    ("reclassified_up", "Moved to a higher tier in the period"),
+]
+RAG_LABELS = {"green": "Green", "amber": "Amber", "red": "Red"}
+
+
+def _rag(headline: dict[str, Any], assessed: int) -> list[dict[str, Any]]:
+    """Red, amber or green for each headline figure, with the rule that decided it."""
+    total = max(headline["agents"], 1)
+    rules = {
+        # (amber when above, red when above, the rule in words)
+        "unassessed": (0, total // 10, "red when more than 10% of agents"),
+        "overdue": (0, max(assessed, 1) // 20, "red when more than 5% of assessed agents"),
+        "agents_with_open_gaps": (0, max(assessed, 1) // 10, "red when more than 10%"),
+        "critical": (0, 10**9, "amber when any: each needs the strongest controls"),
+        "expiring": (0, 10**9, "amber when any: an expired exception re-opens its gap"),
+        "reclassified_up": (0, 10**9, "amber when any: the board ratifies each"),
+    }
+    out = []
+    for key, label in HEADLINES:
+        value = headline[key]
+        amber, red, rule = rules[key]
+        status = "red" if value > red else "amber" if value > amber else "green"
+        out.append({"key": key, "label": label, "value": value, "status": status, "rule": rule})
+    return out
+
+
+def _changes(headline: dict[str, Any], before: dict[str, Any] | None) -> dict[str, str]:
+    """Each headline figure's change since the previous pack of the same scope."""
+    if before is None:
+        return {}
+    out = {}
+    for key, _label in HEADLINES:
+        if key not in before:
+            continue
+        delta = headline[key] - int(before[key])
+        out[key] = f"+{delta}" if delta > 0 else ("±0" if delta == 0 else f"−{-delta}")
+    return out
+
+
+def _trend(
+    headline: dict[str, Any], today: dt.date, history: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """Small bar charts over this pack and up to five earlier ones of the same scope."""
+    points = [{"on": h["on"], "figures": h["figures"]} for h in reversed(history)] + [
+        {"on": today, "figures": headline}
+    ]
+    series = [
+        ("overdue", "Reviews overdue", "#b91c1c"),
+        ("open_gaps", "Open gaps", "#b45309"),
+        ("exceptions", "Exceptions in force", "#6f2dbd"),
+        ("critical", "Critical tier agents", "#14213d"),
+    ]
+    charts = []
+    width, height, bottom = 170, 70, 14
+    for key, label, colour in series:
+        values = [int(p["figures"].get(key, 0)) for p in points]
+        tallest = max([*values, 1])
+        slot = width / TREND_PACKS
+        bars = []
+        for i, (value, point) in enumerate(zip(values, points, strict=True)):
+            h = (height - bottom - 12) * value / tallest
+            bars.append(
+                {
+                    "x": round(i * slot + slot * 0.2, 1),
+                    "w": round(slot * 0.6, 1),
+                    "y": round(height - bottom - h, 1),
+                    "h": round(h, 1),
+                    "value": value,
+                    "value_y": round(height - bottom - h - 2, 1),
+                    "cx": round(i * slot + slot / 2, 1),
+                    "label": point["on"].strftime("%-d %b"),
+                }
+            )
+        charts.append(
+            {
+                "label": label,
+                "colour": colour,
+                "bars": bars,
+                "width": width,
+                "height": height,
+                "axis_y": height - bottom,
+                "label_y": height - 3,
+            }
+        )
+    tiers = [
+        {
+            "on": p["on"],
+            "tiers": [int((p["figures"].get("tiers") or {}).get(str(t), 0)) for t in TIER_ORDER],
+        }
+        for p in points
+    ]
+    return {"points": len(points), "charts": charts, "tiers": tiers}
 
 
 def _needs_attention(row: dict[str, Any]) -> bool:
@@ -821,7 +1049,7 @@ def _due_by_team(due: list[dict[str, Any]]) -> list[dict[str, Any]]:
         {
             "team": row["team"],
             "count": row["count"],
-            "tiers": [row["tiers"][t] for t in (4, 3, 2, 1)],
+            "tiers": [row["tiers"][t] for t in TIER_ORDER],
             "first": row["first"],
         }
         for row in sorted(teams.values(), key=lambda r: (-r["count"], r["team"]))
@@ -907,6 +1135,7 @@ class BoardPack:
     rendered: RenderedPdf
     content: bytes
     content_sha256: str
+    headline: dict[str, Any]  # kept on the pack's record: the next pack's trend and change
 
 
 def render_board_pack(
@@ -954,9 +1183,9 @@ def render_board_pack(
         "chart": _chart(
             {
                 key: {cls: row[cls] for cls in ("agent_identity", "machine_identity", UNASSESSED)}
-                for key, row in zip((*TIER_LABELS, None), content["distribution"], strict=True)
+                for key, row in zip((*TIER_ORDER, None), content["distribution"], strict=True)
             },
-            [(t, TIER_LABELS[t]) for t in TIER_LABELS] + [(None, "Not assessed")],
+            [(t, TIER_LABELS[t]) for t in TIER_ORDER] + [(None, "Not assessed")],
         ),
     }
     meta = PdfMeta(
@@ -976,4 +1205,4 @@ def render_board_pack(
     )
     rendered = render_pdf(TEMPLATE, context, meta, progress=on_step)
     report(95, "Recording the pack")
-    return BoardPack(rendered, data, digest)
+    return BoardPack(rendered, data, digest, content["headline"])

@@ -70,6 +70,18 @@ class BoardPackForm(forms.Form):
         label="Agents in the printed appendix",
         help_text="The agents most at risk; every agent is in the attached register (CSV).",
     )
+    prepared_by = forms.CharField(required=False, max_length=200, label="Prepared by")
+    reviewed_by = forms.CharField(required=False, max_length=200, label="Reviewed by")
+    meeting_date = forms.DateField(
+        required=False, widget=forms.DateInput(attrs={"type": "date"}), label="Meeting date"
+    )
+    decision = forms.CharField(
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        label="Decision recorded",
+        help_text="Printed in the sign-off block on the last page.",
+    )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -91,6 +103,10 @@ class BoardPackForm(forms.Form):
             "since": data["since"].isoformat(),
             "until": data["until"].isoformat(),
             "top": data.get("top") or DEFAULT_TOP,
+            "prepared_by": data.get("prepared_by") or "",
+            "reviewed_by": data.get("reviewed_by") or "",
+            "meeting_date": data["meeting_date"].isoformat() if data.get("meeting_date") else "",
+            "decision": data.get("decision") or "",
         }
 
 

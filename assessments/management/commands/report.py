@@ -51,6 +51,10 @@ class Command(BaseCommand):
             help="Agents in the printed appendix (the most at risk); default 25. Every agent "
             "is in the attached register.",
         )
+        board.add_argument("--prepared-by", default="", help="Sign-off block: prepared by.")
+        board.add_argument("--reviewed-by", default="", help="Sign-off block: reviewed by.")
+        board.add_argument("--meeting-date", default="", help="Sign-off block (YYYY-MM-DD).")
+        board.add_argument("--decision", default="", help="Sign-off block: decision recorded.")
         for sub in (one, board):
             sub.add_argument("--output", "-o", required=True, help="Where to write the PDF.")
             sub.add_argument(
@@ -81,6 +85,10 @@ class Command(BaseCommand):
                 "since": options["since"],
                 "until": options["until"],
                 "top": options.get("top"),
+                "prepared_by": options["prepared_by"],
+                "reviewed_by": options["reviewed_by"],
+                "meeting_date": options["meeting_date"],
+                "decision": options["decision"],
             }
             try:
                 filters = BoardFilters.from_params(params)
