@@ -122,6 +122,8 @@ class ScriptsTests(TestCase):
 
         from django.utils import timezone
 
+        # Never assessed, so it is among the agents the pack prints (top risks, appendix).
+        f.agent(slug="multiscript-new", name=NAME, systems=SYSTEMS)
         now = timezone.now()
         data, missing = self.render_watching(
             lambda: (
@@ -134,7 +136,12 @@ class ScriptsTests(TestCase):
             )
         )
         self.assertEqual(missing, [])
-        self.assertIn("에이전트", h.pdf_text(data))
+        # Narrow columns may wrap a Korean or Chinese word between syllables, as they should.
+        text = re.sub(r"\s+", "", h.pdf_text(data))
+        for word in ("发票", "에이전트", "وكيل", "חשבון", "एजेंट", "Πράκτορας", "Агент", "🤖"):
+            self.assertIn(word, text)
+        register = h.attachment(data, "agent-register.csv").decode("utf-8-sig")
+        self.assertIn("भुगतान payments", register)
 
     def test_long_ids_urls_and_arns_wrap_inside_the_page(self):
         data = actions.issue_assessment_report(self.assessor, self.assessment).pdf
