@@ -544,6 +544,9 @@ class Assessment(models.Model):
     submitted_at = models.DateTimeField(null=True, blank=True)
     decided_at = models.DateTimeField(null=True, blank=True)
     next_review_on = models.DateField(null=True, blank=True)
+    # The agent as it stood when the assessment was approved (name, purpose, owner, team,
+    # platform, environments): what its kept report states, whatever changes later.
+    inventory_at_approval = models.JSONField(null=True, blank=True, editable=False)
 
     objects = AssessmentQuerySet.as_manager()
 

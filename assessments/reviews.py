@@ -281,3 +281,45 @@ def state_of(review: Review, today: dt.date) -> str:
     if review.due_on < today:
         return "overdue"
     return "triggered" if review.triggered_at is not None else "due"
+
+
+@dataclass(frozen=True)
+class OverdueDecision:
+    """A kept report handed out while the review of its decision is overdue."""
+
+    due_on: dt.date
+    days: int
+
+    @property
+    def sentence(self) -> str:
+        plural = "s" if self.days != 1 else ""
+        return (
+            f"Review overdue since {self.due_on:%-d %b %Y} ({self.days} day{plural}): "
+            "this decision has not been re-checked on time."
+        )
+
+
+def overdue_decision(assessment: Assessment | None, today: dt.date) -> OverdueDecision | None:
+    """Whether the review of ``assessment``'s decision is overdue: it is the agent's
+    latest approved version and the agent's open review fell due before ``today``
+    (``Review.objects.overdue``). Older versions are superseded, not overdue. Two
+    queries at most."""
+    if assessment is None or assessment.status != Assessment.Status.APPROVED:
+        return None
+    superseded = (
+        Assessment.objects.approved()
+        .filter(agent_id=assessment.agent_id, number__gt=assessment.number)
+        .exists()
+    )
+    if superseded:
+        return None
+    due_on = (
+        Review.objects.overdue(today)
+        .filter(agent_id=assessment.agent_id)
+        .order_by("due_on")
+        .values_list("due_on", flat=True)
+        .first()
+    )
+    if due_on is None:
+        return None
+    return OverdueDecision(due_on=due_on, days=(today - due_on).days)

@@ -88,6 +88,11 @@ urlpatterns = [
         report_views.board_pack_download,
         name="board_pack_download",
     ),
+    path(
+        "reports/board-packs/<int:pk>/register.csv",
+        report_views.board_pack_register,
+        name="board_pack_register",
+    ),
     path("reports/verify/", report_views.report_verify, name="report_verify"),
     path("reports/inventory.csv", report_views.export_inventory, name="export_inventory"),
     path("reports/assessments.csv", report_views.export_assessments, name="export_assessments"),

@@ -138,6 +138,10 @@ ACCESS: dict[str, Route] = {
     "assessments:board_pack_download": Route(
         allowed_from("viewer"), args=lambda objs: [objs["board_pack"].pk]
     ),
+    # The fixture's pack is not a real PDF, so it has no register: viewers are sent back.
+    "assessments:board_pack_register": Route(
+        allowed_from("viewer", 302), args=lambda objs: [objs["board_pack"].pk]
+    ),
     "assessments:report_verify": Route(
         allowed_from("viewer"),
         method="post",

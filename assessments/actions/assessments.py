@@ -20,6 +20,7 @@ from assessments.models import (
     Review,
     review_intervals,
 )
+from assessments.reports.assessment import agent_facts
 
 # --------------------------------------------------------------------------- assessments
 
@@ -328,6 +329,7 @@ def approve_assessment(
     current.decided_at = now
     current.next_review_on = next_review
     current.lock_version = F("lock_version") + 1
+    current.inventory_at_approval = agent_facts(current.agent)
     current.save()
     current.refresh_from_db(fields=["lock_version"])
     for subject in subjects:

@@ -181,7 +181,7 @@ def issue_board_pack(
             kind=ReportRecord.Kind.BOARD,
             content_sha256=pack.content_sha256,
             file_sha256=sha256_hex(pack.rendered.data),
-            params={**filters.to_params(), "generated_by": author},
+            params={**filters.to_params(), "generated_by": author, "figures": pack.headline},
             pages=pack.rendered.pages,
             created_by=actor if getattr(actor, "is_authenticated", False) else None,
         )

@@ -75,6 +75,22 @@ def _exception(e: GapException | None) -> dict[str, Any] | None:
     }
 
 
+def agent_facts(agent: Any) -> dict[str, Any]:
+    """The inventory facts a report states about its agent (frozen at approval by
+    ``approve_assessment`` into ``Assessment.inventory_at_approval``)."""
+    return {
+        "name": agent.name,
+        "slug": agent.slug,
+        "purpose": agent.purpose,
+        "owner": person(agent.owner),
+        "owner_email": agent.owner.email,
+        "team": agent.team.name,
+        "platform": agent.platform,
+        "environments": [e.capitalize() for e in agent.environments or []],
+        "status": agent.get_status_display(),
+    }
+
+
 def report_content(assessment: Assessment) -> dict[str, Any]:
     """Everything the report states, as plain data (datetimes stay datetimes)."""
     agent = assessment.agent
@@ -215,19 +231,12 @@ def report_content(assessment: Assessment) -> dict[str, Any]:
         .values_list("hash", flat=True)
         .first()
     )
+    # An approved report states the agent as it was at approval; assessments approved
+    # before that was recorded fall back to the inventory as it is now.
+    facts = (assessment.inventory_at_approval if approved else None) or agent_facts(agent)
     return {
         "report": "assessment",
-        "agent": {
-            "name": agent.name,
-            "slug": agent.slug,
-            "purpose": agent.purpose,
-            "owner": person(agent.owner),
-            "owner_email": agent.owner.email,
-            "team": agent.team.name,
-            "platform": agent.platform,
-            "environments": [e.capitalize() for e in agent.environments or []],
-            "status": agent.get_status_display(),
-        },
+        "agent": facts,
         "assessment": {
             "number": assessment.number,
             "status": assessment.status,

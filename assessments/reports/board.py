@@ -20,7 +20,7 @@ from django.urls import reverse
 from django.utils import dateformat, timezone
 
 from assessments import decisions, portfolio
-from assessments.engine import FLAG_DESCRIPTIONS, FLAG_TITLES, TIER_NAMES
+from assessments.engine import BLOCKING_FLAGS, FLAG_DESCRIPTIONS, FLAG_TITLES
 from assessments.models import (
     Agent,
     Assessment,
@@ -40,7 +40,16 @@ DUE_WITHIN_DAYS = 30
 # Reviews due soon are listed in full up to this many; beyond it the pack lists the
 # soonest and counts the rest by team (every agent's next review is in the appendix).
 DUE_LIST_LIMIT = 40
+# Long lists (overdue reviews, expiring exceptions, reclassifications) print this many
+# rows and count the rest; the attached register has every agent.
+LIST_LIMIT = 40
+# The printed appendix lists the agents that most need attention, this many by default.
+DEFAULT_TOP = 25
+MAX_TOP = 200
+REGISTER_ATTACHMENT = "agent-register.csv"
 TIER_LABELS: dict[int, str] = dict(Tier.choices)
+# Every table and chart in the pack runs the tiers in one order: most critical first.
+TIER_ORDER = (4, 3, 2, 1)
 CLASS_LABELS: dict[str, str] = dict(Classification.choices)
 UNASSESSED = "unassessed"
 COLOURS = {"agent_identity": "#6f2dbd", "machine_identity": "#0f766e", UNASSESSED: "#cbd5e1"}
@@ -59,6 +68,12 @@ class BoardFilters:
     team: str = ""  # team slug
     tier: int | None = None
     classification: str = ""  # agent_identity | machine_identity | unassessed
+    top: int = DEFAULT_TOP  # agents listed in the printed appendix
+    # The sign-off block printed on the last page (from the request form).
+    prepared_by: str = ""
+    reviewed_by: str = ""
+    meeting_date: dt.date | None = None
+    decision: str = ""
 
     @classmethod
     def from_params(cls, params: dict[str, Any], today: dt.date | None = None) -> BoardFilters:
@@ -94,7 +109,36 @@ class BoardFilters:
         classification = str(params.get("classification") or "")
         if classification and classification not in (*CLASS_LABELS, UNASSESSED):
             raise FilterError("The class must be agent_identity, machine_identity or unassessed.")
-        return cls(since=since, until=until, team=team, tier=tier, classification=classification)
+        top = params.get("top")
+        if top in ("", None):
+            top = DEFAULT_TOP
+        else:
+            try:
+                top = int(top)
+            except (TypeError, ValueError) as exc:
+                raise FilterError(f"The appendix lists 1 to {MAX_TOP} agents.") from exc
+            if not 1 <= top <= MAX_TOP:
+                raise FilterError(f"The appendix lists 1 to {MAX_TOP} agents.")
+        try:
+            meeting = (
+                dt.date.fromisoformat(params["meeting_date"])
+                if params.get("meeting_date")
+                else None
+            )
+        except (TypeError, ValueError) as exc:
+            raise FilterError("Dates must be written as YYYY-MM-DD.") from exc
+        return cls(
+            since=since,
+            until=until,
+            team=team,
+            tier=tier,
+            classification=classification,
+            top=top,
+            prepared_by=str(params.get("prepared_by") or "").strip()[:200],
+            reviewed_by=str(params.get("reviewed_by") or "").strip()[:200],
+            meeting_date=meeting,
+            decision=str(params.get("decision") or "").strip()[:2000],
+        )
 
     def to_params(self) -> dict[str, Any]:
         return {
@@ -103,7 +147,16 @@ class BoardFilters:
             "team": self.team,
             "tier": self.tier,
             "classification": self.classification,
+            "top": self.top,
+            "prepared_by": self.prepared_by,
+            "reviewed_by": self.reviewed_by,
+            "meeting_date": self.meeting_date.isoformat() if self.meeting_date else "",
+            "decision": self.decision,
         }
+
+    def scope_key(self) -> dict[str, Any]:
+        """What makes two packs comparable: the same agents filter."""
+        return {"team": self.team, "tier": self.tier, "classification": self.classification}
 
     def describe(self) -> list[str]:
         parts = []
@@ -223,6 +276,7 @@ def _reclassifications(scope: Any, filters: BoardFilters) -> list[dict[str, Any]
 
 def _reviews(qs: Any, today: dt.date) -> list[dict[str, Any]]:
     rows = qs.order_by("due_on", "agent__name").values(
+        "agent_id",
         "agent__name",
         "agent__slug",
         "agent__team__name",
@@ -236,6 +290,7 @@ def _reviews(qs: Any, today: dt.date) -> list[dict[str, Any]]:
     )
     return [
         {
+            "agent_id": r["agent_id"],
             "agent": r["agent__name"],
             "slug": r["agent__slug"],
             "team": r["agent__team__name"],
@@ -449,7 +504,8 @@ def board_content(filters: BoardFilters, *, today: dt.date | None = None) -> dic
     matrix: dict[Any, dict[str, int]] = {t: Counter() for t in (*TIER_LABELS, None)}
     team_rows: dict[str, Counter[str]] = defaultdict(Counter)
     overdue_slugs = {r["slug"] for r in overdue}
-    blocks = []
+    overdue_days = {r["agent_id"]: r["days"] for r in overdue}
+    register: list[dict[str, Any]] = []
     for a in agents:
         cls = a["current_classification"] or UNASSESSED
         tier = a["current_tier"] if a["current_classification"] else None
@@ -481,42 +537,31 @@ def board_content(filters: BoardFilters, *, today: dt.date | None = None) -> dic
                 else:
                     gap_parts.append(control["id"])
         owner = _name(a["owner__first_name"], a["owner__last_name"], a["owner__username"])
-        if approved_row is not None and tier:
-            decided = (
-                f"{CLASS_LABELS[cls]} · tier {tier} ({TIER_NAMES[tier]}) · "
-                f"v{approved_row['number']} approved "
-                f"{_d(timezone.localdate(approved_row['decided_at']))}"
-            )
-        else:
-            decided = "Not assessed: no approved assessment yet"
-        review = ""
-        if a["next_review"]:  # the open review's due date (portfolio.agents_for_list)
-            late = (today - a["next_review"]).days
-            review = f"next review {_d(a['next_review'])}" + (
-                f" (overdue by {late} day{'s' if late != 1 else ''})" if late > 0 else ""
-            )
-            if a["review_triggered"]:
-                review += ", triggered by a change"
-        reach = writes.get(a["pk"], [])
-        if reads[a["pk"]]:
-            reach = [*reach, f"{reads[a['pk']]} read-only"]
-        line = [
-            decided,
-            review,
-            f"owner {owner}",
-            "systems: " + (", ".join(reach) or "none recorded"),
-        ]
-        problems = []
-        if gap_parts:
-            problems.append("Gaps: " + "; ".join(gap_parts))
-        if flags:
-            problems.append("Flags: " + ", ".join(FLAG_TITLES.get(f, f).lower() for f in flags))
-        blocks.append(
+        open_ids = [g.split(" ", 1)[0] for g in gap_parts if "(exception" not in g]
+        excepted = [g for g in gap_parts if "(exception" in g]
+        excepted_flags = active_exceptions.get(a["pk"], {})
+        blocking = [f for f in flags if f in BLOCKING_FLAGS and f not in excepted_flags]
+        late = overdue_days.get(a["pk"], 0)
+        register.append(
             {
-                "title": f"{a['name']} ({a['slug']})",
                 "team": a["team__name"],
-                "summary": " · ".join(p for p in line if p),
-                "gaps": " · ".join(problems),
+                "agent": a["name"],
+                "slug": a["slug"],
+                "class": CLASS_LABELS[cls] if approved_row is not None and tier else "Not assessed",
+                "tier": tier if approved_row is not None else None,
+                "version": approved_row["number"] if approved_row is not None else None,
+                "approved_on": timezone.localdate(approved_row["decided_at"])
+                if approved_row is not None
+                else None,
+                "next_review": a["next_review"],  # the open review's due date
+                "days_overdue": late,
+                "owner": owner,
+                "open_gaps": open_ids,
+                "excepted_gaps": excepted,
+                "flags": [FLAG_TITLES.get(f, f) for f in flags],
+                "blocking_flags": [FLAG_TITLES.get(f, f) for f in blocking],
+                "can_change": writes.get(a["pk"], []),
+                "read_only": reads[a["pk"]],
             }
         )
 
@@ -554,7 +599,7 @@ def board_content(filters: BoardFilters, *, today: dt.date | None = None) -> dic
         for fw in coverage["frameworks"]
     ]
 
-    tier_columns: list[tuple[Any, str]] = [(t, TIER_LABELS[t]) for t in TIER_LABELS]
+    tier_columns: list[tuple[Any, str]] = [(t, TIER_LABELS[t]) for t in TIER_ORDER]
     tier_columns.append((None, "Not assessed"))
     distribution = [
         {
@@ -587,6 +632,7 @@ def board_content(filters: BoardFilters, *, today: dt.date | None = None) -> dic
         entry["expiring"] += int(x["days_left"] <= DUE_WITHIN_DAYS)
         entry["next_expiry"] = min(entry["next_expiry"], x["expires_on"])
 
+    expiring_list = [x for x in exceptions if x["days_left"] <= DUE_WITHIN_DAYS]
     points = _key_points(
         total=total,
         assessed=assessed,
@@ -600,8 +646,72 @@ def board_content(filters: BoardFilters, *, today: dt.date | None = None) -> dic
         reclassified=reclassified,
         states=portfolio.assessment_states(scope.filter(current_classification="")),
     )
+    headline = {
+        "agents": total,
+        "unassessed": total - assessed,
+        "critical": critical,
+        "high": high,
+        "overdue": review_counts["overdue"],
+        "agents_with_open_gaps": open_gaps.agent_count,
+        "open_gaps": open_gaps.total,
+        "exceptions": len(exceptions),
+        "expiring": expiring,
+        "reclassified_up": sum(1 for r in reclassified if r["change"] == "up"),
+        "tiers": {str(t): sum(matrix[t].values()) for t in TIER_LABELS},
+    }
+    history = previous_packs(filters)
+    awaiting = list(
+        Assessment.objects.filter(agent__in=ids, status=Assessment.Status.SUBMITTED)
+        .order_by("submitted_at", "pk")
+        .values(
+            "agent__name",
+            "agent__slug",
+            "number",
+            "submitted_at",
+            "classification",
+            "tier",
+            "agent__current_tier",
+        )
+    )
     return {
         "report": "board",
+        "headline": headline,
+        "status": _rag(headline, assessed),
+        "previous": history[0] if history else None,
+        "changes": _changes(headline, history[0]["figures"] if history else None),
+        "trend": _trend(headline, today, history),
+        "top_risks": needing_attention(register, TOP_RISKS),
+        "decisions": {
+            "awaiting": [
+                {
+                    "agent": a["agent__name"],
+                    "slug": a["agent__slug"],
+                    "version": a["number"],
+                    "submitted_on": timezone.localdate(a["submitted_at"])
+                    if a["submitted_at"]
+                    else None,
+                    "proposed": f"{CLASS_LABELS.get(a['classification'], 'Not decided')}, "
+                    f"tier {a['tier']}"
+                    if a["classification"] and a["tier"]
+                    else "Not decided",
+                }
+                for a in awaiting[:LIST_LIMIT]
+            ],
+            "awaiting_total": len(awaiting),
+            "expiring": len(expiring_list),
+            "ratify": [r for r in reclassified if r["change"] == "up" or r["class_changed"]][
+                -LIST_LIMIT:
+            ],
+            "ratify_total": sum(
+                1 for r in reclassified if r["change"] == "up" or r["class_changed"]
+            ),
+        },
+        "signoff": {
+            "prepared_by": filters.prepared_by,
+            "reviewed_by": filters.reviewed_by,
+            "meeting_date": filters.meeting_date,
+            "decision": filters.decision,
+        },
         "today": today,
         "period": {"since": filters.since, "until": filters.until},
         "filters": filters.describe(),
@@ -639,7 +749,7 @@ def board_content(filters: BoardFilters, *, today: dt.date | None = None) -> dic
             {
                 "name": name,
                 "total": c["total"],
-                "tiers": [c[f"tier{t}"] for t in TIER_LABELS],
+                "tiers": [c[f"tier{t}"] for t in TIER_ORDER],
                 "unassessed": c[UNASSESSED],
                 "overdue": c["overdue"],
             }
@@ -654,7 +764,9 @@ def board_content(filters: BoardFilters, *, today: dt.date | None = None) -> dic
             }
             for f, n in sorted(flag_counts.items(), key=lambda kv: (-kv[1], kv[0]))
         ],
-        "overdue": overdue,
+        "overdue": overdue[:LIST_LIMIT],
+        "overdue_more": max(0, len(overdue) - LIST_LIMIT),
+        "overdue_by_team": _due_by_team(overdue),
         "due": due[:DUE_LIST_LIMIT],
         "due_more": max(0, len(due) - DUE_LIST_LIMIT),
         "due_by_team": _due_by_team(due),
@@ -662,12 +774,251 @@ def board_content(filters: BoardFilters, *, today: dt.date | None = None) -> dic
         "exceptions_by_subject": sorted(
             by_subject.values(), key=lambda x: (-x["count"], x["subject"])
         ),
-        "expiring_exceptions": [x for x in exceptions if x["days_left"] <= DUE_WITHIN_DAYS],
-        "expired_exceptions": expired,
-        "reclassifications": reclassified,
+        "expiring_exceptions": expiring_list[:LIST_LIMIT],
+        "expiring_more": max(0, len(expiring_list) - LIST_LIMIT),
+        "expired_exceptions": expired[:LIST_LIMIT],
+        "expired_more": max(0, len(expired) - LIST_LIMIT),
+        "reclassifications": reclassified[-LIST_LIMIT:],
+        "reclassifications_more": max(0, len(reclassified) - LIST_LIMIT),
         "frameworks": frameworks,
-        "agents": blocks,
+        "top": filters.top,
+        "attention": needing_attention(register, filters.top),
+        "attention_total": sum(1 for r in register if _needs_attention(r)),
+        "register": register,
     }
+
+
+TOP_RISKS = 10
+TREND_PACKS = 6
+
+
+def previous_packs(filters: BoardFilters) -> list[dict[str, Any]]:
+    """The latest earlier packs of the same scope (newest first, at most five), with the
+    headline figures each recorded when it was issued."""
+    from assessments.models import ReportRecord
+
+    key = filters.scope_key()
+    rows = (
+        ReportRecord.objects.filter(kind=ReportRecord.Kind.BOARD, params__has_key="figures")
+        .order_by("-created_at", "-pk")
+        .values("document_id", "created_at", "params")[:200]
+    )
+    found = []
+    for row in rows:
+        params = row["params"]
+        same = (
+            str(params.get("team") or "") == key["team"]
+            and (params.get("tier") or None) == key["tier"]
+            and str(params.get("classification") or "") == key["classification"]
+        )
+        if same:
+            found.append(
+                {
+                    "document_id": row["document_id"],
+                    "on": timezone.localdate(row["created_at"]),
+                    "figures": params["figures"],
+                }
+            )
+        if len(found) == TREND_PACKS - 1:
+            break
+    return found
+
+
+# Headline figures, how each is judged, and what "worse" means (up is worse for all).
+HEADLINES = [
+    ("unassessed", "Never assessed"),
+    ("overdue", "Reviews overdue"),
+    ("agents_with_open_gaps", "Agents with an open gap"),
+    ("critical", "Agents at the critical tier"),
+    ("expiring", "Exceptions expiring within 30 days"),
+    ("reclassified_up", "Moved to a higher tier in the period"),
+]
+RAG_LABELS = {"green": "Green", "amber": "Amber", "red": "Red"}
+
+
+def _rag(headline: dict[str, Any], assessed: int) -> list[dict[str, Any]]:
+    """Red, amber or green for each headline figure, with the rule that decided it."""
+    total = max(headline["agents"], 1)
+    rules = {
+        # (amber when above, red when above, the rule in words)
+        "unassessed": (0, total // 10, "red when more than 10% of agents"),
+        "overdue": (0, max(assessed, 1) // 20, "red when more than 5% of assessed agents"),
+        "agents_with_open_gaps": (0, max(assessed, 1) // 10, "red when more than 10%"),
+        "critical": (0, 10**9, "amber when any: each needs the strongest controls"),
+        "expiring": (0, 10**9, "amber when any: an expired exception re-opens its gap"),
+        "reclassified_up": (0, 10**9, "amber when any: the board ratifies each"),
+    }
+    out = []
+    for key, label in HEADLINES:
+        value = headline[key]
+        amber, red, rule = rules[key]
+        status = "red" if value > red else "amber" if value > amber else "green"
+        out.append({"key": key, "label": label, "value": value, "status": status, "rule": rule})
+    return out
+
+
+def _changes(headline: dict[str, Any], before: dict[str, Any] | None) -> dict[str, str]:
+    """Each headline figure's change since the previous pack of the same scope."""
+    if before is None:
+        return {}
+    out = {}
+    for key, _label in HEADLINES:
+        if key not in before:
+            continue
+        delta = headline[key] - int(before[key])
+        out[key] = f"+{delta}" if delta > 0 else ("±0" if delta == 0 else f"−{-delta}")
+    return out
+
+
+def _trend(
+    headline: dict[str, Any], today: dt.date, history: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """Small bar charts over this pack and up to five earlier ones of the same scope."""
+    points = [{"on": h["on"], "figures": h["figures"]} for h in reversed(history)] + [
+        {"on": today, "figures": headline}
+    ]
+    series = [
+        ("overdue", "Reviews overdue", "#b91c1c"),
+        ("open_gaps", "Open gaps", "#b45309"),
+        ("exceptions", "Exceptions in force", "#6f2dbd"),
+        ("critical", "Critical tier agents", "#14213d"),
+    ]
+    charts = []
+    width, height, bottom = 170, 70, 14
+    for key, label, colour in series:
+        values = [int(p["figures"].get(key, 0)) for p in points]
+        tallest = max([*values, 1])
+        slot = width / TREND_PACKS
+        bars = []
+        for i, (value, point) in enumerate(zip(values, points, strict=True)):
+            h = (height - bottom - 12) * value / tallest
+            bars.append(
+                {
+                    "x": round(i * slot + slot * 0.2, 1),
+                    "w": round(slot * 0.6, 1),
+                    "y": round(height - bottom - h, 1),
+                    "h": round(h, 1),
+                    "value": value,
+                    "value_y": round(height - bottom - h - 2, 1),
+                    "cx": round(i * slot + slot / 2, 1),
+                    "label": point["on"].strftime("%-d %b"),
+                }
+            )
+        charts.append(
+            {
+                "label": label,
+                "colour": colour,
+                "bars": bars,
+                "width": width,
+                "height": height,
+                "axis_y": height - bottom,
+                "label_y": height - 3,
+            }
+        )
+    tiers = [
+        {
+            "on": p["on"],
+            "tiers": [int((p["figures"].get("tiers") or {}).get(str(t), 0)) for t in TIER_ORDER],
+        }
+        for p in points
+    ]
+    return {"points": len(points), "charts": charts, "tiers": tiers}
+
+
+def _needs_attention(row: dict[str, Any]) -> bool:
+    return bool(
+        row["version"] is None or row["open_gaps"] or row["blocking_flags"] or row["days_overdue"]
+    )
+
+
+def risk_key(row: dict[str, Any]) -> tuple[Any, ...]:
+    """Most at risk first: tier, then blocking flags, open gaps and days overdue."""
+    return (
+        -(row["tier"] or 0),
+        -len(row["blocking_flags"]),
+        -len(row["open_gaps"]),
+        -row["days_overdue"],
+        row["agent"],
+        row["slug"],
+    )
+
+
+def required_action(row: dict[str, Any]) -> str:
+    """What the owner must do, most urgent first, in a sentence."""
+    actions = []
+    if row["version"] is None:
+        actions.append("Assess it: nobody has decided how it must be governed")
+    if row["days_overdue"]:
+        n = row["days_overdue"]
+        actions.append(f"Complete the overdue review ({n} day{'s' if n != 1 else ''} late)")
+    if row["blocking_flags"]:
+        actions.append("Resolve " + ", ".join(f.lower() for f in row["blocking_flags"]))
+    if row["open_gaps"]:
+        n = len(row["open_gaps"])
+        actions.append(f"Close {n} gap{'s' if n != 1 else ''}: {', '.join(row['open_gaps'])}")
+    return "; ".join(actions) + "." if actions else ""
+
+
+def needing_attention(register: list[dict[str, Any]], top: int) -> list[dict[str, Any]]:
+    """The ``top`` agents most at risk among those with something to act on."""
+    rows = sorted((r for r in register if _needs_attention(r)), key=risk_key)[:top]
+    return [
+        {
+            **r,
+            "action": required_action(r),
+            # The review date is when it must be done by; an overdue one is already late.
+            "due_on": r["next_review"],
+        }
+        for r in rows
+    ]
+
+
+REGISTER_HEADER = [
+    "team",
+    "agent",
+    "slug",
+    "class",
+    "tier",
+    "approved version",
+    "approved on",
+    "next review",
+    "days overdue",
+    "owner",
+    "open gaps",
+    "gaps under exception",
+    "flags",
+    "blocking flags without exception",
+    "systems it can change",
+    "read-only systems",
+]
+
+
+def register_csv(register: list[dict[str, Any]]) -> bytes:
+    """Every agent in scope, one row each: the pack's register (attached, and a download)."""
+    from assessments.reports.exports import csv_lines
+
+    rows = (
+        [
+            r["team"],
+            r["agent"],
+            r["slug"],
+            r["class"],
+            r["tier"],
+            r["version"],
+            r["approved_on"],
+            r["next_review"],
+            r["days_overdue"],
+            r["owner"],
+            "; ".join(r["open_gaps"]),
+            "; ".join(r["excepted_gaps"]),
+            "; ".join(r["flags"]),
+            "; ".join(r["blocking_flags"]),
+            "; ".join(r["can_change"]),
+            r["read_only"],
+        ]
+        for r in register
+    )
+    return "".join(csv_lines(REGISTER_HEADER, rows)).encode("utf-8")
 
 
 def _due_by_team(due: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -683,7 +1034,7 @@ def _due_by_team(due: list[dict[str, Any]]) -> list[dict[str, Any]]:
         {
             "team": row["team"],
             "count": row["count"],
-            "tiers": [row["tiers"][t] for t in (4, 3, 2, 1)],
+            "tiers": [row["tiers"][t] for t in TIER_ORDER],
             "first": row["first"],
         }
         for row in sorted(teams.values(), key=lambda r: (-r["count"], r["team"]))
@@ -776,8 +1127,9 @@ def _estimated_pages(content: dict[str, Any]) -> int:
         + len(content["reclassifications"])
         + len(content["gaps"])
         + sum(len(fw["items"]) for fw in content["frameworks"])
+        + len(content["attention"])
     )
-    return 5 + rows // 28 + len(content["agents"]) // 12
+    return 6 + rows // 28
 
 
 @dataclass(frozen=True)
@@ -785,6 +1137,7 @@ class BoardPack:
     rendered: RenderedPdf
     content: bytes
     content_sha256: str
+    headline: dict[str, Any]  # kept on the pack's record: the next pack's trend and change
 
 
 def render_board_pack(
@@ -832,9 +1185,9 @@ def render_board_pack(
         "chart": _chart(
             {
                 key: {cls: row[cls] for cls in ("agent_identity", "machine_identity", UNASSESSED)}
-                for key, row in zip((*TIER_LABELS, None), content["distribution"], strict=True)
+                for key, row in zip((*TIER_ORDER, None), content["distribution"], strict=True)
             },
-            [(t, TIER_LABELS[t]) for t in TIER_LABELS] + [(None, "Not assessed")],
+            [(t, TIER_LABELS[t]) for t in TIER_ORDER] + [(None, "Not assessed")],
         ),
     }
     meta = PdfMeta(
@@ -844,7 +1197,14 @@ def render_board_pack(
         author=generated_by,
         created=generated_at,
         content=data,
+        attachments=(
+            (
+                REGISTER_ATTACHMENT,
+                register_csv(content["register"]),
+                f"Every agent in scope of {document_id}, one row each (UTF-8 CSV)",
+            ),
+        ),
     )
     rendered = render_pdf(TEMPLATE, context, meta, progress=on_step)
     report(95, "Recording the pack")
-    return BoardPack(rendered, data, digest)
+    return BoardPack(rendered, data, digest, content["headline"])

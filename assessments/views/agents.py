@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from assessments import actions, portfolio
+from assessments import actions, portfolio, reviews
 from assessments.forms import (
     AgentFilterForm,
     AgentForm,
@@ -90,17 +90,20 @@ def agent_detail(request: HtmxHttpRequest, slug: str) -> HttpResponse:
         .select_related("assessor", "reviewer")
         .order_by("-number")
     )
+    latest_approved = next((a for a in assessments if a.status == "approved"), None)
+    today = timezone.localdate()
     context: dict[str, Any] = {
         "agent": agent,
         "assessments": assessments,
         "open_assessment": next(
             (a for a in assessments if a.status in Assessment.OPEN_STATUSES), None
         ),
-        "latest_approved": next((a for a in assessments if a.status == "approved"), None),
+        "latest_approved": latest_approved,
+        "report_overdue": reviews.overdue_decision(latest_approved, today),
         "open_review": Review.objects.open().filter(agent=agent).select_related("assignee").first(),
         "history": history(AuditEvent.objects.filter(agent=agent).order_by("-id")[:200])[:10],
         "evidence_uploads": EvidenceUpload.objects.filter(agent=agent).with_counts()[:10],
-        "today": timezone.localdate(),
+        "today": today,
     }
     return render(request, "assessments/agent_detail.html", context)
 

@@ -12,7 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from assessments import actions, decisions, engine, provenance
+from assessments import actions, decisions, engine, provenance, reviews
 from assessments.forms import BoundedDateField
 from assessments.models import Agent, Assessment, AuditEvent, GapException
 from assessments.presentation import display_value, history, panel_context
@@ -132,6 +132,7 @@ def _detail_context(
     context = {
         "assessment": assessment,
         "agent": assessment.agent,
+        "report_overdue": reviews.overdue_decision(assessment, today),
         "sections": sections,
         "can_review": can_review,
         "why_not_review": why_not,
