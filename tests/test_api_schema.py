@@ -74,3 +74,14 @@ class OpenApiSchemaTests(TestCase):
                     case.call_and_validate(headers=headers, checks=CHECKS)
 
                 run()
+
+
+class OpenApiDocumentTests(TestCase):
+    def test_the_served_schema_is_a_valid_openapi_3_1_document(self):
+        from openapi_spec_validator import OpenAPIV31SpecValidator, validate
+
+        response = self.client.get("/api/v1/openapi.json")
+        self.assertEqual(response.status_code, 200)
+        document = response.json()
+        self.assertEqual(document["openapi"][:3], "3.1")
+        validate(document, cls=OpenAPIV31SpecValidator)  # raises on any violation
