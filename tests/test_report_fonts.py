@@ -37,7 +37,8 @@ SYSTEMS = [
     ("Бухгалтерия books", "read"),
     ("📦 parcel tracker", "read"),
 ]
-ARN = "arn:aws:iam::123456789012:role/service-role/" + "InvoiceReconciliationAgent" * 6
+# Long enough to need wrapping, short enough for the fields it goes in (platform: 120).
+ARN = "arn:aws:iam::123456789012:role/service-role/" + "InvoiceReconciliationAgent" * 2
 LONG_URL = "https://example.com/" + "very-long-path-segment-without-spaces-" * 6 + "end"
 
 FONT_NAMES = ("Inter", "Report-")  # the families static/css/report.css declares
