@@ -480,12 +480,16 @@ class AssessmentQuerySet(models.QuerySet["Assessment"]):
         """Started and never submitted."""
         return self.filter(status=Assessment.Status.DRAFT)
 
-    def latest_approved(self) -> AssessmentQuerySet:
-        """Each agent's latest approved version."""
+    def latest_approved(self, as_of: dt.datetime | None = None) -> AssessmentQuerySet:
+        """Each agent's latest approved version (as it stood at ``as_of``, if given)."""
         later = Assessment.objects.approved().filter(
             agent_id=models.OuterRef("agent_id"), number__gt=models.OuterRef("number")
         )
-        return self.approved().exclude(models.Exists(later))
+        approved = self.approved()
+        if as_of is not None:
+            later = later.filter(decided_at__lte=as_of)
+            approved = approved.filter(decided_at__lte=as_of)
+        return approved.exclude(models.Exists(later))
 
     # -- the inboxes: the same states, as each person sees their own
     def awaiting_decision(self) -> AssessmentQuerySet:
@@ -634,6 +638,22 @@ class ExceptionQuerySet(models.QuerySet["GapException"]):
         """The exceptions that count: the latest per agent and subject, not revoked and
         not expired on ``on``. A superseded one never counts, even if it runs longer."""
         return self.not_superseded().active(on)
+
+    def in_force_as_of(self, day: dt.date) -> ExceptionQuerySet:
+        """The exceptions that counted at the end of a past ``day``, from the records:
+        accepted by then, not yet revoked then, not expired, and not yet renewed then."""
+        end = dt.datetime.combine(day, dt.time.max, tzinfo=dt.UTC)
+        renewed = GapException.objects.filter(
+            agent=models.OuterRef("agent"),
+            subject=models.OuterRef("subject"),
+            pk__gt=models.OuterRef("pk"),
+            created_at__lte=end,
+        )
+        return (
+            self.filter(created_at__lte=end, expires_on__gte=day)
+            .filter(Q(revoked_at__isnull=True) | Q(revoked_at__gt=end))
+            .exclude(models.Exists(renewed))
+        )
 
     def expiring(self, on: dt.date | None = None, within_days: int = 30) -> ExceptionQuerySet:
         """Exceptions in force that expire within ``within_days`` of ``on``."""

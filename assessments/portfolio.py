@@ -140,18 +140,26 @@ class Gaps:
     by_control: list[tuple[str, str, int]]  # (control id, title, agents with the gap)
 
 
-def _gap_rows_sql(today: dt.date, agents: Any = None) -> tuple[str, list[Any]]:
+def _gap_rows_sql(
+    today: dt.date, agents: Any = None, *, as_of: dt.date | None = None
+) -> tuple[str, list[Any]]:
     """SQL for one row per open gap: (agent_id, number, control_id, title), expanding
     each latest approved result's ``controls`` array in the database (json_each on
     SQLite, jsonb_array_elements on PostgreSQL), less subjects an exception in force
-    covers."""
-    latest = Assessment.objects.latest_approved().filter(agent__status=Agent.Status.ACTIVE)
+    covers. ``as_of``: the gaps as they stood at the end of that past day."""
+    if as_of is None:
+        latest = Assessment.objects.latest_approved()
+        in_force = exceptions_in_force(today)
+    else:
+        end = dt.datetime.combine(as_of, dt.time.max, tzinfo=dt.UTC)
+        latest = Assessment.objects.latest_approved(end)
+        in_force = GapException.objects.in_force_as_of(as_of)
+    latest = latest.filter(agent__status=Agent.Status.ACTIVE)
     if agents is not None:
         latest = latest.filter(agent__in=agents)
+        in_force = in_force.filter(agent__in=agents)
     ids_sql, ids_params = latest.values("pk").query.sql_with_params()
-    exc_sql, exc_params = (
-        exceptions_in_force(today).values("agent_id", "subject").query.sql_with_params()
-    )
+    exc_sql, exc_params = in_force.values("agent_id", "subject").query.sql_with_params()
     if connection.vendor == "postgresql":
         each = "CROSS JOIN LATERAL jsonb_array_elements(a.result -> 'controls') AS c(value)"
         field_sql = "(c.value ->> '{}')"
@@ -226,6 +234,38 @@ def open_gaps(today: dt.date, *, top: int = 8, agents: Any = None) -> Gaps:
         agents=[listed[i] for i in top_ids if i in listed],
         by_control=by_control,
     )
+
+
+def figures_as_of(day: dt.date, agents: Any) -> dict[str, Any]:
+    """The trend figures of ``agents`` (an Agent queryset) as they stood at the end of a
+    past ``day``, rebuilt from the records (approvals, reviews, exceptions), for board
+    packs with fewer earlier packs than their trend shows. Four queries."""
+    end = dt.datetime.combine(day, dt.time.max, tzinfo=dt.UTC)
+    tiers = dict(
+        Assessment.objects.latest_approved(end)
+        .filter(agent__in=agents)
+        .order_by()
+        .values_list("tier")
+        .annotate(n=Count("pk"))
+        .values_list("tier", "n")
+    )
+    overdue = (
+        Review.objects.filter(agent__in=agents, created_at__lte=end, due_on__lt=day)
+        .filter(Q(closed_at__isnull=True) | Q(closed_at__gt=end))
+        .count()
+    )
+    exceptions = GapException.objects.in_force_as_of(day).filter(agent__in=agents).count()
+    gaps_sql, params = _gap_rows_sql(day, agents, as_of=day)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT COUNT(*) FROM ({gaps_sql}) g", params)  # noqa: S608
+        (open_gap_total,) = cursor.fetchone()
+    return {
+        "tiers": {str(t): tiers.get(t, 0) for t in (4, 3, 2, 1)},
+        "critical": tiers.get(4, 0),
+        "overdue": overdue,
+        "exceptions": exceptions,
+        "open_gaps": open_gap_total,
+    }
 
 
 def expiring_exceptions(today: dt.date, within_days: int = 30) -> list[GapException]:

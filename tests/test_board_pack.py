@@ -20,7 +20,15 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from assessments import actions, decisions, portfolio
-from assessments.models import Agent, AuditEvent, BoardPackJob, ReportRecord, Review
+from assessments.models import (
+    Agent,
+    Assessment,
+    AuditEvent,
+    BoardPackJob,
+    GapException,
+    ReportRecord,
+    Review,
+)
 from assessments.reports import board
 from assessments.reports.board import DUE_WITHIN_DAYS, BoardFilters, FilterError, board_content
 from assessments.reports.verify import MATCH, verify_bytes
@@ -617,6 +625,47 @@ class BoardPackStructureTests(TestCase):
         overdue = next(ch for ch in c["trend"]["charts"] if ch["label"] == "Reviews overdue")
         self.assertEqual([b["value"] for b in overdue["bars"]], [1] * 6)
         self.assertEqual(len(c["trend"]["tiers"]), 6)
+
+    def test_with_fewer_packs_the_trend_is_rebuilt_from_the_records_as_they_stood(self):
+        c = self.content()  # no earlier pack of this scope
+        self.assertEqual((c["trend"]["points"], c["trend"]["rebuilt"]), (6, 5))
+        rebuilt = [t for t in c["trend"]["tiers"] if t["rebuilt"]]
+        self.assertEqual(len(rebuilt), 5)
+        self.assertEqual(c["trend"]["tiers"][-1]["rebuilt"], False)  # this pack itself
+        # Each rebuilt point counts what the records say held on its day.
+        scope = Agent.objects.filter(status="active")
+        for t in rebuilt:
+            end = dt.datetime.combine(t["on"], dt.time.max, tzinfo=dt.UTC)
+            latest = Assessment.objects.latest_approved(end).filter(agent__in=scope)
+            self.assertEqual(
+                t["tiers"], [latest.filter(tier=n).count() for n in (4, 3, 2, 1)], t["on"]
+            )
+        # One earlier pack: four points rebuilt before it, then the pack, then this one.
+        actions.issue_board_pack(None, {}, actor_label="cron")
+        c = self.content()
+        self.assertEqual((c["trend"]["points"], c["trend"]["rebuilt"]), (6, 4))
+        overdue = next(ch for ch in c["trend"]["charts"] if ch["label"] == "Reviews overdue")
+        self.assertEqual(sum(1 for b in overdue["bars"] if b["label"].endswith("*")), 4)
+
+    def test_a_rebuilt_point_sees_the_past_not_today(self):
+        scope = Agent.objects.filter(status="active")
+        long_ago = TODAY - dt.timedelta(days=3650)
+        self.assertEqual(
+            portfolio.figures_as_of(long_ago, scope),
+            {
+                "tiers": {"4": 0, "3": 0, "2": 0, "1": 0},
+                "critical": 0,
+                "overdue": 0,
+                "exceptions": 0,
+                "open_gaps": 0,
+            },
+        )
+        today_figures = portfolio.figures_as_of(TODAY, scope)
+        self.assertEqual(today_figures["open_gaps"], portfolio.open_gaps(TODAY).total)
+        self.assertEqual(
+            today_figures["exceptions"],
+            GapException.objects.in_force(TODAY).filter(agent__in=scope).count(),
+        )
 
     def test_the_pack_shows_every_new_section_and_signs_off_on_the_last_page(self):
         issued = actions.issue_board_pack(

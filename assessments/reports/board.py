@@ -679,7 +679,7 @@ def board_content(filters: BoardFilters, *, today: dt.date | None = None) -> dic
         "status": _rag(headline, assessed),
         "previous": history[0] if history else None,
         "changes": _changes(headline, history[0]["figures"] if history else None),
-        "trend": _trend(headline, today, history),
+        "trend": _trend(headline, today, history, scope),
         "top_risks": needing_attention(register, TOP_RISKS),
         "decisions": {
             "awaiting": [
@@ -871,11 +871,26 @@ def _changes(headline: dict[str, Any], before: dict[str, Any] | None) -> dict[st
 
 
 def _trend(
-    headline: dict[str, Any], today: dt.date, history: list[dict[str, Any]]
+    headline: dict[str, Any],
+    today: dt.date,
+    history: list[dict[str, Any]],
+    scope: Any = None,
 ) -> dict[str, Any]:
-    """Small bar charts over this pack and up to five earlier ones of the same scope."""
-    points = [{"on": h["on"], "figures": h["figures"]} for h in reversed(history)] + [
-        {"on": today, "figures": headline}
+    """Small bar charts over this pack and up to five earlier ones of the same scope.
+    With fewer earlier packs, the missing points are rebuilt from the records at 30-day
+    steps before the earliest (``portfolio.figures_as_of``) and marked as such."""
+    points = [{"on": h["on"], "figures": h["figures"], "rebuilt": False} for h in history]
+    if scope is not None:
+        earliest = min([p["on"] for p in points] + [today])
+        step = 1
+        while len(points) < TREND_PACKS - 1:
+            day = earliest - dt.timedelta(days=30 * step)
+            points.append(
+                {"on": day, "figures": portfolio.figures_as_of(day, scope), "rebuilt": True}
+            )
+            step += 1
+    points = sorted(points, key=lambda p: p["on"]) + [
+        {"on": today, "figures": headline, "rebuilt": False}
     ]
     series = [
         ("overdue", "Reviews overdue", "#b91c1c"),
@@ -901,7 +916,7 @@ def _trend(
                     "value": value,
                     "value_y": round(height - bottom - h - 2, 1),
                     "cx": round(i * slot + slot / 2, 1),
-                    "label": point["on"].strftime("%-d %b"),
+                    "label": point["on"].strftime("%-d %b") + ("*" if point["rebuilt"] else ""),
                 }
             )
         charts.append(
@@ -918,11 +933,17 @@ def _trend(
     tiers = [
         {
             "on": p["on"],
+            "rebuilt": p["rebuilt"],
             "tiers": [int((p["figures"].get("tiers") or {}).get(str(t), 0)) for t in TIER_ORDER],
         }
         for p in points
     ]
-    return {"points": len(points), "charts": charts, "tiers": tiers}
+    return {
+        "points": len(points),
+        "rebuilt": sum(1 for p in points if p["rebuilt"]),
+        "charts": charts,
+        "tiers": tiers,
+    }
 
 
 def _needs_attention(row: dict[str, Any]) -> bool:
