@@ -9,7 +9,8 @@ class AssessmentsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from assessments import (
+        from assessments import (  # noqa: F401
+            accounts,  # account changes in the audit log
             signals,  # noqa: F401 (connects the auth audit handlers)
             tasks,  # noqa: F401 (registers the background tasks)
         )
