@@ -30,6 +30,17 @@ VERB_LABELS = {
     "auth.login_failed": "failed to sign in",
     "auth.locked_out": "was locked out",
     "access.forbidden": "was refused access",
+    "account.created": "created an account",
+    "account.roles_added": "gave an account a role",
+    "account.roles_removed": "took a role from an account",
+    "account.superuser_granted": "made an account a superuser",
+    "account.superuser_revoked": "took superuser status from an account",
+    "account.staff_granted": "gave an account staff status",
+    "account.staff_revoked": "took staff status from an account",
+    "account.enabled": "enabled an account",
+    "account.disabled": "disabled an account",
+    "account.password_changed": "changed a password",
+    "account.password_removed": "removed a password",
 }
 
 
