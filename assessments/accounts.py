@@ -91,7 +91,9 @@ def _changed(sender: Any, instance: Any, created: bool, raw: bool = False, **kwa
             _record(granted if getattr(instance, flag) else revoked, instance)
     if before["password"] != instance.password:
         _record(
-            "account.password_changed" if instance.has_usable_password() else "account.password_removed",
+            "account.password_changed"
+            if instance.has_usable_password()
+            else "account.password_removed",
             instance,
         )
     instance._account_before = {

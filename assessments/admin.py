@@ -19,7 +19,6 @@ from assessments.catalogue_admin import (
     ReferenceNoteForm,
 )
 
-
 User = get_user_model()
 
 

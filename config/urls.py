@@ -1,16 +1,50 @@
+from allauth.account import views as allauth_views  # noqa: E402
+from allauth.socialaccount import views as social_views  # noqa: E402
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from assessments.views import accounts, errors
 
+logout_view = auth_views.LogoutView.as_view()
+
 urlpatterns = [
     path("accounts/login/", accounts.login, name="login"),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/logout/", logout_view, name="logout"),
+    path("accounts/waiting/", accounts.waiting_for_access, name="waiting_for_access"),
+    # allauth's flows name these pages; they are the product's own.
+    path("accounts/login/", accounts.login, name="account_login"),
+    path("accounts/logout/", logout_view, name="account_logout"),
+    path("accounts/inactive/", allauth_views.account_inactive, name="account_inactive"),
+    path(
+        "accounts/reauthenticate/",
+        allauth_views.reauthenticate,
+        name="account_reauthenticate",
+    ),
+    # Second factors (TOTP, recovery codes, passkeys) and OpenID Connect single sign-on.
+    path("accounts/2fa/", include("allauth.mfa.urls")),
+    # Single sign-on steps; not the "connections" page: an account has one identity.
+    path(
+        "accounts/3rdparty/login/cancelled/",
+        social_views.login_cancelled,
+        name="socialaccount_login_cancelled",
+    ),
+    path(
+        "accounts/3rdparty/login/error/",
+        social_views.login_error,
+        name="socialaccount_login_error",
+    ),
+    path("accounts/3rdparty/signup/", social_views.signup, name="socialaccount_signup"),
+    path("accounts/", include("allauth.socialaccount.providers.openid_connect.urls")),
     path(
         "accounts/password/",
         auth_views.PasswordChangeView.as_view(),
         name="password_change",
+    ),
+    path(
+        "accounts/password/",
+        auth_views.PasswordChangeView.as_view(),
+        name="account_change_password",
     ),
     path(
         "accounts/password/done/",

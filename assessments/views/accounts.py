@@ -1,16 +1,23 @@
+"""Sign-in: local passwords (and second factors) through allauth's login flow, with the
+audit-log lock on repeated failures, and single sign-on beside it (assessments/sso.py)."""
+
 from __future__ import annotations
 
 import datetime as dt
 
-from django.contrib.auth import views as auth_views
+from allauth.account.views import LoginView
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_GET
 
-from assessments import audit, throttle
+from assessments import audit, sso, throttle
+from assessments.roles import role_of
 
 
 def _locked_response(request: HttpRequest, until: dt.datetime) -> HttpResponse:
@@ -22,13 +29,52 @@ def _locked_response(request: HttpRequest, until: dt.datetime) -> HttpResponse:
     return response
 
 
+class _LoginView(LoginView):
+    template_name = "registration/login.html"
+
+    def get_context_data(self, **kwargs: object) -> dict[str, object]:
+        context = super().get_context_data(**kwargs)
+        context.update(
+            sso_enabled=sso.sso_enabled(),
+            sso_name=settings.OIDC_PROVIDER_NAME,
+            sso_only=settings.SSO_ONLY,
+        )
+        return context
+
+
+_allauth_login = _LoginView.as_view()
+
+
 @sensitive_post_parameters("password")
 @csrf_protect
 @never_cache
 def login(request: HttpRequest) -> HttpResponseBase:
-    """Django's sign-in, with a lock on (username, address) after repeated failures."""
+    """Local sign-in, locked on (username, address) after repeated failures; in SSO-only
+    mode, for the break-glass accounts alone."""
     if request.method == "POST":
-        username = request.POST.get("username", "")
+        if "login" not in request.POST and "username" in request.POST:
+            request.POST = request.POST.copy()  # the field's older name still works
+            request.POST["login"] = request.POST["username"]
+        username = request.POST.get("login", "")
+        if not sso.local_password_allowed(username):
+            audit.record(
+                "auth.login_refused",
+                actor_label=throttle.normalised_username(username),
+                object_repr=throttle.normalised_username(username),
+                request=request,
+                changes={"reason": "sso_only"},
+            )
+            return render(
+                request,
+                "registration/login.html",
+                {
+                    "sso_enabled": sso.sso_enabled(),
+                    "sso_name": settings.OIDC_PROVIDER_NAME,
+                    "sso_only": True,
+                    "refused": True,
+                },
+                status=403,
+            )
         if until := throttle.locked_until(username, request):
             name = throttle.normalised_username(username)
             audit.record(
@@ -39,10 +85,20 @@ def login(request: HttpRequest) -> HttpResponseBase:
                 changes={"locked_until": until.isoformat()},
             )
             return _locked_response(request, until)
-        response = auth_views.LoginView.as_view(redirect_authenticated_user=True)(request)
+        response = _allauth_login(request)
         # A failure was recorded by the user_login_failed signal; it may start a lock.
         failed = response.status_code == 200 and not request.user.is_authenticated
         if failed and (until := throttle.register_failure(username, request)):
             return _locked_response(request, until)
         return response
-    return auth_views.LoginView.as_view(redirect_authenticated_user=True)(request)
+    return _allauth_login(request)
+
+
+@login_required
+@require_GET
+def waiting_for_access(request: HttpRequest) -> HttpResponse:
+    """Signed in, but no role yet: nothing to see until an administrator (or the
+    directory) grants one."""
+    if role_of(request.user) is not None:
+        return redirect("assessments:dashboard")
+    return render(request, "registration/waiting.html", status=200)
