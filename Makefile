@@ -53,6 +53,7 @@ typecheck: install
 
 bench: install
 	$(BIN)/python bench/engine.py
+	$(BIN)/python bench/evidence.py
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache .mypy_cache .hypothesis

@@ -62,6 +62,8 @@ class TeamAdmin(admin.ModelAdmin):
     list_display = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
     search_fields = ["name"]
+    # Submissions of the team's agents are announced to its reviewers (when it has any).
+    filter_horizontal = ["members"]
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

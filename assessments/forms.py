@@ -8,7 +8,15 @@ from django.core.exceptions import ValidationError
 from django.utils.text import slugify
 
 from assessments.actions import AGENT_FIELDS
-from assessments.models import Access, Agent, AgentLink, Environment, Team
+from assessments.models import (
+    Access,
+    Agent,
+    AgentLink,
+    EmailChoice,
+    Environment,
+    EvidenceKind,
+    Team,
+)
 
 User = get_user_model()
 
@@ -193,6 +201,7 @@ class AgentFilterForm(forms.Form):
         ("next_review_on", "Next review"),
         ("-current_tier", "Tier (highest first)"),
         ("team__name", "Team"),
+        ("waiting", "Waiting longest"),
     ]
 
     q = forms.CharField(required=False, max_length=100, label="Search")
@@ -229,9 +238,94 @@ class AgentFilterForm(forms.Form):
             (1, "1 · Baseline"),
         ],
     )
+    assessment = forms.ChoiceField(
+        required=False,
+        choices=[
+            ("", "Any assessment state"),
+            ("awaiting_decision", "Awaiting decision"),
+            ("returned", "Returned"),
+            ("draft", "In draft"),
+            ("never_assessed", "Never assessed"),
+            ("returned_to_me", "Returned to me"),
+            ("my_drafts", "My drafts"),
+        ],
+        label="Assessment",
+    )
     sort = forms.ChoiceField(required=False, choices=SORTS)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        for name in ("status", "team", "classification", "tier", "sort"):
+        for name in ("status", "team", "classification", "tier", "assessment", "sort"):
             self.fields[name].widget.attrs["class"] = "form-select"
+
+
+class NotificationPreferenceForm(forms.Form):
+    email = forms.ChoiceField(
+        choices=EmailChoice.choices,
+        widget=forms.RadioSelect,
+        label="E-mail me about notifications",
+        help_text="Submissions, decisions, exceptions running out and reviews due always "
+        "appear on your notifications page; this only chooses the e-mail.",
+    )
+
+
+# --------------------------------------------------------------------------- evidence
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several files in one field (Django's documented pattern)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", MultipleFileInput())
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data: Any, initial: Any = None) -> Any:
+        one = super().clean
+        if isinstance(data, list | tuple):
+            return [one(item, initial) for item in data]
+        return [one(data, initial)]
+
+
+class EvidenceUploadForm(forms.Form):
+    kind = forms.ChoiceField(
+        label="What the files are",
+        choices=[("", "Choose…"), *EvidenceKind.choices],
+        help_text="AWS: the output of aws iam get-account-authorization-details, or policy "
+        "documents. Kubernetes: Roles, ClusterRoles, bindings and ServiceAccounts (YAML or "
+        "JSON). Google Cloud: gcloud projects get-iam-policy output and custom role "
+        "definitions. MCP: a client's mcpServers configuration. Entra: the app's Microsoft "
+        "Graph application permissions.",
+    )
+    principal = forms.CharField(
+        label="Identity the files are about",
+        required=False,
+        max_length=500,
+        help_text="AWS: the role or user ARN. Kubernetes: system:serviceaccount:NAMESPACE:NAME. "
+        "Google Cloud: serviceAccount:EMAIL. Entra: the app's name or id (optional). "
+        "MCP: leave empty.",
+    )
+    uploads = MultipleFileField(
+        label="Files",
+        help_text="One or more JSON or YAML files, each at most 20 MiB. They are stored with "
+        "the agent and read as data only: nothing in them is run or fetched.",
+    )
+
+
+class ProposalDecisionForm(forms.Form):
+    decision = forms.ChoiceField(choices=[("accept", "Accept"), ("reject", "Reject")])
+    reason = forms.CharField(
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        label="Why it is wrong",
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("decision") == "reject" and not (data.get("reason") or "").strip():
+            self.add_error("reason", "Say why the proposal is wrong; a rejection needs a reason.")
+        return data

@@ -70,6 +70,11 @@ class Environment(models.TextChoices):
 class Team(models.Model):
     name = models.CharField(max_length=120, unique=True)
     slug = models.SlugField(max_length=120, unique=True)
+    # Who belongs to the team. A submitted assessment is announced to the team's
+    # reviewers when it has any, else to every reviewer.
+    members: models.ManyToManyField[Any, Any] = models.ManyToManyField(
+        User, blank=True, related_name="teams"
+    )
 
     class Meta:
         ordering = ["name"]
@@ -103,6 +108,14 @@ class AgentQuerySet(models.QuerySet["Agent"]):
         )
         ids = self.filter(matches).values("pk")
         return self.filter(pk__in=ids)
+
+    def with_assessment_in(self, assessments: AssessmentQuerySet) -> AgentQuerySet:
+        """Agents with an assessment in ``assessments`` (e.g. ``awaiting_decision()``)."""
+        return self.filter(pk__in=assessments.order_by().values("agent_id"))
+
+    def never_assessed(self) -> AgentQuerySet:
+        """Agents nobody has started an assessment of."""
+        return self.exclude(pk__in=Assessment.objects.order_by().values("agent_id"))
 
 
 class Agent(models.Model):
@@ -367,11 +380,49 @@ def review_intervals() -> dict[int, int]:
 
 
 class AssessmentQuerySet(models.QuerySet["Assessment"]):
+    """The assessment states every surface counts: one definition each.
+
+    Bulk ``update()`` and ``delete()`` refuse to touch approved assessments, as the
+    model and the database triggers do: the check reads the stored rows."""
+
+    def update(self, **kwargs: Any) -> int:
+        if self.filter(status=Assessment.Status.APPROVED).exists():
+            raise ImmutableRecordError("Approved assessments are immutable.")
+        return super().update(**kwargs)
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        if self.filter(status=Assessment.Status.APPROVED).exists():
+            raise ImmutableRecordError("Approved assessments cannot be deleted.")
+        return super().delete()
+
+    delete.alters_data = True  # type: ignore[attr-defined]
+    delete.queryset_only = True  # type: ignore[attr-defined]
+
     def open(self) -> AssessmentQuerySet:
         return self.filter(status__in=Assessment.OPEN_STATUSES)
 
     def approved(self) -> AssessmentQuerySet:
         return self.filter(status=Assessment.Status.APPROVED)
+
+    def awaiting_decision(self) -> AssessmentQuerySet:
+        """Submitted and not yet approved or returned: a reviewer's work, oldest first."""
+        return self.filter(status=Assessment.Status.SUBMITTED).order_by("submitted_at", "pk")
+
+    def returned(self) -> AssessmentQuerySet:
+        """Returned by a reviewer and not resubmitted yet."""
+        return self.filter(status=Assessment.Status.RETURNED)
+
+    def drafts(self) -> AssessmentQuerySet:
+        """Started and never submitted (a returned assessment is not a draft)."""
+        return self.filter(status=Assessment.Status.DRAFT)
+
+    def returned_to(self, user: Any) -> AssessmentQuerySet:
+        """Returned assessments ``user`` started or submitted: theirs to fix."""
+        return self.returned().filter(Q(assessor=user) | Q(submitted_by=user))
+
+    def drafts_of(self, user: Any) -> AssessmentQuerySet:
+        """Drafts ``user`` started."""
+        return self.drafts().filter(assessor=user)
 
 
 class Assessment(models.Model):
@@ -434,8 +485,9 @@ class Assessment(models.Model):
         return f"{self.agent} v{self.number}"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
-        # Approved records never change; the database refuses too (migration 0002).
-        if self.pk and Assessment.objects.filter(pk=self.pk, status="approved").exists():
+        # Approved records never change; the database refuses too (migrations 0002, 0030).
+        # The stored status decides, not the one in memory.
+        if self.pk and self._stored_as_approved():
             raise ImmutableRecordError(f"{self} is approved and cannot change.")
         super().save(*args, **kwargs)
 
@@ -443,9 +495,12 @@ class Assessment(models.Model):
         return reverse("assessments:assessment_detail", args=[self.agent.slug, self.number])
 
     def delete(self, *args: Any, **kwargs: Any) -> Any:
-        if self.status == self.Status.APPROVED:
+        if self.status == self.Status.APPROVED or (self.pk and self._stored_as_approved()):
             raise ImmutableRecordError(f"{self} is approved and cannot be deleted.")
         return super().delete(*args, **kwargs)
+
+    def _stored_as_approved(self) -> bool:
+        return Assessment.objects.filter(pk=self.pk, status=self.Status.APPROVED).exists()
 
     @property
     def is_editable(self) -> bool:
@@ -454,6 +509,16 @@ class Assessment(models.Model):
     @property
     def is_approved(self) -> bool:
         return self.status == self.Status.APPROVED
+
+    def answerer_ids(self) -> set[int]:
+        """Everyone who saved an answer of this version. Read from the audit log, which
+        is append-only and hash-chained, so nobody can remove themselves from it."""
+        return set(
+            AuditEvent.objects.for_object(self)
+            .filter(verb="assessment.answer", actor__isnull=False)
+            .values_list("actor_id", flat=True)
+            .distinct()
+        )
 
 
 class ImmutableRecordError(Exception):
@@ -602,6 +667,93 @@ class ReminderLog(models.Model):
         return f"Reminder ({self.threshold}) for {self.review_id} to {self.recipient_id}"
 
 
+# --------------------------------------------------------------------------- notifications
+
+
+class EmailChoice(models.TextChoices):
+    IMMEDIATE = "immediate", "Immediately, one e-mail each"
+    DAILY = "daily", "Once a day, in one digest"
+    OFF = "off", "Never: only in the app"
+
+
+class NotificationPreference(models.Model):
+    """How a person wants to be e-mailed. No row means the default (immediately)."""
+
+    user = models.OneToOneField(
+        User, on_delete=models.CASCADE, related_name="notification_preference"
+    )
+    email = models.CharField(
+        max_length=16, choices=EmailChoice.choices, default=EmailChoice.IMMEDIATE
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: e-mail {self.email}"
+
+
+class NotificationQuerySet(models.QuerySet["Notification"]):
+    def unread(self) -> NotificationQuerySet:
+        return self.filter(read_at__isnull=True)
+
+    def for_digest(self) -> NotificationQuerySet:
+        """Waiting for the next daily digest."""
+        return self.filter(email_state=Notification.EmailState.DIGEST)
+
+
+class Notification(models.Model):
+    """Something a person should know about: shown in the app, and e-mailed as they chose."""
+
+    class Kind(models.TextChoices):
+        SUBMITTED = "submitted", "Assessment submitted"
+        RETURNED = "returned", "Assessment returned"
+        APPROVED = "approved", "Assessment approved"
+        EXCEPTION_EXPIRING = "exception_expiring", "Exception expiring"
+        REVIEW_DUE = "review_due", "Review due"
+
+    class EmailState(models.TextChoices):
+        QUEUED = "queued", "Being e-mailed on its own"
+        DIGEST = "digest", "Waiting for the daily digest"
+        SENT = "sent", "E-mailed"
+        NOT_SENT = "not_sent", "Not e-mailed (no e-mail chosen, or no address)"
+
+    recipient = models.ForeignKey(User, on_delete=models.CASCADE, related_name="notifications")
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    title = models.CharField(max_length=255)
+    body = models.TextField(blank=True)
+    url = models.CharField(max_length=500, blank=True)
+    agent = models.ForeignKey(
+        Agent, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    # Set for the notices the daily job creates, so a rerun never repeats one.
+    dedupe_key = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    read_at = models.DateTimeField(null=True, blank=True)
+    email_state = models.CharField(
+        max_length=16, choices=EmailState.choices, default=EmailState.DIGEST
+    )
+    emailed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = NotificationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(fields=["recipient", "read_at"]),
+            models.Index(fields=["email_state", "recipient"]),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                "recipient",
+                "dedupe_key",
+                condition=~Q(dedupe_key=""),
+                name="one_notification_per_key",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} for {self.recipient_id}: {self.title}"
+
+
 class CalendarFeed(models.Model):
     """A secret iCalendar feed URL. Only a hash of its token is stored."""
 
@@ -703,13 +855,29 @@ class UserSession(models.Model):
         return f"Session of {self.user_id}"
 
 
-class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
+class AppendOnlyQuerySet[M: models.Model](models.QuerySet[M]):
+    """Rows that are only ever added: bulk ``update()`` and ``delete()`` are refused
+    (so are the model's ``save()`` of a stored row and ``delete()``, and the database)."""
+
+    def update(self, **kwargs: Any) -> int:
+        raise ImmutableRecordError(f"{self.model._meta.verbose_name_plural} are append-only.")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise ImmutableRecordError(f"{self.model._meta.verbose_name_plural} are append-only.")
+
+    delete.alters_data = True  # type: ignore[attr-defined]
+    delete.queryset_only = True  # type: ignore[attr-defined]
+
+
+class AuditEventQuerySet(AppendOnlyQuerySet["AuditEvent"]):
     def for_object(self, obj: models.Model) -> AuditEventQuerySet:
         return self.filter(object_type=obj._meta.label_lower, object_id=str(obj.pk))
 
 
 class AuditEvent(models.Model):
-    """Who did what to which object, when, with the change. Append-only, hash-chained."""
+    """Who did what to which object, when, with the change. Append-only, chained: each
+    event's ``hash`` is a MAC (keyed with ``AUDIT_KEY``, named by ``key_id``) over its
+    content and the previous event's ``hash``; see ``assessments.audit``."""
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     actor = models.ForeignKey(
@@ -727,6 +895,9 @@ class AuditEvent(models.Model):
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64, unique=True)
+    # Which audit key made ``hash``; empty for events written before keys (migration
+    # 0030), which verify under the legacy unkeyed SHA-256 scheme.
+    key_id = models.CharField(max_length=32, blank=True, default="")
 
     objects = AuditEventQuerySet.as_manager()
 
@@ -768,5 +939,169 @@ class AuditEvent(models.Model):
             default=str,
         )
 
-    def compute_hash(self) -> str:
+    def unkeyed_hash(self) -> str:
+        """The legacy scheme: SHA-256 of the canonical form, no key. Anyone can compute
+        it, so it only proves integrity for events anchored by a keyed one after them."""
         return hashlib.sha256(self.canonical().encode()).hexdigest()
+
+
+# --------------------------------------------------------------------------- evidence
+
+
+class EvidenceKind(models.TextChoices):
+    AWS = "aws", "AWS IAM"
+    KUBERNETES = "kubernetes", "Kubernetes RBAC"
+    GCP = "gcp", "Google Cloud IAM"
+    MCP = "mcp", "MCP client configuration"
+    ENTRA = "entra", "Microsoft Entra ID"
+
+
+class EvidenceUploadQuerySet(models.QuerySet["EvidenceUpload"]):
+    def with_counts(self) -> EvidenceUploadQuerySet:
+        """Who uploaded, the files (without their bytes) and proposals by decision."""
+        return (
+            self.select_related("uploaded_by")
+            .prefetch_related(
+                models.Prefetch("files", queryset=EvidenceFile.objects.defer("content"))
+            )
+            .annotate(
+                pending=models.Count("proposals", filter=Q(proposals__status="pending")),
+                accepted=models.Count("proposals", filter=Q(proposals__status="accepted")),
+                rejected=models.Count("proposals", filter=Q(proposals__status="rejected")),
+            )
+        )
+
+
+class EvidenceUpload(models.Model):
+    """Files uploaded together for one agent, analysed together (../shared/evidence.md).
+
+    The files are kept as bytes with their SHA-256; they are parsed as data only, never
+    executed, opened as URLs or fetched from."""
+
+    agent = models.ForeignKey(Agent, on_delete=models.PROTECT, related_name="evidence_uploads")
+    # The draft it was added from (wizard), if any; proposals can be accepted into any draft.
+    assessment = models.ForeignKey(
+        Assessment, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    kind = models.CharField(max_length=16, choices=EvidenceKind.choices)
+    principal = models.CharField(max_length=500, blank=True)
+    # Sorted SHA-256 of every file: the same evidence uploaded twice has the same key.
+    fingerprint = models.CharField(max_length=64)
+    # Servers, roles... named in the files, for drift between uploads (kind-specific).
+    subjects = models.JSONField(default=list, blank=True)
+    uploaded_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    uploaded_at = models.DateTimeField(default=timezone.now)
+
+    objects = EvidenceUploadQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-uploaded_at", "-id"]
+        indexes = [models.Index(fields=["agent", "kind", "fingerprint"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} evidence for {self.agent} ({self.uploaded_at:%Y-%m-%d})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("assessments:evidence_detail", args=[self.agent.slug, self.pk])
+
+
+class EvidenceFile(models.Model):
+    upload = models.ForeignKey(EvidenceUpload, on_delete=models.PROTECT, related_name="files")
+    name = models.CharField(max_length=255)
+    sha256 = models.CharField(max_length=64)
+    size = models.PositiveIntegerField()
+    content = models.BinaryField()
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.sha256[:12]})"
+
+
+class EvidenceProposalQuerySet(models.QuerySet["EvidenceProposal"]):
+    def pending(self) -> EvidenceProposalQuerySet:
+        return self.filter(status=EvidenceProposal.Status.PENDING)
+
+    def accepted_into(self, assessment: Assessment) -> EvidenceProposalQuerySet:
+        """Accepted into ``assessment``, newest first, with what the provenance shows."""
+        return (
+            self.filter(status=EvidenceProposal.Status.ACCEPTED, assessment=assessment)
+            .select_related("upload", "decided_by")
+            .prefetch_related("upload__files")
+            .order_by("-decided_at", "-id")
+        )
+
+
+class EvidenceProposal(models.Model):
+    """One proposed answer; the assessor accepts it (into a draft) or rejects it with a reason."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Awaiting a decision"
+        ACCEPTED = "accepted", "Accepted"
+        REJECTED = "rejected", "Rejected"
+
+    upload = models.ForeignKey(EvidenceUpload, on_delete=models.PROTECT, related_name="proposals")
+    key = models.CharField(max_length=64)
+    value = models.JSONField()
+    rule = models.CharField(max_length=64)
+    # [{"file", "where", "says"}, ...] as the analyser wrote them
+    evidence = models.JSONField(default=list)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    assessment = models.ForeignKey(
+        Assessment, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decided_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    rejection_reason = models.TextField(blank=True)
+
+    objects = EvidenceProposalQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(status="rejected") | ~Q(rejection_reason=""),
+                name="rejected_proposal_has_a_reason",
+            ),
+            models.UniqueConstraint("upload", "key", name="one_proposal_per_key_per_upload"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} from {self.upload}"
+
+
+class AuditCheckpointQuerySet(AppendOnlyQuerySet["AuditCheckpoint"]):
+    pass
+
+
+class AuditCheckpoint(models.Model):
+    """A signed statement of how long the audit log was and how it ended: the number of
+    events, the last event's id and ``hash``, and the time, signed with the audit key.
+    Copies go outside the database too (``AUDIT_CHECKPOINT_DIR``, the log, e-mail), so
+    removing the newest events and the checkpoints that counted them is still detected."""
+
+    created_at = models.DateTimeField()
+    event_count = models.PositiveBigIntegerField()
+    last_event_id = models.PositiveBigIntegerField(null=True, blank=True)
+    head = models.CharField(max_length=64)
+    key_id = models.CharField(max_length=32)
+    signature = models.CharField(max_length=64)
+
+    objects = AuditCheckpointQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Audit checkpoint {self.created_at:%Y-%m-%d %H:%M}: {self.event_count} events"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None:
+            raise ImmutableRecordError("Audit checkpoints are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        raise ImmutableRecordError("Audit checkpoints are append-only.")

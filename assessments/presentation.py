@@ -35,10 +35,14 @@ def panel_context(
     result: engine.Result,
     q: engine.Questionnaire,
     catalogue: engine.Catalogue | None = None,
+    from_evidence: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The decision panel: the live one in the wizard, the frozen one on the assessment
-    page, and the same facts in the PDF. ``catalogue`` names the frameworks."""
+    page, and the same facts in the PDF. ``catalogue`` names the frameworks;
+    ``from_evidence`` (``provenance.answers_from_evidence``) marks the answers that
+    came from evidence files."""
     labels = {question.id: question.prompt for question in q.questions}
+    from_evidence = from_evidence or {}
     evidence = {
         name: [
             {
@@ -46,6 +50,7 @@ def panel_context(
                 "value": display_value(q.question(e["key"]), e["value"])
                 if e["key"] in labels
                 else str(e["value"]),
+                "from_evidence": e["key"] in from_evidence,
             }
             for e in items
         ]
@@ -80,6 +85,16 @@ def panel_context(
         "unanswered_prompts": [(k, labels.get(k, k)) for k in result.unanswered],
         "missing_prompts": [(k, labels.get(k, k)) for k in result.missing],
         "gap_count": len(result.gaps),
+        "from_evidence": [
+            {
+                **item,
+                "prompt": labels.get(key, key),
+                "display": display_value(q.question(key), item["value"])
+                if key in labels
+                else str(item["value"]),
+            }
+            for key, item in from_evidence.items()
+        ],
     }
 
 
@@ -92,3 +107,16 @@ def _mappings(
         {"key": key, "name": names.get(key, key), "items": list(items)}
         for key, items in mappings.items()
     ]
+
+
+# Control characters (CR, LF, NUL, ESC ...) and the Unicode line and paragraph
+# separators: a value with one of these could add a header to an e-mail or forge a
+# line of its body.
+_CONTROL = dict.fromkeys([*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0), 0x2028, 0x2029], " ")
+
+
+def one_line(value: Any) -> str:
+    """``value`` as one line of plain text: control characters become spaces, and runs
+    of spaces one space. Every value placed in an e-mail's subject or body goes through
+    this."""
+    return " ".join(str(value if value is not None else "").translate(_CONTROL).split())

@@ -36,6 +36,7 @@ REASON_LABELS: dict[str, str] = {
     "exception_expired": "Exception expired",
     "composite_escalation": "Composite escalation",
     "reactivated": "Reactivated",
+    "evidence_changed": "Evidence changed",
 }
 
 STATE_LABELS: dict[str, str] = {
@@ -73,6 +74,22 @@ def reviewers() -> models.QuerySet[Any]:
         .distinct()
         .order_by("first_name", "last_name", "username")
     )
+
+
+# Reminder thresholds in days, smallest first: the first that covers the days left
+# applies (reviews due and exceptions expiring are both announced at these).
+THRESHOLDS: tuple[tuple[str, int], ...] = (("1", 1), ("7", 7), ("30", 30))
+HORIZON_DAYS = THRESHOLDS[-1][1]
+
+
+def threshold_for(due_on: dt.date, today: dt.date) -> str | None:
+    if due_on < today:
+        return "overdue"
+    days = (due_on - today).days
+    for label, limit in THRESHOLDS:
+        if days <= limit:
+            return label
+    return None
 
 
 def person(user: Any) -> str:

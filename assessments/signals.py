@@ -66,6 +66,8 @@ def remember_active_state(sender: Any, instance: Any, **kwargs: Any) -> None:
 
 @receiver(post_save, sender=User)
 def end_sessions_of_disabled_user(sender: Any, instance: Any, **kwargs: Any) -> None:
+    if kwargs.get("raw"):  # loading a backup or fixture: rows as they were, no side effects
+        return
     if instance.is_active or getattr(instance, "_was_active", None) is False:
         return
     keys = list(UserSession.objects.filter(user=instance).values_list("session_key", flat=True))
@@ -79,6 +81,8 @@ def end_sessions_of_disabled_user(sender: Any, instance: Any, **kwargs: Any) -> 
 def _touch_catalogue(sender: Any, instance: Any, **kwargs: Any) -> None:
     from assessments import models as m
 
+    if kwargs.get("raw"):  # loading a backup: the version's own updated_at is restored
+        return
     parent: Any = None
     if isinstance(instance, m.FrameworkItem):
         parent = m.Framework.objects.filter(pk=instance.framework_id)

@@ -1,7 +1,8 @@
 from django.urls import path
 
-from assessments.views import agents, assessments, audit, dashboard, wizard
+from assessments.views import agents, assessments, audit, dashboard, notifications, wizard
 from assessments.views import catalogue as catalogue_views
+from assessments.views import evidence as evidence_views
 from assessments.views import feeds as review_feeds
 from assessments.views import reports as report_views
 from assessments.views import reviews as review_views
@@ -83,6 +84,25 @@ urlpatterns = [
         "agents/<slug:slug>/assessments/<int:number>/report.pdf",
         report_views.assessment_report,
         name="assessment_report",
+    ),
+    # -- notifications routes
+    path("notifications/", notifications.notification_list, name="notification_list"),
+    path(
+        "notifications/preferences/",
+        notifications.notification_preferences,
+        name="notification_preferences",
+    ),
+    # -- evidence routes
+    path("agents/<slug:slug>/evidence/add/", evidence_views.evidence_add, name="evidence_add"),
+    path(
+        "agents/<slug:slug>/evidence/<int:pk>/",
+        evidence_views.evidence_detail,
+        name="evidence_detail",
+    ),
+    path(
+        "agents/<slug:slug>/evidence/<int:pk>/proposals/<int:proposal>/decide/",
+        evidence_views.proposal_decide,
+        name="proposal_decide",
     ),
     # -- catalogue routes
     path("catalogue/", catalogue_views.catalogue, name="catalogue"),

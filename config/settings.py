@@ -29,6 +29,28 @@ if not SECRET_KEY:
         )
     SECRET_KEY = "django-insecure-local-development-only"  # noqa: S105 (DEBUG only)
 
+# The audit log's MAC key: not in the database and not SECRET_KEY, so whoever can write
+# the database still cannot rewrite the log unnoticed. AUDIT_KEYS lists earlier keys,
+# kept so that events and checkpoints they signed still verify after a rotation.
+AUDIT_KEY = env_str("AUDIT_KEY")
+if not AUDIT_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "AUDIT_KEY is not set. Set the AUDIT_KEY environment variable to a long random "
+            "string, different from SECRET_KEY and kept outside the database (for example: "
+            "python -c 'import secrets; print(secrets.token_urlsafe(50))'), or set DEBUG=1 "
+            "for local development."
+        )
+    AUDIT_KEY = "insecure-audit-key-for-local-development-only"  # noqa: S105 (DEBUG only)
+elif AUDIT_KEY == SECRET_KEY:
+    raise ImproperlyConfigured("AUDIT_KEY must be a different secret from SECRET_KEY.")
+elif len(AUDIT_KEY) < 32 and not DEBUG:
+    raise ImproperlyConfigured("AUDIT_KEY must be at least 32 characters long.")
+AUDIT_KEYS = env_list("AUDIT_KEYS")
+# Signed checkpoints of the audit log go to the log always, and to these when set.
+AUDIT_CHECKPOINT_DIR = env_str("AUDIT_CHECKPOINT_DIR")
+AUDIT_CHECKPOINT_EMAIL = env_list("AUDIT_CHECKPOINT_EMAIL")
+
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
@@ -304,6 +326,10 @@ REVIEW_INTERVAL_DAYS = {
     2: env_int("REVIEW_INTERVAL_ELEVATED", 180),
     1: env_int("REVIEW_INTERVAL_BASELINE", 365),
 }
+
+# Evidence analysis: host names (and their subdomains) that count as inside the
+# organisation when an MCP server is reached by URL, e.g. "corp.example.com,example.net".
+EVIDENCE_INTERNAL_DOMAINS = env_list("EVIDENCE_INTERNAL_DOMAINS")
 
 # Lazy loads on list pages raise in tests and development instead of silently
 # issuing a query per row (Django 6.1 fetch modes); production batches them.

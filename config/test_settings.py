@@ -3,6 +3,7 @@
 import os
 
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production-use-0123456789")
+os.environ.setdefault("AUDIT_KEY", "test-only-audit-key-not-for-production-use-9876543210")
 
 from config.settings import *  # noqa: E402,F403
 
@@ -20,3 +21,4 @@ SECURE_SSL_REDIRECT = False
 SESSION_COOKIE_SECURE = False
 CSRF_COOKIE_SECURE = False
 ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
+ALLOW_FLUSH_OF_RECORDS = True  # flushes between TransactionTestCases lift the guards

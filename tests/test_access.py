@@ -180,8 +180,22 @@ ACCESS: dict[str, Route] = {
     "assessments:assessment_report": Route(allowed_from("viewer"), args=DRAFT),
     "assessments:export_inventory": Route(allowed_from("viewer")),
     "assessments:export_assessments": Route(allowed_from("viewer")),
+    # -- notifications routes (each person's own; any role may have some)
+    "assessments:notification_list": Route(allowed_from("viewer")),
+    "assessments:notification_preferences": Route(allowed_from("viewer")),
     # -- catalogue routes
     "assessments:catalogue": Route(allowed_from("viewer")),
+    # -- evidence routes
+    "assessments:evidence_add": Route(allowed_from("assessor"), args=SLUG),
+    "assessments:evidence_detail": Route(
+        allowed_from("viewer"), args=lambda objs: [objs["agent"].slug, objs["evidence"].pk]
+    ),
+    "assessments:proposal_decide": Route(
+        allowed_from("assessor", 302),
+        args=lambda objs: [objs["agent"].slug, objs["evidence"].pk, objs["proposal"].pk],
+        method="post",
+        data=lambda objs: {"decision": "accept"},
+    ),
     # Administration (the whole admin site is for administrators; see AdminAccessTests)
     "admin:index": Route(allowed_from("administrator")),
 }
@@ -238,6 +252,14 @@ class AccessTableTests(TestCase):
             requested_by=author, state=BoardPackJob.State.DONE, pdf=b"%PDF-1.7 board pack"
         )
         # -- catalogue fixtures
+        # -- evidence fixtures
+        cls.objs["evidence"] = actions.upload_evidence(
+            author,
+            agent,
+            [("mcp.json", b'{"mcpServers": {"a": {"url": "https://mcp.example.com/"}}}')],
+            kind="mcp",
+        ).upload
+        cls.objs["proposal"] = cls.objs["evidence"].proposals.get(key="network_reach")
 
     def test_every_route_is_in_the_access_table(self):
         routes = _named_routes(get_resolver())
@@ -348,6 +370,8 @@ COMMON_PARAMS = [
     "due_within",
     "links-0-other",
     "period",
+    "assessment",
+    "email",
 ]
 
 

@@ -167,7 +167,7 @@ class ReminderTests(TestCase):
         fake = mock.Mock()
         fake.default.send_messages = flaky
         with (
-            mock.patch("assessments.reminders.mailers", fake),
+            mock.patch("assessments.notifications.mailers", fake),
             self.assertRaisesMessage(CommandError, "1 e-mail(s) could not be sent"),
         ):
             self.run_command()
@@ -206,14 +206,20 @@ class ReminderTaskTests(TestCase):
         self.traveller.move_to(expires + dt.timedelta(days=1))
         result = tasks.send_review_reminders.enqueue()
         self.assertEqual(result.status, "SUCCESSFUL")
+        # The daily run ends with a signed checkpoint of the audit log as it then stood.
+        checkpoint = result.return_value.pop("audit_checkpoint")
+        self.assertEqual(checkpoint["event_count"], AuditEvent.objects.count())
+        self.assertEqual(checkpoint["failures"], [])
         self.assertEqual(
             result.return_value,
             {
                 "dry_run": False,
                 "exceptions_expired": 1,
                 "reviews_triggered_by_expiry": 1,
+                "exceptions_expiring": 0,
                 "emails": 1,
                 "items": 1,
+                "notifications": 0,
                 "failed": [],
                 "skipped": 0,
             },

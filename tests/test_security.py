@@ -235,7 +235,7 @@ class PasswordPolicyTests(TestCase):
 
 
 def _manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    drop = {"DEBUG", "SECRET_KEY", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    drop = {"DEBUG", "SECRET_KEY", "AUDIT_KEY", "AUDIT_KEYS", "DJANGO_ALLOW_ASYNC_UNSAFE"}
     clean = {k: v for k, v in os.environ.items() if k not in drop}
     clean.pop("DJANGO_SETTINGS_MODULE", None)
     return subprocess.run(  # noqa: S603 (fixed arguments)
@@ -258,10 +258,20 @@ class ProductionSettingsTests(TestCase):
             env={
                 "DEBUG": "0",
                 "SECRET_KEY": "x" * 20 + "-Production-Key-0123456789-abcdefghij",
+                "AUDIT_KEY": "y" * 20 + "-Production-Audit-Key-0123456789",
                 "ALLOWED_HOSTS": "assessor.example.com",
             },
         )
         self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+
+    def test_refuses_to_start_without_an_audit_key_when_debug_is_off(self):
+        secret = "x" * 20 + "-Production-Key-0123456789-abcdefghij"
+        result = _manage("check", env={"DEBUG": "0", "SECRET_KEY": secret})
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn("AUDIT_KEY is not set", result.stderr)
+        result = _manage("check", env={"DEBUG": "0", "SECRET_KEY": secret, "AUDIT_KEY": secret})
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn("AUDIT_KEY must be a different secret from SECRET_KEY", result.stderr)
 
     def test_refuses_to_start_without_a_secret_key_when_debug_is_off(self):
         result = _manage("check", env={"DEBUG": "0"})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import time_machine
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, models, transaction
 from django.test import TestCase
 from django.urls import reverse
 from django.utils import timezone
@@ -421,8 +421,13 @@ class ImmutabilityTests(TestCase):
             self.a.delete()
 
     def test_the_database_refuses_to_change_an_approved_assessment(self):
-        with self.assertRaises(DatabaseError), transaction.atomic():
+        with self.assertRaises(ImmutableRecordError):
             Assessment.objects.filter(pk=self.a.pk).update(classification="agent_identity")
+        # Past the Python guard (the base QuerySet.update), the trigger refuses.
+        with self.assertRaises(DatabaseError), transaction.atomic():
+            models.QuerySet.update(
+                Assessment.objects.filter(pk=self.a.pk), classification="agent_identity"
+            )
         self.a.refresh_from_db()
         self.assertEqual(self.a.classification, "machine_identity")
 

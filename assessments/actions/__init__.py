@@ -13,6 +13,9 @@ change. One module per area; everything is re-exported here, so callers write
 - ``reports``: issued assessment reports and board packs.
 - ``catalogue``: catalogue versions.
 - ``accounts``: personal calendar feeds.
+- ``notifications``: who is told what (submissions, decisions, expiring exceptions,
+  reviews due), e-mail preferences, reading notifications.
+- ``evidence``: evidence uploads and their proposals (accept, reject), drift reviews.
 
 Background work is handed over through ``assessments.background``, never by importing
 ``assessments.tasks`` (the tasks import this package, not the other way round).
@@ -25,6 +28,7 @@ from assessments.actions.accounts import (
 )
 from assessments.actions.assessments import (
     approve_assessment,
+    can_approve,
     can_review,
     return_assessment,
     save_answers,
@@ -37,6 +41,12 @@ from assessments.actions.catalogue import (
     make_catalogue_current,
 )
 from assessments.actions.errors import ActionError, ConflictError
+from assessments.actions.evidence import (
+    UploadOutcome,
+    accept_proposal,
+    reject_proposal,
+    upload_evidence,
+)
 from assessments.actions.inventory import (
     ACCESS_RANK,
     AGENT_FIELDS,
@@ -45,6 +55,19 @@ from assessments.actions.inventory import (
     reactivate_agent,
     retire_agent,
     update_agent,
+)
+from assessments.actions.notifications import (
+    email_choice,
+    email_choices,
+    expiring_notices,
+    mark_emailed,
+    mark_notifications_read,
+    notify_decided,
+    notify_expiring_exceptions,
+    notify_submitted,
+    record_reminders,
+    reviewers,
+    set_notification_preference,
 )
 from assessments.actions.reports import (
     IssuedReport,
@@ -59,11 +82,20 @@ from assessments.actions.reviews import (
     assign_reviews,
     mark_planned_change_landed,
     process_expired_exceptions,
-    record_reminders,
     trigger_review,
 )
 
 __all__ = [
+    "set_notification_preference",
+    "reviewers",
+    "notify_submitted",
+    "notify_expiring_exceptions",
+    "notify_decided",
+    "mark_notifications_read",
+    "mark_emailed",
+    "email_choice",
+    "email_choices",
+    "expiring_notices",
     "ACCESS_RANK",
     "AGENT_FIELDS",
     "MAX_CALENDAR_FEEDS",
@@ -72,9 +104,12 @@ __all__ = [
     "ConflictError",
     "ExpiredException",
     "IssuedReport",
+    "UploadOutcome",
+    "accept_proposal",
     "approve_assessment",
     "assign_review",
     "assign_reviews",
+    "can_approve",
     "can_review",
     "copy_catalogue_version",
     "create_agent",
@@ -87,6 +122,7 @@ __all__ = [
     "process_expired_exceptions",
     "reactivate_agent",
     "record_reminders",
+    "reject_proposal",
     "request_board_pack",
     "retire_agent",
     "return_assessment",
@@ -97,4 +133,5 @@ __all__ = [
     "submit_assessment",
     "trigger_review",
     "update_agent",
+    "upload_evidence",
 ]

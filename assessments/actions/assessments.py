@@ -11,6 +11,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from assessments import audit, decisions, engine
+from assessments.actions import notifications
 from assessments.actions.errors import ActionError, ConflictError
 from assessments.models import (
     Agent,
@@ -196,6 +197,7 @@ def submit_assessment(
             "flags": list(result.flags),
         },
     )
+    notifications.notify_submitted(actor, current)
     return current
 
 
@@ -203,14 +205,31 @@ def can_review(actor: Any, assessment: Assessment) -> tuple[bool, str]:
     """Whether ``actor`` may approve or return ``assessment``, and why not."""
     if not actor.has_perm("assessments.review_assessment"):
         return False, "Only reviewers can approve or return assessments."
-    if actor.pk in (assessment.assessor_id, assessment.submitted_by_id):
-        return (
-            False,
-            "You filled in or submitted this assessment, so another reviewer must decide it.",
-        )
     if assessment.status != Assessment.Status.SUBMITTED:
         return False, "Only a submitted assessment can be approved or returned."
+    # Four eyes: whoever started, answered or submitted this version may not decide it.
+    if actor.pk == assessment.assessor_id:
+        return False, "You started this assessment, so another reviewer must decide it."
+    if actor.pk == assessment.submitted_by_id:
+        return False, "You submitted this assessment, so another reviewer must decide it."
+    if actor.pk in assessment.answerer_ids():
+        return (
+            False,
+            "You answered questions of this version, so another reviewer must decide it.",
+        )
     return True, ""
+
+
+def can_approve(actor: Any, assessment: Assessment) -> tuple[bool, str]:
+    """``can_review``, and the agent must still be in service."""
+    allowed, why = can_review(actor, assessment)
+    if allowed and assessment.agent.is_retired:
+        return (
+            False,
+            f"{assessment.agent.name} is retired, so this assessment cannot be approved. "
+            "Return it, or reactivate the agent first.",
+        )
+    return allowed, why
 
 
 @transaction.atomic
@@ -231,7 +250,7 @@ def approve_assessment(
         .select_related("agent")
         .get(pk=assessment.pk)
     )
-    allowed, why = can_review(actor, current)
+    allowed, why = can_approve(actor, current)
     if not allowed:
         raise ActionError(why)
     now = now or timezone.now()
@@ -321,6 +340,7 @@ def approve_assessment(
         },
     )
     _reschedule_review(actor, current, next_review, request=request, now=now)
+    notifications.notify_decided(actor, current)
     return current
 
 
@@ -414,4 +434,5 @@ def return_assessment(
             "comment": current.review_comment,
         },
     )
+    notifications.notify_decided(actor, current)
     return current

@@ -19,7 +19,7 @@ from typing import Any
 from django.db.models import Q
 from django.utils import timezone
 
-from assessments import decisions, engine
+from assessments import decisions, engine, provenance
 from assessments.models import Assessment, AuditEvent, Classification, GapException
 from assessments.presentation import display_value, panel_context
 from assessments.reports.pdf import PdfMeta, RenderedPdf, canonical_json, render_pdf, sha256_hex
@@ -90,7 +90,8 @@ def report_content(assessment: Assessment) -> dict[str, Any]:
     q = decisions.questionnaire(assessment.questionnaire_version)
     result = result_of(assessment)
     answers = answers_of(assessment)
-    panel = panel_context(result, q)
+    from_evidence = provenance.answers_from_evidence(assessment, answers)
+    panel = panel_context(result, q, from_evidence=from_evidence)
     catalogue = decisions.catalogue_data(assessment.catalogue)
     exceptions = exceptions_as_of(assessment, as_of)
 
@@ -195,6 +196,7 @@ def report_content(assessment: Assessment) -> dict[str, Any]:
                 "id": question.id,
                 "prompt": question.prompt,
                 "value": display_value(question, answers.get(question.id)),
+                "from_evidence": question.id in from_evidence,
             }
             for question in section.questions
             if question.shown(answers) or question.source == "inventory"
@@ -253,6 +255,21 @@ def report_content(assessment: Assessment) -> dict[str, Any]:
         },
         "signals": signals,
         "flags": flags,
+        "from_evidence": [
+            {
+                "key": item["key"],
+                "prompt": item["prompt"],
+                "value": item["display"],
+                "rule": item["rule"],
+                "kind": item["kind"],
+                "principal": item["principal"],
+                "files": [dict(f) for f in item["files"]],
+                "uploaded_at": item["uploaded_at"],
+                "accepted_by": item["accepted_by"],
+                "accepted_at": item["accepted_at"],
+            }
+            for item in panel["from_evidence"]
+        ],
         "rationale": list(result.rationale),
         "controls": controls,
         "gap_count": sum(1 for c in controls if c["status"] == "gap"),

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import template
+
+from assessments.presentation import one_line as _one_line
 
 register = template.Library()
 
@@ -23,6 +27,10 @@ VERB_LABELS = {
     "review.assign": "assigned a review",
     "review.remind": "sent review reminders",
     "exception.expire": "recorded an expired exception",
+    "notifications.preference": "changed how they are e-mailed",
+    "evidence.upload": "uploaded evidence",
+    "evidence.accept": "accepted an answer from evidence",
+    "evidence.reject": "rejected an answer from evidence",
     "calendar_feed.create": "created a calendar feed",
     "calendar_feed.revoke": "revoked a calendar feed",
     "auth.login": "signed in",
@@ -48,3 +56,9 @@ VERB_LABELS = {
 def verb_label(verb: str) -> str:
     """A readable phrase for an audit verb ("assessment.approve" -> "approved an assessment")."""
     return VERB_LABELS.get(verb, verb.replace(".", " ").replace("_", " "))
+
+
+@register.filter
+def one_line(value: Any) -> str:
+    """A value as one line, without control characters (for e-mail subjects and bodies)."""
+    return _one_line(value)

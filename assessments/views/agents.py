@@ -3,7 +3,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.db.models import Prefetch
+from django.db.models import F, OuterRef, Prefetch, Subquery
+from django.db.models.functions import Coalesce
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -18,7 +19,7 @@ from assessments.forms import (
     initial_links,
     initial_systems,
 )
-from assessments.models import Agent, AgentLink, Assessment, AuditEvent, Review
+from assessments.models import Agent, AgentLink, Assessment, AuditEvent, EvidenceUpload, Review
 from assessments.roles import permission_required
 from assessments.views.common import HtmxHttpRequest, paginate, query_without
 
@@ -45,8 +46,27 @@ def agent_list(request: HtmxHttpRequest) -> HttpResponse:
             agents = agents.filter(current_classification=f["classification"])
         if f["tier"]:
             agents = agents.filter(current_tier=f["tier"])
-        sort = f["sort"] or "name"
-    agents = agents.order_by(sort, "name", "pk")
+        agents = _in_assessment_state(agents, f["assessment"], request.user)
+        # Submitted work is a queue: the one waiting longest comes first.
+        sort = f["sort"] or ("waiting" if f["assessment"] == "awaiting_decision" else "name")
+    if sort == "waiting":
+        agents = agents.annotate(
+            waiting_since=Subquery(
+                Assessment.objects.open()
+                .filter(agent=OuterRef("pk"))
+                .values(since=Coalesce("submitted_at", "created_at"))[:1]
+            )
+        )
+        agents = agents.order_by(F("waiting_since").asc(nulls_last=True), "name", "pk")
+    else:
+        agents = agents.order_by(sort, "name", "pk")
+    agents = agents.prefetch_related(
+        Prefetch(
+            "assessments",
+            queryset=Assessment.objects.open().select_related("submitted_by"),
+            to_attr="open_assessments",
+        )
+    )
     page = paginate(request, agents)
     context = {
         "form": form,
@@ -61,6 +81,26 @@ def agent_list(request: HtmxHttpRequest) -> HttpResponse:
     if request.htmx and request.htmx.target == "agent-results":
         template += "#results"
     return render(request, template, context)
+
+
+def _in_assessment_state(agents: Any, state: str, user: Any) -> Any:
+    """Agents whose assessment is in ``state`` (the list's "Assessment" filter), by the
+    definitions on ``Assessment.objects``."""
+    assessments = Assessment.objects
+    match state:
+        case "awaiting_decision":
+            return agents.with_assessment_in(assessments.awaiting_decision())
+        case "returned":
+            return agents.with_assessment_in(assessments.returned())
+        case "draft":
+            return agents.with_assessment_in(assessments.drafts())
+        case "returned_to_me":
+            return agents.with_assessment_in(assessments.returned_to(user))
+        case "my_drafts":
+            return agents.with_assessment_in(assessments.drafts_of(user))
+        case "never_assessed":
+            return agents.never_assessed()
+    return agents
 
 
 @permission_required("assessments.view_agent")
@@ -88,6 +128,7 @@ def agent_detail(request: HtmxHttpRequest, slug: str) -> HttpResponse:
         "latest_approved": next((a for a in assessments if a.status == "approved"), None),
         "open_review": Review.objects.open().filter(agent=agent).select_related("assignee").first(),
         "events": AuditEvent.objects.filter(agent=agent).order_by("-id")[:10],
+        "evidence_uploads": EvidenceUpload.objects.filter(agent=agent).with_counts()[:10],
         "today": timezone.localdate(),
     }
     return render(request, "assessments/agent_detail.html", context)

@@ -12,7 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from assessments import actions, decisions, engine
+from assessments import actions, decisions, engine, provenance
 from assessments.models import Agent, Assessment, AuditEvent, GapException
 from assessments.presentation import display_value, panel_context
 from assessments.roles import permission_required
@@ -93,8 +93,10 @@ def _detail_context(
     else:
         result = _frozen_result(assessment)
         answers = dict(assessment.answers or {})
+    from_evidence = provenance.answers_from_evidence(assessment, answers)
     controls = _control_titles(assessment)
     can_review, why_not = actions.can_review(request.user, assessment)
+    can_approve, why_not_approve = actions.can_approve(request.user, assessment)
     today = timezone.localdate()
     exceptions = list(
         GapException.objects.filter(agent=assessment.agent).select_related(
@@ -109,6 +111,7 @@ def _detail_context(
                     "prompt": question.prompt,
                     "value": display_value(question, answers.get(question.id)),
                     "id": question.id,
+                    "from_evidence": from_evidence.get(question.id),
                 }
                 for question in section.questions
                 if question.shown(answers) or question.source == "inventory"
@@ -128,6 +131,8 @@ def _detail_context(
         "sections": sections,
         "can_review": can_review,
         "why_not_review": why_not,
+        "can_approve": can_approve,
+        "why_not_approve": why_not_approve,
         "approve_form": extra.pop("approve_form", None)
         or ApproveForm(
             subjects=subjects,
@@ -144,7 +149,9 @@ def _detail_context(
         "events": AuditEvent.objects.for_object(assessment).order_by("id")[:50],
         "control_titles": controls,
         **(
-            panel_context(result, q, decisions.engine_catalogue(assessment.catalogue))
+            panel_context(
+                result, q, decisions.engine_catalogue(assessment.catalogue), from_evidence
+            )
             if result
             else {}
         ),

@@ -20,6 +20,7 @@ VERB_GROUPS = [
     ("auth.", "Sign-in and sessions"),
     ("access.", "Refused access"),
     ("catalogue.", "Catalogue"),
+    ("data.", "Backup and restore"),
 ]
 
 

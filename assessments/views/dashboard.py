@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from assessments import charts, portfolio, reviews
+from assessments import charts, inbox, portfolio, reviews
 from assessments.roles import permission_required
 
 CLASS_SERIES = {
@@ -106,5 +106,6 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "gap_peak": max((n for _c, _t, n in gaps.by_control), default=0),
         "expiring": expiring,
         "reclassified": reclassified,
+        "inbox_trays": inbox.trays(request.user),
     }
     return render(request, "assessments/dashboard.html", context)

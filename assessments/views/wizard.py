@@ -17,7 +17,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import reswap, retarget
 
-from assessments import actions, decisions, engine
+from assessments import actions, decisions, engine, provenance
 from assessments.models import Agent, Assessment
 from assessments.presentation import display_value, form_value, panel_context
 from assessments.roles import permission_required
@@ -114,6 +114,7 @@ class WizardState:
         self.result = decisions.evaluate_answers(
             decisions.effective_answers(assessment, self.inventory), assessment.catalogue
         )
+        self.from_evidence = provenance.answers_from_evidence(assessment, self.all_answers)
 
     def section(self, section_id: str) -> engine.Section:
         for section in self.q.sections:
@@ -193,7 +194,7 @@ def _wizard_context(state: WizardState, section: engine.Section, **extra: Any) -
         "previous_step": state.previous_step(section.id),
         "contradictions": state.contradictions(),
         "inventory": state.inventory,
-        **panel_context(state.result, state.q, state.catalogue),
+        **panel_context(state.result, state.q, state.catalogue, state.from_evidence),
         **extra,
     }
 
@@ -442,5 +443,5 @@ def _review_context(state: WizardState) -> dict[str, Any]:
         "sections": sections,
         "steps": state.progress(),
         "contradictions": state.contradictions(),
-        **panel_context(state.result, state.q, state.catalogue),
+        **panel_context(state.result, state.q, state.catalogue, state.from_evidence),
     }

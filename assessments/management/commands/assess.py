@@ -6,6 +6,7 @@ linked agents named by slug) the inventory; writes nothing to the database.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import textwrap
 from typing import Any
@@ -13,7 +14,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError
 
-from assessments import decisions, engine
+from assessments import decisions, engine, evidence
+from assessments.management.commands.analyse_evidence import run_analysis
 from assessments.manifest import (
     Manifest,
     ManifestError,
@@ -48,12 +50,26 @@ class Command(BaseCommand):
             "text: a readable summary.",
         )
         parser.add_argument(
+            "--evidence",
+            action="append",
+            metavar="FILE",
+            help="An evidence file (repeatable), analysed as by analyse_evidence; its proposed "
+            "answers fill the keys each manifest leaves out, and the result says which.",
+        )
+        parser.add_argument(
+            "--kind", help=f"The evidence files' kind: {', '.join(evidence.KINDS)}."
+        )
+        parser.add_argument("--principal", help="The identity the evidence is about.")
+        parser.add_argument(
             "--fail-on-gaps",
             action="store_true",
             help="Exit with status 1 when any control is a gap or a blocking flag fired.",
         )
 
+    _evidence: dict[tuple[str, int | None], dict[str, evidence.Proposal]]
+
     def handle(self, *args: Any, **options: Any) -> None:
+        self._evidence = {}
         paths: list[str] = options["files"]
         # Every file is checked before anything is assessed or printed.
         try:
@@ -69,6 +85,19 @@ class Command(BaseCommand):
             ) from None
 
         manifests = [m for f in files for m in f.manifests]
+        # (file, position) -> the answers each manifest took from evidence
+        from_evidence: dict[tuple[str, int | None], dict[str, evidence.Proposal]] = {}
+        if options["evidence"]:
+            if not options["kind"]:
+                raise CommandError("--evidence needs --kind.", returncode=EXIT_INVALID)
+            analysis = run_analysis(options["evidence"], options["kind"], options["principal"])
+            merged = []
+            for manifest in manifests:
+                manifest, used = _merge_evidence(manifest, analysis)
+                from_evidence[(manifest.file, manifest.position)] = used
+                merged.append(manifest)
+            manifests = merged
+        self._evidence = from_evidence
         try:
             manifests = resolve_linked_agents(manifests, decisions.systems_by_slug)
             catalogue = _catalogue()
@@ -98,7 +127,9 @@ class Command(BaseCommand):
         if options["format"] == "text":
             self.stdout.write("\n\n".join(self._text(m, r) for m, r in results))
         else:
-            payload = [_as_json(m, r) for m, r in results]
+            payload = [
+                _as_json(m, r, from_evidence.get((m.file, m.position), {})) for m, r in results
+            ]
             self.stdout.write(json.dumps(payload[0] if single else payload, indent=2))
 
         if options["fail_on_gaps"]:
@@ -180,6 +211,18 @@ class Command(BaseCommand):
         else:
             lines.append(_row("Provisional", "no"))
         lines.append(_row("Catalogue", result.catalogue_version))
+        used = self._evidence.get((manifest.file, manifest.position), {})
+        if used:
+            lines.append(
+                _row(
+                    "Evidence",
+                    "answers taken from evidence (the manifest was silent): "
+                    + "; ".join(
+                        f"{key} = {engine.format_value(p.value)} ({p.rule})"
+                        for key, p in used.items()
+                    ),
+                )
+            )
         return "\n".join(lines)
 
 
@@ -198,12 +241,37 @@ def _where(manifest: Manifest) -> str:
     return f"{manifest.file} [manifest {manifest.position}]"
 
 
-def _as_json(manifest: Manifest, result: engine.Result) -> dict[str, Any]:
-    return {
+def _as_json(
+    manifest: Manifest, result: engine.Result, used: dict[str, evidence.Proposal]
+) -> dict[str, Any]:
+    payload = {
         "file": manifest.file,
         "agent": {"slug": manifest.agent["slug"], "name": manifest.agent["name"]},
         **result.to_dict(),
     }
+    if used:
+        payload["answers_from_evidence"] = {
+            key: {
+                "value": p.value,
+                "rule": p.rule,
+                "evidence": [e.to_dict() for e in p.evidence],
+            }
+            for key, p in used.items()
+        }
+    return payload
+
+
+def _merge_evidence(
+    manifest: Manifest, analysis: evidence.Analysis
+) -> tuple[Manifest, dict[str, evidence.Proposal]]:
+    """The manifest with proposals filling the keys it leaves out, and those proposals."""
+    used = {p.key: p for p in analysis.proposals if manifest.answers.get(p.key) is None}
+    if not used:
+        return manifest, {}
+    answers = engine.validate_answers(
+        {**manifest.answers, **{key: p.value for key, p in used.items()}}
+    )
+    return dataclasses.replace(manifest, answers=answers), used
 
 
 def _reasons(result: engine.Result) -> str:
