@@ -21,7 +21,7 @@ from django.db.models.signals import m2m_changed, post_save, pre_save
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 
-from assessments import audit
+from assessments import audit, backup
 
 _request: contextvars.ContextVar[HttpRequest | None] = contextvars.ContextVar(
     "account_request", default=None
@@ -106,7 +106,7 @@ def _changed(sender: Any, instance: Any, created: bool, raw: bool = False, **kwa
 def _groups_changed(
     sender: Any, instance: Any, action: str, reverse: bool, pk_set: set[int] | None, **kwargs: Any
 ) -> None:
-    if action not in ("post_add", "post_remove", "pre_clear") or reverse:
+    if action not in ("post_add", "post_remove", "pre_clear") or reverse or backup.restoring():
         return
     if action == "pre_clear":
         names = list(instance.groups.values_list("name", flat=True))
