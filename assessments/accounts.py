@@ -22,6 +22,7 @@ from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 
 from assessments import audit, backup
+from assessments.models import Team
 
 _request: contextvars.ContextVar[HttpRequest | None] = contextvars.ContextVar(
     "account_request", default=None
@@ -48,6 +49,11 @@ class AccountChangeMiddleware:
             return self.get_response(request)
         finally:
             _request.reset(token)
+
+
+def current_request() -> HttpRequest | None:
+    """The request in progress, if the change is made by one."""
+    return _request.get()
 
 
 def _actor() -> tuple[Any, HttpRequest | None]:
@@ -116,3 +122,30 @@ def _groups_changed(
         verb = "account.roles_added" if action == "post_add" else "account.roles_removed"
     if names:
         _record(verb, instance, {"roles": sorted(names)})
+
+
+@receiver(m2m_changed, sender=Team.members.through, dispatch_uid="account-teams")
+def _teams_changed(
+    sender: Any, instance: Any, action: str, reverse: bool, pk_set: set[int] | None, **kwargs: Any
+) -> None:
+    """Team membership, changed from the team (admin) or from the person (SSO groups)."""
+    if action not in ("post_add", "post_remove", "pre_clear") or backup.restoring():
+        return
+    verb = "account.teams_added" if action == "post_add" else "account.teams_removed"
+    if reverse:  # person.teams.add/remove/set: instance is the person
+        teams = (
+            instance.teams.all()
+            if action == "pre_clear"
+            else Team.objects.filter(pk__in=pk_set or ())
+        )
+        names = sorted(t.name for t in teams)
+        if names:
+            _record(verb, instance, {"teams": names})
+        return
+    people = (
+        instance.members.all()
+        if action == "pre_clear"
+        else User.objects.filter(pk__in=pk_set or ())
+    )
+    for person in people:
+        _record(verb, person, {"teams": [instance.name]})

@@ -12,6 +12,7 @@ class AssessmentsConfig(AppConfig):
         from assessments import (  # noqa: F401
             accounts,  # account changes in the audit log
             signals,  # noqa: F401 (connects the auth audit handlers)
+            sso,  # roles from SSO groups, second factors in the audit log
             tasks,  # noqa: F401 (registers the background tasks)
         )
 

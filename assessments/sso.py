@@ -9,8 +9,9 @@
   no role at all, never a default privilege. Groups named ``OIDC_TEAM_PREFIX`` + a team
   slug make the person a member of that team.
 - ``AccessGateMiddleware``: a signed-in person without a role sees the "waiting for
-  access" page; a role in ``MFA_REQUIRED_ROLES`` without a second factor is sent to
-  enrol one before anything else.
+  access" page; a role in ``MFA_REQUIRED_ROLES`` signed in with a local password and
+  without a second factor is sent to enrol one before anything else (people signed in
+  through SSO answered their identity provider's own factors).
 """
 
 from __future__ import annotations
@@ -22,18 +23,18 @@ from typing import Any
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.signals import user_logged_in
 from allauth.mfa.models import Authenticator
-from allauth.mfa.signals import authenticator_added, authenticator_removed
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
+from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 
-from assessments import audit
+from assessments import accounts, audit, backup
 from assessments.models import Role, Team
 from assessments.roles import ROLE_ORDER, role_of
 
@@ -115,19 +116,24 @@ def sync_from_claims(user: Any, claims: dict[str, Any], request: HttpRequest | N
         user.groups.remove(*[g for g in role_groups if g.name in current - wanted])
         if role:
             user.groups.add(Group.objects.get(name=role))
+        user.__dict__.pop("_role_cache", None)  # roles.role_of's cache is now stale
     prefix = settings.OIDC_TEAM_PREFIX
+    teams: list[Team] = []
     if prefix:
         slugs = {g[len(prefix) :] for g in groups if g.startswith(prefix)}
         teams = list(Team.objects.filter(slug__in=slugs))
-        before = set(user.teams.values_list("pk", flat=True)) if hasattr(user, "teams") else None
-        if before is not None and before != {t.pk for t in teams}:
-            user.teams.set(teams)
+        if set(user.teams.values_list("pk", flat=True)) != {t.pk for t in teams}:
+            user.teams.set(teams)  # Team.members, seen from the person
     audit.record(
         "auth.login_sso",
         actor=user,
         obj=user,
         request=request,
-        changes={"groups": sorted(groups), "role": role or "none"},
+        changes={
+            "groups": sorted(groups),
+            "role": role or "none",
+            "teams": sorted(t.name for t in teams),
+        },
     )
 
 
@@ -136,26 +142,40 @@ def _on_allauth_login(sender: Any, request: HttpRequest, user: Any, **kwargs: An
     sociallogin = kwargs.get("sociallogin")
     if sociallogin is not None:
         sync_from_claims(user, claims_of(sociallogin.account.extra_data), request)
+        if request is not None and hasattr(request, "session"):
+            # The identity provider asked for its own factors; MFA_REQUIRED_ROLES is
+            # about local passwords (an SSO account has none to re-authenticate with).
+            request.session[_MFA_CHECKED] = True
 
 
-@receiver(authenticator_added, dispatch_uid="mfa-added-audit")
-def _mfa_added(sender: Any, request: HttpRequest, user: Any, authenticator: Any, **kw: Any) -> None:
+@receiver(post_save, sender=Authenticator, dispatch_uid="mfa-added-audit")
+def _mfa_added(sender: Any, instance: Any, created: bool, raw: bool = False, **kw: Any) -> None:
+    """A second factor enrolled, by any path (allauth's pages, the admin, the shell), in
+    the same transaction as the enrolment (allauth's own signal waits for the commit)."""
+    if created and not raw and not backup.restoring():
+        _record_mfa("account.mfa_added", instance)
+
+
+@receiver(post_delete, sender=Authenticator, dispatch_uid="mfa-removed-audit")
+def _mfa_removed(sender: Any, instance: Any, **kw: Any) -> None:
+    if backup.restoring():
+        return
+    request = accounts.current_request()
+    if request is not None and getattr(request, "user", None) == instance.user:
+        request.session.pop(_MFA_CHECKED, None)  # the gate looks again
+    _record_mfa("account.mfa_removed", instance)
+
+
+def _record_mfa(verb: str, authenticator: Any) -> None:
+    request = accounts.current_request()
+    actor = getattr(request, "user", None) if request is not None else None
     audit.record(
-        "account.mfa_added", actor=user, obj=user, request=request,
+        verb,
+        actor=actor if actor is not None and actor.is_authenticated else None,
+        obj=authenticator.user,
+        request=request,
         changes={"type": authenticator.type},
-    )  # fmt: skip
-
-
-@receiver(authenticator_removed, dispatch_uid="mfa-removed-audit")
-def _mfa_removed(
-    sender: Any, request: HttpRequest, user: Any, authenticator: Any, **kw: Any
-) -> None:
-    if request is not None and hasattr(request, "session"):
-        request.session.pop(_MFA_CHECKED, None)
-    audit.record(
-        "account.mfa_removed", actor=user, obj=user, request=request,
-        changes={"type": authenticator.type},
-    )  # fmt: skip
+    )
 
 
 # Paths a signed-in person may always reach, whatever their role or second factor.

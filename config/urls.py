@@ -36,16 +36,8 @@ urlpatterns = [
     ),
     path("accounts/3rdparty/signup/", social_views.signup, name="socialaccount_signup"),
     path("accounts/", include("allauth.socialaccount.providers.openid_connect.urls")),
-    path(
-        "accounts/password/",
-        auth_views.PasswordChangeView.as_view(),
-        name="password_change",
-    ),
-    path(
-        "accounts/password/",
-        auth_views.PasswordChangeView.as_view(),
-        name="account_change_password",
-    ),
+    path("accounts/password/", accounts.password_change, name="password_change"),
+    path("accounts/password/", accounts.password_change, name="account_change_password"),
     path(
         "accounts/password/done/",
         auth_views.PasswordChangeDoneView.as_view(),

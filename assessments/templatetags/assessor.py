@@ -49,6 +49,12 @@ VERB_LABELS = {
     "account.disabled": "disabled an account",
     "account.password_changed": "changed a password",
     "account.password_removed": "removed a password",
+    "account.teams_added": "added an account to a team",
+    "account.teams_removed": "took an account off a team",
+    "account.mfa_added": "enrolled a second factor",
+    "account.mfa_removed": "removed a second factor",
+    "auth.login_sso": "signed in with single sign-on",
+    "auth.login_refused": "was refused a local sign-in",
 }
 
 

@@ -7,6 +7,7 @@ import datetime as dt
 
 from allauth.account.views import LoginView
 from django.conf import settings
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
@@ -102,3 +103,20 @@ def waiting_for_access(request: HttpRequest) -> HttpResponse:
     if role_of(request.user) is not None:
         return redirect("assessments:dashboard")
     return render(request, "registration/waiting.html", status=200)
+
+
+_password_change = auth_views.PasswordChangeView.as_view()
+
+
+@login_required
+def password_change(request: HttpRequest) -> HttpResponseBase:
+    """Django's password change; in SSO-only mode, for the break-glass accounts alone
+    (everyone else's password is their directory's)."""
+    if not sso.local_password_allowed(request.user.get_username()):
+        return render(
+            request,
+            "registration/password_sso_only.html",
+            {"sso_name": settings.OIDC_PROVIDER_NAME},
+            status=403,
+        )
+    return _password_change(request)
