@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import wraps
 from typing import Any
+from urllib.parse import urlsplit
 
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.signals import user_logged_in
@@ -30,9 +32,11 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.csp import CSP
+from django.views.decorators.csp import csp_override
 
 from assessments import accounts, audit, backup
 from assessments.models import Role, Team
@@ -50,6 +54,35 @@ def local_password_allowed(username: str) -> bool:
 
 def sso_enabled() -> bool:
     return bool(settings.SOCIALACCOUNT_PROVIDERS.get("openid_connect", {}).get("APPS"))
+
+
+def provider_origins() -> list[str]:
+    """The origins a sign-in form may send the browser to: each configured provider's
+    issuer, and any in ``OIDC_FORM_ACTION_ORIGINS`` (a provider whose sign-in page is on
+    another host than its issuer)."""
+    origins = []
+    for app in settings.SOCIALACCOUNT_PROVIDERS.get("openid_connect", {}).get("APPS", []):
+        url = urlsplit(app.get("settings", {}).get("server_url", ""))
+        if url.scheme in ("http", "https") and url.netloc:
+            origins.append(f"{url.scheme}://{url.netloc}")
+    return list(dict.fromkeys([*origins, *settings.OIDC_FORM_ACTION_ORIGINS]))
+
+
+def allow_provider_form_action(view: Callable[..., HttpResponseBase]) -> Callable[..., Any]:
+    """Our CSP lets forms post to this site only, and browsers apply that to the
+    redirects a form submission follows: the pages whose form starts a single sign-on
+    (the sign-in page, allauth's confirmation page) also allow the provider's origin."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        response = view(request, *args, **kwargs)
+        if origins := provider_origins():
+            policy = dict(settings.SECURE_CSP)
+            policy["form-action"] = [*policy.get("form-action", [CSP.SELF]), *origins]
+            response = csp_override(policy)(lambda _request: response)(request)
+        return response
+
+    return wrapped
 
 
 class AccountAdapter(DefaultAccountAdapter):

@@ -184,6 +184,9 @@ OIDC_PROVIDER_NAME = env_str("OIDC_PROVIDER_NAME", "single sign-on")
 OIDC_GROUPS_CLAIM = env_str("OIDC_GROUPS_CLAIM", "groups")
 OIDC_ROLE_MAP = dict(pair.split(":", 1) for pair in env_list("OIDC_ROLE_MAP", []) if ":" in pair)
 OIDC_TEAM_PREFIX = env_str("OIDC_TEAM_PREFIX", "team:")
+# Origins besides the issuer's that the browser is sent to when single sign-on starts
+# (the CSP's form-action must allow them).
+OIDC_FORM_ACTION_ORIGINS = env_list("OIDC_FORM_ACTION_ORIGINS", [])
 SSO_ONLY = env_bool("SSO_ONLY", False)
 SSO_BREAK_GLASS_USERS = [name.lower() for name in env_list("SSO_BREAK_GLASS_USERS", [])]
 SOCIALACCOUNT_PROVIDERS: dict = {

@@ -1,9 +1,11 @@
 from allauth.account import views as allauth_views  # noqa: E402
 from allauth.socialaccount import views as social_views  # noqa: E402
+from allauth.socialaccount.providers.openid_connect import views as oidc_views
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from assessments import sso
 from assessments.views import accounts, errors
 
 logout_view = auth_views.LogoutView.as_view()
@@ -35,7 +37,16 @@ urlpatterns = [
         name="socialaccount_login_error",
     ),
     path("accounts/3rdparty/signup/", social_views.signup, name="socialaccount_signup"),
-    path("accounts/", include("allauth.socialaccount.providers.openid_connect.urls")),
+    path(
+        "accounts/oidc/<str:provider_id>/login/",
+        sso.allow_provider_form_action(oidc_views.login),
+        name="openid_connect_login",
+    ),
+    path(
+        "accounts/oidc/<str:provider_id>/login/callback/",
+        oidc_views.callback,
+        name="openid_connect_callback",
+    ),
     path("accounts/password/", accounts.password_change, name="password_change"),
     path("accounts/password/", accounts.password_change, name="account_change_password"),
     path(

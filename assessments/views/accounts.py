@@ -49,6 +49,7 @@ _allauth_login = _LoginView.as_view()
 @sensitive_post_parameters("password")
 @csrf_protect
 @never_cache
+@sso.allow_provider_form_action
 def login(request: HttpRequest) -> HttpResponseBase:
     """Local sign-in, locked on (username, address) after repeated failures; in SSO-only
     mode, for the break-glass accounts alone."""
