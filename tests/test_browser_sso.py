@@ -12,9 +12,12 @@ authenticator, under the strict CSP.
 from __future__ import annotations
 
 import os
+import time
 import urllib.parse
 
 import pytest
+from allauth.mfa.models import Authenticator
+from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value
 from django.contrib.auth import get_user_model
 from django.contrib.staticfiles.testing import StaticLiveServerTestCase
 from django.db import connections
@@ -30,6 +33,16 @@ pytestmark = pytest.mark.browser
 User = get_user_model()
 CLIENT_ID, CLIENT_SECRET = "assessor-rp", "rp-secret-for-tests-only-0123456789"  # noqa: S105
 IDP_PASSWORD = "idp-password-for-tests-1234"  # noqa: S105
+
+
+def fresh_totp_code(secret: str) -> str:
+    """The authenticator app's code now, never one about to expire (allauth accepts the
+    current 30-second window only)."""
+    if time.time() % 30 > 26:
+        time.sleep(30 - time.time() % 30 + 0.5)
+    return format_hotp_value(hotp_value(secret, int(time.time()) // 30))
+
+
 ROLE_MAP = {"aia-admins": "administrator", "aia-reviewers": "reviewer", "aia-viewers": "viewer"}
 
 
@@ -251,3 +264,103 @@ class SingleSignOnTests(_BrowserCase):
         self.assertIn("inactive", page.inner_text("main").lower())
         self.assertIsNone(self.signed_in_as(page))
         self.assertEqual(AuditEvent.objects.filter(verb="auth.login_sso").count(), 1)
+
+
+@override_settings(
+    MFA_REQUIRED_ROLES=["reviewer", "administrator"],
+    # WebAuthn on the plain-HTTP live server (Chromium treats localhost as secure).
+    MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN=True,
+)
+class SecondFactorTests(_BrowserCase):
+    """A reviewer made to enrol a second factor, then signing in with it; allauth's
+    pages run under the strict CSP (any violation is a console error)."""
+
+    def setUp(self):
+        super().setUp()
+        self.person = f.reviewer("rex")
+
+    def password_sign_in(self, page):
+        page.goto(f"{self.live_server_url}/accounts/login/")
+        page.fill("#id_login", "rex")
+        page.fill("#id_password", f.PASSWORD)
+        page.press("#id_password", "Enter")
+
+    def reauthenticate_if_asked(self, page):
+        if "/accounts/reauthenticate/" in page.url:
+            page.fill("#id_password", f.PASSWORD)
+            page.press("#id_password", "Enter")
+
+    def sign_out(self, page):
+        page.goto(f"{self.live_server_url}/")
+        page.locator(".dropdown-toggle").first.click()
+        page.get_by_role("button", name="Sign out").click()
+        page.wait_for_url("**/accounts/login/")
+
+    def test_totp_enrolment_and_sign_in(self):
+        page = self.new_page()
+        self.password_sign_in(page)
+        page.wait_for_url("**/accounts/2fa/?required=1")
+        self.assertIn("Your role requires a second factor", page.inner_text("main"))
+        page.goto(f"{self.live_server_url}/accounts/2fa/totp/activate/")
+        self.reauthenticate_if_asked(page)
+        page.wait_for_url("**/accounts/2fa/totp/activate/")
+        secret = page.locator("#authenticator_secret").input_value()
+        page.fill("#id_code", fresh_totp_code(secret))
+        page.press("#id_code", "Enter")
+        page.wait_for_url(lambda url: "/totp/activate/" not in url)
+        self.assertTrue(Authenticator.objects.filter(user=self.person, type="totp").exists())
+        self.assertEqual(page.goto(f"{self.live_server_url}/").status, 200)
+        self.assertEqual(page.url, f"{self.live_server_url}/")
+
+        self.sign_out(page)
+        self.password_sign_in(page)
+        page.wait_for_url("**/accounts/2fa/authenticate/")
+        page.fill("#id_code", fresh_totp_code(secret))
+        page.get_by_role("button", name="Sign In").first.click()
+        page.wait_for_url(f"{self.live_server_url}/")
+        self.assertEqual(self.errors, [])
+
+    def test_passkey_enrolment_and_sign_in_with_the_virtual_authenticator(self):
+        page = self.new_page()
+        cdp = page.context.new_cdp_session(page)
+        cdp.send("WebAuthn.enable")
+        authenticator = cdp.send(
+            "WebAuthn.addVirtualAuthenticator",
+            {
+                "options": {
+                    "protocol": "ctap2",
+                    "transport": "internal",
+                    "hasResidentKey": True,
+                    "hasUserVerification": True,
+                    "isUserVerified": True,
+                    "automaticPresenceSimulation": True,
+                }
+            },
+        )
+        self.password_sign_in(page)
+        page.wait_for_url("**/accounts/2fa/?required=1")
+        page.goto(f"{self.live_server_url}/accounts/2fa/webauthn/add/")
+        self.reauthenticate_if_asked(page)
+        page.wait_for_url("**/accounts/2fa/webauthn/add/")
+        page.fill("#id_name", "Laptop passkey")
+        page.locator("#mfa_webauthn_add").click()
+        page.wait_for_url(lambda url: "/webauthn/add/" not in url)
+        key = Authenticator.objects.get(user=self.person, type="webauthn")
+        self.assertEqual(key.wrap().name, "Laptop passkey")
+        events = AuditEvent.objects.filter(verb="account.mfa_added", object_id=str(self.person.pk))
+        self.assertIn("webauthn", [e.changes["type"] for e in events])
+        self.assertEqual(page.goto(f"{self.live_server_url}/").status, 200)
+        self.assertEqual(page.url, f"{self.live_server_url}/")
+
+        self.sign_out(page)
+        self.password_sign_in(page)
+        page.wait_for_url("**/accounts/2fa/authenticate/")
+        page.locator("#mfa_webauthn_authenticate").click()
+        page.wait_for_url(f"{self.live_server_url}/")
+        self.assertIn("Reviewer", page.locator(".role-badge").inner_text())
+        credentials = cdp.send(
+            "WebAuthn.getCredentials", {"authenticatorId": authenticator["authenticatorId"]}
+        )
+        self.assertEqual(len(credentials["credentials"]), 1)
+        self.assertGreaterEqual(credentials["credentials"][0]["signCount"], 1)
+        self.assertEqual(self.errors, [])
