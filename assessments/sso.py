@@ -16,6 +16,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 from collections.abc import Callable
 from functools import wraps
@@ -24,8 +26,10 @@ from urllib.parse import urlsplit
 
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.signals import user_logged_in
+from allauth.mfa.adapter import DefaultMFAAdapter
 from allauth.mfa.models import Authenticator
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
+from cryptography.fernet import Fernet, MultiFernet
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -83,6 +87,27 @@ def allow_provider_form_action(view: Callable[..., HttpResponseBase]) -> Callabl
         return response
 
     return wrapped
+
+
+class MFAAdapter(DefaultMFAAdapter):
+    """TOTP secrets and recovery-code seeds are encrypted in the database (allauth keeps
+    them in the clear unless told), with a key derived from ``SECRET_KEY``; the keys in
+    ``SECRET_KEY_FALLBACKS`` still decrypt, so a rotation keeps every factor working."""
+
+    def encrypt(self, text: str) -> str:
+        return _fernet().encrypt(text.encode()).decode()
+
+    def decrypt(self, encrypted_text: str) -> str:
+        return _fernet().decrypt(encrypted_text.encode()).decode()
+
+
+def _fernet() -> MultiFernet:
+    def key(secret: str) -> bytes:
+        digest = hashlib.sha256(b"assessor.mfa-secrets:" + secret.encode()).digest()
+        return base64.urlsafe_b64encode(digest)
+
+    secrets = [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]
+    return MultiFernet([Fernet(key(secret)) for secret in secrets])
 
 
 class AccountAdapter(DefaultAccountAdapter):

@@ -22,6 +22,8 @@ from allauth.mfa.totp.internal.auth import (
     generate_totp_secret,
     hotp_value,
 )
+from cryptography.fernet import InvalidToken
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.test import TestCase, override_settings
 from django.urls import reverse
@@ -304,3 +306,25 @@ class RequiredSecondFactorTests(TestCase):
             self.client.get(reverse("assessments:dashboard")),
             reverse("mfa_index") + "?required=1",
         )
+
+
+class SecretsAtRestTests(TestCase):
+    def test_totp_secrets_and_recovery_seeds_are_encrypted_and_survive_a_key_rotation(self):
+        person = f.reviewer("rex")
+        secret = generate_totp_secret()
+        totp = TOTP.activate(person, secret)
+        codes = RecoveryCodes.activate(person)
+        self.assertNotIn(secret, str(totp.instance.data))
+        self.assertNotIn(codes.get_unused_codes()[0], str(codes.instance.data))
+        stored = Authenticator.objects.get(pk=totp.instance.pk)
+        self.assertTrue(TOTP(stored).validate_code(totp_code(secret)))
+        with override_settings(
+            SECRET_KEY="a-new-secret-key-after-rotation-" + "n" * 40,
+            SECRET_KEY_FALLBACKS=[settings.SECRET_KEY],
+        ):
+            self.assertEqual(
+                sso.MFAAdapter().decrypt(stored.data["secret"]), secret
+            )  # the old key still reads it
+        other_key = override_settings(SECRET_KEY="another-" + "z" * 50, SECRET_KEY_FALLBACKS=[])
+        with other_key, self.assertRaises(InvalidToken):
+            sso.MFAAdapter().decrypt(stored.data["secret"])
