@@ -328,3 +328,49 @@ class SecretsAtRestTests(TestCase):
         other_key = override_settings(SECRET_KEY="another-" + "z" * 50, SECRET_KEY_FALLBACKS=[])
         with other_key, self.assertRaises(InvalidToken):
             sso.MFAAdapter().decrypt(stored.data["secret"])
+
+
+PROVIDERS = {
+    "openid_connect": {
+        "APPS": [
+            {
+                "provider_id": "sso",
+                "name": "Corporate SSO",
+                "client_id": "rp",
+                "secret": "s",
+                "settings": {"server_url": "https://idp.example.com/realms/staff"},
+            }
+        ]
+    }
+}
+
+
+class SignInPageTests(TestCase):
+    def form_action(self, response) -> str:
+        policy = response["Content-Security-Policy"]
+        return next(p for p in policy.split(";") if p.strip().startswith("form-action")).strip()
+
+    def test_without_a_provider_forms_post_to_this_site_only(self):
+        page = self.client.get(reverse("login"))
+        self.assertNotContains(page, "Sign in with")
+        self.assertEqual(self.form_action(page), "form-action 'self'")
+
+    @override_settings(
+        SOCIALACCOUNT_PROVIDERS=PROVIDERS,
+        OIDC_PROVIDER_NAME="Corporate SSO",
+        OIDC_FORM_ACTION_ORIGINS=["https://login.example.net"],
+    )
+    def test_with_a_provider_the_sign_in_form_may_lead_to_it(self):
+        page = self.client.get(reverse("login"))
+        self.assertContains(page, "Sign in with Corporate SSO")
+        self.assertEqual(
+            self.form_action(page),
+            "form-action 'self' https://idp.example.com https://login.example.net",
+        )
+        confirm = self.client.get(reverse("openid_connect_login", args=["sso"]))
+        self.assertEqual(confirm.status_code, 200)
+        self.assertIn("https://idp.example.com", self.form_action(confirm))
+        # Other pages keep the strict policy.
+        self.client.force_login(f.viewer())
+        dashboard = self.client.get(reverse("assessments:dashboard"))
+        self.assertEqual(self.form_action(dashboard), "form-action 'self'")
