@@ -35,9 +35,12 @@ from django.db import connection, models, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from assessments.clientip import client_ip
 from assessments.models import Agent, AuditCheckpoint, AuditEvent
 
 logger = logging.getLogger("assessments.audit")
+
+__all__ = ["client_ip", "diff", "record", "verify_chain"]
 
 _PG_AUDIT_LOCK = 0x41554449  # "AUDI": serialises writers so the chain never forks
 CHECKPOINT_FORMAT = "agent-identity-assessor/audit-checkpoint"
@@ -72,15 +75,6 @@ def event_mac(event: AuditEvent, key: bytes) -> str:
 
 
 # --------------------------------------------------------------------------- writing
-
-
-def client_ip(request: HttpRequest | None) -> str | None:
-    if request is None:
-        return None
-    header = getattr(settings, "CLIENT_IP_HEADER", "")
-    if header and (value := request.META.get(header)):
-        return value.split(",")[0].strip() or None
-    return request.META.get("REMOTE_ADDR") or None
 
 
 def _jsonable(value: Any) -> Any:
@@ -143,6 +137,10 @@ def record(
         event.key_id, key = current_key()
         event.hash = event_mac(event, key)
         event.save()
+        # Webhooks follow the audit log, inside the same transaction as the change.
+        from assessments import webhooks
+
+        webhooks.on_audit_event(event)
     return event
 
 
@@ -596,3 +594,26 @@ def _latest_checkpoint(
         )
         return None
     return max(candidates, key=lambda c: (c.created_at, c.event_count))
+
+
+def export_record(event: AuditEvent) -> dict[str, Any]:
+    """One event as plain data with every field of its chain, so a SIEM (through the API
+    or ``export_audit``) can check it: ``hash`` is the HMAC-SHA256, with the audit key
+    named by ``key_id``, of "audit event", a newline and the canonical JSON of the other
+    fields (events from before audit keys, with no ``key_id``: plain SHA-256 of it)."""
+    return {
+        "id": event.pk,
+        "created_at": event.created_at.astimezone(dt.UTC).isoformat(),
+        "actor_id": event.actor_id,
+        "actor_label": event.actor_label,
+        "verb": event.verb,
+        "object_type": event.object_type,
+        "object_id": event.object_id,
+        "object_repr": event.object_repr,
+        "agent_id": event.agent_id,
+        "changes": event.changes,
+        "ip_address": event.ip_address,
+        "prev_hash": event.prev_hash,
+        "key_id": event.key_id,
+        "hash": event.hash,
+    }

@@ -56,7 +56,7 @@ def trays(user: Any) -> list[Tray]:
     if has_role(user, "reviewer"):
         found.append(
             _tray(
-                "awaiting_decision",
+                "pending_decision",
                 "Awaiting decision",
                 Assessment.objects.awaiting_decision(),
                 empty_title="Nothing awaits a decision",

@@ -13,6 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
@@ -113,9 +114,62 @@ class AgentQuerySet(models.QuerySet["Agent"]):
         """Agents with an assessment in ``assessments`` (e.g. ``awaiting_decision()``)."""
         return self.filter(pk__in=assessments.order_by().values("agent_id"))
 
-    def never_assessed(self) -> AgentQuerySet:
-        """Agents nobody has started an assessment of."""
-        return self.exclude(pk__in=Assessment.objects.order_by().values("agent_id"))
+    # -- assessment state (see assessments/portfolio.py for the definitions)
+    def _with_open(self, status: str) -> AgentQuerySet:
+        return self.filter(
+            models.Exists(Assessment.objects.filter(agent=models.OuterRef("pk"), status=status))
+        )
+
+    def pending_decision(self) -> AgentQuerySet:
+        """Agents whose assessment in progress is submitted and awaits a reviewer."""
+        return self._with_open(Assessment.Status.SUBMITTED)
+
+    def returned(self) -> AgentQuerySet:
+        """Agents whose assessment in progress was returned to its assessor."""
+        return self._with_open(Assessment.Status.RETURNED)
+
+    def in_draft(self) -> AgentQuerySet:
+        """Agents whose assessment in progress is a draft (never submitted)."""
+        return self._with_open(Assessment.Status.DRAFT)
+
+    def never_started(self) -> AgentQuerySet:
+        """Agents with no assessment at all, in any state."""
+        return self.exclude(models.Exists(Assessment.objects.filter(agent=models.OuterRef("pk"))))
+
+    def with_assessment_state(self) -> AgentQuerySet:
+        """Annotate ``assessment_state``: pending_decision, returned, in_draft (the agent's
+        assessment in progress, at most one), else decided (approved, nothing in
+        progress), else never_started (no assessment of any state)."""
+        open_ = Assessment.objects.open().filter(agent=models.OuterRef("pk"))
+        any_ = Assessment.objects.filter(agent=models.OuterRef("pk"))
+        return self.annotate(
+            open_status=models.Subquery(open_.values("status")[:1]),
+            open_number=models.Subquery(open_.values("number")[:1]),
+            assessment_state=models.Case(
+                models.When(
+                    open_status=Assessment.Status.SUBMITTED, then=models.Value("pending_decision")
+                ),
+                models.When(open_status=Assessment.Status.RETURNED, then=models.Value("returned")),
+                models.When(open_status=Assessment.Status.DRAFT, then=models.Value("in_draft")),
+                models.When(models.Exists(any_), then=models.Value("decided")),
+                default=models.Value("never_started"),
+                output_field=models.CharField(),
+            ),
+        )
+
+    # -- review state
+    def with_review_state(self, today: dt.date | None = None) -> AgentQuerySet:
+        """Annotate the agent's open review: ``next_review`` (its due date: the earliest
+        open reason, so a trigger never postpones it), ``review_triggered`` (a change
+        asked for it) and ``review_overdue`` (its due date has passed, triggered or not).
+        An agent without an open review has no next review."""
+        today = today or timezone.localdate()
+        review = Review.objects.open().filter(agent=models.OuterRef("pk"))
+        return self.annotate(
+            next_review=models.Subquery(review.values("due_on")[:1]),
+            review_triggered=models.Exists(review.filter(triggered_at__isnull=False)),
+            review_overdue=models.Exists(review.filter(due_on__lt=today)),
+        )
 
 
 class Agent(models.Model):
@@ -130,6 +184,13 @@ class Agent(models.Model):
         help_text="Short identifier used in URLs, manifests and the CLI. Lowercase letters, "
         "numbers and hyphens.",
         error_messages={"unique": "Another agent already uses this slug. Choose a different one."},
+        validators=[
+            RegexValidator(
+                r"\A[a-z0-9_-]+\Z",
+                "Use lowercase letters (a to z), numbers and hyphens only.",
+                code="invalid_slug",
+            )
+        ],
     )
     purpose = models.TextField(help_text="What it does and for whom, in a sentence or two.")
     owner = models.ForeignKey(
@@ -265,6 +326,9 @@ class Framework(models.Model):
     publisher = models.CharField(max_length=255, blank=True)
     url = models.URLField(blank=True)
     notes = models.JSONField(default=list, blank=True)
+    # [{"name": "subcategories", "total": 72}, ...], top level first: the framework's real
+    # number of items per level, which coverage is counted out of (portfolio.py).
+    levels = models.JSONField(default=list, blank=True)
     position = models.PositiveIntegerField(default=0)
 
     class Meta:
@@ -404,17 +468,29 @@ class AssessmentQuerySet(models.QuerySet["Assessment"]):
     def approved(self) -> AssessmentQuerySet:
         return self.filter(status=Assessment.Status.APPROVED)
 
-    def awaiting_decision(self) -> AssessmentQuerySet:
-        """Submitted and not yet approved or returned: a reviewer's work, oldest first."""
-        return self.filter(status=Assessment.Status.SUBMITTED).order_by("submitted_at", "pk")
+    def pending_decision(self) -> AssessmentQuerySet:
+        """Submitted and awaiting a reviewer's decision."""
+        return self.filter(status=Assessment.Status.SUBMITTED)
 
     def returned(self) -> AssessmentQuerySet:
-        """Returned by a reviewer and not resubmitted yet."""
+        """Returned to the assessor by a reviewer."""
         return self.filter(status=Assessment.Status.RETURNED)
 
-    def drafts(self) -> AssessmentQuerySet:
-        """Started and never submitted (a returned assessment is not a draft)."""
+    def in_draft(self) -> AssessmentQuerySet:
+        """Started and never submitted."""
         return self.filter(status=Assessment.Status.DRAFT)
+
+    def latest_approved(self) -> AssessmentQuerySet:
+        """Each agent's latest approved version."""
+        later = Assessment.objects.approved().filter(
+            agent_id=models.OuterRef("agent_id"), number__gt=models.OuterRef("number")
+        )
+        return self.approved().exclude(models.Exists(later))
+
+    # -- the inboxes: the same states, as each person sees their own
+    def awaiting_decision(self) -> AssessmentQuerySet:
+        """Pending a decision, oldest first: a reviewer's work."""
+        return self.pending_decision().order_by("submitted_at", "pk")
 
     def returned_to(self, user: Any) -> AssessmentQuerySet:
         """Returned assessments ``user`` started or submitted: theirs to fix."""
@@ -422,7 +498,7 @@ class AssessmentQuerySet(models.QuerySet["Assessment"]):
 
     def drafts_of(self, user: Any) -> AssessmentQuerySet:
         """Drafts ``user`` started."""
-        return self.drafts().filter(assessor=user)
+        return self.in_draft().filter(assessor=user)
 
 
 class Assessment(models.Model):
@@ -449,6 +525,9 @@ class Assessment(models.Model):
     tier = models.PositiveSmallIntegerField(choices=Tier.choices, null=True, blank=True)
     current_step = models.CharField(max_length=32, blank=True)
     lock_version = models.PositiveIntegerField(default=0)
+    # The draft's version at which each answer was last written, so that a write from an
+    # older page is refused only for the questions that changed since it loaded.
+    answer_versions = models.JSONField(default=dict, blank=True)
     based_on = models.ForeignKey(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
@@ -465,6 +544,9 @@ class Assessment(models.Model):
     submitted_at = models.DateTimeField(null=True, blank=True)
     decided_at = models.DateTimeField(null=True, blank=True)
     next_review_on = models.DateField(null=True, blank=True)
+    # The agent as it stood when the assessment was approved (name, purpose, owner, team,
+    # platform, environments): what its kept report states, whatever changes later.
+    inventory_at_approval = models.JSONField(null=True, blank=True, editable=False)
 
     objects = AssessmentQuerySet.as_manager()
 
@@ -530,6 +612,34 @@ class ExceptionQuerySet(models.QuerySet["GapException"]):
         on = on or timezone.localdate()
         return self.filter(revoked_at__isnull=True, expires_on__gte=on)
 
+    def superseded(self) -> ExceptionQuerySet:
+        """Exceptions renewed by a later one for the same agent and subject."""
+        return self.filter(self._later_exists())
+
+    def not_superseded(self) -> ExceptionQuerySet:
+        """The latest exception per agent and subject (a renewal supersedes the older)."""
+        return self.exclude(self._later_exists())
+
+    @staticmethod
+    def _later_exists() -> models.Exists:
+        return models.Exists(
+            GapException.objects.filter(
+                agent=models.OuterRef("agent"),
+                subject=models.OuterRef("subject"),
+                pk__gt=models.OuterRef("pk"),
+            )
+        )
+
+    def in_force(self, on: dt.date | None = None) -> ExceptionQuerySet:
+        """The exceptions that count: the latest per agent and subject, not revoked and
+        not expired on ``on``. A superseded one never counts, even if it runs longer."""
+        return self.not_superseded().active(on)
+
+    def expiring(self, on: dt.date | None = None, within_days: int = 30) -> ExceptionQuerySet:
+        """Exceptions in force that expire within ``within_days`` of ``on``."""
+        on = on or timezone.localdate()
+        return self.in_force(on).filter(expires_on__lte=on + dt.timedelta(days=within_days))
+
     def expired_unprocessed(self, on: dt.date | None = None) -> ExceptionQuerySet:
         on = on or timezone.localdate()
         return self.filter(revoked_at__isnull=True, expires_on__lt=on, expiry_processed_at=None)
@@ -558,7 +668,11 @@ class GapException(models.Model):
         verbose_name = "exception"
 
     def __str__(self) -> str:
-        return f"{self.subject} on {self.agent} until {self.expires_on}"
+        from assessments.engine.terms import FLAG_TITLES
+
+        return (
+            f"{FLAG_TITLES.get(self.subject, self.subject)} on {self.agent} until {self.expires_on}"
+        )
 
     def is_active(self, on: dt.date | None = None) -> bool:
         on = on or timezone.localdate()
@@ -596,16 +710,21 @@ class ReviewQuerySet(models.QuerySet["Review"]):
         )
 
     def with_state(self, today: dt.date | None = None) -> ReviewQuerySet:
-        """Annotate ``queue_state``: triggered (a change asked for it), else overdue, else
-        due. One state per review, so the counts partition the queue."""
+        """Annotate ``queue_state``: overdue (its due date, the earliest open reason, has
+        passed: a trigger never hides that), else triggered (a change asked for it), else
+        due. One state per review, so the counts partition the queue; ``is_triggered``
+        keeps the second reason of an overdue review that a change also triggered."""
         today = today or timezone.localdate()
         return self.annotate(
             queue_state=models.Case(
-                models.When(triggered_at__isnull=False, then=models.Value("triggered")),
                 models.When(due_on__lt=today, then=models.Value("overdue")),
+                models.When(triggered_at__isnull=False, then=models.Value("triggered")),
                 default=models.Value("due"),
                 output_field=models.CharField(),
-            )
+            ),
+            is_triggered=models.ExpressionWrapper(
+                Q(triggered_at__isnull=False), output_field=models.BooleanField()
+            ),
         )
 
 
@@ -853,6 +972,26 @@ class UserSession(models.Model):
 
     def __str__(self) -> str:
         return f"Session of {self.user_id}"
+
+
+class SignInThrottle(models.Model):
+    """Sign-in attempts for one (username, address) pair: the lockout's counter and the
+    rate limit on auditing failures. Updated only by conditional UPDATEs (throttle.py),
+    so parallel attempts cannot slip past the limit."""
+
+    key = models.CharField(max_length=200, unique=True)
+    username = models.CharField(max_length=150)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    window_started_at = models.DateTimeField(default=timezone.now, db_index=True)
+    locked_until = models.DateTimeField(null=True, blank=True)
+    unreported_failures = models.PositiveIntegerField(default=0)
+    failures_reported_at = models.DateTimeField(null=True, blank=True)
+    unreported_refusals = models.PositiveIntegerField(default=0)
+    refusals_reported_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Sign-in attempts for {self.username} from {self.ip_address}"
 
 
 class AppendOnlyQuerySet[M: models.Model](models.QuerySet[M]):
@@ -1105,3 +1244,150 @@ class AuditCheckpoint(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> Any:
         raise ImmutableRecordError("Audit checkpoints are append-only.")
+
+
+# --------------------------------------------------------------------------- API access
+
+
+class ServiceAccount(models.Model):
+    """A named account for automation (CI, an identity platform, a CMDB sync).
+
+    It is a user without a password (it cannot sign in to the web pages) that holds a
+    role like a person; it reaches the API only through its tokens, which an
+    administrator creates and revokes.
+    """
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="service_account")
+    description = models.TextField(blank=True)
+    created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["user__username"]
+
+    def __str__(self) -> str:
+        return f"Service account {self.user_id}"
+
+
+class ApiTokenQuerySet(models.QuerySet["ApiToken"]):
+    def usable(self, now: dt.datetime | None = None) -> ApiTokenQuerySet:
+        """Not revoked and not expired."""
+        now = now or timezone.now()
+        return self.filter(revoked_at__isnull=True, expires_at__gt=now)
+
+
+class ApiToken(models.Model):
+    """A bearer token for the API. Only its SHA-256 is stored; the prefix stays visible
+    so a person can tell their tokens apart (and find one in a leaked log)."""
+
+    class Scope(models.TextChoices):
+        READ = "read", "Read"
+        WRITE = "write", "Write"
+        REVIEW = "review", "Review"
+
+    MARK = "aia_"
+    PREFIX_LENGTH = 12  # "aia_" and the first eight characters of the secret
+    MAX_DAYS = 365
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=120)
+    prefix = models.CharField(max_length=16, db_index=True)
+    token_hash = models.CharField(max_length=64, unique=True)
+    scopes = models.JSONField(default=list)
+    expires_at = models.DateTimeField()
+    created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "API token"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @staticmethod
+    def hash_token(token: str) -> str:
+        return hashlib.sha256(token.encode()).hexdigest()
+
+    def is_usable(self, now: dt.datetime | None = None) -> bool:
+        return self.revoked_at is None and self.expires_at > (now or timezone.now())
+
+
+# --------------------------------------------------------------------------- webhooks
+
+
+class WebhookEndpoint(models.Model):
+    """A URL an administrator registered to be told about events, signed with its secret
+    as the Standard Webhooks convention does (``webhook-id``, ``-timestamp``,
+    ``-signature``)."""
+
+    EVENTS = (
+        ("assessment.submitted", "An assessment was submitted for review"),
+        ("assessment.approved", "An assessment was approved"),
+        ("assessment.returned", "An assessment was returned to its assessor"),
+        ("review.triggered", "A change triggered a review"),
+        ("review.overdue", "A review became overdue"),
+        ("agent.changed", "An agent was registered, changed, retired or reactivated"),
+        ("exception.expiring", "An accepted exception expires in 30, 7 or 1 days"),
+    )
+
+    name = models.CharField(max_length=120)
+    url = models.URLField(max_length=500, help_text="Where deliveries are POSTed (https://…).")
+    events = models.JSONField(default=list, help_text="The events this endpoint receives.")
+    secret = models.CharField(
+        max_length=100,
+        editable=False,
+        help_text="The signing secret (whsec_…); give it to the receiver to verify signatures.",
+    )
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "webhook endpoint"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class WebhookDelivery(models.Model):
+    """One event for one endpoint, with every attempt's outcome."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DELIVERED = "delivered", "Delivered"
+        FAILED = "failed", "Failed"
+
+    endpoint = models.ForeignKey(
+        WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    event = models.CharField(max_length=64)
+    message_id = models.CharField(max_length=64, unique=True)
+    # What the event is about, so one event is never delivered twice to an endpoint.
+    dedupe_key = models.CharField(max_length=200)
+    payload = models.JSONField(default=dict)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "webhook deliveries"
+        constraints = [
+            models.UniqueConstraint("endpoint", "dedupe_key", name="one_delivery_per_event")
+        ]
+        indexes = [models.Index(fields=["state", "next_attempt_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.event} to {self.endpoint_id} ({self.state})"

@@ -15,8 +15,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
+from django.db.models import OuterRef, Subquery
+from django.urls import reverse
 
-from assessments.models import Agent, ReminderLog, Review
+from assessments.models import Agent, Assessment, ReminderLog, Review
 from assessments.reviews import HORIZON_DAYS, threshold_for
 
 _ORDER = {"overdue": 0, "1": 1, "7": 2, "30": 3}
@@ -28,6 +30,16 @@ class Item:
     threshold: str
     days: int  # days left; negative when overdue
     as_assignee: bool
+    report_number: int | None = None  # the agent's latest approved version, if any
+
+    @property
+    def report_url(self) -> str:
+        if self.report_number is None:
+            return ""
+        agent = self.review.agent
+        return settings.SITE_URL + reverse(
+            "assessments:assessment_report", args=[agent.slug, self.report_number]
+        )
 
     @property
     def when(self) -> str:
@@ -80,6 +92,14 @@ def pending(today: dt.date) -> tuple[list[Reminder], list[tuple[Review, str]]]:
             agent__status=Agent.Status.ACTIVE, due_on__lte=today + dt.timedelta(days=HORIZON_DAYS)
         )
         .select_related("agent", "agent__owner", "agent__team", "assignee")
+        .annotate(
+            report_number=Subquery(
+                Assessment.objects.approved()
+                .filter(agent_id=OuterRef("agent_id"))
+                .order_by("-number")
+                .values("number")[:1]
+            )
+        )
         .order_by("due_on", "pk")
     )
     sent = set(
@@ -106,6 +126,7 @@ def pending(today: dt.date) -> tuple[list[Reminder], list[tuple[Review, str]]]:
                 threshold=threshold,
                 days=(review.due_on - today).days,
                 as_assignee=review.assignee_id is not None,
+                report_number=review.report_number,
             )
         )
     reminders = sorted(by_person.values(), key=lambda r: r.recipient.get_username())

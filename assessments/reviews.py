@@ -197,6 +197,30 @@ def for_rows(reviews: ReviewQuerySet, today: dt.date) -> ReviewQuerySet:
     )
 
 
+def filter_queue(queue: ReviewQuerySet, data: dict[str, Any], user: Any) -> ReviewQuerySet:
+    """The queue narrowed by a valid QueueFilterForm's data (the page and the API)."""
+    if data.get("tier"):
+        queue = queue.filter(agent__current_tier=data["tier"])
+    if data.get("classification") == "unassessed":
+        queue = queue.filter(agent__current_classification="")
+    elif data.get("classification"):
+        queue = queue.filter(agent__current_classification=data["classification"])
+    if data.get("team"):
+        queue = queue.filter(agent__team=data["team"])
+    if data.get("owner"):
+        queue = queue.filter(agent__owner=data["owner"])
+    assignee = data.get("assignee")
+    if assignee == "me":
+        queue = queue.filter(assignee=user)
+    elif assignee == "none":
+        queue = queue.filter(assignee__isnull=True)
+    elif assignee:
+        queue = queue.filter(assignee__username=assignee)
+    if data.get("reason"):
+        queue = with_reason_code(queue, data["reason"])
+    return queue
+
+
 SORTS: dict[str, tuple[str, list[Any]]] = {
     "due": ("Due date, earliest first", [F("due_on").asc(), F("agent__name").asc()]),
     "-due": ("Due date, latest first", [F("due_on").desc(), F("agent__name").asc()]),
@@ -213,12 +237,16 @@ def sort_queue(reviews: ReviewQuerySet, sort: str) -> ReviewQuerySet:
 
 
 def state_counts(reviews: ReviewQuerySet, today: dt.date) -> dict[str, int]:
-    """Overdue, triggered and due counts in one query (the states partition the queue)."""
-    scheduled = Q(triggered_at__isnull=True)
+    """Overdue, triggered and due counts in one query, as ``ReviewQuerySet.with_state``
+    defines them: overdue first (a triggered review past its due date stays overdue),
+    so the states partition the queue. ``triggered_overdue`` counts the overlap."""
+    late = Q(due_on__lt=today)
+    triggered = Q(triggered_at__isnull=False)
     counts = reviews.aggregate(
-        overdue=models.Count("pk", filter=scheduled & Q(due_on__lt=today)),
-        triggered=models.Count("pk", filter=Q(triggered_at__isnull=False)),
-        due=models.Count("pk", filter=scheduled & Q(due_on__gte=today)),
+        overdue=models.Count("pk", filter=late),
+        triggered=models.Count("pk", filter=triggered & ~late),
+        due=models.Count("pk", filter=~triggered & ~late),
+        triggered_overdue=models.Count("pk", filter=triggered & late),
     )
     counts["total"] = counts["overdue"] + counts["triggered"] + counts["due"]
     return counts
@@ -236,7 +264,9 @@ def queue_item(review: Review, today: dt.date) -> dict[str, Any]:
         "owner": agent.owner.get_username(),
         "due_on": review.due_on.isoformat(),
         "days_overdue": max((today - review.due_on).days, 0),
+        "overdue_since": review.due_on.isoformat() if review.due_on < today else None,
         "state": getattr(review, "queue_state", None) or state_of(review, today),
+        "triggered": review.triggered_at is not None,
         "reasons": [
             {"code": r.get("code"), "detail": r.get("detail"), "at": r.get("at")}
             for r in review.reasons
@@ -247,6 +277,49 @@ def queue_item(review: Review, today: dt.date) -> dict[str, Any]:
 
 
 def state_of(review: Review, today: dt.date) -> str:
-    if review.triggered_at is not None:
-        return "triggered"
-    return "overdue" if review.due_on < today else "due"
+    """``ReviewQuerySet.with_state`` for one review already in memory."""
+    if review.due_on < today:
+        return "overdue"
+    return "triggered" if review.triggered_at is not None else "due"
+
+
+@dataclass(frozen=True)
+class OverdueDecision:
+    """A kept report handed out while the review of its decision is overdue."""
+
+    due_on: dt.date
+    days: int
+
+    @property
+    def sentence(self) -> str:
+        plural = "s" if self.days != 1 else ""
+        return (
+            f"Review overdue since {self.due_on:%-d %b %Y} ({self.days} day{plural}): "
+            "this decision has not been re-checked on time."
+        )
+
+
+def overdue_decision(assessment: Assessment | None, today: dt.date) -> OverdueDecision | None:
+    """Whether the review of ``assessment``'s decision is overdue: it is the agent's
+    latest approved version and the agent's open review fell due before ``today``
+    (``Review.objects.overdue``). Older versions are superseded, not overdue. Two
+    queries at most."""
+    if assessment is None or assessment.status != Assessment.Status.APPROVED:
+        return None
+    superseded = (
+        Assessment.objects.approved()
+        .filter(agent_id=assessment.agent_id, number__gt=assessment.number)
+        .exists()
+    )
+    if superseded:
+        return None
+    due_on = (
+        Review.objects.overdue(today)
+        .filter(agent_id=assessment.agent_id)
+        .order_by("due_on")
+        .values_list("due_on", flat=True)
+        .first()
+    )
+    if due_on is None:
+        return None
+    return OverdueDecision(due_on=due_on, days=(today - due_on).days)

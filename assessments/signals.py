@@ -6,14 +6,14 @@ import time
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.contrib.sessions.models import Session
 from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 from django.utils import timezone
 
 from assessments import audit
-from assessments.models import UserSession
+from assessments.models import CalendarFeed, UserSession
 
 
 @receiver(user_logged_in)
@@ -34,22 +34,6 @@ def on_login(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
 def on_logout(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
     if user is not None:
         audit.record("auth.logout", actor=user, obj=user, request=request)
-
-
-@receiver(user_login_failed)
-def on_login_failed(
-    sender: Any, credentials: dict[str, Any], request: Any = None, **kwargs: Any
-) -> None:
-    # Never the password: only the username that was tried.
-    from assessments.throttle import normalised_username
-
-    username = normalised_username(str(credentials.get("username", "")))
-    audit.record(
-        "auth.login_failed",
-        actor_label=username,
-        object_repr=username,
-        request=request,
-    )
 
 
 User = get_user_model()
@@ -73,7 +57,14 @@ def end_sessions_of_disabled_user(sender: Any, instance: Any, **kwargs: Any) -> 
     keys = list(UserSession.objects.filter(user=instance).values_list("session_key", flat=True))
     Session.objects.filter(session_key__in=keys).delete()
     UserSession.objects.filter(user=instance).delete()
-    audit.record("auth.sessions_ended", obj=instance, changes={"sessions": len(keys)})
+    # Calendar feed URLs are credentials too: revoked for good, so reactivating the
+    # account does not bring back URLs that may have been shared while it was disabled.
+    feeds = CalendarFeed.objects.filter(owner=instance, revoked_at=None).update(
+        revoked_at=timezone.now()
+    )
+    audit.record(
+        "auth.sessions_ended", obj=instance, changes={"sessions": len(keys), "feeds_revoked": feeds}
+    )
 
 
 # A change to any part of a catalogue version marks the version as changed, so the

@@ -10,7 +10,7 @@ from typing import Any
 
 from django.tasks import task
 
-from assessments import actions, audit, background, notifications
+from assessments import actions, audit, background, notifications, webhooks
 
 # -- reviews and notifications: the daily run, and e-mails sent at once
 
@@ -23,6 +23,8 @@ def send_review_reminders(dry_run: bool = False) -> dict[str, Any]:
     overdue and their notifications waiting for a digest."""
     expired = actions.process_expired_exceptions(dry_run=dry_run)
     outcome = notifications.send_daily_digests(dry_run=dry_run)
+    if not dry_run:
+        webhooks.emit_daily()
     done = outcome.to_email if dry_run else outcome.sent
     checkpoint = None if dry_run else audit.write_checkpoint()
     return {
@@ -74,3 +76,12 @@ def send_notification_emails(notification_ids: list[int]) -> int:
 def render_board_pack(job_id: int) -> None:
     """Render a queued board pack; progress and the PDF are kept on the BoardPackJob."""
     actions.run_board_pack_job(job_id)
+
+
+# -- webhooks: one delivery attempt; the next is scheduled with backoff
+
+
+@background.register
+@task()
+def deliver_webhook(delivery_id: int) -> None:
+    webhooks.attempt(delivery_id)

@@ -1,6 +1,15 @@
 from django.urls import path
 
-from assessments.views import agents, assessments, audit, dashboard, notifications, wizard
+from assessments.views import (
+    agents,
+    assessments,
+    audit,
+    dashboard,
+    imports,
+    notifications,
+    tokens,
+    wizard,
+)
 from assessments.views import catalogue as catalogue_views
 from assessments.views import evidence as evidence_views
 from assessments.views import feeds as review_feeds
@@ -11,8 +20,10 @@ app_name = "assessments"
 
 urlpatterns = [
     path("", dashboard.dashboard, name="dashboard"),
+    path("figures/", dashboard.figures, name="figures"),
     path("agents/", agents.agent_list, name="agent_list"),
     path("agents/new/", agents.agent_create, name="agent_create"),
+    path("agents/import/", imports.agent_import, name="agent_import"),
     path("agents/lookup/", agents.agent_lookup, name="agent_lookup"),
     path("agents/form-row/<str:kind>/", agents.agent_form_row, name="agent_form_row"),
     path("agents/<slug:slug>/", agents.agent_detail, name="agent_detail"),
@@ -77,6 +88,11 @@ urlpatterns = [
         report_views.board_pack_download,
         name="board_pack_download",
     ),
+    path(
+        "reports/board-packs/<int:pk>/register.csv",
+        report_views.board_pack_register,
+        name="board_pack_register",
+    ),
     path("reports/verify/", report_views.report_verify, name="report_verify"),
     path("reports/inventory.csv", report_views.export_inventory, name="export_inventory"),
     path("reports/assessments.csv", report_views.export_assessments, name="export_assessments"),
@@ -103,6 +119,14 @@ urlpatterns = [
         "agents/<slug:slug>/evidence/<int:pk>/proposals/<int:proposal>/decide/",
         evidence_views.proposal_decide,
         name="proposal_decide",
+    ),
+    # -- API access
+    path("account/api-tokens/", tokens.api_tokens, name="api_tokens"),
+    path("account/api-tokens/<int:pk>/revoke/", tokens.api_token_revoke, name="api_token_revoke"),
+    path(
+        "account/service-accounts/new/",
+        tokens.service_account_create,
+        name="service_account_create",
     ),
     # -- catalogue routes
     path("catalogue/", catalogue_views.catalogue, name="catalogue"),

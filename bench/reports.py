@@ -1,6 +1,6 @@
 """Speed and memory of the PDF reports, on ``seed_bulk --assessed`` data.
 
-    .venv/bin/python bench/reports.py [--sizes 100 1000] [--seed 7]
+    .venv/bin/python bench/reports.py [--sizes 100 1000 10000] [--seed 7]
 
 For each size, a fresh SQLite database in a temporary folder is migrated and seeded with
 that many agents, each with approved assessment versions (real engine results). Then,
@@ -16,7 +16,9 @@ own, not the seeding's:
   job of a fresh worker (both together) is printed too.
 
 Prints the figures and exits 1 when a target is missed: assessment report at most 1 s;
-board pack at least 2.5 pages per second; for 1,000 agents at most 10 s and 250 MiB.
+board pack at least 2.5 pages per second; for 1,000 agents at most 10 s and 250 MiB; for
+10,000 agents at most 20 s and 300 MiB (the pack's length no longer grows with the
+portfolio: the register of every agent is an attached CSV).
 """
 
 from __future__ import annotations
@@ -40,6 +42,9 @@ PAGES_PER_SECOND = 2.5
 LARGE = 1000
 LARGE_SECONDS = 10.0
 LARGE_MIB = 250
+HUGE = 10000
+HUGE_SECONDS = 20.0
+HUGE_MIB = 300
 
 
 def _env(database: Path) -> dict[str, str]:
@@ -150,7 +155,7 @@ def measure(what: str) -> dict[str, Any]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[100, LARGE])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100, LARGE, HUGE])
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--measure", choices=["assessment", "board"], help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -159,6 +164,16 @@ def main() -> int:
         return 0
 
     failures = []
+    load = os.getloadavg()[0]
+    cores = os.cpu_count() or 1
+    print(
+        f"machine: {cores} cores, load average {load:.1f}"
+        + (
+            " (busy: wall-clock times include waiting for a core; CPU times are the work's own)"
+            if load > cores
+            else ""
+        )
+    )
     with tempfile.TemporaryDirectory(prefix="bench-reports-") as folder:
         for size in args.sizes:
             env = _env(Path(folder) / f"agents-{size}.sqlite3")
@@ -184,7 +199,12 @@ def main() -> int:
             b = _measure(env, "board")
             rate = b["pages"] / b["seconds"]
             checks = [("pages/s", rate >= PAGES_PER_SECOND)]
-            if size >= LARGE:
+            if size >= HUGE:
+                checks += [
+                    ("time", b["seconds"] <= HUGE_SECONDS),
+                    ("memory", b["peak_mib"] <= HUGE_MIB),
+                ]
+            elif size >= LARGE:
                 checks += [
                     ("time", b["seconds"] <= LARGE_SECONDS),
                     ("memory", b["peak_mib"] <= LARGE_MIB),
@@ -199,7 +219,8 @@ def main() -> int:
     print(
         f"targets: assessment report <= {REPORT_SECONDS:.0f} s; board pack >= "
         f"{PAGES_PER_SECOND} pages/s; {LARGE:,} agents <= {LARGE_SECONDS:.0f} s and "
-        f"<= {LARGE_MIB} MiB peak RSS"
+        f"<= {LARGE_MIB} MiB peak RSS; {HUGE:,} agents <= {HUGE_SECONDS:.0f} s and "
+        f"<= {HUGE_MIB} MiB"
     )
     if failures:
         print("MISSED: " + "; ".join(failures))

@@ -79,6 +79,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "assessments.middleware.RequestSizeLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -219,6 +220,9 @@ SESSION_COOKIE_AGE = SESSION_ABSOLUTE_TIMEOUT
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
+# No script reads the CSRF cookie: htmx sends the token from the page (hx-headers on
+# <body>) and forms carry it in a hidden field.
+CSRF_COOKIE_HTTPONLY = True
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -233,6 +237,27 @@ AUTH_PASSWORD_VALIDATORS = [
 # Sign-in throttling: failures per (username, address) before a lockout, and its length.
 LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
 LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 15 * 60)
+
+# Client addresses behind a proxy: the header the proxies append to (as a request.META
+# key; "X-Forwarded-For" is accepted too) and how many proxies in front of the app append
+# to it. The client is the left-most address those proxies wrote; what the client sent
+# itself is ignored (assessments/clientip.py).
+CLIENT_IP_HEADER = env_str("CLIENT_IP_HEADER").strip().upper().replace("-", "_")
+if CLIENT_IP_HEADER and not CLIENT_IP_HEADER.startswith("HTTP_"):
+    CLIENT_IP_HEADER = f"HTTP_{CLIENT_IP_HEADER}"
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 1 if CLIENT_IP_HEADER else 0)
+if TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfigured("TRUSTED_PROXY_COUNT must be 0 or more.")
+
+# Request bodies: forms up to 2 MB; uploads (only the report check takes one) are
+# refused from Content-Length before they are read (assessments.middleware); files up
+# to 5 MB are held in memory, larger ones spooled to a temporary file.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+
+# Assessment PDFs one person may have rendered per minute (unchanged drafts are served
+# again from the cache and do not count).
+REPORT_RENDER_LIMIT = env_int("REPORT_RENDER_LIMIT", 10)
 
 # Security headers. Production defaults are strict; a TLS-terminating proxy sets
 # SECURE_PROXY_SSL_HEADER=HTTP_X_FORWARDED_PROTO.

@@ -6,6 +6,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from assessments import sso
+from assessments.api import api
 from assessments.views import accounts, errors
 
 logout_view = auth_views.LogoutView.as_view()
@@ -55,6 +56,7 @@ urlpatterns = [
         name="password_change_done",
     ),
     path("admin/", admin.site.urls),
+    path("api/v1/", api.urls),
     path("favicon.ico", errors.favicon, name="favicon"),
     path("", include("assessments.urls")),
 ]

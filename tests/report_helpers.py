@@ -98,3 +98,25 @@ def approved_planner(assessor: Any, reviewer: Any, **agent_fields: Any) -> Any:
         **agent_fields,
     )
     return f.approved(agent, assessor, reviewer, **PLANNER_ANSWERS)
+
+
+def has_draft_watermark(data: bytes, page: int = 1) -> bool:
+    """Whether ``page`` shows the pink DRAFT watermark (a picture, so it is looked for in
+    the rendered page, not in the text)."""
+    import subprocess
+
+    from PIL import Image
+
+    ppm = subprocess.run(  # noqa: S603 (fixed arguments)
+        ["/usr/bin/pdftoppm", "-r", "20", "-f", str(page), "-l", str(page), "-"],
+        input=data,
+        capture_output=True,
+        check=True,
+    ).stdout
+    raw = Image.open(io.BytesIO(ppm)).convert("RGB").tobytes()
+    pink = sum(
+        1
+        for r, g, b in zip(raw[0::3], raw[1::3], raw[2::3], strict=True)
+        if abs(r - 0xF7) <= 6 and abs(g - 0xDE) <= 6 and abs(b - 0xDE) <= 6
+    )
+    return pink > 200

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import hashlib
+import io
 import re
 import tempfile
 from collections import defaultdict
@@ -17,10 +19,10 @@ from django.test import TestCase
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from assessments import actions, decisions
-from assessments.models import AuditEvent, BoardPackJob, ReportRecord
+from assessments import actions, decisions, portfolio
+from assessments.models import Agent, AuditEvent, BoardPackJob, ReportRecord, Review
 from assessments.reports import board
-from assessments.reports.board import BoardFilters, FilterError, board_content
+from assessments.reports.board import DUE_WITHIN_DAYS, BoardFilters, FilterError, board_content
 from assessments.reports.verify import MATCH, verify_bytes
 from tests import factories as f
 from tests import report_helpers as h
@@ -80,7 +82,8 @@ class BoardContentTests(TestCase):
         expected = defaultdict(int)
         for a in latest:
             expected[(a.tier, a.classification)] += 1
-        for row, tier in zip(c["distribution"], (1, 2, 3, 4, None), strict=True):
+        # Most critical first, as every tier table and chart in the pack.
+        for row, tier in zip(c["distribution"], (4, 3, 2, 1, None), strict=True):
             for cls in ("agent_identity", "machine_identity"):
                 self.assertEqual(row[cls], expected[(tier, cls)], (tier, cls))
         self.assertEqual(c["distribution"][4]["unassessed"], 1)
@@ -136,37 +139,61 @@ class BoardContentTests(TestCase):
         )
         self.assertEqual(c["exceptions_by_subject"][0]["next_expiry"], (days_ago(10)).date())
 
-    def test_coverage_counts_agents_with_a_mapped_control_in_place_or_as_a_gap(self):
+    def test_coverage_counts_distinct_agents_with_a_control_in_place_or_only_gaps(self):
         c = self.content()
         data = decisions.catalogue_data(self.planner.catalogue)
+        parents = {
+            (fw["key"], it["id"]): (fw["key"], it["parent"])
+            for fw in data["frameworks"]
+            for it in fw["items"]
+            if it.get("parent")
+        }
+
+        def up(key):
+            while key is not None:
+                yield key
+                key = parents.get(key)
+
         mapped = {
             ctl["id"]: {(m["framework"], m["item"]) for m in ctl["mappings"]}
             for ctl in data["controls"]
         }
         in_place, gap = defaultdict(set), defaultdict(set)
-        for a in [self.steady, self.grower_v2, self.old_v2, self.planner]:
+        assessed = [self.steady, self.grower_v2, self.old_v2, self.planner]
+        for a in assessed:
             for control in a.result["controls"]:
-                for key in mapped[control["id"]]:
-                    if control["status"] == "in_place":
-                        in_place[key].add(a.agent_id)
-                    elif control["status"] == "gap":
-                        gap[key].add(a.agent_id)
+                for direct in mapped[control["id"]]:
+                    for key in up(direct):  # a parent is addressed when a child is
+                        if control["status"] == "in_place":
+                            in_place[key].add(a.agent_id)
+                        elif control["status"] == "gap":
+                            gap[key].add(a.agent_id)
         checked = 0
         for fw in c["frameworks"]:
             for item in fw["items"]:
                 key = (fw["key"], item["id"])
                 self.assertEqual(item["in_place"], len(in_place[key]), key)
-                self.assertEqual(item["gap"], len(gap[key]), key)
+                self.assertEqual(item["gap"], len(gap[key] - in_place[key]), key)
+                self.assertLessEqual(item["in_place"] + item["gap"], len(assessed), key)
                 checked += 1
         self.assertGreater(checked, 20)
         asi = next(fw for fw in c["frameworks"] if fw["key"] == "owasp_asi_top10_2026")
         self.assertIn("ASI03", [i["id"] for i in asi["items"]])
+        nist = next(fw for fw in c["frameworks"] if fw["key"] == "nist_ai_rmf_1_0")
+        # Parents of mapped subcategories are not "not addressed by any control".
+        self.assertNotIn("GOVERN", nist["unmapped"])
+        self.assertEqual(
+            [level.split(" ")[0] for level in nist["levels"]],
+            ["functions", "categories", "subcategories"],
+        )
+        self.assertTrue(nist["levels"][2].endswith("of 72"))
+        self.assertTrue(nist["levels"][1].endswith("of 19"))
 
     def test_filters_by_team_tier_and_class(self):
         by_team = self.content(team="research")
-        self.assertEqual([a["title"] for a in by_team["agents"]], ["Fresh arrival (fresh)"])
+        self.assertEqual([r["agent"] for r in by_team["register"]], ["Fresh arrival"])
         by_tier = self.content(tier=self.planner.tier)
-        self.assertIn("Incident planner (planner)", [a["title"] for a in by_tier["agents"]])
+        self.assertIn("Incident planner", [r["agent"] for r in by_tier["register"]])
         self.assertTrue(all(r["tier"] == self.planner.tier for r in by_tier["overdue"]))
         unassessed = self.content(classification="unassessed")
         self.assertEqual(unassessed["figures"]["agents"], 1)
@@ -188,15 +215,49 @@ class BoardContentTests(TestCase):
             ({"tier": 7}, "The tier must be"),
             ({"classification": "robot"}, "The class must be"),
             ({"since": "yesterday"}, "YYYY-MM-DD"),
+            ({"top": 0}, "The appendix lists 1 to 200 agents"),
+            ({"top": "many"}, "The appendix lists 1 to 200 agents"),
         ]:
             with self.subTest(params=params), self.assertRaisesMessage(FilterError, message):
                 BoardFilters.from_params(params)
+
+    def test_the_register_has_every_agent_and_the_appendix_the_most_at_risk(self):
+        c = self.content()
+        self.assertEqual(
+            sorted(r["slug"] for r in c["register"]),
+            ["fresh", "grower", "old-change", "planner", "steady"],
+        )
+        planner = next(r for r in c["register"] if r["slug"] == "planner")
+        self.assertEqual(planner["days_overdue"], 10)
+        self.assertEqual(planner["tier"], self.planner.tier)
+        # Needing attention: those late, never assessed, or with an open gap or blocking
+        # flag; most at risk first (tier, blocking flags, open gaps, days overdue).
+        needing = {
+            r["slug"]
+            for r in c["register"]
+            if r["days_overdue"] or r["version"] is None or r["open_gaps"] or r["blocking_flags"]
+        }
+        self.assertEqual({r["slug"] for r in c["attention"]}, needing)
+        self.assertNotIn("steady", needing)
+        self.assertEqual(c["attention"][-1]["slug"], "fresh")  # no tier: ranked last
+        keys = [
+            (-(r["tier"] or 0), -len(r["open_gaps"]), -r["days_overdue"]) for r in c["attention"]
+        ]
+        self.assertEqual(keys, sorted(keys))
+        self.assertEqual(c["attention_total"], len(needing))
+        listed = next(r for r in c["attention"] if r["slug"] == "planner")
+        self.assertIn("Complete the overdue review (10 days late)", listed["action"])
+        self.assertEqual(listed["owner"], planner["owner"])
+        self.assertIn("Assess it", c["attention"][-1]["action"])
+        top_one = self.content(top=1)
+        self.assertEqual(top_one["attention"], c["attention"][:1])
+        self.assertEqual(top_one["attention_total"], len(needing))
 
     def test_the_key_points_state_the_figures(self):
         points = " ".join(self.content()["key_points"])
         self.assertIn("4 of 5 agents have an approved assessment", points)
         self.assertIn("1 review is overdue; the longest is 10 days late (Incident planner)", points)
-        self.assertIn("1 agent has never been assessed", points)
+        self.assertIn("1 agent has no approved assessment yet: 1 never assessed", points)
         self.assertIn("1 agent was reclassified in the period", points)
 
 
@@ -209,28 +270,48 @@ class BoardPdfTests(TestCase):
         cls.pages = h.pages_text(cls.issued.pdf)
         cls.text = h.flat(" ".join(cls.pages))
 
-    def test_it_has_every_section_with_its_figures_and_every_agent(self):
+    def test_it_has_every_section_with_its_figures_and_the_agents_needing_attention(self):
         for title in [
-            "1 · Summary",
-            "2 · Classification and tier",
-            "3 · Reviews overdue and due",
-            "4 · Open gaps and exceptions",
-            "5 · Reclassifications in the period",
-            "6 · Framework coverage",
-            "Appendix · Every agent in scope (5)",
+            "1 · Executive summary",
+            "2 · Top risks and actions",
+            "3 · Decisions requested",
+            "4 · Trends",
+            "5 · Classification and tier",
+            "6 · Reviews overdue and due",
+            "7 · Open gaps and exceptions",
+            "8 · Reclassifications in the period",
+            "9 · Framework coverage",
+            "Appendix · Agents that need attention",
+            "Sign-off",
         ]:
             self.assertIn(title, self.text)
-        for name in ["Steady script", "Growing helper", "Old change", "Incident planner", "Fresh"]:
-            self.assertIn(name, self.text)
+        appendix = self.text[self.text.index("Appendix · Agents that need attention") :]
+        for name in ["Incident planner", "Fresh arrival"]:
+            self.assertIn(name, appendix)
+        self.assertNotIn("Steady script", appendix)
         self.assertNotIn("Gone agent", self.text)
-        self.assertIn("Not assessed: no approved assessment yet", self.text)
+        self.assertIn("Assess it: nobody has decided how it must be governed", appendix)
+
+    def test_every_agent_is_in_the_attached_register(self):
+        register = h.attachment(self.issued.pdf, "agent-register.csv").decode("utf-8-sig")
+        rows = list(csv.DictReader(io.StringIO(register)))
+        self.assertEqual(
+            sorted(r["agent"] for r in rows),
+            ["Fresh arrival", "Growing helper", "Incident planner", "Old change", "Steady script"],
+        )
+        planner = next(r for r in rows if r["slug"] == "planner")
+        self.assertEqual(planner["days overdue"], "10")
+        self.assertEqual(planner["tier"], str(self.planner.tier))
+        names = h.reader(self.issued.pdf).attachments
+        self.assertEqual(sorted(names), ["agent-register.csv", "report-content.json"])
 
     def test_the_contents_give_the_page_each_section_starts_on(self):
         cover = h.flat(self.pages[0])
         for heading, entry in [
-            ("1 · Summary", "Summary"),
-            ("4 · Open gaps and exceptions", "Open gaps and exceptions"),
-            ("Appendix · Every agent", "Appendix: every agent in scope"),
+            ("1 · Executive summary", "Executive summary"),
+            ("2 · Top risks and actions", "Top risks and actions"),
+            ("7 · Open gaps and exceptions", "Open gaps and exceptions"),
+            ("Appendix · Agents that need attention", "Appendix: agents that need attention"),
         ]:
             match = re.search(re.escape(entry) + r" (\d+)", cover)
             self.assertIsNotNone(match, entry)
@@ -295,12 +376,18 @@ class BoardPackInTheBrowserTests(TestCase):
         download = self.client.get(download_url)
         self.assertEqual(download["Content-Type"], "application/pdf")
         self.assertEqual(verify_bytes(download.content).record, job.report)
+        register_url = reverse("assessments:board_pack_register", args=[job.pk])
+        self.assertContains(fragment, register_url)
+        register = self.client.get(register_url)
+        self.assertEqual(register["Content-Type"], "text/csv; charset=utf-8")
+        self.assertIn(".csv", register["Content-Disposition"])
+        self.assertEqual(register.content, h.attachment(download.content, "agent-register.csv"))
+        self.assertIn("one", register.content.decode("utf-8-sig"))
 
-    def test_viewers_cannot_request_packs(self):
-        self.client.force_login(self.people["viewer"])
+    def test_people_without_a_role_cannot_request_packs(self):
+        # Viewers can (they are the board's readers); someone with no role cannot.
+        self.client.force_login(f.outsider())
         self.assertEqual(self.client.post(self.url, {}).status_code, 403)
-        page = self.client.get(reverse("assessments:reports"))
-        self.assertNotContains(page, "Make the board pack")
         self.assertFalse(BoardPackJob.objects.exists())
 
     def test_a_bad_period_is_refused_with_the_form(self):
@@ -449,3 +536,117 @@ class ReportsPageTests(TestCase):
             created_at=job.created_at - dt.timedelta(minutes=3)
         )
         self.assertContains(self.client.get(url), "No worker has picked this up yet")
+
+
+class BoardPackStructureTests(TestCase):
+    """Executive summary, top risks, decisions, trends and sign-off, checked against the
+    portfolio's own definitions (assessments/portfolio.py and the review queries)."""
+
+    @classmethod
+    def setUpTestData(cls):
+        Portfolio.build(cls)
+        a = cls.people["assessor"]
+        with time_machine.travel(days_ago(2), tick=False):
+            cls.waiting = actions.submit_assessment(
+                a, f.answered(f.agent(slug="waiting", name="Waiting for review"), a)
+            )
+
+    def setUp(self):
+        self.enterContext(time_machine.travel(NOW, tick=False))
+
+    def content(self, **params):
+        return board_content(BoardFilters.from_params(params), today=TODAY)
+
+    def test_headline_figures_match_the_portfolio_definitions(self):
+        c = self.content()
+        headline = {f["key"]: f["value"] for f in c["status"]}
+        mix = portfolio.class_tier()
+        self.assertEqual(headline["unassessed"], mix.unassessed)
+        self.assertEqual(headline["critical"], sum(mix.count(k, 4) for k in portfolio.CLASSES))
+        self.assertEqual(
+            headline["overdue"],
+            Review.objects.overdue(TODAY).filter(agent__status="active").count(),
+        )
+        gaps = portfolio.open_gaps(TODAY)
+        self.assertEqual(headline["agents_with_open_gaps"], len(gaps.agents))
+        self.assertEqual(c["headline"]["open_gaps"], gaps.total)
+        self.assertEqual(
+            headline["expiring"], len(portfolio.expiring_exceptions(TODAY, DUE_WITHIN_DAYS))
+        )
+        statuses = {f["key"]: f["status"] for f in c["status"]}
+        self.assertEqual(statuses["overdue"], "red")  # 1 of 4 assessed is more than 5%
+        self.assertIn(statuses["reclassified_up"], ("amber", "green"))
+        self.assertTrue(all(f["status"] in ("red", "amber", "green") for f in c["status"]))
+
+    def test_each_headline_shows_its_change_since_the_previous_pack_of_the_same_scope(self):
+        first = actions.issue_board_pack(None, {}, actor_label="cron")
+        actions.issue_board_pack(None, {"team": "research"}, actor_label="cron")  # other scope
+        f.agent(slug="newcomer", name="Newcomer")
+        c = self.content()
+        self.assertEqual(c["previous"]["document_id"], first.record.document_id)
+        self.assertEqual(c["changes"]["unassessed"], "+1")
+        self.assertEqual(c["changes"]["overdue"], "±0")
+        self.assertEqual(
+            first.record.params["figures"]["unassessed"], c["headline"]["unassessed"] - 1
+        )
+
+    def test_top_risks_are_ranked_with_owner_action_and_due_date(self):
+        c = self.content()
+        risks = c["top_risks"]
+        self.assertLessEqual(len(risks), board.TOP_RISKS)
+        self.assertEqual(risks, sorted(risks, key=board.risk_key))
+        for r in risks:
+            self.assertTrue(r["owner"])
+            self.assertTrue(r["action"])
+        planner = next(r for r in risks if r["slug"] == "planner")
+        self.assertEqual(planner["due_on"], Agent.objects.get(slug="planner").next_review_on)
+
+    def test_decisions_requested_list_submissions_expiring_exceptions_and_changes_to_ratify(self):
+        c = self.content()
+        decisions_ = c["decisions"]
+        self.assertEqual([a["slug"] for a in decisions_["awaiting"]], ["waiting"])
+        self.assertEqual(decisions_["awaiting_total"], 1)
+        self.assertEqual(decisions_["expiring"], c["figures"]["expiring"])
+        self.assertEqual([r["slug"] for r in decisions_["ratify"]], ["grower"])
+
+    def test_trends_cover_the_last_six_packs_of_the_scope(self):
+        for _ in range(7):
+            actions.issue_board_pack(None, {}, actor_label="cron")
+        c = self.content()
+        self.assertEqual(c["trend"]["points"], 6)
+        overdue = next(ch for ch in c["trend"]["charts"] if ch["label"] == "Reviews overdue")
+        self.assertEqual([b["value"] for b in overdue["bars"]], [1] * 6)
+        self.assertEqual(len(c["trend"]["tiers"]), 6)
+
+    def test_the_pack_shows_every_new_section_and_signs_off_on_the_last_page(self):
+        issued = actions.issue_board_pack(
+            None,
+            {
+                "prepared_by": "Ada Assessor",
+                "reviewed_by": "Board chair",
+                "meeting_date": "2026-11-20",
+                "decision": "Accepted; owners to close gaps by January.",
+            },
+            actor_label="cron",
+        )
+        pages = h.pages_text(issued.pdf)
+        text = h.flat(" ".join(pages))
+        for heading in ["Executive summary", "Top risks and actions", "Decisions requested"]:
+            self.assertIn(heading, text)
+        self.assertIn("Waiting for review", text)
+        self.assertIn("class changed", text)  # grower became an agent identity
+        last = h.flat(pages[-1])
+        for field in ["Ada Assessor", "Board chair", "20 November 2026", "close gaps by January"]:
+            self.assertIn(field, last)
+        # Tiers run most critical first in every table, never 1 to 4.
+        self.assertIn("TIER 4 TIER 3 TIER 2 TIER 1", text.upper())
+        self.assertNotIn("TIER 1 TIER 2 TIER 3 TIER 4", text.upper())
+
+    def test_an_empty_filter_prints_a_short_nothing_matches_pack(self):
+        issued = actions.issue_board_pack(
+            None, {"team": "research", "classification": "agent_identity"}, actor_label="cron"
+        )
+        text = h.pdf_text(issued.pdf)
+        self.assertIn("Nothing matches", text)
+        self.assertNotIn("Executive summary", text)
+        self.assertLessEqual(issued.record.pages, 2)

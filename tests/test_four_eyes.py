@@ -89,7 +89,7 @@ class FourEyesTests(TestCase):
         self.assertContains(page, "You answered questions of this version")
         response = self.client.post(
             reverse("assessments:assessment_decide", args=["bot", submitted.number]),
-            {"decision": "approve"},
+            {"decision": "approve", "lock_version": submitted.lock_version},
         )
         self.assertEqual(response.status_code, 422)
         self.assertContains(
@@ -142,7 +142,8 @@ class RetiredAgentTests(TestCase):
         self.assertNotContains(page, 'name="decision" value="approve"')
         self.assertContains(page, 'name="decision" value="return"')
         response = self.client.post(
-            reverse("assessments:assessment_decide", args=["old-bot", 1]), {"decision": "approve"}
+            reverse("assessments:assessment_decide", args=["old-bot", 1]),
+            {"decision": "approve", "lock_version": self.submitted.lock_version},
         )
         self.assertEqual(response.status_code, 422)
         self.assertContains(response, "cannot be approved", status_code=422)

@@ -75,7 +75,7 @@ class StateDefinitionTests(TestCase):
     def test_drafts_of_are_the_persons_own_drafts_only(self):
         self.assertEqual(list(Assessment.objects.drafts_of(self.ben)), [self.draft])
         self.assertEqual(list(Assessment.objects.drafts_of(self.ada)), [])
-        self.assertNotIn(self.returned, Assessment.objects.drafts())
+        self.assertNotIn(self.returned, Assessment.objects.in_draft())
 
     def test_agents_by_state(self):
         def slugs(qs):
@@ -87,15 +87,15 @@ class StateDefinitionTests(TestCase):
             ["early", "late"],
         )
         self.assertEqual(slugs(agents.with_assessment_in(Assessment.objects.returned())), ["back"])
-        self.assertEqual(slugs(agents.never_assessed()), ["never"])
+        self.assertEqual(slugs(agents.never_started()), ["never"])
 
     def test_the_agent_list_filters_by_state(self):
         self.client.force_login(self.ben)
         cases = {
-            "awaiting_decision": ["early", "late"],  # oldest first, not by name
+            "pending_decision": ["early", "late"],  # oldest first, not by name
             "returned": ["back"],
-            "draft": ["ben-draft"],
-            "never_assessed": ["never"],
+            "in_draft": ["ben-draft"],
+            "never_started": ["never"],
             "returned_to_me": ["back"],
             "my_drafts": ["ben-draft"],
         }
@@ -103,7 +103,7 @@ class StateDefinitionTests(TestCase):
             with self.subTest(state=state):
                 response = self.client.get(AGENTS, {"assessment": state})
                 self.assertEqual([a.slug for a in response.context["agents"]], expected)
-        response = self.client.get(AGENTS, {"assessment": "awaiting_decision"})
+        response = self.client.get(AGENTS, {"assessment": "pending_decision"})
         self.assertContains(response, "v1 awaiting decision since")
 
     def test_the_list_links_each_row_to_its_open_assessment(self):
@@ -132,13 +132,13 @@ class DashboardTrayTests(TestCase):
     def test_a_reviewer_sees_what_awaits_a_decision_oldest_first(self):
         bulk_assessments(10, "submitted", self.ada, prefix="wait")
         response, trays = self.trays(self.rex)
-        awaiting = trays["awaiting_decision"]
+        awaiting = trays["pending_decision"]
         self.assertEqual(awaiting.total, 10)
         self.assertEqual(
             [a.agent.slug for a in awaiting.items], [f"wait-{i:04d}" for i in range(8)]
         )
         self.assertContains(response, "2 more: see them all")
-        self.assertContains(response, f'href="{AGENTS}?assessment=awaiting_decision"')
+        self.assertContains(response, f'href="{AGENTS}?assessment=pending_decision"')
 
     def test_an_assessor_sees_what_was_returned_to_them_and_their_drafts(self):
         agent = f.agent(slug="bot", name="Bot")
@@ -158,7 +158,7 @@ class DashboardTrayTests(TestCase):
         self.assertContains(response, "Nothing awaits a decision")
         self.assertContains(response, "Nothing returned to you")
         self.assertContains(response, "Start an assessment from an agent&#x27;s page")
-        self.assertContains(response, f"{AGENTS}?assessment=never_assessed")
+        self.assertContains(response, f"{AGENTS}?assessment=never_started")
 
     def test_a_viewer_has_no_trays(self):
         _response, trays = self.trays(f.viewer())
@@ -188,11 +188,11 @@ class AgentListQueryTests(TestCase):
         self.client.force_login(reviewer)
         bulk_assessments(5, "submitted", reviewer, prefix="small")
         with CaptureQueriesContext(connection) as ctx:
-            self.client.get(AGENTS, {"assessment": "awaiting_decision"})
+            self.client.get(AGENTS, {"assessment": "pending_decision"})
         small = len(ctx.captured_queries)
         bulk_assessments(495, "submitted", reviewer, prefix="large")
         with self.assertNumQueries(small):
-            response = self.client.get(AGENTS, {"assessment": "awaiting_decision"})
+            response = self.client.get(AGENTS, {"assessment": "pending_decision"})
         self.assertEqual(response.context["page"].paginator.count, 500)
 
 

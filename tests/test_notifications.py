@@ -329,8 +329,9 @@ class DailyDigestTests(TestCase):
         )  # the owner and the reviewer who accepted it
         self.assertIn("expires in 30 days", told[0].title)
         self.assertTrue(
-            any("The exception for audit_gap on Planner" in m.body for m in mail.outbox)
+            any("The exception for Audit gap on Planner" in m.body for m in mail.outbox)
         )
+        self.assertFalse(any("audit_gap" in m.body for m in mail.outbox))  # words, not codes
         self.run_command()
         self.assertEqual(told.all().count(), 2)
         self.traveller.shift(dt.timedelta(days=23))  # 7 days left

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import re
 import tempfile
 from pathlib import Path
 
+import time_machine
+from django.core import mail
 from django.core.management import CommandError, call_command
 from django.test import TestCase
 from django.urls import reverse
 from django.utils import timezone
 
-from assessments import actions, decisions
+from assessments import actions, decisions, engine, notifications
 from assessments.models import AuditEvent, GapException, ReferenceNote, ReportRecord
+from assessments.presentation import why
 from assessments.reports.pdf import DOCUMENT_ID_RE
 from assessments.views.wizard import display_value
 from tests import factories as f
@@ -43,7 +47,8 @@ class AssessmentReportContentTests(TestCase):
 
     def test_it_gives_every_sentence_of_the_rationale(self):
         self.assertTrue(self.assessment.result["rationale"])
-        for sentence in self.assessment.result["rationale"]:
+        # Every sentence, with the answers it names in words.
+        for sentence in why(engine.Result.from_dict(self.assessment.result)):
             self.assertIn(h.flat(sentence), self.text)
 
     def test_it_lists_each_required_control_with_its_status(self):
@@ -77,7 +82,7 @@ class AssessmentReportContentTests(TestCase):
         self.assertIn("decisive indicator", self.text)
         q = decisions.questionnaire(self.assessment.questionnaire_version)
         label = display_value(q.question("decision_mode"), "planner_executor")
-        self.assertIn(f"decision_mode = {label}", self.text)
+        self.assertIn(f"How it decides: {label}", self.text)
         self.assertIn("Audit gap", self.text)
         self.assertIn("Blocks approval", self.text)
         exception = GapException.objects.get(assessment=self.assessment, subject="audit_gap")
@@ -120,7 +125,7 @@ class AssessmentReportContentTests(TestCase):
         self.assertEqual(record.file_sha256, hashlib.sha256(self.issued.pdf).hexdigest())
         stated = json.loads(content)
         self.assertEqual(stated["decision"]["classification"], "agent_identity")
-        self.assertEqual(stated["rationale"], self.assessment.result["rationale"])
+        self.assertEqual(stated["rationale"], why(engine.Result.from_dict(self.assessment.result)))
 
     def test_it_is_pdf_a_with_embedded_fonts_and_selectable_text(self):
         metadata = h.xmp(self.issued.pdf)
@@ -133,7 +138,7 @@ class AssessmentReportContentTests(TestCase):
         self.assertIn("Incident planner · v1", self.text)  # real text, not pictures of it
 
     def test_an_approved_report_is_not_a_draft(self):
-        self.assertNotIn("DRAFT", self.text)
+        self.assertFalse(h.has_draft_watermark(self.issued.pdf))
         self.assertIn("Approved", self.text)
 
 
@@ -161,24 +166,26 @@ class KeepingReportsTests(TestCase):
         draft = f.answered(f.agent(slug="drafty"), self.assessor)
         self.client.force_login(self.people["viewer"])
         first = self.client.get(report_url(draft))
-        second = self.client.get(report_url(draft))
-        self.assertNotEqual(first.content, second.content)
         text = h.pdf_text(first.content)
-        self.assertIn("DRAFT", text)
+        self.assertTrue(h.has_draft_watermark(first.content))
+        self.assertTrue(h.has_draft_watermark(first.content, page=2))
         self.assertIn("Draft: not a record of decision.", text)
+        changed = actions.save_answers(
+            self.assessor, draft, {"network_reach": "internet"}, expected_version=draft.lock_version
+        )
+        second = self.client.get(report_url(changed))
+        self.assertNotEqual(first.content, second.content)
         records = ReportRecord.objects.filter(assessment=draft)
         self.assertEqual(records.count(), 2)
         self.assertFalse(records.filter(pdf__isnull=False).exists())
-        # The same content gives the same fingerprint; the files differ (id, time).
-        self.assertEqual(len({r.content_sha256 for r in records}), 1)
-        self.assertEqual(len({r.file_sha256 for r in records}), 2)
+        self.assertEqual(len({r.content_sha256 for r in records}), 2)
 
     def test_a_draft_is_evaluated_live_from_its_answers(self):
         draft = f.answered(f.agent(slug="live"), self.assessor, decision_mode="context_driven")
         issued = actions.issue_assessment_report(self.assessor, draft)
         text = h.pdf_text(issued.pdf)
         self.assertIn("Agent identity", text)
-        self.assertIn("decision_mode = Context-driven", text)
+        self.assertIn("How it decides: Context-driven", text)
 
     def test_a_returned_assessment_shows_the_reviewers_comment(self):
         agent = f.agent(slug="back")
@@ -186,9 +193,9 @@ class KeepingReportsTests(TestCase):
         returned = actions.return_assessment(
             self.reviewer, submitted, comment="Say which systems it writes to."
         )
-        text = h.pdf_text(actions.issue_assessment_report(self.assessor, returned).pdf)
-        self.assertIn("Say which systems it writes to.", text)
-        self.assertIn("DRAFT", text)
+        data = actions.issue_assessment_report(self.assessor, returned).pdf
+        self.assertIn("Say which systems it writes to.", h.pdf_text(data))
+        self.assertTrue(h.has_draft_watermark(data))
 
     def test_an_approved_report_shows_exceptions_as_they_stood_at_approval(self):
         approved = h.approved_planner(self.assessor, self.reviewer)
@@ -250,7 +257,7 @@ class ReportCommandTests(TestCase):
 
     def test_a_named_version(self):
         data, _ = self.run_report("assessment", "nightly", "--version", "2")
-        self.assertIn("DRAFT", h.pdf_text(data))
+        self.assertTrue(h.has_draft_watermark(data))
         self.assertTrue(ReportRecord.objects.filter(assessment=self.v2).exists())
 
     def test_unknown_agents_and_versions_are_errors(self):
@@ -277,3 +284,80 @@ class ReportCommandTests(TestCase):
         for document_id in ids:
             self.assertRegex(document_id, DOCUMENT_ID_RE)
             self.assertTrue(re.fullmatch(r"AIA-AR-\d{8}-[0-9A-Z]{8}", document_id))
+
+
+class ApprovedReportSurfacesTests(TestCase):
+    """The kept report states the agent as it was at approval, and every place that hands
+    it out says when the review of its decision is overdue (the file never changes)."""
+
+    @classmethod
+    def setUpTestData(cls):
+        cls.people = h.people()
+        cls.assessor, cls.reviewer = cls.people["assessor"], cls.people["reviewer"]
+        with time_machine.travel(dt.datetime(2026, 1, 10, 9, 0, tzinfo=dt.UTC), tick=False):
+            cls.approved = f.approved(
+                f.agent(slug="ledger", name="Ledger bot", purpose="Posts journal entries."),
+                cls.assessor,
+                cls.reviewer,
+            )
+
+    def test_the_kept_report_states_the_inventory_frozen_at_approval(self):
+        agent = self.approved.agent
+        actions.update_agent(
+            self.assessor, agent, fields={"name": "Renamed bot", "purpose": "Something else."}
+        )
+        self.approved.refresh_from_db()
+        data = actions.issue_assessment_report(self.people["viewer"], self.approved).pdf
+        text = h.pdf_text(data)
+        self.assertIn("Ledger bot", text)
+        self.assertIn("Posts journal entries.", text)
+        self.assertNotIn("Renamed bot", text)
+        self.assertNotIn("Something else.", text)
+        content = json.loads(h.attachment(data))
+        self.assertEqual(content["agent"]["name"], "Ledger bot")
+
+    def test_an_overdue_review_is_said_beside_every_download_and_the_file_stays_the_same(self):
+        url = report_url(self.approved)
+        with time_machine.travel(dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC), tick=False):
+            self.client.force_login(self.people["viewer"])
+            before = self.client.get(url).content
+            page = self.client.get(self.approved.agent.get_absolute_url())
+            self.assertNotContains(page, "Review overdue since")
+        due = self.approved.next_review_on
+        late = dt.datetime.combine(due + dt.timedelta(days=12), dt.time(9), tzinfo=dt.UTC)
+        with time_machine.travel(late, tick=False):
+            self.client.force_login(self.people["viewer"])
+            sentence = f"Review overdue since {due:%-d %b %Y} (12 days)"
+            agent_page = self.client.get(self.approved.agent.get_absolute_url())
+            self.assertContains(agent_page, sentence)
+            assessment_page = self.client.get(self.approved.get_absolute_url())
+            self.assertContains(assessment_page, sentence)
+            self.assertEqual(self.client.get(url).content, before)
+
+            with tempfile.TemporaryDirectory() as folder:
+                target = Path(folder) / "out.pdf"
+                out = tempfile.SpooledTemporaryFile(mode="w+")  # noqa: SIM115
+                call_command("report", "assessment", "ledger", "--output", str(target), stdout=out)
+                out.seek(0)
+                self.assertIn(sentence, out.read())
+                self.assertEqual(target.read_bytes(), before)
+
+            outcome = notifications.send_daily_digests()
+        (message,) = mail.outbox
+        self.assertEqual(len(outcome.sent), 1)
+        self.assertIn("Report on file (v1; its review is overdue", message.body)
+        self.assertIn(url, message.body)
+        html = message.alternatives[0].content
+        self.assertIn("Review overdue:", html)
+
+    def test_a_superseded_version_is_not_called_overdue(self):
+        newer = f.approved(self.approved.agent, self.assessor, self.reviewer)
+        late = dt.datetime.combine(
+            newer.next_review_on + dt.timedelta(days=3), dt.time(9), tzinfo=dt.UTC
+        )
+        with time_machine.travel(late, tick=False):
+            self.client.force_login(self.people["viewer"])
+            self.assertNotContains(
+                self.client.get(self.approved.get_absolute_url()), "Review overdue since"
+            )
+            self.assertContains(self.client.get(newer.get_absolute_url()), "Review overdue since")

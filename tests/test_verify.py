@@ -28,6 +28,14 @@ def stranger_pdf() -> bytes:
     return out.getvalue()
 
 
+def encrypted(data: bytes) -> bytes:
+    writer = PdfWriter(clone_from=h.reader(data))
+    writer.encrypt(user_password="", owner_password="secret", algorithm="AES-128")
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
 class VerifyTests(TestCase):
     @classmethod
     def setUpTestData(cls):
@@ -86,14 +94,58 @@ class VerifyTests(TestCase):
         for data, message in [
             (b"", "empty"),
             (b"GIF89a not a pdf", "not a PDF"),
-            (b"%PDF-1.7 but nothing else", "does not match any report"),
+            (b"%PDF-1.7 but nothing else", "The file is incomplete"),
         ]:
             with self.subTest(message=message):
                 result = verify_bytes(data)
                 self.assertIn(message, result.message)
         self.assertEqual(verify_bytes(b"").verdict, UNREADABLE)
         self.assertEqual(verify_bytes(b"plain text").exit_code, 2)
-        self.assertEqual(verify_bytes(b"%PDF-1.7 truncated").exit_code, 1)
+        self.assertEqual(verify_bytes(b"%PDF-1.7 truncated").exit_code, 2)
+
+    def test_what_cannot_be_read_as_a_pdf_cannot_be_checked_and_says_why_plainly(self):
+        cases = {
+            "truncated": (self.pdf[: len(self.pdf) // 2], "The file is incomplete"),
+            "cut before its end": (self.pdf[:-40], "The file is incomplete"),
+            "encrypted": (encrypted(self.pdf), "The file is encrypted"),
+            "garbage after a header": (b"%PDF-1.7\n" + b"\x00" * 500 + b"\n%%EOF\n", "damaged"),
+            "not a PDF": (b"GIF89a" + b"x" * 100, "not a PDF"),
+        }
+        for name, (data, message) in cases.items():
+            with self.subTest(name):
+                result = verify_bytes(data)
+                self.assertEqual(result.verdict, UNREADABLE)
+                self.assertEqual(result.exit_code, 2)
+                self.assertIn(message, result.message)
+                self.assertNotRegex(
+                    " ".join([result.message, *result.details]), r"[A-Z][a-z]+(Error|Exception)"
+                )
+
+    def test_it_says_when_the_attached_content_is_missing(self):
+        writer = PdfWriter(clone_from=h.reader(self.pdf))
+        writer._root_object["/Names"].pop("/EmbeddedFiles")
+        out = io.BytesIO()
+        writer.write(out)
+        result = verify_bytes(out.getvalue())
+        self.assertEqual(result.verdict, CHANGED)
+        self.assertIn("carries no attached report-content.json", " ".join(result.details))
+        stranger = verify_bytes(stranger_pdf())
+        self.assertIn("carries no attached report-content.json", " ".join(stranger.details))
+        self.assertNotIn(
+            "carries no attached",
+            " ".join(verify_bytes(h.resaved_with_new_author(self.pdf)).details),
+        )
+
+    def test_a_board_pack_is_named_by_its_scope_and_period(self):
+        issued = actions.issue_board_pack(
+            None,
+            {"team": "platform", "tier": 1, "since": "2026-01-01", "until": "2026-03-31"},
+            actor_label="cron",
+        )
+        result = verify_bytes(issued.pdf)
+        self.assertEqual(result.verdict, MATCH)
+        self.assertIn("a board pack of team Platform, tier 1 · Baseline", result.message)
+        self.assertIn("period 1 Jan 2026 to 31 Mar 2026", result.message)
 
     def test_files_over_the_limit_are_refused_before_they_are_read(self):
         class Big:
@@ -147,6 +199,11 @@ class VerifyPageTests(TestCase):
         missing = self.client.post(self.url, {})
         self.assertContains(missing, "Choose the PDF to verify.", status_code=422)
 
+    def test_a_truncated_upload_cannot_be_checked_and_the_page_says_why(self):
+        response = self.upload(self.pdf[: len(self.pdf) // 3])
+        self.assertContains(response, "Cannot be checked")
+        self.assertContains(response, "The file is incomplete")
+
     def test_an_upload_over_20_mb_is_refused(self):
         response = self.upload(b"%PDF-" + b"0" * (verify.MAX_BYTES))
         self.assertContains(response, "larger than 20 MB", status_code=422)
@@ -194,3 +251,9 @@ class VerifyCommandTests(TestCase):
         self.assertEqual(self.run_verify(b"")[0], 2)
         code, said = self.run_verify(None)
         self.assertEqual((code, "cannot be read" in said), (2, True))
+        code, said = self.run_verify(self.issued.pdf[:-100])
+        self.assertEqual(code, 2)
+        self.assertIn("The file is incomplete", said)
+        self.assertNotIn("Error", said)
+        code, said = self.run_verify(encrypted(self.issued.pdf))
+        self.assertEqual((code, "The file is encrypted" in said), (2, True))

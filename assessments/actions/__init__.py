@@ -12,10 +12,11 @@ change. One module per area; everything is re-exported here, so callers write
   exceptions, assignment and reminders.
 - ``reports``: issued assessment reports and board packs.
 - ``catalogue``: catalogue versions.
-- ``accounts``: personal calendar feeds.
+- ``accounts``: personal calendar feeds, API tokens and service accounts.
 - ``notifications``: who is told what (submissions, decisions, expiring exceptions,
   reviews due), e-mail preferences, reading notifications.
 - ``evidence``: evidence uploads and their proposals (accept, reject), drift reviews.
+- ``webhooks``: webhook endpoints and re-sending a delivery.
 
 Background work is handed over through ``assessments.background``, never by importing
 ``assessments.tasks`` (the tasks import this package, not the other way round).
@@ -23,8 +24,16 @@ Background work is handed over through ``assessments.background``, never by impo
 
 from assessments.actions.accounts import (
     MAX_CALENDAR_FEEDS,
+    ROLE_SCOPES,
+    allowed_scopes,
+    can_manage_tokens_of,
+    create_api_token,
     create_calendar_feed,
+    create_service_account,
+    record_refused_token,
+    revoke_api_token,
     revoke_calendar_feed,
+    touch_api_token,
 )
 from assessments.actions.assessments import (
     approve_assessment,
@@ -71,6 +80,7 @@ from assessments.actions.notifications import (
 )
 from assessments.actions.reports import (
     IssuedReport,
+    RateLimitedError,
     issue_assessment_report,
     issue_board_pack,
     request_board_pack,
@@ -83,6 +93,11 @@ from assessments.actions.reviews import (
     mark_planned_change_landed,
     process_expired_exceptions,
     trigger_review,
+)
+from assessments.actions.webhooks import (
+    create_webhook_endpoint,
+    resend_webhook,
+    update_webhook_endpoint,
 )
 
 __all__ = [
@@ -99,6 +114,7 @@ __all__ = [
     "ACCESS_RANK",
     "AGENT_FIELDS",
     "MAX_CALENDAR_FEEDS",
+    "ROLE_SCOPES",
     "TRIGGER_FIELDS",
     "ActionError",
     "ConflictError",
@@ -106,14 +122,20 @@ __all__ = [
     "IssuedReport",
     "UploadOutcome",
     "accept_proposal",
+    "RateLimitedError",
     "approve_assessment",
     "assign_review",
     "assign_reviews",
     "can_approve",
+    "allowed_scopes",
+    "can_manage_tokens_of",
     "can_review",
     "copy_catalogue_version",
     "create_agent",
+    "create_api_token",
     "create_calendar_feed",
+    "create_service_account",
+    "create_webhook_endpoint",
     "issue_assessment_report",
     "issue_board_pack",
     "load_catalogue_version",
@@ -121,17 +143,22 @@ __all__ = [
     "mark_planned_change_landed",
     "process_expired_exceptions",
     "reactivate_agent",
+    "record_refused_token",
     "record_reminders",
     "reject_proposal",
+    "resend_webhook",
     "request_board_pack",
     "retire_agent",
+    "revoke_api_token",
     "return_assessment",
     "revoke_calendar_feed",
     "run_board_pack_job",
     "save_answers",
     "start_assessment",
     "submit_assessment",
+    "touch_api_token",
     "trigger_review",
     "update_agent",
     "upload_evidence",
+    "update_webhook_endpoint",
 ]

@@ -23,7 +23,7 @@ from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
-from assessments import audit, background, reviews
+from assessments import audit, background, presentation, reviews
 from assessments.actions.errors import ActionError
 from assessments.models import (
     Assessment,
@@ -224,13 +224,14 @@ def notify_expiring_exceptions(*, now: dt.datetime | None = None) -> list[Notifi
         agent = exception.agent
         days = (exception.expires_on - today).days
         left = "today" if days == 0 else f"in {days} day{'s' if days != 1 else ''}"
+        subject = presentation.words(exception.subject, "subject")
         with transaction.atomic():
             created += _create(
                 [agent.owner, exception.accepted_by],
                 Notification.Kind.EXCEPTION_EXPIRING,
-                title=f"The exception for {exception.subject} on {agent.name} expires {left}",
+                title=f"The exception for {subject} on {agent.name} expires {left}",
                 body=(
-                    f"The exception for {exception.subject.replace('_', ' ')} on {agent.name} "
+                    f"The exception for {subject} on {agent.name} "
                     f"({agent.slug}), accepted by {reviews.person(exception.accepted_by)}, "
                     f"expires on {exception.expires_on:%d %b %Y}. Then the gap is open again "
                     "and the agent is due for review: close the gap or reassess it before then."

@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Exists, F, OuterRef, Q, Subquery
+from django.conf import settings
+from django.db.models import F, OuterRef, Q, Subquery
+from django.urls import reverse
 from django.utils import dateformat, timezone
 
-from assessments import decisions
-from assessments.engine import FLAG_DESCRIPTIONS, FLAG_TITLES, TIER_NAMES
+from assessments import decisions, portfolio
+from assessments.engine import BLOCKING_FLAGS, FLAG_DESCRIPTIONS, FLAG_TITLES
 from assessments.models import (
     Agent,
     Assessment,
@@ -38,7 +40,16 @@ DUE_WITHIN_DAYS = 30
 # Reviews due soon are listed in full up to this many; beyond it the pack lists the
 # soonest and counts the rest by team (every agent's next review is in the appendix).
 DUE_LIST_LIMIT = 40
+# Long lists (overdue reviews, expiring exceptions, reclassifications) print this many
+# rows and count the rest; the attached register has every agent.
+LIST_LIMIT = 40
+# The printed appendix lists the agents that most need attention, this many by default.
+DEFAULT_TOP = 25
+MAX_TOP = 200
+REGISTER_ATTACHMENT = "agent-register.csv"
 TIER_LABELS: dict[int, str] = dict(Tier.choices)
+# Every table and chart in the pack runs the tiers in one order: most critical first.
+TIER_ORDER = (4, 3, 2, 1)
 CLASS_LABELS: dict[str, str] = dict(Classification.choices)
 UNASSESSED = "unassessed"
 COLOURS = {"agent_identity": "#6f2dbd", "machine_identity": "#0f766e", UNASSESSED: "#cbd5e1"}
@@ -57,6 +68,12 @@ class BoardFilters:
     team: str = ""  # team slug
     tier: int | None = None
     classification: str = ""  # agent_identity | machine_identity | unassessed
+    top: int = DEFAULT_TOP  # agents listed in the printed appendix
+    # The sign-off block printed on the last page (from the request form).
+    prepared_by: str = ""
+    reviewed_by: str = ""
+    meeting_date: dt.date | None = None
+    decision: str = ""
 
     @classmethod
     def from_params(cls, params: dict[str, Any], today: dt.date | None = None) -> BoardFilters:
@@ -70,6 +87,10 @@ class BoardFilters:
             )
         except (TypeError, ValueError) as exc:
             raise FilterError("Dates must be written as YYYY-MM-DD.") from exc
+        except OverflowError as exc:  # a period that would start before year 1
+            raise FilterError("Choose a period end after 1900.") from exc
+        if since.year < 1900 or until.year > 2999:
+            raise FilterError("Choose dates between 1900 and 2999.")
         if since > until:
             raise FilterError("The period must start on or before the day it ends.")
         team = str(params.get("team") or "")
@@ -88,7 +109,36 @@ class BoardFilters:
         classification = str(params.get("classification") or "")
         if classification and classification not in (*CLASS_LABELS, UNASSESSED):
             raise FilterError("The class must be agent_identity, machine_identity or unassessed.")
-        return cls(since=since, until=until, team=team, tier=tier, classification=classification)
+        top = params.get("top")
+        if top in ("", None):
+            top = DEFAULT_TOP
+        else:
+            try:
+                top = int(top)
+            except (TypeError, ValueError) as exc:
+                raise FilterError(f"The appendix lists 1 to {MAX_TOP} agents.") from exc
+            if not 1 <= top <= MAX_TOP:
+                raise FilterError(f"The appendix lists 1 to {MAX_TOP} agents.")
+        try:
+            meeting = (
+                dt.date.fromisoformat(params["meeting_date"])
+                if params.get("meeting_date")
+                else None
+            )
+        except (TypeError, ValueError) as exc:
+            raise FilterError("Dates must be written as YYYY-MM-DD.") from exc
+        return cls(
+            since=since,
+            until=until,
+            team=team,
+            tier=tier,
+            classification=classification,
+            top=top,
+            prepared_by=str(params.get("prepared_by") or "").strip()[:200],
+            reviewed_by=str(params.get("reviewed_by") or "").strip()[:200],
+            meeting_date=meeting,
+            decision=str(params.get("decision") or "").strip()[:2000],
+        )
 
     def to_params(self) -> dict[str, Any]:
         return {
@@ -97,7 +147,16 @@ class BoardFilters:
             "team": self.team,
             "tier": self.tier,
             "classification": self.classification,
+            "top": self.top,
+            "prepared_by": self.prepared_by,
+            "reviewed_by": self.reviewed_by,
+            "meeting_date": self.meeting_date.isoformat() if self.meeting_date else "",
+            "decision": self.decision,
         }
+
+    def scope_key(self) -> dict[str, Any]:
+        """What makes two packs comparable: the same agents filter."""
+        return {"team": self.team, "tier": self.tier, "classification": self.classification}
 
     def describe(self) -> list[str]:
         parts = []
@@ -132,13 +191,9 @@ def _name(first: str, last: str, username: str) -> str:
 
 
 def _latest_approved(scope: Any) -> Any:
-    later = Assessment.objects.approved().filter(
-        agent_id=OuterRef("agent_id"), number__gt=OuterRef("number")
-    )
     return (
-        Assessment.objects.approved()
+        Assessment.objects.latest_approved()
         .filter(agent__in=scope)
-        .exclude(Exists(later))
         .values(
             "agent_id",
             "number",
@@ -221,6 +276,7 @@ def _reclassifications(scope: Any, filters: BoardFilters) -> list[dict[str, Any]
 
 def _reviews(qs: Any, today: dt.date) -> list[dict[str, Any]]:
     rows = qs.order_by("due_on", "agent__name").values(
+        "agent_id",
         "agent__name",
         "agent__slug",
         "agent__team__name",
@@ -234,6 +290,7 @@ def _reviews(qs: Any, today: dt.date) -> list[dict[str, Any]]:
     )
     return [
         {
+            "agent_id": r["agent_id"],
             "agent": r["agent__name"],
             "slug": r["agent__slug"],
             "team": r["agent__team__name"],
@@ -256,12 +313,6 @@ def _reviews(qs: Any, today: dt.date) -> list[dict[str, Any]]:
         }
         for r in rows
     ]
-
-
-@dataclass
-class _Coverage:
-    in_place: set[int] = field(default_factory=set)
-    gap: set[int] = field(default_factory=set)
 
 
 def _chart(matrix: dict[Any, dict[str, int]], columns: list[tuple[Any, str]]) -> dict[str, Any]:
@@ -346,7 +397,9 @@ def board_content(filters: BoardFilters, *, today: dt.date | None = None) -> dic
     today = today or timezone.localdate()
     scope = filters.agents()
     agents = list(
-        scope.order_by("team__name", "name", "pk").values(
+        portfolio.agents_for_list(scope, today)
+        .order_by("team__name", "name", "pk")
+        .values(
             "pk",
             "name",
             "slug",
@@ -354,7 +407,8 @@ def board_content(filters: BoardFilters, *, today: dt.date | None = None) -> dic
             "environments",
             "current_classification",
             "current_tier",
-            "next_review_on",
+            "next_review",
+            "review_triggered",
             "team__name",
             "owner__first_name",
             "owner__last_name",
@@ -378,8 +432,10 @@ def board_content(filters: BoardFilters, *, today: dt.date | None = None) -> dic
     active_exceptions: dict[int, dict[str, dt.date]] = defaultdict(dict)
     exceptions: list[dict[str, Any]] = []
     expired: list[dict[str, Any]] = []
+    # Renewed exceptions are superseded: neither in force nor "expired" (portfolio.py).
     for e in (
-        GapException.objects.filter(agent__in=ids, revoked_at__isnull=True)
+        GapException.objects.not_superseded()
+        .filter(agent__in=ids, revoked_at__isnull=True)
         .filter(Q(expires_on__gte=today) | Q(expires_on__gte=filters.since))
         .order_by("expires_on", "agent__name")
         .values(
@@ -418,6 +474,11 @@ def board_content(filters: BoardFilters, *, today: dt.date | None = None) -> dic
             expired.append(listed)
 
     overdue = _reviews(Review.objects.overdue(today).filter(agent__in=ids), today)
+    review_counts = portfolio.review_states(
+        today, Review.objects.in_queue(DUE_WITHIN_DAYS, today).filter(agent__in=ids)
+    )
+    states = portfolio.assessment_states(scope)
+    open_gaps = portfolio.open_gaps(today, top=0, agents=scope)
     due = _reviews(Review.objects.due(DUE_WITHIN_DAYS, today).filter(agent__in=ids), today)
     reclassified = _reclassifications(ids, filters)
     first_decisions = (
@@ -438,21 +499,13 @@ def board_content(filters: BoardFilters, *, today: dt.date | None = None) -> dic
     catalogues = {
         v.pk: decisions.catalogue_data(v) for v in CatalogueVersion.objects.filter(pk__in=versions)
     }
-    mapped: dict[int, dict[str, list[tuple[str, str]]]] = {
-        pk: {
-            c["id"]: [(m["framework"], m["item"]) for m in c["mappings"]] for c in data["controls"]
-        }
-        for pk, data in catalogues.items()
-    }
-    coverage: dict[tuple[str, str], _Coverage] = defaultdict(_Coverage)
     gaps_by_control: dict[str, dict[str, Any]] = {}
     flag_counts: Counter[str] = Counter()
     matrix: dict[Any, dict[str, int]] = {t: Counter() for t in (*TIER_LABELS, None)}
     team_rows: dict[str, Counter[str]] = defaultdict(Counter)
     overdue_slugs = {r["slug"] for r in overdue}
-    blocks = []
-    agents_with_open_gaps = 0
-    open_gap_total = 0
+    overdue_days = {r["agent_id"]: r["days"] for r in overdue}
+    register: list[dict[str, Any]] = []
     for a in agents:
         cls = a["current_classification"] or UNASSESSED
         tier = a["current_tier"] if a["current_classification"] else None
@@ -465,20 +518,12 @@ def board_content(filters: BoardFilters, *, today: dt.date | None = None) -> dic
         approved_row = latest.get(a["pk"])
         gap_parts: list[str] = []
         flags: list[str] = []
-        open_gaps = 0
         if approved_row is not None:
             flags = list(approved_row["flags"] or [])
             flag_counts.update(flags)
             agent_exceptions = active_exceptions.get(a["pk"], {})
-            control_map = mapped.get(approved_row["catalogue_id"], {})
             for control in approved_row["controls"] or []:
-                status = control["status"]
-                for key in control_map.get(control["id"], []):
-                    if status == "in_place":
-                        coverage[key].in_place.add(a["pk"])
-                    elif status == "gap":
-                        coverage[key].gap.add(a["pk"])
-                if status != "gap":
+                if control["status"] != "gap":
                     continue
                 entry = gaps_by_control.setdefault(
                     control["id"],
@@ -490,46 +535,33 @@ def board_content(filters: BoardFilters, *, today: dt.date | None = None) -> dic
                     entry["excepted"] += 1
                     gap_parts.append(f"{control['id']} (exception until {_d(until)})")
                 else:
-                    open_gaps += 1
                     gap_parts.append(control["id"])
-        if open_gaps:
-            agents_with_open_gaps += 1
-            open_gap_total += open_gaps
         owner = _name(a["owner__first_name"], a["owner__last_name"], a["owner__username"])
-        if approved_row is not None and tier:
-            decided = (
-                f"{CLASS_LABELS[cls]} · tier {tier} ({TIER_NAMES[tier]}) · "
-                f"v{approved_row['number']} approved "
-                f"{_d(timezone.localdate(approved_row['decided_at']))}"
-            )
-        else:
-            decided = "Not assessed: no approved assessment yet"
-        review = ""
-        if a["next_review_on"]:
-            late = (today - a["next_review_on"]).days
-            review = f"next review {_d(a['next_review_on'])}" + (
-                f" (overdue by {late} day{'s' if late != 1 else ''})" if late > 0 else ""
-            )
-        reach = writes.get(a["pk"], [])
-        if reads[a["pk"]]:
-            reach = [*reach, f"{reads[a['pk']]} read-only"]
-        line = [
-            decided,
-            review,
-            f"owner {owner}",
-            "systems: " + (", ".join(reach) or "none recorded"),
-        ]
-        problems = []
-        if gap_parts:
-            problems.append("Gaps: " + "; ".join(gap_parts))
-        if flags:
-            problems.append("Flags: " + ", ".join(FLAG_TITLES.get(f, f).lower() for f in flags))
-        blocks.append(
+        open_ids = [g.split(" ", 1)[0] for g in gap_parts if "(exception" not in g]
+        excepted = [g for g in gap_parts if "(exception" in g]
+        excepted_flags = active_exceptions.get(a["pk"], {})
+        blocking = [f for f in flags if f in BLOCKING_FLAGS and f not in excepted_flags]
+        late = overdue_days.get(a["pk"], 0)
+        register.append(
             {
-                "title": f"{a['name']} ({a['slug']})",
                 "team": a["team__name"],
-                "summary": " · ".join(p for p in line if p),
-                "gaps": " · ".join(problems),
+                "agent": a["name"],
+                "slug": a["slug"],
+                "class": CLASS_LABELS[cls] if approved_row is not None and tier else "Not assessed",
+                "tier": tier if approved_row is not None else None,
+                "version": approved_row["number"] if approved_row is not None else None,
+                "approved_on": timezone.localdate(approved_row["decided_at"])
+                if approved_row is not None
+                else None,
+                "next_review": a["next_review"],  # the open review's due date
+                "days_overdue": late,
+                "owner": owner,
+                "open_gaps": open_ids,
+                "excepted_gaps": excepted,
+                "flags": [FLAG_TITLES.get(f, f) for f in flags],
+                "blocking_flags": [FLAG_TITLES.get(f, f) for f in blocking],
+                "can_change": writes.get(a["pk"], []),
+                "read_only": reads[a["pk"]],
             }
         )
 
@@ -541,41 +573,33 @@ def board_content(filters: BoardFilters, *, today: dt.date | None = None) -> dic
     high = sum(matrix[3].values())
     expiring = sum(1 for e in exceptions if e["days_left"] <= DUE_WITHIN_DAYS)
 
-    # Coverage matrix: the current catalogue's items, in its order. Agents decided under
-    # an older version count through that version's mappings, matched by framework and id.
-    current_data = catalogues[in_force.pk]
-    frameworks = []
-    any_mapping = {
-        pair for controls in mapped.values() for pairs in controls.values() for pair in pairs
-    }
-    for fw in current_data["frameworks"]:
-        items = []
-        unmapped = []
-        for it in fw["items"]:
-            key = (fw["key"], it["id"])
-            cov = coverage.get(key)
-            if key not in any_mapping:
-                unmapped.append(it["id"])
-                continue
-            in_place = len(cov.in_place) if cov else 0
-            gap = len(cov.gap) if cov else 0
-            items.append(
+    # Coverage matrix: the current catalogue's items, in its order (portfolio.py).
+    coverage = portfolio.portfolio_coverage(list(latest.values()), catalogues, in_force.pk)
+    frameworks = [
+        {
+            "key": fw["key"],
+            "name": fw["name"],
+            "levels": [level.text for level in fw["levels"]],
+            "unmapped": fw["unmapped"],
+            "items": [
                 {
-                    "id": it["id"],
-                    "title": it["title"],
-                    "in_place": in_place,
-                    "gap": gap,
-                    "in_place_pct": _pct(in_place, assessed),
-                    "gap_pct": _pct(gap, assessed),
-                    "in_place_heat": _heat(in_place, assessed),
-                    "gap_heat": _heat(gap, assessed),
+                    "id": it.id,
+                    "title": it.title,
+                    "depth": it.depth,
+                    "in_place": it.in_place,
+                    "gap": it.gap_only,
+                    "in_place_pct": _pct(it.in_place, coverage["assessed"]),
+                    "gap_pct": _pct(it.gap_only, coverage["assessed"]),
+                    "in_place_heat": _heat(it.in_place, coverage["assessed"]),
+                    "gap_heat": _heat(it.gap_only, coverage["assessed"]),
                 }
-            )
-        frameworks.append(
-            {"name": fw["short_name"], "items": items, "unmapped": unmapped, "key": fw["key"]}
-        )
+                for it in fw["items"]
+            ],
+        }
+        for fw in coverage["frameworks"]
+    ]
 
-    tier_columns: list[tuple[Any, str]] = [(t, TIER_LABELS[t]) for t in TIER_LABELS]
+    tier_columns: list[tuple[Any, str]] = [(t, TIER_LABELS[t]) for t in TIER_ORDER]
     tier_columns.append((None, "Not assessed"))
     distribution = [
         {
@@ -608,6 +632,7 @@ def board_content(filters: BoardFilters, *, today: dt.date | None = None) -> dic
         entry["expiring"] += int(x["days_left"] <= DUE_WITHIN_DAYS)
         entry["next_expiry"] = min(entry["next_expiry"], x["expires_on"])
 
+    expiring_list = [x for x in exceptions if x["days_left"] <= DUE_WITHIN_DAYS]
     points = _key_points(
         total=total,
         assessed=assessed,
@@ -616,16 +641,83 @@ def board_content(filters: BoardFilters, *, today: dt.date | None = None) -> dic
         high=high,
         overdue=overdue,
         gaps=gaps,
-        agents_with_open_gaps=agents_with_open_gaps,
+        agents_with_open_gaps=open_gaps.agent_count,
         expiring=expiring,
         reclassified=reclassified,
+        states=portfolio.assessment_states(scope.filter(current_classification="")),
+    )
+    headline = {
+        "agents": total,
+        "unassessed": total - assessed,
+        "critical": critical,
+        "high": high,
+        "overdue": review_counts["overdue"],
+        "agents_with_open_gaps": open_gaps.agent_count,
+        "open_gaps": open_gaps.total,
+        "exceptions": len(exceptions),
+        "expiring": expiring,
+        "reclassified_up": sum(1 for r in reclassified if r["change"] == "up"),
+        "tiers": {str(t): sum(matrix[t].values()) for t in TIER_LABELS},
+    }
+    history = previous_packs(filters)
+    awaiting = list(
+        Assessment.objects.filter(agent__in=ids, status=Assessment.Status.SUBMITTED)
+        .order_by("submitted_at", "pk")
+        .values(
+            "agent__name",
+            "agent__slug",
+            "number",
+            "submitted_at",
+            "classification",
+            "tier",
+            "agent__current_tier",
+        )
     )
     return {
         "report": "board",
+        "headline": headline,
+        "status": _rag(headline, assessed),
+        "previous": history[0] if history else None,
+        "changes": _changes(headline, history[0]["figures"] if history else None),
+        "trend": _trend(headline, today, history),
+        "top_risks": needing_attention(register, TOP_RISKS),
+        "decisions": {
+            "awaiting": [
+                {
+                    "agent": a["agent__name"],
+                    "slug": a["agent__slug"],
+                    "version": a["number"],
+                    "submitted_on": timezone.localdate(a["submitted_at"])
+                    if a["submitted_at"]
+                    else None,
+                    "proposed": f"{CLASS_LABELS.get(a['classification'], 'Not decided')}, "
+                    f"tier {a['tier']}"
+                    if a["classification"] and a["tier"]
+                    else "Not decided",
+                }
+                for a in awaiting[:LIST_LIMIT]
+            ],
+            "awaiting_total": len(awaiting),
+            "expiring": len(expiring_list),
+            "ratify": [r for r in reclassified if r["change"] == "up" or r["class_changed"]][
+                -LIST_LIMIT:
+            ],
+            "ratify_total": sum(
+                1 for r in reclassified if r["change"] == "up" or r["class_changed"]
+            ),
+        },
+        "signoff": {
+            "prepared_by": filters.prepared_by,
+            "reviewed_by": filters.reviewed_by,
+            "meeting_date": filters.meeting_date,
+            "decision": filters.decision,
+        },
         "today": today,
         "period": {"since": filters.since, "until": filters.until},
         "filters": filters.describe(),
         "catalogue_version": in_force.version,
+        # Where each figure's definition is written (the "How these figures are counted" page).
+        "figures_url": settings.SITE_URL + reverse("assessments:figures"),
         "figures": {
             "agents": total,
             "assessed": assessed,
@@ -635,11 +727,16 @@ def board_content(filters: BoardFilters, *, today: dt.date | None = None) -> dic
             "machine_identity": machine_ids,
             "critical": critical,
             "high": high,
-            "overdue": len(overdue),
-            "due": len(due),
-            "triggered": sum(1 for r in [*overdue, *due] if r["triggered"]),
-            "agents_with_open_gaps": agents_with_open_gaps,
-            "open_gaps": open_gap_total,
+            "overdue": review_counts["overdue"],
+            "due": review_counts["due"],
+            "triggered": review_counts["triggered"],
+            "triggered_overdue": review_counts["triggered_overdue"],
+            "pending_decision": states["pending_decision"],
+            "returned": states["returned"],
+            "in_draft": states["in_draft"],
+            "never_started": states["never_started"],
+            "agents_with_open_gaps": open_gaps.agent_count,
+            "open_gaps": open_gaps.total,
             "exceptions": len(exceptions),
             "expiring": expiring,
             "expired": len(expired),
@@ -652,7 +749,7 @@ def board_content(filters: BoardFilters, *, today: dt.date | None = None) -> dic
             {
                 "name": name,
                 "total": c["total"],
-                "tiers": [c[f"tier{t}"] for t in TIER_LABELS],
+                "tiers": [c[f"tier{t}"] for t in TIER_ORDER],
                 "unassessed": c[UNASSESSED],
                 "overdue": c["overdue"],
             }
@@ -667,7 +764,9 @@ def board_content(filters: BoardFilters, *, today: dt.date | None = None) -> dic
             }
             for f, n in sorted(flag_counts.items(), key=lambda kv: (-kv[1], kv[0]))
         ],
-        "overdue": overdue,
+        "overdue": overdue[:LIST_LIMIT],
+        "overdue_more": max(0, len(overdue) - LIST_LIMIT),
+        "overdue_by_team": _due_by_team(overdue),
         "due": due[:DUE_LIST_LIMIT],
         "due_more": max(0, len(due) - DUE_LIST_LIMIT),
         "due_by_team": _due_by_team(due),
@@ -675,12 +774,251 @@ def board_content(filters: BoardFilters, *, today: dt.date | None = None) -> dic
         "exceptions_by_subject": sorted(
             by_subject.values(), key=lambda x: (-x["count"], x["subject"])
         ),
-        "expiring_exceptions": [x for x in exceptions if x["days_left"] <= DUE_WITHIN_DAYS],
-        "expired_exceptions": expired,
-        "reclassifications": reclassified,
+        "expiring_exceptions": expiring_list[:LIST_LIMIT],
+        "expiring_more": max(0, len(expiring_list) - LIST_LIMIT),
+        "expired_exceptions": expired[:LIST_LIMIT],
+        "expired_more": max(0, len(expired) - LIST_LIMIT),
+        "reclassifications": reclassified[-LIST_LIMIT:],
+        "reclassifications_more": max(0, len(reclassified) - LIST_LIMIT),
         "frameworks": frameworks,
-        "agents": blocks,
+        "top": filters.top,
+        "attention": needing_attention(register, filters.top),
+        "attention_total": sum(1 for r in register if _needs_attention(r)),
+        "register": register,
     }
+
+
+TOP_RISKS = 10
+TREND_PACKS = 6
+
+
+def previous_packs(filters: BoardFilters) -> list[dict[str, Any]]:
+    """The latest earlier packs of the same scope (newest first, at most five), with the
+    headline figures each recorded when it was issued."""
+    from assessments.models import ReportRecord
+
+    key = filters.scope_key()
+    rows = (
+        ReportRecord.objects.filter(kind=ReportRecord.Kind.BOARD, params__has_key="figures")
+        .order_by("-created_at", "-pk")
+        .values("document_id", "created_at", "params")[:200]
+    )
+    found = []
+    for row in rows:
+        params = row["params"]
+        same = (
+            str(params.get("team") or "") == key["team"]
+            and (params.get("tier") or None) == key["tier"]
+            and str(params.get("classification") or "") == key["classification"]
+        )
+        if same:
+            found.append(
+                {
+                    "document_id": row["document_id"],
+                    "on": timezone.localdate(row["created_at"]),
+                    "figures": params["figures"],
+                }
+            )
+        if len(found) == TREND_PACKS - 1:
+            break
+    return found
+
+
+# Headline figures, how each is judged, and what "worse" means (up is worse for all).
+HEADLINES = [
+    ("unassessed", "Never assessed"),
+    ("overdue", "Reviews overdue"),
+    ("agents_with_open_gaps", "Agents with an open gap"),
+    ("critical", "Agents at the critical tier"),
+    ("expiring", "Exceptions expiring within 30 days"),
+    ("reclassified_up", "Moved to a higher tier in the period"),
+]
+RAG_LABELS = {"green": "Green", "amber": "Amber", "red": "Red"}
+
+
+def _rag(headline: dict[str, Any], assessed: int) -> list[dict[str, Any]]:
+    """Red, amber or green for each headline figure, with the rule that decided it."""
+    total = max(headline["agents"], 1)
+    rules = {
+        # (amber when above, red when above, the rule in words)
+        "unassessed": (0, total // 10, "red when more than 10% of agents"),
+        "overdue": (0, max(assessed, 1) // 20, "red when more than 5% of assessed agents"),
+        "agents_with_open_gaps": (0, max(assessed, 1) // 10, "red when more than 10%"),
+        "critical": (0, 10**9, "amber when any: each needs the strongest controls"),
+        "expiring": (0, 10**9, "amber when any: an expired exception re-opens its gap"),
+        "reclassified_up": (0, 10**9, "amber when any: the board ratifies each"),
+    }
+    out = []
+    for key, label in HEADLINES:
+        value = headline[key]
+        amber, red, rule = rules[key]
+        status = "red" if value > red else "amber" if value > amber else "green"
+        out.append({"key": key, "label": label, "value": value, "status": status, "rule": rule})
+    return out
+
+
+def _changes(headline: dict[str, Any], before: dict[str, Any] | None) -> dict[str, str]:
+    """Each headline figure's change since the previous pack of the same scope."""
+    if before is None:
+        return {}
+    out = {}
+    for key, _label in HEADLINES:
+        if key not in before:
+            continue
+        delta = headline[key] - int(before[key])
+        out[key] = f"+{delta}" if delta > 0 else ("±0" if delta == 0 else f"−{-delta}")
+    return out
+
+
+def _trend(
+    headline: dict[str, Any], today: dt.date, history: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """Small bar charts over this pack and up to five earlier ones of the same scope."""
+    points = [{"on": h["on"], "figures": h["figures"]} for h in reversed(history)] + [
+        {"on": today, "figures": headline}
+    ]
+    series = [
+        ("overdue", "Reviews overdue", "#b91c1c"),
+        ("open_gaps", "Open gaps", "#b45309"),
+        ("exceptions", "Exceptions in force", "#6f2dbd"),
+        ("critical", "Critical tier agents", "#14213d"),
+    ]
+    charts = []
+    width, height, bottom = 170, 70, 14
+    for key, label, colour in series:
+        values = [int(p["figures"].get(key, 0)) for p in points]
+        tallest = max([*values, 1])
+        slot = width / TREND_PACKS
+        bars = []
+        for i, (value, point) in enumerate(zip(values, points, strict=True)):
+            h = (height - bottom - 12) * value / tallest
+            bars.append(
+                {
+                    "x": round(i * slot + slot * 0.2, 1),
+                    "w": round(slot * 0.6, 1),
+                    "y": round(height - bottom - h, 1),
+                    "h": round(h, 1),
+                    "value": value,
+                    "value_y": round(height - bottom - h - 2, 1),
+                    "cx": round(i * slot + slot / 2, 1),
+                    "label": point["on"].strftime("%-d %b"),
+                }
+            )
+        charts.append(
+            {
+                "label": label,
+                "colour": colour,
+                "bars": bars,
+                "width": width,
+                "height": height,
+                "axis_y": height - bottom,
+                "label_y": height - 3,
+            }
+        )
+    tiers = [
+        {
+            "on": p["on"],
+            "tiers": [int((p["figures"].get("tiers") or {}).get(str(t), 0)) for t in TIER_ORDER],
+        }
+        for p in points
+    ]
+    return {"points": len(points), "charts": charts, "tiers": tiers}
+
+
+def _needs_attention(row: dict[str, Any]) -> bool:
+    return bool(
+        row["version"] is None or row["open_gaps"] or row["blocking_flags"] or row["days_overdue"]
+    )
+
+
+def risk_key(row: dict[str, Any]) -> tuple[Any, ...]:
+    """Most at risk first: tier, then blocking flags, open gaps and days overdue."""
+    return (
+        -(row["tier"] or 0),
+        -len(row["blocking_flags"]),
+        -len(row["open_gaps"]),
+        -row["days_overdue"],
+        row["agent"],
+        row["slug"],
+    )
+
+
+def required_action(row: dict[str, Any]) -> str:
+    """What the owner must do, most urgent first, in a sentence."""
+    actions = []
+    if row["version"] is None:
+        actions.append("Assess it: nobody has decided how it must be governed")
+    if row["days_overdue"]:
+        n = row["days_overdue"]
+        actions.append(f"Complete the overdue review ({n} day{'s' if n != 1 else ''} late)")
+    if row["blocking_flags"]:
+        actions.append("Resolve " + ", ".join(f.lower() for f in row["blocking_flags"]))
+    if row["open_gaps"]:
+        n = len(row["open_gaps"])
+        actions.append(f"Close {n} gap{'s' if n != 1 else ''}: {', '.join(row['open_gaps'])}")
+    return "; ".join(actions) + "." if actions else ""
+
+
+def needing_attention(register: list[dict[str, Any]], top: int) -> list[dict[str, Any]]:
+    """The ``top`` agents most at risk among those with something to act on."""
+    rows = sorted((r for r in register if _needs_attention(r)), key=risk_key)[:top]
+    return [
+        {
+            **r,
+            "action": required_action(r),
+            # The review date is when it must be done by; an overdue one is already late.
+            "due_on": r["next_review"],
+        }
+        for r in rows
+    ]
+
+
+REGISTER_HEADER = [
+    "team",
+    "agent",
+    "slug",
+    "class",
+    "tier",
+    "approved version",
+    "approved on",
+    "next review",
+    "days overdue",
+    "owner",
+    "open gaps",
+    "gaps under exception",
+    "flags",
+    "blocking flags without exception",
+    "systems it can change",
+    "read-only systems",
+]
+
+
+def register_csv(register: list[dict[str, Any]]) -> bytes:
+    """Every agent in scope, one row each: the pack's register (attached, and a download)."""
+    from assessments.reports.exports import csv_lines
+
+    rows = (
+        [
+            r["team"],
+            r["agent"],
+            r["slug"],
+            r["class"],
+            r["tier"],
+            r["version"],
+            r["approved_on"],
+            r["next_review"],
+            r["days_overdue"],
+            r["owner"],
+            "; ".join(r["open_gaps"]),
+            "; ".join(r["excepted_gaps"]),
+            "; ".join(r["flags"]),
+            "; ".join(r["blocking_flags"]),
+            "; ".join(r["can_change"]),
+            r["read_only"],
+        ]
+        for r in register
+    )
+    return "".join(csv_lines(REGISTER_HEADER, rows)).encode("utf-8")
 
 
 def _due_by_team(due: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -696,7 +1034,7 @@ def _due_by_team(due: list[dict[str, Any]]) -> list[dict[str, Any]]:
         {
             "team": row["team"],
             "count": row["count"],
-            "tiers": [row["tiers"][t] for t in (4, 3, 2, 1)],
+            "tiers": [row["tiers"][t] for t in TIER_ORDER],
             "first": row["first"],
         }
         for row in sorted(teams.values(), key=lambda r: (-r["count"], r["team"]))
@@ -715,7 +1053,9 @@ def _key_points(
     agents_with_open_gaps: int,
     expiring: int,
     reclassified: list[dict[str, Any]],
+    states: dict[str, int],
 ) -> list[str]:
+    """``states``: the assessment states of the agents with no approved assessment."""
     """Plain sentences a board member reads first; each states a figure from the pack."""
     points = []
     if not total:
@@ -728,9 +1068,24 @@ def _key_points(
         else f"None of the {total} agents has an approved assessment yet."
     )
     if total - assessed:
+        parts = [
+            f"{states[key]} {label}"
+            for key, label in (
+                ("pending_decision", "awaiting a decision"),
+                ("returned", "returned to the assessor"),
+                ("in_draft", "in draft"),
+            )
+            if states[key]
+        ]
+        never = states["never_started"]
+        if never:
+            parts.append(
+                f"{never} never assessed: nobody has started deciding how "
+                f"{'they' if never != 1 else 'it'} must be governed"
+            )
         points.append(
-            f"{total - assessed} agent{'s have' if total - assessed != 1 else ' has'} never "
-            "been assessed: nobody has decided how they must be governed."
+            f"{total - assessed} agent{'s have' if total - assessed != 1 else ' has'} no "
+            f"approved assessment yet: {'; '.join(parts)}."
         )
     if overdue:
         worst = max(overdue, key=lambda r: r["days"])
@@ -772,8 +1127,9 @@ def _estimated_pages(content: dict[str, Any]) -> int:
         + len(content["reclassifications"])
         + len(content["gaps"])
         + sum(len(fw["items"]) for fw in content["frameworks"])
+        + len(content["attention"])
     )
-    return 5 + rows // 28 + len(content["agents"]) // 12
+    return 6 + rows // 28
 
 
 @dataclass(frozen=True)
@@ -781,6 +1137,7 @@ class BoardPack:
     rendered: RenderedPdf
     content: bytes
     content_sha256: str
+    headline: dict[str, Any]  # kept on the pack's record: the next pack's trend and change
 
 
 def render_board_pack(
@@ -828,9 +1185,9 @@ def render_board_pack(
         "chart": _chart(
             {
                 key: {cls: row[cls] for cls in ("agent_identity", "machine_identity", UNASSESSED)}
-                for key, row in zip((*TIER_LABELS, None), content["distribution"], strict=True)
+                for key, row in zip((*TIER_ORDER, None), content["distribution"], strict=True)
             },
-            [(t, TIER_LABELS[t]) for t in TIER_LABELS] + [(None, "Not assessed")],
+            [(t, TIER_LABELS[t]) for t in TIER_ORDER] + [(None, "Not assessed")],
         ),
     }
     meta = PdfMeta(
@@ -840,7 +1197,14 @@ def render_board_pack(
         author=generated_by,
         created=generated_at,
         content=data,
+        attachments=(
+            (
+                REGISTER_ATTACHMENT,
+                register_csv(content["register"]),
+                f"Every agent in scope of {document_id}, one row each (UTF-8 CSV)",
+            ),
+        ),
     )
     rendered = render_pdf(TEMPLATE, context, meta, progress=on_step)
     report(95, "Recording the pack")
-    return BoardPack(rendered, data, digest)
+    return BoardPack(rendered, data, digest, content["headline"])

@@ -1,8 +1,7 @@
 """Rendering Django templates to archival PDFs with WeasyPrint.
 
-Every report is PDF/A-3b: fonts embedded (Inter from ``static/fonts``, subset), text
-selectable, an sRGB output intent, and the report's canonical content attached as
-``report-content.json``. The SHA-256 of that attachment is the content fingerprint
+Every report is PDF/A-3b: fonts embedded (subset), text selectable, an sRGB output
+intent, and the report's canonical content attached as ``report-content.json``. The SHA-256 of that attachment is the content fingerprint
 printed in the report and stored in its ``ReportRecord``, so anyone can check it with
 ``pdfdetach`` and ``sha256sum``.
 
@@ -10,6 +9,14 @@ Nothing is fetched from the network: the URL fetcher serves files under the stat
 directory (the stylesheet and its fonts) and ``data:`` URLs, and refuses anything else.
 The stylesheet is a static file because templates may not carry ``<style>`` blocks (the
 CSP template scan forbids them everywhere).
+
+Fonts are the project's own, never the host's: every face is a file under
+``static/fonts`` declared with ``@font-face`` (Inter for Latin text, Noto Sans for
+Arabic, Hebrew and Devanagari, DejaVu Sans for Greek, Cyrillic and symbols, DejaVu Sans
+Mono, Droid Sans Fallback for Chinese and Japanese, Baekmuk Dotum for Korean, Symbola for
+emoji), and WeasyPrint is handed a fontconfig configuration that lists no font directory,
+so a character none of them has is a visible ``.notdef`` (and a logged warning), not a
+silent pick from whatever the server has installed.
 """
 
 from __future__ import annotations
@@ -84,6 +91,64 @@ def _local_fetcher(root: Path) -> Any:
     return LocalFetcher(timeout=5, allowed_protocols=("file", "data"), allow_redirects=False)
 
 
+_EMPTY_FONTCONFIG = b"""<?xml version="1.0"?>
+<!DOCTYPE fontconfig SYSTEM "urn:fontconfig:fonts.dtd">
+<fontconfig></fontconfig>
+"""
+
+
+def _project_fonts_only() -> Any:
+    """A WeasyPrint ``FontConfiguration`` that starts with no fonts: no system or user
+    font directory, no host aliases. ``@font-face`` rules then add the only fonts there
+    are. (WeasyPrint's own starts from the host's fontconfig set-up.)"""
+    import cffi
+    from weasyprint.text import ffi as weasy
+    from weasyprint.text.fonts import FontConfiguration
+
+    own = cffi.FFI()
+    own.cdef(
+        """
+        typedef struct _FcConfig FcConfig;
+        FcConfig * FcConfigCreate (void);
+        int FcConfigParseAndLoadFromMemory (FcConfig *config, const unsigned char *b, int c);
+        int FcConfigBuildFonts (FcConfig *config);
+        """
+    )
+    # The same library WeasyPrint loaded, under the names it tries.
+    lib = weasy._dlopen(
+        own,
+        "libfontconfig-1",
+        "fontconfig-1",
+        "fontconfig",
+        "libfontconfig.so.1",
+        "libfontconfig.1.dylib",
+        "libfontconfig-1.dll",
+    )
+
+    class ProjectFonts(FontConfiguration):
+        def __init__(self) -> None:
+            config = lib.FcConfigCreate()
+            if config == own.NULL or not lib.FcConfigParseAndLoadFromMemory(
+                config, _EMPTY_FONTCONFIG, 1
+            ):
+                raise RuntimeError("fontconfig could not create an empty configuration")
+            lib.FcConfigBuildFonts(config)
+            self._config = weasy.ffi.cast("FcConfig *", int(own.cast("uintptr_t", config)))
+            self.font_map = weasy.ffi.gc(
+                weasy.pangoft2.pango_ft2_font_map_new(), weasy.gobject.g_object_unref
+            )
+            weasy.pangoft2.pango_fc_font_map_set_config(
+                weasy.ffi.cast("PangoFcFontMap *", self.font_map), self._config
+            )
+            # The font map holds its own reference to the configuration.
+            weasy.fontconfig.FcConfigDestroy(self._config)
+            self._folder = None
+            self.strut_layouts = {}
+            self.font_features = {}
+
+    return ProjectFonts()
+
+
 @dataclass(frozen=True)
 class _Resources:
     stamp: float
@@ -121,11 +186,10 @@ def _resources() -> _Resources:
     if cached is not None and cached.stamp == stamp:
         return cached
     from weasyprint import CSS
-    from weasyprint.text.fonts import FontConfiguration
 
     root = path.parent.parent.resolve()
     fetcher = _local_fetcher(root)
-    font_config = FontConfiguration()
+    font_config = _project_fonts_only()
     stylesheet = CSS(filename=str(path), font_config=font_config, url_fetcher=fetcher)
     _local.resources = _Resources(stamp, stylesheet, font_config, fetcher, root.as_uri() + "/")
     return _local.resources
@@ -153,6 +217,8 @@ class PdfMeta:
     author: str
     created: dt.datetime
     content: bytes  # the canonical content, attached as report-content.json
+    # Further associated files (name, data, description), e.g. a board pack's register.
+    attachments: tuple[tuple[str, bytes, str], ...] = ()
 
 
 Progress = Callable[[str, int], None]
@@ -183,9 +249,13 @@ def render_pdf(
     template: str, context: dict[str, Any], meta: PdfMeta, *, progress: Progress | None = None
 ) -> RenderedPdf:
     """Render ``template`` with ``context`` to a PDF/A-3b document."""
+    return render_html(render_to_string(template, context), meta, progress=progress)
+
+
+def render_html(html: str, meta: PdfMeta, *, progress: Progress | None = None) -> RenderedPdf:
+    """Render an HTML document (already made from a report template) to PDF/A-3b."""
     from weasyprint import HTML, Attachment
 
-    html = render_to_string(template, context)
     res = _resources()
     handler = _ProgressHandler(progress) if progress else None
     if handler:
@@ -212,10 +282,22 @@ def render_pdf(
             relationship="Data",
             url_fetcher=res.fetcher,
         )
+        extra = [
+            Attachment(
+                string=payload,
+                name=name,
+                description=description,
+                created=meta.created,
+                modified=meta.created,
+                relationship="Supplement",
+                url_fetcher=res.fetcher,
+            )
+            for name, payload, description in meta.attachments
+        ]
         data = document.write_pdf(
             pdf_variant=PDF_VARIANT,
             pdf_identifier=meta.document_id.encode(),
-            attachments=[attachment],
+            attachments=[attachment, *extra],
         )
         return RenderedPdf(data=data, pages=len(document.pages))
     finally:

@@ -9,6 +9,7 @@ claims to carry is still the content that was issued.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import io
 import logging
@@ -47,6 +48,27 @@ class Verification:
         return self.verdict == MATCH
 
 
+def _board_scope(params: dict[str, Any]) -> str:
+    """A board pack's scope and period, from the filters recorded with it."""
+    from assessments.reports.board import TIER_LABELS, BoardFilters
+
+    try:
+        since = dt.date.fromisoformat(params["since"])
+        until = dt.date.fromisoformat(params["until"])
+    except (KeyError, TypeError, ValueError):
+        return "a board pack"
+    tier = params.get("tier")
+    filters = BoardFilters(
+        since=since,
+        until=until,
+        team=str(params.get("team") or ""),
+        tier=tier if tier in TIER_LABELS else None,
+        classification=str(params.get("classification") or ""),
+    )
+    scope = ", ".join(filters.describe()) or "all active agents"
+    return f"a board pack of {scope}, period {since:%-d %b %Y} to {until:%-d %b %Y}"
+
+
 def describe(record: ReportRecord) -> str:
     """What the record is, in one line: which report, for what, generated when and by whom."""
     when = timezone.localtime(record.created_at).strftime("%d %b %Y %H:%M %Z")
@@ -58,39 +80,65 @@ def describe(record: ReportRecord) -> str:
         status = record.params.get("status", a.status)
         what = f"the assessment report of {a.agent.name} ({a.agent.slug}), version {a.number}, {status}"
     else:
-        what = f"a board pack of {record.pages} pages"
+        what = f"{_board_scope(record.params)} ({record.pages} pages)"
     return f"{record.document_id}: {what}; generated {when} by {by or 'an unknown author'}"
 
 
-def _read_claims(data: bytes) -> tuple[str, bytes | None, str]:
-    """(document id the file claims, its attached content, a problem reading it)."""
+class _Unreadable(Exception):
+    """The file cannot be read as a PDF; the message says why, in a plain sentence."""
+
+
+def _read_claims(data: bytes) -> tuple[str, bytes | None]:
+    """(document id the file claims, its attached content or None). Raises ``_Unreadable``
+    when the file is not a whole, readable, unencrypted PDF."""
     from pypdf import PdfReader
 
+    # A PDF ends with %%EOF (trailing whitespace aside): a file cut short in transfer or
+    # on disk does not, and pypdf would otherwise guess at what is left.
+    if b"%%EOF" not in data[-1024:]:
+        raise _Unreadable(
+            "The file is incomplete (it stops before the end of a PDF, as a truncated "
+            "download does), so it cannot be checked."
+        )
     # pypdf reports every oddity of a damaged file through logging; the verdict says it.
     logging.getLogger("pypdf").setLevel(logging.ERROR)
     try:
         reader = PdfReader(io.BytesIO(data))
-        if reader.is_encrypted:
-            return "", None, "it is encrypted"
+        encrypted = reader.is_encrypted
+    except Exception as error:  # a damaged file can fail anywhere inside pypdf
+        raise _Unreadable(_DAMAGED) from error
+    if encrypted:
+        raise _Unreadable(
+            "The file is encrypted, so its content cannot be checked. Reports this "
+            "application issues are never encrypted: verify the original file."
+        )
+    try:
         found = ""
         meta: Any = reader.metadata or {}
         for key in ("/Keywords", "/Subject", "/Title"):
             if match := DOCUMENT_ID_RE.search(str(meta.get(key) or "")):
                 found = match[0]
                 break
-        if (
-            not found
-            and reader.pages
-            and (match := DOCUMENT_ID_RE.search(reader.pages[0].extract_text() or ""))
-        ):
+        if not reader.pages:
+            raise _Unreadable(_DAMAGED)
+        if not found and (match := DOCUMENT_ID_RE.search(reader.pages[0].extract_text() or "")):
             found = match[0]
         content = None
         attachments = reader.attachments
         if CONTENT_ATTACHMENT in attachments and attachments[CONTENT_ATTACHMENT]:
             content = attachments[CONTENT_ATTACHMENT][0]
-        return found, content, ""
-    except Exception as error:  # a damaged file can fail anywhere inside pypdf
-        return "", None, f"it cannot be read as a PDF ({type(error).__name__})"
+        return found, content
+    except _Unreadable:
+        raise
+    except Exception as error:
+        raise _Unreadable(_DAMAGED) from error
+
+
+_DAMAGED = "The file is damaged: it cannot be read as a PDF, so it cannot be checked."
+_NO_CONTENT = (
+    f"It carries no attached {CONTENT_ATTACHMENT}: the content it states cannot be "
+    "compared with any fingerprint."
+)
 
 
 def _too_big() -> Verification:
@@ -123,8 +171,13 @@ def verify_bytes(data: bytes) -> Verification:
             record=record,
             claimed_id=record.document_id,
         )
-    claimed, content, problem = _read_claims(data)
+    try:
+        claimed, content = _read_claims(data)
+    except _Unreadable as unreadable:
+        return Verification(UNREADABLE, str(unreadable), file_sha256=digest)
     details = [f"SHA-256 of the file: {digest}"]
+    if content is None:
+        details.append(_NO_CONTENT)
     if claimed:
         claimed_record = (
             ReportRecord.objects.select_related("assessment__agent", "created_by")
@@ -160,10 +213,9 @@ def verify_bytes(data: bytes) -> Verification:
             claimed_id=claimed,
             details=tuple(details),
         )
-    reason = f" ({problem})" if problem else ""
     return Verification(
         UNKNOWN,
-        f"This PDF does not match any report issued by this application{reason}.",
+        "This PDF does not match any report issued by this application.",
         file_sha256=digest,
         details=tuple(details),
     )

@@ -57,7 +57,7 @@ def login(request: HttpRequest) -> HttpResponseBase:
         if "login" not in request.POST and "username" in request.POST:
             request.POST = request.POST.copy()  # the field's older name still works
             request.POST["login"] = request.POST["username"]
-        username = request.POST.get("login", "")
+        username = str(request.POST.get("login", ""))
         if not sso.local_password_allowed(username):
             audit.record(
                 "auth.login_refused",
@@ -77,20 +77,16 @@ def login(request: HttpRequest) -> HttpResponseBase:
                 },
                 status=403,
             )
-        if until := throttle.locked_until(username, request):
-            name = throttle.normalised_username(username)
-            audit.record(
-                "auth.login_refused",
-                actor_label=name,
-                object_repr=name,
-                request=request,
-                changes={"locked_until": until.isoformat()},
-            )
+        if until := throttle.reserve(username, request):
             return _locked_response(request, until)
         response = _allauth_login(request)
-        # A failure was recorded by the user_login_failed signal; it may start a lock.
-        failed = response.status_code == 200 and not request.user.is_authenticated
-        if failed and (until := throttle.register_failure(username, request)):
+        # Signed in, or the password was right and a second factor is asked next
+        # (allauth redirects to that stage; a wrong password shows the form again).
+        if request.user.is_authenticated or response.status_code in (301, 302, 303):
+            throttle.register_success(username, request)
+        elif response.status_code == 200 and (
+            until := throttle.register_failure(username, request)
+        ):
             return _locked_response(request, until)
         return response
     return _allauth_login(request)

@@ -18,7 +18,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from assessments import actions, decisions, evidence
+from assessments.evidence.common import MAX_BYTES
 from assessments.forms import EvidenceUploadForm, ProposalDecisionForm
+from assessments.middleware import accepts_upload
 from assessments.models import Agent, Assessment, EvidenceFile, EvidenceProposal, EvidenceUpload
 from assessments.presentation import display_value, panel_context
 from assessments.roles import has_role, permission_required
@@ -35,6 +37,12 @@ def _draft(agent: Agent) -> Assessment | None:
     )
 
 
+# One upload holds a few files of at most evidence.common.MAX_BYTES each; a larger body is
+# refused from its Content-Length before it is read (RequestSizeLimitMiddleware).
+MAX_FILES_BYTES = 4 * MAX_BYTES
+
+
+@accepts_upload(MAX_FILES_BYTES)
 @permission_required("assessments.change_assessment")
 def evidence_add(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     agent = get_object_or_404(Agent.objects.select_related("owner", "team"), slug=slug)

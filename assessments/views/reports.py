@@ -4,6 +4,7 @@ PDF someone holds, and CSV exports of the inventory and of every assessment vers
 from __future__ import annotations
 
 import datetime as dt
+import io
 from typing import Any, cast
 
 from django import forms
@@ -15,9 +16,18 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import reswap, retarget
 
 from assessments import actions
+from assessments.forms import BoundedDateField
+from assessments.middleware import accepts_upload, polled
 from assessments.models import BoardPackJob, Classification, ReportRecord, Team, Tier
 from assessments.reports import exports
-from assessments.reports.board import DEFAULT_PERIOD_DAYS, TIER_LABELS, FilterError
+from assessments.reports.board import (
+    DEFAULT_PERIOD_DAYS,
+    DEFAULT_TOP,
+    MAX_TOP,
+    REGISTER_ATTACHMENT,
+    TIER_LABELS,
+    FilterError,
+)
 from assessments.reports.verify import MAX_BYTES, verify_file
 from assessments.roles import permission_required
 from assessments.views.common import HtmxHttpRequest
@@ -45,14 +55,29 @@ class BoardPackForm(forms.Form):
         required=False,
         label="Class",
     )
-    since = forms.DateField(
+    since = BoundedDateField(
         required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
         label="Period from",
         help_text=f"Reclassifications since this day; {DEFAULT_PERIOD_DAYS} days ago if empty.",
     )
-    until = forms.DateField(
-        required=False, widget=forms.DateInput(attrs={"type": "date"}), label="Period to"
+    until = BoundedDateField(required=False, label="Period to")
+    top = forms.IntegerField(
+        min_value=1,
+        max_value=MAX_TOP,
+        initial=DEFAULT_TOP,
+        required=False,
+        label="Agents in the printed appendix",
+        help_text="The agents most at risk; every agent is in the attached register (CSV).",
+    )
+    prepared_by = forms.CharField(required=False, max_length=200, label="Prepared by")
+    reviewed_by = forms.CharField(required=False, max_length=200, label="Reviewed by")
+    meeting_date = BoundedDateField(required=False, label="Meeting date")
+    decision = forms.CharField(
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        label="Decision recorded",
+        help_text="Printed in the sign-off block on the last page.",
     )
 
     def clean(self) -> dict[str, Any]:
@@ -74,6 +99,11 @@ class BoardPackForm(forms.Form):
             "classification": data.get("classification") or "",
             "since": data["since"].isoformat(),
             "until": data["until"].isoformat(),
+            "top": data.get("top") or DEFAULT_TOP,
+            "prepared_by": data.get("prepared_by") or "",
+            "reviewed_by": data.get("reviewed_by") or "",
+            "meeting_date": data["meeting_date"].isoformat() if data.get("meeting_date") else "",
+            "decision": data.get("decision") or "",
         }
 
 
@@ -180,6 +210,7 @@ def board_pack_request(request: HtmxHttpRequest) -> HttpResponse:
     )
 
 
+@polled
 @permission_required("assessments.view_boardpackjob")
 @require_GET
 def board_pack_status(request: HtmxHttpRequest, pk: int) -> HttpResponse:
@@ -203,6 +234,32 @@ def board_pack_download(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     )
 
 
+@permission_required("assessments.view_boardpackjob")
+@require_GET
+def board_pack_register(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """The register attached to a finished pack (every agent in scope), as its own file:
+    read from the pack itself, so it is the same bytes the PDF carries."""
+    job = get_object_or_404(BoardPackJob.objects.select_related("report"), pk=pk)
+    if job.state != BoardPackJob.State.DONE or not job.pdf:
+        messages.info(request, "That board pack is not ready yet.")
+        return redirect("assessments:board_pack_status", job.pk)
+    from pypdf import PdfReader
+
+    try:
+        found = PdfReader(io.BytesIO(bytes(job.pdf))).attachments.get(REGISTER_ATTACHMENT)
+    except Exception:  # a stored pack pypdf cannot read: treated as one without a register
+        found = None
+    if not found:
+        messages.info(request, "That board pack was made before packs carried a register.")
+        return redirect("assessments:board_pack_status", job.pk)
+    stamp = timezone.localdate(job.finished_at or job.created_at).isoformat()
+    name = f"agent-register-{stamp}-{job.report.document_id if job.report else job.pk}.csv"
+    response = HttpResponse(found[0], content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+@accepts_upload(MAX_BYTES)
 @permission_required("assessments.view_assessment")
 @require_POST
 def report_verify(request: HtmxHttpRequest) -> HttpResponse:
@@ -231,7 +288,12 @@ def report_verify(request: HtmxHttpRequest) -> HttpResponse:
 @require_GET
 def assessment_report(request: HtmxHttpRequest, slug: str, number: int) -> HttpResponse:
     assessment = _get_assessment(slug, number)
-    issued = actions.issue_assessment_report(request.user, assessment, request=request)
+    try:
+        issued = actions.issue_assessment_report(request.user, assessment, request=request)
+    except actions.RateLimitedError as limited:
+        response = HttpResponse(str(limited), status=429, content_type="text/plain; charset=utf-8")
+        response["Retry-After"] = str(limited.retry_after)
+        return response
     name = f"{assessment.agent.slug}-v{assessment.number}-{issued.record.document_id}.pdf"
     return _pdf_response(issued.pdf, name)
 

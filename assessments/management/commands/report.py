@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
 
-from assessments import actions
+from assessments import actions, reviews
 from assessments.models import Assessment
 from assessments.reports.board import TIER_LABELS, BoardFilters, FilterError
 
@@ -43,6 +44,17 @@ class Command(BaseCommand):
             "--since", default="", help="Period start (YYYY-MM-DD); default 90 days ago."
         )
         board.add_argument("--until", default="", help="Period end (YYYY-MM-DD); default today.")
+        board.add_argument(
+            "--top",
+            type=int,
+            default=None,
+            help="Agents in the printed appendix (the most at risk); default 25. Every agent "
+            "is in the attached register.",
+        )
+        board.add_argument("--prepared-by", default="", help="Sign-off block: prepared by.")
+        board.add_argument("--reviewed-by", default="", help="Sign-off block: reviewed by.")
+        board.add_argument("--meeting-date", default="", help="Sign-off block (YYYY-MM-DD).")
+        board.add_argument("--decision", default="", help="Sign-off block: decision recorded.")
         for sub in (one, board):
             sub.add_argument("--output", "-o", required=True, help="Where to write the PDF.")
             sub.add_argument(
@@ -63,13 +75,20 @@ class Command(BaseCommand):
             issued = actions.issue_assessment_report(
                 None, assessment, actor_label="the command line"
             )
+            overdue = reviews.overdue_decision(assessment, timezone.localdate())
         else:
+            overdue = None
             params = {
                 "team": options["team"],
                 "tier": options.get("tier"),
                 "classification": options.get("classification") or "",
                 "since": options["since"],
                 "until": options["until"],
+                "top": options.get("top"),
+                "prepared_by": options["prepared_by"],
+                "reviewed_by": options["reviewed_by"],
+                "meeting_date": options["meeting_date"],
+                "decision": options["decision"],
             }
             try:
                 filters = BoardFilters.from_params(params)
@@ -93,6 +112,8 @@ class Command(BaseCommand):
                 f"SHA-256 {record.file_sha256}"
             )
         )
+        if overdue:
+            self.stdout.write(self.style.WARNING(overdue.sentence))
 
     def _assessment(self, slug: str, version: int | None) -> Assessment:
         versions = Assessment.objects.select_related(

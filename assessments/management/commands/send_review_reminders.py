@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from assessments import actions, audit, notifications
+from assessments import actions, audit, notifications, webhooks
 from assessments.management.commands.process_expired_exceptions import report
 
 
@@ -30,6 +30,8 @@ class Command(BaseCommand):
         dry_run = options["dry_run"]
         report(self, actions.process_expired_exceptions(dry_run=dry_run), dry_run=dry_run)
         outcome = notifications.send_daily_digests(dry_run=dry_run)
+        if not dry_run:
+            webhooks.emit_daily()
         done = outcome.to_email if dry_run else outcome.sent
         verb = "Would send" if dry_run else "Sent"
         items = sum(len(d.items) for d in done)

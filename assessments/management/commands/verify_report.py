@@ -14,7 +14,8 @@ class Command(BaseCommand):
     help = (
         "Say whether a PDF is a report this application issued, unchanged, and which one. "
         "Exit status: 0 it matches; 1 it matches no issued report, or claims to be one but "
-        "was changed; 2 the file cannot be checked (missing, empty, too big or not a PDF)."
+        "was changed; 2 the file cannot be checked (missing, empty, too big, not a PDF, "
+        "truncated, damaged or encrypted)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
