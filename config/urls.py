@@ -25,6 +25,7 @@ urlpatterns = [
         name="account_reauthenticate",
     ),
     # Second factors (TOTP, recovery codes, passkeys) and OpenID Connect single sign-on.
+    path("accounts/2fa/authenticate/", accounts.mfa_authenticate, name="mfa_authenticate"),
     path("accounts/2fa/", include("allauth.mfa.urls")),
     # Single sign-on steps; not the "connections" page: an account has one identity.
     path(

@@ -235,6 +235,36 @@ class SignInWithSecondFactorTests(TestCase):
         other = self.client.post(reverse("mfa_authenticate"), {"code": codes[1]})
         self.assertRedirects(other, reverse("assessments:dashboard"))
 
+    def test_five_wrong_codes_lock_the_second_factor(self):
+        secret = generate_totp_secret()
+        TOTP.activate(self.person, secret)
+        self.sign_in()
+        wrong = "111111" if totp_code(secret) != "111111" else "222222"
+        for _ in range(4):
+            response = self.client.post(reverse("mfa_authenticate"), {"code": wrong})
+            self.assertEqual(response.status_code, 200)
+        fifth = self.client.post(reverse("mfa_authenticate"), {"code": wrong})
+        self.assertEqual(fifth.status_code, 429)
+        right = self.client.post(reverse("mfa_authenticate"), {"code": totp_code(secret)})
+        self.assertEqual(right.status_code, 429)
+        self.assertNotIn("_auth_user_id", self.client.session)
+        locked = AuditEvent.objects.get(verb="auth.locked_out")
+        self.assertEqual(locked.actor_label, "rex (second factor)")
+        # The password lock of the same person is another lock.
+        self.client.post(reverse("logout"))
+        self.assertRedirects(
+            self.sign_in(), reverse("mfa_authenticate"), fetch_redirect_response=False
+        )
+
+    def test_signing_in_with_a_second_factor_many_times_never_locks_the_password(self):
+        TOTP.activate(self.person, generate_totp_secret())
+        for _ in range(7):  # right password, second factor never answered
+            self.client.cookies.clear()
+            response = self.sign_in()
+            self.assertRedirects(
+                response, reverse("mfa_authenticate"), fetch_redirect_response=False
+            )
+
     def test_five_failures_with_the_login_field_still_lock(self):
         for _ in range(4):
             self.assertEqual(self.sign_in(password="nope-nope-nope").status_code, 200)

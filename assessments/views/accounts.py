@@ -4,8 +4,11 @@ audit-log lock on repeated failures, and single sign-on beside it (assessments/s
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
+from allauth.account.internal import stagekit
 from allauth.account.views import LoginView
+from allauth.mfa.base import views as mfa_views
 from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
@@ -117,3 +120,31 @@ def password_change(request: HttpRequest) -> HttpResponseBase:
             status=403,
         )
     return _password_change(request)
+
+
+def _attempt_locked(
+    name: str, request: HttpRequest, attempt: Callable[[HttpRequest], HttpResponseBase]
+) -> HttpResponseBase:
+    """One attempt at a secret under the audit-log lock: a redirect is a success, the
+    form shown again a failure; the fifth failure locks (name, address)."""
+    if until := throttle.reserve(name, request):
+        return _locked_response(request, until)
+    response = attempt(request)
+    if response.status_code in (301, 302, 303):
+        throttle.register_success(name, request)
+    elif response.status_code == 200 and (until := throttle.register_failure(name, request)):
+        return _locked_response(request, until)
+    return response
+
+
+@sensitive_post_parameters("code", "credential")
+@never_cache
+def mfa_authenticate(request: HttpRequest) -> HttpResponseBase:
+    """allauth's second-factor step of a sign-in, with the same lock as passwords: five
+    wrong codes (or failed passkey assertions) lock that person's second factor from
+    that address. (allauth's own limiter is off: ACCOUNT_RATE_LIMITS = False.)"""
+    login = stagekit.unstash_login(request, peek=True) if request.method == "POST" else None
+    if login is None or login.user is None:
+        return mfa_views.authenticate(request)  # allauth sends them back to sign in
+    name = f"{login.user.get_username()} (second factor)"
+    return _attempt_locked(name, request, mfa_views.authenticate)
