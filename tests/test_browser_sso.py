@@ -69,6 +69,17 @@ class _BrowserCase(StaticLiveServerTestCase):
         self.errors: list[str] = []
         self.refused: list[tuple[int, str]] = []
 
+    def assert_accessible(self, page):
+        """No serious or critical axe-core violation on the page (as test_accessibility)."""
+        from axe_playwright_python.sync_playwright import Axe
+
+        violations = [
+            f"{v['impact']} {v['id']}: {v['nodes'][0]['target']}"
+            for v in Axe().run(page).response["violations"]
+            if v["impact"] in ("serious", "critical")
+        ]
+        self.assertEqual(violations, [], page.url)
+
     def new_page(self):
         context = self.browser.new_context(viewport={"width": 1280, "height": 900})
         page = context.new_page()
@@ -194,6 +205,7 @@ class SingleSignOnTests(_BrowserCase):
         self.sso_sign_in(page, "uma")
         page.wait_for_url(f"{self.live_server_url}/accounts/waiting/")
         self.assertIn("Waiting for access", page.inner_text("main"))
+        self.assert_accessible(page)
         uma = User.objects.get(username="uma")
         self.assertIsNone(role_of(uma))
         self.assertFalse(uma.is_staff or uma.is_superuser)
@@ -301,9 +313,11 @@ class SecondFactorTests(_BrowserCase):
         self.password_sign_in(page)
         page.wait_for_url("**/accounts/2fa/?required=1")
         self.assertIn("Your role requires a second factor", page.inner_text("main"))
+        self.assert_accessible(page)
         page.goto(f"{self.live_server_url}/accounts/2fa/totp/activate/")
         self.reauthenticate_if_asked(page)
         page.wait_for_url("**/accounts/2fa/totp/activate/")
+        self.assert_accessible(page)
         secret = page.locator("#authenticator_secret").input_value()
         page.fill("#id_code", fresh_totp_code(secret))
         page.press("#id_code", "Enter")
@@ -315,6 +329,7 @@ class SecondFactorTests(_BrowserCase):
         self.sign_out(page)
         self.password_sign_in(page)
         page.wait_for_url("**/accounts/2fa/authenticate/")
+        self.assert_accessible(page)
         page.fill("#id_code", fresh_totp_code(secret))
         page.get_by_role("button", name="Sign In").first.click()
         page.wait_for_url(f"{self.live_server_url}/")
@@ -342,6 +357,7 @@ class SecondFactorTests(_BrowserCase):
         page.goto(f"{self.live_server_url}/accounts/2fa/webauthn/add/")
         self.reauthenticate_if_asked(page)
         page.wait_for_url("**/accounts/2fa/webauthn/add/")
+        self.assert_accessible(page)
         page.fill("#id_name", "Laptop passkey")
         page.locator("#mfa_webauthn_add").click()
         page.wait_for_url(lambda url: "/webauthn/add/" not in url)
