@@ -81,7 +81,7 @@ def allow_provider_form_action(view: Callable[..., HttpResponseBase]) -> Callabl
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         response = view(request, *args, **kwargs)
         if origins := provider_origins():
-            policy = dict(settings.SECURE_CSP)
+            policy: dict[str, Any] = dict(settings.SECURE_CSP)
             policy["form-action"] = [*policy.get("form-action", [CSP.SELF]), *origins]
             response = csp_override(policy)(lambda _request: response)(request)
         return response
@@ -102,8 +102,9 @@ class MFAAdapter(DefaultMFAAdapter):
 
 
 def _fernet() -> MultiFernet:
-    def key(secret: str) -> bytes:
-        digest = hashlib.sha256(b"assessor.mfa-secrets:" + secret.encode()).digest()
+    def key(secret: str | bytes) -> bytes:
+        raw = secret.encode() if isinstance(secret, str) else secret
+        digest = hashlib.sha256(b"assessor.mfa-secrets:" + raw).digest()
         return base64.urlsafe_b64encode(digest)
 
     secrets = [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]

@@ -58,8 +58,10 @@ def login(request: HttpRequest) -> HttpResponseBase:
     mode, for the break-glass accounts alone."""
     if request.method == "POST":
         if "login" not in request.POST and "username" in request.POST:
-            request.POST = request.POST.copy()  # the field's older name still works
-            request.POST["login"] = request.POST["username"]
+            # The field's older name still works (a mutable copy, on purpose).
+            post = request.POST.copy()
+            post["login"] = str(post["username"])
+            request.POST = post  # type: ignore[assignment]
         username = str(request.POST.get("login", ""))
         if not sso.local_password_allowed(username):
             audit.record(
