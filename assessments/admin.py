@@ -4,6 +4,9 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 
 from assessments import actions
@@ -17,6 +20,8 @@ from assessments.catalogue_admin import (
     FrameworkItemForm,
     ReferenceNoteForm,
 )
+
+User = get_user_model()
 
 
 class SystemInline(admin.TabularInline):
@@ -188,6 +193,53 @@ class ReferenceNoteAdmin(CatalogueRowAdminMixin, admin.ModelAdmin):
     list_display = ["cited", "status", "catalogue"]
     list_filter = ["catalogue"]
     list_select_related = ["catalogue"]
+
+
+# --------------------------------------------------------------------------- users
+
+
+class GuardedUserAdmin(UserAdmin):
+    """Administrators manage people and their roles; only a superuser touches superusers.
+
+    An administrator (the role) who is not a superuser cannot grant superuser status,
+    cannot change or delete a superuser's account, and assigns permissions through roles
+    only (no per-user permissions)."""
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        return super().get_queryset(request).prefetch_related("groups")
+
+    def _is_superuser(self, request: HttpRequest) -> bool:
+        return bool(request.user.is_superuser)
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        fieldsets = super().get_fieldsets(request, obj)
+        if self._is_superuser(request):
+            return fieldsets
+        hidden = {"is_superuser", "user_permissions"}
+        return [
+            (name, {**opts, "fields": tuple(f for f in opts["fields"] if f not in hidden)})
+            for name, opts in fieldsets
+        ]
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is not None and obj.is_superuser and not self._is_superuser(request):
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is not None and obj.is_superuser and not self._is_superuser(request):
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        if not self._is_superuser(request) and obj.is_superuser:
+            # The field is not on the form; refuse any other way of setting it too.
+            raise PermissionDenied("Only a superuser can grant superuser status.")
+        super().save_model(request, obj, form, change)
+
+
+admin.site.unregister(User)
+admin.site.register(User, GuardedUserAdmin)
 
 
 # --------------------------------------------------------------------------- webhooks

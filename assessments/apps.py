@@ -9,8 +9,10 @@ class AssessmentsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from assessments import (
+        from assessments import (  # noqa: F401
+            accounts,  # account changes in the audit log
             signals,  # noqa: F401 (connects the auth audit handlers)
+            sso,  # roles from SSO groups, second factors in the audit log
             tasks,  # noqa: F401 (registers the background tasks)
         )
 

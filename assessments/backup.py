@@ -14,6 +14,7 @@ the same AUDIT_KEY/AUDIT_KEYS.
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import hashlib
 import json
@@ -34,7 +35,8 @@ from assessments import audit
 FORMAT = "agent-identity-assessor/export"
 VERSION = 1
 # Apps whose data is exported, and models of theirs that are not.
-APPS = ("auth", "admin", "assessments")
+# allauth's apps hold second factors and single sign-on links: they are people's data too.
+APPS = ("auth", "admin", "account", "socialaccount", "mfa", "assessments")
 LEFT_OUT = {"auth.permission", "assessments.usersession"}
 # Rows that migrate creates in a new database; an import replaces them.
 SEEDED = {
@@ -143,6 +145,15 @@ def read_export(raw: bytes) -> dict[str, Any]:
     return data
 
 
+_restoring: contextvars.ContextVar[bool] = contextvars.ContextVar("restoring", default=False)
+
+
+def restoring() -> bool:
+    """True while an export is being loaded: signal handlers that record history (audit
+    events) stand aside, the rows arrive as they were."""
+    return _restoring.get()
+
+
 def import_data(raw: bytes) -> ImportOutcome:
     """Load an export into an empty database, all or nothing."""
     data = read_export(raw)
@@ -171,16 +182,20 @@ def import_data(raw: bytes) -> ImportOutcome:
                 if _label(model) in SEEDED:
                     models.QuerySet.delete(model._default_manager.all())
             deferred = []
-            for obj in serializers.deserialize(
-                "python", _objects(data["objects"], known), handle_forward_references=True
-            ):
-                obj.save()
-                if obj.deferred_fields:
-                    deferred.append(obj)
-                label = _label(type(obj.object))
-                counts[label] = counts.get(label, 0) + 1
-            for obj in deferred:
-                obj.save_deferred_fields()
+            token = _restoring.set(True)
+            try:
+                for obj in serializers.deserialize(
+                    "python", _objects(data["objects"], known), handle_forward_references=True
+                ):
+                    obj.save()
+                    if obj.deferred_fields:
+                        deferred.append(obj)
+                    label = _label(type(obj.object))
+                    counts[label] = counts.get(label, 0) + 1
+                for obj in deferred:
+                    obj.save_deferred_fields()
+            finally:
+                _restoring.reset(token)
             _reset_sequences(exported)
             sha256 = hashlib.sha256(raw).hexdigest()
             audit.record(

@@ -8,6 +8,7 @@ from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject
 
+from assessments import sso
 from assessments.models import Assessment, Notification
 from assessments.roles import has_role, role_of
 
@@ -48,6 +49,10 @@ def roles(request: HttpRequest) -> dict[str, Any]:
         "can_edit": has_role(user, "assessor"),
         "can_review": reviewer,
         "is_administrator": has_role(user, "administrator"),
+        # A local password to change and to pair with a second factor (not for people
+        # who sign in through SSO, nor for anyone but break-glass in SSO-only mode).
+        "local_password": user.has_usable_password()
+        and sso.local_password_allowed(user.get_username()),
         # Counted only when a page shows the navigation (never for htmx fragments).
         "inbox": SimpleLazyObject(lambda: inbox_counts(user, reviewer=reviewer)),
     }

@@ -63,10 +63,16 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "django.contrib.humanize",  # allauth's passkey list uses it
     "django_htmx",
     "crispy_forms",
     "crispy_bootstrap5",
     "django_tasks_db",
+    "allauth",
+    "allauth.account",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.openid_connect",
+    "allauth.mfa",
     "assessments",
 ]
 
@@ -78,6 +84,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "assessments.accounts.AccountChangeMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "assessments.middleware.SessionTimeoutMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -85,6 +93,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "assessments.middleware.VaryOnHtmxMiddleware",
     "assessments.middleware.AuditForbiddenMiddleware",
+    "assessments.sso.AccessGateMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -139,6 +148,71 @@ CACHES = {
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "assessments:dashboard"
 LOGOUT_REDIRECT_URL = "login"
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+
+# Sign-in flows: local passwords (with multi-factor authentication) and OpenID Connect
+# single sign-on, both through django-allauth; assessments/sso.py holds the adapters.
+ACCOUNT_ADAPTER = "assessments.sso.AccountAdapter"
+SOCIALACCOUNT_ADAPTER = "assessments.sso.SocialAccountAdapter"
+ACCOUNT_LOGIN_METHODS = {"username"}
+ACCOUNT_SIGNUP_FIELDS = ["username*", "password1*", "password2*"]
+ACCOUNT_EMAIL_VERIFICATION = "none"
+ACCOUNT_SESSION_REMEMBER = False
+ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
+ACCOUNT_AUTHENTICATED_LOGIN_REDIRECTS = True
+ACCOUNT_RATE_LIMITS = False  # sign-in throttling is the audit-log limiter (throttle.py)
+SOCIALACCOUNT_AUTO_SIGNUP = True
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
+SOCIALACCOUNT_LOGIN_ON_GET = False
+SOCIALACCOUNT_STORE_TOKENS = False
+SOCIALACCOUNT_ONLY = False
+MFA_ADAPTER = "assessments.sso.MFAAdapter"  # TOTP secrets encrypted in the database
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
+MFA_PASSKEY_LOGIN_ENABLED = False
+MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = env_bool("MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN", DEBUG)
+MFA_TOTP_ISSUER = "Agent Identity Assessor"
+# Roles that must enrol a second factor before they may do anything else.
+MFA_REQUIRED_ROLES = env_list("MFA_REQUIRED_ROLES", [])
+
+# OpenID Connect single sign-on, off unless OIDC_ISSUER is set. OIDC_ROLE_MAP maps the
+# directory groups in OIDC_GROUPS_CLAIM to roles ("aia-admins:administrator,..."); a
+# person with no mapped group gets no role. SSO_ONLY turns local passwords off for all
+# but the break-glass usernames in SSO_BREAK_GLASS_USERS.
+OIDC_ISSUER = env_str("OIDC_ISSUER")
+OIDC_PROVIDER_NAME = env_str("OIDC_PROVIDER_NAME", "single sign-on")
+OIDC_GROUPS_CLAIM = env_str("OIDC_GROUPS_CLAIM", "groups")
+OIDC_ROLE_MAP = dict(pair.split(":", 1) for pair in env_list("OIDC_ROLE_MAP", []) if ":" in pair)
+OIDC_TEAM_PREFIX = env_str("OIDC_TEAM_PREFIX", "team:")
+# Origins besides the issuer's that the browser is sent to when single sign-on starts
+# (the CSP's form-action must allow them).
+OIDC_FORM_ACTION_ORIGINS = env_list("OIDC_FORM_ACTION_ORIGINS", [])
+SSO_ONLY = env_bool("SSO_ONLY", False)
+SSO_BREAK_GLASS_USERS = [name.lower() for name in env_list("SSO_BREAK_GLASS_USERS", [])]
+SOCIALACCOUNT_PROVIDERS: dict = {
+    "openid_connect": {
+        "OAUTH_PKCE_ENABLED": True,
+        "APPS": (
+            [
+                {
+                    "provider_id": "sso",
+                    "name": OIDC_PROVIDER_NAME,
+                    "client_id": env_str("OIDC_CLIENT_ID"),
+                    "secret": env_str("OIDC_CLIENT_SECRET"),
+                    "settings": {
+                        "server_url": OIDC_ISSUER,
+                        "oauth_pkce_enabled": True,
+                        "scope": env_list("OIDC_SCOPES", ["openid", "profile", "email"]),
+                    },
+                }
+            ]
+            if OIDC_ISSUER
+            else []
+        ),
+    }
+}
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 SESSION_IDLE_TIMEOUT = env_int("SESSION_IDLE_TIMEOUT", 30 * 60)
 SESSION_ABSOLUTE_TIMEOUT = env_int("SESSION_ABSOLUTE_TIMEOUT", 12 * 60 * 60)

@@ -1,18 +1,56 @@
+from allauth.account import views as allauth_views  # noqa: E402
+from allauth.socialaccount import views as social_views  # noqa: E402
+from allauth.socialaccount.providers.openid_connect import views as oidc_views
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from assessments import sso
 from assessments.api import api
 from assessments.views import accounts, errors
 
+logout_view = auth_views.LogoutView.as_view()
+
 urlpatterns = [
     path("accounts/login/", accounts.login, name="login"),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/logout/", logout_view, name="logout"),
+    path("accounts/waiting/", accounts.waiting_for_access, name="waiting_for_access"),
+    # allauth's flows name these pages; they are the product's own.
+    path("accounts/login/", accounts.login, name="account_login"),
+    path("accounts/logout/", logout_view, name="account_logout"),
+    path("accounts/inactive/", allauth_views.account_inactive, name="account_inactive"),
     path(
-        "accounts/password/",
-        auth_views.PasswordChangeView.as_view(),
-        name="password_change",
+        "accounts/reauthenticate/",
+        allauth_views.reauthenticate,
+        name="account_reauthenticate",
     ),
+    # Second factors (TOTP, recovery codes, passkeys) and OpenID Connect single sign-on.
+    path("accounts/2fa/authenticate/", accounts.mfa_authenticate, name="mfa_authenticate"),
+    path("accounts/2fa/", include("allauth.mfa.urls")),
+    # Single sign-on steps; not the "connections" page: an account has one identity.
+    path(
+        "accounts/3rdparty/login/cancelled/",
+        social_views.login_cancelled,
+        name="socialaccount_login_cancelled",
+    ),
+    path(
+        "accounts/3rdparty/login/error/",
+        social_views.login_error,
+        name="socialaccount_login_error",
+    ),
+    path("accounts/3rdparty/signup/", social_views.signup, name="socialaccount_signup"),
+    path(
+        "accounts/oidc/<str:provider_id>/login/",
+        sso.allow_provider_form_action(oidc_views.login),
+        name="openid_connect_login",
+    ),
+    path(
+        "accounts/oidc/<str:provider_id>/login/callback/",
+        oidc_views.callback,
+        name="openid_connect_callback",
+    ),
+    path("accounts/password/", accounts.password_change, name="password_change"),
+    path("accounts/password/", accounts.password_change, name="account_change_password"),
     path(
         "accounts/password/done/",
         auth_views.PasswordChangeDoneView.as_view(),

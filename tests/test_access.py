@@ -31,6 +31,10 @@ def allowed_from(role: str, ok: int = 200) -> dict[str, Any]:
     }
 
 
+SIGNED_IN_200 = {r: SIGN_IN if r == "anonymous" else 200 for r in ROLES}
+REAUTHENTICATE = {r: SIGN_IN if r == "anonymous" else 302 for r in ROLES}
+
+
 @dataclass
 class Route:
     expected: dict[str, Any]
@@ -51,8 +55,40 @@ ACCESS: dict[str, Route] = {
     "password_change": Route({r: SIGN_IN if r == "anonymous" else 200 for r in ROLES}),
     "password_change_done": Route({r: SIGN_IN if r == "anonymous" else 200 for r in ROLES}),
     "favicon": Route(dict.fromkeys(ROLES, 302)),
+    # Accounts: names allauth's flows use for the pages above
+    "account_login": Route({r: 200 if r == "anonymous" else 302 for r in ROLES}),
+    "account_logout": Route(dict.fromkeys(ROLES, 302), method="post"),
+    "account_change_password": Route({r: SIGN_IN if r == "anonymous" else 200 for r in ROLES}),
+    "account_inactive": Route(dict.fromkeys(ROLES, 200)),
+    "account_reauthenticate": Route({r: SIGN_IN if r == "anonymous" else 200 for r in ROLES}),
+    # No role yet: the waiting page; anyone with a role is sent home
+    "waiting_for_access": Route({**allowed_from("viewer", 302), "outsider": 200}),
+    # Second factors: every signed-in person manages their own; changes ask for the
+    # password again first (allauth's reauthentication), and pages about a factor
+    # that is not enrolled are not found
+    "mfa_index": Route(SIGNED_IN_200),
+    "mfa_list_webauthn": Route(SIGNED_IN_200),
+    "mfa_activate_totp": Route(REAUTHENTICATE),
+    "mfa_add_webauthn": Route(REAUTHENTICATE),
+    "mfa_generate_recovery_codes": Route(REAUTHENTICATE),
+    "mfa_edit_webauthn": Route(REAUTHENTICATE, args=lambda objs: [1]),
+    "mfa_remove_webauthn": Route(REAUTHENTICATE, args=lambda objs: [1]),
+    "mfa_reauthenticate": Route(REAUTHENTICATE),
+    "mfa_reauthenticate_webauthn": Route(REAUTHENTICATE),
+    "mfa_deactivate_totp": Route({r: SIGN_IN if r == "anonymous" else 404 for r in ROLES}),
+    "mfa_view_recovery_codes": Route({r: SIGN_IN if r == "anonymous" else 404 for r in ROLES}),
+    "mfa_download_recovery_codes": Route({r: SIGN_IN if r == "anonymous" else 404 for r in ROLES}),
+    # Only during a sign-in that stopped for a second factor; otherwise sent on
+    "mfa_authenticate": Route(dict.fromkeys(ROLES, 302)),
+    # Single sign-on: not found while OIDC_ISSUER is not set (tests/test_sso.py covers
+    # the configured provider)
+    "openid_connect_login": Route(dict.fromkeys(ROLES, 404), args=lambda objs: ["sso"]),
+    "openid_connect_callback": Route(dict.fromkeys(ROLES, 404), args=lambda objs: ["sso"]),
+    "socialaccount_login_cancelled": Route(dict.fromkeys(ROLES, 200)),
+    "socialaccount_login_error": Route(dict.fromkeys(ROLES, 401)),
+    "socialaccount_signup": Route(dict.fromkeys(ROLES, 302)),
     # Inventory
-    "assessments:dashboard": Route(allowed_from("viewer")),
+    "assessments:dashboard": Route({**allowed_from("viewer"), "outsider": 302}),
     "assessments:figures": Route(allowed_from("viewer")),
     "assessments:agent_list": Route(allowed_from("viewer")),
     "assessments:agent_detail": Route(allowed_from("viewer"), args=SLUG),

@@ -114,7 +114,7 @@ class AccessibilityTests(StaticLiveServerTestCase):
 
     def sign_in(self, page, username):
         page.goto(f"{self.live_server_url}/accounts/login/")
-        page.fill("#id_username", username)
+        page.fill("#id_login", username)
         page.fill("#id_password", "demo-password")
         page.click("button[type=submit]")
         page.wait_for_url(f"{self.live_server_url}/")

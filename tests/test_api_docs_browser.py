@@ -46,7 +46,7 @@ class ApiDocsBrowserTests(StaticLiveServerTestCase):
         page.on("request", lambda r: requests.append(r.url))
 
         page.goto(f"{self.live_server_url}/accounts/login/")
-        page.fill("#id_username", "vera")
+        page.fill("#id_login", "vera")
         page.fill("#id_password", f.PASSWORD)
         page.click("button[type=submit]")
         page.wait_for_url(f"{self.live_server_url}/")

@@ -85,7 +85,7 @@ class BrowserFlowTests(StaticLiveServerTestCase):
 
     def sign_in(self, page, username):
         page.goto(f"{self.live_server_url}/accounts/login/")
-        page.fill("#id_username", username)
+        page.fill("#id_login", username)
         page.fill("#id_password", f.PASSWORD)
         page.click("button[type=submit]")
         page.wait_for_url(f"{self.live_server_url}/")

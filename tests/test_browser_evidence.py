@@ -49,7 +49,7 @@ class EvidenceBrowserTests(StaticLiveServerTestCase):
         page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
 
         page.goto(f"{self.live_server_url}/accounts/login/")
-        page.fill("#id_username", "ada")
+        page.fill("#id_login", "ada")
         page.fill("#id_password", f.PASSWORD)
         page.click("button[type=submit]")
         page.wait_for_url(f"{self.live_server_url}/")

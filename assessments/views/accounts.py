@@ -1,16 +1,27 @@
+"""Sign-in: local passwords (and second factors) through allauth's login flow, with the
+audit-log lock on repeated failures, and single sign-on beside it (assessments/sso.py)."""
+
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
+from allauth.account.internal import stagekit
+from allauth.account.views import LoginView
+from allauth.mfa.base import views as mfa_views
+from django.conf import settings
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_GET
 
-from assessments import throttle
+from assessments import audit, sso, throttle
+from assessments.roles import role_of
 
 
 def _locked_response(request: HttpRequest, until: dt.datetime) -> HttpResponse:
@@ -22,21 +33,120 @@ def _locked_response(request: HttpRequest, until: dt.datetime) -> HttpResponse:
     return response
 
 
+class _LoginView(LoginView):
+    template_name = "registration/login.html"
+
+    def get_context_data(self, **kwargs: object) -> dict[str, object]:
+        context = super().get_context_data(**kwargs)
+        context.update(
+            sso_enabled=sso.sso_enabled(),
+            sso_name=settings.OIDC_PROVIDER_NAME,
+            sso_only=settings.SSO_ONLY,
+        )
+        return context
+
+
+_allauth_login = _LoginView.as_view()
+
+
 @sensitive_post_parameters("password")
 @csrf_protect
 @never_cache
+@sso.allow_provider_form_action
 def login(request: HttpRequest) -> HttpResponseBase:
-    """Django's sign-in, with a lock on (username, address) after repeated failures."""
+    """Local sign-in, locked on (username, address) after repeated failures; in SSO-only
+    mode, for the break-glass accounts alone."""
     if request.method == "POST":
-        username = str(request.POST.get("username", ""))
+        if "login" not in request.POST and "username" in request.POST:
+            # The field's older name still works (a mutable copy, on purpose).
+            post = request.POST.copy()
+            post["login"] = str(post["username"])
+            request.POST = post  # type: ignore[assignment]
+        username = str(request.POST.get("login", ""))
+        if not sso.local_password_allowed(username):
+            audit.record(
+                "auth.login_refused",
+                actor_label=throttle.normalised_username(username),
+                object_repr=throttle.normalised_username(username),
+                request=request,
+                changes={"reason": "sso_only"},
+            )
+            return render(
+                request,
+                "registration/login.html",
+                {
+                    "sso_enabled": sso.sso_enabled(),
+                    "sso_name": settings.OIDC_PROVIDER_NAME,
+                    "sso_only": True,
+                    "refused": True,
+                },
+                status=403,
+            )
         if until := throttle.reserve(username, request):
             return _locked_response(request, until)
-        response = auth_views.LoginView.as_view(redirect_authenticated_user=True)(request)
-        if request.user.is_authenticated:
+        response = _allauth_login(request)
+        # Signed in, or the password was right and a second factor is asked next
+        # (allauth redirects to that stage; a wrong password shows the form again).
+        if request.user.is_authenticated or response.status_code in (301, 302, 303):
             throttle.register_success(username, request)
         elif response.status_code == 200 and (
             until := throttle.register_failure(username, request)
         ):
             return _locked_response(request, until)
         return response
-    return auth_views.LoginView.as_view(redirect_authenticated_user=True)(request)
+    return _allauth_login(request)
+
+
+@login_required
+@require_GET
+def waiting_for_access(request: HttpRequest) -> HttpResponse:
+    """Signed in, but no role yet: nothing to see until an administrator (or the
+    directory) grants one."""
+    if role_of(request.user) is not None:
+        return redirect("assessments:dashboard")
+    return render(request, "registration/waiting.html", status=200)
+
+
+_password_change = auth_views.PasswordChangeView.as_view()
+
+
+@login_required
+def password_change(request: HttpRequest) -> HttpResponseBase:
+    """Django's password change; in SSO-only mode, for the break-glass accounts alone
+    (everyone else's password is their directory's)."""
+    if not sso.local_password_allowed(request.user.get_username()):
+        return render(
+            request,
+            "registration/password_sso_only.html",
+            {"sso_name": settings.OIDC_PROVIDER_NAME},
+            status=403,
+        )
+    return _password_change(request)
+
+
+def _attempt_locked(
+    name: str, request: HttpRequest, attempt: Callable[[HttpRequest], HttpResponseBase]
+) -> HttpResponseBase:
+    """One attempt at a secret under the audit-log lock: a redirect is a success, the
+    form shown again a failure; the fifth failure locks (name, address)."""
+    if until := throttle.reserve(name, request):
+        return _locked_response(request, until)
+    response = attempt(request)
+    if response.status_code in (301, 302, 303):
+        throttle.register_success(name, request)
+    elif response.status_code == 200 and (until := throttle.register_failure(name, request)):
+        return _locked_response(request, until)
+    return response
+
+
+@sensitive_post_parameters("code", "credential")
+@never_cache
+def mfa_authenticate(request: HttpRequest) -> HttpResponseBase:
+    """allauth's second-factor step of a sign-in, with the same lock as passwords: five
+    wrong codes (or failed passkey assertions) lock that person's second factor from
+    that address. (allauth's own limiter is off: ACCOUNT_RATE_LIMITS = False.)"""
+    login = stagekit.unstash_login(request, peek=True) if request.method == "POST" else None
+    if login is None or login.user is None:
+        return mfa_views.authenticate(request)  # allauth sends them back to sign in
+    name = f"{login.user.get_username()} (second factor)"
+    return _attempt_locked(name, request, mfa_views.authenticate)
