@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install check-python lint format typecheck bench clean worker
+.PHONY: run test system-deps install check-python lint format typecheck bench clean worker
 
 check-python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)' 2>/dev/null || { \
@@ -25,7 +25,7 @@ install: $(STAMP)
 
 # Migrate, load the demo (idempotent), then serve with the background worker beside it.
 run: install
-	@export DEBUG=1; \
+	@export DEBUG=1 SITE_URL="$${SITE_URL:-http://$(HOST):$(PORT)}"; \
 	$(BIN)/python manage.py migrate --noinput && \
 	$(BIN)/python manage.py load_demo && \
 	{ $(BIN)/python manage.py db_worker --no-reload & worker=$$!; \
@@ -36,9 +36,14 @@ run: install
 worker: install
 	DEBUG=1 $(BIN)/python manage.py db_worker
 
-# The whole suite: engine, views, access table, PDFs, browser tests (needs /usr/bin/chromium).
-test: install
+# The whole suite: engine, views, access table, PDFs, browser tests. scripts/system-deps
+# installs Chromium, poppler-utils and Pango with apt when it may (root or passwordless
+# sudo); otherwise it stops here with one line naming the packages to install.
+test: system-deps install
 	$(BIN)/python -m pytest -n auto $(PYTEST_ARGS)
+
+system-deps:
+	@PYTHON=$(PYTHON) scripts/system-deps
 
 lint: install
 	$(BIN)/ruff check .
@@ -53,6 +58,7 @@ typecheck: install
 
 bench: install
 	$(BIN)/python bench/engine.py
+	$(BIN)/python bench/evidence.py
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache .mypy_cache .hypothesis

@@ -2,9 +2,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 
+from assessments import actions
 from assessments import models as m
 from assessments.catalogue_admin import (
     CatalogueInlineMixin,
@@ -20,6 +22,15 @@ from assessments.catalogue_admin import (
 class SystemInline(admin.TabularInline):
     model = m.System
     extra = 0
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 @admin.register(m.Agent)
@@ -48,6 +59,16 @@ class AgentAdmin(admin.ModelAdmin):
         "retired_at",
     ]
 
+    # Agents are registered and edited on the app's pages only (``View on site``): there
+    # every change goes through actions.create_agent/update_agent, which write the audit
+    # event, trigger reassessments and bump lock_version. A second editing path here
+    # would bypass all three, so the admin lists and shows agents read-only.
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # agents are retired, never deleted
 
@@ -57,6 +78,8 @@ class TeamAdmin(admin.ModelAdmin):
     list_display = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
     search_fields = ["name"]
+    # Submissions of the team's agents are announced to its reviewers (when it has any).
+    filter_horizontal = ["members"]
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -165,3 +188,99 @@ class ReferenceNoteAdmin(CatalogueRowAdminMixin, admin.ModelAdmin):
     list_display = ["cited", "status", "catalogue"]
     list_filter = ["catalogue"]
     list_select_related = ["catalogue"]
+
+
+# --------------------------------------------------------------------------- webhooks
+
+
+class WebhookEndpointForm(forms.ModelForm):
+    events = forms.MultipleChoiceField(
+        choices=m.WebhookEndpoint.EVENTS, widget=forms.CheckboxSelectMultiple
+    )
+
+    class Meta:
+        model = m.WebhookEndpoint
+        fields = ["name", "url", "events", "is_active"]
+
+
+@admin.register(m.WebhookEndpoint)
+class WebhookEndpointAdmin(admin.ModelAdmin):
+    """Registered through the webhook actions, so every change is an audit event."""
+
+    form = WebhookEndpointForm
+    list_display = ["name", "url", "is_active", "created_at"]
+    readonly_fields = ["secret", "created_at"]
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # switch it off instead; its delivery log stays
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        data = form.cleaned_data
+        if change:
+            saved = actions.update_webhook_endpoint(
+                request.user,
+                obj,
+                name=data["name"],
+                url=data["url"],
+                events=data["events"],
+                is_active=data["is_active"],
+                request=request,
+            )
+        else:
+            saved = actions.create_webhook_endpoint(
+                request.user,
+                name=data["name"],
+                url=data["url"],
+                events=data["events"],
+                request=request,
+            )
+            if not data["is_active"]:
+                saved = actions.update_webhook_endpoint(
+                    request.user,
+                    saved,
+                    name=saved.name,
+                    url=saved.url,
+                    events=saved.events,
+                    is_active=False,
+                    request=request,
+                )
+        obj.pk, obj.secret = saved.pk, saved.secret
+
+
+@admin.register(m.WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    """The delivery log; a failed delivery can be sent again."""
+
+    list_display = [
+        "event",
+        "endpoint",
+        "state",
+        "attempts",
+        "last_status",
+        "last_error",
+        "next_attempt_at",
+        "created_at",
+    ]
+    list_filter = ["state", "event", "endpoint"]
+    list_select_related = ["endpoint"]
+    actions = ["send_again"]
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [f.name for f in m.WebhookDelivery._meta.fields]
+
+    @admin.action(description="Send the selected deliveries again")
+    def send_again(self, request: HttpRequest, queryset: Any) -> None:
+        sent = 0
+        for delivery in queryset:
+            try:
+                actions.resend_webhook(request.user, delivery, request=request)
+                sent += 1
+            except actions.ActionError as error:
+                self.message_user(request, f"{delivery}: {error}", level="error")
+        self.message_user(request, f"{sent} deliver{'ies' if sent != 1 else 'y'} sent again.")

@@ -32,3 +32,15 @@ def enqueue(name: str, *args: Any, on_commit: bool = True, **kwargs: Any) -> Non
         transaction.on_commit(run)
     else:
         run()
+
+
+def enqueue_later(name: str, when: Any, *args: Any) -> bool:
+    """Enqueue ``name`` to run at ``when`` if the tasks backend can defer work; returns
+    False when it cannot (the caller's periodic command picks the work up instead)."""
+    task = _TASKS.get(name)
+    if task is None:
+        raise LookupError(f"No background task named {name!r} is registered.")
+    if not task.get_backend().supports_defer:
+        return False
+    task.using(run_after=when).enqueue(*args)
+    return True

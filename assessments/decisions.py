@@ -70,7 +70,10 @@ def import_catalogue(
             Version.objects.filter(is_current=True).update(is_current=False)
         version = Version.objects.create(version=str(data["version"]), is_current=make_current)
         items: dict[tuple[str, str], Any] = {}
+        # Migrations before 0020 run this with a Framework that has no levels yet.
+        has_levels = any(f.name == "levels" for f in Framework._meta.get_fields())
         for f_pos, fw in enumerate(data["frameworks"]):
+            levels = {"levels": list(fw.get("levels") or [])} if has_levels else {}
             framework = Framework.objects.create(
                 catalogue=version,
                 key=fw["key"],
@@ -81,6 +84,7 @@ def import_catalogue(
                 url=fw.get("url", ""),
                 notes=list(fw.get("notes") or []),
                 position=f_pos,
+                **levels,
             )
             for i_pos, it in enumerate(fw["items"]):
                 items[(fw["key"], it["id"])] = Item.objects.create(
@@ -134,6 +138,7 @@ def catalogue_data(version: CatalogueVersion) -> dict[str, Any]:
                 "publisher": fw.publisher,
                 "url": fw.url,
                 "notes": list(fw.notes or []),
+                "levels": list(fw.levels or []),
                 "items": [
                     {"id": it.item_id, "title": it.title}
                     | ({"parent": it.parent.item_id} if it.parent else {})

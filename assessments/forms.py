@@ -1,16 +1,70 @@
 from __future__ import annotations
 
+import datetime as dt
+import unicodedata
 from typing import Any
 
 from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
+from django.db.models import F, OuterRef, Subquery
+from django.db.models.functions import Coalesce, Lower
 from django.utils.text import slugify
 
+from assessments import portfolio
 from assessments.actions import AGENT_FIELDS
-from assessments.models import Access, Agent, AgentLink, Environment, Team
+from assessments.models import (
+    Access,
+    Agent,
+    AgentLink,
+    Assessment,
+    EmailChoice,
+    Environment,
+    EvidenceKind,
+    Team,
+)
 
 User = get_user_model()
+
+# Dates people can mean: outside this range a date is a typo or a probe, and date
+# arithmetic near year 1 or 9999 overflows.
+EARLIEST_DATE = dt.date(1900, 1, 1)
+LATEST_DATE = dt.date(2999, 12, 31)
+
+
+class BoundedDateField(forms.DateField):
+    """A date between EARLIEST_DATE and LATEST_DATE, so periods around it can be computed."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault(
+            "widget",
+            forms.DateInput(attrs={"type": "date", "min": "1900-01-01"}, format="%Y-%m-%d"),
+        )
+        super().__init__(*args, **kwargs)
+
+    def to_python(self, value: Any) -> dt.date | None:
+        date = super().to_python(value)
+        if date is not None and not EARLIEST_DATE <= date <= LATEST_DATE:
+            raise ValidationError(
+                f"Choose a date between {EARLIEST_DATE:%Y} and {LATEST_DATE:%Y}.", code="range"
+            )
+        return date
+
+
+def slug_from_name(name: str) -> str:
+    """A slug made from a name: accents are dropped ("Café" gives "cafe"); a letter with no
+    plain a-to-z spelling ("ø", "ß", "東") is refused rather than silently left out."""
+    decomposed = unicodedata.normalize("NFKD", name)
+    unspellable = sorted(
+        {c for c in decomposed if not c.isascii() and c.isalnum() and not unicodedata.combining(c)}
+    )
+    if unspellable:
+        raise ValidationError(
+            f"A slug cannot be made from the name: it has letters with no plain a-to-z "
+            f"spelling ({' '.join(unspellable[:5])}). Type a slug with lowercase letters, "
+            "numbers and hyphens."
+        )
+    return slugify(name)
 
 
 class AgentForm(forms.ModelForm):
@@ -43,7 +97,14 @@ class AgentForm(forms.ModelForm):
             self.fields["lock_version"].initial = self.instance.lock_version
 
     def clean_slug(self) -> str:
-        slug = self.cleaned_data.get("slug") or slugify(self.data.get(self.add_prefix("name"), ""))
+        slug = self.cleaned_data.get("slug") or ""
+        if slug and slug != slug.lower():
+            raise ValidationError(
+                f"Slugs are lowercase, so that links to them always find them: "
+                f"use “{slugify(slug)}” instead of “{slug}”."
+            )
+        if not slug:
+            slug = slug_from_name(self.data.get(self.add_prefix("name"), ""))
         if not slug:
             raise ValidationError("Give the agent a slug (or a name to make one from).")
         clash = Agent.objects.filter(slug=slug).exclude(pk=self.instance.pk)
@@ -126,7 +187,7 @@ class LinkForm(forms.Form):
     )
 
     def clean_other(self) -> str:
-        return self.cleaned_data["other"].strip().lower()
+        return self.cleaned_data["other"].strip()
 
 
 class BaseLinkFormSet(_RowsFormSet):
@@ -143,17 +204,33 @@ class BaseLinkFormSet(_RowsFormSet):
             if f.has_changed() and not self._deleted(f) and f.cleaned_data.get("other")
         ]
         slugs = {f.cleaned_data["other"] for f in wanted}
-        found = dict(Agent.objects.filter(slug__in=slugs).values_list("slug", "pk"))
+        # The slug as typed first; otherwise the one agent whose slug differs only in case
+        # (slugs made before they had to be lowercase), linked under its own slug.
+        exact = set(Agent.objects.filter(slug__in=slugs).values_list("slug", flat=True))
+        folded: dict[str, list[str]] = {}
+        for other in (
+            Agent.objects.annotate(lower_slug=Lower("slug"))
+            .filter(lower_slug__in={s.lower() for s in slugs - exact})
+            .values_list("slug", flat=True)
+        ):
+            folded.setdefault(other.lower(), []).append(other)
+        found = {s: s for s in exact} | {
+            s: folded[s.lower()][0] for s in slugs - exact if len(folded.get(s.lower(), [])) == 1
+        }
         seen: set[str] = set()
         own_slug = self.agent.slug if self.agent and self.agent.pk else None
+        new_slug = str(self.data.get("slug") or "")
         for form in wanted:
-            slug = form.cleaned_data["other"]
-            if slug == own_slug or (own_slug is None and slug == self.data.get("slug")):
+            typed = form.cleaned_data["other"]
+            slug = found.get(typed, typed)
+            if slug == own_slug or (own_slug is None and slug == new_slug):
                 form.add_error("other", "An agent cannot be linked to itself.")
-            elif slug not in found:
-                form.add_error("other", f"No agent has the slug “{slug}”.")
+            elif typed not in found:
+                form.add_error("other", f"No agent has the slug “{typed}”.")
             elif slug in seen:
                 form.add_error("other", "This agent is linked twice. Keep one relationship.")
+            else:
+                form.cleaned_data["other"] = slug
             seen.add(slug)
 
     def links(self) -> list[dict[str, str]]:
@@ -193,6 +270,7 @@ class AgentFilterForm(forms.Form):
         ("next_review_on", "Next review"),
         ("-current_tier", "Tier (highest first)"),
         ("team__name", "Team"),
+        ("waiting", "Waiting longest"),
     ]
 
     q = forms.CharField(required=False, max_length=100, label="Search")
@@ -217,6 +295,16 @@ class AgentFilterForm(forms.Form):
         ],
         label="Class",
     )
+    assessment = forms.ChoiceField(
+        required=False,
+        choices=[
+            ("", "Any assessment state"),
+            *((key, portfolio.ASSESSMENT_STATE_LABELS[key]) for key in portfolio.STATE_FILTERS),
+            ("returned_to_me", "Returned to me"),
+            ("my_drafts", "My drafts"),
+        ],
+        label="Assessment",
+    )
     tier = forms.TypedChoiceField(
         required=False,
         coerce=int,
@@ -233,5 +321,171 @@ class AgentFilterForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        for name in ("status", "team", "classification", "tier", "sort"):
+        for name in ("status", "team", "classification", "tier", "assessment", "sort"):
             self.fields[name].widget.attrs["class"] = "form-select"
+
+    def apply(self, agents: Any, user: Any = None) -> tuple[Any, str]:
+        """``agents`` filtered and ordered as the query string asks, and the sort key (the
+        agent list page and the API share this). An invalid form filters nothing.
+        ``user`` is whose "returned to me" and "my drafts" are meant."""
+        sort = "name"
+        if self.is_valid():
+            f = self.cleaned_data
+            agents = agents.search(f["q"])
+            if f["status"]:
+                agents = agents.filter(status=f["status"])
+            if f["team"]:
+                agents = agents.filter(team=f["team"])
+            if f["classification"] == "unassessed":
+                agents = agents.filter(current_classification="")
+            elif f["classification"]:
+                agents = agents.filter(current_classification=f["classification"])
+            if f["tier"]:
+                agents = agents.filter(current_tier=f["tier"])
+            agents = _in_assessment_state(agents, f["assessment"], user)
+            # Submitted work is a queue: the one waiting longest comes first.
+            sort = f["sort"] or ("waiting" if f["assessment"] == "pending_decision" else "name")
+        if sort == "waiting":
+            since = (
+                Assessment.objects.open()
+                .filter(agent=OuterRef("pk"))
+                .values(since=Coalesce("submitted_at", "created_at"))[:1]
+            )
+            agents = agents.annotate(waiting_since=Subquery(since))
+            return agents.order_by(F("waiting_since").asc(nulls_last=True), "name", "pk"), sort
+        # "Next review" is the open review's due date (portfolio.agents_for_list).
+        order = F("next_review").asc(nulls_last=True) if sort == "next_review_on" else sort
+        return agents.order_by(order, "name", "pk"), sort
+
+
+def _in_assessment_state(agents: Any, state: str, user: Any) -> Any:
+    """Agents whose assessment is in ``state`` (the list's "Assessment" filter): the
+    portfolio's states (``portfolio.filter_assessment_state``), or the person's own."""
+    if state in ("returned_to_me", "my_drafts") and user is None:
+        return agents.none()
+    match state:
+        case "returned_to_me":
+            return agents.with_assessment_in(Assessment.objects.returned_to(user))
+        case "my_drafts":
+            return agents.with_assessment_in(Assessment.objects.drafts_of(user))
+    return portfolio.filter_assessment_state(agents, state) if state else agents
+
+
+class NotificationPreferenceForm(forms.Form):
+    email = forms.ChoiceField(
+        choices=EmailChoice.choices,
+        widget=forms.RadioSelect,
+        label="E-mail me about notifications",
+        help_text="Submissions, decisions, exceptions running out and reviews due always "
+        "appear on your notifications page; this only chooses the e-mail.",
+    )
+
+
+# --------------------------------------------------------------------------- evidence
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several files in one field (Django's documented pattern)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", MultipleFileInput())
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data: Any, initial: Any = None) -> Any:
+        one = super().clean
+        if isinstance(data, list | tuple):
+            return [one(item, initial) for item in data]
+        return [one(data, initial)]
+
+
+class EvidenceUploadForm(forms.Form):
+    kind = forms.ChoiceField(
+        label="What the files are",
+        choices=[("", "Choose…"), *EvidenceKind.choices],
+        help_text="AWS: the output of aws iam get-account-authorization-details, or policy "
+        "documents. Kubernetes: Roles, ClusterRoles, bindings and ServiceAccounts (YAML or "
+        "JSON). Google Cloud: gcloud projects get-iam-policy output and custom role "
+        "definitions. MCP: a client's mcpServers configuration. Entra: the app's Microsoft "
+        "Graph application permissions.",
+    )
+    principal = forms.CharField(
+        label="Identity the files are about",
+        required=False,
+        max_length=500,
+        help_text="AWS: the role or user ARN. Kubernetes: system:serviceaccount:NAMESPACE:NAME. "
+        "Google Cloud: serviceAccount:EMAIL. Entra: the app's name or id (optional). "
+        "MCP: leave empty.",
+    )
+    uploads = MultipleFileField(
+        label="Files",
+        help_text="One or more JSON or YAML files, each at most 20 MiB, 80 MiB in all. They are stored with "
+        "the agent and read as data only: nothing in them is run or fetched.",
+    )
+
+
+class ProposalDecisionForm(forms.Form):
+    decision = forms.ChoiceField(choices=[("accept", "Accept"), ("reject", "Reject")])
+    reason = forms.CharField(
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        label="Why it is wrong",
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("decision") == "reject" and not (data.get("reason") or "").strip():
+            self.add_error("reason", "Say why the proposal is wrong; a rejection needs a reason.")
+        return data
+
+
+def bound_agent_forms(
+    data: dict[str, Any], agent: Agent | None
+) -> tuple[AgentForm, Any, Any, list[tuple[str, str]]]:
+    """The agent form with its systems and links rows, bound to plain data (the API and
+    the CSV import use the site's own checks this way). ``data`` has the agent fields
+    with ``owner`` and ``team`` as objects (or None when not found), ``systems`` as
+    [{name, access}] and ``links`` as [{kind, other}]. Returns the forms and the errors
+    as (field, message), field dotted like ``systems.0.name``."""
+    errors: list[tuple[str, str]] = []
+    owner, team = data.get("owner"), data.get("team")
+    form_data: dict[str, Any] = {
+        "name": data.get("name") or "",
+        "slug": data.get("slug") or "",
+        "purpose": data.get("purpose") or "",
+        "owner": str(owner.pk) if owner is not None else "",
+        "team": str(team.pk) if team is not None else "",
+        "environments": list(data.get("environments") or []),
+        "platform": data.get("platform") or "",
+        "credential_model": data.get("credential_model") or "",
+        "systems-TOTAL_FORMS": str(len(data.get("systems") or [])),
+        "systems-INITIAL_FORMS": "0",
+        "links-TOTAL_FORMS": str(len(data.get("links") or [])),
+        "links-INITIAL_FORMS": "0",
+    }
+    for i, row in enumerate(data.get("systems") or []):
+        form_data[f"systems-{i}-name"] = row["name"]
+        form_data[f"systems-{i}-access"] = row["access"]
+    for i, row in enumerate(data.get("links") or []):
+        form_data[f"links-{i}-kind"] = row["kind"]
+        form_data[f"links-{i}-other"] = row["other"]
+    form = AgentForm(form_data, instance=agent or Agent())
+    systems = SystemFormSet(form_data, prefix="systems")
+    links = LinkFormSet(form_data, prefix="links", agent=agent)
+    if not (form.is_valid() & systems.is_valid() & links.is_valid()):
+        errors += [
+            (name if name != "__all__" else "", str(m))
+            for name, messages in form.errors.items()
+            for m in messages
+        ]
+        for kind, formset in (("systems", systems), ("links", links)):
+            row_errors: dict[str, Any]
+            for i, row_errors in enumerate(formset.errors):  # type: ignore[assignment]
+                for name, messages in row_errors.items():
+                    errors += [(f"{kind}.{i}.{name}", str(m)) for m in messages]
+            errors += [(kind, str(m)) for m in formset.non_form_errors()]
+    return form, systems, links, errors

@@ -2,12 +2,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse
 from django.utils.cache import patch_vary_headers
+from django.utils.encoding import escape_uri_path
 
 from assessments import audit
 
@@ -46,9 +48,27 @@ class SessionTimeoutMiddleware:
                     changes={"reason": reason},
                 )
                 messages.info(request, "Your session expired. Please sign in again.")
-            elif now - last_seen >= _TOUCH_EVERY or "last_seen" not in session:
+            elif "last_seen" not in session:
                 session["last_seen"] = now
         return self.get_response(request)
+
+    def process_view(self, request: HttpRequest, view_func: Callable[..., Any], *args: Any) -> None:
+        # Activity keeps a session alive; a page polling itself in the background is not
+        # activity, or an open Reports tab would never time out.
+        if not request.user.is_authenticated:
+            return
+        if getattr(view_func, "polled", False) and request.headers.get("HX-Request") == "true":
+            return
+        now = int(time.time())
+        if now - request.session.get("last_seen", now) >= _TOUCH_EVERY:
+            request.session["last_seen"] = now
+
+
+def polled(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Marks a view whose htmx requests are background polling, not a person's activity:
+    they do not extend the session's idle timeout."""
+    view.polled = True  # type: ignore[attr-defined]
+    return view
 
 
 class VaryOnHtmxMiddleware:
@@ -77,7 +97,53 @@ class AuditForbiddenMiddleware:
                 "access.forbidden",
                 actor=user,
                 actor_label=None if user and user.is_authenticated else "anonymous",
-                object_repr=f"{request.method} {request.path}"[:255],
+                # Percent-encoded again: a path may hold NUL or control characters
+                # (%00), which PostgreSQL refuses in text and which would garble the log.
+                object_repr=f"{request.method} {escape_uri_path(request.path)}"[:255],
                 request=request,
             )
         return response
+
+
+def accepts_upload(max_bytes: int) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Marks a view that takes a file upload of up to ``max_bytes`` (plus the form)."""
+
+    def mark(view: Callable[..., Any]) -> Callable[..., Any]:
+        view.upload_limit = max_bytes + _FORM_ALLOWANCE  # type: ignore[attr-defined]
+        return view
+
+    return mark
+
+
+_FORM_ALLOWANCE = 64 * 1024  # multipart boundaries, the CSRF token and the other fields
+
+
+class RequestSizeLimitMiddleware:
+    """Refuses a request body over its view's limit from Content-Length alone, before
+    anything (the CSRF check included) reads it: DATA_UPLOAD_MAX_MEMORY_SIZE for every
+    view, a larger limit only for views marked with ``accepts_upload``. Placed before
+    CsrfViewMiddleware, whose check reads the body."""
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_view(
+        self, request: HttpRequest, view_func: Callable[..., Any], *args: Any
+    ) -> HttpResponse | None:
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return HttpResponse("The request's Content-Length is not a number.", status=400)
+        limit = getattr(view_func, "upload_limit", settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+        if length > limit:
+            megabytes = max(1, limit // (1024 * 1024))
+            return HttpResponse(
+                f"The request is larger than this page accepts (about {megabytes} MB); nothing "
+                "was read or stored.",
+                status=413,
+                content_type="text/plain; charset=utf-8",
+            )
+        return None

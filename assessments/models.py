@@ -13,6 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
@@ -70,6 +71,11 @@ class Environment(models.TextChoices):
 class Team(models.Model):
     name = models.CharField(max_length=120, unique=True)
     slug = models.SlugField(max_length=120, unique=True)
+    # Who belongs to the team. A submitted assessment is announced to the team's
+    # reviewers when it has any, else to every reviewer.
+    members: models.ManyToManyField[Any, Any] = models.ManyToManyField(
+        User, blank=True, related_name="teams"
+    )
 
     class Meta:
         ordering = ["name"]
@@ -104,6 +110,67 @@ class AgentQuerySet(models.QuerySet["Agent"]):
         ids = self.filter(matches).values("pk")
         return self.filter(pk__in=ids)
 
+    def with_assessment_in(self, assessments: AssessmentQuerySet) -> AgentQuerySet:
+        """Agents with an assessment in ``assessments`` (e.g. ``awaiting_decision()``)."""
+        return self.filter(pk__in=assessments.order_by().values("agent_id"))
+
+    # -- assessment state (see assessments/portfolio.py for the definitions)
+    def _with_open(self, status: str) -> AgentQuerySet:
+        return self.filter(
+            models.Exists(Assessment.objects.filter(agent=models.OuterRef("pk"), status=status))
+        )
+
+    def pending_decision(self) -> AgentQuerySet:
+        """Agents whose assessment in progress is submitted and awaits a reviewer."""
+        return self._with_open(Assessment.Status.SUBMITTED)
+
+    def returned(self) -> AgentQuerySet:
+        """Agents whose assessment in progress was returned to its assessor."""
+        return self._with_open(Assessment.Status.RETURNED)
+
+    def in_draft(self) -> AgentQuerySet:
+        """Agents whose assessment in progress is a draft (never submitted)."""
+        return self._with_open(Assessment.Status.DRAFT)
+
+    def never_started(self) -> AgentQuerySet:
+        """Agents with no assessment at all, in any state."""
+        return self.exclude(models.Exists(Assessment.objects.filter(agent=models.OuterRef("pk"))))
+
+    def with_assessment_state(self) -> AgentQuerySet:
+        """Annotate ``assessment_state``: pending_decision, returned, in_draft (the agent's
+        assessment in progress, at most one), else decided (approved, nothing in
+        progress), else never_started (no assessment of any state)."""
+        open_ = Assessment.objects.open().filter(agent=models.OuterRef("pk"))
+        any_ = Assessment.objects.filter(agent=models.OuterRef("pk"))
+        return self.annotate(
+            open_status=models.Subquery(open_.values("status")[:1]),
+            open_number=models.Subquery(open_.values("number")[:1]),
+            assessment_state=models.Case(
+                models.When(
+                    open_status=Assessment.Status.SUBMITTED, then=models.Value("pending_decision")
+                ),
+                models.When(open_status=Assessment.Status.RETURNED, then=models.Value("returned")),
+                models.When(open_status=Assessment.Status.DRAFT, then=models.Value("in_draft")),
+                models.When(models.Exists(any_), then=models.Value("decided")),
+                default=models.Value("never_started"),
+                output_field=models.CharField(),
+            ),
+        )
+
+    # -- review state
+    def with_review_state(self, today: dt.date | None = None) -> AgentQuerySet:
+        """Annotate the agent's open review: ``next_review`` (its due date: the earliest
+        open reason, so a trigger never postpones it), ``review_triggered`` (a change
+        asked for it) and ``review_overdue`` (its due date has passed, triggered or not).
+        An agent without an open review has no next review."""
+        today = today or timezone.localdate()
+        review = Review.objects.open().filter(agent=models.OuterRef("pk"))
+        return self.annotate(
+            next_review=models.Subquery(review.values("due_on")[:1]),
+            review_triggered=models.Exists(review.filter(triggered_at__isnull=False)),
+            review_overdue=models.Exists(review.filter(due_on__lt=today)),
+        )
+
 
 class Agent(models.Model):
     class Status(models.TextChoices):
@@ -117,6 +184,13 @@ class Agent(models.Model):
         help_text="Short identifier used in URLs, manifests and the CLI. Lowercase letters, "
         "numbers and hyphens.",
         error_messages={"unique": "Another agent already uses this slug. Choose a different one."},
+        validators=[
+            RegexValidator(
+                r"\A[a-z0-9_-]+\Z",
+                "Use lowercase letters (a to z), numbers and hyphens only.",
+                code="invalid_slug",
+            )
+        ],
     )
     purpose = models.TextField(help_text="What it does and for whom, in a sentence or two.")
     owner = models.ForeignKey(
@@ -252,6 +326,9 @@ class Framework(models.Model):
     publisher = models.CharField(max_length=255, blank=True)
     url = models.URLField(blank=True)
     notes = models.JSONField(default=list, blank=True)
+    # [{"name": "subcategories", "total": 72}, ...], top level first: the framework's real
+    # number of items per level, which coverage is counted out of (portfolio.py).
+    levels = models.JSONField(default=list, blank=True)
     position = models.PositiveIntegerField(default=0)
 
     class Meta:
@@ -367,11 +444,61 @@ def review_intervals() -> dict[int, int]:
 
 
 class AssessmentQuerySet(models.QuerySet["Assessment"]):
+    """The assessment states every surface counts: one definition each.
+
+    Bulk ``update()`` and ``delete()`` refuse to touch approved assessments, as the
+    model and the database triggers do: the check reads the stored rows."""
+
+    def update(self, **kwargs: Any) -> int:
+        if self.filter(status=Assessment.Status.APPROVED).exists():
+            raise ImmutableRecordError("Approved assessments are immutable.")
+        return super().update(**kwargs)
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        if self.filter(status=Assessment.Status.APPROVED).exists():
+            raise ImmutableRecordError("Approved assessments cannot be deleted.")
+        return super().delete()
+
+    delete.alters_data = True  # type: ignore[attr-defined]
+    delete.queryset_only = True  # type: ignore[attr-defined]
+
     def open(self) -> AssessmentQuerySet:
         return self.filter(status__in=Assessment.OPEN_STATUSES)
 
     def approved(self) -> AssessmentQuerySet:
         return self.filter(status=Assessment.Status.APPROVED)
+
+    def pending_decision(self) -> AssessmentQuerySet:
+        """Submitted and awaiting a reviewer's decision."""
+        return self.filter(status=Assessment.Status.SUBMITTED)
+
+    def returned(self) -> AssessmentQuerySet:
+        """Returned to the assessor by a reviewer."""
+        return self.filter(status=Assessment.Status.RETURNED)
+
+    def in_draft(self) -> AssessmentQuerySet:
+        """Started and never submitted."""
+        return self.filter(status=Assessment.Status.DRAFT)
+
+    def latest_approved(self) -> AssessmentQuerySet:
+        """Each agent's latest approved version."""
+        later = Assessment.objects.approved().filter(
+            agent_id=models.OuterRef("agent_id"), number__gt=models.OuterRef("number")
+        )
+        return self.approved().exclude(models.Exists(later))
+
+    # -- the inboxes: the same states, as each person sees their own
+    def awaiting_decision(self) -> AssessmentQuerySet:
+        """Pending a decision, oldest first: a reviewer's work."""
+        return self.pending_decision().order_by("submitted_at", "pk")
+
+    def returned_to(self, user: Any) -> AssessmentQuerySet:
+        """Returned assessments ``user`` started or submitted: theirs to fix."""
+        return self.returned().filter(Q(assessor=user) | Q(submitted_by=user))
+
+    def drafts_of(self, user: Any) -> AssessmentQuerySet:
+        """Drafts ``user`` started."""
+        return self.in_draft().filter(assessor=user)
 
 
 class Assessment(models.Model):
@@ -398,6 +525,9 @@ class Assessment(models.Model):
     tier = models.PositiveSmallIntegerField(choices=Tier.choices, null=True, blank=True)
     current_step = models.CharField(max_length=32, blank=True)
     lock_version = models.PositiveIntegerField(default=0)
+    # The draft's version at which each answer was last written, so that a write from an
+    # older page is refused only for the questions that changed since it loaded.
+    answer_versions = models.JSONField(default=dict, blank=True)
     based_on = models.ForeignKey(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
@@ -434,8 +564,9 @@ class Assessment(models.Model):
         return f"{self.agent} v{self.number}"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
-        # Approved records never change; the database refuses too (migration 0002).
-        if self.pk and Assessment.objects.filter(pk=self.pk, status="approved").exists():
+        # Approved records never change; the database refuses too (migrations 0002, 0030).
+        # The stored status decides, not the one in memory.
+        if self.pk and self._stored_as_approved():
             raise ImmutableRecordError(f"{self} is approved and cannot change.")
         super().save(*args, **kwargs)
 
@@ -443,9 +574,12 @@ class Assessment(models.Model):
         return reverse("assessments:assessment_detail", args=[self.agent.slug, self.number])
 
     def delete(self, *args: Any, **kwargs: Any) -> Any:
-        if self.status == self.Status.APPROVED:
+        if self.status == self.Status.APPROVED or (self.pk and self._stored_as_approved()):
             raise ImmutableRecordError(f"{self} is approved and cannot be deleted.")
         return super().delete(*args, **kwargs)
+
+    def _stored_as_approved(self) -> bool:
+        return Assessment.objects.filter(pk=self.pk, status=self.Status.APPROVED).exists()
 
     @property
     def is_editable(self) -> bool:
@@ -454,6 +588,16 @@ class Assessment(models.Model):
     @property
     def is_approved(self) -> bool:
         return self.status == self.Status.APPROVED
+
+    def answerer_ids(self) -> set[int]:
+        """Everyone who saved an answer of this version. Read from the audit log, which
+        is append-only and hash-chained, so nobody can remove themselves from it."""
+        return set(
+            AuditEvent.objects.for_object(self)
+            .filter(verb="assessment.answer", actor__isnull=False)
+            .values_list("actor_id", flat=True)
+            .distinct()
+        )
 
 
 class ImmutableRecordError(Exception):
@@ -464,6 +608,34 @@ class ExceptionQuerySet(models.QuerySet["GapException"]):
     def active(self, on: dt.date | None = None) -> ExceptionQuerySet:
         on = on or timezone.localdate()
         return self.filter(revoked_at__isnull=True, expires_on__gte=on)
+
+    def superseded(self) -> ExceptionQuerySet:
+        """Exceptions renewed by a later one for the same agent and subject."""
+        return self.filter(self._later_exists())
+
+    def not_superseded(self) -> ExceptionQuerySet:
+        """The latest exception per agent and subject (a renewal supersedes the older)."""
+        return self.exclude(self._later_exists())
+
+    @staticmethod
+    def _later_exists() -> models.Exists:
+        return models.Exists(
+            GapException.objects.filter(
+                agent=models.OuterRef("agent"),
+                subject=models.OuterRef("subject"),
+                pk__gt=models.OuterRef("pk"),
+            )
+        )
+
+    def in_force(self, on: dt.date | None = None) -> ExceptionQuerySet:
+        """The exceptions that count: the latest per agent and subject, not revoked and
+        not expired on ``on``. A superseded one never counts, even if it runs longer."""
+        return self.not_superseded().active(on)
+
+    def expiring(self, on: dt.date | None = None, within_days: int = 30) -> ExceptionQuerySet:
+        """Exceptions in force that expire within ``within_days`` of ``on``."""
+        on = on or timezone.localdate()
+        return self.in_force(on).filter(expires_on__lte=on + dt.timedelta(days=within_days))
 
     def expired_unprocessed(self, on: dt.date | None = None) -> ExceptionQuerySet:
         on = on or timezone.localdate()
@@ -493,7 +665,11 @@ class GapException(models.Model):
         verbose_name = "exception"
 
     def __str__(self) -> str:
-        return f"{self.subject} on {self.agent} until {self.expires_on}"
+        from assessments.engine.terms import FLAG_TITLES
+
+        return (
+            f"{FLAG_TITLES.get(self.subject, self.subject)} on {self.agent} until {self.expires_on}"
+        )
 
     def is_active(self, on: dt.date | None = None) -> bool:
         on = on or timezone.localdate()
@@ -531,16 +707,21 @@ class ReviewQuerySet(models.QuerySet["Review"]):
         )
 
     def with_state(self, today: dt.date | None = None) -> ReviewQuerySet:
-        """Annotate ``queue_state``: triggered (a change asked for it), else overdue, else
-        due. One state per review, so the counts partition the queue."""
+        """Annotate ``queue_state``: overdue (its due date, the earliest open reason, has
+        passed: a trigger never hides that), else triggered (a change asked for it), else
+        due. One state per review, so the counts partition the queue; ``is_triggered``
+        keeps the second reason of an overdue review that a change also triggered."""
         today = today or timezone.localdate()
         return self.annotate(
             queue_state=models.Case(
-                models.When(triggered_at__isnull=False, then=models.Value("triggered")),
                 models.When(due_on__lt=today, then=models.Value("overdue")),
+                models.When(triggered_at__isnull=False, then=models.Value("triggered")),
                 default=models.Value("due"),
                 output_field=models.CharField(),
-            )
+            ),
+            is_triggered=models.ExpressionWrapper(
+                Q(triggered_at__isnull=False), output_field=models.BooleanField()
+            ),
         )
 
 
@@ -600,6 +781,93 @@ class ReminderLog(models.Model):
 
     def __str__(self) -> str:
         return f"Reminder ({self.threshold}) for {self.review_id} to {self.recipient_id}"
+
+
+# --------------------------------------------------------------------------- notifications
+
+
+class EmailChoice(models.TextChoices):
+    IMMEDIATE = "immediate", "Immediately, one e-mail each"
+    DAILY = "daily", "Once a day, in one digest"
+    OFF = "off", "Never: only in the app"
+
+
+class NotificationPreference(models.Model):
+    """How a person wants to be e-mailed. No row means the default (immediately)."""
+
+    user = models.OneToOneField(
+        User, on_delete=models.CASCADE, related_name="notification_preference"
+    )
+    email = models.CharField(
+        max_length=16, choices=EmailChoice.choices, default=EmailChoice.IMMEDIATE
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: e-mail {self.email}"
+
+
+class NotificationQuerySet(models.QuerySet["Notification"]):
+    def unread(self) -> NotificationQuerySet:
+        return self.filter(read_at__isnull=True)
+
+    def for_digest(self) -> NotificationQuerySet:
+        """Waiting for the next daily digest."""
+        return self.filter(email_state=Notification.EmailState.DIGEST)
+
+
+class Notification(models.Model):
+    """Something a person should know about: shown in the app, and e-mailed as they chose."""
+
+    class Kind(models.TextChoices):
+        SUBMITTED = "submitted", "Assessment submitted"
+        RETURNED = "returned", "Assessment returned"
+        APPROVED = "approved", "Assessment approved"
+        EXCEPTION_EXPIRING = "exception_expiring", "Exception expiring"
+        REVIEW_DUE = "review_due", "Review due"
+
+    class EmailState(models.TextChoices):
+        QUEUED = "queued", "Being e-mailed on its own"
+        DIGEST = "digest", "Waiting for the daily digest"
+        SENT = "sent", "E-mailed"
+        NOT_SENT = "not_sent", "Not e-mailed (no e-mail chosen, or no address)"
+
+    recipient = models.ForeignKey(User, on_delete=models.CASCADE, related_name="notifications")
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    title = models.CharField(max_length=255)
+    body = models.TextField(blank=True)
+    url = models.CharField(max_length=500, blank=True)
+    agent = models.ForeignKey(
+        Agent, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    # Set for the notices the daily job creates, so a rerun never repeats one.
+    dedupe_key = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    read_at = models.DateTimeField(null=True, blank=True)
+    email_state = models.CharField(
+        max_length=16, choices=EmailState.choices, default=EmailState.DIGEST
+    )
+    emailed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = NotificationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(fields=["recipient", "read_at"]),
+            models.Index(fields=["email_state", "recipient"]),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                "recipient",
+                "dedupe_key",
+                condition=~Q(dedupe_key=""),
+                name="one_notification_per_key",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} for {self.recipient_id}: {self.title}"
 
 
 class CalendarFeed(models.Model):
@@ -703,13 +971,49 @@ class UserSession(models.Model):
         return f"Session of {self.user_id}"
 
 
-class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
+class SignInThrottle(models.Model):
+    """Sign-in attempts for one (username, address) pair: the lockout's counter and the
+    rate limit on auditing failures. Updated only by conditional UPDATEs (throttle.py),
+    so parallel attempts cannot slip past the limit."""
+
+    key = models.CharField(max_length=200, unique=True)
+    username = models.CharField(max_length=150)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    window_started_at = models.DateTimeField(default=timezone.now, db_index=True)
+    locked_until = models.DateTimeField(null=True, blank=True)
+    unreported_failures = models.PositiveIntegerField(default=0)
+    failures_reported_at = models.DateTimeField(null=True, blank=True)
+    unreported_refusals = models.PositiveIntegerField(default=0)
+    refusals_reported_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Sign-in attempts for {self.username} from {self.ip_address}"
+
+
+class AppendOnlyQuerySet[M: models.Model](models.QuerySet[M]):
+    """Rows that are only ever added: bulk ``update()`` and ``delete()`` are refused
+    (so are the model's ``save()`` of a stored row and ``delete()``, and the database)."""
+
+    def update(self, **kwargs: Any) -> int:
+        raise ImmutableRecordError(f"{self.model._meta.verbose_name_plural} are append-only.")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise ImmutableRecordError(f"{self.model._meta.verbose_name_plural} are append-only.")
+
+    delete.alters_data = True  # type: ignore[attr-defined]
+    delete.queryset_only = True  # type: ignore[attr-defined]
+
+
+class AuditEventQuerySet(AppendOnlyQuerySet["AuditEvent"]):
     def for_object(self, obj: models.Model) -> AuditEventQuerySet:
         return self.filter(object_type=obj._meta.label_lower, object_id=str(obj.pk))
 
 
 class AuditEvent(models.Model):
-    """Who did what to which object, when, with the change. Append-only, hash-chained."""
+    """Who did what to which object, when, with the change. Append-only, chained: each
+    event's ``hash`` is a MAC (keyed with ``AUDIT_KEY``, named by ``key_id``) over its
+    content and the previous event's ``hash``; see ``assessments.audit``."""
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     actor = models.ForeignKey(
@@ -727,6 +1031,9 @@ class AuditEvent(models.Model):
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64, unique=True)
+    # Which audit key made ``hash``; empty for events written before keys (migration
+    # 0030), which verify under the legacy unkeyed SHA-256 scheme.
+    key_id = models.CharField(max_length=32, blank=True, default="")
 
     objects = AuditEventQuerySet.as_manager()
 
@@ -768,5 +1075,316 @@ class AuditEvent(models.Model):
             default=str,
         )
 
-    def compute_hash(self) -> str:
+    def unkeyed_hash(self) -> str:
+        """The legacy scheme: SHA-256 of the canonical form, no key. Anyone can compute
+        it, so it only proves integrity for events anchored by a keyed one after them."""
         return hashlib.sha256(self.canonical().encode()).hexdigest()
+
+
+# --------------------------------------------------------------------------- evidence
+
+
+class EvidenceKind(models.TextChoices):
+    AWS = "aws", "AWS IAM"
+    KUBERNETES = "kubernetes", "Kubernetes RBAC"
+    GCP = "gcp", "Google Cloud IAM"
+    MCP = "mcp", "MCP client configuration"
+    ENTRA = "entra", "Microsoft Entra ID"
+
+
+class EvidenceUploadQuerySet(models.QuerySet["EvidenceUpload"]):
+    def with_counts(self) -> EvidenceUploadQuerySet:
+        """Who uploaded, the files (without their bytes) and proposals by decision."""
+        return (
+            self.select_related("uploaded_by")
+            .prefetch_related(
+                models.Prefetch("files", queryset=EvidenceFile.objects.defer("content"))
+            )
+            .annotate(
+                pending=models.Count("proposals", filter=Q(proposals__status="pending")),
+                accepted=models.Count("proposals", filter=Q(proposals__status="accepted")),
+                rejected=models.Count("proposals", filter=Q(proposals__status="rejected")),
+            )
+        )
+
+
+class EvidenceUpload(models.Model):
+    """Files uploaded together for one agent, analysed together (../shared/evidence.md).
+
+    The files are kept as bytes with their SHA-256; they are parsed as data only, never
+    executed, opened as URLs or fetched from."""
+
+    agent = models.ForeignKey(Agent, on_delete=models.PROTECT, related_name="evidence_uploads")
+    # The draft it was added from (wizard), if any; proposals can be accepted into any draft.
+    assessment = models.ForeignKey(
+        Assessment, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    kind = models.CharField(max_length=16, choices=EvidenceKind.choices)
+    principal = models.CharField(max_length=500, blank=True)
+    # Sorted SHA-256 of every file: the same evidence uploaded twice has the same key.
+    fingerprint = models.CharField(max_length=64)
+    # Servers, roles... named in the files, for drift between uploads (kind-specific).
+    subjects = models.JSONField(default=list, blank=True)
+    uploaded_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    uploaded_at = models.DateTimeField(default=timezone.now)
+
+    objects = EvidenceUploadQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-uploaded_at", "-id"]
+        indexes = [models.Index(fields=["agent", "kind", "fingerprint"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} evidence for {self.agent} ({self.uploaded_at:%Y-%m-%d})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("assessments:evidence_detail", args=[self.agent.slug, self.pk])
+
+
+class EvidenceFile(models.Model):
+    upload = models.ForeignKey(EvidenceUpload, on_delete=models.PROTECT, related_name="files")
+    name = models.CharField(max_length=255)
+    sha256 = models.CharField(max_length=64)
+    size = models.PositiveIntegerField()
+    content = models.BinaryField()
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.sha256[:12]})"
+
+
+class EvidenceProposalQuerySet(models.QuerySet["EvidenceProposal"]):
+    def pending(self) -> EvidenceProposalQuerySet:
+        return self.filter(status=EvidenceProposal.Status.PENDING)
+
+    def accepted_into(self, assessment: Assessment) -> EvidenceProposalQuerySet:
+        """Accepted into ``assessment``, newest first, with what the provenance shows."""
+        return (
+            self.filter(status=EvidenceProposal.Status.ACCEPTED, assessment=assessment)
+            .select_related("upload", "decided_by")
+            .prefetch_related("upload__files")
+            .order_by("-decided_at", "-id")
+        )
+
+
+class EvidenceProposal(models.Model):
+    """One proposed answer; the assessor accepts it (into a draft) or rejects it with a reason."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Awaiting a decision"
+        ACCEPTED = "accepted", "Accepted"
+        REJECTED = "rejected", "Rejected"
+
+    upload = models.ForeignKey(EvidenceUpload, on_delete=models.PROTECT, related_name="proposals")
+    key = models.CharField(max_length=64)
+    value = models.JSONField()
+    rule = models.CharField(max_length=64)
+    # [{"file", "where", "says"}, ...] as the analyser wrote them
+    evidence = models.JSONField(default=list)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    assessment = models.ForeignKey(
+        Assessment, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decided_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    rejection_reason = models.TextField(blank=True)
+
+    objects = EvidenceProposalQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(status="rejected") | ~Q(rejection_reason=""),
+                name="rejected_proposal_has_a_reason",
+            ),
+            models.UniqueConstraint("upload", "key", name="one_proposal_per_key_per_upload"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} from {self.upload}"
+
+
+class AuditCheckpointQuerySet(AppendOnlyQuerySet["AuditCheckpoint"]):
+    pass
+
+
+class AuditCheckpoint(models.Model):
+    """A signed statement of how long the audit log was and how it ended: the number of
+    events, the last event's id and ``hash``, and the time, signed with the audit key.
+    Copies go outside the database too (``AUDIT_CHECKPOINT_DIR``, the log, e-mail), so
+    removing the newest events and the checkpoints that counted them is still detected."""
+
+    created_at = models.DateTimeField()
+    event_count = models.PositiveBigIntegerField()
+    last_event_id = models.PositiveBigIntegerField(null=True, blank=True)
+    head = models.CharField(max_length=64)
+    key_id = models.CharField(max_length=32)
+    signature = models.CharField(max_length=64)
+
+    objects = AuditCheckpointQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Audit checkpoint {self.created_at:%Y-%m-%d %H:%M}: {self.event_count} events"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None:
+            raise ImmutableRecordError("Audit checkpoints are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        raise ImmutableRecordError("Audit checkpoints are append-only.")
+
+
+# --------------------------------------------------------------------------- API access
+
+
+class ServiceAccount(models.Model):
+    """A named account for automation (CI, an identity platform, a CMDB sync).
+
+    It is a user without a password (it cannot sign in to the web pages) that holds a
+    role like a person; it reaches the API only through its tokens, which an
+    administrator creates and revokes.
+    """
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="service_account")
+    description = models.TextField(blank=True)
+    created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["user__username"]
+
+    def __str__(self) -> str:
+        return f"Service account {self.user_id}"
+
+
+class ApiTokenQuerySet(models.QuerySet["ApiToken"]):
+    def usable(self, now: dt.datetime | None = None) -> ApiTokenQuerySet:
+        """Not revoked and not expired."""
+        now = now or timezone.now()
+        return self.filter(revoked_at__isnull=True, expires_at__gt=now)
+
+
+class ApiToken(models.Model):
+    """A bearer token for the API. Only its SHA-256 is stored; the prefix stays visible
+    so a person can tell their tokens apart (and find one in a leaked log)."""
+
+    class Scope(models.TextChoices):
+        READ = "read", "Read"
+        WRITE = "write", "Write"
+        REVIEW = "review", "Review"
+
+    MARK = "aia_"
+    PREFIX_LENGTH = 12  # "aia_" and the first eight characters of the secret
+    MAX_DAYS = 365
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=120)
+    prefix = models.CharField(max_length=16, db_index=True)
+    token_hash = models.CharField(max_length=64, unique=True)
+    scopes = models.JSONField(default=list)
+    expires_at = models.DateTimeField()
+    created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "API token"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @staticmethod
+    def hash_token(token: str) -> str:
+        return hashlib.sha256(token.encode()).hexdigest()
+
+    def is_usable(self, now: dt.datetime | None = None) -> bool:
+        return self.revoked_at is None and self.expires_at > (now or timezone.now())
+
+
+# --------------------------------------------------------------------------- webhooks
+
+
+class WebhookEndpoint(models.Model):
+    """A URL an administrator registered to be told about events, signed with its secret
+    as the Standard Webhooks convention does (``webhook-id``, ``-timestamp``,
+    ``-signature``)."""
+
+    EVENTS = (
+        ("assessment.submitted", "An assessment was submitted for review"),
+        ("assessment.approved", "An assessment was approved"),
+        ("assessment.returned", "An assessment was returned to its assessor"),
+        ("review.triggered", "A change triggered a review"),
+        ("review.overdue", "A review became overdue"),
+        ("agent.changed", "An agent was registered, changed, retired or reactivated"),
+        ("exception.expiring", "An accepted exception expires in 30, 7 or 1 days"),
+    )
+
+    name = models.CharField(max_length=120)
+    url = models.URLField(max_length=500, help_text="Where deliveries are POSTed (https://…).")
+    events = models.JSONField(default=list, help_text="The events this endpoint receives.")
+    secret = models.CharField(
+        max_length=100,
+        editable=False,
+        help_text="The signing secret (whsec_…); give it to the receiver to verify signatures.",
+    )
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "webhook endpoint"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class WebhookDelivery(models.Model):
+    """One event for one endpoint, with every attempt's outcome."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DELIVERED = "delivered", "Delivered"
+        FAILED = "failed", "Failed"
+
+    endpoint = models.ForeignKey(
+        WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    event = models.CharField(max_length=64)
+    message_id = models.CharField(max_length=64, unique=True)
+    # What the event is about, so one event is never delivered twice to an endpoint.
+    dedupe_key = models.CharField(max_length=200)
+    payload = models.JSONField(default=dict)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "webhook deliveries"
+        constraints = [
+            models.UniqueConstraint("endpoint", "dedupe_key", name="one_delivery_per_event")
+        ]
+        indexes = [models.Index(fields=["state", "next_attempt_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.event} to {self.endpoint_id} ({self.state})"

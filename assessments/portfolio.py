@@ -1,13 +1,45 @@
-"""Portfolio figures for the dashboard: each a constant number of queries, whatever the
-number of agents. Plain data, so the board pack can use the same numbers."""
+"""The one home of portfolio figures: every count or date a person reads about the
+portfolio is defined here (or in the QuerySet method named here) and nowhere else. The
+dashboard, the queue, the agent list, the CSV exports, ``review_queue --format json``,
+the board pack and the assessment report all read them from here.
+
+Each figure is computed by the database in a constant number of queries, whatever the
+number of agents. The definitions, in words, are on the page "How these figures are
+counted" (templates/assessments/figures.html); keep the two in step.
+
+Scope: figures about the portfolio count **active** agents. A retired agent keeps its
+history (assessments, exceptions) but is in no figure.
+
+Assessment state of an agent (``AgentQuerySet.with_assessment_state``):
+  pending decision: its assessment in progress is submitted, awaiting a reviewer;
+  returned: its assessment in progress was returned to the assessor;
+  in draft: its assessment in progress is a draft;
+  never started: it has no assessment of any state;
+  decided: it has an approved assessment and nothing in progress.
+  "Not assessed" (no approved assessment, so no class) is pending + returned + in draft
+  + never started, restricted to agents never approved.
+
+Review state (``ReviewQuerySet.with_state``, ``AgentQuerySet.with_review_state``): an agent
+has at most one open review; its due date is the earliest open reason (a trigger moves
+it to the trigger's day, never later). Overdue: the due date has passed, triggered or
+not ("overdue since" the due date). Triggered: a change asked for it and it is not
+overdue yet. Due: scheduled, due within 30 days.
+
+Exceptions in force (``ExceptionQuerySet.in_force``): the latest exception per agent and
+subject (a renewal supersedes the one before it), not revoked and not expired.
+Expiring: in force and expiring within 30 days.
+
+Open gaps: required controls recorded as a gap in each active agent's latest approved
+assessment, less those covered by an exception in force.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db import connection
 from django.db.models import Count, F, OuterRef, Q, Subquery, Window
 from django.db.models.functions import Lag
 
@@ -51,9 +83,44 @@ def class_tier() -> ClassTier:
     return ClassTier(counts=counts, unassessed=unassessed, total=total)
 
 
-def review_states(today: dt.date) -> dict[str, int]:
-    """Overdue, triggered and due-within-30-days reviews of active agents (one query)."""
-    return reviews.state_counts(Review.objects.in_queue(reviews.QUEUE_DAYS, today), today)
+ASSESSMENT_STATES = ("pending_decision", "returned", "in_draft", "never_started")
+STATE_FILTERS = (*ASSESSMENT_STATES, "decided")
+ASSESSMENT_STATE_LABELS = {
+    "pending_decision": "Awaiting a decision",
+    "returned": "Returned to the assessor",
+    "in_draft": "In draft",
+    "never_started": "Never assessed",
+    "decided": "Decided, nothing in progress",
+}
+
+
+def assessment_states(agents: Any = None) -> dict[str, int]:
+    """Active agents by assessment state (see the module docstring), plus ``undecided``:
+    agents with no approved assessment yet, and ``total`` (one query)."""
+    agents = Agent.objects.active() if agents is None else agents
+    counts = agents.with_assessment_state().aggregate(
+        total=Count("pk"),
+        undecided=Count("pk", filter=Q(current_classification="")),
+        **{state: Count("pk", filter=Q(assessment_state=state)) for state in STATE_FILTERS},
+    )
+    return counts
+
+
+def review_states(today: dt.date, reviews_qs: Any = None) -> dict[str, int]:
+    """Overdue, triggered (not yet overdue) and due-within-30-days open reviews of
+    active agents, a partition of the queue (one query)."""
+    qs = Review.objects.in_queue(reviews.QUEUE_DAYS, today) if reviews_qs is None else reviews_qs
+    return reviews.state_counts(qs, today)
+
+
+def overdue_reviews(today: dt.date) -> Any:
+    """Open reviews of active agents whose due date has passed, triggered or not."""
+    return Review.objects.overdue(today).filter(agent__status=Agent.Status.ACTIVE)
+
+
+def exceptions_in_force(today: dt.date) -> Any:
+    """Exceptions in force for active agents (renewals supersede, see the docstring)."""
+    return GapException.objects.in_force(today).filter(agent__status=Agent.Status.ACTIVE)
 
 
 @dataclass
@@ -67,65 +134,105 @@ class AgentGaps:
 
 @dataclass
 class Gaps:
-    agents: list[AgentGaps]
+    total: int  # open gaps across the portfolio
+    agent_count: int  # agents with at least one open gap
+    agents: list[AgentGaps]  # the ``top`` agents with the most open gaps
     by_control: list[tuple[str, str, int]]  # (control id, title, agents with the gap)
 
-    @property
-    def total(self) -> int:
-        return sum(len(a.gaps) for a in self.agents)
+
+def _gap_rows_sql(today: dt.date, agents: Any = None) -> tuple[str, list[Any]]:
+    """SQL for one row per open gap: (agent_id, number, control_id, title), expanding
+    each latest approved result's ``controls`` array in the database (json_each on
+    SQLite, jsonb_array_elements on PostgreSQL), less subjects an exception in force
+    covers."""
+    latest = Assessment.objects.latest_approved().filter(agent__status=Agent.Status.ACTIVE)
+    if agents is not None:
+        latest = latest.filter(agent__in=agents)
+    ids_sql, ids_params = latest.values("pk").query.sql_with_params()
+    exc_sql, exc_params = (
+        exceptions_in_force(today).values("agent_id", "subject").query.sql_with_params()
+    )
+    if connection.vendor == "postgresql":
+        each = "CROSS JOIN LATERAL jsonb_array_elements(a.result -> 'controls') AS c(value)"
+        field_sql = "(c.value ->> '{}')"
+    else:
+        each = "CROSS JOIN json_each(a.result, '$.controls') AS c"
+        field_sql = "json_extract(c.value, '$.{}')"
+    control_id, title, status = (field_sql.format(k) for k in ("id", "title", "status"))
+    table = Assessment._meta.db_table
+    # Only code-made SQL is interpolated (table names, the ORM's own SQL); every value
+    # is a parameter.
+    sql = (
+        f"SELECT a.agent_id AS agent_id, a.number AS number, {control_id} AS control_id, "  # noqa: S608
+        f"{title} AS title FROM {table} a {each} "
+        f"LEFT JOIN ({exc_sql}) e ON e.agent_id = a.agent_id AND e.subject = {control_id} "
+        f"WHERE a.id IN ({ids_sql}) AND {status} = 'gap' AND e.agent_id IS NULL"
+    )
+    return sql, [*exc_params, *ids_params]
 
 
-def open_gaps(today: dt.date) -> Gaps:
+def open_gaps(today: dt.date, *, top: int = 8, agents: Any = None) -> Gaps:
     """Required controls with status ``gap`` in each active agent's latest approved
-    assessment, less those covered by an active exception (two queries)."""
-    latest = (
-        Assessment.objects.approved()
-        .filter(agent=OuterRef("agent"))
-        .order_by("-number")
-        .values("pk")[:1]
-    )
-    rows = (
-        Assessment.objects.filter(pk=Subquery(latest), agent__status=Agent.Status.ACTIVE)
-        .values("agent_id", "number", "agent__name", "agent__slug", "agent__current_tier")
-        .annotate(controls=F("result__controls"))
-    )
-    excepted = set(GapException.objects.active(today).values_list("agent_id", "subject"))
-    agents = []
-    per_control: Counter[str] = Counter()
-    titles: dict[str, str] = {}
-    for row in rows:
-        gaps = [
-            (c["id"], c.get("title", ""))
-            for c in row["controls"] or []
-            if c.get("status") == "gap" and (row["agent_id"], c["id"]) not in excepted
-        ]
-        if not gaps:
-            continue
-        for control_id, title in gaps:
-            per_control[control_id] += 1
-            titles[control_id] = title
-        agents.append(
-            AgentGaps(
-                name=row["agent__name"],
-                slug=row["agent__slug"],
-                tier=row["agent__current_tier"],
-                number=row["number"],
-                gaps=gaps,
-            )
+    assessment, less those covered by an exception in force; ``agents`` narrows the
+    scope (an Agent queryset). Counted by the database in four queries, whatever the
+    number of agents; only the ``top`` agents with the most gaps are listed."""
+    gaps_sql, params = _gap_rows_sql(today, agents)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT COUNT(*), COUNT(DISTINCT agent_id) FROM ({gaps_sql}) g",  # noqa: S608
+            params,
         )
-    agents.sort(key=lambda a: (-len(a.gaps), -(a.tier or 0), a.name))
-    by_control = [
-        (control_id, titles[control_id], n)
-        for control_id, n in sorted(per_control.items(), key=lambda kv: (-kv[1], kv[0]))
-    ]
-    return Gaps(agents=agents, by_control=by_control)
+        total, agent_count = cursor.fetchone()
+        cursor.execute(
+            f"SELECT control_id, MAX(title), COUNT(DISTINCT agent_id) AS n "  # noqa: S608
+            f"FROM ({gaps_sql}) g "
+            "GROUP BY control_id ORDER BY n DESC, control_id",
+            params,
+        )
+        by_control = [(c, t or "", n) for c, t, n in cursor.fetchall()]
+        agent_table = Agent._meta.db_table
+        cursor.execute(
+            f"SELECT g.agent_id, COUNT(*) AS n FROM ({gaps_sql}) g "  # noqa: S608
+            f"JOIN {agent_table} ag ON ag.id = g.agent_id "
+            "GROUP BY g.agent_id, ag.current_tier, ag.name "
+            "ORDER BY n DESC, COALESCE(ag.current_tier, 0) DESC, ag.name LIMIT %s",
+            [*params, top],
+        )
+        top_ids = [row[0] for row in cursor.fetchall()]
+        rows: list[tuple[Any, ...]] = []
+        if top_ids:
+            marks = ", ".join(["%s"] * len(top_ids))
+            cursor.execute(
+                f"SELECT g.agent_id, g.number, g.control_id, g.title "  # noqa: S608
+                f"FROM ({gaps_sql}) g "
+                f"WHERE g.agent_id IN ({marks}) ORDER BY g.control_id",
+                [*params, *top_ids],
+            )
+            rows = cursor.fetchall()
+    people = {
+        a["pk"]: a
+        for a in Agent.objects.filter(pk__in=top_ids).values("pk", "name", "slug", "current_tier")
+    }
+    listed: dict[int, AgentGaps] = {}
+    for agent_id, number, control_id, title in rows:
+        a = people[agent_id]
+        entry = listed.setdefault(
+            agent_id, AgentGaps(a["name"], a["slug"], a["current_tier"], number)
+        )
+        entry.gaps.append((control_id, title or ""))
+    return Gaps(
+        total=total,
+        agent_count=agent_count,
+        agents=[listed[i] for i in top_ids if i in listed],
+        by_control=by_control,
+    )
 
 
 def expiring_exceptions(today: dt.date, within_days: int = 30) -> list[GapException]:
-    """Active exceptions expiring within ``within_days`` (one query)."""
+    """Exceptions in force for active agents expiring within ``within_days`` (one query)."""
     return list(
-        GapException.objects.active(today)
-        .filter(expires_on__lte=today + dt.timedelta(days=within_days), agent__status="active")
+        GapException.objects.expiring(today, within_days)
+        .filter(agent__status=Agent.Status.ACTIVE)
         .select_related("agent", "assessment", "accepted_by")
         .order_by("expires_on", "agent__name")
     )
@@ -150,3 +257,191 @@ def recent_reclassifications(limit: int = 8) -> list[Any]:
         .select_related("agent")
         .order_by("-decided_at", "-pk")[:limit]
     )
+
+
+def open_answers() -> dict[str, Any]:
+    """Annotations: the answers of the agent's assessment in progress, for the headline
+    on a list row (presentation.stored_headline)."""
+    open_ = Assessment.objects.open().filter(agent=OuterRef("pk"))
+    return {
+        "open_answers": Subquery(open_.values("answers")[:1]),
+        "open_questionnaire": Subquery(open_.values("questionnaire_version")[:1]),
+    }
+
+
+def agents_for_list(agents: Any, today: dt.date) -> Any:
+    """What a row of the agent list shows about an agent's figures: its assessment state
+    and its open review (next review date, overdue, triggered), annotated by the
+    database so the page keeps a constant number of queries."""
+    return agents.with_assessment_state().with_review_state(today)
+
+
+def filter_assessment_state(agents: Any, state: str) -> Any:
+    """Agents in one assessment state (a key of ``ASSESSMENT_STATE_LABELS``)."""
+    if state not in STATE_FILTERS:
+        return agents
+    return agents.with_assessment_state().filter(assessment_state=state)
+
+
+# --------------------------------------------------------------------------- framework coverage
+
+
+@dataclass(frozen=True)
+class LevelCoverage:
+    """One level of one framework: how many of its items are addressed, out of the
+    framework's real number of items at that level (catalogue ``levels``)."""
+
+    name: str
+    addressed: int
+    total: int
+
+    @property
+    def text(self) -> str:
+        return f"{self.name} {self.addressed} of {self.total}"
+
+
+def item_depths(framework: dict[str, Any]) -> dict[str, int]:
+    """Each item's level in its framework: 0 for a top-level item, 1 for its children..."""
+    parents = {i["id"]: i.get("parent") for i in framework["items"]}
+    depths: dict[str, int] = {}
+    for item_id in parents:
+        depth, seen, parent = 0, {item_id}, parents[item_id]
+        while parent is not None and parent in parents and parent not in seen:
+            seen.add(parent)
+            depth += 1
+            parent = parents[parent]
+        depths[item_id] = depth
+    return depths
+
+
+def with_ancestors(framework: dict[str, Any], item_ids: set[str]) -> set[str]:
+    """``item_ids`` and every parent above them: a parent is addressed when any child is."""
+    parents = {i["id"]: i.get("parent") for i in framework["items"]}
+    out: set[str] = set()
+    for item_id in item_ids:
+        while item_id is not None and item_id not in out:
+            out.add(item_id)
+            item_id = parents.get(item_id)
+    return out
+
+
+def control_items(catalogue: dict[str, Any]) -> dict[str, dict[str, set[str]]]:
+    """control id -> framework key -> the items it maps to (from catalogue data)."""
+    out: dict[str, dict[str, set[str]]] = {}
+    for control in catalogue["controls"]:
+        by_framework: dict[str, set[str]] = {}
+        for m in control.get("mappings") or []:
+            by_framework.setdefault(m["framework"], set()).add(m["item"])
+        out[control["id"]] = by_framework
+    return out
+
+
+def addressed_items(
+    catalogue: dict[str, Any], controls: list[dict[str, Any]], status: str = "in_place"
+) -> dict[str, set[str]]:
+    """framework key -> items addressed by the controls whose status is ``status``
+    (``in_place``: addressed), with their parents. A gap or unknown control addresses
+    nothing."""
+    mapped = control_items(catalogue)
+    frameworks = {fw["key"]: fw for fw in catalogue["frameworks"]}
+    direct: dict[str, set[str]] = {}
+    for control in controls:
+        if control.get("status") != status:
+            continue
+        for key, items in mapped.get(control["id"], {}).items():
+            direct.setdefault(key, set()).update(items)
+    return {
+        key: with_ancestors(frameworks[key], items)
+        for key, items in direct.items()
+        if key in frameworks
+    }
+
+
+def level_coverage(framework: dict[str, Any], addressed: set[str]) -> list[LevelCoverage]:
+    """Coverage of one framework one level at a time: distinct addressed items at each
+    level, out of the framework's real total at that level (never more than it)."""
+    depths = item_depths(framework)
+    levels = framework.get("levels") or [
+        {"name": "items", "total": sum(1 for d in depths.values() if d == 0)}
+    ]
+    out = []
+    for depth, level in enumerate(levels):
+        n = sum(1 for i in addressed if depths.get(i) == depth)
+        out.append(LevelCoverage(str(level["name"]), min(n, int(level["total"])), level["total"]))
+    return out
+
+
+@dataclass
+class ItemCoverage:
+    """One framework item across the portfolio: distinct agents for which a mapped
+    control (on it or a child) is in place, and those with only gaps there."""
+
+    id: str
+    title: str
+    depth: int
+    in_place: int = 0
+    gap_only: int = 0
+
+
+def portfolio_coverage(
+    latest: list[dict[str, Any]], catalogues: dict[int, dict[str, Any]], current: int
+) -> dict[str, Any]:
+    """Coverage across the latest approved assessments ``latest`` (rows with
+    ``agent_id``, ``catalogue_id`` and ``controls``), on the items of the current
+    catalogue (``catalogues[current]``); agents decided under an older catalogue count
+    through that version's mappings, matched by framework key and item id.
+
+    Returns ``{"assessed": n, "frameworks": [{key, name, items: [ItemCoverage],
+    levels: [LevelCoverage], unmapped: [ids]}]}``; per item, ``in_place + gap_only`` is
+    at most ``assessed``. A level counts items addressed for at least one agent."""
+    current_data = catalogues[current]
+    in_place: dict[tuple[str, str], int] = {}
+    gap: dict[tuple[str, str], int] = {}
+    for row in latest:
+        data = catalogues.get(row["catalogue_id"]) or current_data
+        controls = row.get("controls") or []
+        good = addressed_items(data, controls, "in_place")
+        bad = addressed_items(data, controls, "gap")
+        for key, items in good.items():
+            for item in items:
+                in_place[(key, item)] = in_place.get((key, item), 0) + 1
+        for key, items in bad.items():
+            for item in items - good.get(key, set()):
+                gap[(key, item)] = gap.get((key, item), 0) + 1
+    mapped_anywhere: set[tuple[str, str]] = set()
+    for data in catalogues.values():
+        frameworks = {fw["key"]: fw for fw in data["frameworks"]}
+        for by_framework in control_items(data).values():
+            for key, items in by_framework.items():
+                if key in frameworks:
+                    mapped_anywhere |= {(key, i) for i in with_ancestors(frameworks[key], items)}
+    out = []
+    for fw in current_data["frameworks"]:
+        depths = item_depths(fw)
+        items = []
+        unmapped = []
+        for it in fw["items"]:
+            key = (fw["key"], it["id"])
+            if key not in mapped_anywhere:
+                unmapped.append(it["id"])
+                continue
+            items.append(
+                ItemCoverage(
+                    it["id"],
+                    it["title"],
+                    depths[it["id"]],
+                    in_place.get(key, 0),
+                    gap.get(key, 0),
+                )
+            )
+        addressed = {i.id for i in items if i.in_place}
+        out.append(
+            {
+                "key": fw["key"],
+                "name": fw["short_name"],
+                "items": items,
+                "levels": level_coverage(fw, addressed),
+                "unmapped": unmapped,
+            }
+        )
+    return {"assessed": len(latest), "frameworks": out}

@@ -1,45 +1,25 @@
-"""Review reminders: one e-mail per person, never twice for the same review and threshold.
+"""Review reminders: who is owed which reminder, never twice for the same review and
+threshold.
 
 A review is reminded at the smallest threshold it has reached: 30, 7 or 1 days before
 its due date, then once when it is overdue. A run that missed a day still catches up,
 because a threshold counts as reached from its day until the next one. The person is
-the review's assignee, else the agent's owner. ``ReminderLog`` holds what was sent;
-the log rows and the e-mail go together (the rows roll back if sending fails).
+the review's assignee, else the agent's owner. ``ReminderLog`` holds what was sent.
+The reminders travel in each person's daily digest (``assessments.notifications``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives, mailers
-from django.db import IntegrityError, transaction
-from django.template.loader import render_to_string
-from django.urls import reverse
-from django.utils import timezone
 
-from assessments import actions, reviews
 from assessments.models import Agent, ReminderLog, Review
+from assessments.reviews import HORIZON_DAYS, threshold_for
 
-logger = logging.getLogger(__name__)
-
-# Threshold labels, smallest first: the first that covers the days left applies.
-THRESHOLDS: tuple[tuple[str, int], ...] = (("1", 1), ("7", 7), ("30", 30))
-HORIZON_DAYS = THRESHOLDS[-1][1]
 _ORDER = {"overdue": 0, "1": 1, "7": 2, "30": 3}
-
-
-def threshold_for(due_on: dt.date, today: dt.date) -> str | None:
-    if due_on < today:
-        return "overdue"
-    days = (due_on - today).days
-    for label, limit in THRESHOLDS:
-        if days <= limit:
-            return label
-    return None
 
 
 @dataclass
@@ -91,31 +71,6 @@ class Reminder:
         noun = "review" if len(self.items) == 1 else "reviews"
         return f"Reclassification {noun}: {', '.join(parts)}"
 
-    def message(self) -> EmailMultiAlternatives:
-        context = {
-            "recipient": self.recipient,
-            "name": reviews.person(self.recipient),
-            "overdue": self.overdue,
-            "upcoming": self.upcoming,
-            "queue_url": settings.SITE_URL + reverse("assessments:queue"),
-            "feeds_url": settings.SITE_URL + reverse("assessments:calendar_feeds"),
-        }
-        text = render_to_string("assessments/email/review_reminders.txt", context)
-        html = render_to_string("assessments/email/review_reminders.html", context)
-        message = EmailMultiAlternatives(
-            subject=self.subject(), body=text, to=[self.recipient.email]
-        )
-        message.attach_alternative(html, "text/html")
-        return message
-
-
-@dataclass
-class Outcome:
-    reminders: list[Reminder]
-    sent: list[Reminder] = field(default_factory=list)
-    failed: list[tuple[Reminder, str]] = field(default_factory=list)
-    skipped: list[tuple[Review, str]] = field(default_factory=list)
-
 
 def pending(today: dt.date) -> tuple[list[Reminder], list[tuple[Review, str]]]:
     """Who is owed which reminders today, and reviews nobody can be reminded of."""
@@ -157,28 +112,3 @@ def pending(today: dt.date) -> tuple[list[Reminder], list[tuple[Review, str]]]:
     for reminder in reminders:
         reminder.items.sort(key=lambda i: (_ORDER[i.threshold], i.review.due_on))
     return reminders, skipped
-
-
-def send_reminders(*, now: dt.datetime | None = None, dry_run: bool = False) -> Outcome:
-    """Send today's reminders (or, with ``dry_run``, only work out what they would be)."""
-    now = now or timezone.now()
-    reminders, skipped = pending(timezone.localdate(now))
-    outcome = Outcome(reminders=reminders, skipped=skipped)
-    if dry_run:
-        return outcome
-    mailer = mailers.default
-    for reminder in reminders:
-        items = [(item.review, item.threshold) for item in reminder.items]
-        try:
-            with transaction.atomic():
-                actions.record_reminders(reminder.recipient, items, now=now)
-                mailer.send_messages([reminder.message()])
-        except IntegrityError:
-            # Another run sent these at the same moment: nothing to do.
-            continue
-        except Exception as error:  # one bad address must not stop the others
-            logger.exception("Review reminder to %s failed", reminder.recipient.get_username())
-            outcome.failed.append((reminder, str(error)))
-            continue
-        outcome.sent.append(reminder)
-    return outcome

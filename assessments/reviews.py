@@ -36,6 +36,7 @@ REASON_LABELS: dict[str, str] = {
     "exception_expired": "Exception expired",
     "composite_escalation": "Composite escalation",
     "reactivated": "Reactivated",
+    "evidence_changed": "Evidence changed",
 }
 
 STATE_LABELS: dict[str, str] = {
@@ -73,6 +74,22 @@ def reviewers() -> models.QuerySet[Any]:
         .distinct()
         .order_by("first_name", "last_name", "username")
     )
+
+
+# Reminder thresholds in days, smallest first: the first that covers the days left
+# applies (reviews due and exceptions expiring are both announced at these).
+THRESHOLDS: tuple[tuple[str, int], ...] = (("1", 1), ("7", 7), ("30", 30))
+HORIZON_DAYS = THRESHOLDS[-1][1]
+
+
+def threshold_for(due_on: dt.date, today: dt.date) -> str | None:
+    if due_on < today:
+        return "overdue"
+    days = (due_on - today).days
+    for label, limit in THRESHOLDS:
+        if days <= limit:
+            return label
+    return None
 
 
 def person(user: Any) -> str:
@@ -180,6 +197,30 @@ def for_rows(reviews: ReviewQuerySet, today: dt.date) -> ReviewQuerySet:
     )
 
 
+def filter_queue(queue: ReviewQuerySet, data: dict[str, Any], user: Any) -> ReviewQuerySet:
+    """The queue narrowed by a valid QueueFilterForm's data (the page and the API)."""
+    if data.get("tier"):
+        queue = queue.filter(agent__current_tier=data["tier"])
+    if data.get("classification") == "unassessed":
+        queue = queue.filter(agent__current_classification="")
+    elif data.get("classification"):
+        queue = queue.filter(agent__current_classification=data["classification"])
+    if data.get("team"):
+        queue = queue.filter(agent__team=data["team"])
+    if data.get("owner"):
+        queue = queue.filter(agent__owner=data["owner"])
+    assignee = data.get("assignee")
+    if assignee == "me":
+        queue = queue.filter(assignee=user)
+    elif assignee == "none":
+        queue = queue.filter(assignee__isnull=True)
+    elif assignee:
+        queue = queue.filter(assignee__username=assignee)
+    if data.get("reason"):
+        queue = with_reason_code(queue, data["reason"])
+    return queue
+
+
 SORTS: dict[str, tuple[str, list[Any]]] = {
     "due": ("Due date, earliest first", [F("due_on").asc(), F("agent__name").asc()]),
     "-due": ("Due date, latest first", [F("due_on").desc(), F("agent__name").asc()]),
@@ -196,12 +237,16 @@ def sort_queue(reviews: ReviewQuerySet, sort: str) -> ReviewQuerySet:
 
 
 def state_counts(reviews: ReviewQuerySet, today: dt.date) -> dict[str, int]:
-    """Overdue, triggered and due counts in one query (the states partition the queue)."""
-    scheduled = Q(triggered_at__isnull=True)
+    """Overdue, triggered and due counts in one query, as ``ReviewQuerySet.with_state``
+    defines them: overdue first (a triggered review past its due date stays overdue),
+    so the states partition the queue. ``triggered_overdue`` counts the overlap."""
+    late = Q(due_on__lt=today)
+    triggered = Q(triggered_at__isnull=False)
     counts = reviews.aggregate(
-        overdue=models.Count("pk", filter=scheduled & Q(due_on__lt=today)),
-        triggered=models.Count("pk", filter=Q(triggered_at__isnull=False)),
-        due=models.Count("pk", filter=scheduled & Q(due_on__gte=today)),
+        overdue=models.Count("pk", filter=late),
+        triggered=models.Count("pk", filter=triggered & ~late),
+        due=models.Count("pk", filter=~triggered & ~late),
+        triggered_overdue=models.Count("pk", filter=triggered & late),
     )
     counts["total"] = counts["overdue"] + counts["triggered"] + counts["due"]
     return counts
@@ -219,7 +264,9 @@ def queue_item(review: Review, today: dt.date) -> dict[str, Any]:
         "owner": agent.owner.get_username(),
         "due_on": review.due_on.isoformat(),
         "days_overdue": max((today - review.due_on).days, 0),
+        "overdue_since": review.due_on.isoformat() if review.due_on < today else None,
         "state": getattr(review, "queue_state", None) or state_of(review, today),
+        "triggered": review.triggered_at is not None,
         "reasons": [
             {"code": r.get("code"), "detail": r.get("detail"), "at": r.get("at")}
             for r in review.reasons
@@ -230,6 +277,7 @@ def queue_item(review: Review, today: dt.date) -> dict[str, Any]:
 
 
 def state_of(review: Review, today: dt.date) -> str:
-    if review.triggered_at is not None:
-        return "triggered"
-    return "overdue" if review.due_on < today else "due"
+    """``ReviewQuerySet.with_state`` for one review already in memory."""
+    if review.due_on < today:
+        return "overdue"
+    return "triggered" if review.triggered_at is not None else "due"

@@ -40,7 +40,8 @@ _VIEW_MODELS = [
 
 # Permissions each role adds to the ones before it ("app_label.codename").
 ROLE_ADDS: dict[str, list[str]] = {
-    Role.VIEWER: [f"assessments.view_{m}" for m in _VIEW_MODELS],
+    # Viewers are the board's readers: they make their own board packs.
+    Role.VIEWER: [*(f"assessments.view_{m}" for m in _VIEW_MODELS), "assessments.add_boardpackjob"],
     Role.ASSESSOR: [
         "assessments.add_agent",
         "assessments.change_agent",
@@ -51,7 +52,6 @@ ROLE_ADDS: dict[str, list[str]] = {
         "assessments.delete_agentlink",
         "assessments.add_assessment",
         "assessments.change_assessment",
-        "assessments.add_boardpackjob",
     ],
     Role.REVIEWER: [
         "assessments.review_assessment",
@@ -80,6 +80,11 @@ ROLE_ADDS: dict[str, list[str]] = {
         "assessments.add_reviewinterval",
         "assessments.change_reviewinterval",
         "assessments.delete_reviewinterval",
+        "assessments.view_webhookendpoint",
+        "assessments.add_webhookendpoint",
+        "assessments.change_webhookendpoint",
+        "assessments.view_webhookdelivery",
+        "assessments.change_webhookdelivery",
         "auth.view_user",
         "auth.add_user",
         "auth.change_user",
@@ -100,9 +105,10 @@ def permissions_for(role: str) -> list[str]:
 
 def sync_roles(apps: Any = None) -> None:
     """Create the four groups with exactly their permissions (idempotent)."""
-    if apps is None:
-        from django.apps import apps as global_apps
+    from django.apps import apps as global_apps
 
+    historical = apps is not None and apps is not global_apps
+    if apps is None:
         apps = global_apps
     from django.contrib.auth.management import create_permissions
 
@@ -125,9 +131,24 @@ def sync_roles(apps: Any = None) -> None:
                 content_type__app_label=app_label, codename=codename
             ).first()
             if perm is None:
+                if historical and _model_missing(apps, app_label, codename):
+                    continue  # an earlier migration: a later one syncs again
                 raise LookupError(f"Permission {dotted} does not exist.")
             wanted.append(perm)
         group.permissions.set(wanted)
+
+
+def _model_missing(apps: Any, app_label: str, codename: str) -> bool:
+    """Whether the model a default permission (``view_x``, ``add_x``, …) is for does not
+    exist yet in this migration's state (a model added by a later migration)."""
+    action, _, model = codename.partition("_")
+    if action not in ("view", "add", "change", "delete"):
+        return False
+    try:
+        apps.get_model(app_label, model)
+    except LookupError:
+        return True
+    return False
 
 
 def role_of(user: Any) -> str | None:

@@ -6,14 +6,14 @@ import time
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.contrib.sessions.models import Session
 from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 from django.utils import timezone
 
 from assessments import audit
-from assessments.models import UserSession
+from assessments.models import CalendarFeed, UserSession
 
 
 @receiver(user_logged_in)
@@ -36,22 +36,6 @@ def on_logout(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
         audit.record("auth.logout", actor=user, obj=user, request=request)
 
 
-@receiver(user_login_failed)
-def on_login_failed(
-    sender: Any, credentials: dict[str, Any], request: Any = None, **kwargs: Any
-) -> None:
-    # Never the password: only the username that was tried.
-    from assessments.throttle import normalised_username
-
-    username = normalised_username(str(credentials.get("username", "")))
-    audit.record(
-        "auth.login_failed",
-        actor_label=username,
-        object_repr=username,
-        request=request,
-    )
-
-
 User = get_user_model()
 
 
@@ -66,12 +50,21 @@ def remember_active_state(sender: Any, instance: Any, **kwargs: Any) -> None:
 
 @receiver(post_save, sender=User)
 def end_sessions_of_disabled_user(sender: Any, instance: Any, **kwargs: Any) -> None:
+    if kwargs.get("raw"):  # loading a backup or fixture: rows as they were, no side effects
+        return
     if instance.is_active or getattr(instance, "_was_active", None) is False:
         return
     keys = list(UserSession.objects.filter(user=instance).values_list("session_key", flat=True))
     Session.objects.filter(session_key__in=keys).delete()
     UserSession.objects.filter(user=instance).delete()
-    audit.record("auth.sessions_ended", obj=instance, changes={"sessions": len(keys)})
+    # Calendar feed URLs are credentials too: revoked for good, so reactivating the
+    # account does not bring back URLs that may have been shared while it was disabled.
+    feeds = CalendarFeed.objects.filter(owner=instance, revoked_at=None).update(
+        revoked_at=timezone.now()
+    )
+    audit.record(
+        "auth.sessions_ended", obj=instance, changes={"sessions": len(keys), "feeds_revoked": feeds}
+    )
 
 
 # A change to any part of a catalogue version marks the version as changed, so the
@@ -79,6 +72,8 @@ def end_sessions_of_disabled_user(sender: Any, instance: Any, **kwargs: Any) -> 
 def _touch_catalogue(sender: Any, instance: Any, **kwargs: Any) -> None:
     from assessments import models as m
 
+    if kwargs.get("raw"):  # loading a backup: the version's own updated_at is restored
+        return
     parent: Any = None
     if isinstance(instance, m.FrameworkItem):
         parent = m.Framework.objects.filter(pk=instance.framework_id)

@@ -10,27 +10,62 @@ from typing import Any
 
 from django.tasks import task
 
-from assessments import actions, background, reminders
+from assessments import actions, audit, background, notifications, webhooks
 
-# -- reviews: the daily reminder run
+# -- reviews and notifications: the daily run, and e-mails sent at once
 
 
 @background.register
 @task()
 def send_review_reminders(dry_run: bool = False) -> dict[str, Any]:
-    """The daily review job: process expired exceptions (which may trigger reviews),
-    then send each person one e-mail about their reviews due soon or overdue."""
+    """The daily job: process expired exceptions (which may trigger reviews), announce
+    exceptions running out, then send each person ONE digest: their reviews due soon or
+    overdue and their notifications waiting for a digest."""
     expired = actions.process_expired_exceptions(dry_run=dry_run)
-    outcome = reminders.send_reminders(dry_run=dry_run)
+    outcome = notifications.send_daily_digests(dry_run=dry_run)
+    if not dry_run:
+        webhooks.emit_daily()
+    done = outcome.to_email if dry_run else outcome.sent
+    checkpoint = None if dry_run else audit.write_checkpoint()
     return {
         "dry_run": dry_run,
         "exceptions_expired": len(expired),
         "reviews_triggered_by_expiry": sum(1 for e in expired if e.reopened),
-        "emails": len(outcome.reminders) if dry_run else len(outcome.sent),
-        "items": sum(len(r.items) for r in (outcome.reminders if dry_run else outcome.sent)),
-        "failed": [r.recipient.get_username() for r, _error in outcome.failed],
+        "exceptions_expiring": len(outcome.expiring),
+        "emails": len(done),
+        "items": sum(len(d.items) for d in done),
+        "notifications": sum(len(d.notices) for d in done),
+        "failed": [d.recipient.get_username() for d, _error in outcome.failed],
         "skipped": len(outcome.skipped),
+        "audit_checkpoint": _checkpoint_summary(checkpoint),
     }
+
+
+# -- audit: signed checkpoints of the log (also written by the daily run above)
+
+
+@background.register
+@task()
+def write_audit_checkpoint() -> dict[str, Any]:
+    """Write a signed checkpoint of the audit log, in the database and outside it."""
+    return _checkpoint_summary(audit.write_checkpoint())
+
+
+def _checkpoint_summary(outcome: audit.CheckpointOutcome | None) -> dict[str, Any]:
+    if outcome is None:
+        return {}
+    return {
+        "event_count": outcome.checkpoint.event_count,
+        "published_to": outcome.published_to,
+        "failures": outcome.failures,
+    }
+
+
+@background.register
+@task()
+def send_notification_emails(notification_ids: list[int]) -> int:
+    """E-mail notifications to the people who chose to hear at once (one e-mail each)."""
+    return notifications.send_immediate(notification_ids)
 
 
 # -- reports: board packs rendered in the background
@@ -41,3 +76,12 @@ def send_review_reminders(dry_run: bool = False) -> dict[str, Any]:
 def render_board_pack(job_id: int) -> None:
     """Render a queued board pack; progress and the PDF are kept on the BoardPackJob."""
     actions.run_board_pack_job(job_id)
+
+
+# -- webhooks: one delivery attempt; the next is scheduled with backoff
+
+
+@background.register
+@task()
+def deliver_webhook(delivery_id: int) -> None:
+    webhooks.attempt(delivery_id)

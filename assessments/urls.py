@@ -1,7 +1,17 @@
 from django.urls import path
 
-from assessments.views import agents, assessments, audit, dashboard, wizard
+from assessments.views import (
+    agents,
+    assessments,
+    audit,
+    dashboard,
+    imports,
+    notifications,
+    tokens,
+    wizard,
+)
 from assessments.views import catalogue as catalogue_views
+from assessments.views import evidence as evidence_views
 from assessments.views import feeds as review_feeds
 from assessments.views import reports as report_views
 from assessments.views import reviews as review_views
@@ -10,8 +20,10 @@ app_name = "assessments"
 
 urlpatterns = [
     path("", dashboard.dashboard, name="dashboard"),
+    path("figures/", dashboard.figures, name="figures"),
     path("agents/", agents.agent_list, name="agent_list"),
     path("agents/new/", agents.agent_create, name="agent_create"),
+    path("agents/import/", imports.agent_import, name="agent_import"),
     path("agents/lookup/", agents.agent_lookup, name="agent_lookup"),
     path("agents/form-row/<str:kind>/", agents.agent_form_row, name="agent_form_row"),
     path("agents/<slug:slug>/", agents.agent_detail, name="agent_detail"),
@@ -83,6 +95,33 @@ urlpatterns = [
         "agents/<slug:slug>/assessments/<int:number>/report.pdf",
         report_views.assessment_report,
         name="assessment_report",
+    ),
+    # -- notifications routes
+    path("notifications/", notifications.notification_list, name="notification_list"),
+    path(
+        "notifications/preferences/",
+        notifications.notification_preferences,
+        name="notification_preferences",
+    ),
+    # -- evidence routes
+    path("agents/<slug:slug>/evidence/add/", evidence_views.evidence_add, name="evidence_add"),
+    path(
+        "agents/<slug:slug>/evidence/<int:pk>/",
+        evidence_views.evidence_detail,
+        name="evidence_detail",
+    ),
+    path(
+        "agents/<slug:slug>/evidence/<int:pk>/proposals/<int:proposal>/decide/",
+        evidence_views.proposal_decide,
+        name="proposal_decide",
+    ),
+    # -- API access
+    path("account/api-tokens/", tokens.api_tokens, name="api_tokens"),
+    path("account/api-tokens/<int:pk>/revoke/", tokens.api_token_revoke, name="api_token_revoke"),
+    path(
+        "account/service-accounts/new/",
+        tokens.service_account_create,
+        name="service_account_create",
     ),
     # -- catalogue routes
     path("catalogue/", catalogue_views.catalogue, name="catalogue"),

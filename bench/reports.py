@@ -49,6 +49,7 @@ def _env(database: Path) -> dict[str, str]:
         DATABASE_URL=f"sqlite:///{database}",
         DEBUG="0",
         SECRET_KEY=secrets.token_urlsafe(40),
+        AUDIT_KEY=secrets.token_urlsafe(40),
         TASKS_BACKEND="django.tasks.backends.immediate.ImmediateBackend",
         LOG_LEVEL="WARNING",
     )

@@ -29,6 +29,28 @@ if not SECRET_KEY:
         )
     SECRET_KEY = "django-insecure-local-development-only"  # noqa: S105 (DEBUG only)
 
+# The audit log's MAC key: not in the database and not SECRET_KEY, so whoever can write
+# the database still cannot rewrite the log unnoticed. AUDIT_KEYS lists earlier keys,
+# kept so that events and checkpoints they signed still verify after a rotation.
+AUDIT_KEY = env_str("AUDIT_KEY")
+if not AUDIT_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "AUDIT_KEY is not set. Set the AUDIT_KEY environment variable to a long random "
+            "string, different from SECRET_KEY and kept outside the database (for example: "
+            "python -c 'import secrets; print(secrets.token_urlsafe(50))'), or set DEBUG=1 "
+            "for local development."
+        )
+    AUDIT_KEY = "insecure-audit-key-for-local-development-only"  # noqa: S105 (DEBUG only)
+elif AUDIT_KEY == SECRET_KEY:
+    raise ImproperlyConfigured("AUDIT_KEY must be a different secret from SECRET_KEY.")
+elif len(AUDIT_KEY) < 32 and not DEBUG:
+    raise ImproperlyConfigured("AUDIT_KEY must be at least 32 characters long.")
+AUDIT_KEYS = env_list("AUDIT_KEYS")
+# Signed checkpoints of the audit log go to the log always, and to these when set.
+AUDIT_CHECKPOINT_DIR = env_str("AUDIT_CHECKPOINT_DIR")
+AUDIT_CHECKPOINT_EMAIL = env_list("AUDIT_CHECKPOINT_EMAIL")
+
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
@@ -51,6 +73,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "assessments.middleware.RequestSizeLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -123,6 +146,9 @@ SESSION_COOKIE_AGE = SESSION_ABSOLUTE_TIMEOUT
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
+# No script reads the CSRF cookie: htmx sends the token from the page (hx-headers on
+# <body>) and forms carry it in a hidden field.
+CSRF_COOKIE_HTTPONLY = True
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -137,6 +163,27 @@ AUTH_PASSWORD_VALIDATORS = [
 # Sign-in throttling: failures per (username, address) before a lockout, and its length.
 LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
 LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 15 * 60)
+
+# Client addresses behind a proxy: the header the proxies append to (as a request.META
+# key; "X-Forwarded-For" is accepted too) and how many proxies in front of the app append
+# to it. The client is the left-most address those proxies wrote; what the client sent
+# itself is ignored (assessments/clientip.py).
+CLIENT_IP_HEADER = env_str("CLIENT_IP_HEADER").strip().upper().replace("-", "_")
+if CLIENT_IP_HEADER and not CLIENT_IP_HEADER.startswith("HTTP_"):
+    CLIENT_IP_HEADER = f"HTTP_{CLIENT_IP_HEADER}"
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 1 if CLIENT_IP_HEADER else 0)
+if TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfigured("TRUSTED_PROXY_COUNT must be 0 or more.")
+
+# Request bodies: forms up to 2 MB; uploads (only the report check takes one) are
+# refused from Content-Length before they are read (assessments.middleware); files up
+# to 5 MB are held in memory, larger ones spooled to a temporary file.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+
+# Assessment PDFs one person may have rendered per minute (unchanged drafts are served
+# again from the cache and do not count).
+REPORT_RENDER_LIMIT = env_int("REPORT_RENDER_LIMIT", 10)
 
 # Security headers. Production defaults are strict; a TLS-terminating proxy sets
 # SECURE_PROXY_SSL_HEADER=HTTP_X_FORWARDED_PROTO.
@@ -234,6 +281,10 @@ REVIEW_INTERVAL_DAYS = {
     2: env_int("REVIEW_INTERVAL_ELEVATED", 180),
     1: env_int("REVIEW_INTERVAL_BASELINE", 365),
 }
+
+# Evidence analysis: host names (and their subdomains) that count as inside the
+# organisation when an MCP server is reached by URL, e.g. "corp.example.com,example.net".
+EVIDENCE_INTERNAL_DOMAINS = env_list("EVIDENCE_INTERNAL_DOMAINS")
 
 # Lazy loads on list pages raise in tests and development instead of silently
 # issuing a query per row (Django 6.1 fetch modes); production batches them.

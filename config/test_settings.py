@@ -3,6 +3,7 @@
 import os
 
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production-use-0123456789")
+os.environ.setdefault("AUDIT_KEY", "test-only-audit-key-not-for-production-use-9876543210")
 
 from config.settings import *  # noqa: E402,F403
 
@@ -20,3 +21,16 @@ SECURE_SSL_REDIRECT = False
 SESSION_COOKIE_SECURE = False
 CSRF_COOKIE_SECURE = False
 ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
+ALLOW_FLUSH_OF_RECORDS = True  # flushes between TransactionTestCases lift the guards
+
+# SQLite tests use a file, as production does: an in-memory database shared between
+# threads locks whole tables instead of waiting, so the parallel sign-in test could not
+# run against it. WAL keeps it about as fast.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    DATABASES["default"]["TEST"] = {  # noqa: F405
+        "NAME": str(BASE_DIR / f".test-db-{os.getpid()}.sqlite3")  # noqa: F405
+    }
+
+# The cache outlives each test while user ids repeat between tests: a per-person render
+# limit would trip across unrelated tests. Its own test sets a small limit.
+REPORT_RENDER_LIMIT = 10_000

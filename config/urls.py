@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from assessments.api import api
 from assessments.views import accounts, errors
 
 urlpatterns = [
@@ -18,6 +19,7 @@ urlpatterns = [
         name="password_change_done",
     ),
     path("admin/", admin.site.urls),
+    path("api/v1/", api.urls),
     path("favicon.ico", errors.favicon, name="favicon"),
     path("", include("assessments.urls")),
 ]

@@ -53,10 +53,12 @@ ACCESS: dict[str, Route] = {
     "favicon": Route(dict.fromkeys(ROLES, 302)),
     # Inventory
     "assessments:dashboard": Route(allowed_from("viewer")),
+    "assessments:figures": Route(allowed_from("viewer")),
     "assessments:agent_list": Route(allowed_from("viewer")),
     "assessments:agent_detail": Route(allowed_from("viewer"), args=SLUG),
     "assessments:agent_lookup": Route(allowed_from("viewer"), query={"q": "sub"}),
     "assessments:agent_create": Route(allowed_from("assessor")),
+    "assessments:agent_import": Route(allowed_from("assessor")),
     "assessments:agent_edit": Route(allowed_from("assessor"), args=SLUG),
     "assessments:agent_form_row": Route(
         allowed_from("assessor"), args=lambda objs: ["systems"], query={"index": "1"}
@@ -77,7 +79,7 @@ ACCESS: dict[str, Route] = {
         {**allowed_from("reviewer", 302), "administrator": 302},
         args=SUBMITTED,
         method="post",
-        data=lambda objs: {"decision": "approve"},
+        data=lambda objs: {"decision": "approve", "lock_version": objs["submitted"].lock_version},
     ),
     "assessments:wizard": Route(allowed_from("assessor", 302), args=DRAFT),
     "assessments:wizard_step": Route(
@@ -128,7 +130,7 @@ ACCESS: dict[str, Route] = {
     # -- reports routes
     "assessments:reports": Route(allowed_from("viewer")),
     "assessments:board_pack_request": Route(
-        allowed_from("assessor", 302), method="post", data=lambda objs: {"tier": ""}
+        allowed_from("viewer", 302), method="post", data=lambda objs: {"tier": ""}
     ),
     "assessments:board_pack_status": Route(
         allowed_from("viewer"), args=lambda objs: [objs["board_pack"].pk]
@@ -144,8 +146,35 @@ ACCESS: dict[str, Route] = {
     "assessments:assessment_report": Route(allowed_from("viewer"), args=DRAFT),
     "assessments:export_inventory": Route(allowed_from("viewer")),
     "assessments:export_assessments": Route(allowed_from("viewer")),
+    # -- notifications routes (each person's own; any role may have some)
+    "assessments:notification_list": Route(allowed_from("viewer")),
+    "assessments:notification_preferences": Route(allowed_from("viewer")),
+    # -- API access (the API's own routes are in tests/test_api_access.py)
+    "assessments:api_tokens": Route(allowed_from("viewer")),
+    # Only the token's owner can revoke it; for others it does not exist.
+    "assessments:api_token_revoke": Route(
+        {**allowed_from("viewer", 404), "viewer": 302},
+        args=lambda objs: [objs["api_token"].pk],
+        method="post",
+    ),
+    "assessments:service_account_create": Route(
+        allowed_from("administrator", 302),
+        method="post",
+        data=lambda objs: {"username": "ci-bot", "role": "assessor"},
+    ),
     # -- catalogue routes
     "assessments:catalogue": Route(allowed_from("viewer")),
+    # -- evidence routes
+    "assessments:evidence_add": Route(allowed_from("assessor"), args=SLUG),
+    "assessments:evidence_detail": Route(
+        allowed_from("viewer"), args=lambda objs: [objs["agent"].slug, objs["evidence"].pk]
+    ),
+    "assessments:proposal_decide": Route(
+        allowed_from("assessor", 302),
+        args=lambda objs: [objs["agent"].slug, objs["evidence"].pk, objs["proposal"].pk],
+        method="post",
+        data=lambda objs: {"decision": "accept"},
+    ),
     # Administration (the whole admin site is for administrators; see AdminAccessTests)
     "admin:index": Route(allowed_from("administrator")),
 }
@@ -157,6 +186,8 @@ def _named_routes(resolver: URLResolver, namespace: str = "") -> set[str]:
         if isinstance(entry, URLResolver):
             if entry.namespace == "admin":
                 names.add("admin:index")
+                continue
+            if entry.namespace == "api":  # one table of its own: tests/test_api_access.py
                 continue
             ns = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
             names |= _named_routes(entry, ns)
@@ -201,7 +232,23 @@ class AccessTableTests(TestCase):
         cls.objs["board_pack"] = BoardPackJob.objects.create(
             requested_by=author, state=BoardPackJob.State.DONE, pdf=b"%PDF-1.7 board pack"
         )
+        # -- API access fixtures
+        cls.objs["api_token"], _secret = actions.create_api_token(
+            cls.users["viewer"],
+            owner=cls.users["viewer"],
+            name="ci",
+            scopes=["read"],
+            expires_in_days=30,
+        )
         # -- catalogue fixtures
+        # -- evidence fixtures
+        cls.objs["evidence"] = actions.upload_evidence(
+            author,
+            agent,
+            [("mcp.json", b'{"mcpServers": {"a": {"url": "https://mcp.example.com/"}}}')],
+            kind="mcp",
+        ).upload
+        cls.objs["proposal"] = cls.objs["evidence"].proposals.get(key="network_reach")
 
     def test_every_route_is_in_the_access_table(self):
         routes = _named_routes(get_resolver())
@@ -312,6 +359,8 @@ COMMON_PARAMS = [
     "due_within",
     "links-0-other",
     "period",
+    "assessment",
+    "email",
 ]
 
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import datetime as dt
+
 from django.db import connection
 from django.test import TestCase
 from django.test.utils import CaptureQueriesContext
@@ -87,10 +89,13 @@ class AgentListTests(TestCase):
         self.assertEqual(response.status_code, 200)
 
     def test_sorting_by_next_review(self):
+        # Next review is the open review's due date, not the agent's scheduled date.
         a = f.agent(slug="later")
         b = f.agent(slug="sooner")
-        Agent.objects.filter(pk=a.pk).update(next_review_on="2027-05-01")
-        Agent.objects.filter(pk=b.pk).update(next_review_on="2027-01-01")
+        Agent.objects.filter(pk=a.pk).update(next_review_on="2026-12-01")
+        Agent.objects.filter(pk=b.pk).update(next_review_on="2027-05-01")
+        Review.objects.create(agent=a, due_on=dt.date(2027, 5, 1))
+        Review.objects.create(agent=b, due_on=dt.date(2027, 1, 1))
         response = self.client.get(reverse("assessments:agent_list"), {"sort": "next_review_on"})
         self.assertEqual([x.slug for x in response.context["agents"]], ["sooner", "later"])
 
@@ -324,6 +329,36 @@ class AgentEditTests(TestCase):
         self.assertContains(response, "Second writer was looking at old data.", status_code=409)
         self.agent.refresh_from_db()
         self.assertEqual(self.agent.purpose, "First writer wins.")
+
+    def test_an_edit_without_its_version_is_a_400_that_changes_nothing(self):
+        self.edit(purpose="Someone else's change.")
+        before = AuditEvent.objects.count()
+        for version in ["", "abc", "-1", "99999999999999999999999"]:
+            with self.subTest(version=version):
+                response = self.edit(purpose="Would silently undo it.", lock_version=version)
+                self.assertEqual(response.status_code, 400)
+        # The field left out altogether.
+        response = self.client.post(
+            reverse("assessments:agent_edit", args=["bot"]),
+            {"name": "x", "slug": "bot", "purpose": "Would silently undo it."},
+        )
+        self.assertEqual(response.status_code, 400)
+        self.agent.refresh_from_db()
+        self.assertEqual(self.agent.purpose, "Someone else's change.")
+        self.assertEqual(AuditEvent.objects.count(), before)
+
+    def test_a_stale_edit_shows_both_sides_of_systems_and_people_in_words(self):
+        other = f.assessor("bea")
+        self.edit(owner=str(other.pk), **{"systems-0-access": "write"})
+        response = self.edit(version=0, purpose="Mine.")
+        self.assertEqual(response.status_code, 409)
+        table = response.content.decode().split('class="table table-sm conflict-table')[1]
+        table = table.split("</table>")[0]
+        self.assertIn("<td>bea</td><td>ada</td>", table)
+        self.assertIn("<td>erp (write)</td><td>erp (read)</td>", table)
+        self.agent.refresh_from_db()
+        self.assertEqual((self.agent.owner, self.agent.purpose), (other, "Does useful things."))
+        self.assertEqual(self.agent.systems.get().access, "write")
 
     def test_descriptive_edits_trigger_no_review(self):
         self.edit(purpose="New words.", name="Renamed bot", environments=["staging"])

@@ -182,8 +182,8 @@ class AssessOutputTests(FilesMixin, TestCase):
             engine.validate_answers(yaml.safe_load(EXAMPLE.read_text())["answers"])
         )
         self.assertIn(f"Invoice triage assistant (invoice-triage)  · {EXAMPLE}", out)
-        self.assertIn("Class       agent identity", out)
-        self.assertIn("Tier        4 · critical, review every 30 days", out)
+        self.assertIn("Class       Agent identity", out)
+        self.assertIn("Tier        4 · Critical, review every 30 days", out)
         self.assertIn("runtime decisions: yes", out)
         self.assertIn("per-task access: no", out)
         self.assertIn("traceability: partial", out)
@@ -584,6 +584,7 @@ class LinkedAgentTests(FilesMixin, TestCase):
             )
             for n in range(3)
         ]
+        run(files[0])  # the compiled catalogue is cached per process: build it first
         with CaptureQueriesContext(connection) as few:
             run(files[0])
         with CaptureQueriesContext(connection) as many:

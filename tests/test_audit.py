@@ -1,8 +1,6 @@
 from __future__ import annotations
 
-import copy
-
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, connection, models, transaction
 from django.test import TestCase
 from django.urls import reverse
 
@@ -75,20 +73,7 @@ class AuditChainTests(TestCase):
         self.assertTrue(report.ok)
         self.assertEqual(report.checked, AuditEvent.objects.count())
 
-    def test_a_changed_event_breaks_the_chain_at_that_event(self):
-        events = list(AuditEvent.objects.order_by("id"))
-        tampered = copy.copy(events[2])
-        tampered.changes = {"n": 99}
-        report = audit.verify_chain([*events[:2], tampered, *events[3:]])
-        self.assertFalse(report.ok)
-        self.assertEqual(report.broken_at, events[2].pk)
-        self.assertIn("changed", report.problem)
-
-    def test_a_removed_event_breaks_the_chain(self):
-        events = list(AuditEvent.objects.order_by("id"))
-        report = audit.verify_chain([*events[:1], *events[2:]])
-        self.assertFalse(report.ok)
-        self.assertEqual(report.broken_at, events[2].pk)
+    # Tampering with stored events, and what verification names: tests/test_records.py.
 
     def test_the_model_refuses_to_change_or_delete_an_event(self):
         event = AuditEvent.objects.first()
@@ -99,23 +84,20 @@ class AuditChainTests(TestCase):
             event.delete()
 
     def test_the_database_refuses_to_change_an_event(self):
+        # Past the Python guard (the base QuerySet.update), the trigger refuses.
         with self.assertRaises(DatabaseError), transaction.atomic():
-            AuditEvent.objects.update(verb="rewritten")
+            models.QuerySet.update(AuditEvent.objects.all(), verb="rewritten")
         self.assertFalse(AuditEvent.objects.filter(verb="rewritten").exists())
 
-    def test_the_database_refuses_deletes_where_it_can(self):
-        # PostgreSQL refuses DELETE by trigger; SQLite's test flushes use DELETE, so there
-        # the model guard (above) is the line of defence.
-        if connection.vendor != "postgresql":
-            self.assertEqual(connection.vendor, "sqlite")
-            return
+    def test_the_database_refuses_to_delete_an_event(self):
         with self.assertRaises(DatabaseError), transaction.atomic():
             AuditEvent.objects.all()._raw_delete(connection.alias)
+        self.assertEqual(AuditEvent.objects.count(), 5)
 
     def test_audit_page_verifies_the_chain_on_request(self):
         self.client.force_login(f.reviewer())
         response = self.client.get(reverse("assessments:audit_list"), {"verify": "1"})
-        self.assertContains(response, "The chain is intact")
+        self.assertContains(response, "The log is intact")
 
     def test_audit_page_filters(self):
         self.client.force_login(f.reviewer())

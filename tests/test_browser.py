@@ -75,6 +75,7 @@ class BrowserFlowTests(StaticLiveServerTestCase):
             slug="triage-bot",
             name="Triage bot",
             systems=[("pagerduty", "write"), ("datadog", "read")],
+            credential_model="static_secret",  # the wizard starts from it; changed below
         )
         self._pw = sync_playwright().start()
         self.addCleanup(self._pw.stop)
@@ -108,14 +109,17 @@ class BrowserFlowTests(StaticLiveServerTestCase):
         page.get_by_role("button", name="Start the assessment").click()
         page.wait_for_url("**/wizard/runtime/")
         panel = page.locator("#decision-panel")
-        self.assertIn("Machine identity", panel.inner_text())
+        # An empty draft is undecided, never headlined as the safe class.
+        self.assertIn("Undecided — ", panel.inner_text())
+        self.assertIn("lean to machine identity", panel.inner_text())
 
         # The live panel follows the answers, without a page load.
         self.choose(page, "decision_mode", RUNTIME["decision_mode"])
         page.wait_for_function(
             "document.querySelector('#decision-panel').innerText.includes('Agent identity')"
         )
-        self.assertIn("decision_mode", panel.inner_text())
+        self.assertIn("How it decides: Planner-executor", panel.inner_text())
+        self.assertNotIn("decision_mode", panel.inner_text())  # words, not codes
         for question, label in list(RUNTIME.items())[1:]:
             self.choose(page, question, label)
 
@@ -171,6 +175,10 @@ class BrowserFlowTests(StaticLiveServerTestCase):
         self.choose(page, "model_steps_self_direct", "No")
         self.choose(page, "hybrid_pipeline", "No")
         follow_up.wait_for(state="hidden")
+        # "Nothing planned" is an answer of its own; it unticks any change ticked before.
+        self.choose(page, "planned_changes", "Write access")
+        self.choose(page, "planned_changes", "Nothing planned")
+        self.assertFalse(page.locator("#q-planned_changes-1").is_checked())
         page.get_by_role("button", name="Save and continue").click()
         page.wait_for_url("**/wizard/controls/")
         page.get_by_role("button", name="Save and review").click()

@@ -167,6 +167,20 @@ class RevokeTests(CalendarTestCase):
         self.who["reviewer"].save()
         self.assertEqual(self.fetch(url).status_code, 404)
 
+    def test_reactivating_the_owner_does_not_revive_their_old_feeds(self):
+        url, _ = self.create(self.who["reviewer"])
+        self.who["reviewer"].is_active = False
+        self.who["reviewer"].save()
+        self.who["reviewer"].is_active = True
+        self.who["reviewer"].save()
+        self.assertEqual(self.fetch(url).status_code, 404)
+        self.assertIsNotNone(CalendarFeed.objects.get().revoked_at)
+        event = AuditEvent.objects.filter(verb="auth.sessions_ended").get()
+        self.assertEqual(event.changes["feeds_revoked"], 1)
+        # A feed they create afterwards works.
+        url, _ = self.create(self.who["reviewer"])
+        self.assertEqual(self.fetch(url).status_code, 200)
+
 
 class FeedFormTests(CalendarTestCase):
     def test_a_team_feed_needs_a_team(self):

@@ -12,6 +12,7 @@ from django.urls import reverse
 
 from assessments import actions
 from assessments.models import GapException
+from assessments.reports import exports
 from assessments.reports.exports import safe_cell
 from tests import factories as f
 from tests import report_helpers as h
@@ -20,10 +21,15 @@ INVENTORY = reverse("assessments:export_inventory")
 ASSESSMENTS = reverse("assessments:export_assessments")
 
 
+# The headers are words; rows are read by column key.
+KEYS = {label: key for key, label in exports.INVENTORY_COLUMNS + exports.ASSESSMENT_COLUMNS}
+
+
 def read_csv(response) -> tuple[bytes, list[dict[str, str]]]:
     raw = b"".join(response.streaming_content)
     text = raw.decode("utf-8-sig")
-    return raw, list(csv.DictReader(io.StringIO(text, newline="")))
+    rows = csv.DictReader(io.StringIO(text, newline=""))
+    return raw, [{KEYS[label]: value for label, value in row.items()} for row in rows]
 
 
 class SafeCellTests(TestCase):

@@ -14,11 +14,15 @@ from assessments.engine import (
     ALLOWED_VALUES,
     ANSWER_KEYS,
     ANSWER_TYPES,
+    CONTRACT_KEYS,
     DEFAULT_REVIEW_INTERVALS,
     TIER_NAMES,
     evaluate,
+    tier_ceiling,
     validate_answers,
+    worst_completion,
 )
+from assessments.engine.bounds import WORST_VALUES
 
 # The answers the classification reads, with every value each can take.
 CLASS_DOMAINS: dict[str, tuple[Any, ...]] = {
@@ -161,3 +165,45 @@ def test_unanswered_is_exactly_the_missing_keys_that_can_still_change_the_class(
     result = evaluate(answers)
     assert set(result.unanswered) == brute_force_unanswered(answers)
     assert list(result.unanswered) == [k for k in CLASS_DOMAINS if k in result.unanswered]
+
+
+# --------------------------------------------------------------------------- tier bounds
+
+
+@st.composite
+def partial_and_completion(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A partial answer set and one completion of it (every missing contract key given)."""
+    partial = draw(answer_sets())
+    extra = {k: draw(value_for(k)) for k in CONTRACT_KEYS if k not in partial}
+    return partial, validate_answers({**partial, **extra})
+
+
+def test_every_contract_key_has_a_worst_value():
+    assert set(WORST_VALUES) == set(CONTRACT_KEYS)
+    for key, value in WORST_VALUES.items():
+        assert validate_answers({key: value}) == {key: value}
+
+
+@settings(max_examples=300, deadline=None)
+@given(partial_and_completion())
+def test_a_completion_never_lowers_the_tier_nor_passes_the_ceiling(pair):
+    partial, complete = pair
+    floor = evaluate(partial).tier
+    reached = evaluate(complete).tier
+    assert floor <= reached <= tier_ceiling(partial)
+
+
+@settings(max_examples=300, deadline=None)
+@given(answer_sets())
+def test_the_ceiling_is_reached_by_a_valid_completion(answers):
+    result = evaluate(answers)
+    worst = validate_answers(worst_completion(answers, result.missing))
+    assert not evaluate(worst).missing
+    assert evaluate(worst).tier == tier_ceiling(answers, result)
+    if not result.missing:
+        assert tier_ceiling(answers) == result.tier
+
+
+def test_an_empty_answer_set_could_still_reach_the_critical_tier():
+    assert evaluate({}).tier == 1
+    assert tier_ceiling({}) == 4

@@ -82,12 +82,17 @@ class QueueContentTests(QueueTestCase):
         self.assertNotContains(response, "later-bot")
         self.assertNotContains(response, "old-bot")
 
-    def test_a_triggered_review_stays_triggered_after_its_due_day(self):
+    def test_a_triggered_review_past_its_due_day_is_overdue_and_still_shows_the_trigger(self):
         self.traveller.shift(dt.timedelta(days=3))
         self.client.force_login(self.who["viewer"])
         response = self.client.get(QUEUE, {"state": "triggered"})
-        self.assertEqual(slugs_in(response), ["changed-bot", "new-bot"])
+        self.assertEqual(slugs_in(response), [])
+        response = self.client.get(QUEUE, {"state": "overdue"})
+        self.assertIn("changed-bot", slugs_in(response))
+        self.assertIn("new-bot", slugs_in(response))
         self.assertContains(response, "3 days late")
+        self.assertContains(response, "overdue since")
+        self.assertContains(response, "state-badge-triggered")
 
     def test_filters(self):
         self.client.force_login(self.who["viewer"])
@@ -293,7 +298,7 @@ class ReassessFromTheQueueTests(QueueTestCase):
         self.assertContains(self.client.get(QUEUE), "Decide v2")
         self.client.post(
             reverse("assessments:assessment_decide", args=["overdue-bot", 2]),
-            {"decision": "approve"},
+            {"decision": "approve", "lock_version": draft.lock_version},
         )
         review.refresh_from_db()
         self.assertEqual((review.state, review.closed_by_assessment_id), ("closed", draft.pk))

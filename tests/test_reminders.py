@@ -101,6 +101,30 @@ class ReminderTests(TestCase):
         )
         self.assertEqual(AuditEvent.objects.filter(verb="review.remind").count(), 2)
 
+    def test_control_characters_never_reach_the_email(self):
+        from assessments.models import Agent, Review
+
+        Agent.objects.filter(pk=self.overdue.pk).update(
+            name="Overdue bot\r\n\r\nURGENT: reply with your password\x1b[31m\u2028x"
+        )
+        review = Review.objects.open().get(agent=self.overdue)
+        Review.objects.filter(pk=review.pk).update(
+            reasons=[{"code": "x", "detail": "Changed\nBcc: attacker@example.com\x07"}]
+        )
+        self.owner.first_name = "Olga\r\nReply-To: attacker@example.com"
+        self.owner.save()
+        self.run_command()
+        owner_mail = next(m for m in mail.outbox if m.to == ["olga@example.com"])
+        html = owner_mail.alternatives[0][0]
+        for body in (owner_mail.body, html):
+            self.assertNotRegex(body, r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+            lines = body.splitlines()
+            self.assertFalse([line for line in lines if line.lstrip().startswith("URGENT")])
+            self.assertFalse([line for line in lines if line.lstrip().startswith("Bcc:")])
+            self.assertFalse([line for line in lines if line.lstrip().startswith("Reply-To:")])
+        self.assertIn("Overdue bot URGENT: reply with your password [31m x", owner_mail.body)
+        self.assertIn("Changed Bcc: attacker@example.com", owner_mail.body)
+
     def test_never_twice_for_the_same_review_and_threshold(self):
         self.run_command()
         mail.outbox.clear()
@@ -167,7 +191,7 @@ class ReminderTests(TestCase):
         fake = mock.Mock()
         fake.default.send_messages = flaky
         with (
-            mock.patch("assessments.reminders.mailers", fake),
+            mock.patch("assessments.notifications.mailers", fake),
             self.assertRaisesMessage(CommandError, "1 e-mail(s) could not be sent"),
         ):
             self.run_command()
@@ -206,14 +230,20 @@ class ReminderTaskTests(TestCase):
         self.traveller.move_to(expires + dt.timedelta(days=1))
         result = tasks.send_review_reminders.enqueue()
         self.assertEqual(result.status, "SUCCESSFUL")
+        # The daily run ends with a signed checkpoint of the audit log as it then stood.
+        checkpoint = result.return_value.pop("audit_checkpoint")
+        self.assertEqual(checkpoint["event_count"], AuditEvent.objects.count())
+        self.assertEqual(checkpoint["failures"], [])
         self.assertEqual(
             result.return_value,
             {
                 "dry_run": False,
                 "exceptions_expired": 1,
                 "reviews_triggered_by_expiry": 1,
+                "exceptions_expiring": 0,
                 "emails": 1,
                 "items": 1,
+                "notifications": 0,
                 "failed": [],
                 "skipped": 0,
             },

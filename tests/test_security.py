@@ -143,7 +143,8 @@ class SignInTests(TestCase):
         lockouts = AuditEvent.objects.filter(verb="auth.locked_out")
         self.assertEqual(lockouts.count(), 1)
         self.assertEqual(lockouts.get().ip_address, "10.0.0.1")
-        self.assertEqual(AuditEvent.objects.filter(verb="auth.login_failed").count(), 5)
+        failed = AuditEvent.objects.filter(verb="auth.login_failed")
+        self.assertEqual(sum(e.changes["failures"] for e in failed), 5)
 
     def test_failures_older_than_the_window_do_not_count(self):
         with time_machine.travel(START, tick=False) as traveller:
@@ -185,6 +186,36 @@ class SessionLifetimeTests(TestCase):
             event = AuditEvent.objects.get(verb="auth.session_expired")
             self.assertEqual(event.changes, {"reason": "idle"})
 
+    def test_background_polling_does_not_keep_an_idle_session_alive(self):
+        from assessments.models import BoardPackJob
+
+        job = BoardPackJob.objects.create(requested_by=self.user)
+        url = reverse("assessments:board_pack_status", args=[job.pk])
+        with time_machine.travel(START, tick=False) as traveller:
+            self.sign_in()
+            for _ in range(5):  # the Reports page polls while a board pack is made
+                traveller.shift(dt.timedelta(minutes=5))
+                self.assertEqual(
+                    self.client.get(url, headers={"HX-Request": "true"}).status_code, 200
+                )
+            traveller.shift(dt.timedelta(minutes=5, seconds=1))  # 30 minutes since a click
+            response = self.client.get(url, headers={"HX-Request": "true"})
+            self.assertEqual(response.status_code, 302)
+            self.assertEqual(
+                AuditEvent.objects.get(verb="auth.session_expired").changes, {"reason": "idle"}
+            )
+
+    def test_opening_the_same_page_is_activity(self):
+        from assessments.models import BoardPackJob
+
+        job = BoardPackJob.objects.create(requested_by=self.user)
+        url = reverse("assessments:board_pack_status", args=[job.pk])
+        with time_machine.travel(START, tick=False) as traveller:
+            self.sign_in()
+            for _ in range(8):
+                traveller.shift(dt.timedelta(minutes=5))
+                self.assertEqual(self.client.get(url).status_code, 200)
+
     def test_a_session_ends_twelve_hours_after_sign_in_however_active(self):
         with time_machine.travel(START, tick=False) as traveller:
             self.sign_in()
@@ -217,6 +248,31 @@ class SessionLifetimeTests(TestCase):
         self.assertEqual(settings.SESSION_COOKIE_SAMESITE, "Lax")
 
 
+class CsrfCookieTests(TestCase):
+    def test_the_csrf_cookie_is_http_only(self):
+        response = self.client.get(reverse("login"))
+        self.assertTrue(response.cookies["csrftoken"]["httponly"])
+
+    def test_htmx_sends_the_token_from_the_page_not_the_cookie(self):
+        from django.test import Client
+
+        client = Client(enforce_csrf_checks=True)
+        client.force_login(f.viewer("csrf-viewer"))
+        page = client.get(reverse("assessments:calendar_feeds")).content.decode()
+        token = re.search(r'<body hx-headers=\'\{"X-CSRFToken": "([^"]+)"\}\'>', page).group(1)
+        # What htmx sends: the header from the page, plus the cookie the browser holds.
+        response = client.post(
+            reverse("assessments:calendar_feeds"),
+            {"scope": "mine"},
+            headers={"X-CSRFToken": token, "HX-Request": "true"},
+        )
+        self.assertEqual(response.status_code, 302)
+        no_token = client.post(reverse("assessments:calendar_feeds"), {"scope": "mine"})
+        self.assertEqual(no_token.status_code, 403)
+        scripts = " ".join(p.read_text() for p in ROOT.joinpath("static/js").glob("*.js"))
+        self.assertNotIn("document.cookie", scripts)
+
+
 class PasswordPolicyTests(TestCase):
     def test_passwords_need_twelve_characters(self):
         with self.assertRaises(ValidationError):
@@ -235,7 +291,7 @@ class PasswordPolicyTests(TestCase):
 
 
 def _manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    drop = {"DEBUG", "SECRET_KEY", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    drop = {"DEBUG", "SECRET_KEY", "AUDIT_KEY", "AUDIT_KEYS", "DJANGO_ALLOW_ASYNC_UNSAFE"}
     clean = {k: v for k, v in os.environ.items() if k not in drop}
     clean.pop("DJANGO_SETTINGS_MODULE", None)
     return subprocess.run(  # noqa: S603 (fixed arguments)
@@ -258,10 +314,20 @@ class ProductionSettingsTests(TestCase):
             env={
                 "DEBUG": "0",
                 "SECRET_KEY": "x" * 20 + "-Production-Key-0123456789-abcdefghij",
+                "AUDIT_KEY": "y" * 20 + "-Production-Audit-Key-0123456789",
                 "ALLOWED_HOSTS": "assessor.example.com",
             },
         )
         self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+
+    def test_refuses_to_start_without_an_audit_key_when_debug_is_off(self):
+        secret = "x" * 20 + "-Production-Key-0123456789-abcdefghij"
+        result = _manage("check", env={"DEBUG": "0", "SECRET_KEY": secret})
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn("AUDIT_KEY is not set", result.stderr)
+        result = _manage("check", env={"DEBUG": "0", "SECRET_KEY": secret, "AUDIT_KEY": secret})
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn("AUDIT_KEY must be a different secret from SECRET_KEY", result.stderr)
 
     def test_refuses_to_start_without_a_secret_key_when_debug_is_off(self):
         result = _manage("check", env={"DEBUG": "0"})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import time_machine
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, models, transaction
 from django.test import TestCase
 from django.urls import reverse
 from django.utils import timezone
@@ -118,7 +118,7 @@ class AutosaveTests(TestCase):
         self.answer("crosses_environments", "")
         self.a.refresh_from_db()
         self.assertNotIn("crosses_environments", self.a.answers)
-        self.answer("planned_changes", [])
+        self.answer("planned_changes", ["none"])  # the explicit "Nothing planned"
         self.a.refresh_from_db()
         self.assertEqual(self.a.answers["planned_changes"], [])
 
@@ -150,8 +150,9 @@ class AutosaveTests(TestCase):
             with self.subTest(data=data):
                 response = self.client.post(wizard_url("wizard_answer", self.a), data)
                 self.assertEqual(response.status_code, 400)
+        before = dict(self.a.answers)  # the credential model comes from the agent form
         self.a.refresh_from_db()
-        self.assertEqual((self.a.answers, self.a.lock_version), ({}, 0))
+        self.assertEqual((self.a.answers, self.a.lock_version), (before, 0))
 
     def test_follow_up_questions_appear_and_disappear(self):
         response = self.answer("hybrid_pipeline", "true")
@@ -291,7 +292,7 @@ class SubmitAndReviewTests(TestCase):
         self.client.force_login(self.reviewer)
         response = self.client.post(
             reverse("assessments:assessment_decide", args=["bot", a.number]),
-            {"decision": "approve"},
+            {"decision": "approve", "lock_version": a.lock_version},
         )
         self.assertEqual(response.status_code, 422)
         self.assertContains(response, "another reviewer must decide it", status_code=422)
@@ -306,7 +307,7 @@ class SubmitAndReviewTests(TestCase):
             self.client.force_login(self.reviewer)
             response = self.client.post(
                 reverse("assessments:assessment_decide", args=["bot", a.number]),
-                {"decision": "approve"},
+                {"decision": "approve", "lock_version": a.lock_version},
             )
         self.assertRedirects(response, a.get_absolute_url())
         self.agent.refresh_from_db()
@@ -333,13 +334,14 @@ class SubmitAndReviewTests(TestCase):
         self.assertIn("audit_gap", a.result["flags"])
         self.client.force_login(self.reviewer)
         url = reverse("assessments:assessment_decide", args=["bot", a.number])
-        response = self.client.post(url, {"decision": "approve"})
+        response = self.client.post(url, {"decision": "approve", "lock_version": a.lock_version})
         self.assertContains(response, "The audit gap blocks approval", status_code=422)
         too_long = timezone.localdate() + dt.timedelta(days=366)
         response = self.client.post(
             url,
             {
                 "decision": "approve",
+                "lock_version": a.lock_version,
                 "exception_subjects": ["audit_gap"],
                 "exception_reason": "Tracing ships next quarter.",
                 "exception_expires_on": too_long.isoformat(),
@@ -350,6 +352,7 @@ class SubmitAndReviewTests(TestCase):
             url,
             {
                 "decision": "approve",
+                "lock_version": a.lock_version,
                 "exception_subjects": ["audit_gap"],
                 "exception_reason": "",
                 "exception_expires_on": (timezone.localdate() + dt.timedelta(days=30)).isoformat(),
@@ -363,6 +366,7 @@ class SubmitAndReviewTests(TestCase):
             url,
             {
                 "decision": "approve",
+                "lock_version": a.lock_version,
                 "exception_subjects": ["audit_gap"],
                 "exception_reason": "Tracing ships next quarter.",
                 "exception_expires_on": expires.isoformat(),
@@ -381,9 +385,19 @@ class SubmitAndReviewTests(TestCase):
         self.client.force_login(self.reviewer)
         url = reverse("assessments:assessment_decide", args=["bot", a.number])
         self.assertEqual(
-            self.client.post(url, {"decision": "return", "comment": " "}).status_code, 422
+            self.client.post(
+                url, {"decision": "return", "comment": " ", "lock_version": a.lock_version}
+            ).status_code,
+            422,
         )
-        self.client.post(url, {"decision": "return", "comment": "Which systems does it write to?"})
+        self.client.post(
+            url,
+            {
+                "decision": "return",
+                "comment": "Which systems does it write to?",
+                "lock_version": a.lock_version,
+            },
+        )
         a.refresh_from_db()
         self.assertEqual(
             (a.status, a.review_comment), ("returned", "Which systems does it write to?")
@@ -400,7 +414,7 @@ class SubmitAndReviewTests(TestCase):
             self.client.force_login(person)
             response = self.client.post(
                 reverse("assessments:assessment_decide", args=["bot", a.number]),
-                {"decision": "approve"},
+                {"decision": "approve", "lock_version": a.lock_version},
             )
             self.assertEqual(response.status_code, 403)
         a.refresh_from_db()
@@ -421,8 +435,13 @@ class ImmutabilityTests(TestCase):
             self.a.delete()
 
     def test_the_database_refuses_to_change_an_approved_assessment(self):
-        with self.assertRaises(DatabaseError), transaction.atomic():
+        with self.assertRaises(ImmutableRecordError):
             Assessment.objects.filter(pk=self.a.pk).update(classification="agent_identity")
+        # Past the Python guard (the base QuerySet.update), the trigger refuses.
+        with self.assertRaises(DatabaseError), transaction.atomic():
+            models.QuerySet.update(
+                Assessment.objects.filter(pk=self.a.pk), classification="agent_identity"
+            )
         self.a.refresh_from_db()
         self.assertEqual(self.a.classification, "machine_identity")
 

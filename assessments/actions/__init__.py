@@ -12,7 +12,11 @@ change. One module per area; everything is re-exported here, so callers write
   exceptions, assignment and reminders.
 - ``reports``: issued assessment reports and board packs.
 - ``catalogue``: catalogue versions.
-- ``accounts``: personal calendar feeds.
+- ``accounts``: personal calendar feeds, API tokens and service accounts.
+- ``notifications``: who is told what (submissions, decisions, expiring exceptions,
+  reviews due), e-mail preferences, reading notifications.
+- ``evidence``: evidence uploads and their proposals (accept, reject), drift reviews.
+- ``webhooks``: webhook endpoints and re-sending a delivery.
 
 Background work is handed over through ``assessments.background``, never by importing
 ``assessments.tasks`` (the tasks import this package, not the other way round).
@@ -20,11 +24,20 @@ Background work is handed over through ``assessments.background``, never by impo
 
 from assessments.actions.accounts import (
     MAX_CALENDAR_FEEDS,
+    ROLE_SCOPES,
+    allowed_scopes,
+    can_manage_tokens_of,
+    create_api_token,
     create_calendar_feed,
+    create_service_account,
+    record_refused_token,
+    revoke_api_token,
     revoke_calendar_feed,
+    touch_api_token,
 )
 from assessments.actions.assessments import (
     approve_assessment,
+    can_approve,
     can_review,
     return_assessment,
     save_answers,
@@ -37,6 +50,12 @@ from assessments.actions.catalogue import (
     make_catalogue_current,
 )
 from assessments.actions.errors import ActionError, ConflictError
+from assessments.actions.evidence import (
+    UploadOutcome,
+    accept_proposal,
+    reject_proposal,
+    upload_evidence,
+)
 from assessments.actions.inventory import (
     ACCESS_RANK,
     AGENT_FIELDS,
@@ -46,8 +65,22 @@ from assessments.actions.inventory import (
     retire_agent,
     update_agent,
 )
+from assessments.actions.notifications import (
+    email_choice,
+    email_choices,
+    expiring_notices,
+    mark_emailed,
+    mark_notifications_read,
+    notify_decided,
+    notify_expiring_exceptions,
+    notify_submitted,
+    record_reminders,
+    reviewers,
+    set_notification_preference,
+)
 from assessments.actions.reports import (
     IssuedReport,
+    RateLimitedError,
     issue_assessment_report,
     issue_board_pack,
     request_board_pack,
@@ -59,26 +92,50 @@ from assessments.actions.reviews import (
     assign_reviews,
     mark_planned_change_landed,
     process_expired_exceptions,
-    record_reminders,
     trigger_review,
+)
+from assessments.actions.webhooks import (
+    create_webhook_endpoint,
+    resend_webhook,
+    update_webhook_endpoint,
 )
 
 __all__ = [
+    "set_notification_preference",
+    "reviewers",
+    "notify_submitted",
+    "notify_expiring_exceptions",
+    "notify_decided",
+    "mark_notifications_read",
+    "mark_emailed",
+    "email_choice",
+    "email_choices",
+    "expiring_notices",
     "ACCESS_RANK",
     "AGENT_FIELDS",
     "MAX_CALENDAR_FEEDS",
+    "ROLE_SCOPES",
     "TRIGGER_FIELDS",
     "ActionError",
     "ConflictError",
     "ExpiredException",
     "IssuedReport",
+    "UploadOutcome",
+    "accept_proposal",
+    "RateLimitedError",
     "approve_assessment",
     "assign_review",
     "assign_reviews",
+    "can_approve",
+    "allowed_scopes",
+    "can_manage_tokens_of",
     "can_review",
     "copy_catalogue_version",
     "create_agent",
+    "create_api_token",
     "create_calendar_feed",
+    "create_service_account",
+    "create_webhook_endpoint",
     "issue_assessment_report",
     "issue_board_pack",
     "load_catalogue_version",
@@ -86,15 +143,22 @@ __all__ = [
     "mark_planned_change_landed",
     "process_expired_exceptions",
     "reactivate_agent",
+    "record_refused_token",
     "record_reminders",
+    "reject_proposal",
+    "resend_webhook",
     "request_board_pack",
     "retire_agent",
+    "revoke_api_token",
     "return_assessment",
     "revoke_calendar_feed",
     "run_board_pack_job",
     "save_answers",
     "start_assessment",
     "submit_assessment",
+    "touch_api_token",
     "trigger_review",
     "update_agent",
+    "upload_evidence",
+    "update_webhook_endpoint",
 ]

@@ -11,6 +11,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from assessments import audit, decisions, engine
+from assessments.actions import notifications
 from assessments.actions.errors import ActionError, ConflictError
 from assessments.models import (
     Agent,
@@ -21,12 +22,6 @@ from assessments.models import (
 )
 
 # --------------------------------------------------------------------------- assessments
-
-
-def _answer_conflicts(
-    stored: dict[str, Any], changes: dict[str, Any]
-) -> dict[str, tuple[Any, Any]]:
-    return {key: (stored.get(key), value) for key, value in changes.items()}
 
 
 @transaction.atomic
@@ -46,6 +41,9 @@ def start_assessment(
         for k, v in (previous.answers if previous else {}).items()
         if k not in decisions.INVENTORY_KEYS
     }
+    if agent.credential_model:
+        # Asked on the agent form already (and kept current there): the wizard starts from it.
+        answers["credential_model"] = agent.credential_model
     number = (Assessment.objects.filter(agent=agent).aggregate(n=Max("number"))["n"] or 0) + 1
     assessment = Assessment.objects.create(
         agent=agent,
@@ -70,7 +68,6 @@ def start_assessment(
     return assessment
 
 
-@transaction.atomic
 def save_answers(
     actor: Any,
     assessment: Assessment,
@@ -80,8 +77,10 @@ def save_answers(
     step: str | None = None,
     request: HttpRequest | None = None,
 ) -> Assessment:
-    """Save answers as they are given. A write based on an older version of the draft
-    (another tab, another person) is refused with both values, never applied."""
+    """Save answers as they are given. Conflicts are per question: a write based on an
+    older version of the draft (another tab, another person) is refused, with both values,
+    only for the questions saved since that version; the other answers save. When some
+    were refused, ``ConflictError`` carries them and the draft as saved (``saved``)."""
     for key in changes:
         if key in decisions.INVENTORY_KEYS:
             raise ActionError(f"{key} comes from the inventory: edit the agent to change it.")
@@ -89,44 +88,71 @@ def save_answers(
         engine.validate_answers({k: v for k, v in changes.items() if v is not None})
     except engine.AnswerError as error:
         raise ActionError(str(error)) from error
+    assessment, conflicts = _save_answers(
+        actor, assessment, changes, expected_version=expected_version, step=step, request=request
+    )
+    if conflicts:
+        raise ConflictError(
+            "These answers changed in another window or by someone else since this page "
+            "loaded. Your answer was not saved. Compare the two values, then choose again.",
+            conflicts,
+            saved=assessment,
+        )
+    return assessment
+
+
+@transaction.atomic
+def _save_answers(
+    actor: Any,
+    assessment: Assessment,
+    changes: dict[str, Any],
+    *,
+    expected_version: int,
+    step: str | None,
+    request: HttpRequest | None,
+) -> tuple[Assessment, dict[str, tuple[Any, Any]]]:
     current = (
-        Assessment.objects.filter(pk=assessment.pk)
-        .values("answers", "lock_version", "status")
+        Assessment.objects.select_for_update()
+        .filter(pk=assessment.pk)
+        .values("answers", "answer_versions", "lock_version", "status")
         .get()
     )
     if current["status"] not in Assessment.EDITABLE_STATUSES:
         raise ActionError("This assessment has been submitted and can no longer be edited.")
     stored = dict(current["answers"] or {})
-    if current["lock_version"] != expected_version:
-        raise ConflictError(
-            "These answers changed in another window or by someone else since this page "
-            "loaded. Your answer was not saved. Compare the two values, then choose again.",
-            _answer_conflicts(stored, changes),
-        )
+    versions = dict(current["answer_versions"] or {})
+    conflicts = {
+        key: (stored.get(key), value)
+        for key, value in changes.items()
+        if versions.get(key, 0) > expected_version and stored.get(key) != value
+    }
+    applied = {k: v for k, v in changes.items() if k not in conflicts}
     new = dict(stored)
-    for key, value in changes.items():
+    for key, value in applied.items():
         if value is None:
             new.pop(key, None)
         else:
             new[key] = value
-    diff = audit.diff({k: stored.get(k) for k in changes}, {k: new.get(k) for k in changes})
+    diff = audit.diff({k: stored.get(k) for k in applied}, {k: new.get(k) for k in applied})
     fields: dict[str, Any] = {"updated_at": timezone.now()}
     if step:
         fields["current_step"] = step
     if diff:
+        version = current["lock_version"] + 1
         fields["answers"] = new
-        fields["lock_version"] = F("lock_version") + 1
-    updated = Assessment.objects.filter(
-        pk=assessment.pk, lock_version=expected_version, status__in=Assessment.EDITABLE_STATUSES
-    ).update(**fields)
-    if not updated:
-        raise ConflictError(
-            "Someone saved these answers at the same moment. Your answer was not saved.",
-            _answer_conflicts(stored, changes),
-        )
+        fields["answer_versions"] = {**versions, **dict.fromkeys(diff, version)}
+        fields["lock_version"] = version
+    Assessment.objects.filter(pk=assessment.pk).update(**fields)
     # Only the fields written above: the agent and catalogue already loaded stay cached.
     assessment.refresh_from_db(
-        fields=["answers", "lock_version", "current_step", "updated_at", "status"]
+        fields=[
+            "answers",
+            "answer_versions",
+            "lock_version",
+            "current_step",
+            "updated_at",
+            "status",
+        ]
     )
     if diff:
         audit.record(
@@ -137,7 +163,7 @@ def save_answers(
             request=request,
             changes=diff,
         )
-    return assessment
+    return assessment, conflicts
 
 
 @transaction.atomic
@@ -160,7 +186,9 @@ def submit_assessment(
         raise ActionError("Only a draft or a returned assessment can be submitted.")
     if expected_version is not None and current.lock_version != expected_version:
         raise ConflictError(
-            "These answers changed since this page loaded. Check them, then submit again."
+            "These answers changed since this page loaded. Nothing was submitted. Check them "
+            "below, then submit again.",
+            {"Version of the answers": (str(current.lock_version), str(expected_version))},
         )
     answers = decisions.effective_answers(current)
     result = decisions.evaluate_answers(answers, current.catalogue)
@@ -196,6 +224,7 @@ def submit_assessment(
             "flags": list(result.flags),
         },
     )
+    notifications.notify_submitted(actor, current)
     return current
 
 
@@ -203,14 +232,42 @@ def can_review(actor: Any, assessment: Assessment) -> tuple[bool, str]:
     """Whether ``actor`` may approve or return ``assessment``, and why not."""
     if not actor.has_perm("assessments.review_assessment"):
         return False, "Only reviewers can approve or return assessments."
-    if actor.pk in (assessment.assessor_id, assessment.submitted_by_id):
-        return (
-            False,
-            "You filled in or submitted this assessment, so another reviewer must decide it.",
-        )
     if assessment.status != Assessment.Status.SUBMITTED:
         return False, "Only a submitted assessment can be approved or returned."
+    # Four eyes: whoever started, answered or submitted this version may not decide it.
+    if actor.pk == assessment.assessor_id:
+        return False, "You started this assessment, so another reviewer must decide it."
+    if actor.pk == assessment.submitted_by_id:
+        return False, "You submitted this assessment, so another reviewer must decide it."
+    if actor.pk in assessment.answerer_ids():
+        return (
+            False,
+            "You answered questions of this version, so another reviewer must decide it.",
+        )
     return True, ""
+
+
+def can_approve(actor: Any, assessment: Assessment) -> tuple[bool, str]:
+    """``can_review``, and the agent must still be in service."""
+    allowed, why = can_review(actor, assessment)
+    if allowed and assessment.agent.is_retired:
+        return (
+            False,
+            f"{assessment.agent.name} is retired, so this assessment cannot be approved. "
+            "Return it, or reactivate the agent first.",
+        )
+    return allowed, why
+
+
+def _check_reviewed_version(current: Assessment, expected_version: int | None) -> None:
+    """A decision is about the answers the reviewer read: refuse it if they changed since
+    (returned, edited and submitted again in between)."""
+    if expected_version is not None and current.lock_version != expected_version:
+        raise ConflictError(
+            "This assessment changed after you opened it. Nothing was decided. Read it again "
+            "below, then decide.",
+            {"Version of the answers": (str(current.lock_version), str(expected_version))},
+        )
 
 
 @transaction.atomic
@@ -221,6 +278,7 @@ def approve_assessment(
     exception_subjects: list[str] | tuple[str, ...] = (),
     exception_reason: str = "",
     exception_expires_on: dt.date | None = None,
+    expected_version: int | None = None,
     request: HttpRequest | None = None,
     now: dt.datetime | None = None,
 ) -> Assessment:
@@ -231,9 +289,10 @@ def approve_assessment(
         .select_related("agent")
         .get(pk=assessment.pk)
     )
-    allowed, why = can_review(actor, current)
+    allowed, why = can_approve(actor, current)
     if not allowed:
         raise ActionError(why)
+    _check_reviewed_version(current, expected_version)
     now = now or timezone.now()
     today = timezone.localdate(now)
     result = current.result or {}
@@ -268,7 +327,9 @@ def approve_assessment(
     current.reviewer = actor
     current.decided_at = now
     current.next_review_on = next_review
+    current.lock_version = F("lock_version") + 1
     current.save()
+    current.refresh_from_db(fields=["lock_version"])
     for subject in subjects:
         assert exception_expires_on is not None  # checked above  # noqa: S101
         exception = GapException.objects.create(
@@ -321,6 +382,7 @@ def approve_assessment(
         },
     )
     _reschedule_review(actor, current, next_review, request=request, now=now)
+    notifications.notify_decided(actor, current)
     return current
 
 
@@ -383,6 +445,7 @@ def return_assessment(
     assessment: Assessment,
     *,
     comment: str,
+    expected_version: int | None = None,
     request: HttpRequest | None = None,
     now: dt.datetime | None = None,
 ) -> Assessment:
@@ -394,6 +457,7 @@ def return_assessment(
     allowed, why = can_review(actor, current)
     if not allowed:
         raise ActionError(why)
+    _check_reviewed_version(current, expected_version)
     if not comment.strip():
         raise ActionError("Say what needs to change: a comment is required to return it.")
     current.status = Assessment.Status.RETURNED
@@ -414,4 +478,5 @@ def return_assessment(
             "comment": current.review_comment,
         },
     )
+    notifications.notify_decided(actor, current)
     return current

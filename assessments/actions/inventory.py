@@ -217,20 +217,10 @@ def update_agent(
     if current.is_retired:
         raise ActionError("This agent is retired. Retired agents cannot be edited.")
     if expected_version is not None and current.lock_version != expected_version:
-        theirs = _field_values(current)
-        conflicts = {
-            name: (
-                theirs[name],
-                fields[name] if not hasattr(fields[name], "pk") else fields[name].pk,
-            )
-            for name in AGENT_FIELDS
-            if name in fields
-            and theirs[name] != (fields[name].pk if hasattr(fields[name], "pk") else fields[name])
-        }
         raise ConflictError(
             "Someone else saved this agent after you opened it. Nothing was saved. Review their "
             "values below, then save again to keep yours.",
-            conflicts,
+            *_agent_conflicts(current, fields, systems, links),
         )
     before = _field_values(current)
     before_readable = _readable(current, before)
@@ -273,6 +263,47 @@ def update_agent(
     ):
         _trigger_composite_escalation(actor, current, composite_before, request=request)
     return current
+
+
+def _shown(value: Any) -> str:
+    if hasattr(value, "get_username"):
+        return value.get_username()
+    if hasattr(value, "pk"):
+        return str(value)
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(v) for v in value)
+    return "" if value is None else str(value)
+
+
+def _agent_conflicts(
+    current: Agent,
+    fields: dict[str, Any],
+    systems: list[dict[str, str]] | None,
+    links: list[dict[str, str]] | None,
+) -> tuple[dict[str, tuple[str, str]], dict[str, str]]:
+    """Where the saved agent and the stale edit differ, as field -> (theirs, yours), and
+    each field's label."""
+    out: dict[str, tuple[str, str]] = {}
+    labels = {"systems": "Systems", "links": "Linked agents"}
+    for name in AGENT_FIELDS:
+        if name not in fields:
+            continue
+        theirs, yours = getattr(current, name), fields[name]
+        if (getattr(theirs, "pk", theirs)) != (getattr(yours, "pk", yours)):
+            field = Agent._meta.get_field(name)
+            labels[name] = str(getattr(field, "verbose_name", name)).capitalize()
+            out[name] = (_shown(theirs), _shown(yours))
+    if systems is not None:
+        saved = sorted(f"{s.name} ({s.access})" for s in current.systems.all())
+        wanted = sorted(f"{s['name']} ({s['access']})" for s in systems)
+        if saved != wanted:
+            out["systems"] = (", ".join(saved), ", ".join(wanted))
+    if links is not None:
+        saved = sorted(f"{kind.replace('_', ' ')} {slug}" for kind, slug in _link_rows(current))
+        wanted = sorted(f"{row['kind'].replace('_', ' ')} {row['other']}" for row in links)
+        if saved != wanted:
+            out["links"] = (", ".join(saved), ", ".join(wanted))
+    return out, labels
 
 
 _NO_SYSTEMS: dict[str, Any] = {"added": [], "removed": [], "changed": []}

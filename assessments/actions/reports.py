@@ -5,11 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from assessments import audit, background
+from assessments import audit, background, ratelimit
+from assessments.actions.errors import ActionError
 from assessments.models import (
     Assessment,
 )
@@ -17,6 +20,20 @@ from assessments.models import (
 # --------------------------------------------------------------------------- reports
 # (Imports inside each function: the report modules import the wizard's views, which
 # import this module.)
+
+
+# How long a rendered draft is served again for unchanged content, and the window of
+# the per-person render limit (settings.REPORT_RENDER_LIMIT renders per window).
+DRAFT_CACHE_SECONDS = 60 * 60
+REPORT_RENDER_WINDOW = 60
+
+
+class RateLimitedError(ActionError):
+    """Too many requests; ``retry_after`` is in seconds."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -56,6 +73,37 @@ def issue_assessment_report(
     ).order_by("created_at", "pk")
     if approved and (record := kept.first()) is not None:
         return IssuedReport(record, bytes(record.pdf or b""))
+    # A downloaded draft is rendered again only when what it states changed: the same
+    # person asking for the same content gets the copy already issued to them (same
+    # document, same bytes). The command line always renders a new copy.
+    draft_key = None
+    if not approved and request is not None:
+        from assessments.reports.assessment import report_content
+        from assessments.reports.pdf import canonical_json
+
+        digest = sha256_hex(canonical_json(report_content(assessment)))
+        who = actor.pk if getattr(actor, "is_authenticated", False) else actor_label or "-"
+        draft_key = f"draft-report:{assessment.pk}:{digest}:{who}"
+        cached = cache.get(draft_key)
+        if cached and (
+            record := ReportRecord.objects.filter(
+                pk=cached[0], assessment=assessment, content_sha256=digest
+            ).first()
+        ):
+            return IssuedReport(record, cached[1])
+    # Rendering costs about half a second of CPU: limit how often one person can ask.
+    if (
+        request is not None
+        and getattr(actor, "is_authenticated", False)
+        and (
+            wait := ratelimit.take(
+                f"report-render:{actor.pk}", settings.REPORT_RENDER_LIMIT, REPORT_RENDER_WINDOW
+            )
+        )
+    ):
+        raise RateLimitedError(
+            "You have made many reports in the last minute. Try again in a minute.", wait
+        )
     now = timezone.now()
     document_id = new_document_id("assessment", now)
     author = _report_author(actor, actor_label)
@@ -86,6 +134,8 @@ def issue_assessment_report(
         )
         ReportRecord.objects.filter(pk=record.pk).update(created_at=now)
         record.created_at = now
+        if draft_key:  # checked against the record when read, should this roll back
+            cache.set(draft_key, (record.pk, report.rendered.data), DRAFT_CACHE_SECONDS)
         audit.record(
             "report.issue",
             actor=actor,

@@ -18,7 +18,6 @@ from assessments.models import (
     AgentLink,
     Assessment,
     GapException,
-    ReminderLog,
     Review,
 )
 
@@ -304,27 +303,3 @@ def assign_review(
     assign_reviews(actor, [review.pk], assignee, request=request)
     review.refresh_from_db(fields=["assignee", "state"])
     return review
-
-
-@transaction.atomic
-def record_reminders(
-    recipient: Any, items: list[tuple[Review, str]], *, now: dt.datetime | None = None
-) -> None:
-    """Log that ``recipient`` was reminded of each (review, threshold): never twice.
-
-    Raises ``IntegrityError`` when another run logged one of them first."""
-    ReminderLog.objects.bulk_create(
-        ReminderLog(review=review, recipient=recipient, threshold=threshold)
-        for review, threshold in items
-    )
-    audit.record(
-        "review.remind",
-        obj=recipient,
-        object_repr=f"Reminder to {recipient.get_username()}"[:255],
-        changes={
-            "reviews": [
-                {"agent": review.agent.slug, "due_on": review.due_on.isoformat(), "threshold": t}
-                for review, t in items
-            ]
-        },
-    )

@@ -18,6 +18,7 @@ from .answers import (
     format_value,
     validate_answers,
 )
+from .bounds import tier_ceiling, worst_completion
 from .catalogue import (
     Catalogue,
     CatalogueError,
@@ -84,5 +85,7 @@ __all__ = [
     "format_value",
     "load_catalogue",
     "load_questionnaire",
+    "tier_ceiling",
     "validate_answers",
+    "worst_completion",
 ]

@@ -55,6 +55,9 @@ class Framework:
     publisher: str = ""
     url: str = ""
     notes: tuple[str, ...] = ()
+    # (level name, the framework's real number of items at that level), top level first:
+    # coverage is counted one level at a time out of these, not out of the items listed.
+    levels: tuple[tuple[str, int], ...] = ()
 
     def item(self, item_id: str) -> FrameworkItem | None:
         return next((i for i in self.items if i.id == item_id), None)
@@ -278,6 +281,11 @@ class Catalogue:
                     "publisher": f.publisher,
                     "url": f.url,
                     **({"notes": list(f.notes)} if f.notes else {}),
+                    **(
+                        {"levels": [{"name": n, "total": t} for n, t in f.levels]}
+                        if f.levels
+                        else {}
+                    ),
                     "items": [
                         {"id": i.id, "title": i.title}
                         | ({"parent": i.parent} if i.parent is not None else {})
@@ -321,6 +329,7 @@ def _framework(data: Mapping[str, Any]) -> Framework:
         publisher=str(data.get("publisher") or ""),
         url=str(data.get("url") or ""),
         notes=tuple(str(n) for n in data.get("notes") or ()),
+        levels=tuple((str(v["name"]), int(v["total"])) for v in data.get("levels") or ()),
         items=tuple(
             FrameworkItem(
                 id=str(i["id"]),

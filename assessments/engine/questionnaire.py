@@ -42,6 +42,9 @@ class Question:
     options: tuple[Option, ...] = ()
     show_if: tuple[tuple[str, tuple[Any, ...]], ...] = ()
     source: str = ""
+    # A multichoice question may offer an explicit "none of these" answer (the empty list),
+    # so that "nothing" is an answer given rather than a question left alone.
+    none_option: str = ""
 
     @property
     def values(self) -> tuple[Any, ...]:
@@ -142,6 +145,9 @@ def _question(data: Mapping[str, Any]) -> Question:
     if not data.get("help"):
         raise QuestionnaireError(f"Question {qid!r} has no help text.")
     show_if = data.get("show_if") or {}
+    none_option = str(data.get("none_option") or "")
+    if none_option and qtype != "multichoice":
+        raise QuestionnaireError(f"Question {qid!r} is not multichoice but has a none_option.")
     return Question(
         id=qid,
         type=qtype,
@@ -158,6 +164,7 @@ def _question(data: Mapping[str, Any]) -> Question:
         ),
         show_if=tuple((str(k), tuple(v)) for k, v in show_if.items()),
         source=str(data.get("source") or ""),
+        none_option=none_option,
     )
 
 

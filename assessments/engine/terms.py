@@ -101,3 +101,40 @@ FACT_VALUES: dict[str, tuple[Any, ...]] = {
     **{k: v for k, v in ALLOWED_VALUES.items() if ANSWER_TYPES[k] in (CHOICE, BOOLEAN)},
     **DERIVED_FACTS,
 }
+
+# Short names of the answers, for sentences and tables that cannot hold a whole question.
+ANSWER_TITLES: dict[str, str] = {
+    "decision_mode": "How it decides",
+    "tool_selection": "Tool selection",
+    "crosses_environments": "Crosses environments",
+    "calls_external_apis": "Model-shaped external calls",
+    "credential_model": "Credential model",
+    "decides_own_scopes": "Decides its own scopes",
+    "alters_own_access": "Widens its own access",
+    "shared_platform_role": "Shared platform role",
+    "systems": "Systems it reaches",
+    "human_approval": "Human approval",
+    "delegated_approval": "Approves for people",
+    "network_reach": "Network reach",
+    "traced_identity": "Traced to its identity",
+    "traced_policy_decision": "Traced to a policy decision",
+    "traced_audit_record": "Traced to an audit record",
+    "orchestration": "Orchestration",
+    "linked_agents": "Linked agents",
+    "hybrid_pipeline": "Hybrid pipeline",
+    "model_steps_self_direct": "Model steps steer the pipeline",
+    "planned_changes": "Planned changes",
+    "policy_enforcement": "Policy enforcement",
+    "kill_switch": "Kill switch",
+    "access_review": "Access review",
+    "admin_sessions_brokered": "Brokered admin sessions",
+}
+CLASSIFICATION_TITLES: dict[str, str] = {
+    "agent_identity": "Agent identity",
+    "machine_identity": "Machine identity",
+}
+CONTROL_STATUS_TITLES: dict[str, str] = {
+    "in_place": "In place",
+    "gap": "Gap",
+    "unknown": "Not shown by the answers",
+}

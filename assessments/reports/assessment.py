@@ -19,20 +19,13 @@ from typing import Any
 from django.db.models import Q
 from django.utils import timezone
 
-from assessments import decisions, engine
+from assessments import decisions, engine, portfolio, provenance
 from assessments.models import Assessment, AuditEvent, Classification, GapException
-from assessments.presentation import display_value, panel_context
+from assessments.presentation import display_value, panel_context, why
 from assessments.reports.pdf import PdfMeta, RenderedPdf, canonical_json, render_pdf, sha256_hex
 
 TEMPLATE = "reports/pdf/assessment.html"
 CLASS_LABELS: dict[str, str] = dict(Classification.choices)
-CLASS_MEANING = {
-    "agent_identity": "Govern it as a distinct AI-agent identity: its own workload identity, "
-    "short-lived credentials, policy evaluated at request time, per-action audit and "
-    "containment.",
-    "machine_identity": "Ordinary machine-identity controls are enough: a least-privilege "
-    "service account with a named owner, vaulted secrets, access review and activity logging.",
-}
 PRIMARY_FRAMEWORKS = 4
 STATUS_LABELS = {"in_place": "In place", "gap": "Gap", "unknown": "Not shown by the answers"}
 
@@ -90,7 +83,14 @@ def report_content(assessment: Assessment) -> dict[str, Any]:
     q = decisions.questionnaire(assessment.questionnaire_version)
     result = result_of(assessment)
     answers = answers_of(assessment)
-    panel = panel_context(result, q)
+    from_evidence = provenance.answers_from_evidence(assessment, answers)
+    effective = (
+        decisions.effective_answers(assessment)
+        if assessment.status in Assessment.EDITABLE_STATUSES
+        else None
+    )
+    panel = panel_context(result, q, from_evidence=from_evidence, answers=effective)
+    head = panel["headline"]
     catalogue = decisions.catalogue_data(assessment.catalogue)
     exceptions = exceptions_as_of(assessment, as_of)
 
@@ -150,18 +150,23 @@ def report_content(assessment: Assessment) -> dict[str, Any]:
                 ],
             }
         )
+    # Addressed: a mapped control is in place (a gap addresses nothing); a parent is
+    # addressed when any child is; counted one level at a time (portfolio.py).
+    addressed = portfolio.addressed_items(catalogue, [dict(c) for c in result.controls])
     coverage = []
     for key, ids in sorted(
         result.framework_mappings.items(), key=lambda kv: position.get(kv[0], 99)
     ):
         if key not in frameworks or not ids:
             continue
+        items = addressed.get(key, set())
         coverage.append(
             {
                 "framework": frameworks[key]["short_name"],
-                "addressed": len(ids),
-                "of": len(frameworks[key]["items"]),
-                "items": sorted(ids, key=lambda i, k=key: order.get((k, i), (99, 0))),  # type: ignore[misc]
+                "levels": [
+                    level.text for level in portfolio.level_coverage(frameworks[key], items)
+                ],
+                "items": sorted(items, key=lambda i, k=key: order.get((k, i), (99, 0))),  # type: ignore[misc]
             }
         )
 
@@ -195,6 +200,7 @@ def report_content(assessment: Assessment) -> dict[str, Any]:
                 "id": question.id,
                 "prompt": question.prompt,
                 "value": display_value(question, answers.get(question.id)),
+                "from_evidence": question.id in from_evidence,
             }
             for question in section.questions
             if question.shown(answers) or question.source == "inventory"
@@ -241,7 +247,14 @@ def report_content(assessment: Assessment) -> dict[str, Any]:
         "decision": {
             "classification": result.classification,
             "classification_label": CLASS_LABELS[result.classification],
-            "meaning": CLASS_MEANING[result.classification],
+            # The headline (presentation.headline): "Undecided — N answers could change
+            # the class" while they are missing, the class otherwise.
+            "decided": head.decided,
+            "headline": head.title,
+            "leaning": head.leaning,
+            "tier_label": head.tier,
+            "tier_at_least": head.tier_at_least,
+            "meaning": head.meaning,
             "tier": result.tier,
             "tier_name": result.tier_name.capitalize(),
             "review_interval_days": result.review_interval_days,
@@ -253,7 +266,22 @@ def report_content(assessment: Assessment) -> dict[str, Any]:
         },
         "signals": signals,
         "flags": flags,
-        "rationale": list(result.rationale),
+        "from_evidence": [
+            {
+                "key": item["key"],
+                "prompt": item["prompt"],
+                "value": item["display"],
+                "rule": item["rule"],
+                "kind": item["kind"],
+                "principal": item["principal"],
+                "files": [dict(f) for f in item["files"]],
+                "uploaded_at": item["uploaded_at"],
+                "accepted_by": item["accepted_by"],
+                "accepted_at": item["accepted_at"],
+            }
+            for item in panel["from_evidence"]
+        ],
+        "rationale": why(result),
         "controls": controls,
         "gap_count": sum(1 for c in controls if c["status"] == "gap"),
         "mapping_columns": [frameworks[key]["short_name"] for key in primary],

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Exists, F, OuterRef, Q, Subquery
+from django.conf import settings
+from django.db.models import F, OuterRef, Q, Subquery
+from django.urls import reverse
 from django.utils import dateformat, timezone
 
-from assessments import decisions
+from assessments import decisions, portfolio
 from assessments.engine import FLAG_DESCRIPTIONS, FLAG_TITLES, TIER_NAMES
 from assessments.models import (
     Agent,
@@ -70,6 +72,10 @@ class BoardFilters:
             )
         except (TypeError, ValueError) as exc:
             raise FilterError("Dates must be written as YYYY-MM-DD.") from exc
+        except OverflowError as exc:  # a period that would start before year 1
+            raise FilterError("Choose a period end after 1900.") from exc
+        if since.year < 1900 or until.year > 2999:
+            raise FilterError("Choose dates between 1900 and 2999.")
         if since > until:
             raise FilterError("The period must start on or before the day it ends.")
         team = str(params.get("team") or "")
@@ -132,13 +138,9 @@ def _name(first: str, last: str, username: str) -> str:
 
 
 def _latest_approved(scope: Any) -> Any:
-    later = Assessment.objects.approved().filter(
-        agent_id=OuterRef("agent_id"), number__gt=OuterRef("number")
-    )
     return (
-        Assessment.objects.approved()
+        Assessment.objects.latest_approved()
         .filter(agent__in=scope)
-        .exclude(Exists(later))
         .values(
             "agent_id",
             "number",
@@ -258,12 +260,6 @@ def _reviews(qs: Any, today: dt.date) -> list[dict[str, Any]]:
     ]
 
 
-@dataclass
-class _Coverage:
-    in_place: set[int] = field(default_factory=set)
-    gap: set[int] = field(default_factory=set)
-
-
 def _chart(matrix: dict[Any, dict[str, int]], columns: list[tuple[Any, str]]) -> dict[str, Any]:
     """Geometry of the class-by-tier stacked bar chart (SVG user units)."""
     width, height, left, bottom, top = 640, 250, 44, 34, 18
@@ -346,7 +342,9 @@ def board_content(filters: BoardFilters, *, today: dt.date | None = None) -> dic
     today = today or timezone.localdate()
     scope = filters.agents()
     agents = list(
-        scope.order_by("team__name", "name", "pk").values(
+        portfolio.agents_for_list(scope, today)
+        .order_by("team__name", "name", "pk")
+        .values(
             "pk",
             "name",
             "slug",
@@ -354,7 +352,8 @@ def board_content(filters: BoardFilters, *, today: dt.date | None = None) -> dic
             "environments",
             "current_classification",
             "current_tier",
-            "next_review_on",
+            "next_review",
+            "review_triggered",
             "team__name",
             "owner__first_name",
             "owner__last_name",
@@ -378,8 +377,10 @@ def board_content(filters: BoardFilters, *, today: dt.date | None = None) -> dic
     active_exceptions: dict[int, dict[str, dt.date]] = defaultdict(dict)
     exceptions: list[dict[str, Any]] = []
     expired: list[dict[str, Any]] = []
+    # Renewed exceptions are superseded: neither in force nor "expired" (portfolio.py).
     for e in (
-        GapException.objects.filter(agent__in=ids, revoked_at__isnull=True)
+        GapException.objects.not_superseded()
+        .filter(agent__in=ids, revoked_at__isnull=True)
         .filter(Q(expires_on__gte=today) | Q(expires_on__gte=filters.since))
         .order_by("expires_on", "agent__name")
         .values(
@@ -418,6 +419,11 @@ def board_content(filters: BoardFilters, *, today: dt.date | None = None) -> dic
             expired.append(listed)
 
     overdue = _reviews(Review.objects.overdue(today).filter(agent__in=ids), today)
+    review_counts = portfolio.review_states(
+        today, Review.objects.in_queue(DUE_WITHIN_DAYS, today).filter(agent__in=ids)
+    )
+    states = portfolio.assessment_states(scope)
+    open_gaps = portfolio.open_gaps(today, top=0, agents=scope)
     due = _reviews(Review.objects.due(DUE_WITHIN_DAYS, today).filter(agent__in=ids), today)
     reclassified = _reclassifications(ids, filters)
     first_decisions = (
@@ -438,21 +444,12 @@ def board_content(filters: BoardFilters, *, today: dt.date | None = None) -> dic
     catalogues = {
         v.pk: decisions.catalogue_data(v) for v in CatalogueVersion.objects.filter(pk__in=versions)
     }
-    mapped: dict[int, dict[str, list[tuple[str, str]]]] = {
-        pk: {
-            c["id"]: [(m["framework"], m["item"]) for m in c["mappings"]] for c in data["controls"]
-        }
-        for pk, data in catalogues.items()
-    }
-    coverage: dict[tuple[str, str], _Coverage] = defaultdict(_Coverage)
     gaps_by_control: dict[str, dict[str, Any]] = {}
     flag_counts: Counter[str] = Counter()
     matrix: dict[Any, dict[str, int]] = {t: Counter() for t in (*TIER_LABELS, None)}
     team_rows: dict[str, Counter[str]] = defaultdict(Counter)
     overdue_slugs = {r["slug"] for r in overdue}
     blocks = []
-    agents_with_open_gaps = 0
-    open_gap_total = 0
     for a in agents:
         cls = a["current_classification"] or UNASSESSED
         tier = a["current_tier"] if a["current_classification"] else None
@@ -465,20 +462,12 @@ def board_content(filters: BoardFilters, *, today: dt.date | None = None) -> dic
         approved_row = latest.get(a["pk"])
         gap_parts: list[str] = []
         flags: list[str] = []
-        open_gaps = 0
         if approved_row is not None:
             flags = list(approved_row["flags"] or [])
             flag_counts.update(flags)
             agent_exceptions = active_exceptions.get(a["pk"], {})
-            control_map = mapped.get(approved_row["catalogue_id"], {})
             for control in approved_row["controls"] or []:
-                status = control["status"]
-                for key in control_map.get(control["id"], []):
-                    if status == "in_place":
-                        coverage[key].in_place.add(a["pk"])
-                    elif status == "gap":
-                        coverage[key].gap.add(a["pk"])
-                if status != "gap":
+                if control["status"] != "gap":
                     continue
                 entry = gaps_by_control.setdefault(
                     control["id"],
@@ -490,11 +479,7 @@ def board_content(filters: BoardFilters, *, today: dt.date | None = None) -> dic
                     entry["excepted"] += 1
                     gap_parts.append(f"{control['id']} (exception until {_d(until)})")
                 else:
-                    open_gaps += 1
                     gap_parts.append(control["id"])
-        if open_gaps:
-            agents_with_open_gaps += 1
-            open_gap_total += open_gaps
         owner = _name(a["owner__first_name"], a["owner__last_name"], a["owner__username"])
         if approved_row is not None and tier:
             decided = (
@@ -505,11 +490,13 @@ def board_content(filters: BoardFilters, *, today: dt.date | None = None) -> dic
         else:
             decided = "Not assessed: no approved assessment yet"
         review = ""
-        if a["next_review_on"]:
-            late = (today - a["next_review_on"]).days
-            review = f"next review {_d(a['next_review_on'])}" + (
+        if a["next_review"]:  # the open review's due date (portfolio.agents_for_list)
+            late = (today - a["next_review"]).days
+            review = f"next review {_d(a['next_review'])}" + (
                 f" (overdue by {late} day{'s' if late != 1 else ''})" if late > 0 else ""
             )
+            if a["review_triggered"]:
+                review += ", triggered by a change"
         reach = writes.get(a["pk"], [])
         if reads[a["pk"]]:
             reach = [*reach, f"{reads[a['pk']]} read-only"]
@@ -541,39 +528,31 @@ def board_content(filters: BoardFilters, *, today: dt.date | None = None) -> dic
     high = sum(matrix[3].values())
     expiring = sum(1 for e in exceptions if e["days_left"] <= DUE_WITHIN_DAYS)
 
-    # Coverage matrix: the current catalogue's items, in its order. Agents decided under
-    # an older version count through that version's mappings, matched by framework and id.
-    current_data = catalogues[in_force.pk]
-    frameworks = []
-    any_mapping = {
-        pair for controls in mapped.values() for pairs in controls.values() for pair in pairs
-    }
-    for fw in current_data["frameworks"]:
-        items = []
-        unmapped = []
-        for it in fw["items"]:
-            key = (fw["key"], it["id"])
-            cov = coverage.get(key)
-            if key not in any_mapping:
-                unmapped.append(it["id"])
-                continue
-            in_place = len(cov.in_place) if cov else 0
-            gap = len(cov.gap) if cov else 0
-            items.append(
+    # Coverage matrix: the current catalogue's items, in its order (portfolio.py).
+    coverage = portfolio.portfolio_coverage(list(latest.values()), catalogues, in_force.pk)
+    frameworks = [
+        {
+            "key": fw["key"],
+            "name": fw["name"],
+            "levels": [level.text for level in fw["levels"]],
+            "unmapped": fw["unmapped"],
+            "items": [
                 {
-                    "id": it["id"],
-                    "title": it["title"],
-                    "in_place": in_place,
-                    "gap": gap,
-                    "in_place_pct": _pct(in_place, assessed),
-                    "gap_pct": _pct(gap, assessed),
-                    "in_place_heat": _heat(in_place, assessed),
-                    "gap_heat": _heat(gap, assessed),
+                    "id": it.id,
+                    "title": it.title,
+                    "depth": it.depth,
+                    "in_place": it.in_place,
+                    "gap": it.gap_only,
+                    "in_place_pct": _pct(it.in_place, coverage["assessed"]),
+                    "gap_pct": _pct(it.gap_only, coverage["assessed"]),
+                    "in_place_heat": _heat(it.in_place, coverage["assessed"]),
+                    "gap_heat": _heat(it.gap_only, coverage["assessed"]),
                 }
-            )
-        frameworks.append(
-            {"name": fw["short_name"], "items": items, "unmapped": unmapped, "key": fw["key"]}
-        )
+                for it in fw["items"]
+            ],
+        }
+        for fw in coverage["frameworks"]
+    ]
 
     tier_columns: list[tuple[Any, str]] = [(t, TIER_LABELS[t]) for t in TIER_LABELS]
     tier_columns.append((None, "Not assessed"))
@@ -616,9 +595,10 @@ def board_content(filters: BoardFilters, *, today: dt.date | None = None) -> dic
         high=high,
         overdue=overdue,
         gaps=gaps,
-        agents_with_open_gaps=agents_with_open_gaps,
+        agents_with_open_gaps=open_gaps.agent_count,
         expiring=expiring,
         reclassified=reclassified,
+        states=portfolio.assessment_states(scope.filter(current_classification="")),
     )
     return {
         "report": "board",
@@ -626,6 +606,8 @@ def board_content(filters: BoardFilters, *, today: dt.date | None = None) -> dic
         "period": {"since": filters.since, "until": filters.until},
         "filters": filters.describe(),
         "catalogue_version": in_force.version,
+        # Where each figure's definition is written (the "How these figures are counted" page).
+        "figures_url": settings.SITE_URL + reverse("assessments:figures"),
         "figures": {
             "agents": total,
             "assessed": assessed,
@@ -635,11 +617,16 @@ def board_content(filters: BoardFilters, *, today: dt.date | None = None) -> dic
             "machine_identity": machine_ids,
             "critical": critical,
             "high": high,
-            "overdue": len(overdue),
-            "due": len(due),
-            "triggered": sum(1 for r in [*overdue, *due] if r["triggered"]),
-            "agents_with_open_gaps": agents_with_open_gaps,
-            "open_gaps": open_gap_total,
+            "overdue": review_counts["overdue"],
+            "due": review_counts["due"],
+            "triggered": review_counts["triggered"],
+            "triggered_overdue": review_counts["triggered_overdue"],
+            "pending_decision": states["pending_decision"],
+            "returned": states["returned"],
+            "in_draft": states["in_draft"],
+            "never_started": states["never_started"],
+            "agents_with_open_gaps": open_gaps.agent_count,
+            "open_gaps": open_gaps.total,
             "exceptions": len(exceptions),
             "expiring": expiring,
             "expired": len(expired),
@@ -715,7 +702,9 @@ def _key_points(
     agents_with_open_gaps: int,
     expiring: int,
     reclassified: list[dict[str, Any]],
+    states: dict[str, int],
 ) -> list[str]:
+    """``states``: the assessment states of the agents with no approved assessment."""
     """Plain sentences a board member reads first; each states a figure from the pack."""
     points = []
     if not total:
@@ -728,9 +717,24 @@ def _key_points(
         else f"None of the {total} agents has an approved assessment yet."
     )
     if total - assessed:
+        parts = [
+            f"{states[key]} {label}"
+            for key, label in (
+                ("pending_decision", "awaiting a decision"),
+                ("returned", "returned to the assessor"),
+                ("in_draft", "in draft"),
+            )
+            if states[key]
+        ]
+        never = states["never_started"]
+        if never:
+            parts.append(
+                f"{never} never assessed: nobody has started deciding how "
+                f"{'they' if never != 1 else 'it'} must be governed"
+            )
         points.append(
-            f"{total - assessed} agent{'s have' if total - assessed != 1 else ' has'} never "
-            "been assessed: nobody has decided how they must be governed."
+            f"{total - assessed} agent{'s have' if total - assessed != 1 else ' has'} no "
+            f"approved assessment yet: {'; '.join(parts)}."
         )
     if overdue:
         worst = max(overdue, key=lambda r: r["days"])

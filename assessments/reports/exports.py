@@ -15,63 +15,77 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from django.db.models import Exists, F, OuterRef
+from django.db.models import F
 from django.utils import timezone
 
-from assessments.models import Agent, AgentLink, Assessment, GapException, Review, System
+from assessments import portfolio
+from assessments.models import Agent, AgentLink, Assessment, GapException, System
+from assessments.presentation import CLASS_NAMES, stored_headline
 
 BOM = "\ufeff"
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 TIER_NAMES = {1: "baseline", 2: "elevated", 3: "high", 4: "critical"}
 CHUNK = 2000
 
-INVENTORY_HEADER = [
-    "slug",
-    "name",
-    "status",
-    "team",
-    "owner",
-    "owner_email",
-    "platform",
-    "environments",
-    "credential_model",
-    "systems",
-    "linked_agents",
-    "classification",
-    "tier",
-    "tier_name",
-    "flags",
-    "gaps",
-    "exceptions",
-    "next_review_on",
-    "review_overdue",
-    "approved_version",
-    "approved_on",
-    "purpose",
+# Columns as (key, header): the header a person reads is words; tests and code use the key.
+INVENTORY_COLUMNS: list[tuple[str, str]] = [
+    ("slug", "Slug"),
+    ("name", "Name"),
+    ("status", "Status"),
+    ("team", "Team"),
+    ("owner", "Owner"),
+    ("owner_email", "Owner e-mail"),
+    ("platform", "Platform"),
+    ("environments", "Environments"),
+    ("credential_model", "Credential model"),
+    ("systems", "Systems"),
+    ("linked_agents", "Linked agents"),
+    ("classification", "Class"),
+    ("tier", "Tier"),
+    ("tier_name", "Tier name"),
+    ("flags", "Flags"),
+    ("gaps", "Control gaps"),
+    ("open_gaps", "Open gaps"),
+    ("exceptions", "Exceptions"),
+    ("next_review_on", "Next review"),
+    ("review_overdue", "Review overdue"),
+    ("review_triggered", "Review triggered"),
+    ("assessment_state", "Assessment state"),
+    ("approved_version", "Approved version"),
+    ("approved_on", "Approved on"),
+    ("purpose", "Purpose"),
 ]
-ASSESSMENT_HEADER = [
-    "agent_slug",
-    "agent_name",
-    "team",
-    "version",
-    "status",
-    "classification",
-    "tier",
-    "tier_name",
-    "review_interval_days",
-    "flags",
-    "gaps",
-    "provisional",
-    "questionnaire_version",
-    "catalogue_version",
-    "assessor",
-    "started_at",
-    "submitted_at",
-    "reviewer",
-    "decided_at",
-    "next_review_on",
-    "review_comment",
+INVENTORY_HEADER = [label for _key, label in INVENTORY_COLUMNS]
+# The inventory's column keys by header, for reading an export back (imports.py): a
+# header may be given in words, as exported, or as its key.
+INVENTORY_KEYS = {label.lower(): key for key, label in INVENTORY_COLUMNS} | {
+    key: key for key, _label in INVENTORY_COLUMNS
+}
+ASSESSMENT_COLUMNS: list[tuple[str, str]] = [
+    ("agent_slug", "Agent slug"),
+    ("agent_name", "Agent"),
+    ("team", "Team"),
+    ("version", "Version"),
+    ("status", "Status"),
+    ("headline", "Headline"),
+    ("classification", "Class"),
+    ("tier", "Tier"),
+    ("tier_name", "Tier name"),
+    ("review_interval_days", "Review interval (days)"),
+    ("flags", "Flags"),
+    ("gaps", "Control gaps"),
+    ("provisional", "Provisional"),
+    ("questionnaire_version", "Questionnaire version"),
+    ("catalogue_version", "Catalogue version"),
+    ("assessor", "Assessor"),
+    ("started_at", "Started at"),
+    ("submitted_at", "Submitted at"),
+    ("reviewer", "Reviewer"),
+    ("decided_at", "Decided at"),
+    ("next_review_on", "Next review"),
+    ("review_comment", "Review comment"),
 ]
+ASSESSMENT_HEADER = [label for _key, label in ASSESSMENT_COLUMNS]
 
 
 def safe_cell(value: Any) -> Any:
@@ -134,20 +148,17 @@ def inventory_rows(today: dt.date | None = None) -> Iterator[list[Any]]:
             links[source].append(f"orchestrates {target_slug}")
             links[target].append(f"orchestrated by {source_slug}")
     exceptions: dict[int, list[str]] = defaultdict(list)
+    excepted: set[tuple[int, str]] = set()
     for agent_id, subject, expires in (
-        GapException.objects.active(today)
+        GapException.objects.in_force(today)
         .order_by("expires_on", "subject")
         .values_list("agent_id", "subject", "expires_on")
     ):
         exceptions[agent_id].append(f"{subject} until {expires.isoformat()}")
-    overdue = set(Review.objects.overdue(today).values_list("agent_id", flat=True))
-    later = Assessment.objects.approved().filter(
-        agent_id=OuterRef("agent_id"), number__gt=OuterRef("number")
-    )
+        excepted.add((agent_id, subject))
     latest: dict[int, dict[str, Any]] = {
         row["agent_id"]: dict(row)
-        for row in Assessment.objects.approved()
-        .exclude(Exists(later))
+        for row in Assessment.objects.latest_approved()
         .values(
             "agent_id",
             "number",
@@ -158,7 +169,8 @@ def inventory_rows(today: dt.date | None = None) -> Iterator[list[Any]]:
         .iterator(chunk_size=CHUNK)
     }
     agents = (
-        Agent.objects.order_by("name", "pk")
+        portfolio.agents_for_list(Agent.objects.all(), today)
+        .order_by("name", "pk")
         .values(
             "pk",
             "slug",
@@ -174,7 +186,10 @@ def inventory_rows(today: dt.date | None = None) -> Iterator[list[Any]]:
             "credential_model",
             "current_classification",
             "current_tier",
-            "next_review_on",
+            "next_review",
+            "review_overdue",
+            "review_triggered",
+            "assessment_state",
             "purpose",
         )
         .iterator(chunk_size=CHUNK)
@@ -182,6 +197,7 @@ def inventory_rows(today: dt.date | None = None) -> Iterator[list[Any]]:
     for a in agents:
         row: dict[str, Any] = latest.get(a["pk"]) or {}
         tier = a["current_tier"]
+        gaps = _gaps(row.get("controls"))
         yield [
             a["slug"],
             a["name"],
@@ -198,10 +214,16 @@ def inventory_rows(today: dt.date | None = None) -> Iterator[list[Any]]:
             tier,
             TIER_NAMES.get(tier, "") if tier else "",
             "; ".join(row.get("flags") or []),
-            "; ".join(_gaps(row.get("controls"))),
+            "; ".join(gaps),
+            # Open gaps (portfolio.open_gaps) count for active agents only.
+            "; ".join(g for g in gaps if (a["pk"], g) not in excepted)
+            if a["status"] == Agent.Status.ACTIVE
+            else "",
             "; ".join(exceptions.get(a["pk"], [])),
-            a["next_review_on"],
-            a["pk"] in overdue,
+            a["next_review"],
+            a["review_overdue"],
+            a["review_triggered"],
+            a["assessment_state"],
             row.get("number"),
             row.get("decided_at"),
             a["purpose"],
@@ -234,6 +256,7 @@ def assessment_rows() -> Iterator[list[Any]]:
             "decided_at",
             "next_review_on",
             "review_comment",
+            "answers",
             interval=F("result__review_interval_days"),
             flags=F("result__flags"),
             controls=F("result__controls"),
@@ -244,12 +267,18 @@ def assessment_rows() -> Iterator[list[Any]]:
     for r in rows:
         frozen = r["status"] in (Assessment.Status.SUBMITTED, Assessment.Status.APPROVED)
         tier = r["tier"] if frozen else None
+        if frozen:
+            head = CLASS_NAMES.get(r["classification"], "")
+        else:  # a draft reads as the live panel does, never as a decided class
+            h = stored_headline(r["answers"], r["questionnaire_version"])
+            head = "; ".join(p for p in (h.title, h.leaning) if p)
         yield [
             r["agent__slug"],
             r["agent__name"],
             r["agent__team__name"],
             r["number"],
             r["status"],
+            head,
             r["classification"] if frozen else "",
             tier,
             TIER_NAMES.get(tier, "") if tier else "",

@@ -2,38 +2,41 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import template
 
-register = template.Library()
+from assessments import presentation
+from assessments.presentation import one_line as _one_line
 
-VERB_LABELS = {
-    "agent.create": "registered the agent",
-    "agent.update": "edited the agent",
-    "agent.retire": "retired the agent",
-    "agent.reactivate": "reactivated the agent",
-    "assessment.start": "started an assessment",
-    "assessment.answer": "answered questions",
-    "assessment.submit": "submitted an assessment",
-    "assessment.approve": "approved an assessment",
-    "assessment.return": "returned an assessment",
-    "exception.accept": "accepted an exception",
-    "review.trigger": "triggered a reassessment",
-    "review.schedule": "scheduled the next review",
-    "review.close": "closed a review",
-    "review.assign": "assigned a review",
-    "review.remind": "sent review reminders",
-    "exception.expire": "recorded an expired exception",
-    "calendar_feed.create": "created a calendar feed",
-    "calendar_feed.revoke": "revoked a calendar feed",
-    "auth.login": "signed in",
-    "auth.logout": "signed out",
-    "auth.login_failed": "failed to sign in",
-    "auth.locked_out": "was locked out",
-    "access.forbidden": "was refused access",
-}
+register = template.Library()
 
 
 @register.filter
 def verb_label(verb: str) -> str:
     """A readable phrase for an audit verb ("assessment.approve" -> "approved an assessment")."""
-    return VERB_LABELS.get(verb, verb.replace(".", " ").replace("_", " "))
+    return presentation.words(verb, "verb")
+
+
+@register.filter
+def words(value: Any, kind: str = "value") -> str:
+    """Any code in words: ``{{ flag|words:"flag" }}``, ``{{ text|words:"sentence" }}``."""
+    return presentation.words(value, kind)
+
+
+@register.filter
+def answer_words(value: Any, key: str) -> str:
+    """The value of answer ``key`` in the questionnaire's words."""
+    return presentation.words(value, "answer", key)
+
+
+@register.filter
+def change_rows(changes: Any) -> list[tuple[str, str]]:
+    """An audit event's changes as (what, how) rows in words, never Python repr."""
+    return presentation.change_rows(changes)
+
+
+@register.filter
+def one_line(value: Any) -> str:
+    """A value as one line, without control characters (for e-mail subjects and bodies)."""
+    return _one_line(value)

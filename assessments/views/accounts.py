@@ -10,7 +10,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 
-from assessments import audit, throttle
+from assessments import throttle
 
 
 def _locked_response(request: HttpRequest, until: dt.datetime) -> HttpResponse:
@@ -28,21 +28,15 @@ def _locked_response(request: HttpRequest, until: dt.datetime) -> HttpResponse:
 def login(request: HttpRequest) -> HttpResponseBase:
     """Django's sign-in, with a lock on (username, address) after repeated failures."""
     if request.method == "POST":
-        username = request.POST.get("username", "")
-        if until := throttle.locked_until(username, request):
-            name = throttle.normalised_username(username)
-            audit.record(
-                "auth.login_refused",
-                actor_label=name,
-                object_repr=name,
-                request=request,
-                changes={"locked_until": until.isoformat()},
-            )
+        username = str(request.POST.get("username", ""))
+        if until := throttle.reserve(username, request):
             return _locked_response(request, until)
         response = auth_views.LoginView.as_view(redirect_authenticated_user=True)(request)
-        # A failure was recorded by the user_login_failed signal; it may start a lock.
-        failed = response.status_code == 200 and not request.user.is_authenticated
-        if failed and (until := throttle.register_failure(username, request)):
+        if request.user.is_authenticated:
+            throttle.register_success(username, request)
+        elif response.status_code == 200 and (
+            until := throttle.register_failure(username, request)
+        ):
             return _locked_response(request, until)
         return response
     return auth_views.LoginView.as_view(redirect_authenticated_user=True)(request)

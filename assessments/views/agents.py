@@ -7,9 +7,9 @@ from django.db.models import Prefetch
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from assessments import actions
+from assessments import actions, portfolio
 from assessments.forms import (
     AgentFilterForm,
     AgentForm,
@@ -18,9 +18,16 @@ from assessments.forms import (
     initial_links,
     initial_systems,
 )
-from assessments.models import Agent, AgentLink, Assessment, AuditEvent, Review
+from assessments.models import Agent, AgentLink, Assessment, AuditEvent, EvidenceUpload, Review
+from assessments.presentation import history, stored_headline
 from assessments.roles import permission_required
-from assessments.views.common import HtmxHttpRequest, paginate, query_without
+from assessments.views.common import (
+    MISSING_VERSION,
+    HtmxHttpRequest,
+    paginate,
+    parse_version,
+    query_without,
+)
 
 
 @permission_required("assessments.view_agent")
@@ -30,29 +37,33 @@ def agent_list(request: HtmxHttpRequest) -> HttpResponse:
     if "status" not in data:
         data["status"] = "active"
     form = AgentFilterForm(data)
-    agents = Agent.objects.for_list()
-    sort = "name"
-    if form.is_valid():
-        f = form.cleaned_data
-        agents = agents.search(f["q"])
-        if f["status"]:
-            agents = agents.filter(status=f["status"])
-        if f["team"]:
-            agents = agents.filter(team=f["team"])
-        if f["classification"] == "unassessed":
-            agents = agents.filter(current_classification="")
-        elif f["classification"]:
-            agents = agents.filter(current_classification=f["classification"])
-        if f["tier"]:
-            agents = agents.filter(current_tier=f["tier"])
-        sort = f["sort"] or "name"
-    agents = agents.order_by(sort, "name", "pk")
-    page = paginate(request, agents)
+    today = timezone.localdate()
+    agents, sort = form.apply(
+        portfolio.agents_for_list(Agent.objects.for_list(), today), request.user
+    )
+    agents = agents.prefetch_related(
+        Prefetch(
+            "assessments",
+            queryset=Assessment.objects.open().select_related("submitted_by"),
+            to_attr="open_assessments",
+        )
+    )
+    page = paginate(request, agents.annotate(**portfolio.open_answers()))
+    for agent in page.object_list:
+        # Only an agent without an approved class shows its draft's headline.
+        agent.headline = (  # type: ignore[attr-defined]
+            stored_headline(agent.open_answers, agent.open_questionnaire)
+            if not agent.current_classification
+            and agent.assessment_state in ("in_draft", "returned")
+            else None
+        )
     context = {
         "form": form,
         "page": page,
         "agents": page.object_list,
         "sort": sort,
+        "today": today,
+        "sort_label": dict(AgentFilterForm.SORTS).get(sort, "Name"),
         "query_without_page": query_without(request, "page"),
         "query_without_sort": query_without(request, "sort", "page"),
         "filtered": any(v for k, v in request.GET.items() if k not in ("page", "sort")),
@@ -87,7 +98,8 @@ def agent_detail(request: HtmxHttpRequest, slug: str) -> HttpResponse:
         ),
         "latest_approved": next((a for a in assessments if a.status == "approved"), None),
         "open_review": Review.objects.open().filter(agent=agent).select_related("assignee").first(),
-        "events": AuditEvent.objects.filter(agent=agent).order_by("-id")[:10],
+        "history": history(AuditEvent.objects.filter(agent=agent).order_by("-id")[:200])[:10],
+        "evidence_uploads": EvidenceUpload.objects.filter(agent=agent).with_counts()[:10],
         "today": timezone.localdate(),
     }
     return render(request, "assessments/agent_detail.html", context)
@@ -158,6 +170,10 @@ def _save_agent(request: HtmxHttpRequest, agent: Agent | None) -> HttpResponse:
         systems = SystemFormSet(data, prefix="systems")
         links = LinkFormSet(data, prefix="links", agent=agent)
         return _agent_form_page(request, agent, form=form, systems=systems, links=links)
+    if agent is not None and parse_version(request) is None:
+        # Without the version the edit cannot be told apart from one that would silently
+        # undo someone else's change.
+        return HttpResponse(MISSING_VERSION, status=400)
     systems, links = _formsets(request, agent)
     valid = form.is_valid() & systems.is_valid() & links.is_valid()
     if not valid:
@@ -181,7 +197,7 @@ def _save_agent(request: HtmxHttpRequest, agent: Agent | None) -> HttpResponse:
                 fields=fields,
                 systems=systems.systems(),
                 links=links.links(),
-                expected_version=form.cleaned_data.get("lock_version"),
+                expected_version=parse_version(request),
                 request=request,
             )
             messages.success(request, f"Changes to {saved.name} were saved.")
@@ -275,9 +291,21 @@ def agent_lookup(request: HtmxHttpRequest) -> HttpResponse:
 
 
 @permission_required("assessments.change_agent")
-@require_POST
+@require_http_methods(["GET", "POST"])
 def agent_retire(request: HtmxHttpRequest, slug: str) -> HttpResponse:
-    agent = get_object_or_404(Agent, slug=slug)
+    """GET asks for confirmation on a page of its own (not the browser's confirm());
+    POST retires."""
+    agent = get_object_or_404(Agent.objects.select_related("owner", "team"), slug=slug)
+    if request.method == "GET":
+        if agent.is_retired:
+            messages.info(request, f"{agent.name} is already retired.")
+            return redirect(agent)
+        open_review = Review.objects.filter(agent=agent, closed_at__isnull=True).exists()
+        return render(
+            request,
+            "assessments/agent_retire.html",
+            {"agent": agent, "open_review": open_review},
+        )
     try:
         actions.retire_agent(request.user, agent, request=request)
         messages.success(request, f"{agent.name} was retired. Its history is kept.")

@@ -12,11 +12,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from assessments import actions, decisions, engine
+from assessments import actions, decisions, engine, provenance
+from assessments.forms import BoundedDateField
 from assessments.models import Agent, Assessment, AuditEvent, GapException
-from assessments.presentation import display_value, panel_context
+from assessments.presentation import display_value, history, panel_context
 from assessments.roles import permission_required
-from assessments.views.common import HtmxHttpRequest
+from assessments.views.common import MISSING_VERSION, HtmxHttpRequest, parse_version
 from assessments.views.wizard import WizardState, _get_assessment
 
 
@@ -30,9 +31,8 @@ class ApproveForm(forms.Form):
         max_length=2000,
         label="Why the gap is acceptable for now",
     )
-    exception_expires_on = forms.DateField(
+    exception_expires_on = BoundedDateField(
         required=False,
-        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
         label="Exception expires on",
         help_text="At most 365 days from today. When it expires the gap re-opens and the agent is "
         "due for review.",
@@ -65,7 +65,9 @@ def _exception_subjects(
 ) -> list[tuple[str, str]]:
     if result is None:
         return []
-    subjects = [(f, f"Blocking flag: {f.replace('_', ' ')}") for f in result.blocking_flags]
+    subjects = [
+        (f, f"Blocking flag: {engine.FLAG_TITLES.get(f, f)}") for f in result.blocking_flags
+    ]
     subjects += [
         (c, f"Control gap: {c} {catalogue_controls.get(c, '')}".strip()) for c in result.gaps
     ]
@@ -90,11 +92,15 @@ def _detail_context(
         state = WizardState(assessment)
         result = state.result
         answers = state.all_answers
+        effective: dict[str, Any] | None = state.effective
     else:
         result = _frozen_result(assessment)
         answers = dict(assessment.answers or {})
+        effective = None
+    from_evidence = provenance.answers_from_evidence(assessment, answers)
     controls = _control_titles(assessment)
     can_review, why_not = actions.can_review(request.user, assessment)
+    can_approve, why_not_approve = actions.can_approve(request.user, assessment)
     today = timezone.localdate()
     exceptions = list(
         GapException.objects.filter(agent=assessment.agent).select_related(
@@ -109,6 +115,7 @@ def _detail_context(
                     "prompt": question.prompt,
                     "value": display_value(question, answers.get(question.id)),
                     "id": question.id,
+                    "from_evidence": from_evidence.get(question.id),
                 }
                 for question in section.questions
                 if question.shown(answers) or question.source == "inventory"
@@ -128,23 +135,30 @@ def _detail_context(
         "sections": sections,
         "can_review": can_review,
         "why_not_review": why_not,
+        "can_approve": can_approve,
+        "why_not_approve": why_not_approve,
         "approve_form": extra.pop("approve_form", None)
         or ApproveForm(
             subjects=subjects,
-            initial={
-                "exception_subjects": [s for s, _ in subjects if s in engine.BLOCKING_FLAGS],
-                "exception_expires_on": today + dt.timedelta(days=90),
-            },
+            # Nothing is ticked for the reviewer: accepting an exception is a choice.
+            initial={"exception_expires_on": today + dt.timedelta(days=90)},
         ),
         "return_form": extra.pop("return_form", None) or ReturnForm(),
         "needs_exception": _needs_exception(result, exceptions, today),
         "exceptions": exceptions,
         "today": today,
         "versions": versions,
-        "events": AuditEvent.objects.for_object(assessment).order_by("id")[:50],
+        # Consecutive autosaves by one person read as one entry.
+        "history": history(AuditEvent.objects.for_object(assessment).order_by("id")[:1000]),
         "control_titles": controls,
         **(
-            panel_context(result, q, decisions.engine_catalogue(assessment.catalogue))
+            panel_context(
+                result,
+                q,
+                decisions.engine_catalogue(assessment.catalogue),
+                from_evidence,
+                answers=effective,
+            )
             if result
             else {}
         ),
@@ -168,6 +182,10 @@ def _needs_exception(
 def assessment_decide(request: HtmxHttpRequest, slug: str, number: int) -> HttpResponse:
     assessment = _get_assessment(slug, number)
     decision = request.POST.get("decision")
+    if decision not in ("approve", "return"):
+        return HttpResponse("Choose approve or return.", status=400)
+    if (version := parse_version(request)) is None:
+        return HttpResponse(MISSING_VERSION, status=400)
     if decision == "approve":
         subjects = _exception_subjects(_frozen_result(assessment), _control_titles(assessment))
         approve_form = ApproveForm(request.POST, subjects=subjects)
@@ -180,8 +198,11 @@ def assessment_decide(request: HtmxHttpRequest, slug: str, number: int) -> HttpR
                 exception_subjects=approve_form.cleaned_data["exception_subjects"],
                 exception_reason=approve_form.cleaned_data["exception_reason"],
                 exception_expires_on=approve_form.cleaned_data["exception_expires_on"],
+                expected_version=version,
                 request=request,
             )
+        except actions.ConflictError as conflict:
+            return _decision_conflict(request, slug, number, conflict)
         except actions.ActionError as error:
             approve_form.add_error(None, str(error))
             return _decision_refused(request, assessment, approve_form=approve_form)
@@ -205,14 +226,30 @@ def assessment_decide(request: HtmxHttpRequest, slug: str, number: int) -> HttpR
                 request.user,
                 assessment,
                 comment=return_form.cleaned_data["comment"],
+                expected_version=version,
                 request=request,
             )
+        except actions.ConflictError as conflict:
+            return _decision_conflict(request, slug, number, conflict)
         except actions.ActionError as error:
             return_form.add_error(None, str(error))
             return _decision_refused(request, assessment, return_form=return_form)
         messages.success(request, "Returned to the assessor with your comment.")
         return redirect(assessment)
     return HttpResponse("Choose approve or return.", status=400)
+
+
+def _decision_conflict(
+    request: HtmxHttpRequest, slug: str, number: int, conflict: actions.ConflictError
+) -> HttpResponse:
+    """The assessment as it is now, with what changed since the reviewer opened it."""
+    fresh = _get_assessment(slug, number)
+    return render(
+        request,
+        "assessments/assessment_detail.html",
+        _detail_context(request, fresh, conflict=conflict),
+        status=409,
+    )
 
 
 def _decision_refused(

@@ -6,6 +6,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from assessments.audit import verify_chain
+from assessments.forms import BoundedDateField
 from assessments.models import AuditEvent
 from assessments.roles import permission_required
 from assessments.views.common import HtmxHttpRequest, paginate, query_without
@@ -20,6 +21,7 @@ VERB_GROUPS = [
     ("auth.", "Sign-in and sessions"),
     ("access.", "Refused access"),
     ("catalogue.", "Catalogue"),
+    ("data.", "Backup and restore"),
 ]
 
 
@@ -27,12 +29,8 @@ class AuditFilterForm(forms.Form):
     actor = forms.CharField(required=False, max_length=150, label="Who")
     verb = forms.ChoiceField(required=False, choices=VERB_GROUPS, label="What")
     object = forms.CharField(required=False, max_length=100, label="Object")
-    since = forms.DateField(
-        required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
-    )
-    until = forms.DateField(
-        required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
-    )
+    since = BoundedDateField(required=False)
+    until = BoundedDateField(required=False)
 
 
 @permission_required("assessments.view_audit")

@@ -33,3 +33,14 @@ def query_without(request: HttpRequest, *drop: str) -> str:
     """The current query string without ``drop`` keys (for sort and page links)."""
     pairs = [(k, v) for k, v in request.GET.items() if k not in drop and v != ""]
     return urlencode(pairs)
+
+
+MISSING_VERSION = (
+    "The form did not say which version of the record it was based on, so nothing was "
+    "saved. Reload the page and make your change again."
+)
+
+
+def parse_version(request: HttpRequest) -> int | None:
+    """The ``lock_version`` a form was based on, or None when missing or unreadable."""
+    return parse_id(request.POST.get("lock_version"))

@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from assessments import charts, portfolio, reviews
+from assessments import charts, inbox, portfolio, reviews
 from assessments.roles import permission_required
 
 CLASS_SERIES = {
@@ -32,6 +32,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     today = timezone.localdate()
     matrix = portfolio.class_tier()
     states = portfolio.review_states(today)
+    assessment_states = portfolio.assessment_states()
     gaps = portfolio.open_gaps(today)
     expiring = portfolio.expiring_exceptions(today)
     for exception in expiring:
@@ -97,14 +98,39 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         ],
         "unassessed_href": _url("assessments:agent_list", classification="unassessed"),
         "states": states,
+        "assessment_states": assessment_states,
+        "assessment_rows": [
+            {
+                "key": key,
+                "label": portfolio.ASSESSMENT_STATE_LABELS[key],
+                "count": assessment_states[key],
+                "href": _url("assessments:agent_list", assessment=key),
+            }
+            for key in portfolio.ASSESSMENT_STATES
+        ],
         "state_rows": state_rows,
         "state_donut": charts.donut(segments),
         "queue_href": _url("assessments:queue"),
         "gaps": gaps,
-        "gap_agents": gaps.agents[:8],
+        "gap_agents": gaps.agents,
         "gap_controls": gaps.by_control[:6],
         "gap_peak": max((n for _c, _t, n in gaps.by_control), default=0),
         "expiring": expiring,
         "reclassified": reclassified,
+        "inbox_trays": inbox.trays(request.user),
     }
     return render(request, "assessments/dashboard.html", context)
+
+
+@permission_required("assessments.view_agent")
+@require_GET
+def figures(request: HttpRequest) -> HttpResponse:
+    """How these figures are counted: each definition of assessments/portfolio.py in words."""
+    return render(
+        request,
+        "assessments/figures.html",
+        {
+            "queue_days": reviews.QUEUE_DAYS,
+            "state_labels": portfolio.ASSESSMENT_STATE_LABELS,
+        },
+    )

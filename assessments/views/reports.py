@@ -15,6 +15,8 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import reswap, retarget
 
 from assessments import actions
+from assessments.forms import BoundedDateField
+from assessments.middleware import accepts_upload, polled
 from assessments.models import BoardPackJob, Classification, ReportRecord, Team, Tier
 from assessments.reports import exports
 from assessments.reports.board import DEFAULT_PERIOD_DAYS, TIER_LABELS, FilterError
@@ -45,15 +47,12 @@ class BoardPackForm(forms.Form):
         required=False,
         label="Class",
     )
-    since = forms.DateField(
+    since = BoundedDateField(
         required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
         label="Period from",
         help_text=f"Reclassifications since this day; {DEFAULT_PERIOD_DAYS} days ago if empty.",
     )
-    until = forms.DateField(
-        required=False, widget=forms.DateInput(attrs={"type": "date"}), label="Period to"
-    )
+    until = BoundedDateField(required=False, label="Period to")
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -180,6 +179,7 @@ def board_pack_request(request: HtmxHttpRequest) -> HttpResponse:
     )
 
 
+@polled
 @permission_required("assessments.view_boardpackjob")
 @require_GET
 def board_pack_status(request: HtmxHttpRequest, pk: int) -> HttpResponse:
@@ -203,6 +203,7 @@ def board_pack_download(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     )
 
 
+@accepts_upload(MAX_BYTES)
 @permission_required("assessments.view_assessment")
 @require_POST
 def report_verify(request: HtmxHttpRequest) -> HttpResponse:
@@ -231,7 +232,12 @@ def report_verify(request: HtmxHttpRequest) -> HttpResponse:
 @require_GET
 def assessment_report(request: HtmxHttpRequest, slug: str, number: int) -> HttpResponse:
     assessment = _get_assessment(slug, number)
-    issued = actions.issue_assessment_report(request.user, assessment, request=request)
+    try:
+        issued = actions.issue_assessment_report(request.user, assessment, request=request)
+    except actions.RateLimitedError as limited:
+        response = HttpResponse(str(limited), status=429, content_type="text/plain; charset=utf-8")
+        response["Retry-After"] = str(limited.retry_after)
+        return response
     name = f"{assessment.agent.slug}-v{assessment.number}-{issued.record.document_id}.pdf"
     return _pdf_response(issued.pdf, name)
 

@@ -19,35 +19,12 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from assessments import actions, reviews
-from assessments.models import Agent, Review, ReviewQuerySet
+from assessments.models import Agent, Review
 from assessments.review_forms import QueueFilterForm
 from assessments.roles import permission_required
 from assessments.views.common import HtmxHttpRequest, paginate, parse_id, query_without
 
 TEMPLATE = "assessments/queue.html"
-
-
-def _filtered(queue: ReviewQuerySet, data: dict[str, Any], user: Any) -> ReviewQuerySet:
-    if data.get("tier"):
-        queue = queue.filter(agent__current_tier=data["tier"])
-    if data.get("classification") == "unassessed":
-        queue = queue.filter(agent__current_classification="")
-    elif data.get("classification"):
-        queue = queue.filter(agent__current_classification=data["classification"])
-    if data.get("team"):
-        queue = queue.filter(agent__team=data["team"])
-    if data.get("owner"):
-        queue = queue.filter(agent__owner=data["owner"])
-    assignee = data.get("assignee")
-    if assignee == "me":
-        queue = queue.filter(assignee=user)
-    elif assignee == "none":
-        queue = queue.filter(assignee__isnull=True)
-    elif assignee:
-        queue = queue.filter(assignee__username=assignee)
-    if data.get("reason"):
-        queue = reviews.with_reason_code(queue, data["reason"])
-    return queue
 
 
 def _with_days(rows: list[Review], today: dt.date) -> list[Review]:
@@ -72,7 +49,9 @@ def _queue_context(request: HtmxHttpRequest, **extra: Any) -> dict[str, Any]:
     form = QueueFilterForm(request.GET, reviewers=people)
     form.is_valid()  # invalid values are dropped from cleaned_data and ignored
     data = form.cleaned_data
-    queue = _filtered(Review.objects.in_queue(reviews.QUEUE_DAYS, today), data, request.user)
+    queue = reviews.filter_queue(
+        Review.objects.in_queue(reviews.QUEUE_DAYS, today), data, request.user
+    )
     counts = reviews.state_counts(queue, today)
     rows = reviews.for_rows(queue, today)
     state = data.get("state") or ""

@@ -17,15 +17,19 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import reswap, retarget
 
-from assessments import actions, decisions, engine
+from assessments import actions, decisions, engine, provenance
 from assessments.models import Agent, Assessment
 from assessments.presentation import display_value, form_value, panel_context
 from assessments.roles import permission_required
-from assessments.views.common import HtmxHttpRequest
+from assessments.views.common import MISSING_VERSION, HtmxHttpRequest, parse_version
 
 
 class AnswerParseError(ValueError):
     pass
+
+
+# The form value of a multichoice question's explicit "none of these" answer.
+NONE_CHOSEN = "none"
 
 
 def _get_assessment(slug: str, number: int) -> Assessment:
@@ -50,10 +54,19 @@ def parse_answer(question: engine.Question, data: QueryDict) -> Any:
         if f"{question.id}__present" not in data and question.id not in data:
             raise AnswerParseError(f"No answer was sent for {question.id}.")
         chosen = data.getlist(question.id)
+        if question.none_option:
+            if NONE_CHOSEN in chosen:
+                if len(chosen) > 1:
+                    raise AnswerParseError(
+                        f"“{question.none_option}” cannot be ticked together with a change."
+                    )
+                return []
+            if not chosen:
+                return None  # nothing ticked, not even "nothing": not answered yet
         allowed = [str(v) for v in question.values]
         unknown = [c for c in chosen if c not in allowed]
         if unknown:
-            raise AnswerParseError(f"“{unknown[0]}” is not one of the choices.")
+            raise AnswerParseError(f"“{unknown[0][:40]}” is not one of the choices.")
         return [v for v in question.values if str(v) in chosen]
     raw = data.get(question.id, "")
     if raw == "":
@@ -93,6 +106,11 @@ class QuestionView:
         ]
 
     @property
+    def none_chosen(self) -> bool:
+        """The explicit "none of these" answer was given (an empty list, not a missing one)."""
+        return self.value == []
+
+    @property
     def answered(self) -> bool:
         return self.value is not None
 
@@ -111,9 +129,9 @@ class WizardState:
         self.stored = dict(assessment.answers or {})
         self.all_answers = {**self.stored, **self.inventory}
         self.catalogue = decisions.engine_catalogue(assessment.catalogue)
-        self.result = decisions.evaluate_answers(
-            decisions.effective_answers(assessment, self.inventory), assessment.catalogue
-        )
+        self.effective = decisions.effective_answers(assessment, self.inventory)
+        self.result = decisions.evaluate_answers(self.effective, assessment.catalogue)
+        self.from_evidence = provenance.answers_from_evidence(assessment, self.all_answers)
 
     def section(self, section_id: str) -> engine.Section:
         for section in self.q.sections:
@@ -139,6 +157,11 @@ class WizardState:
             visible = [q for q in section.questions if q.shown(self.all_answers)]
             required = [q for q in visible if q.required]
             answered = [q for q in visible if self.all_answers.get(q.id) is not None]
+            # A step of optional questions only is complete once all of them are answered:
+            # "nothing required" is not "done" (the controls step at 0 of 4).
+            complete = not any(q.id in missing for q in required) and (
+                bool(required) or len(answered) == len(visible)
+            )
             steps.append(
                 {
                     "index": index,
@@ -146,7 +169,7 @@ class WizardState:
                     "title": section.title,
                     "answered": len(answered),
                     "total": len(visible),
-                    "complete": not any(q.id in missing for q in required),
+                    "complete": complete,
                 }
             )
         return steps
@@ -193,14 +216,23 @@ def _wizard_context(state: WizardState, section: engine.Section, **extra: Any) -
         "previous_step": state.previous_step(section.id),
         "contradictions": state.contradictions(),
         "inventory": state.inventory,
-        **panel_context(state.result, state.q, state.catalogue),
+        **panel_context(
+            state.result, state.q, state.catalogue, state.from_evidence, answers=state.effective
+        ),
         **extra,
     }
 
 
 def _editable_or_redirect(request: HtmxHttpRequest, assessment: Assessment) -> HttpResponse | None:
     if assessment.status not in Assessment.EDITABLE_STATUSES:
-        messages.info(request, "This assessment is no longer a draft; here is what was decided.")
+        if assessment.status == Assessment.Status.SUBMITTED:
+            note = (
+                "This assessment has been submitted and is waiting for a reviewer's decision; "
+                "its answers can no longer be changed."
+            )
+        else:
+            note = "This assessment has been decided; here is what was decided."
+        messages.info(request, note)
         return redirect(assessment)
     return None
 
@@ -412,13 +444,19 @@ def wizard_review(request: HtmxHttpRequest, slug: str, number: int) -> HttpRespo
         return response
     state = WizardState(assessment)
     if request.method == "POST":
-        try:
-            version = int(request.POST.get("lock_version", ""))
-        except ValueError:
-            version = None
+        if (version := parse_version(request)) is None:
+            return HttpResponse(MISSING_VERSION, status=400)
         try:
             actions.submit_assessment(
                 request.user, assessment, expected_version=version, request=request
+            )
+        except actions.ConflictError as conflict:
+            fresh = WizardState(_get_assessment(slug, number))
+            return render(
+                request,
+                "assessments/wizard_review.html",
+                {**_review_context(fresh), "conflict": conflict},
+                status=409,
             )
         except actions.ActionError as error:
             messages.error(request, str(error))
@@ -442,5 +480,7 @@ def _review_context(state: WizardState) -> dict[str, Any]:
         "sections": sections,
         "steps": state.progress(),
         "contradictions": state.contradictions(),
-        **panel_context(state.result, state.q, state.catalogue),
+        **panel_context(
+            state.result, state.q, state.catalogue, state.from_evidence, answers=state.effective
+        ),
     }

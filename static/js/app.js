@@ -41,6 +41,20 @@
     if (box) { box.hidden = true; }
   });
 
+  // A "none of these" checkbox and the choices beside it exclude each other. Runs in the
+  // capture phase, before htmx posts the question on the same change event.
+  document.addEventListener("change", function (event) {
+    var box = event.target;
+    if (!box.matches || !box.matches("input[type=checkbox]") || !box.checked) { return; }
+    var group = box.closest("fieldset");
+    if (!group || !group.querySelector("input[data-exclusive]")) { return; }
+    group.querySelectorAll("input[type=checkbox][name='" + box.name + "']").forEach(function (other) {
+      if (other !== box && (box.hasAttribute("data-exclusive") || other.hasAttribute("data-exclusive"))) {
+        other.checked = false;
+      }
+    });
+  }, true);
+
   // Auto-submit filter forms (the plain submit button stays for no-JS use).
   document.addEventListener("change", function (event) {
     var form = event.target.closest && event.target.closest("form[data-autosubmit]");

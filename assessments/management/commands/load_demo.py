@@ -3,10 +3,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from assessments import actions, demo
@@ -87,7 +89,8 @@ class Command(BaseCommand):
                 f"Demo loaded: {created_agents} new agents, {assessed} new assessments."
             )
         )
-        self.stdout.write("Sign in at http://127.0.0.1:8000/accounts/login/ with:")
+        # SITE_URL is where the server runs (make run sets it from HOST and PORT).
+        self.stdout.write(f"Sign in at {settings.SITE_URL}{reverse('login')} with:")
         for username, _, _, _, role in demo.SIGN_INS:
             self.stdout.write(f"  {username:<9} / {demo.DEMO_PASSWORD}   ({role})")
 

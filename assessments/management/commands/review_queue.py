@@ -13,8 +13,9 @@ class Command(BaseCommand):
     help = (
         "Print the reassessment queue: open reviews of active agents that are overdue, "
         "triggered by a change, or due within --due-within days (default 30), most urgent "
-        "first. JSON items carry agent slug, class, tier, due date, state "
-        "(overdue/due/triggered), reasons and assignee."
+        "first. JSON items carry agent slug, class, tier, due date, state (overdue: past its "
+        "due date, triggered or not; triggered: a change asked for it, not yet overdue; due), "
+        "triggered, overdue_since, reasons and assignee (see /figures/ for the definitions)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:

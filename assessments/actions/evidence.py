@@ -1,0 +1,315 @@
+"""Evidence actions: upload files for an agent, accept or reject what they propose.
+
+An upload stores the files (bytes and SHA-256, never executed or fetched from), runs
+the pure analysers (``assessments.evidence``) and records one proposal per answer
+key. Accepting a proposal saves it as an answer of a draft through the same action
+the wizard uses (systems go to the inventory, where systems live); rejecting needs a
+reason. Newer evidence that disagrees with the approved assessment opens an
+"Evidence changed" review; the same evidence twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from assessments import audit, decisions, evidence
+from assessments.actions.assessments import save_answers
+from assessments.actions.errors import ActionError
+from assessments.actions.inventory import update_agent
+from assessments.actions.reviews import trigger_review
+from assessments.models import (
+    Agent,
+    Assessment,
+    EvidenceFile,
+    EvidenceProposal,
+    EvidenceUpload,
+    Review,
+)
+
+MAX_FILES = 10
+RANK = {"read": 1, "write": 2, "admin": 3}
+MAX_REASON = 2000
+DRIFT_CODE = "evidence_changed"
+
+
+@dataclass
+class UploadOutcome:
+    upload: EvidenceUpload
+    # True when these exact files (same kind and principal) were uploaded before for
+    # this agent: nothing was stored, analysed again or triggered.
+    duplicate: bool = False
+    differences: list[str] = field(default_factory=list)
+    review: Review | None = None
+
+
+def fingerprint(kind: str, principal: str, hashes: Sequence[str]) -> str:
+    text = "\n".join([kind, principal, *sorted(hashes)])
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@transaction.atomic
+def upload_evidence(
+    actor: Any,
+    agent: Agent,
+    files: Sequence[tuple[str, bytes]],
+    *,
+    kind: str,
+    principal: str = "",
+    assessment: Assessment | None = None,
+    request: HttpRequest | None = None,
+    now: dt.datetime | None = None,
+) -> UploadOutcome:
+    """Store and analyse evidence files for ``agent``; ActionError for bad input."""
+    agent = Agent.objects.select_for_update(of=("self",)).get(pk=agent.pk)
+    if agent.is_retired:
+        raise ActionError("This agent is retired. Reactivate it before adding evidence.")
+    if kind not in evidence.KINDS:
+        raise ActionError(f"Choose what the files are; allowed: {', '.join(evidence.KINDS)}.")
+    principal = (principal or "").strip()
+    if kind in evidence.PRINCIPAL_REQUIRED and not principal:
+        raise ActionError(f"Say which identity the files are about ({_principal_hint(kind)}).")
+    if len(principal) > 500:
+        raise ActionError("The identity is longer than 500 characters.")
+    if not files:
+        raise ActionError("Choose at least one file.")
+    if len(files) > MAX_FILES:
+        raise ActionError(f"Upload at most {MAX_FILES} files at a time.")
+    if assessment is not None and (
+        assessment.agent_id != agent.pk or assessment.status not in Assessment.EDITABLE_STATUSES
+    ):
+        raise ActionError("That assessment is not a draft of this agent.")
+    parsed = []
+    for name, data in files:
+        try:
+            parsed.append(evidence.parse_bytes(_clean_name(name), data))
+        except evidence.EvidenceError as error:
+            raise ActionError(f"{error}. Nothing was stored.") from None
+    try:
+        analysis = evidence.analyse(
+            kind,
+            parsed,
+            principal or None,
+            internal_domains=getattr(settings, "EVIDENCE_INTERNAL_DOMAINS", ()),
+        )
+    except (evidence.EvidenceError, evidence.PrincipalNotFound) as error:
+        raise ActionError(f"{error} Nothing was stored.") from None
+
+    key = fingerprint(kind, principal, [f.sha256 for f in parsed])
+    existing = EvidenceUpload.objects.filter(agent=agent, kind=kind, fingerprint=key).first()
+    if existing is not None:
+        return UploadOutcome(upload=existing, duplicate=True)
+
+    subjects = evidence.subjects(kind, parsed)
+    previous = (
+        EvidenceUpload.objects.filter(agent=agent, kind=kind).order_by("-uploaded_at").first()
+    )
+    upload = EvidenceUpload.objects.create(
+        agent=agent,
+        assessment=assessment,
+        kind=kind,
+        principal=analysis.principal or "",
+        fingerprint=key,
+        subjects=subjects,
+        uploaded_by=actor,
+        uploaded_at=now or timezone.now(),
+    )
+    for item, (_, data) in zip(parsed, files, strict=True):
+        EvidenceFile.objects.create(
+            upload=upload, name=item.name, sha256=item.sha256, size=len(data), content=data
+        )
+    EvidenceProposal.objects.bulk_create(
+        EvidenceProposal(
+            upload=upload,
+            key=p.key,
+            value=p.value,
+            rule=p.rule,
+            evidence=[e.to_dict() for e in p.evidence],
+        )
+        for p in analysis.proposals
+    )
+    audit.record(
+        "evidence.upload",
+        actor=actor,
+        obj=upload,
+        agent=agent,
+        request=request,
+        changes={
+            "kind": kind,
+            "principal": upload.principal,
+            "files": [{"name": f.name, "sha256": f.sha256} for f in parsed],
+            "proposals": {p.key: p.value for p in analysis.proposals},
+        },
+    )
+    outcome = UploadOutcome(upload=upload)
+    approved = Assessment.objects.approved().filter(agent=agent).order_by("-number").first()
+    if approved is not None:
+        new_subjects = set(subjects) - set(previous.subjects) if previous is not None else set()
+        outcome.differences = evidence.differences(
+            analysis.proposals,
+            approved.answers or {},
+            labels=_labels(approved),
+            new_subjects=new_subjects,
+        )
+        outcome.review = _trigger_drift(actor, agent, upload, outcome.differences, request)
+    return outcome
+
+
+def _trigger_drift(
+    actor: Any,
+    agent: Agent,
+    upload: EvidenceUpload,
+    differences: list[str],
+    request: HttpRequest | None,
+) -> Review | None:
+    open_review = Review.objects.open().filter(agent=agent).first()
+    already = {
+        r.get("detail") for r in (open_review.reasons if open_review else []) if isinstance(r, dict)
+    }
+    files = ", ".join(f.name for f in upload.files.all())
+    reasons = [
+        {"code": DRIFT_CODE, "detail": f"Evidence changed ({files}): {text}"}
+        for text in differences
+    ]
+    reasons = [r for r in reasons if r["detail"] not in already]
+    if not reasons:
+        return None
+    return trigger_review(agent, reasons, actor=actor, request=request)
+
+
+def _labels(assessment: Assessment) -> dict[str, str]:
+    q = decisions.questionnaire(assessment.questionnaire_version)
+    return {question.id: question.prompt for question in q.questions}
+
+
+def _clean_name(name: str) -> str:
+    """The file's own name, without a client's path, for display only."""
+    base = name.replace("\\", "/").rsplit("/", 1)[-1].strip()
+    cleaned = "".join(ch for ch in base if ch.isprintable())[:255]
+    return cleaned or "evidence"
+
+
+def _principal_hint(kind: str) -> str:
+    return {
+        "aws": "a role or user ARN",
+        "kubernetes": "system:serviceaccount:NAMESPACE:NAME",
+        "gcp": "serviceAccount:EMAIL",
+    }.get(kind, "its name")
+
+
+def _locked_pending(proposal: EvidenceProposal) -> EvidenceProposal:
+    current = (
+        EvidenceProposal.objects.select_for_update(of=("self",))
+        .select_related("upload", "upload__agent")
+        .get(pk=proposal.pk)
+    )
+    if current.status != EvidenceProposal.Status.PENDING:
+        raise ActionError(
+            f"This proposal was already {current.get_status_display().lower()}; "
+            "reload the page to see who decided it."
+        )
+    return current
+
+
+@transaction.atomic
+def accept_proposal(
+    actor: Any,
+    proposal: EvidenceProposal,
+    assessment: Assessment,
+    *,
+    request: HttpRequest | None = None,
+) -> EvidenceProposal:
+    """Make the proposal an answer of the draft ``assessment``, marked as from evidence."""
+    proposal = _locked_pending(proposal)
+    upload = proposal.upload
+    if assessment.agent_id != upload.agent_id:
+        raise ActionError("That assessment is of another agent.")
+    fresh = Assessment.objects.select_related("agent").get(pk=assessment.pk)
+    if fresh.status not in Assessment.EDITABLE_STATUSES:
+        raise ActionError("Proposals can only be accepted into a draft assessment.")
+    if proposal.key in decisions.INVENTORY_KEYS:
+        _merge_systems(actor, fresh.agent, proposal.value, request)
+    else:
+        save_answers(
+            actor,
+            fresh,
+            {proposal.key: proposal.value},
+            expected_version=fresh.lock_version,
+            request=request,
+        )
+    proposal.status = EvidenceProposal.Status.ACCEPTED
+    proposal.assessment = fresh
+    proposal.decided_by = actor
+    proposal.decided_at = timezone.now()
+    proposal.save(update_fields=["status", "assessment", "decided_by", "decided_at"])
+    audit.record(
+        "evidence.accept",
+        actor=actor,
+        obj=proposal,
+        agent=upload.agent,
+        request=request,
+        changes={
+            "key": proposal.key,
+            "value": proposal.value,
+            "rule": proposal.rule,
+            "assessment": fresh.number,
+            "files": [{"name": f.name, "sha256": f.sha256} for f in upload.files.all()],
+        },
+    )
+    return proposal
+
+
+def _merge_systems(
+    actor: Any, agent: Agent, proposed: list[dict[str, str]], request: HttpRequest | None
+) -> None:
+    """Add proposed systems to the inventory, raising access where the evidence shows
+    more; never lowering or removing what the inventory already records."""
+    current = {s.name.lower(): {"name": s.name, "access": s.access} for s in agent.systems.all()}
+    merged = dict(current)
+    for system in proposed:
+        found = merged.get(system["name"].lower())
+        if found is None or RANK[system["access"]] > RANK[found["access"]]:
+            merged[system["name"].lower()] = {
+                "name": found["name"] if found else system["name"][:120],
+                "access": system["access"],
+            }
+    if merged != current:
+        update_agent(actor, agent, fields={}, systems=list(merged.values()), request=request)
+
+
+@transaction.atomic
+def reject_proposal(
+    actor: Any,
+    proposal: EvidenceProposal,
+    reason: str,
+    *,
+    request: HttpRequest | None = None,
+) -> EvidenceProposal:
+    reason = (reason or "").strip()
+    if not reason:
+        raise ActionError("Say why the proposal is wrong; a rejection needs a reason.")
+    if len(reason) > MAX_REASON:
+        raise ActionError(f"Keep the reason under {MAX_REASON} characters.")
+    proposal = _locked_pending(proposal)
+    proposal.status = EvidenceProposal.Status.REJECTED
+    proposal.decided_by = actor
+    proposal.decided_at = timezone.now()
+    proposal.rejection_reason = reason
+    proposal.save(update_fields=["status", "decided_by", "decided_at", "rejection_reason"])
+    audit.record(
+        "evidence.reject",
+        actor=actor,
+        obj=proposal,
+        agent=proposal.upload.agent,
+        request=request,
+        changes={"key": proposal.key, "value": proposal.value, "reason": reason},
+    )
+    return proposal

@@ -1,0 +1,151 @@
+"""Assessments: list, read with the engine's result, start, answer, submit, and the
+reviewer's approve or return (four-eyes: the actions refuse the assessor's own)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+from django.shortcuts import get_object_or_404
+from ninja import Query, Router, Schema
+from ninja.responses import Status
+
+from assessments import actions, decisions
+from assessments.api.agents import page_of
+from assessments.api.core import ERRORS, ApiError, require
+from assessments.api.schemas import (
+    AnswersIn,
+    ApproveIn,
+    AssessmentDetail,
+    AssessmentOut,
+    AssessmentPage,
+    ReturnIn,
+    SubmitIn,
+)
+from assessments.models import Agent, Assessment
+
+router = Router(tags=["assessments"])
+
+RELATED = ("agent", "catalogue", "assessor", "submitted_by", "reviewer")
+
+
+class AssessmentFilters(Schema):
+    agent: str = ""
+    status: str = ""
+    page: int = 1
+
+
+def _get(slug: str, number: int) -> Assessment:
+    if not 0 < number < 2**31:
+        raise ApiError(404, "There is no such assessment.")
+    return get_object_or_404(
+        Assessment.objects.select_related(*RELATED), agent__slug=slug, number=number
+    )
+
+
+def detail_of(assessment: Assessment) -> dict[str, Any]:
+    assessment = _get(assessment.agent.slug, assessment.number)
+    result = assessment.result
+    if result is None:
+        result = decisions.evaluate_assessment(assessment).to_dict()
+    return {**AssessmentOut.of(assessment), "answers": assessment.answers, "result": result}
+
+
+@router.get("/assessments", response={200: AssessmentPage, **ERRORS}, url_name="assessment_list")
+def list_assessments(request: HttpRequest, filters: Query[AssessmentFilters]) -> Any:
+    """Every assessment version, newest first; narrow by agent slug and status."""
+    require(request, "read", "assessments.view_assessment")
+    items = Assessment.objects.select_related(*RELATED)
+    if filters.agent:
+        items = items.filter(agent__slug=filters.agent)
+    if filters.status:
+        if filters.status not in Assessment.Status.values:
+            raise ApiError(422, f"Unknown status; allowed: {', '.join(Assessment.Status.values)}.")
+        items = items.filter(status=filters.status)
+    current, meta = page_of(items.order_by("-created_at", "-pk"), filters.page)
+    return {**meta, "results": [AssessmentOut.of(a) for a in current.object_list]}
+
+
+@router.get(
+    "/agents/{slug}/assessments/{number}",
+    response={200: AssessmentDetail, **ERRORS},
+    url_name="assessment_detail",
+)
+def get_assessment(request: HttpRequest, slug: str, number: int) -> Any:
+    require(request, "read", "assessments.view_assessment")
+    return detail_of(_get(slug, number))
+
+
+@router.post(
+    "/agents/{slug}/assessments",
+    response={201: AssessmentDetail, **ERRORS},
+    url_name="assessment_start",
+)
+def start_assessment(request: HttpRequest, slug: str) -> Any:
+    """Start the next version: a re-assessment starts from the last approved answers."""
+    user = require(request, "write", "assessments.add_assessment")
+    agent = get_object_or_404(Agent, slug=slug)
+    return Status(201, detail_of(actions.start_assessment(user, agent, request=request)))
+
+
+@router.patch(
+    "/agents/{slug}/assessments/{number}/answers",
+    response={200: AssessmentDetail, **ERRORS},
+    url_name="assessment_answer",
+)
+def answer(request: HttpRequest, slug: str, number: int, body: AnswersIn) -> Any:
+    """Save answers. A ``lock_version`` older than the draft's is refused with 409 and,
+    per question, the stored value and yours."""
+    user = require(request, "write", "assessments.change_assessment")
+    assessment = _get(slug, number)
+    saved = actions.save_answers(
+        user, assessment, body.answers, expected_version=body.lock_version, request=request
+    )
+    return detail_of(saved)
+
+
+@router.post(
+    "/agents/{slug}/assessments/{number}/submit",
+    response={200: AssessmentDetail, **ERRORS},
+    url_name="assessment_submit",
+)
+def submit(request: HttpRequest, slug: str, number: int, body: SubmitIn) -> Any:
+    user = require(request, "write", "assessments.change_assessment")
+    assessment = _get(slug, number)
+    saved = actions.submit_assessment(
+        user, assessment, expected_version=body.lock_version, request=request
+    )
+    return detail_of(saved)
+
+
+@router.post(
+    "/agents/{slug}/assessments/{number}/approve",
+    response={200: AssessmentDetail, **ERRORS},
+    url_name="assessment_approve",
+)
+def approve(request: HttpRequest, slug: str, number: int, body: ApproveIn) -> Any:
+    """Approve (another person than the assessor and submitter). A blocking flag needs
+    an exception with a reason and an expiry date."""
+    user = require(request, "review", "assessments.review_assessment")
+    saved = actions.approve_assessment(
+        user,
+        _get(slug, number),
+        exception_subjects=body.exception_subjects,
+        exception_reason=body.exception_reason,
+        exception_expires_on=body.exception_expires_on,
+        request=request,
+    )
+    return detail_of(saved)
+
+
+@router.post(
+    "/agents/{slug}/assessments/{number}/return",
+    response={200: AssessmentDetail, **ERRORS},
+    url_name="assessment_return",
+)
+def return_(request: HttpRequest, slug: str, number: int, body: ReturnIn) -> Any:
+    user = require(request, "review", "assessments.review_assessment")
+    saved = actions.return_assessment(
+        user, _get(slug, number), comment=body.comment, request=request
+    )
+    return detail_of(saved)

@@ -1,0 +1,143 @@
+"""Reports: an assessment's PDF, board packs rendered in the background, CSV exports."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from ninja import Router
+from ninja.responses import Status
+
+from assessments import actions
+from assessments.api.assessments import _get
+from assessments.api.core import ERRORS, ApiError, require
+from assessments.api.schemas import BoardPackIn, BoardPackOut
+from assessments.models import BoardPackJob
+from assessments.reports import exports
+from assessments.reports.board import FilterError
+from assessments.views.reports import BoardPackForm
+
+router = Router(tags=["reports"])
+
+PDF = {"content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}}
+CSV = {"content": {"text/csv": {"schema": {"type": "string"}}}}
+
+
+def _download(data: bytes | Any, filename: str, content_type: str) -> HttpResponse:
+    cls = StreamingHttpResponse if not isinstance(data, bytes) else HttpResponse
+    response = cls(data, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "private, no-store"
+    return cast(HttpResponse, response)
+
+
+@router.get(
+    "/agents/{slug}/assessments/{number}/report.pdf",
+    response={200: None, **ERRORS},
+    openapi_extra={"responses": {200: {"description": "The PDF report", **PDF}}},
+    url_name="assessment_report",
+)
+def assessment_report(request: HttpRequest, slug: str, number: int) -> Any:
+    """The assessment's PDF report (an approved one is the same file every time)."""
+    user = require(request, "read", "assessments.view_assessment")
+    assessment = _get(slug, number)
+    issued = actions.issue_assessment_report(user, assessment, request=request)
+    name = f"{assessment.agent.slug}-v{assessment.number}-{issued.record.document_id}.pdf"
+    return _download(issued.pdf, name, "application/pdf")
+
+
+def _job_out(job: BoardPackJob) -> dict[str, Any]:
+    from assessments.api.core import absolute
+
+    done = job.state == BoardPackJob.State.DONE
+    return {
+        "id": job.pk,
+        "state": job.state,
+        "progress": job.progress,
+        "message": job.message,
+        "params": job.params,
+        "created_at": job.created_at,
+        "finished_at": job.finished_at,
+        "document_id": job.report.document_id if job.report else None,
+        "download": absolute("board_pack_pdf", job.pk) if done else None,
+    }
+
+
+def _job(job_id: int) -> BoardPackJob:
+    if not 0 < job_id < 2**63:
+        raise ApiError(404, "There is no such board pack.")
+    return get_object_or_404(BoardPackJob.objects.select_related("report").defer("pdf"), pk=job_id)
+
+
+@router.post("/board-packs", response={202: BoardPackOut, **ERRORS}, url_name="board_pack_create")
+def create_board_pack(request: HttpRequest, body: BoardPackIn) -> Any:
+    """Ask for a board pack; it renders in the background. Poll its status. Viewers (the
+    board's readers) may ask too, so a ``read`` token is enough."""
+    user = require(request, "read", "assessments.add_boardpackjob")
+    data = {k: ("" if v is None else str(v)) for k, v in body.dict().items()}
+    form = BoardPackForm(data)
+    if not form.is_valid():
+        errors = [
+            {"location": f"body.{name}" if name != "__all__" else "body", "message": str(m)}
+            for name, messages in form.errors.items()
+            for m in messages
+        ]
+        raise ApiError(422, "The board pack cannot be made as asked.", errors=errors)
+    try:
+        job = actions.request_board_pack(user, form.params(), request=request)
+    except FilterError as error:
+        raise ApiError(422, str(error)) from error
+    return Status(202, _job_out(_job(job.pk)))
+
+
+@router.get("/board-packs/{job_id}", response={200: BoardPackOut, **ERRORS}, url_name="board_pack")
+def board_pack(request: HttpRequest, job_id: int) -> Any:
+    require(request, "read", "assessments.view_boardpackjob")
+    return _job_out(_job(job_id))
+
+
+@router.get(
+    "/board-packs/{job_id}/pdf",
+    response={200: None, **ERRORS},
+    openapi_extra={"responses": {200: {"description": "The board pack", **PDF}}},
+    url_name="board_pack_pdf",
+)
+def board_pack_pdf(request: HttpRequest, job_id: int) -> Any:
+    require(request, "read", "assessments.view_boardpackjob")
+    if not 0 < job_id < 2**63:
+        raise ApiError(404, "There is no such board pack.")
+    job = get_object_or_404(BoardPackJob.objects.select_related("report"), pk=job_id)
+    if job.state != BoardPackJob.State.DONE or not job.pdf:
+        raise ApiError(409, f"The board pack is not ready yet ({job.get_state_display()}).")
+    stamp = timezone.localdate(job.finished_at or job.created_at).isoformat()
+    name = f"board-pack-{stamp}-{job.report.document_id if job.report else job.pk}.pdf"
+    return _download(bytes(job.pdf), name, "application/pdf")
+
+
+@router.get(
+    "/exports/inventory.csv",
+    response={200: None, **ERRORS},
+    openapi_extra={"responses": {200: {"description": "The inventory as CSV", **CSV}}},
+    url_name="export_inventory",
+)
+def export_inventory(request: HttpRequest) -> Any:
+    """The inventory, as the Reports page exports it."""
+    require(request, "read", "assessments.view_assessment")
+    today = timezone.localdate()
+    lines = exports.csv_lines(exports.INVENTORY_HEADER, exports.inventory_rows(today))
+    return _download(lines, f"agent-inventory-{today.isoformat()}.csv", "text/csv; charset=utf-8")
+
+
+@router.get(
+    "/exports/assessments.csv",
+    response={200: None, **ERRORS},
+    openapi_extra={"responses": {200: {"description": "Every assessment version as CSV", **CSV}}},
+    url_name="export_assessments",
+)
+def export_assessments(request: HttpRequest) -> Any:
+    require(request, "read", "assessments.view_assessment")
+    lines = exports.csv_lines(exports.ASSESSMENT_HEADER, exports.assessment_rows())
+    name = f"assessments-{timezone.localdate().isoformat()}.csv"
+    return _download(lines, name, "text/csv; charset=utf-8")

@@ -1,0 +1,103 @@
+"""Evidence analysers: read an agent's real access configuration, propose answers.
+
+Pure Python (no Django), like the engine. Files in, proposals out; each proposal
+carries the rule that made it (a stable id, explained by :data:`RULE_SENTENCES`) and
+the lines of the files that justify it. The contract is ../shared/evidence.md.
+
+    files = [load_path(p) for p in paths]            # EvidenceError names the file
+    analysis = analyse("aws", files, principal=arn)  # PrincipalNotFound names it
+    analysis.to_dict()                               # the JSON of analyse_evidence
+
+One module per kind: :mod:`.aws` (with the IAM action list in :mod:`.aws_actions`),
+:mod:`.kubernetes`, :mod:`.gcp` (dangerous roles as data in ``gcp_roles.yaml``),
+:mod:`.mcp` and :mod:`.entra`; :mod:`.common` holds safe loading and the dataclasses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from . import aws, entra, gcp, kubernetes, mcp
+from .common import (
+    MAX_BYTES,
+    Analysis,
+    Evidence,
+    EvidenceError,
+    EvidenceFile,
+    PrincipalNotFound,
+    Proposal,
+    load_path,
+    parse_bytes,
+)
+from .drift import differences
+from .rules import RULE_SENTENCES, sentence
+
+KINDS: tuple[str, ...] = ("aws", "kubernetes", "gcp", "mcp", "entra")
+KIND_LABELS: dict[str, str] = {
+    "aws": "AWS IAM (account authorization details or policy documents)",
+    "kubernetes": "Kubernetes RBAC (roles, bindings, service accounts)",
+    "gcp": "Google Cloud IAM (project policy and custom roles)",
+    "mcp": "MCP client configuration",
+    "entra": "Microsoft Entra ID (Graph application permissions)",
+}
+# Kinds whose principal must be given.
+PRINCIPAL_REQUIRED = frozenset({"aws", "kubernetes", "gcp"})
+
+
+class UnknownKind(ValueError):
+    def __init__(self, kind: str):
+        super().__init__(f"Unknown evidence kind {kind!r}; allowed kinds: {', '.join(KINDS)}.")
+
+
+def analyse(
+    kind: str,
+    files: Sequence[EvidenceFile],
+    principal: str | None = None,
+    *,
+    internal_domains: Iterable[str] = (),
+) -> Analysis:
+    """Propose answers for ``principal`` from parsed ``files`` of one ``kind``."""
+    if kind not in KINDS:
+        raise UnknownKind(kind)
+    principal = (principal or "").strip() or None
+    if kind == "aws":
+        proposals = aws.analyse(files, principal)
+    elif kind == "kubernetes":
+        proposals = kubernetes.analyse(files, principal)
+    elif kind == "gcp":
+        proposals = gcp.analyse(files, principal)
+    elif kind == "mcp":
+        proposals = mcp.analyse(files, internal_domains)
+        principal = None
+    else:
+        proposals = entra.analyse(files, principal)
+    return Analysis(kind=kind, principal=principal, files=tuple(files), proposals=proposals)
+
+
+def subjects(kind: str, files: Sequence[EvidenceFile]) -> list[str]:
+    """Things the files name that drift compares between uploads: MCP servers."""
+    if kind == "mcp":
+        return sorted({name for name, *_ in mcp.servers(files)})
+    return []
+
+
+__all__ = [
+    "KINDS",
+    "KIND_LABELS",
+    "MAX_BYTES",
+    "PRINCIPAL_REQUIRED",
+    "RULE_SENTENCES",
+    "Analysis",
+    "Evidence",
+    "EvidenceError",
+    "EvidenceFile",
+    "PrincipalNotFound",
+    "Proposal",
+    "UnknownKind",
+    "analyse",
+    "differences",
+    "load_path",
+    "parse_bytes",
+    "sentence",
+    "subjects",
+]

@@ -1,0 +1,278 @@
+"""What every analyser shares: safe loading of untrusted files, proposals, the output.
+
+Evidence files come from outside (an export, a manifest, a client configuration), so
+they are read with a size cap, YAML without tags, anchors or aliases, and JSON with a
+bounded depth. Nothing in them is ever run or fetched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+import yaml
+
+# The largest evidence file read. An AWS account export for thousands of roles is a
+# few megabytes; anything bigger is a mistake or an attack on the parser.
+MAX_BYTES = 20 * 1024 * 1024
+# Deeper than any real policy, manifest or configuration; bounds a nesting bomb. JSON
+# is bounded by orjson's own limit (1,024 levels, checked in C while parsing, so a
+# 20 MiB export is not walked again in Python); YAML, whose composer recurses, by ours.
+MAX_DEPTH = 64
+JSON_MAX_DEPTH = 1024
+JSON_SUFFIXES = frozenset({".json"})
+YAML_SUFFIXES = frozenset({".yaml", ".yml"})
+
+
+class EvidenceError(ValueError):
+    """A file that cannot be analysed. ``str()`` names the file and says why."""
+
+    def __init__(self, file: str, message: str):
+        self.file = file
+        self.message = message
+        super().__init__(f"{file}: {message}")
+
+
+class PrincipalNotFound(ValueError):
+    """The principal asked about appears in none of the files."""
+
+    def __init__(self, principal: str, kind: str, files: Sequence[str], hint: str = ""):
+        self.principal = principal
+        names = ", ".join(files)
+        text = f"The {kind} principal {principal!r} is not in {names}."
+        super().__init__(f"{text} {hint}".strip())
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceFile:
+    """One parsed file: its name as shown, SHA-256 of its bytes and its documents."""
+
+    name: str
+    sha256: str
+    documents: tuple[Any, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """One line that justifies a proposal: the file, where in it, and what it says."""
+
+    file: str
+    where: str
+    says: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"file": self.file, "where": self.where, "says": self.says}
+
+
+@dataclass(frozen=True, slots=True)
+class Proposal:
+    """A proposed answer: key, value, the rule that proposed it and its evidence."""
+
+    key: str
+    value: Any
+    rule: str
+    evidence: tuple[Evidence, ...]
+
+    def __post_init__(self) -> None:
+        if not self.evidence:
+            raise ValueError(f"proposal {self.key} ({self.rule}) has no evidence")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "value": self.value,
+            "rule": self.rule,
+            "evidence": [e.to_dict() for e in self.evidence],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    """Everything one analysis proposes, in the contract's JSON shape."""
+
+    kind: str
+    principal: str | None
+    files: tuple[EvidenceFile, ...]
+    proposals: tuple[Proposal, ...] = field(default=())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "principal": self.principal,
+            "files": [{"name": f.name, "sha256": f.sha256} for f in self.files],
+            "proposals": [p.to_dict() for p in self.proposals],
+        }
+
+    def answers(self) -> dict[str, Any]:
+        """The proposed values by answer key."""
+        return {p.key: p.value for p in self.proposals}
+
+
+class Proposals:
+    """Collects proposals, at most one per key: the first one made for a key wins."""
+
+    def __init__(self) -> None:
+        self._by_key: dict[str, Proposal] = {}
+
+    def add(self, key: str, value: Any, rule: str, evidence: Iterable[Evidence]) -> None:
+        if key in self._by_key:
+            return
+        evidence = tuple(dict.fromkeys(evidence))
+        if evidence:
+            self._by_key[key] = Proposal(key, value, rule, evidence)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._by_key
+
+    def result(self) -> tuple[Proposal, ...]:
+        return tuple(self._by_key.values())
+
+
+# --------------------------------------------------------------------------- loading
+
+
+class _SafeLoader(yaml.SafeLoader):
+    """PyYAML's safe loader that also refuses tags, anchors and aliases.
+
+    Aliases are how a "billion laughs" file grows without bound, and no RBAC manifest
+    or configuration needs them, so a file using one is refused outright.
+    """
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            raise yaml.YAMLError(f"an alias (*{event.anchor}) {_mark(event)}")
+        anchor = getattr(event, "anchor", None)
+        if anchor is not None:
+            raise yaml.YAMLError(f"an anchor (&{anchor}) {_mark(event)}")
+        tag = getattr(event, "tag", None)
+        if tag not in (None, "!"):
+            raise yaml.YAMLError(f"a tag ({tag}) {_mark(event)}")
+        return super().compose_node(parent, index)
+
+
+def _mark(event: Any) -> str:
+    mark = event.start_mark
+    return f"at line {mark.line + 1}, column {mark.column + 1}"
+
+
+def _depth_ok(value: Any, limit: int = MAX_DEPTH) -> bool:
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return False
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values() if isinstance(v, dict | list))
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item if isinstance(v, dict | list))
+    return True
+
+
+def parse_bytes(name: str, data: bytes) -> EvidenceFile:
+    """Parse one file's bytes (JSON or YAML, by suffix or by content) safely."""
+    if len(data) > MAX_BYTES:
+        raise EvidenceError(
+            name,
+            f"the file is {len(data) / 1024 / 1024:.1f} MiB; evidence files are limited to "
+            f"{MAX_BYTES // 1024 // 1024} MiB",
+        )
+    sha = hashlib.sha256(data).hexdigest()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise EvidenceError(name, f"not UTF-8 text (byte {exc.start})") from None
+    if "\x00" in text:
+        raise EvidenceError(name, "not a text file (it contains NUL bytes)")
+    suffix = Path(name).suffix.lower()
+    stripped = text.lstrip()
+    as_json = suffix in JSON_SUFFIXES or (
+        suffix not in YAML_SUFFIXES and stripped[:1] in ("{", "[")
+    )
+    if not stripped:
+        raise EvidenceError(name, "the file is empty")
+    if as_json:
+        try:
+            documents: tuple[Any, ...] = (orjson.loads(data.removeprefix(b"\xef\xbb\xbf")),)
+        except orjson.JSONDecodeError as exc:
+            if "depth limit" in str(exc).lower():
+                raise EvidenceError(name, f"nested deeper than {JSON_MAX_DEPTH} levels") from None
+            raise EvidenceError(name, f"invalid JSON: {exc}") from None
+    else:
+        try:
+            documents = tuple(
+                d
+                for d in yaml.load_all(text, Loader=_SafeLoader)  # noqa: S506 - safe subclass
+                if d is not None
+            )
+        except yaml.YAMLError as exc:
+            raise EvidenceError(name, f"invalid or unsafe YAML: {_yaml_problem(exc)}") from None
+        except RecursionError:
+            raise EvidenceError(name, "invalid YAML: nested too deeply") from None
+    if not documents:
+        raise EvidenceError(name, "the file holds no document")
+    if not as_json and not all(_depth_ok(d) for d in documents):
+        raise EvidenceError(name, f"nested deeper than {MAX_DEPTH} levels")
+    return EvidenceFile(name=name, sha256=sha, documents=documents)
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    text = " ".join(str(exc).split())
+    if "alias" in text or "anchor" in text:
+        return f"{text}; anchors and aliases are not accepted in evidence files"
+    if "a tag (" in text:
+        return f"{text}; tags are not accepted in evidence files"
+    return text
+
+
+def load_path(path: str | Path) -> EvidenceFile:
+    """Read and parse one file from disk, refusing it before reading when too large."""
+    path = Path(path)
+    name = str(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_BYTES:
+            raise EvidenceError(
+                name,
+                f"the file is {size / 1024 / 1024:.1f} MiB; evidence files are limited to "
+                f"{MAX_BYTES // 1024 // 1024} MiB",
+            )
+        with path.open("rb") as handle:
+            data = handle.read(MAX_BYTES + 1)
+    except OSError as exc:
+        raise EvidenceError(name, f"cannot be read ({exc.strerror or exc})") from None
+    return parse_bytes(name, data)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def as_list(value: Any) -> list[Any]:
+    """A policy field that may be one value or a list of them, as a list."""
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return value
+    return [value]
+
+
+def glob_regex(pattern: str, *, ignore_case: bool = False) -> re.Pattern[str]:
+    """An IAM-style glob (``*`` any run, ``?`` one character) as a compiled regex."""
+    parts = (".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in pattern)
+    return re.compile("".join(parts), re.IGNORECASE | re.DOTALL if ignore_case else re.DOTALL)
+
+
+def walk_documents(files: Sequence[EvidenceFile]) -> Iterator[tuple[EvidenceFile, int, Any]]:
+    for file in files:
+        for position, document in enumerate(file.documents):
+            yield file, position, document
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False)

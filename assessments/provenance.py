@@ -1,0 +1,61 @@
+"""Which answers of an assessment came from evidence, and from which files.
+
+One definition, used by the wizard's live panel, the assessment page and the PDF: an
+answer is "from evidence" when a proposal was accepted into the assessment and the
+answer still holds the accepted value (an assessor who changed it afterwards made it
+their own). Systems live in the inventory: they count when every system the proposal
+named is still among the assessment's systems at the accepted level or above.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from assessments import evidence
+from assessments.models import Assessment, EvidenceProposal
+
+RANK = {"read": 1, "write": 2, "admin": 3}
+
+
+def _holds(key: str, accepted: Any, current: Any) -> bool:
+    if key != "systems":
+        return accepted == current
+    have = {
+        str(s.get("name", "")).lower(): RANK.get(str(s.get("access")), 0)
+        for s in current or []
+        if isinstance(s, Mapping)
+    }
+    return all(have.get(s["name"].lower(), 0) >= RANK[s["access"]] for s in accepted)
+
+
+def answers_from_evidence(
+    assessment: Assessment, answers: Mapping[str, Any]
+) -> dict[str, dict[str, Any]]:
+    """Key -> where the answer came from, for the answers that still hold the value."""
+    found: dict[str, dict[str, Any]] = {}
+    for proposal in EvidenceProposal.objects.accepted_into(assessment):
+        if proposal.key in found or not _holds(
+            proposal.key, proposal.value, answers.get(proposal.key)
+        ):
+            continue
+        upload = proposal.upload
+        found[proposal.key] = {
+            "key": proposal.key,
+            "value": proposal.value,
+            "rule": evidence.sentence(proposal.rule),
+            "files": [{"name": f.name, "sha256": f.sha256} for f in upload.files.all()],
+            "kind": upload.get_kind_display(),
+            "principal": upload.principal,
+            "uploaded_at": upload.uploaded_at,
+            "accepted_by": _person(proposal.decided_by),
+            "accepted_at": proposal.decided_at,
+            "upload_url": upload.get_absolute_url(),
+        }
+    return found
+
+
+def _person(user: Any) -> str:
+    if user is None:
+        return ""
+    return user.get_full_name() or user.get_username()

@@ -1,0 +1,202 @@
+"""Fuzzing: hostile values in every form and query string of every page, for every role.
+
+The pages come from the access table (tests/test_access.py), which a test keeps equal to
+the URL resolver, so a new page is fuzzed without a line here. Each page's field names
+are read from the forms the app itself renders (plus the table's own data and the
+common filter names). Every Hypothesis example visits every page once as one role with
+freshly drawn values, inside a transaction that is rolled back afterwards; the audit
+chain must verify at the end of each example. FUZZ_EXAMPLES raises the number of
+examples per role for a deeper run (the suite keeps it small).
+"""
+
+from __future__ import annotations
+
+import os
+from html.parser import HTMLParser
+from typing import Any
+from urllib.parse import quote_plus, urlsplit
+
+from django.test import override_settings
+from django.urls import reverse
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.django import TestCase
+
+from assessments.audit import verify_chain
+from tests.test_access import ACCESS, COMMON_PARAMS, ROLES, AccessTableTests
+
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "2"))
+
+HOSTILE = [
+    "",
+    "\x00",
+    "a\x00b",
+    "\ud800",  # a lone surrogate: sent as the (invalid UTF-8) bytes ED A0 80
+    "\udfff\ud800",
+    "\r\nSet-Cookie: x=1",
+    "x" * 100_000,
+    "é✓𝔘",
+    "'\"<script>alert(1)</script>",
+    "%00",
+    "../../etc/passwd",
+    "-1",
+    "0",
+    "-9223372036854775809",
+    "9223372036854775808",
+    "99999999999999999999999999999999",
+    "1e308",
+    "NaN",
+    "-inf",
+    "0001-01-01",
+    "0001-01-05",
+    "9999-12-31",
+    "2026-02-30",
+    "0000-00-00",
+    "99999-01-01",
+    "true",
+    "on",
+    "[]",
+    "{}",
+]
+
+values = st.one_of(
+    st.sampled_from(HOSTILE),
+    st.text(max_size=40),
+    st.integers(min_value=-(2**70), max_value=2**70).map(str),
+    st.dates().map(lambda d: d.isoformat()),
+)
+# A scalar field sent once, several times (a list for a scalar), or not at all.
+field_values = st.lists(values, min_size=0, max_size=3)
+
+
+def _encode(pairs: list[tuple[str, str]]) -> str:
+    return "&".join(
+        f"{quote_plus(k.encode('utf-8', 'surrogatepass'))}="
+        f"{quote_plus(v.encode('utf-8', 'surrogatepass'))}"
+        for k, v in pairs
+    )
+
+
+class _Forms(HTMLParser):
+    """Field names of every form on a page, by the path the form is sent to."""
+
+    def __init__(self, page_path: str) -> None:
+        super().__init__()
+        self.page_path = page_path
+        self.fields: dict[str, set[str]] = {}
+        self._action: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attr = dict(attrs)
+        if tag == "form":
+            self._action = urlsplit(attr.get("action") or self.page_path).path
+            self.fields.setdefault(self._action, set())
+        elif tag in ("input", "select", "textarea", "button") and attr.get("name"):
+            path = self._action or urlsplit(attr.get("hx-post") or attr.get("hx-get") or "").path
+            if path:
+                self.fields.setdefault(path, set()).add(attr["name"] or "")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form":
+            self._action = None
+
+
+@override_settings(TASKS={"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}})
+class FuzzTests(TestCase):
+    # The access table's users and objects.
+    setUpTestData = classmethod(AccessTableTests.setUpTestData.__func__)  # type: ignore[attr-defined]
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        super().setUpClass()
+        cls.pages = cls._pages()
+
+    @classmethod
+    def _pages(cls) -> list[tuple[str, str, str, list[str]]]:
+        """(route, method, path, field names) for every route; logout last."""
+        from django.test import Client
+
+        client = Client()
+        client.force_login(cls.users["administrator"])
+        found: dict[str, set[str]] = {}
+        for name, route in ACCESS.items():
+            if name == "logout":
+                continue
+            path = reverse(name, args=route.args(cls.objs))
+            if route.method == "get":
+                response = client.get(path, route.query)
+            else:  # a form usually lives on the page one level up (…/decide/ on …/)
+                response = client.get(path.rstrip("/").rsplit("/", 1)[0] + "/")
+                path = response.request["PATH_INFO"]
+            if response.status_code == 200 and "html" in response.get("Content-Type", ""):
+                parser = _Forms(path)
+                parser.feed(response.content.decode(errors="replace"))
+                for action, names in parser.fields.items():
+                    found.setdefault(action, set()).update(names)
+        pages = []
+        for name, route in sorted(ACCESS.items(), key=lambda item: item[0] == "logout"):
+            path = reverse(name, args=route.args(cls.objs))
+            names = set(found.get(path, set())) | set(route.query) | set(route.data(cls.objs))
+            if route.method == "get":
+                names |= set(COMMON_PARAMS)
+            pages.append((name, route.method, path, sorted(names)))
+        return pages
+
+    def test_the_fuzzer_finds_the_fields_of_the_pages_forms(self):
+        fields = {name: set(names) for name, _, _, names in self.pages}
+        self.assertEqual(set(fields), set(ACCESS))
+        self.assertLessEqual(
+            {"name", "owner", "lock_version", "systems-TOTAL_FORMS"},
+            fields["assessments:agent_edit"],
+        )
+        self.assertLessEqual({"since", "until", "tier"}, fields["assessments:board_pack_request"])
+        self.assertLessEqual(
+            {"decision", "lock_version", "comment"},
+            fields["assessments:assessment_decide"],
+        )
+        self.assertLessEqual({"actor", "since", "until"}, fields["assessments:audit_list"])
+
+    def _fuzz_as(self, role: str, data: Any) -> None:
+        if role == "anonymous":
+            self.client.logout()
+        else:
+            self.client.force_login(self.users[role])
+        for name, method, path, names in self.pages:
+            pairs = [
+                (field, value)
+                for field in names
+                for value in data.draw(field_values, label=f"{name} {field}")
+            ]
+            body = _encode(pairs)
+            if method == "get":
+                response = self.client.get(f"{path}?{body}")
+            else:  # the form, and a few of its fields in the query string as well
+                path = f"{path}?{_encode(pairs[:3])}"
+                response = self.client.generic(
+                    "POST",
+                    path,
+                    body.encode("ascii"),
+                    content_type="application/x-www-form-urlencoded",
+                )
+            self.assertLess(response.status_code, 500, f"{role} {method.upper()} {path[:300]}")
+        report = verify_chain()
+        self.assertTrue(report.ok, report)
+
+
+def _role_test(role: str) -> Any:
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+    @given(data=st.data())
+    def test(self: FuzzTests, data: Any) -> None:
+        self._fuzz_as(role, data)
+
+    test.__name__ = f"test_every_page_survives_hostile_input_as_{role}"
+    return test
+
+
+for _role in ROLES:
+    setattr(FuzzTests, f"test_every_page_survives_hostile_input_as_{_role}", _role_test(_role))

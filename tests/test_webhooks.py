@@ -1,0 +1,178 @@
+"""Webhooks end to end: a real local HTTP server receives signed deliveries, failures
+are retried with backoff and logged, and an administrator can send one again."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import time_machine
+from django.core.management import call_command
+from django.test import TestCase
+from django.utils import timezone
+
+from assessments import actions, webhooks
+from assessments.models import AuditEvent, GapException, Review, WebhookDelivery
+from tests import factories as f
+
+
+class Receiver:
+    """A local HTTP server that records what it receives and answers ``status``."""
+
+    def __init__(self) -> None:
+        self.received: list[dict] = []
+        self.status = 200
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 (the stdlib's name)
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                receiver.received.append({"headers": headers, "body": body})
+                self.send_response(receiver.status)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class WebhookTests(TestCase):
+    def setUp(self):
+        self.receiver = Receiver()
+        self.addCleanup(self.receiver.stop)
+        self.admin = f.administrator()
+        self.assessor = f.assessor()
+        self.endpoint = actions.create_webhook_endpoint(
+            self.admin,
+            name="SIEM",
+            url=self.receiver.url,
+            events=[
+                "assessment.submitted",
+                "agent.changed",
+                "review.overdue",
+                "exception.expiring",
+            ],
+        )
+
+    def test_a_submitted_assessment_arrives_signed_and_verifiable(self):
+        agent = f.agent(slug="subject", actor=self.assessor)
+        draft = f.answered(agent, self.assessor)
+        self.receiver.received.clear()
+        with self.captureOnCommitCallbacks(execute=True):
+            actions.submit_assessment(self.assessor, draft)
+        self.assertEqual(len(self.receiver.received), 1)
+        got = self.receiver.received[0]
+        self.assertTrue(webhooks.verify(self.endpoint.secret, got["headers"], got["body"]))
+        payload = json.loads(got["body"])
+        self.assertEqual(payload["type"], "assessment.submitted")
+        self.assertEqual(payload["data"]["agent"], "subject")
+        self.assertEqual(payload["data"]["actor"], self.assessor.username)
+        delivery = WebhookDelivery.objects.get(event="assessment.submitted")
+        self.assertEqual(
+            (delivery.state, delivery.attempts, delivery.last_status), ("delivered", 1, 200)
+        )
+        self.assertEqual(got["headers"]["webhook-id"], delivery.message_id)
+        # A receiver refuses a changed body, another secret, or an old timestamp.
+        self.assertFalse(webhooks.verify(self.endpoint.secret, got["headers"], got["body"] + b" "))
+        self.assertFalse(webhooks.verify(webhooks.new_secret(), got["headers"], got["body"]))
+        later = int(got["headers"]["webhook-timestamp"]) + 3600
+        self.assertFalse(
+            webhooks.verify(self.endpoint.secret, got["headers"], got["body"], now=later)
+        )
+
+    def test_only_the_events_an_endpoint_asked_for_are_sent(self):
+        agent = f.agent(slug="subject", actor=self.assessor)
+        draft = actions.submit_assessment(self.assessor, f.answered(agent, self.assessor))
+        with self.captureOnCommitCallbacks(execute=True):
+            actions.return_assessment(f.reviewer(), draft, comment="Check the systems.")
+        self.assertFalse(WebhookDelivery.objects.filter(event="assessment.returned").exists())
+
+    def test_a_failing_receiver_is_retried_with_backoff_then_sent_again_by_hand(self):
+        self.receiver.status = 500
+        with self.captureOnCommitCallbacks(execute=True):
+            f.agent(slug="subject", actor=self.assessor)
+        delivery = WebhookDelivery.objects.get(event="agent.changed")
+        self.assertEqual(
+            (delivery.state, delivery.attempts, delivery.last_status), ("pending", 1, 500)
+        )
+        wait = delivery.next_attempt_at - timezone.now()
+        self.assertTrue(dt.timedelta(seconds=25) < wait <= dt.timedelta(seconds=30), wait)
+        # Not due yet: the periodic command leaves it alone.
+        call_command("deliver_webhooks", stdout=io.StringIO())
+        delivery.refresh_from_db()
+        self.assertEqual(delivery.attempts, 1)
+        # Each attempt waits longer; after the last one the delivery has failed.
+        for _ in range(webhooks.MAX_ATTEMPTS - 1):
+            with time_machine.travel(delivery.next_attempt_at + dt.timedelta(seconds=1)):
+                call_command("deliver_webhooks", stdout=io.StringIO())
+            delivery.refresh_from_db()
+        self.assertEqual((delivery.state, delivery.attempts), ("failed", webhooks.MAX_ATTEMPTS))
+        self.assertEqual(len(self.receiver.received), webhooks.MAX_ATTEMPTS)
+        # The receiver is fixed; an administrator sends it again.
+        self.receiver.status = 204
+        self.client.force_login(self.admin)
+        with self.captureOnCommitCallbacks(execute=True):
+            response = self.client.post(
+                "/admin/assessments/webhookdelivery/",
+                {"action": "send_again", "_selected_action": [delivery.pk]},
+            )
+        self.assertEqual(response.status_code, 302)
+        delivery.refresh_from_db()
+        self.assertEqual((delivery.state, delivery.last_status), ("delivered", 204))
+        self.assertTrue(AuditEvent.objects.filter(verb="webhook.resend").exists())
+        last = self.receiver.received[-1]
+        self.assertTrue(webhooks.verify(self.endpoint.secret, last["headers"], last["body"]))
+
+    def test_the_daily_run_tells_of_overdue_reviews_and_expiring_exceptions_once(self):
+        agent = f.agent(slug="subject", actor=self.assessor)
+        approved = f.approved(agent, self.assessor, f.reviewer())
+        today = timezone.localdate()
+        Review.objects.open().filter(agent=agent).update(due_on=today - dt.timedelta(days=1))
+        GapException.objects.create(
+            agent=agent,
+            assessment=approved,
+            subject="AIC-05",
+            reason="Being built.",
+            expires_on=today + dt.timedelta(days=7),
+            accepted_by=self.admin,
+        )
+        self.receiver.received.clear()
+        with self.captureOnCommitCallbacks(execute=True):
+            webhooks.emit_daily(today)
+            webhooks.emit_daily(today)  # a second run the same day sends nothing new
+        types = sorted(json.loads(r["body"])["type"] for r in self.receiver.received)
+        self.assertEqual(types, ["exception.expiring", "review.overdue"])
+
+    def test_administrators_register_endpoints_in_the_admin_and_it_is_audited(self):
+        self.client.force_login(self.admin)
+        response = self.client.post(
+            "/admin/assessments/webhookendpoint/add/",
+            {
+                "name": "Chat",
+                "url": "https://chat.example.com/hook",
+                "events": ["review.triggered"],
+                "is_active": "on",
+            },
+        )
+        self.assertEqual(response.status_code, 302, response.content[:500])
+        event = AuditEvent.objects.filter(verb="webhook.create").latest("id")
+        self.assertEqual(event.changes["events"], ["review.triggered"])
+        self.assertNotIn("whsec_", json.dumps(event.changes))
+        with self.assertRaises(actions.ActionError):
+            actions.create_webhook_endpoint(
+                self.admin, name="x", url="ftp://example.com", events=["review.triggered"]
+            )
+        self.client.force_login(self.assessor)
+        self.assertEqual(self.client.get("/admin/assessments/webhookendpoint/").status_code, 403)
