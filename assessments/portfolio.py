@@ -238,15 +238,12 @@ def expiring_exceptions(today: dt.date, within_days: int = 30) -> list[GapExcept
     )
 
 
-def recent_reclassifications(limit: int = 8) -> list[Any]:
-    """Approved assessments whose class or tier differs from the agent's previous approved
-    version, newest first (one query)."""
-
+def _reclassifications(assessments: Any) -> Any:
     def previous(field: str) -> Window:
         return Window(Lag(field), partition_by=[F("agent_id")], order_by=F("number").asc())
 
-    return list(
-        Assessment.objects.approved()
+    return (
+        assessments.approved()
         .annotate(
             prev_class=previous("classification"),
             prev_tier=previous("tier"),
@@ -255,8 +252,14 @@ def recent_reclassifications(limit: int = 8) -> list[Any]:
         .filter(prev_number__isnull=False)
         .filter(~Q(prev_class=F("classification")) | ~Q(prev_tier=F("tier")))
         .select_related("agent")
-        .order_by("-decided_at", "-pk")[:limit]
+        .order_by("-decided_at", "-pk")
     )
+
+
+def recent_reclassifications(limit: int = 8) -> list[Any]:
+    """Approved assessments whose class or tier differs from the agent's previous approved
+    version, newest first (one query)."""
+    return list(_reclassifications(Assessment.objects.all())[:limit])
 
 
 def open_answers() -> dict[str, Any]:
@@ -445,3 +448,109 @@ def portfolio_coverage(
             }
         )
     return {"assessed": len(latest), "frameworks": out}
+
+
+# --------------------------------------------------------------------------- dashboard snapshot
+
+EXPIRING_SHOWN = 8
+
+
+@dataclass
+class Figures:
+    """Every portfolio-wide figure the dashboard shows, for one day."""
+
+    matrix: ClassTier
+    states: dict[str, int]
+    assessment_states: dict[str, int]
+    gaps: Gaps
+    expiring: list[GapException]  # the EXPIRING_SHOWN expiring soonest
+    expiring_total: int
+    reclassified: list[Any]
+
+
+def _compute(today: dt.date) -> dict[str, Any]:
+    """The figures as JSON, each computed by the database as defined above."""
+    matrix = class_tier()
+    gaps = open_gaps(today)
+    expiring = GapException.objects.expiring(today, 30).filter(agent__status=Agent.Status.ACTIVE)
+    return {
+        "matrix": {
+            "counts": [[c, t, n] for (c, t), n in matrix.counts.items()],
+            "unassessed": matrix.unassessed,
+            "total": matrix.total,
+        },
+        "states": review_states(today),
+        "assessment_states": assessment_states(),
+        "gaps": {
+            "total": gaps.total,
+            "agent_count": gaps.agent_count,
+            "agents": [[a.name, a.slug, a.tier, a.number, a.gaps] for a in gaps.agents],
+            "by_control": gaps.by_control,
+        },
+        "expiring": list(
+            expiring.order_by("expires_on", "agent__name", "pk").values_list("pk", flat=True)[
+                :EXPIRING_SHOWN
+            ]
+        ),
+        "expiring_total": expiring.count(),
+        "reclassified": [[a.pk, a.agent_id] for a in recent_reclassifications()],
+    }
+
+
+def dashboard_figures(today: dt.date) -> Figures:
+    """The dashboard's figures from today's snapshot (one query), computed and stored on
+    the first read after a change (see ``PortfolioSnapshot``); the listed exceptions and
+    reclassifications are read fresh by their ids (two queries)."""
+    from django.db import IntegrityError, transaction
+
+    from assessments.models import PortfolioSnapshot
+
+    data = PortfolioSnapshot.objects.filter(day=today).values_list("figures", flat=True).first()
+    if data is None:
+        data = _compute(today)
+        try:
+            with transaction.atomic():
+                PortfolioSnapshot.objects.exclude(day=today).delete()
+                PortfolioSnapshot.objects.create(day=today, figures=data)
+        except IntegrityError:  # another request stored the same day's figures first
+            pass
+    m, g = data["matrix"], data["gaps"]
+    expiring_ids = data["expiring"]
+    expiring = sorted(
+        GapException.objects.filter(pk__in=expiring_ids).select_related(
+            "agent", "assessment", "accepted_by"
+        ),
+        key=lambda e: expiring_ids.index(e.pk),
+    )
+    reclassified_ids = [pk for pk, _agent in data["reclassified"]]
+    reclassified = sorted(
+        (
+            a
+            for a in _reclassifications(
+                Assessment.objects.filter(agent_id__in=[a for _pk, a in data["reclassified"]])
+            )
+            if a.pk in reclassified_ids
+        ),
+        key=lambda a: reclassified_ids.index(a.pk),
+    )
+    return Figures(
+        matrix=ClassTier(
+            counts={(c, t): n for c, t, n in m["counts"]},
+            unassessed=m["unassessed"],
+            total=m["total"],
+        ),
+        states=data["states"],
+        assessment_states=data["assessment_states"],
+        gaps=Gaps(
+            total=g["total"],
+            agent_count=g["agent_count"],
+            agents=[
+                AgentGaps(name, slug, tier, number, [tuple(x) for x in listed])
+                for name, slug, tier, number, listed in g["agents"]
+            ],
+            by_control=[tuple(row) for row in g["by_control"]],
+        ),
+        expiring=expiring,
+        expiring_total=data["expiring_total"],
+        reclassified=reclassified,
+    )

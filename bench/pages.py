@@ -1,6 +1,6 @@
 """Server time of every list and summary page at 50 and at 10,000 agents.
 
-    .venv/bin/python bench/pages.py [--sizes 50 10000] [--requests 30]
+    .venv/bin/python bench/pages.py [--sizes 50 10000] [--requests 30] [--keep FOLDER]
 
 For each size, a fresh SQLite database in a temporary folder is migrated, given the
 demo data and ``seed_bulk --assessed`` agents (approved versions with real engine
@@ -81,10 +81,14 @@ def _manage(env: dict[str, str], *args: str) -> str:
 
 def prepare(size: int, folder: Path) -> dict[str, str]:
     """A migrated database with the demo and enough seeded agents to hold ``size``."""
-    env = _env(folder / f"pages-{size}.sqlite3")
+    database = folder / f"pages-{size}.sqlite3"
+    existed = database.exists()
+    env = _env(database)
     env["STATIC_ROOT"] = str(folder / "static")  # production settings: hashed static files
     _manage(env, "collectstatic", "--noinput")
     _manage(env, "migrate", "--noinput")
+    if existed:  # kept from an earlier run (--keep): migrated, already seeded
+        return env
     _manage(env, "load_demo")
     count = int(
         _manage(
@@ -168,6 +172,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs=2, default=[50, 10_000])
     parser.add_argument("--requests", type=int, default=30)
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        metavar="FOLDER",
+        help="keep the seeded databases in FOLDER and reuse them on the next run",
+    )
     parser.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
@@ -178,9 +188,11 @@ def main() -> int:
     small, large = args.sizes
     results: dict[int, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="assessor-pages-") as tmp:
+        folder = args.keep or Path(tmp)
+        folder.mkdir(parents=True, exist_ok=True)
         for size in (small, large):
             started = time.perf_counter()
-            env = prepare(size, Path(tmp))
+            env = prepare(size, folder)
             print(f"seeded {size} agents in {time.perf_counter() - started:.0f} s", flush=True)
             done = subprocess.run(  # noqa: S603 (this interpreter, this script)
                 [sys.executable, __file__, "--measure", "--requests", str(args.requests)],
