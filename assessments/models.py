@@ -594,6 +594,12 @@ class Assessment(models.Model):
             ),
         ]
         permissions = [("review_assessment", "Can review, approve or return assessments")]
+        indexes = [
+            # The navigation badge and the reviewer's tray (awaiting a decision, oldest
+            # first) and the assessor's trays, without reading every assessment.
+            models.Index(fields=["status", "submitted_at"]),
+            models.Index(fields=["assessor", "status"]),
+        ]
 
     def __str__(self) -> str:
         return f"{self.agent} v{self.number}"

@@ -238,12 +238,15 @@ def expiring_exceptions(today: dt.date, within_days: int = 30) -> list[GapExcept
     )
 
 
-def _reclassifications(assessments: Any) -> Any:
+def recent_reclassifications(limit: int = 8) -> list[Any]:
+    """Approved assessments whose class or tier differs from the agent's previous approved
+    version, newest first (one query)."""
+
     def previous(field: str) -> Window:
         return Window(Lag(field), partition_by=[F("agent_id")], order_by=F("number").asc())
 
-    return (
-        assessments.approved()
+    return list(
+        Assessment.objects.approved()
         .annotate(
             prev_class=previous("classification"),
             prev_tier=previous("tier"),
@@ -252,14 +255,8 @@ def _reclassifications(assessments: Any) -> Any:
         .filter(prev_number__isnull=False)
         .filter(~Q(prev_class=F("classification")) | ~Q(prev_tier=F("tier")))
         .select_related("agent")
-        .order_by("-decided_at", "-pk")
+        .order_by("-decided_at", "-pk")[:limit]
     )
-
-
-def recent_reclassifications(limit: int = 8) -> list[Any]:
-    """Approved assessments whose class or tier differs from the agent's previous approved
-    version, newest first (one query)."""
-    return list(_reclassifications(Assessment.objects.all())[:limit])
 
 
 def open_answers() -> dict[str, Any]:
@@ -493,7 +490,9 @@ def _compute(today: dt.date) -> dict[str, Any]:
             ]
         ),
         "expiring_total": expiring.count(),
-        "reclassified": [[a.pk, a.agent_id] for a in recent_reclassifications()],
+        "reclassified": [
+            [a.pk, a.prev_class, a.prev_tier, a.prev_number] for a in recent_reclassifications()
+        ],
     }
 
 
@@ -522,17 +521,13 @@ def dashboard_figures(today: dt.date) -> Figures:
         ),
         key=lambda e: expiring_ids.index(e.pk),
     )
-    reclassified_ids = [pk for pk, _agent in data["reclassified"]]
+    previous = {pk: rest for pk, *rest in data["reclassified"]}
     reclassified = sorted(
-        (
-            a
-            for a in _reclassifications(
-                Assessment.objects.filter(agent_id__in=[a for _pk, a in data["reclassified"]])
-            )
-            if a.pk in reclassified_ids
-        ),
-        key=lambda a: reclassified_ids.index(a.pk),
+        Assessment.objects.filter(pk__in=previous).select_related("agent"),
+        key=lambda a: list(previous).index(a.pk),
     )
+    for a in reclassified:
+        a.prev_class, a.prev_tier, a.prev_number = previous[a.pk]  # type: ignore[attr-defined]
     return Figures(
         matrix=ClassTier(
             counts={(c, t): n for c, t, n in m["counts"]},
