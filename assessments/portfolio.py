@@ -450,6 +450,9 @@ def portfolio_coverage(
 # --------------------------------------------------------------------------- dashboard snapshot
 
 EXPIRING_SHOWN = 8
+# The shape of a stored snapshot: a snapshot of another shape (an older release) is
+# computed again.
+SNAPSHOT_FORMAT = 1
 
 
 @dataclass
@@ -471,6 +474,7 @@ def _compute(today: dt.date) -> dict[str, Any]:
     gaps = open_gaps(today)
     expiring = GapException.objects.expiring(today, 30).filter(agent__status=Agent.Status.ACTIVE)
     return {
+        "format": SNAPSHOT_FORMAT,
         "matrix": {
             "counts": [[c, t, n] for (c, t), n in matrix.counts.items()],
             "unassessed": matrix.unassessed,
@@ -496,23 +500,34 @@ def _compute(today: dt.date) -> dict[str, Any]:
     }
 
 
-def dashboard_figures(today: dt.date) -> Figures:
-    """The dashboard's figures from today's snapshot (one query), computed and stored on
-    the first read after a change (see ``PortfolioSnapshot``); the listed exceptions and
-    reclassifications are read fresh by their ids (two queries)."""
+def snapshot(today: dt.date) -> dict[str, Any]:
+    """Today's figures as stored (one query), computed and stored on the first read after
+    a change (see ``PortfolioSnapshot``)."""
     from django.db import IntegrityError, transaction
 
     from assessments.models import PortfolioSnapshot
 
     data = PortfolioSnapshot.objects.filter(day=today).values_list("figures", flat=True).first()
-    if data is None:
+    if data is None or data.get("format") != SNAPSHOT_FORMAT:
         data = _compute(today)
         try:
             with transaction.atomic():
-                PortfolioSnapshot.objects.exclude(day=today).delete()
+                PortfolioSnapshot.objects.all().delete()
                 PortfolioSnapshot.objects.create(day=today, figures=data)
         except IntegrityError:  # another request stored the same day's figures first
             pass
+    return data
+
+
+def queue_states(today: dt.date) -> dict[str, int]:
+    """``review_states(today)`` of the whole queue, from the snapshot (one query)."""
+    return snapshot(today)["states"]
+
+
+def dashboard_figures(today: dt.date) -> Figures:
+    """The dashboard's figures from the snapshot; the listed exceptions and
+    reclassifications are read fresh by their ids (two queries)."""
+    data = snapshot(today)
     m, g = data["matrix"], data["gaps"]
     expiring_ids = data["expiring"]
     expiring = sorted(
