@@ -599,6 +599,8 @@ class Assessment(models.Model):
             # first) and the assessor's trays, without reading every assessment.
             models.Index(fields=["status", "submitted_at"]),
             models.Index(fields=["assessor", "status"]),
+            # The catalogue's versions with their counts, from the index alone.
+            models.Index(fields=["catalogue", "status"]),
         ]
 
     def __str__(self) -> str:
