@@ -39,12 +39,13 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F, OuterRef, Q, Subquery, Window
 from django.db.models.functions import Lag
+from django.utils import timezone
 
 from assessments import reviews
-from assessments.models import Agent, Assessment, GapException, Review
+from assessments.models import Agent, Assessment, GapException, PortfolioSnapshot, Review
 
 TIERS = (4, 3, 2, 1)
 CLASSES = ("agent_identity", "machine_identity")
@@ -453,6 +454,9 @@ EXPIRING_SHOWN = 8
 # The shape of a stored snapshot: a snapshot of another shape (an older release) is
 # computed again.
 SNAPSHOT_FORMAT = 1
+# A write that commits while a read computes the figures may be missed by the snapshot
+# that read stores; older than this, a snapshot is computed again, whatever happened.
+SNAPSHOT_MAX_AGE = dt.timedelta(minutes=5)
 
 
 @dataclass
@@ -503,12 +507,15 @@ def _compute(today: dt.date) -> dict[str, Any]:
 def snapshot(today: dt.date) -> dict[str, Any]:
     """Today's figures as stored (one query), computed and stored on the first read after
     a change (see ``PortfolioSnapshot``)."""
-    from django.db import IntegrityError, transaction
-
-    from assessments.models import PortfolioSnapshot
-
-    data = PortfolioSnapshot.objects.filter(day=today).values_list("figures", flat=True).first()
-    if data is None or data.get("format") != SNAPSHOT_FORMAT:
+    stored = (
+        PortfolioSnapshot.objects.filter(day=today).values_list("figures", "computed_at").first()
+    )
+    data, computed_at = stored or (None, None)
+    if (
+        data is None
+        or data.get("format") != SNAPSHOT_FORMAT
+        or timezone.now() - computed_at > SNAPSHOT_MAX_AGE
+    ):
         data = _compute(today)
         try:
             with transaction.atomic():
