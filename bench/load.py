@@ -147,6 +147,8 @@ def run(label: str, database_url: str, args: argparse.Namespace, folder: Path) -
                 f"127.0.0.1:{port}",
                 "--access-logfile",
                 "-",
+                "--graceful-timeout",
+                "5",
             ],
             env=env,
             cwd=ROOT,
@@ -195,7 +197,11 @@ def run(label: str, database_url: str, args: argparse.Namespace, folder: Path) -
                 raise SystemExit(f"locust failed:\n{done.stderr[-3000:]}")
         finally:
             os.killpg(server.pid, signal.SIGTERM)
-            server.wait(timeout=30)
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:  # a worker stuck in a request: stop it
+                os.killpg(server.pid, signal.SIGKILL)
+                server.wait(timeout=10)
     return report(label, Path(f"{prefix}_stats.csv"), log)
 
 
