@@ -213,6 +213,8 @@ def report(label: str, stats: Path, log: Path) -> bool:
         name = f"{row['Type']} {row['Name']}".strip()
         requests = int(row["Request Count"])
         errors = int(row["Failure Count"])
+        if not requests:  # the sign-in page, asked for only before the figures started over
+            continue
         p50, p95, p99 = (float(row[k] or 0) for k in ("50%", "95%", "99%"))
         if name == "Aggregated":
             name = "all pages"
