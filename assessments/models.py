@@ -84,7 +84,42 @@ class Team(models.Model):
         return self.name
 
 
-class AgentQuerySet(models.QuerySet["Agent"]):
+# Fields whose change moves no portfolio figure: a draft's autosave writes only these, so
+# it leaves the dashboard's snapshot in place (see PortfolioSnapshot).
+PORTFOLIO_QUIET_FIELDS = frozenset(
+    {"answers", "answer_versions", "lock_version", "current_step", "updated_at", "created_at"}
+)
+
+
+def portfolio_changed() -> None:
+    """Drop the dashboard's snapshot: the next read computes it again from the database."""
+    PortfolioSnapshot.objects.all().delete()
+
+
+class PortfolioQuerySet[M: models.Model](models.QuerySet[M]):
+    """A queryset of a model the portfolio figures read (agents, assessments, exceptions,
+    reviews): writes that bypass ``save()`` drop the snapshot too."""
+
+    def update(self, **kwargs: Any) -> int:
+        changed = super().update(**kwargs)
+        if changed and not set(kwargs) <= PORTFOLIO_QUIET_FIELDS:
+            portfolio_changed()
+        return changed
+
+    def bulk_create(self, objs: Any, *args: Any, **kwargs: Any) -> list[M]:
+        created = super().bulk_create(objs, *args, **kwargs)
+        if created:
+            portfolio_changed()
+        return created
+
+    def bulk_update(self, objs: Any, fields: Any, *args: Any, **kwargs: Any) -> int:
+        changed = super().bulk_update(objs, fields, *args, **kwargs)
+        if changed and not set(fields) <= PORTFOLIO_QUIET_FIELDS:
+            portfolio_changed()
+        return changed
+
+
+class AgentQuerySet(PortfolioQuerySet["Agent"]):
     def active(self) -> AgentQuerySet:
         return self.filter(status=Agent.Status.ACTIVE)
 
@@ -443,7 +478,7 @@ def review_intervals() -> dict[int, int]:
 # --------------------------------------------------------------------------- assessments
 
 
-class AssessmentQuerySet(models.QuerySet["Assessment"]):
+class AssessmentQuerySet(PortfolioQuerySet["Assessment"]):
     """The assessment states every surface counts: one definition each.
 
     Bulk ``update()`` and ``delete()`` refuse to touch approved assessments, as the
@@ -566,6 +601,14 @@ class Assessment(models.Model):
             ),
         ]
         permissions = [("review_assessment", "Can review, approve or return assessments")]
+        indexes = [
+            # The navigation badge and the reviewer's tray (awaiting a decision, oldest
+            # first) and the assessor's trays, without reading every assessment.
+            models.Index(fields=["status", "submitted_at"]),
+            models.Index(fields=["assessor", "status"]),
+            # The catalogue's versions with their counts, from the index alone.
+            models.Index(fields=["catalogue", "status"]),
+        ]
 
     def __str__(self) -> str:
         return f"{self.agent} v{self.number}"
@@ -611,7 +654,7 @@ class ImmutableRecordError(Exception):
     """An attempt to change a record that is immutable by design."""
 
 
-class ExceptionQuerySet(models.QuerySet["GapException"]):
+class ExceptionQuerySet(PortfolioQuerySet["GapException"]):
     def active(self, on: dt.date | None = None) -> ExceptionQuerySet:
         on = on or timezone.localdate()
         return self.filter(revoked_at__isnull=True, expires_on__gte=on)
@@ -702,7 +745,7 @@ class GapException(models.Model):
 # --------------------------------------------------------------------------- reviews
 
 
-class ReviewQuerySet(models.QuerySet["Review"]):
+class ReviewQuerySet(PortfolioQuerySet["Review"]):
     def open(self) -> ReviewQuerySet:
         return self.filter(state=Review.State.OPEN)
 
@@ -785,6 +828,21 @@ class Review(models.Model):
 
     def __str__(self) -> str:
         return f"Review of {self.agent} due {self.due_on}"
+
+
+class PortfolioSnapshot(models.Model):
+    """The dashboard's portfolio-wide figures (assessments/portfolio.py) for one day, as
+    the database computed them on the first read after a change. Any write to agents,
+    assessments, exceptions or reviews deletes it (``portfolio_changed``: the model
+    signals in assessments/signals.py and ``PortfolioQuerySet``), so a page at 10,000
+    agents reads one row instead of aggregating the portfolio on every request."""
+
+    day = models.DateField(unique=True)
+    figures = models.JSONField()
+    computed_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"Portfolio figures of {self.day}"
 
 
 class ReminderLog(models.Model):

@@ -39,12 +39,13 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F, OuterRef, Q, Subquery, Window
 from django.db.models.functions import Lag
+from django.utils import timezone
 
 from assessments import reviews
-from assessments.models import Agent, Assessment, GapException, Review
+from assessments.models import Agent, Assessment, GapException, PortfolioSnapshot, Review
 
 TIERS = (4, 3, 2, 1)
 CLASSES = ("agent_identity", "machine_identity")
@@ -485,3 +486,128 @@ def portfolio_coverage(
             }
         )
     return {"assessed": len(latest), "frameworks": out}
+
+
+# --------------------------------------------------------------------------- dashboard snapshot
+
+EXPIRING_SHOWN = 8
+# The shape of a stored snapshot: a snapshot of another shape (an older release) is
+# computed again.
+SNAPSHOT_FORMAT = 1
+# A write that commits while a read computes the figures may be missed by the snapshot
+# that read stores; older than this, a snapshot is computed again, whatever happened.
+SNAPSHOT_MAX_AGE = dt.timedelta(minutes=5)
+
+
+@dataclass
+class Figures:
+    """Every portfolio-wide figure the dashboard shows, for one day."""
+
+    matrix: ClassTier
+    states: dict[str, int]
+    assessment_states: dict[str, int]
+    gaps: Gaps
+    expiring: list[GapException]  # the EXPIRING_SHOWN expiring soonest
+    expiring_total: int
+    reclassified: list[Any]
+
+
+def _compute(today: dt.date) -> dict[str, Any]:
+    """The figures as JSON, each computed by the database as defined above."""
+    matrix = class_tier()
+    gaps = open_gaps(today)
+    expiring = GapException.objects.expiring(today, 30).filter(agent__status=Agent.Status.ACTIVE)
+    return {
+        "format": SNAPSHOT_FORMAT,
+        "matrix": {
+            "counts": [[c, t, n] for (c, t), n in matrix.counts.items()],
+            "unassessed": matrix.unassessed,
+            "total": matrix.total,
+        },
+        "states": review_states(today),
+        "assessment_states": assessment_states(),
+        "gaps": {
+            "total": gaps.total,
+            "agent_count": gaps.agent_count,
+            "agents": [[a.name, a.slug, a.tier, a.number, a.gaps] for a in gaps.agents],
+            "by_control": gaps.by_control,
+        },
+        "expiring": list(
+            expiring.order_by("expires_on", "agent__name", "pk").values_list("pk", flat=True)[
+                :EXPIRING_SHOWN
+            ]
+        ),
+        "expiring_total": expiring.count(),
+        "reclassified": [
+            [a.pk, a.prev_class, a.prev_tier, a.prev_number] for a in recent_reclassifications()
+        ],
+    }
+
+
+def snapshot(today: dt.date) -> dict[str, Any]:
+    """Today's figures as stored (one query), computed and stored on the first read after
+    a change (see ``PortfolioSnapshot``)."""
+    stored = (
+        PortfolioSnapshot.objects.filter(day=today).values_list("figures", "computed_at").first()
+    )
+    data, computed_at = stored or (None, None)
+    if (
+        data is None
+        or data.get("format") != SNAPSHOT_FORMAT
+        or timezone.now() - computed_at > SNAPSHOT_MAX_AGE
+    ):
+        data = _compute(today)
+        try:
+            with transaction.atomic():
+                PortfolioSnapshot.objects.all().delete()
+                PortfolioSnapshot.objects.create(day=today, figures=data)
+        except IntegrityError:  # another request stored the same day's figures first
+            pass
+    return data
+
+
+def queue_states(today: dt.date) -> dict[str, int]:
+    """``review_states(today)`` of the whole queue, from the snapshot (one query)."""
+    return snapshot(today)["states"]
+
+
+def dashboard_figures(today: dt.date) -> Figures:
+    """The dashboard's figures from the snapshot; the listed exceptions and
+    reclassifications are read fresh by their ids (two queries)."""
+    data = snapshot(today)
+    m, g = data["matrix"], data["gaps"]
+    expiring_ids = data["expiring"]
+    expiring = sorted(
+        GapException.objects.filter(pk__in=expiring_ids).select_related(
+            "agent", "assessment", "accepted_by"
+        ),
+        key=lambda e: expiring_ids.index(e.pk),
+    )
+    previous = {pk: rest for pk, *rest in data["reclassified"]}
+    reclassified = sorted(
+        Assessment.objects.filter(pk__in=previous).select_related("agent"),
+        key=lambda a: list(previous).index(a.pk),
+    )
+    for a in reclassified:
+        a.prev_class, a.prev_tier, a.prev_number = previous[a.pk]  # type: ignore[attr-defined]
+    return Figures(
+        matrix=ClassTier(
+            counts={(c, t): n for c, t, n in m["counts"]},
+            unassessed=m["unassessed"],
+            total=m["total"],
+        ),
+        states=data["states"],
+        assessment_states=data["assessment_states"],
+        gaps=Gaps(
+            total=g["total"],
+            agent_count=g["agent_count"],
+            agents=[
+                AgentGaps(name, slug, tier, number, [tuple(x) for x in listed])
+                for name, slug, tier, number, listed in g["agents"]
+            ],
+            by_control=[tuple(row) for row in g["by_control"]],
+        ),
+        expiring=expiring,
+        expiring_total=data["expiring_total"],
+        reclassified=reclassified,
+    )

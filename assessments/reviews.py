@@ -197,6 +197,11 @@ def for_rows(reviews: ReviewQuerySet, today: dt.date) -> ReviewQuerySet:
     )
 
 
+# The keys of a QueueFilterForm's data that narrow the queue (``filter_queue``); the
+# state, sort and page do not change the queue's counts.
+QUEUE_FILTERS = ("tier", "classification", "team", "owner", "assignee", "reason")
+
+
 def filter_queue(queue: ReviewQuerySet, data: dict[str, Any], user: Any) -> ReviewQuerySet:
     """The queue narrowed by a valid QueueFilterForm's data (the page and the API)."""
     if data.get("tier"):

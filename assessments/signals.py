@@ -13,7 +13,16 @@ from django.dispatch import receiver
 from django.utils import timezone
 
 from assessments import audit
-from assessments.models import CalendarFeed, UserSession
+from assessments.models import (
+    PORTFOLIO_QUIET_FIELDS,
+    Agent,
+    Assessment,
+    CalendarFeed,
+    GapException,
+    Review,
+    UserSession,
+    portfolio_changed,
+)
 
 
 @receiver(user_logged_in)
@@ -99,3 +108,25 @@ def _connect_catalogue_signals() -> None:
 
 
 _connect_catalogue_signals()
+
+
+# The dashboard's snapshot (PortfolioSnapshot) is dropped by any change to what its
+# figures read; an autosave of a draft's answers moves no figure and keeps it.
+PORTFOLIO_MODELS = (Agent, Assessment, GapException, Review)
+
+
+def _portfolio_saved(sender: Any, update_fields: Any = None, **kwargs: Any) -> None:
+    if update_fields is not None and set(update_fields) <= PORTFOLIO_QUIET_FIELDS:
+        return
+    portfolio_changed()
+
+
+def _portfolio_deleted(sender: Any, **kwargs: Any) -> None:
+    portfolio_changed()
+
+
+for _model in PORTFOLIO_MODELS:
+    post_save.connect(_portfolio_saved, sender=_model, dispatch_uid=f"portfolio-save-{_model}")
+    post_delete.connect(
+        _portfolio_deleted, sender=_model, dispatch_uid=f"portfolio-delete-{_model}"
+    )

@@ -12,15 +12,21 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from assessments import decisions, portfolio
-from assessments.models import Agent, Assessment, GapException
+from assessments import actions, decisions, portfolio
+from assessments.models import (
+    Agent,
+    Assessment,
+    GapException,
+    PortfolioSnapshot,
+    portfolio_changed,
+)
 from tests import factories as f
 from tests import review_helpers as h
 
 DASHBOARD = reverse("assessments:dashboard")
 
 
-class DashboardTests(TestCase):
+class DashboardData(TestCase):
     def setUp(self):
         self.traveller = self.enterContext(time_machine.travel(h.NOW, tick=False))
         self.who = h.people()
@@ -71,6 +77,8 @@ class DashboardTests(TestCase):
         self.assertEqual(response.status_code, 200)
         return response
 
+
+class DashboardTests(DashboardData):
     def test_agents_by_class_and_tier_link_to_the_filtered_agent_list(self):
         response = self.get()
         matrix = response.context["matrix"]
@@ -196,13 +204,26 @@ class DashboardQueryCountTests(TestCase):
         )
 
     def test_the_dashboard_takes_the_same_queries_for_10_and_5000_agents(self):
+        # The first request after a change computes the figures and stores the snapshot;
+        # the ones after it read the snapshot. Each takes the same queries at any size.
+        portfolio_changed()
         with CaptureQueriesContext(connection) as ctx:
             small = self.client.get(DASHBOARD)
-        queries = len(ctx.captured_queries)
+        computing = len(ctx.captured_queries)
         self.assertEqual(small.context["matrix"].total, 10)
+        with CaptureQueriesContext(connection) as ctx:
+            self.client.get(DASHBOARD)
+        reading = len(ctx.captured_queries)
+        self.assertLess(reading, computing)
         self.add(4990, prefix="more")
-        with self.assertNumQueries(queries):
+        with self.assertNumQueries(computing):
             large = self.client.get(DASHBOARD)
+        with self.assertNumQueries(reading):
+            again = self.client.get(DASHBOARD)
+        self.assertEqual(again.context["matrix"].total, 5000)
+        for key in ("states", "assessment_states", "expiring_total"):
+            self.assertEqual(again.context[key], large.context[key])
+        self.assertEqual(again.context["gaps"], large.context["gaps"])
         self.assertEqual(large.context["matrix"].total, 5000)
         self.assertEqual(large.context["states"]["total"], 5000)
         self.assertEqual(large.context["gaps"].agent_count, 5000 - 6)
@@ -216,3 +237,92 @@ class DashboardQueryCountTests(TestCase):
             portfolio.review_states(h.TODAY),
             {"overdue": 4, "due": 3, "triggered": 3, "triggered_overdue": 0, "total": 10},
         )
+
+
+class SnapshotTests(DashboardData):
+    """The dashboard reads its figures from a snapshot; every kind of write to what the
+    figures count drops it, so the page never shows figures older than the data."""
+
+    def test_the_second_request_reads_the_snapshot_and_shows_the_same_figures(self):
+        first = self.get()
+        self.assertEqual(PortfolioSnapshot.objects.count(), 1)
+        second = self.get()
+        for key in ("states", "assessment_states", "expiring_total", "gaps"):
+            self.assertEqual(second.context[key], first.context[key])
+        self.assertEqual(
+            [a.pk for a in second.context["reclassified"]],
+            [a.pk for a in first.context["reclassified"]],
+        )
+        self.assertEqual(
+            [e.pk for e in second.context["expiring"]], [e.pk for e in first.context["expiring"]]
+        )
+
+    def test_saving_updating_creating_in_bulk_and_deleting_each_drop_the_snapshot(self):
+        total = self.get().context["matrix"].total
+        f.agent(slug="saved", name="Saved")  # save()
+        self.assertEqual(self.get().context["matrix"].total, total + 1)
+        Agent.objects.filter(slug="saved").update(status="retired")  # QuerySet.update()
+        self.assertEqual(self.get().context["matrix"].total, total)
+        Agent.objects.filter(slug="saved").update(status="active")
+        clone = Agent.objects.get(slug="saved")
+        clone.pk, clone.slug, clone.name = None, "bulk-made", "Bulk made"
+        Agent.objects.bulk_create([clone])  # bulk_create()
+        self.assertEqual(self.get().context["matrix"].total, total + 2)
+        Agent.objects.filter(slug="bulk-made").delete()  # delete()
+        self.assertEqual(self.get().context["matrix"].total, total + 1)
+
+    def test_an_expiring_exception_revoked_leaves_the_figures(self):
+        self.assertEqual(self.get().context["expiring_total"], 1)
+        GapException.objects.filter(subject="AIC-02").update(revoked_at=timezone.now())
+        self.assertEqual(self.get().context["expiring_total"], 0)
+
+    def test_autosaving_a_draft_keeps_the_snapshot_and_starting_one_drops_it(self):
+        self.get()
+        draft = actions.start_assessment(self.who["assessor"], Agent.objects.get(slug="fresh"))
+        self.assertFalse(PortfolioSnapshot.objects.exists())
+        self.assertEqual(self.get().context["assessment_states"]["in_draft"], 1)
+        actions.save_answers(
+            self.who["assessor"],
+            draft,
+            {"decision_mode": "context_driven"},
+            expected_version=draft.lock_version,
+        )
+        self.assertTrue(PortfolioSnapshot.objects.exists())
+
+    def test_a_new_day_computes_its_own_figures(self):
+        self.get()
+        self.traveller.shift(dt.timedelta(days=1))
+        response = self.get()
+        self.assertEqual(
+            list(PortfolioSnapshot.objects.values_list("day", flat=True)),
+            [response.context["today"]],
+        )
+
+    def test_a_snapshot_older_than_its_maximum_age_is_computed_again(self):
+        today = self.get().context["today"]
+        # A snapshot that missed a write (as when the write commits while a read computes it).
+        PortfolioSnapshot.objects.update(figures=portfolio._compute(today) | {"expiring_total": 99})
+        self.assertEqual(self.get().context["expiring_total"], 99)  # read as stored
+        self.traveller.shift(portfolio.SNAPSHOT_MAX_AGE + dt.timedelta(seconds=1))
+        self.assertEqual(self.get().context["expiring_total"], 1)
+
+    def test_the_expiring_list_is_bounded_and_says_how_many_there_are(self):
+        latest = Assessment.objects.filter(agent=self.chatty).latest("number")
+        GapException.objects.bulk_create(
+            GapException(
+                agent=self.chatty,
+                assessment=latest,
+                subject=f"AIC-{n:02}",
+                reason="Bulk.",
+                expires_on=h.TODAY + dt.timedelta(days=n),
+                accepted_by=self.who["reviewer"],
+            )
+            for n in range(10, 22)
+        )
+        response = self.get()
+        shown = portfolio.EXPIRING_SHOWN
+        self.assertEqual(len(response.context["expiring"]), shown)
+        self.assertEqual(response.context["expiring_total"], 13)
+        self.assertContains(response, f"The {shown} expiring soonest of 13.")
+        days = [e.expires_on for e in response.context["expiring"]]
+        self.assertEqual(days, sorted(days))

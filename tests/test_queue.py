@@ -16,8 +16,8 @@ from django.test import TestCase
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from assessments import actions
-from assessments.models import AuditEvent, Review
+from assessments import actions, reviews
+from assessments.models import AuditEvent, Review, portfolio_changed
 from tests import factories as f
 from tests import review_helpers as h
 
@@ -321,19 +321,35 @@ class QueueQueryCountTests(TestCase):
         return len(ctx.captured_queries), response
 
     def test_the_queue_takes_the_same_queries_for_10_and_5000_agents(self):
+        # The whole queue's counts come from the portfolio snapshot: the first request
+        # after a change computes it, the next ones read it.
         filters = {"tier": "2", "reason": "interval", "assignee": "none", "sort": "tier"}
+        portfolio_changed()
+        computing, _ = self.queries_for({})
         small, response = self.queries_for({})
+        self.assertLess(small, computing)
         self.assertEqual(len(slugs_in(response)), 10)
         small_filtered, _ = self.queries_for(filters)
         h.bulk_queue(4990, self.reviewer, self.team, h.TODAY, prefix="more")
+        with self.assertNumQueries(computing):
+            self.client.get(QUEUE)
         with self.assertNumQueries(small):
             response = self.client.get(QUEUE)
         self.assertEqual(response.context["counts"]["total"], 5000)
+        self.assertEqual(response.context["page"].paginator.num_pages, 100)
         self.assertEqual(len(slugs_in(response)), 50)  # one page
         with self.assertNumQueries(small_filtered):
             self.client.get(QUEUE, filters)
         with self.assertNumQueries(small):
             self.client.get(QUEUE, {"page": "40"})
+        with self.assertNumQueries(small):
+            response = self.client.get(QUEUE, {"state": "overdue", "page": "2"})
+        counts = response.context["counts"]
+        self.assertEqual(response.context["page"].paginator.count, counts["overdue"])
+        self.assertEqual(
+            counts,
+            reviews.state_counts(Review.objects.in_queue(reviews.QUEUE_DAYS, h.TODAY), h.TODAY),
+        )
 
 
 class ReviewQueueCommandTests(QueueTestCase):

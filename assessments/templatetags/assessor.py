@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django import template
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 
 from assessments import presentation
 from assessments.presentation import one_line as _one_line
@@ -40,3 +42,43 @@ def change_rows(changes: Any) -> list[tuple[str, str]]:
 def one_line(value: Any) -> str:
     """A value as one line, without control characters (for e-mail subjects and bodies)."""
     return _one_line(value)
+
+
+TIER_WORDS = {4: "Critical", 3: "High", 2: "Elevated", 1: "Baseline"}
+
+
+@register.simple_tag
+def tier_badge(tier: Any) -> str:
+    """A governance tier as a badge (the one definition: includes/tier_badge.html calls
+    it). A tag rather than an include, so a long table renders it cheaply."""
+    if not tier:
+        return mark_safe('<span class="text-body-tertiary">—</span>')  # noqa: S308 (constant)
+    return format_html(
+        '<span class="badge tier-badge tier-{}" title="Governance tier {}">{} · {}</span>',
+        tier,
+        tier,
+        tier,
+        TIER_WORDS.get(tier, "Baseline"),
+    )
+
+
+CLASS_BADGES = {
+    "agent_identity": (
+        '<span class="badge badge-agent"><i class="bi bi-robot me-1" aria-hidden="true"></i>'
+        "Agent identity</span>"
+    ),
+    "machine_identity": (
+        '<span class="badge badge-machine"><i class="bi bi-gear me-1" aria-hidden="true"></i>'
+        "Machine identity</span>"
+    ),
+}
+
+
+@register.simple_tag
+def class_badge(classification: Any) -> str:
+    """A classification as a badge (the one definition: includes/class_badge.html)."""
+    return mark_safe(  # noqa: S308 (constant markup chosen by key)
+        CLASS_BADGES.get(
+            classification, '<span class="badge text-bg-light border">Not assessed</span>'
+        )
+    )

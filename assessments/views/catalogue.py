@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,6 +13,7 @@ from django.db import models
 from django.db.models import Prefetch
 from django.http import HttpResponse
 from django.shortcuts import render
+from django.utils.functional import SimpleLazyObject
 from django.views.decorators.http import require_GET
 
 from assessments import catalogue as versions
@@ -93,13 +95,33 @@ def catalogue(request: HtmxHttpRequest) -> HttpResponse:
     }
     status = 200
     if selected is not None:
-        context.update(_version_context(selected))
+        context.update(_lazy_version_context(selected))
     elif all_versions:
         status = 404  # the page lists the versions there are
     template = "assessments/catalogue.html"
     if request.htmx and request.htmx.target == "catalogue-content":
         template += "#content"
     return render(request, template, context, status=status)
+
+
+VERSION_KEYS = (
+    "controls",
+    "frameworks",
+    "notes",
+    "invalid_notes",
+    "valid_notes",
+    "mapping_count",
+    "item_count",
+)
+
+
+def _lazy_version_context(version: CatalogueVersion) -> dict[str, Any]:
+    """The version's controls, frameworks and notes, read only if the template asks.
+
+    The page caches what it renders from them per version and ``updated_at`` (which
+    every catalogue edit bumps), so most requests read none of it."""
+    built = functools.cache(lambda: _version_context(version))
+    return {key: SimpleLazyObject(lambda key=key: built()[key]) for key in VERSION_KEYS}
 
 
 def _version_context(version: CatalogueVersion) -> dict[str, Any]:

@@ -15,9 +15,14 @@ class HtmxHttpRequest(HttpRequest):
 PAGE_SIZE = 50
 
 
-def paginate(request: HttpRequest, items: Any, per_page: int = PAGE_SIZE) -> Page:
-    """A page of ``items``; a bad or out-of-range ?page= gives the nearest page."""
+def paginate(
+    request: HttpRequest, items: Any, per_page: int = PAGE_SIZE, *, count: int | None = None
+) -> Page:
+    """A page of ``items``; a bad or out-of-range ?page= gives the nearest page. ``count``:
+    how many ``items`` there are when it is already known (saves counting them again)."""
     paginator = Paginator(items, per_page)
+    if count is not None:
+        paginator.count = count  # type: ignore[misc] (a cached_property, set once here)
     return paginator.get_page(request.GET.get("page"))
 
 

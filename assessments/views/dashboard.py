@@ -30,14 +30,15 @@ def _url(name: str, **query: object) -> str:
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
     today = timezone.localdate()
-    matrix = portfolio.class_tier()
-    states = portfolio.review_states(today)
-    assessment_states = portfolio.assessment_states()
-    gaps = portfolio.open_gaps(today)
-    expiring = portfolio.expiring_exceptions(today)
+    figures = portfolio.dashboard_figures(today)
+    matrix = figures.matrix
+    states = figures.states
+    assessment_states = figures.assessment_states
+    gaps = figures.gaps
+    expiring = figures.expiring
     for exception in expiring:
         exception.days_left = (exception.expires_on - today).days  # type: ignore[attr-defined]
-    reclassified = portfolio.recent_reclassifications()
+    reclassified = figures.reclassified
 
     groups = []
     for tier in portfolio.TIERS:
@@ -116,6 +117,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "gap_controls": gaps.by_control[:6],
         "gap_peak": max((n for _c, _t, n in gaps.by_control), default=0),
         "expiring": expiring,
+        "expiring_total": figures.expiring_total,
         "reclassified": reclassified,
         "inbox_trays": inbox.trays(request.user),
     }

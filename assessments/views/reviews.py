@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from assessments import actions, reviews
+from assessments import actions, portfolio, reviews
 from assessments.models import Agent, Review
 from assessments.review_forms import QueueFilterForm
 from assessments.roles import permission_required
@@ -52,13 +52,17 @@ def _queue_context(request: HtmxHttpRequest, **extra: Any) -> dict[str, Any]:
     queue = reviews.filter_queue(
         Review.objects.in_queue(reviews.QUEUE_DAYS, today), data, request.user
     )
-    counts = reviews.state_counts(queue, today)
+    narrowed = any(data.get(key) for key in reviews.QUEUE_FILTERS)
+    # The whole queue's counts are the dashboard's, kept in the portfolio snapshot.
+    counts = reviews.state_counts(queue, today) if narrowed else portfolio.queue_states(today)
     rows = reviews.for_rows(queue, today)
     state = data.get("state") or ""
     if state:
         rows = rows.filter(Q(queue_state=state))
     sort = data.get("sort") or "due"
-    page = paginate(request, reviews.sort_queue(rows, sort))
+    page = paginate(
+        request, reviews.sort_queue(rows, sort), count=counts[state] if state else counts["total"]
+    )
     filtered = any(v for k, v in request.GET.items() if k not in ("page", "sort"))
     return {
         "form": form,

@@ -1,0 +1,128 @@
+"""The users of ``bench/load.py``: people who browse and answer, signed in once.
+
+Each simulated person signs in with their own account (``load-NN``, made by
+``bench/load.py``), then browses the inventory, the queue, the dashboard, agent pages
+and their own draft, and answers a question of it now and then as the wizard's
+autosave does. Request names group URLs by page, so the figures are per page.
+
+Everyone signs in at the start, and a sign-in hashes a password on purpose (about a
+second of CPU each): 25 at once keep both cores busy for many seconds. The figures of
+the pages are for people at work, so they start over once the last person has signed
+in; the sign-ins are then recorded again (their times and any failure).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import threading
+
+from locust import HttpUser, between, task
+
+PEOPLE = json.loads(os.environ["LOAD_PEOPLE"])
+AGENT_SLUGS: list[str] = json.loads(os.environ["LOAD_AGENTS"])
+PASSWORD = os.environ["LOAD_PASSWORD"]
+VERSION = re.compile(r'name="lock_version"[^>]*value="(\d+)"')
+CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+DECISION_MODES = ["context_driven", "planner_executor", "model_assisted", "fixed_script"]
+_next = iter(range(len(PEOPLE)))
+_lock = threading.Lock()
+_signed_in: list[tuple[str, float, int, Exception | None]] = []
+
+
+def _record_sign_in(user: HttpUser, response) -> None:
+    """Remember a sign-in; when the last person is in, start the figures over and put
+    the sign-ins back in them."""
+    failed = None
+    if response.status_code != 200 or "/accounts/login/" in response.url:
+        failed = Exception(f"sign-in failed ({response.status_code})")
+        response.failure(str(failed))
+    with _lock:
+        _signed_in.append(
+            ("sign-in", response.elapsed.total_seconds() * 1000, len(response.content), failed)
+        )
+        if len(_signed_in) < user.environment.parsed_options.num_users:
+            return
+        user.environment.stats.reset_all()
+        for name, elapsed, length, exception in _signed_in:
+            user.environment.events.request.fire(
+                request_type="POST",
+                name=name,
+                response_time=elapsed,
+                response_length=length,
+                exception=exception,
+                context={},
+            )
+
+
+class Person(HttpUser):
+    wait_time = between(1, 3)
+
+    def on_start(self) -> None:
+        with _lock:
+            self.me = PEOPLE[next(_next) % len(PEOPLE)]
+        page = self.client.get("/accounts/login/", name="sign-in")
+        token = CSRF.search(page.text).group(1)
+        with self.client.post(
+            "/accounts/login/",
+            {"username": self.me["username"], "password": PASSWORD, "csrfmiddlewaretoken": token},
+            name="sign-in",
+            catch_response=True,
+        ) as response:
+            _record_sign_in(self, response)
+        self.wizard = f"/agents/{self.me['slug']}/assessments/{self.me['number']}/wizard/"
+        self.version = None
+        self.csrf = None
+        self.step = None
+
+    @task(4)
+    def inventory(self) -> None:
+        page = random.randint(1, 200)
+        self.client.get(f"/agents/?page={page}", name="/agents/")
+
+    @task(2)
+    def search(self) -> None:
+        self.client.get("/agents/?q=invoice", name="/agents/?q=")
+
+    @task(3)
+    def queue(self) -> None:
+        self.client.get("/queue/", name="/queue/")
+
+    @task(3)
+    def dashboard(self) -> None:
+        self.client.get("/", name="/ (dashboard)")
+
+    @task(3)
+    def agent_page(self) -> None:
+        self.client.get(f"/agents/{random.choice(AGENT_SLUGS)}/", name="/agents/<slug>/")
+
+    @task(2)
+    def open_wizard(self) -> None:
+        response = self.client.get(self.wizard, name="wizard step")
+        self._remember(response)
+
+    @task(3)
+    def autosave(self) -> None:
+        if self.version is None:
+            self.open_wizard()
+        mode = random.choice(DECISION_MODES)
+        response = self.client.post(
+            f"{self.wizard}answer/",
+            {
+                "question": "decision_mode",
+                "decision_mode": mode,
+                "lock_version": self.version,
+                "csrfmiddlewaretoken": self.csrf,
+            },
+            headers={"HX-Request": "true", "X-CSRFToken": self.csrf or ""},
+            name="autosave",
+        )
+        self._remember(response)
+
+    def _remember(self, response) -> None:
+        if found := VERSION.search(response.text):
+            self.version = found.group(1)
+        if found := CSRF.search(response.text):
+            self.csrf = found.group(1)
