@@ -38,6 +38,16 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 P95_MS = 250.0
 EXCLUDED = {"GET sign-in", "POST sign-in"}
+# The pages bench/locustfile.py requests, by Locust's name for each.
+PAGES = {
+    "GET /agents/",
+    "GET /agents/?q=",
+    "GET /queue/",
+    "GET / (dashboard)",
+    "GET /agents/<slug>/",
+    "GET wizard step",
+    "POST autosave",
+}
 PASSWORD = "load-test-password-" + secrets.token_hex(4)
 
 
@@ -207,6 +217,9 @@ def run(label: str, database_url: str, args: argparse.Namespace, folder: Path) -
 
 def report(label: str, stats: Path, log: Path) -> bool:
     rows = list(csv.DictReader(stats.open()))
+    served = {f"{r['Type']} {r['Name']}".strip() for r in rows if int(r["Request Count"] or 0)}
+    # Every page the people browse must have been measured: no figures is not a pass.
+    unmeasured = sorted(PAGES - served)
     print(f"\n[{label}] {'page':<26}{'requests':>9}{'errors':>8}{'p50':>7}{'p95':>7}{'p99':>7}  ok")
     ok = True
     for row in rows:
@@ -228,7 +241,9 @@ def report(label: str, stats: Path, log: Path) -> bool:
     locked = text.count("database is locked")
     server_errors = sum(1 for line in text.splitlines() if '" 50' in line)
     print(f"[{label}] 'database is locked' in the server log: {locked}; 5xx: {server_errors}")
-    return ok and locked == 0 and server_errors == 0
+    if unmeasured:
+        print(f"[{label}] NO request completed for: {', '.join(unmeasured)}")
+    return ok and locked == 0 and server_errors == 0 and not unmeasured
 
 
 def _postgres_url(base: str) -> str:
