@@ -359,7 +359,8 @@ def with_ancestors(framework: dict[str, Any], item_ids: set[str]) -> set[str]:
     """``item_ids`` and every parent above them: a parent is addressed when any child is."""
     parents = {i["id"]: i.get("parent") for i in framework["items"]}
     out: set[str] = set()
-    for item_id in item_ids:
+    for start in item_ids:
+        item_id: str | None = start
         while item_id is not None and item_id not in out:
             out.add(item_id)
             item_id = parents.get(item_id)
@@ -443,27 +444,27 @@ def portfolio_coverage(
         controls = row.get("controls") or []
         good = addressed_items(data, controls, "in_place")
         bad = addressed_items(data, controls, "gap")
-        for key, items in good.items():
-            for item in items:
+        for key, reached in good.items():
+            for item in reached:
                 in_place[(key, item)] = in_place.get((key, item), 0) + 1
-        for key, items in bad.items():
-            for item in items - good.get(key, set()):
+        for key, reached in bad.items():
+            for item in reached - good.get(key, set()):
                 gap[(key, item)] = gap.get((key, item), 0) + 1
     mapped_anywhere: set[tuple[str, str]] = set()
     for data in catalogues.values():
         frameworks = {fw["key"]: fw for fw in data["frameworks"]}
         for by_framework in control_items(data).values():
-            for key, items in by_framework.items():
+            for key, mapped in by_framework.items():
                 if key in frameworks:
-                    mapped_anywhere |= {(key, i) for i in with_ancestors(frameworks[key], items)}
+                    mapped_anywhere |= {(key, i) for i in with_ancestors(frameworks[key], mapped)}
     out = []
     for fw in current_data["frameworks"]:
         depths = item_depths(fw)
-        items = []
-        unmapped = []
+        items: list[ItemCoverage] = []
+        unmapped: list[str] = []
         for it in fw["items"]:
-            key = (fw["key"], it["id"])
-            if key not in mapped_anywhere:
+            item_key = (fw["key"], it["id"])
+            if item_key not in mapped_anywhere:
                 unmapped.append(it["id"])
                 continue
             items.append(
@@ -471,8 +472,8 @@ def portfolio_coverage(
                     it["id"],
                     it["title"],
                     depths[it["id"]],
-                    in_place.get(key, 0),
-                    gap.get(key, 0),
+                    in_place.get(item_key, 0),
+                    gap.get(item_key, 0),
                 )
             )
         addressed = {i.id for i in items if i.in_place}
@@ -554,6 +555,7 @@ def snapshot(today: dt.date) -> dict[str, Any]:
     if (
         data is None
         or data.get("format") != SNAPSHOT_FORMAT
+        or computed_at is None
         or timezone.now() - computed_at > SNAPSHOT_MAX_AGE
     ):
         data = _compute(today)

@@ -126,7 +126,7 @@ def pending(today: dt.date) -> tuple[list[Reminder], list[tuple[Review, str]]]:
                 threshold=threshold,
                 days=(review.due_on - today).days,
                 as_assignee=review.assignee_id is not None,
-                report_number=review.report_number,
+                report_number=review.report_number,  # type: ignore[attr-defined]
             )
         )
     reminders = sorted(by_person.values(), key=lambda r: r.recipient.get_username())

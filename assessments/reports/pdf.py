@@ -143,8 +143,8 @@ def _project_fonts_only() -> Any:
             # The font map holds its own reference to the configuration.
             weasy.fontconfig.FcConfigDestroy(self._config)
             self._folder = None
-            self.strut_layouts = {}
-            self.font_features = {}
+            self.strut_layouts: dict[Any, Any] = {}
+            self.font_features: dict[Any, Any] = {}
 
     return ProjectFonts()
 

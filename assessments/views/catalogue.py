@@ -120,8 +120,16 @@ def _lazy_version_context(version: CatalogueVersion) -> dict[str, Any]:
 
     The page caches what it renders from them per version and ``updated_at`` (which
     every catalogue edit bumps), so most requests read none of it."""
-    built = functools.cache(lambda: _version_context(version))
-    return {key: SimpleLazyObject(lambda key=key: built()[key]) for key in VERSION_KEYS}
+
+    def build() -> dict[str, Any]:
+        return _version_context(version)
+
+    built = functools.cache(build)
+
+    def part(key: str) -> SimpleLazyObject:
+        return SimpleLazyObject(lambda: built()[key])
+
+    return {key: part(key) for key in VERSION_KEYS}
 
 
 def _version_context(version: CatalogueVersion) -> dict[str, Any]:

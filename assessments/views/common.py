@@ -22,7 +22,8 @@ def paginate(
     how many ``items`` there are when it is already known (saves counting them again)."""
     paginator = Paginator(items, per_page)
     if count is not None:
-        paginator.count = count  # type: ignore[misc] (a cached_property, set once here)
+        # A cached_property, set once here from a count the caller already has.
+        paginator.count = count  # type: ignore[misc]
     return paginator.get_page(request.GET.get("page"))
 
 
