@@ -92,6 +92,32 @@ class AgentEndpointTests(ApiTestCase):
         self.assertEqual(response.json()["errors"][0]["location"], "body.links.0.other")
         self.assertFalse(Agent.objects.exists())
 
+    def test_nul_in_a_body_or_query_is_a_422_that_changes_nothing(self):
+        # PostgreSQL refuses NUL in text: found by schemathesis as a 500 before this.
+        api = self.as_(self.assessor, "read", "write")
+        response = api.post(
+            "/agents",
+            {
+                "name": "X",
+                "purpose": "Y",
+                "owner": self.assessor.username,
+                "team": "plat\u0000form",
+            },
+        )
+        self.assertEqual(response.status_code, 422, response.content)
+        self.assertEqual(response["Content-Type"], "application/problem+json")
+        self.assertIn("NUL", response.json()["detail"])
+        self.assertFalse(Agent.objects.exists())
+        listed = api.get("/agents?q=a%00b")
+        self.assertEqual(listed.status_code, 422, listed.content)
+        surrogate = api.post(
+            "/agents",
+            {"name": "lone \ud800", "purpose": "Y", "owner": self.assessor.username},
+        )
+        self.assertEqual(surrogate.status_code, 422, surrogate.content)
+        self.assertIn("surrogate", surrogate.json()["detail"])
+        self.assertFalse(Agent.objects.exists())
+
     def test_a_stale_lock_version_is_a_409_with_both_values(self):
         agent = f.agent(slug="subject", platform="Kubernetes")
         api = self.as_(self.assessor, "read", "write")

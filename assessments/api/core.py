@@ -16,6 +16,7 @@ from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.openapi.docs import DocsBase
+from ninja.parser import Parser
 from ninja.security import HttpBearer
 from ninja.security.base import AuthBase
 from ninja.utils import check_csrf
@@ -157,6 +158,48 @@ class VendoredSwagger(DocsBase):
 # --------------------------------------------------------------------------- the API
 
 
+def _refuse_bad_text(value: Any, where: str) -> None:
+    """No text the API stores or searches may hold NUL: PostgreSQL refuses it in text, and
+    no name, slug or answer needs it."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ApiError(
+                422,
+                f"Text in the {where} may not contain NUL characters.",
+                errors=[{"location": where, "message": "Contains a NUL character."}],
+            )
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate: JSON allows it, no database stores it
+            raise ApiError(
+                422,
+                f"Text in the {where} is not valid Unicode (a lone surrogate).",
+                errors=[{"location": where, "message": "Contains a lone surrogate."}],
+            ) from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_bad_text(key, where)
+            _refuse_bad_text(item, where)
+    elif isinstance(value, list):
+        for item in value:
+            _refuse_bad_text(item, where)
+
+
+class RefusingBadTextParser(Parser):
+    """The default JSON and query parsing, refusing NUL and lone surrogates anywhere with
+    a 422 problem."""
+
+    def parse_body(self, request: HttpRequest) -> Any:
+        data = super().parse_body(request)
+        _refuse_bad_text(data, "body")
+        return data
+
+    def parse_querydict(self, data: Any, list_fields: list[str], request: HttpRequest) -> Any:
+        result = super().parse_querydict(data, list_fields, request)
+        _refuse_bad_text(result, "query")
+        return result
+
+
 class AssessorAPI(NinjaAPI):
     def get_openapi_schema(self, *args: Any, **kwargs: Any) -> Any:
         """Errors are documented as ``application/problem+json``, as they are sent."""
@@ -180,6 +223,7 @@ api = AssessorAPI(
         "account's role allows. Errors are RFC 9457 problem documents."
     ),
     urls_namespace="api",
+    parser=RefusingBadTextParser(),
     auth=[TokenAuth(), SessionAuth()],
     docs=VendoredSwagger(),
     docs_url="/docs",
@@ -253,6 +297,10 @@ def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
 
 @api.exception_handler(HttpError)
 def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    # ninja turns any error while parsing the body into "cannot parse": when the parser
+    # refused it on purpose (RefusingBadTextParser), say why.
+    if isinstance(exc.__cause__, ApiError):
+        return _api_error(request, exc.__cause__)
     return problem(request, exc.status_code, str(exc))
 
 
