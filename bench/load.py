@@ -34,7 +34,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+from common import ROOT, manage, production_env
+
 BIN = Path(sys.executable).parent
 P95_MS = 250.0
 EXCLUDED = {"GET sign-in", "POST sign-in"}
@@ -58,37 +59,15 @@ def _free_port() -> int:
 
 
 def _env(database_url: str, folder: Path, port: int) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        DJANGO_SETTINGS_MODULE="config.settings",
-        DATABASE_URL=database_url,
-        DEBUG="0",
-        SECRET_KEY=secrets.token_urlsafe(40),
-        AUDIT_KEY=secrets.token_urlsafe(40),
+    return production_env(  # plain HTTP on loopback
+        database_url,
         ALLOWED_HOSTS="127.0.0.1",
         SECURE_SSL_REDIRECT="0",
         SESSION_COOKIE_SECURE="0",
         CSRF_COOKIE_SECURE="0",
         CSRF_TRUSTED_ORIGINS=f"http://127.0.0.1:{port}",
         STATIC_ROOT=str(folder / "static"),
-        TASKS_BACKEND="django.tasks.backends.immediate.ImmediateBackend",
-        LOG_LEVEL="WARNING",
     )
-    return env
-
-
-def _manage(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run(  # noqa: S603 (this interpreter, this project's manage.py)
-        [sys.executable, str(ROOT / "manage.py"), *args],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode:
-        raise SystemExit(f"manage.py {' '.join(args[:2])} failed:\n{done.stderr[-2000:]}")
-    return done.stdout.strip()
 
 
 PEOPLE_SCRIPT = """
@@ -112,11 +91,11 @@ print(json.dumps({{"people": people, "agents": slugs}}))
 
 
 def prepare(env: dict[str, str], agents: int, users: int) -> dict[str, Any]:
-    _manage(env, "collectstatic", "--noinput")
-    _manage(env, "migrate", "--noinput")
-    _manage(env, "load_demo")
-    _manage(env, "seed_bulk", "--agents", str(agents), "--assessed")
-    out = _manage(
+    manage(env, "collectstatic", "--noinput")
+    manage(env, "migrate", "--noinput")
+    manage(env, "load_demo")
+    manage(env, "seed_bulk", "--agents", str(agents), "--assessed")
+    out = manage(
         env,
         "shell",
         "--no-imports",

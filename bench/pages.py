@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import secrets
 import statistics
 import subprocess
 import sys
@@ -33,7 +31,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+from common import ROOT, manage, production_env
+
 MAX_RATIO = 1.3
 MAX_OVER_LIGHT = 3.0
 PAGES = (
@@ -50,33 +49,9 @@ PAGES = (
 
 
 def _env(database: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        DJANGO_SETTINGS_MODULE="config.settings",
-        DATABASE_URL=f"sqlite:///{database}",
-        DEBUG="0",
-        SECRET_KEY=secrets.token_urlsafe(40),
-        AUDIT_KEY=secrets.token_urlsafe(40),
-        ALLOWED_HOSTS="testserver",
-        SECURE_SSL_REDIRECT="0",
-        TASKS_BACKEND="django.tasks.backends.immediate.ImmediateBackend",
-        LOG_LEVEL="WARNING",
+    return production_env(
+        f"sqlite:///{database}", ALLOWED_HOSTS="testserver", SECURE_SSL_REDIRECT="0"
     )
-    return env
-
-
-def _manage(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run(  # noqa: S603 (this interpreter, this project's manage.py)
-        [sys.executable, str(ROOT / "manage.py"), *args],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode:
-        raise SystemExit(f"manage.py {' '.join(args)} failed:\n{done.stderr[-2000:]}")
-    return done.stdout.strip()
 
 
 def prepare(size: int, folder: Path) -> dict[str, str]:
@@ -85,13 +60,13 @@ def prepare(size: int, folder: Path) -> dict[str, str]:
     existed = database.exists()
     env = _env(database)
     env["STATIC_ROOT"] = str(folder / "static")  # production settings: hashed static files
-    _manage(env, "collectstatic", "--noinput")
-    _manage(env, "migrate", "--noinput")
+    manage(env, "collectstatic", "--noinput")
+    manage(env, "migrate", "--noinput")
     if existed:  # kept from an earlier run (--keep): migrated, already seeded
         return env
-    _manage(env, "load_demo")
+    manage(env, "load_demo")
     count = int(
-        _manage(
+        manage(
             env,
             "shell",
             "--no-imports",
@@ -100,7 +75,7 @@ def prepare(size: int, folder: Path) -> dict[str, str]:
         ).splitlines()[-1]
     )
     if size > count:
-        _manage(env, "seed_bulk", "--agents", str(size - count), "--assessed")
+        manage(env, "seed_bulk", "--agents", str(size - count), "--assessed")
     return env
 
 

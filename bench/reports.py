@@ -36,7 +36,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+from common import ROOT, manage
+
 REPORT_SECONDS = 1.0
 PAGES_PER_SECOND = 2.5
 LARGE = 1000
@@ -59,18 +60,6 @@ def _env(database: Path) -> dict[str, str]:
         LOG_LEVEL="WARNING",
     )
     return env
-
-
-def _manage(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run(  # noqa: S603 (this interpreter, this project's manage.py)
-        [sys.executable, str(ROOT / "manage.py"), *args],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return done.stdout.strip()
 
 
 def _measure(env: dict[str, str], what: str) -> dict[str, Any]:
@@ -178,8 +167,8 @@ def main() -> int:
         for size in args.sizes:
             env = _env(Path(folder) / f"agents-{size}.sqlite3")
             started = time.perf_counter()
-            _manage(env, "migrate", "--noinput", "-v", "0")
-            seeded = _manage(
+            manage(env, "migrate", "--noinput", "-v", "0")
+            seeded = manage(
                 env, "seed_bulk", "--agents", str(size), "--assessed", "--seed", str(args.seed)
             )
             print(
