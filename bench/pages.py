@@ -96,13 +96,13 @@ def serve() -> None:
     from django.conf import settings
     from django.contrib.auth import get_user_model
     from django.test import Client
-    from django.test.utils import setup_test_environment
     from django.urls import reverse
 
     from assessments import actions
     from assessments.models import Agent, Assessment
 
-    setup_test_environment()
+    # Not setup_test_environment(): its template instrumentation (a signal and a copy of
+    # the context on every template rendered) is no part of a server's time.
     settings.ALLOWED_HOSTS = ["testserver"]
     reviewer = get_user_model().objects.get(username="reviewer")
     # The agent and assessment pages: a demo agent with an approved assessment, so its
