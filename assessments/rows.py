@@ -16,6 +16,7 @@ from typing import Any
 
 from django.template.loader import get_template
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.dates import MONTHS_3
 from django.utils.safestring import SafeString
 
@@ -189,3 +190,50 @@ def assignee_options(people: list[Any]) -> Callable[[int | None], SafeString]:
         return rendered[selected]
 
     return options
+
+
+# --------------------------------------------------------------------------- the agent list
+
+_OPEN_WORDS = {"returned": "returned to the assessor", "draft": "in draft"}
+_SYSTEMS_SHOWN = 3
+
+
+def agent_rows(agents: Iterable[Any], today: dt.date) -> list[Any]:
+    """Prepare each agent of the agent list for its row (``agent_list.html``): its link,
+    owner, first systems, assessments in progress, badges and next review date. Agents
+    come from ``Agent.objects.for_list()`` with ``open_assessments`` prefetched and the
+    review state annotated (``portfolio.agents_for_list``)."""
+    agent_url = RowUrl("assessments:agent_detail", "slug")
+    assessment_url = RowUrl("assessments:assessment_detail", "slug", "int")
+    out = []
+    for agent in agents:
+        agent.url = agent_url(agent.slug)
+        agent.owner_name = person(agent.owner)
+        systems = list(agent.systems.all())
+        agent.systems_shown = [(s.name, s.access) for s in systems[:_SYSTEMS_SHOWN]]
+        agent.systems_more = max(len(systems) - _SYSTEMS_SHOWN, 0)
+        agent.open_rows = [
+            _open_row(a, assessment_url(agent.slug, a.number))
+            for a in getattr(agent, "open_assessments", ())
+        ]
+        agent.tier_html = tier_badge(agent.current_tier)
+        agent.class_html = class_badge(agent.current_classification)
+        next_review = getattr(agent, "next_review", None)
+        agent.next_review_iso = next_review.isoformat() if next_review else ""
+        agent.next_review_day = day(next_review) if next_review else ""
+        out.append(agent)
+    return out
+
+
+def _open_row(assessment: Assessment, url: str) -> dict[str, Any]:
+    """An assessment in progress as its line under the agent's name."""
+    row = {"url": url, "number": assessment.number, "words": ""}
+    if assessment.status == Assessment.Status.SUBMITTED:
+        # As the date filter shows it: in the current time zone.
+        at = assessment.submitted_at
+        local = timezone.localtime(at) if at else None
+        row["submitted_iso"] = local.isoformat() if local else ""
+        row["submitted_day"] = day(local) if local else ""
+    else:
+        row["words"] = _OPEN_WORDS.get(assessment.status, "in draft")
+    return row

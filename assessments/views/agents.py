@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from assessments import actions, portfolio, reviews
+from assessments import rows as rows_for_page
 from assessments.forms import (
     AgentFilterForm,
     AgentForm,
@@ -60,7 +61,7 @@ def agent_list(request: HtmxHttpRequest) -> HttpResponse:
     context = {
         "form": form,
         "page": page,
-        "agents": page.object_list,
+        "agents": rows_for_page.agent_rows(page.object_list, today),
         "sort": sort,
         "today": today,
         "sort_label": dict(AgentFilterForm.SORTS).get(sort, "Name"),
