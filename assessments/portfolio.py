@@ -494,7 +494,7 @@ def portfolio_coverage(
 EXPIRING_SHOWN = 8
 # The shape of a stored snapshot: a snapshot of another shape (an older release) is
 # computed again.
-SNAPSHOT_FORMAT = 1
+SNAPSHOT_FORMAT = 2
 # A write that commits while a read computes the figures may be missed by the snapshot
 # that read stores; older than this, a snapshot is computed again, whatever happened.
 SNAPSHOT_MAX_AGE = dt.timedelta(minutes=5)
@@ -542,6 +542,7 @@ def _compute(today: dt.date) -> dict[str, Any]:
         "reclassified": [
             [a.pk, a.prev_class, a.prev_tier, a.prev_number] for a in recent_reclassifications()
         ],
+        "catalogue": catalogue_counts(),
     }
 
 
@@ -566,6 +567,35 @@ def snapshot(today: dt.date) -> dict[str, Any]:
         except IntegrityError:  # another request stored the same day's figures first
             pass
     return data
+
+
+def catalogue_counts() -> dict[str, dict[str, int]]:
+    """Assessments made under each catalogue version (by its id, as text), of any agent:
+    ``assessments`` in all, ``decided`` (no longer drafts: what locks a version),
+    ``approved`` and ``drafts``. One query, on the (catalogue, status) index."""
+    counts: dict[str, dict[str, int]] = {}
+    rows = (
+        Assessment.objects.order_by().values_list("catalogue_id", "status").annotate(n=Count("pk"))
+    )
+    for catalogue_id, status, n in rows:
+        if catalogue_id is None:
+            continue
+        c = counts.setdefault(
+            str(catalogue_id), {"assessments": 0, "decided": 0, "approved": 0, "drafts": 0}
+        )
+        c["assessments"] += n
+        if status == Assessment.Status.DRAFT:
+            c["drafts"] += n
+        else:
+            c["decided"] += n
+        if status == Assessment.Status.APPROVED:
+            c["approved"] += n
+    return counts
+
+
+def stored_catalogue_counts(today: dt.date) -> dict[str, dict[str, int]]:
+    """``catalogue_counts()`` from the snapshot (one query)."""
+    return snapshot(today)["catalogue"]
 
 
 def queue_states(today: dt.date) -> dict[str, int]:
