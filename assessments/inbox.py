@@ -11,6 +11,7 @@ from django.db.models import Count, Window
 from django.urls import reverse
 
 from assessments.models import Assessment
+from assessments.portfolio import LISTED_ASSESSMENT_DEFERS
 from assessments.roles import has_role
 
 SHOWN = 8
@@ -35,9 +36,9 @@ def _tray(key: str, title: str, assessments: Any, **text: str) -> Tray:
     """The first few of ``assessments`` and how many there are, in one query (the
     total is a window over every row, counted before the limit)."""
     items = list(
-        assessments.select_related("agent", "assessor", "submitted_by").annotate(
-            in_all=Window(Count("pk"))
-        )[:SHOWN]
+        assessments.select_related("agent", "assessor", "submitted_by")
+        .defer(*LISTED_ASSESSMENT_DEFERS)
+        .annotate(in_all=Window(Count("pk")))[:SHOWN]
     )
     return Tray(
         key=key,

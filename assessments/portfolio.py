@@ -492,6 +492,9 @@ def portfolio_coverage(
 # --------------------------------------------------------------------------- dashboard snapshot
 
 EXPIRING_SHOWN = 8
+# An assessment listed on the dashboard shows its number, class, tier and dates: its
+# answers and engine result (kilobytes of JSON each) are not read for it.
+LISTED_ASSESSMENT_DEFERS = ("answers", "result", "answer_versions", "inventory_at_approval")
 # The shape of a stored snapshot: a snapshot of another shape (an older release) is
 # computed again.
 SNAPSHOT_FORMAT = 2
@@ -610,14 +613,16 @@ def dashboard_figures(today: dt.date) -> Figures:
     m, g = data["matrix"], data["gaps"]
     expiring_ids = data["expiring"]
     expiring = sorted(
-        GapException.objects.filter(pk__in=expiring_ids).select_related(
-            "agent", "assessment", "accepted_by"
-        ),
+        GapException.objects.filter(pk__in=expiring_ids)
+        .select_related("agent", "assessment", "accepted_by")
+        .defer(*(f"assessment__{name}" for name in LISTED_ASSESSMENT_DEFERS)),
         key=lambda e: expiring_ids.index(e.pk),
     )
     previous = {pk: rest for pk, *rest in data["reclassified"]}
     reclassified = sorted(
-        Assessment.objects.filter(pk__in=previous).select_related("agent"),
+        Assessment.objects.filter(pk__in=previous)
+        .select_related("agent")
+        .defer(*LISTED_ASSESSMENT_DEFERS),
         key=lambda a: list(previous).index(a.pk),
     )
     for a in reclassified:
