@@ -125,9 +125,13 @@ class AgentQuerySet(PortfolioQuerySet["Agent"]):
 
     def for_list(self) -> AgentQuerySet:
         """Everything a list row shows, in a constant number of queries."""
-        qs = self.select_related("owner", "team").prefetch_related("systems")
+        return self.for_rows().prefetch_related("systems")
+
+    def for_rows(self) -> AgentQuerySet:
+        """Agents with their owner and team, in one query; the agent list page reads its
+        rows' systems and assessments in progress itself (assessments/rows.py)."""
         mode = models.FETCH_RAISE if settings.STRICT_FETCH else models.FETCH_PEERS
-        return qs.fetch_mode(mode)
+        return self.select_related("owner", "team").fetch_mode(mode)
 
     def search(self, term: str) -> AgentQuerySet:
         term = term.strip()

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, F, OuterRef, Q, Subquery, Window
+from django.db.models import Count, F, Q, Window
 from django.db.models.functions import Lag
 from django.utils import timezone
 
@@ -298,16 +298,6 @@ def recent_reclassifications(limit: int = 8) -> list[Any]:
         .select_related("agent")
         .order_by("-decided_at", "-pk")[:limit]
     )
-
-
-def open_answers() -> dict[str, Any]:
-    """Annotations: the answers of the agent's assessment in progress, for the headline
-    on a list row (presentation.stored_headline)."""
-    open_ = Assessment.objects.open().filter(agent=OuterRef("pk"))
-    return {
-        "open_answers": Subquery(open_.values("answers")[:1]),
-        "open_questionnaire": Subquery(open_.values("questionnaire_version")[:1]),
-    }
 
 
 def agents_for_list(agents: Any, today: dt.date) -> Any:

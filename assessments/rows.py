@@ -21,7 +21,8 @@ from django.utils.dates import MONTHS_3
 from django.utils.safestring import SafeString
 
 from assessments import reviews
-from assessments.models import Assessment, Review
+from assessments.models import Assessment, Review, System
+from assessments.presentation import stored_headline
 from assessments.templatetags.assessor import class_badge, tier_badge
 
 
@@ -199,41 +200,64 @@ _SYSTEMS_SHOWN = 3
 
 
 def agent_rows(agents: Iterable[Any], today: dt.date) -> list[Any]:
-    """Prepare each agent of the agent list for its row (``agent_list.html``): its link,
-    owner, first systems, assessments in progress, badges and next review date. Agents
-    come from ``Agent.objects.for_list()`` with ``open_assessments`` prefetched and the
-    review state annotated (``portfolio.agents_for_list``)."""
+    """Prepare each agent of a page of the agent list for its row (``agent_list.html``):
+    its link, owner, first systems, assessment in progress (and, for an agent without an
+    approved class, its draft's headline), badges and next review date. ``agents`` come
+    from ``Agent.objects.for_rows()`` with the assessment and review states annotated
+    (``portfolio.agents_for_list``); the page's systems and assessments in progress are
+    read here in two queries."""
+    agents = list(agents)
+    ids = [agent.pk for agent in agents]
+    systems: dict[int, list[tuple[str, str]]] = {}
+    for agent_id, name, access in (
+        System.objects.filter(agent_id__in=ids)
+        .order_by("name", "pk")
+        .values_list("agent_id", "name", "access")
+    ):
+        systems.setdefault(agent_id, []).append((name, access))
+    in_progress: dict[int, list[Any]] = {}
+    for row in (
+        Assessment.objects.open()
+        .filter(agent_id__in=ids)
+        .order_by("agent_id", "-number")
+        .values("agent_id", "number", "status", "submitted_at", "answers", "questionnaire_version")
+    ):
+        in_progress.setdefault(row["agent_id"], []).append(row)
     agent_url = RowUrl("assessments:agent_detail", "slug")
     assessment_url = RowUrl("assessments:assessment_detail", "slug", "int")
-    out = []
     for agent in agents:
         agent.url = agent_url(agent.slug)
         agent.owner_name = person(agent.owner)
-        systems = list(agent.systems.all())
-        agent.systems_shown = [(s.name, s.access) for s in systems[:_SYSTEMS_SHOWN]]
-        agent.systems_more = max(len(systems) - _SYSTEMS_SHOWN, 0)
-        agent.open_rows = [
-            _open_row(a, assessment_url(agent.slug, a.number))
-            for a in getattr(agent, "open_assessments", ())
-        ]
+        own = systems.get(agent.pk, [])
+        agent.systems_shown = own[:_SYSTEMS_SHOWN]
+        agent.systems_more = max(len(own) - _SYSTEMS_SHOWN, 0)
+        opened = in_progress.get(agent.pk, [])
+        agent.open_rows = [_open_row(a, assessment_url(agent.slug, a["number"])) for a in opened]
+        # Only an agent without an approved class shows its draft's headline.
+        agent.headline = (
+            stored_headline(opened[0]["answers"], opened[0]["questionnaire_version"])
+            if opened
+            and not agent.current_classification
+            and agent.assessment_state in ("in_draft", "returned")
+            else None
+        )
         agent.tier_html = tier_badge(agent.current_tier)
         agent.class_html = class_badge(agent.current_classification)
         next_review = getattr(agent, "next_review", None)
         agent.next_review_iso = next_review.isoformat() if next_review else ""
         agent.next_review_day = day(next_review) if next_review else ""
-        out.append(agent)
-    return out
+    return agents
 
 
-def _open_row(assessment: Assessment, url: str) -> dict[str, Any]:
-    """An assessment in progress as its line under the agent's name."""
-    row = {"url": url, "number": assessment.number, "words": ""}
-    if assessment.status == Assessment.Status.SUBMITTED:
+def _open_row(assessment: dict[str, Any], url: str) -> dict[str, Any]:
+    """An assessment in progress (its values) as its line under the agent's name."""
+    row = {"url": url, "number": assessment["number"], "words": ""}
+    if assessment["status"] == Assessment.Status.SUBMITTED:
         # As the date filter shows it: in the current time zone.
-        at = assessment.submitted_at
+        at = assessment["submitted_at"]
         local = timezone.localtime(at) if at else None
         row["submitted_iso"] = local.isoformat() if local else ""
         row["submitted_day"] = day(local) if local else ""
     else:
-        row["words"] = _OPEN_WORDS.get(assessment.status, "in draft")
+        row["words"] = _OPEN_WORDS.get(assessment["status"], "in draft")
     return row

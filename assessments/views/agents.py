@@ -20,7 +20,7 @@ from assessments.forms import (
     initial_systems,
 )
 from assessments.models import Agent, AgentLink, Assessment, AuditEvent, EvidenceUpload, Review
-from assessments.presentation import history, stored_headline
+from assessments.presentation import history
 from assessments.roles import permission_required
 from assessments.views.common import (
     MISSING_VERSION,
@@ -40,24 +40,9 @@ def agent_list(request: HtmxHttpRequest) -> HttpResponse:
     form = AgentFilterForm(data)
     today = timezone.localdate()
     agents, sort = form.apply(
-        portfolio.agents_for_list(Agent.objects.for_list(), today), request.user
+        portfolio.agents_for_list(Agent.objects.for_rows(), today), request.user
     )
-    agents = agents.prefetch_related(
-        Prefetch(
-            "assessments",
-            queryset=Assessment.objects.open().select_related("submitted_by"),
-            to_attr="open_assessments",
-        )
-    )
-    page = paginate(request, agents.annotate(**portfolio.open_answers()))
-    for agent in page.object_list:
-        # Only an agent without an approved class shows its draft's headline.
-        agent.headline = (  # type: ignore[attr-defined]
-            stored_headline(agent.open_answers, agent.open_questionnaire)
-            if not agent.current_classification
-            and agent.assessment_state in ("in_draft", "returned")
-            else None
-        )
+    page = paginate(request, agents)
     context = {
         "form": form,
         "page": page,
