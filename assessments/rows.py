@@ -14,14 +14,16 @@ import datetime as dt
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from django.template.backends.utils import csrf_input
 from django.template.loader import get_template
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dates import MONTHS_3
+from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString
 
 from assessments import reviews
-from assessments.models import Assessment, Review, System
+from assessments.models import Assessment, System
 from assessments.presentation import stored_headline
 from assessments.templatetags.assessor import class_badge, tier_badge
 
@@ -99,10 +101,14 @@ def person(user: Any) -> str:
 _STATE_WORDS = {"overdue": "Overdue", "triggered": "Triggered", "due": "Due"}
 
 
-def queue_rows(rows: Iterable[Review], today: dt.date, user: Any, people: list[Any]) -> list[Any]:
+def queue_rows(rows: Iterable[Any], today: dt.date, request: Any, people: list[Any]) -> list[Any]:
     """Prepare each review of the queue page for its row (``queue.html#row``): the
     agent's link and names, the state and due date in words, the reasons' labels, the
-    assignee and the row's assign choices, and the reassessment button for ``user``."""
+    assignee and the row's assign form, and the reassessment button for the person
+    signed in. Text is escaped here, once (``conditional_escape``), and numbers are
+    turned into text, so the template places each value without escaping or
+    localising it again."""
+    user = request.user
     agent_url = RowUrl("assessments:agent_detail", "slug")
     assign_url = RowUrl("assessments:queue_assign", "int")
     detail_url = RowUrl("assessments:assessment_detail", "slug", "int")
@@ -111,40 +117,78 @@ def queue_rows(rows: Iterable[Review], today: dt.date, user: Any, people: list[A
     can_review = user.has_perm("assessments.review_assessment")
     can_start = user.has_perm("assessments.add_assessment")
     options = assignee_options(people)
+    query = request.GET.urlencode()
+    csrf = csrf_input(request)
+    dates = _Dates()
+    rows = list(rows)
+    in_progress = {
+        agent_id: (number, status)
+        for agent_id, number, status in Assessment.objects.open()
+        .filter(agent_id__in={review.agent_id for review in rows})
+        .values_list("agent_id", "number", "status")
+    }
     out = []
     for review in rows:
+        review.open_number, review.open_status = in_progress.get(review.agent_id, (None, None))
         agent = review.agent
         days_left = (review.due_on - today).days
-        review.days_left = days_left  # type: ignore[attr-defined]
-        review.days_late = max(-days_left, 0)  # type: ignore[attr-defined]
-        review.agent_url = agent_url(agent.slug)  # type: ignore[attr-defined]
-        review.owner_name = person(agent.owner)  # type: ignore[attr-defined]
-        review.assignee_name = person(review.assignee)  # type: ignore[attr-defined]
-        review.tier_html = tier_badge(agent.current_tier)  # type: ignore[attr-defined]
-        review.class_html = class_badge(agent.current_classification)  # type: ignore[attr-defined]
+        review.days_left = days_left
+        review.days_late = max(-days_left, 0)
+        review.key = SafeString(review.pk)
+        review.agent_name = conditional_escape(agent.name)
+        review.agent_slug = conditional_escape(agent.slug)
+        review.team_name = conditional_escape(agent.team.name)
+        review.agent_url = conditional_escape(agent_url(agent.slug))
+        review.owner_name = conditional_escape(person(agent.owner))
+        review.assignee_name = conditional_escape(person(review.assignee))
+        review.tier_html = tier_badge(agent.current_tier)
+        review.class_html = class_badge(agent.current_classification)
         state = getattr(review, "queue_state", None) or reviews.state_of(review, today)
-        review.state_words = _STATE_WORDS[state]  # type: ignore[attr-defined]
-        review.also_triggered = (  # type: ignore[attr-defined]
-            state == "overdue" and review.triggered_at is not None
+        review.state = state
+        review.state_words = _STATE_WORDS[state]
+        review.also_triggered = state == "overdue" and review.triggered_at is not None
+        review.due_iso, review.due_day, review.due_day_month = dates(review.due_on)
+        late = review.days_late
+        review.late_words = f"{late} day{'s' if late != 1 else ''} late"
+        review.when = (
+            "today" if days_left == 0 else "tomorrow" if days_left == 1 else f"in {days_left} days"
         )
-        review.due_iso = review.due_on.isoformat()  # type: ignore[attr-defined]
-        review.due_day = day(review.due_on)  # type: ignore[attr-defined]
-        review.due_day_month = day_month(review.due_on)  # type: ignore[attr-defined]
-        review.reason_rows = [  # type: ignore[attr-defined]
-            (reviews.reason_label(str(r.get("code"))), r.get("detail")) for r in review.reasons
+        review.reason_rows = [
+            (_reason_label(r.get("code")), conditional_escape(r.get("detail") or ""))
+            for r in review.reasons
         ]
-        review.assign_url = assign_url(review.pk)  # type: ignore[attr-defined]
-        review.assign_options = options(review.assignee_id)  # type: ignore[attr-defined]
-        review.mine = review.assignee_id == user.pk  # type: ignore[attr-defined]
-        review.action = _queue_action(  # type: ignore[attr-defined]
+        review.assign_action = conditional_escape(
+            assign_url(review.pk) + (f"?{query}" if query else "")
+        )
+        review.assign_options = options(review.assignee_id)
+        review.mine = review.assignee_id == user.pk
+        review.csrf_input = csrf
+        review.action = _queue_action(
             review, agent, can_review, can_start, detail_url, wizard_url, start_url
         )
         out.append(review)
     return out
 
 
+class _Dates:
+    """A date as the rows show it (ISO, "21 Sep 2026", "21 Sep"), each date worked out
+    once per page: a page of the queue has a few dozen distinct days."""
+
+    def __init__(self) -> None:
+        self.seen: dict[dt.date, tuple[str, str, str]] = {}
+
+    def __call__(self, value: dt.date) -> tuple[str, str, str]:
+        if value not in self.seen:
+            self.seen[value] = (value.isoformat(), day(value), day_month(value))
+        return self.seen[value]
+
+
+def _reason_label(code: Any) -> SafeString:
+    return conditional_escape(reviews.reason_label(str(code)))
+
+
 def _queue_action(
-    review: Review,
+    review: Any,
     agent: Any,
     can_review: bool,
     can_start: bool,
@@ -155,21 +199,26 @@ def _queue_action(
     """The row's reassessment button: decide or view the version awaiting a decision,
     continue the one in progress, start one (a form: it posts), or view the agent.
     ``named``: the label is followed by the agent's name for screen readers."""
-    number = getattr(review, "open_number", None)
+    number = review.open_number
     outline = "btn btn-sm btn-outline-primary"
     if number:
-        if getattr(review, "open_status", None) == Assessment.Status.SUBMITTED:
-            label = f"{'Decide' if can_review else 'View'} v{number}"
-            return {"url": detail_url(agent.slug, number), "label": label, "css": outline}
-        if can_start:
-            url = wizard_url(agent.slug, number)
-            return {"url": url, "label": f"Continue v{number}", "css": "btn btn-sm btn-primary"}
-        return {"url": detail_url(agent.slug, number), "label": f"View v{number}", "css": outline}
+        if review.open_status == Assessment.Status.SUBMITTED:
+            url, label = detail_url(agent.slug, number), f"{'Decide' if can_review else 'View'}"
+        elif can_start:
+            url, label, outline = (
+                wizard_url(agent.slug, number),
+                "Continue",
+                "btn btn-sm btn-primary",
+            )
+        else:
+            url, label = detail_url(agent.slug, number), "View"
+        return {"url": conditional_escape(url), "label": f"{label} v{number}", "css": outline}
     if can_start:
         label = "Reassess" if agent.current_classification else "Assess"
-        return {"url": start_url(agent.slug), "label": label, "post": True, "named": True}
+        url = conditional_escape(start_url(agent.slug))
+        return {"url": url, "label": label, "post": True, "named": True}
     return {
-        "url": review.agent_url,  # type: ignore[attr-defined]
+        "url": review.agent_url,
         "label": "View",
         "css": "btn btn-sm btn-outline-secondary",
         "named": True,
