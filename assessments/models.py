@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
@@ -137,17 +138,27 @@ class AgentQuerySet(PortfolioQuerySet["Agent"]):
         term = term.strip()
         if not term:
             return self
-        matches = (
+        # The people and the systems that match are found on their own (a few people, one
+        # pass over the systems), then each agent is tested once: joining every agent
+        # to its owner and to each of its systems first and keeping the distinct ids
+        # took tens of milliseconds at 10,000 agents, twice a page (rows and count).
+        owners = (
+            get_user_model()
+            .objects.filter(
+                Q(username__icontains=term)
+                | Q(first_name__icontains=term)
+                | Q(last_name__icontains=term)
+                | Q(email__icontains=term)
+            )
+            .values("pk")
+        )
+        systems = System.objects.filter(name__icontains=term).values("agent_id")
+        return self.filter(
             Q(name__icontains=term)
             | Q(slug__icontains=term)
-            | Q(owner__username__icontains=term)
-            | Q(owner__first_name__icontains=term)
-            | Q(owner__last_name__icontains=term)
-            | Q(owner__email__icontains=term)
-            | Q(systems__name__icontains=term)
+            | Q(owner__in=owners)
+            | Q(pk__in=systems)
         )
-        ids = self.filter(matches).values("pk")
-        return self.filter(pk__in=ids)
 
     def with_assessment_in(self, assessments: AssessmentQuerySet) -> AgentQuerySet:
         """Agents with an assessment in ``assessments`` (e.g. ``awaiting_decision()``)."""
@@ -179,7 +190,9 @@ class AgentQuerySet(PortfolioQuerySet["Agent"]):
         """Annotate ``assessment_state``: pending_decision, returned, in_draft (the agent's
         assessment in progress, at most one), else decided (approved, nothing in
         progress), else never_started (no assessment of any state)."""
-        open_ = Assessment.objects.open().filter(agent=models.OuterRef("pk"))
+        # At most one assessment is in progress; ordering by number, not by the model's
+        # default (the agent's name), keeps a join to the agents out of each subquery.
+        open_ = Assessment.objects.open().filter(agent=models.OuterRef("pk")).order_by("-number")
         any_ = Assessment.objects.filter(agent=models.OuterRef("pk"))
         return self.annotate(
             open_status=models.Subquery(open_.values("status")[:1]),

@@ -61,6 +61,28 @@ class AgentListTests(TestCase):
             response = self.client.get(url, {"q": term})
             self.assertEqual([a.slug for a in response.context["agents"]], ["ledger-bot"], term)
 
+    def test_search_lists_an_agent_once_whatever_matches_and_keeps_other_filters(self):
+        owner = f.user("ledger.keeper", "viewer", last_name="Ledgerwood")
+        owner.email = "lw@books.example"
+        owner.save()
+        f.agent(
+            owner,
+            name="Ledger bot",
+            slug="ledger-bot",
+            systems=[("ledger-db", "write"), ("ledger-api", "read")],
+        )
+        f.agent(name="Payroll", slug="payroll", systems=[("general-ledger", "read")])
+        url = reverse("assessments:agent_list")
+        response = self.client.get(url, {"q": "ledger"})
+        self.assertEqual([a.slug for a in response.context["agents"]], ["ledger-bot", "payroll"])
+        self.assertEqual(response.context["page"].paginator.count, 2)
+        for term in ("ledgerwood", "lw@books"):
+            response = self.client.get(url, {"q": term})
+            self.assertEqual([a.slug for a in response.context["agents"]], ["ledger-bot"], term)
+        Agent.objects.filter(slug="payroll").update(status=Agent.Status.RETIRED)
+        response = self.client.get(url, {"q": "ledger"})
+        self.assertEqual([a.slug for a in response.context["agents"]], ["ledger-bot"])
+
     def test_filters_by_status_team_class_and_tier(self):
         ops = f.team("Ops")
         a = f.agent(slug="a-ops", team=ops)
