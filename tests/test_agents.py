@@ -52,6 +52,18 @@ class AgentListTests(TestCase):
         self.assertEqual(len(response.context["agents"]), 20)
         self.assertContains(response, "Page 3 of 3")
 
+    def test_each_page_follows_the_sort_order(self):
+        _bulk_agents(120, self.viewer, f.team())
+        Agent.objects.update(current_tier=1)
+        Agent.objects.filter(name__in=["Bulk 0007", "Bulk 0093"]).update(current_tier=4)
+        url = reverse("assessments:agent_list")
+        page_2 = self.client.get(url, {"page": 2}).context["agents"]
+        self.assertEqual([a.name for a in page_2], [f"Bulk {i:04d}" for i in range(50, 100)])
+        by_tier = self.client.get(url, {"sort": "-current_tier"}).context["agents"]
+        self.assertEqual([a.name for a in by_tier[:3]], ["Bulk 0007", "Bulk 0093", "Bulk 0000"])
+        last = self.client.get(url, {"sort": "-current_tier", "page": 3}).context["agents"]
+        self.assertEqual([a.name for a in last][-1], "Bulk 0119")
+
     def test_search_finds_agents_by_name_slug_owner_and_system(self):
         owner = f.user("marta.owner", "viewer", first_name="Marta")
         f.agent(owner, name="Ledger bot", slug="ledger-bot", systems=[("sap-erp", "write")])

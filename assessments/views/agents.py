@@ -25,7 +25,7 @@ from assessments.roles import permission_required
 from assessments.views.common import (
     MISSING_VERSION,
     HtmxHttpRequest,
-    paginate,
+    paginate_by_id,
     parse_version,
     query_without,
 )
@@ -42,7 +42,7 @@ def agent_list(request: HtmxHttpRequest) -> HttpResponse:
     agents, sort = form.apply(
         portfolio.agents_for_list(Agent.objects.for_rows(), today), request.user
     )
-    page = paginate(request, agents)
+    page = paginate_by_id(request, agents)
     context = {
         "form": form,
         "page": page,

@@ -27,6 +27,18 @@ def paginate(
     return paginator.get_page(request.GET.get("page"))
 
 
+def paginate_by_id(request: HttpRequest, items: Any, per_page: int = PAGE_SIZE) -> Page:
+    """``paginate`` for a queryset whose rows are costly to work out (subqueries per row):
+    the page is chosen on the ids alone, in the queryset's order, then only that page's
+    rows are read in full (one more query). Asked for page 150 in one query, PostgreSQL
+    works out the subqueries of the 7,450 rows it skips too (0.8 s at 10,000 agents)."""
+    page = paginate(request, items.values_list("pk", flat=True), per_page)
+    ids = list(page.object_list)
+    rows = {row.pk: row for row in items.filter(pk__in=ids).order_by()}
+    page.object_list = [rows[pk] for pk in ids if pk in rows]
+    return page
+
+
 def parse_id(value: str | None) -> int | None:
     """A database id from user input, or None: ASCII digits that fit a bigint only."""
     value = (value or "").strip()
