@@ -17,7 +17,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
-from django.db.models.functions import Lower
+from django.db.models.functions import Coalesce, Lower
 from django.urls import reverse
 from django.utils import timezone
 
@@ -191,20 +191,29 @@ class AgentQuerySet(PortfolioQuerySet["Agent"]):
         assessment in progress, at most one), else decided (approved, nothing in
         progress), else never_started (no assessment of any state)."""
         # At most one assessment is in progress; ordering by number, not by the model's
-        # default (the agent's name), keeps a join to the agents out of each subquery.
-        open_ = Assessment.objects.open().filter(agent=models.OuterRef("pk")).order_by("-number")
+        # default (the agent's name), keeps a join to the agents out of the subquery.
+        # Its state is worked out inside it, so the database looks it up once per agent
+        # (a CASE over an ``open_status`` annotation repeated the subquery each time).
+        in_progress = models.Case(
+            models.When(status=Assessment.Status.SUBMITTED, then=models.Value("pending_decision")),
+            models.When(status=Assessment.Status.RETURNED, then=models.Value("returned")),
+            models.When(status=Assessment.Status.DRAFT, then=models.Value("in_draft")),
+            output_field=models.CharField(),
+        )
+        open_ = (
+            Assessment.objects.open()
+            .filter(agent=models.OuterRef("pk"))
+            .order_by("-number")
+            .annotate(state=in_progress)
+        )
         any_ = Assessment.objects.filter(agent=models.OuterRef("pk"))
         return self.annotate(
-            open_status=models.Subquery(open_.values("status")[:1]),
-            open_number=models.Subquery(open_.values("number")[:1]),
-            assessment_state=models.Case(
-                models.When(
-                    open_status=Assessment.Status.SUBMITTED, then=models.Value("pending_decision")
+            assessment_state=Coalesce(
+                models.Subquery(open_.values("state")[:1]),
+                models.Case(
+                    models.When(models.Exists(any_), then=models.Value("decided")),
+                    default=models.Value("never_started"),
                 ),
-                models.When(open_status=Assessment.Status.RETURNED, then=models.Value("returned")),
-                models.When(open_status=Assessment.Status.DRAFT, then=models.Value("in_draft")),
-                models.When(models.Exists(any_), then=models.Value("decided")),
-                default=models.Value("never_started"),
                 output_field=models.CharField(),
             ),
         )
