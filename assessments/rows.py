@@ -11,6 +11,7 @@ the row templates only place ready values. The markup stays in the templates.
 from __future__ import annotations
 
 import datetime as dt
+import html
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -19,7 +20,6 @@ from django.template.loader import get_template
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dates import MONTHS_3
-from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString
 
 from assessments import reviews
@@ -30,12 +30,17 @@ from assessments.templatetags.assessor import class_badge, tier_badge
 
 def day(value: dt.date) -> str:
     """``value|date:"j M Y"`` ("21 Sep 2026"), without the template machinery."""
-    return f"{value.day} {MONTHS_3[value.month].title()} {value.year}"
+    return f"{value.day} {_month(value.month)} {value.year}"
 
 
 def day_month(value: dt.date) -> str:
     """``value|date:"j M"`` ("21 Sep")."""
-    return f"{value.day} {MONTHS_3[value.month].title()}"
+    return f"{value.day} {_month(value.month)}"
+
+
+def _month(month: int) -> str:
+    # As the date filter's "M": the translated abbreviation, in the active language.
+    return str(MONTHS_3[month]).title()
 
 
 _INT_MARK = 987_654_321_987_654_321
@@ -89,6 +94,12 @@ def _is_slug(value: str) -> bool:
     return value.isascii() and value.replace("-", "").replace("_", "").isalnum()
 
 
+def escape(text: Any) -> SafeString:
+    """``django.utils.html.escape`` for the plain text of a row (names, slugs, details,
+    links), without its check for lazy translations on every call: the same markup."""
+    return SafeString(html.escape(str(text)))
+
+
 def person(user: Any) -> str:
     """A person as the rows name them: full name, else username."""
     if user is None:
@@ -105,7 +116,7 @@ def queue_rows(rows: Iterable[Any], today: dt.date, request: Any, people: list[A
     """Prepare each review of the queue page for its row (``queue.html#row``): the
     agent's link and names, the state and due date in words, the reasons' labels, the
     assignee and the row's assign form, and the reassessment button for the person
-    signed in. Text is escaped here, once (``conditional_escape``), and numbers are
+    signed in. Text is escaped here, once (``escape``), and numbers are
     turned into text, so the template places each value without escaping or
     localising it again."""
     user = request.user
@@ -135,12 +146,12 @@ def queue_rows(rows: Iterable[Any], today: dt.date, request: Any, people: list[A
         review.days_left = days_left
         review.days_late = max(-days_left, 0)
         review.key = SafeString(review.pk)
-        review.agent_name = conditional_escape(agent.name)
-        review.agent_slug = conditional_escape(agent.slug)
-        review.team_name = conditional_escape(agent.team.name)
-        review.agent_url = conditional_escape(agent_url(agent.slug))
-        review.owner_name = conditional_escape(person(agent.owner))
-        review.assignee_name = conditional_escape(person(review.assignee))
+        review.agent_name = escape(agent.name)
+        review.agent_slug = escape(agent.slug)
+        review.team_name = escape(agent.team.name)
+        review.agent_url = escape(agent_url(agent.slug))
+        review.owner_name = escape(person(agent.owner))
+        review.assignee_name = escape(person(review.assignee))
         review.tier_html = tier_badge(agent.current_tier)
         review.class_html = class_badge(agent.current_classification)
         state = getattr(review, "queue_state", None) or reviews.state_of(review, today)
@@ -154,12 +165,9 @@ def queue_rows(rows: Iterable[Any], today: dt.date, request: Any, people: list[A
             "today" if days_left == 0 else "tomorrow" if days_left == 1 else f"in {days_left} days"
         )
         review.reason_rows = [
-            (_reason_label(r.get("code")), conditional_escape(r.get("detail") or ""))
-            for r in review.reasons
+            (_reason_label(r.get("code")), escape(r.get("detail") or "")) for r in review.reasons
         ]
-        review.assign_action = conditional_escape(
-            assign_url(review.pk) + (f"?{query}" if query else "")
-        )
+        review.assign_action = escape(assign_url(review.pk) + (f"?{query}" if query else ""))
         review.assign_options = options(review.assignee_id)
         review.mine = review.assignee_id == user.pk
         review.csrf_input = csrf
@@ -184,7 +192,7 @@ class _Dates:
 
 
 def _reason_label(code: Any) -> SafeString:
-    return conditional_escape(reviews.reason_label(str(code)))
+    return escape(reviews.reason_label(str(code)))
 
 
 def _queue_action(
@@ -212,10 +220,10 @@ def _queue_action(
             )
         else:
             url, label = detail_url(agent.slug, number), "View"
-        return {"url": conditional_escape(url), "label": f"{label} v{number}", "css": outline}
+        return {"url": escape(url), "label": f"{label} v{number}", "css": outline}
     if can_start:
         label = "Reassess" if agent.current_classification else "Assess"
-        url = conditional_escape(start_url(agent.slug))
+        url = escape(start_url(agent.slug))
         return {"url": url, "label": label, "post": True, "named": True}
     return {
         "url": review.agent_url,
@@ -274,6 +282,7 @@ def agent_rows(agents: Iterable[Any], today: dt.date) -> list[Any]:
         in_progress.setdefault(row["agent_id"], []).append(row)
     agent_url = RowUrl("assessments:agent_detail", "slug")
     assessment_url = RowUrl("assessments:assessment_detail", "slug", "int")
+    dates = _Dates()
     for agent in agents:
         agent.url = agent_url(agent.slug)
         agent.owner_name = person(agent.owner)
@@ -293,8 +302,8 @@ def agent_rows(agents: Iterable[Any], today: dt.date) -> list[Any]:
         agent.tier_html = tier_badge(agent.current_tier)
         agent.class_html = class_badge(agent.current_classification)
         next_review = getattr(agent, "next_review", None)
-        agent.next_review_iso = next_review.isoformat() if next_review else ""
-        agent.next_review_day = day(next_review) if next_review else ""
+        if next_review:
+            agent.next_review_iso, agent.next_review_day, _ = dates(next_review)
     return agents
 
 
