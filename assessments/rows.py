@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 from django.template.backends.utils import csrf_input
-from django.template.loader import get_template
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dates import MONTHS_3
@@ -112,23 +111,20 @@ def person(user: Any) -> str:
 _STATE_WORDS = {"overdue": "Overdue", "triggered": "Triggered", "due": "Due"}
 
 
-def queue_rows(rows: Iterable[Any], today: dt.date, request: Any, people: list[Any]) -> list[Any]:
+def queue_rows(rows: Iterable[Any], today: dt.date, request: Any) -> list[Any]:
     """Prepare each review of the queue page for its row (``queue.html#row``): the
     agent's link and names, the state and due date in words, the reasons' labels, the
-    assignee and the row's assign form, and the reassessment button for the person
-    signed in. Text is escaped here, once (``escape``), and numbers are
+    assignee, and the reassessment button for the person signed in (reviews are
+    assigned with the one form above the table, for the rows ticked). Text is escaped here, once (``escape``), and numbers are
     turned into text, so the template places each value without escaping or
     localising it again."""
     user = request.user
     agent_url = RowUrl("assessments:agent_detail", "slug")
-    assign_url = RowUrl("assessments:queue_assign", "int")
     detail_url = RowUrl("assessments:assessment_detail", "slug", "int")
     wizard_url = RowUrl("assessments:wizard", "slug", "int")
     start_url = RowUrl("assessments:assessment_start", "slug")
     can_review = user.has_perm("assessments.review_assessment")
     can_start = user.has_perm("assessments.add_assessment")
-    options = assignee_options(people)
-    query = request.GET.urlencode()
     csrf = csrf_input(request)
     dates = _Dates()
     rows = list(rows)
@@ -167,9 +163,6 @@ def queue_rows(rows: Iterable[Any], today: dt.date, request: Any, people: list[A
         review.reason_rows = [
             (_reason_label(r.get("code")), escape(r.get("detail") or "")) for r in review.reasons
         ]
-        review.assign_action = escape(assign_url(review.pk) + (f"?{query}" if query else ""))
-        review.assign_options = options(review.assignee_id)
-        review.mine = review.assignee_id == user.pk
         review.csrf_input = csrf
         review.action = _queue_action(
             review, agent, can_review, can_start, detail_url, wizard_url, start_url
@@ -231,23 +224,6 @@ def _queue_action(
         "css": "btn btn-sm btn-outline-secondary",
         "named": True,
     }
-
-
-def assignee_options(people: list[Any]) -> Callable[[int | None], SafeString]:
-    """The options of a row's "assign to" choice with the row's assignee selected:
-    rendered once per assignee (``queue.html#assignee-options``), not once per row."""
-    template = get_template("assessments/queue.html#assignee-options")
-    choices = [(p.pk, person(p)) for p in people]
-    rendered: dict[int | None, SafeString] = {}
-
-    def options(selected: int | None) -> SafeString:
-        if selected not in rendered:
-            rendered[selected] = SafeString(
-                template.render({"people": choices, "selected": selected}).strip()
-            )
-        return rendered[selected]
-
-    return options
 
 
 # --------------------------------------------------------------------------- the agent list

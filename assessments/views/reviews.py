@@ -60,7 +60,7 @@ def _queue_context(request: HtmxHttpRequest, **extra: Any) -> dict[str, Any]:
     return {
         "form": form,
         "page": page,
-        "rows": rows_for_page.queue_rows(page.object_list, today, request, people),
+        "rows": rows_for_page.queue_rows(page.object_list, today, request),
         "counts": counts,
         "state": state,
         "sort": sort,
@@ -121,7 +121,7 @@ def queue_assign(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         row = reviews.for_rows(Review.objects.filter(pk=pk), today).get()
         people = list(reviews.reviewers())
         context = {
-            "review": rows_for_page.queue_rows([row], today, request, people)[0],
+            "review": rows_for_page.queue_rows([row], today, request)[0],
             "row_notice": None if error else notice,
             "row_error": error,
             **_row_context(request, people),
