@@ -482,9 +482,27 @@ def portfolio_coverage(
 # --------------------------------------------------------------------------- dashboard snapshot
 
 EXPIRING_SHOWN = 8
-# An assessment listed on the dashboard shows its number, class, tier and dates: its
-# answers and engine result (kilobytes of JSON each) are not read for it.
-LISTED_ASSESSMENT_DEFERS = ("answers", "result", "answer_versions", "inventory_at_approval")
+# What the dashboard lists of an expiring exception and of a reclassification: not, for
+# instance, the assessment's answers and engine result (kilobytes of JSON each).
+EXPIRING_FIELDS = (
+    "subject",
+    "expires_on",
+    "agent__name",
+    "agent__slug",
+    "assessment__number",
+    "assessment__agent_id",
+    "accepted_by__username",
+    "accepted_by__first_name",
+    "accepted_by__last_name",
+)
+RECLASSIFIED_FIELDS = (
+    "number",
+    "classification",
+    "tier",
+    "decided_at",
+    "agent__name",
+    "agent__slug",
+)
 # The shape of a stored snapshot: a snapshot of another shape (an older release) is
 # computed again.
 SNAPSHOT_FORMAT = 2
@@ -605,14 +623,14 @@ def dashboard_figures(today: dt.date) -> Figures:
     expiring = sorted(
         GapException.objects.filter(pk__in=expiring_ids)
         .select_related("agent", "assessment", "accepted_by")
-        .defer(*(f"assessment__{name}" for name in LISTED_ASSESSMENT_DEFERS)),
+        .only(*EXPIRING_FIELDS),
         key=lambda e: expiring_ids.index(e.pk),
     )
     previous = {pk: rest for pk, *rest in data["reclassified"]}
     reclassified = sorted(
         Assessment.objects.filter(pk__in=previous)
         .select_related("agent")
-        .defer(*LISTED_ASSESSMENT_DEFERS),
+        .only(*RECLASSIFIED_FIELDS),
         key=lambda a: list(previous).index(a.pk),
     )
     for a in reclassified:
