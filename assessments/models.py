@@ -129,10 +129,25 @@ class AgentQuerySet(PortfolioQuerySet["Agent"]):
         return self.for_rows().prefetch_related("systems")
 
     def for_rows(self) -> AgentQuerySet:
-        """Agents with their owner and team, in one query; the agent list page reads its
-        rows' systems and assessments in progress itself (assessments/rows.py)."""
+        """Agents with their owner and team, in one query, only the columns a row of the
+        agent list page shows; the page reads its rows' systems and assessments in
+        progress itself (assessments/rows.py)."""
         mode = models.FETCH_RAISE if settings.STRICT_FETCH else models.FETCH_PEERS
-        return self.select_related("owner", "team").fetch_mode(mode)
+        return (
+            self.select_related("owner", "team")
+            .only(
+                "name",
+                "slug",
+                "status",
+                "current_classification",
+                "current_tier",
+                "owner__username",
+                "owner__first_name",
+                "owner__last_name",
+                "team__name",
+            )
+            .fetch_mode(mode)
+        )
 
     def search(self, term: str) -> AgentQuerySet:
         term = term.strip()
