@@ -111,13 +111,38 @@ def person(user: Any) -> str:
 _STATE_WORDS = {"overdue": "Overdue", "triggered": "Triggered", "due": "Due"}
 
 
-def queue_rows(rows: Iterable[Any], today: dt.date, request: Any) -> list[Any]:
-    """Prepare each review of the queue page for its row (``queue.html#row``): the
+# What a queue row reads of a review, its agent and the people (the queryset's values).
+_QUEUE_VALUES = (
+    "pk",
+    "agent_id",
+    "due_on",
+    "triggered_at",
+    "reasons",
+    "queue_state",
+    "agent__name",
+    "agent__slug",
+    "agent__current_tier",
+    "agent__current_classification",
+    "agent__team__name",
+    "agent__owner__username",
+    "agent__owner__first_name",
+    "agent__owner__last_name",
+    "assignee__username",
+    "assignee__first_name",
+    "assignee__last_name",
+)
+
+
+def queue_rows(queue: Any, today: dt.date, request: Any) -> list[dict[str, Any]]:
+    """Each review of a page of the queue as its row shows it (``queue.html#row``): the
     agent's link and names, the state and due date in words, the reasons' labels, the
     assignee, and the reassessment button for the person signed in (reviews are
-    assigned with the one form above the table, for the rows ticked). Text is escaped here, once (``escape``), and numbers are
-    turned into text, so the template places each value without escaping or
-    localising it again."""
+    assigned with the one form above the table, for the rows ticked).
+
+    ``queue`` is the page's reviews (``reviews.for_rows``, sorted and sliced), read as
+    values, not model instances; each row is a dict (the template language finds a
+    dict's keys faster than attributes). Text is escaped here, once (``escape``), and
+    numbers are turned into text, so the template places each value as it is."""
     user = request.user
     agent_url = RowUrl("assessments:agent_detail", "slug")
     detail_url = RowUrl("assessments:assessment_detail", "slug", "int")
@@ -127,48 +152,73 @@ def queue_rows(rows: Iterable[Any], today: dt.date, request: Any) -> list[Any]:
     can_start = user.has_perm("assessments.add_assessment")
     csrf = csrf_input(request)
     dates = _Dates()
-    rows = list(rows)
+    values = list(queue.values(*_QUEUE_VALUES))
     in_progress = {
         agent_id: (number, status)
         for agent_id, number, status in Assessment.objects.open()
-        .filter(agent_id__in={review.agent_id for review in rows})
+        .filter(agent_id__in={v["agent_id"] for v in values})
         .values_list("agent_id", "number", "status")
     }
     out = []
-    for review in rows:
-        review.open_number, review.open_status = in_progress.get(review.agent_id, (None, None))
-        agent = review.agent
-        days_left = (review.due_on - today).days
-        review.days_left = days_left
-        review.days_late = max(-days_left, 0)
-        review.key = SafeString(review.pk)
-        review.agent_name = escape(agent.name)
-        review.agent_slug = escape(agent.slug)
-        review.team_name = escape(agent.team.name)
-        review.agent_url = escape(agent_url(agent.slug))
-        review.owner_name = escape(person(agent.owner))
-        review.assignee_name = escape(person(review.assignee))
-        review.tier_html = tier_badge(agent.current_tier)
-        review.class_html = class_badge(agent.current_classification)
-        state = getattr(review, "queue_state", None) or reviews.state_of(review, today)
-        review.state = state
-        review.state_words = _STATE_WORDS[state]
-        review.also_triggered = state == "overdue" and review.triggered_at is not None
-        review.due_iso, review.due_day, review.due_day_month = dates(review.due_on)
-        late = review.days_late
-        review.late_words = f"{late} day{'s' if late != 1 else ''} late"
-        review.when = (
-            "today" if days_left == 0 else "tomorrow" if days_left == 1 else f"in {days_left} days"
+    for v in values:
+        slug = v["agent__slug"]
+        days_left = (v["due_on"] - today).days
+        late = max(-days_left, 0)
+        state = v["queue_state"]
+        due_iso, due_day, due_day_month = dates(v["due_on"])
+        url = escape(agent_url(slug))
+        number, status = in_progress.get(v["agent_id"], (None, None))
+        out.append(
+            {
+                "key": SafeString(v["pk"]),
+                "state": state,
+                "agent_name": escape(v["agent__name"]),
+                "agent_slug": escape(slug),
+                "agent_url": url,
+                "team_name": escape(v["agent__team__name"]),
+                "owner_name": escape(_name(v, "agent__owner__")),
+                "assignee_name": escape(_name(v, "assignee__")),
+                "tier_html": tier_badge(v["agent__current_tier"]),
+                "class_html": class_badge(v["agent__current_classification"]),
+                "state_words": _STATE_WORDS[state],
+                "also_triggered": state == "overdue" and v["triggered_at"] is not None,
+                "due_iso": due_iso,
+                "due_day": due_day,
+                "due_day_month": due_day_month,
+                "days_late": late,
+                "late_words": f"{late} day{'s' if late != 1 else ''} late",
+                "when": "today"
+                if days_left == 0
+                else "tomorrow"
+                if days_left == 1
+                else f"in {days_left} days",
+                "reason_rows": [
+                    (_reason_label(r.get("code")), escape(r.get("detail") or ""))
+                    for r in v["reasons"]
+                ],
+                "csrf_input": csrf,
+                "action": _queue_action(
+                    slug,
+                    url,
+                    bool(v["agent__current_classification"]),
+                    number,
+                    status,
+                    can_review,
+                    can_start,
+                    (detail_url, wizard_url, start_url),
+                ),
+            }
         )
-        review.reason_rows = [
-            (_reason_label(r.get("code")), escape(r.get("detail") or "")) for r in review.reasons
-        ]
-        review.csrf_input = csrf
-        review.action = _queue_action(
-            review, agent, can_review, can_start, detail_url, wizard_url, start_url
-        )
-        out.append(review)
     return out
+
+
+def _name(values: dict[str, Any], prefix: str) -> str:
+    """``person()`` of a user read as values (``prefix`` + username, first_name...)."""
+    username = values[f"{prefix}username"]
+    if username is None:
+        return ""
+    full = f"{values[f'{prefix}first_name']} {values[f'{prefix}last_name']}".strip()
+    return full or username
 
 
 class _Dates:
@@ -189,37 +239,34 @@ def _reason_label(code: Any) -> SafeString:
 
 
 def _queue_action(
-    review: Any,
-    agent: Any,
+    slug: str,
+    agent_url: str,
+    classified: bool,
+    number: int | None,
+    status: str | None,
     can_review: bool,
     can_start: bool,
-    detail_url: RowUrl,
-    wizard_url: RowUrl,
-    start_url: RowUrl,
+    urls: tuple[RowUrl, RowUrl, RowUrl],
 ) -> dict[str, Any]:
-    """The row's reassessment button: decide or view the version awaiting a decision,
-    continue the one in progress, start one (a form: it posts), or view the agent.
-    ``named``: the label is followed by the agent's name for screen readers."""
-    number = review.open_number
+    """The row's reassessment button: decide or view the version awaiting a decision
+    (``number``, ``status``: the agent's assessment in progress), continue it, start one
+    (a form: it posts), or view the agent. ``named``: the label is followed by the
+    agent's name for screen readers."""
+    detail_url, wizard_url, start_url = urls
     outline = "btn btn-sm btn-outline-primary"
     if number:
-        if review.open_status == Assessment.Status.SUBMITTED:
-            url, label = detail_url(agent.slug, number), f"{'Decide' if can_review else 'View'}"
+        if status == Assessment.Status.SUBMITTED:
+            url, label = detail_url(slug, number), f"{'Decide' if can_review else 'View'}"
         elif can_start:
-            url, label, outline = (
-                wizard_url(agent.slug, number),
-                "Continue",
-                "btn btn-sm btn-primary",
-            )
+            url, label, outline = wizard_url(slug, number), "Continue", "btn btn-sm btn-primary"
         else:
-            url, label = detail_url(agent.slug, number), "View"
+            url, label = detail_url(slug, number), "View"
         return {"url": escape(url), "label": f"{label} v{number}", "css": outline}
     if can_start:
-        label = "Reassess" if agent.current_classification else "Assess"
-        url = escape(start_url(agent.slug))
-        return {"url": url, "label": label, "post": True, "named": True}
+        label = "Reassess" if classified else "Assess"
+        return {"url": escape(start_url(slug)), "label": label, "post": True, "named": True}
     return {
-        "url": review.agent_url,
+        "url": agent_url,
         "label": "View",
         "css": "btn btn-sm btn-outline-secondary",
         "named": True,

@@ -118,10 +118,10 @@ def queue_assign(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         notice = f"Review of {review.agent.name} assigned to {reviews.person(assignee)}."
     if request.htmx:
         today = timezone.localdate()
-        row = reviews.for_rows(Review.objects.filter(pk=pk), today).get()
+        row = reviews.for_rows(Review.objects.filter(pk=pk), today)
         people = list(reviews.reviewers())
         context = {
-            "review": rows_for_page.queue_rows([row], today, request)[0],
+            "review": rows_for_page.queue_rows(row, today, request)[0],
             "row_notice": None if error else notice,
             "row_error": error,
             **_row_context(request, people),
