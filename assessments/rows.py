@@ -11,6 +11,7 @@ the row templates only place ready values. The markup stays in the templates.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import html
 from collections.abc import Iterable
 from typing import Any
@@ -20,6 +21,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.dates import MONTHS_3
 from django.utils.safestring import SafeString
+from django.utils.translation import get_language
 
 from assessments import reviews
 from assessments.models import Assessment, System
@@ -39,6 +41,11 @@ def day_month(value: dt.date) -> str:
 
 def _month(month: int) -> str:
     # As the date filter's "M": the translated abbreviation, in the active language.
+    return _month_in(get_language(), month)
+
+
+@functools.cache
+def _month_in(language: str | None, month: int) -> str:
     return str(MONTHS_3[month]).title()
 
 
@@ -214,11 +221,16 @@ def queue_rows(queue: Any, today: dt.date, request: Any) -> list[dict[str, Any]]
 
 def _name(values: dict[str, Any], prefix: str) -> str:
     """``person()`` of a user read as values (``prefix`` + username, first_name...)."""
-    username = values[f"{prefix}username"]
+    return _full_name(
+        values[f"{prefix}first_name"], values[f"{prefix}last_name"], values[f"{prefix}username"]
+    )
+
+
+def _full_name(first: str | None, last: str | None, username: str | None) -> str:
+    """``person()`` from its parts: full name (as ``get_full_name``), else username."""
     if username is None:
         return ""
-    full = f"{values[f'{prefix}first_name']} {values[f'{prefix}last_name']}".strip()
-    return full or username
+    return f"{first} {last}".strip() or username
 
 
 class _Dates:
@@ -308,7 +320,9 @@ def agent_rows(agents: Iterable[Any], today: dt.date) -> list[Any]:
     dates = _Dates()
     for agent in agents:
         agent.url = agent_url(agent.slug)
-        agent.owner_name = person(agent.owner)
+        agent.owner_name = _full_name(
+            agent.owner_first_name, agent.owner_last_name, agent.owner_username
+        )
         own = systems.get(agent.pk, [])
         agent.systems_shown = own[:_SYSTEMS_SHOWN]
         agent.systems_more = max(len(own) - _SYSTEMS_SHOWN, 0)
