@@ -12,9 +12,13 @@ from tests import factories as f
 
 
 def _bulk_agents(count: int, owner, team) -> None:
+    _bulk_agents_from(0, count, owner, team)
+
+
+def _bulk_agents_from(start: int, stop: int, owner, team) -> None:
     agents = Agent.objects.bulk_create(
         Agent(name=f"Bulk {i:04d}", slug=f"bulk-{i:04d}", purpose="x", owner=owner, team=team)
-        for i in range(count)
+        for i in range(start, stop)
     )
     System.objects.bulk_create(
         System(agent=a, name=f"sys-{j}", access="write" if j else "read")
@@ -45,6 +49,11 @@ class AgentListTests(TestCase):
         _bulk_agents(60, self.viewer, f.team())
         with self.assertNumQueries(small):
             self.client.get(reverse("assessments:agent_list"))
+        # A deep page and a search cost the same queries as the first page.
+        _bulk_agents_from(60, 500, self.viewer, f.team("Deep"))
+        for query in ({"page": "9"}, {"q": "bulk 04", "sort": "-current_tier"}):
+            with self.subTest(query=query), self.assertNumQueries(small):
+                self.client.get(reverse("assessments:agent_list"), query)
 
     def test_list_pages_fifty_at_a_time(self):
         _bulk_agents(120, self.viewer, f.team())
