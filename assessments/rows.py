@@ -320,9 +320,7 @@ def agent_rows(agents: Iterable[Any], today: dt.date) -> list[Any]:
     dates = _Dates()
     for agent in agents:
         agent.url = agent_url(agent.slug)
-        agent.owner_name = _full_name(
-            agent.owner_first_name, agent.owner_last_name, agent.owner_username
-        )
+        agent.owner_name = person(agent.owner)
         own = systems.get(agent.pk, [])
         agent.systems_shown = own[:_SYSTEMS_SHOWN]
         agent.systems_more = max(len(own) - _SYSTEMS_SHOWN, 0)
