@@ -53,7 +53,9 @@ class IdPaginator(Paginator):
             wanted = int(number) if number not in (None, "") else 1
         except (TypeError, ValueError):
             wanted = 0
-        if wanted >= 1 and "count" not in self.__dict__:
+        # A page number past any real list (a junk query string) is counted apart first,
+        # as usual, never turned into an offset the database cannot hold.
+        if 1 <= wanted <= 1_000_000 and "count" not in self.__dict__:
             items: Any = self.object_list
             bottom = (wanted - 1) * self.per_page
             found = list(
