@@ -177,6 +177,12 @@ MFA_TOTP_ISSUER = "Agent Identity Assessor"
 # Roles that must enrol a second factor before they may do anything else.
 MFA_REQUIRED_ROLES = env_list("MFA_REQUIRED_ROLES", [])
 
+# Teams scope who acts on which agents (assessments/scope.py). TEAM_SCOPED_EDITING: assessors
+# create and edit only their teams' agents, reviewers decide only for their teams.
+# TEAM_SCOPED_READING: everyone below administrator also reads only their teams' agents.
+TEAM_SCOPED_EDITING = env_bool("TEAM_SCOPED_EDITING", False)
+TEAM_SCOPED_READING = env_bool("TEAM_SCOPED_READING", False)
+
 # OpenID Connect single sign-on, off unless OIDC_ISSUER is set. OIDC_ROLE_MAP maps the
 # directory groups in OIDC_GROUPS_CLAIM to roles ("aia-admins:administrator,..."); a
 # person with no mapped group gets no role. SSO_ONLY turns local passwords off for all

@@ -21,7 +21,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from assessments import audit, decisions, evidence
+from assessments import audit, decisions, evidence, scope
 from assessments.actions.assessments import save_answers
 from assessments.actions.errors import ActionError
 from assessments.actions.inventory import update_agent
@@ -69,7 +69,8 @@ def upload_evidence(
     now: dt.datetime | None = None,
 ) -> UploadOutcome:
     """Store and analyse evidence files for ``agent``; ActionError for bad input."""
-    agent = Agent.objects.select_for_update(of=("self",)).get(pk=agent.pk)
+    agent = Agent.objects.select_for_update(of=("self",)).select_related("team").get(pk=agent.pk)
+    scope.check_actor_edit(actor, agent)
     if agent.is_retired:
         raise ActionError("This agent is retired. Reactivate it before adding evidence.")
     if kind not in evidence.KINDS:
@@ -230,6 +231,7 @@ def accept_proposal(
     """Make the proposal an answer of the draft ``assessment``, marked as from evidence."""
     proposal = _locked_pending(proposal)
     upload = proposal.upload
+    scope.check_actor_edit(actor, upload.agent)
     if assessment.agent_id != upload.agent_id:
         raise ActionError("That assessment is of another agent.")
     fresh = Assessment.objects.select_related("agent").get(pk=assessment.pk)
@@ -293,6 +295,7 @@ def reject_proposal(
     *,
     request: HttpRequest | None = None,
 ) -> EvidenceProposal:
+    scope.check_actor_edit(actor, proposal.upload.agent)
     reason = (reason or "").strip()
     if not reason:
         raise ActionError("Say why the proposal is wrong; a rejection needs a reason.")
