@@ -28,6 +28,12 @@ from django.db.models import Q, QuerySet
 from assessments.models import Role, Team
 from assessments.roles import has_role
 
+
+class OutOfTeam(PermissionDenied):
+    """A refusal because of teams, not roles: its message says which team (the 403 page
+    and the API's problem show it)."""
+
+
 OUT_OF_TEAM_EDIT = "You edit only agents of your teams; {agent} belongs to {team}."
 OUT_OF_TEAM_DECIDE = "You review only for your teams; {agent} belongs to {team}."
 
@@ -128,30 +134,37 @@ def decide_refusal(user: Any, agent: Any) -> str:
     )
 
 
+def _refusal(message: str, user: Any, role: str) -> PermissionDenied:
+    """``OutOfTeam`` when the role would do and the team does not, else a role refusal."""
+    return OutOfTeam(message) if has_role(user, role) else PermissionDenied(message)
+
+
 def require_read(user: Any, agent: Any) -> None:
     if not may_read(user, agent):
-        raise PermissionDenied("Not one of your teams' agents.")
+        raise OutOfTeam("Not one of your teams' agents.")
 
 
 def require_edit(user: Any, agent_or_team: Any) -> None:
     if not may_edit(user, agent_or_team):
-        raise PermissionDenied(edit_refusal(user, agent_or_team))
+        raise _refusal(edit_refusal(user, agent_or_team), user, Role.ASSESSOR)
 
 
 def require_decide(user: Any, agent: Any) -> None:
     if not may_decide(user, agent):
-        raise PermissionDenied(decide_refusal(user, agent) or "Only reviewers can decide.")
+        raise _refusal(decide_refusal(user, agent) or "Only reviewers decide.", user, Role.REVIEWER)
 
 
 def check_actor_edit(actor: Any, agent_or_team: Any) -> None:
     """The actions' check: people (not the system, ``actor is None``) must be in team."""
     if actor is not None and editing_scoped() and not may_edit(actor, agent_or_team):
-        raise PermissionDenied(edit_refusal(actor, agent_or_team))
+        raise _refusal(edit_refusal(actor, agent_or_team), actor, Role.ASSESSOR)
 
 
 def check_actor_decide(actor: Any, agent: Any) -> None:
     if actor is not None and editing_scoped() and not may_decide(actor, agent):
-        raise PermissionDenied(decide_refusal(actor, agent) or "Only reviewers can decide.")
+        raise _refusal(
+            decide_refusal(actor, agent) or "Only reviewers decide.", actor, Role.REVIEWER
+        )
 
 
 # -- many --------------------------------------------------------------------------------
