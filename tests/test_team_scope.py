@@ -544,3 +544,25 @@ class TeamMembershipTests(TestCase):
         with self.settings(**EDITING):
             response = self.client.get(reverse("assessments:agent_create"))
         self.assertContains(response, "You belong to no team yet")
+
+
+class TeamScopedNotificationTests(TestCase):
+    def test_a_submission_is_announced_to_those_who_may_decide_it(self):
+        from assessments.actions.notifications import submitted_recipients
+
+        home, away = f.team("Payments"), f.team("Research")
+        author = f.assessor("author")
+        theirs = f.reviewer("theirs")
+        theirs.teams.set([away])
+        admin = f.administrator()
+        waiting = actions.submit_assessment(
+            author, f.answered(f.agent(slug="ours", team=home), author)
+        )
+        # Payments has no reviewer: everyone who may decide, which with scoping is the
+        # administrators only (the Research reviewer could not decide it).
+        self.assertEqual(set(submitted_recipients(waiting)), {theirs, admin})
+        with self.settings(**EDITING):
+            self.assertEqual(submitted_recipients(waiting), [admin])
+            ours = f.reviewer("ours-reviewer")
+            ours.teams.set([home])
+            self.assertEqual(submitted_recipients(waiting), [ours])
