@@ -566,3 +566,23 @@ class TeamScopedNotificationTests(TestCase):
             ours = f.reviewer("ours-reviewer")
             ours.teams.set([home])
             self.assertEqual(submitted_recipients(waiting), [ours])
+
+
+class DemoTeamsTests(TestCase):
+    def test_the_demo_people_belong_to_teams_so_scoping_can_be_tried(self):
+        from django.core.management import call_command
+
+        from assessments.models import Agent
+
+        call_command("load_demo", stdout=io.StringIO())
+        assessor = User.objects.get(username="assessor")
+        self.assertEqual(
+            sorted(assessor.teams.values_list("slug", flat=True)),
+            ["customer-support", "finance-platform", "platform-engineering"],
+        )
+        research = Agent.objects.filter(team__slug="research-insights").first()
+        finance = Agent.objects.filter(team__slug="finance-platform").first()
+        self.client.force_login(assessor)
+        with self.settings(**EDITING):
+            self.assertEqual(self.client.get(f"/agents/{research.slug}/edit/").status_code, 403)
+            self.assertEqual(self.client.get(f"/agents/{finance.slug}/edit/").status_code, 200)

@@ -53,6 +53,9 @@ class Command(BaseCommand):
             slug: Team.objects.get_or_create(slug=slug, defaults={"name": name})[0]
             for slug, name in demo.TEAMS
         }
+        for username, slugs in demo.MEMBERSHIPS.items():
+            if not users[username].teams.exists():  # a later edit in the admin is kept
+                users[username].teams.set([teams[slug] for slug in slugs])
         actor = users["admin"]
         created_agents = 0
         for spec in demo.AGENTS:
