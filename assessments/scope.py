@@ -19,6 +19,9 @@ so that no path (web, API, CLI push) gets round a view that forgot.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from django.conf import settings
@@ -38,12 +41,26 @@ OUT_OF_TEAM_EDIT = "You edit only agents of your teams; {agent} belongs to {team
 OUT_OF_TEAM_DECIDE = "You review only for your teams; {agent} belongs to {team}."
 
 
+_seeding: ContextVar[bool] = ContextVar("team_scope_seeding", default=False)
+
+
+@contextmanager
+def seeding() -> Iterator[None]:
+    """Teams limit nobody inside the block: for loading the demo, which plays its
+    people's past work across teams (it is nobody's request)."""
+    token = _seeding.set(True)
+    try:
+        yield
+    finally:
+        _seeding.reset(token)
+
+
 def editing_scoped() -> bool:
-    return bool(getattr(settings, "TEAM_SCOPED_EDITING", False))
+    return bool(getattr(settings, "TEAM_SCOPED_EDITING", False)) and not _seeding.get()
 
 
 def reading_scoped() -> bool:
-    return bool(getattr(settings, "TEAM_SCOPED_READING", False))
+    return bool(getattr(settings, "TEAM_SCOPED_READING", False)) and not _seeding.get()
 
 
 def team_ids(user: Any) -> frozenset[int]:
