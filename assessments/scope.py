@@ -192,7 +192,7 @@ def reads_all(user: Any) -> bool:
     return not reading_scoped() or _unbounded(user)
 
 
-def readable[Q_: QuerySet[Any]](queryset: Q_, user: Any, team_field: str = "team") -> Q_:
+def readable[QS: QuerySet[Any]](queryset: QS, user: Any, team_field: str = "team") -> QS:
     """``queryset`` limited to what ``user`` may read. ``team_field`` is the lookup path
     from the queryset's model to the team (``"team"`` for agents, ``"agent__team"`` for
     assessments and reviews)."""
@@ -201,7 +201,7 @@ def readable[Q_: QuerySet[Any]](queryset: Q_, user: Any, team_field: str = "team
     return queryset.filter(**{f"{team_field}__in": team_ids(user)})
 
 
-def decidable[Q_: QuerySet[Any]](queryset: Q_, user: Any, team_field: str = "team") -> Q_:
+def decidable[QS: QuerySet[Any]](queryset: QS, user: Any, team_field: str = "team") -> QS:
     """``queryset`` limited to what ``user`` may decide for (its reviewers' trays and
     badges): their teams when editing is team-scoped, else all."""
     if not editing_scoped() or _unbounded(user):
@@ -216,7 +216,7 @@ def readable_q(user: Any, team_field: str = "team") -> Q:
     return Q(**{f"{team_field}__in": team_ids(user)})
 
 
-def readable_events[Q_: QuerySet[Any]](events: Q_, user: Any) -> Q_:
+def readable_events[QS: QuerySet[Any]](events: QS, user: Any) -> QS:
     """Audit events ``user`` may read: all, or, when reading is team-scoped, the events
     of their teams' agents and their own events that concern no agent."""
     if reads_all(user):
@@ -226,7 +226,7 @@ def readable_events[Q_: QuerySet[Any]](events: Q_, user: Any) -> Q_:
     )
 
 
-def readable_packs[Q_: QuerySet[Any]](jobs: Q_, user: Any) -> Q_:
+def readable_packs[QS: QuerySet[Any]](jobs: QS, user: Any) -> QS:
     """Board pack jobs ``user`` may read: all, or, when reading is team-scoped, the packs
     of one of their teams (a pack of every team is not theirs to read)."""
     if reads_all(user):

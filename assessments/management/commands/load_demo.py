@@ -58,8 +58,10 @@ class Command(BaseCommand):
             for slug, name in demo.TEAMS
         }
         for username, slugs in demo.MEMBERSHIPS.items():
-            if not users[username].teams.exists():  # a later edit in the admin is kept
-                users[username].teams.set([teams[slug] for slug in slugs])
+            # Set once: a later change in the admin is kept.
+            if not Team.members.through.objects.filter(user=users[username]).exists():
+                for slug in slugs:
+                    teams[slug].members.add(users[username])
         actor = users["admin"]
         created_agents = 0
         for spec in demo.AGENTS:
