@@ -587,3 +587,60 @@ class DemoTeamsTests(TestCase):
         with self.settings(**EDITING):
             self.assertEqual(self.client.get(f"/agents/{research.slug}/edit/").status_code, 403)
             self.assertEqual(self.client.get(f"/agents/{finance.slug}/edit/").status_code, 200)
+
+
+class AuditedAdminTests(TestCase):
+    """Teams and review intervals changed in the admin leave audit events."""
+
+    def setUp(self):
+        self.admin = f.administrator()
+        self.client.force_login(self.admin)
+
+    def test_a_team_created_renamed_and_deleted_is_audited(self):
+        response = self.client.post(
+            reverse("admin:assessments_team_add"), {"name": "Payments", "slug": "payments"}
+        )
+        self.assertEqual(response.status_code, 302)
+        team = Team.objects.get(slug="payments")
+        created = AuditEvent.objects.get(verb="team.create")
+        self.assertEqual(created.changes["name"], {"old": None, "new": "Payments"})
+        self.assertEqual(created.actor, self.admin)
+        self.client.post(
+            reverse("admin:assessments_team_change", args=[team.pk]),
+            {"name": "Payments & Billing", "slug": "payments"},
+        )
+        changed = AuditEvent.objects.get(verb="team.change")
+        self.assertEqual(
+            changed.changes, {"name": {"old": "Payments", "new": "Payments & Billing"}}
+        )
+        # saving again unchanged writes nothing
+        self.client.post(
+            reverse("admin:assessments_team_change", args=[team.pk]),
+            {"name": "Payments & Billing", "slug": "payments"},
+        )
+        self.assertEqual(AuditEvent.objects.filter(verb="team.change").count(), 1)
+        # Administrators may not delete teams; a superuser may.
+        root = User.objects.create_superuser("super-root", "super@example.com", "x" * 20)
+        self.client.force_login(root)
+        self.client.post(reverse("admin:assessments_team_delete", args=[team.pk]), {"post": "yes"})
+        deleted = AuditEvent.objects.get(verb="team.delete")
+        self.assertEqual(deleted.changes["deleted"]["slug"], {"old": "payments", "new": None})
+        self.assertFalse(Team.objects.filter(pk=team.pk).exists())
+
+    def test_a_review_interval_change_is_audited(self):
+        from assessments.models import ReviewInterval
+
+        self.client.post(reverse("admin:assessments_reviewinterval_add"), {"tier": 4, "days": 14})
+        interval = ReviewInterval.objects.get(tier=4)
+        self.client.post(
+            reverse("admin:assessments_reviewinterval_change", args=[interval.pk]),
+            {"tier": 4, "days": 21},
+        )
+        event = AuditEvent.objects.get(verb="reviewinterval.change")
+        self.assertEqual(event.changes, {"days": {"old": 14, "new": 21}})
+        self.client.post(
+            reverse("admin:assessments_reviewinterval_changelist"),
+            {"action": "delete_selected", "_selected_action": [interval.pk], "post": "yes"},
+        )
+        self.assertEqual(AuditEvent.objects.filter(verb="reviewinterval.delete").count(), 1)
+        self.assertFalse(ReviewInterval.objects.exists())
