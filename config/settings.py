@@ -365,6 +365,13 @@ REVIEW_INTERVAL_DAYS = {
 # Evidence analysis: host names (and their subdomains) that count as inside the
 # organisation when an MCP server is reached by URL, e.g. "corp.example.com,example.net".
 EVIDENCE_INTERNAL_DOMAINS = env_list("EVIDENCE_INTERNAL_DOMAINS")
+# Addresses webhooks are never sent to, whatever a URL's host resolves to (checked on the
+# connected socket, so DNS cannot swap them in): this host itself, and link-local ones,
+# where cloud metadata services answer. Private networks stay allowed (an internal SIEM).
+WEBHOOK_BLOCKED_NETWORKS = env_list(
+    "WEBHOOK_BLOCKED_NETWORKS",
+    ["127.0.0.0/8", "::1/128", "0.0.0.0/8", "169.254.0.0/16", "fe80::/10", "fd00:ec2::/32"],
+)
 
 # Lazy loads on list pages raise in tests and development instead of silently
 # issuing a query per row (Django 6.1 fetch modes); production batches them.
