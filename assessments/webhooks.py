@@ -237,7 +237,7 @@ class _HTTPHandler(urllib.request.HTTPHandler):
 
 class _HTTPSHandler(urllib.request.HTTPSHandler):
     def https_open(self, req: Any) -> Any:
-        return self.do_open(_GuardedHTTPS, req, context=self._context)
+        return self.do_open(_GuardedHTTPS, req, context=self._context)  # type: ignore[attr-defined]
 
 
 # Redirects are followed through the same handlers, so each hop is checked too.
