@@ -123,9 +123,14 @@ def upload_evidence(
         uploaded_by=actor,
         uploaded_at=now or timezone.now(),
     )
+    redacted: dict[str, int] = {}
     for item, (_, data) in zip(parsed, files, strict=True):
+        # Literal secrets are never kept; sha256 and size are the file's as uploaded.
+        content, replaced = evidence.stored_bytes(kind, item, data)
+        if replaced:
+            redacted[item.name] = replaced
         EvidenceFile.objects.create(
-            upload=upload, name=item.name, sha256=item.sha256, size=len(data), content=data
+            upload=upload, name=item.name, sha256=item.sha256, size=len(data), content=content
         )
     EvidenceProposal.objects.bulk_create(
         EvidenceProposal(
@@ -147,6 +152,7 @@ def upload_evidence(
             "kind": kind,
             "principal": upload.principal,
             "files": [{"name": f.name, "sha256": f.sha256} for f in parsed],
+            "secrets_redacted": redacted,
             "proposals": {p.key: p.value for p in analysis.proposals},
         },
     )
