@@ -100,6 +100,8 @@ class AgentForm(forms.ModelForm):
             team.error_messages["invalid_choice"] = (
                 "Choose one of your teams: you create and edit only your teams' agents."
             )
+            if len(scope.team_ids(user)) == 1 and not self.instance.pk:
+                team.initial = next(iter(scope.team_ids(user)))  # their one team
             if not scope.team_ids(user):
                 team.help_text = (
                     "You belong to no team yet, so you cannot register agents. "

@@ -470,6 +470,7 @@ class TeamScopedListsTests(TestCase):
         with self.settings(**EDITING):
             form = self.client.get(reverse("assessments:agent_create")).context["form"]
             self.assertEqual(list(form.fields["team"].queryset), [self.home])
+            self.assertEqual(form.fields["team"].initial, self.home.pk)  # their one team
             response = self.client.post(reverse("assessments:agent_create"), data)
             self.assertEqual(response.status_code, 422)
             self.assertContains(response, "Choose one of your teams", status_code=422)
