@@ -67,6 +67,18 @@ def slug_from_name(name: str) -> str:
     return slugify(name)
 
 
+def team_field(
+    form: forms.BaseForm, teams: Any = None, name: str = "team"
+) -> forms.ModelChoiceField:
+    """The form's team choice, offering ``teams`` only when given (scope.py's teams a
+    person may edit or read)."""
+    field = form.fields[name]
+    assert isinstance(field, forms.ModelChoiceField)  # noqa: S101 (for the type checker)
+    if teams is not None:
+        field.queryset = teams.order_by("name")
+    return field
+
+
 class AgentForm(forms.ModelForm):
     environments = forms.MultipleChoiceField(
         choices=Environment.choices,
@@ -85,16 +97,14 @@ class AgentForm(forms.ModelForm):
     def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         owner = self.fields["owner"]
-        team = self.fields["team"]
         assert isinstance(owner, forms.ModelChoiceField)  # noqa: S101 (for the type checker)
-        assert isinstance(team, forms.ModelChoiceField)  # noqa: S101
         owner.queryset = User.objects.filter(is_active=True).order_by("username")
         owner.label_from_instance = _user_label  # type: ignore[assignment,method-assign]
         # With team-scoped editing, people create agents in and move them to their own
         # teams only (scope.py); the actions refuse anything else too.
-        team.queryset = (
-            scope.editable_teams(user) if user is not None else Team.objects.all()
-        ).order_by("name")
+        team = team_field(
+            self, scope.editable_teams(user) if user is not None else Team.objects.all()
+        )
         if user is not None and scope.editing_scoped() and not scope.all_teams(user):
             team.help_text = "Agents of your teams only: you edit only your teams' agents."
             team.error_messages["invalid_choice"] = (
@@ -338,9 +348,7 @@ class AgentFilterForm(forms.Form):
     def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if user is not None and not scope.reads_all(user):
-            team = self.fields["team"]
-            assert isinstance(team, forms.ModelChoiceField)  # noqa: S101 (for the type checker)
-            team.queryset = scope.readable_teams(user).order_by("name")
+            team_field(self, scope.readable_teams(user))
         for name in ("status", "team", "classification", "tier", "assessment", "sort"):
             self.fields[name].widget.attrs["class"] = "form-select"
 

@@ -13,6 +13,7 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 
 from assessments import actions, imports, scope
+from assessments.forms import team_field
 from assessments.models import Team
 from assessments.roles import permission_required
 from assessments.views.common import HtmxHttpRequest
@@ -44,11 +45,9 @@ class ImportForm(forms.Form):
 
     def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        team = self.fields["team"]
-        assert isinstance(team, forms.ModelChoiceField)  # noqa: S101 (for the type checker)
+        # Only teams whose agents they may create (scope.py).
+        team = team_field(self, scope.editable_teams(user) if user is not None else None)
         team.widget.attrs["class"] = "form-select"
-        if user is not None:  # only teams whose agents they may create (scope.py)
-            team.queryset = scope.editable_teams(user).order_by("name")
 
 
 def _page(request: HtmxHttpRequest, *, status: int = 200, **context: object) -> HttpResponse:

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import reswap, retarget
 
 from assessments import actions, scope
-from assessments.forms import BoundedDateField
+from assessments.forms import BoundedDateField, team_field
 from assessments.middleware import accepts_upload, polled
 from assessments.models import Agent, BoardPackJob, Classification, ReportRecord, Team, Tier
 from assessments.reports import exports
@@ -85,9 +85,7 @@ class BoardPackForm(forms.Form):
         super().__init__(*args, **kwargs)
         if user is not None and not scope.reads_all(user):
             # A team-scoped reader's pack covers one of their teams (scope.py).
-            team = self.fields["team"]
-            assert isinstance(team, forms.ModelChoiceField)  # noqa: S101 (for the type checker)
-            team.queryset = scope.readable_teams(user).order_by("name")
+            team = team_field(self, scope.readable_teams(user))
             team.required = True
             team.empty_label = None
             team.help_text = "You read only your teams' agents, so a pack covers one of them."
