@@ -48,6 +48,20 @@ def versions_with_counts() -> QuerySet[CatalogueVersion]:
     ).order_by("-created_at", "-pk")
 
 
+def versions_counted(counts: Mapping[str, Mapping[str, int]]) -> list[CatalogueVersion]:
+    """Every version, newest first, with the counts of ``versions_with_counts`` taken
+    from ``counts`` (``portfolio.catalogue_counts``, kept in the dashboard's snapshot)
+    instead of counting every assessment again."""
+    out = list(CatalogueVersion.objects.order_by("-created_at", "-pk"))
+    for version in out:
+        c = counts.get(str(version.pk), {})
+        version.assessment_count = c.get("assessments", 0)  # type: ignore[attr-defined]
+        version.decided_count = c.get("decided", 0)  # type: ignore[attr-defined]
+        version.approved_count = c.get("approved", 0)  # type: ignore[attr-defined]
+        version.draft_count = c.get("drafts", 0)  # type: ignore[attr-defined]
+    return out
+
+
 def decided_count(version_id: int | None) -> int:
     """Assessments under this version that are no longer drafts (what locks it)."""
     if version_id is None:

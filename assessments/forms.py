@@ -23,6 +23,7 @@ from assessments.models import (
     EvidenceKind,
     Team,
 )
+from assessments.widgets import quick_select
 
 User = get_user_model()
 
@@ -350,7 +351,7 @@ class AgentFilterForm(forms.Form):
         if user is not None and not scope.reads_all(user):
             team_field(self, scope.readable_teams(user))
         for name in ("status", "team", "classification", "tier", "assessment", "sort"):
-            self.fields[name].widget.attrs["class"] = "form-select"
+            quick_select(self.fields[name], **{"class": "form-select"})
 
     def apply(self, agents: Any, user: Any = None) -> tuple[Any, str]:
         """``agents`` filtered and ordered as the query string asks, and the sort key (the

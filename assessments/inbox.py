@@ -15,6 +15,22 @@ from assessments.models import Assessment
 from assessments.roles import has_role
 
 SHOWN = 8
+# What a tray's line shows (templates/assessments/includes/inbox.html).
+TRAY_FIELDS = (
+    "number",
+    "status",
+    "assessor_id",
+    "submitted_by_id",
+    "submitted_at",
+    "decided_at",
+    "updated_at",
+    "review_comment",
+    "agent__name",
+    "agent__slug",
+    "submitted_by__username",
+    "submitted_by__first_name",
+    "submitted_by__last_name",
+)
 
 
 @dataclass
@@ -36,9 +52,9 @@ def _tray(key: str, title: str, assessments: Any, **text: str) -> Tray:
     """The first few of ``assessments`` and how many there are, in one query (the
     total is a window over every row, counted before the limit)."""
     items = list(
-        assessments.select_related("agent", "assessor", "submitted_by").annotate(
-            in_all=Window(Count("pk"))
-        )[:SHOWN]
+        assessments.select_related("agent", "submitted_by")
+        .only(*TRAY_FIELDS)
+        .annotate(in_all=Window(Count("pk")))[:SHOWN]
     )
     return Tray(
         key=key,

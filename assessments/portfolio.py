@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, F, OuterRef, Q, Subquery, Window
+from django.db.models import Count, F, Q, Window
 from django.db.models.functions import Lag
 from django.utils import timezone
 
@@ -303,16 +303,6 @@ def recent_reclassifications(limit: int = 8, agents: Any = None) -> list[Any]:
     )
 
 
-def open_answers() -> dict[str, Any]:
-    """Annotations: the answers of the agent's assessment in progress, for the headline
-    on a list row (presentation.stored_headline)."""
-    open_ = Assessment.objects.open().filter(agent=OuterRef("pk"))
-    return {
-        "open_answers": Subquery(open_.values("answers")[:1]),
-        "open_questionnaire": Subquery(open_.values("questionnaire_version")[:1]),
-    }
-
-
 def agents_for_list(agents: Any, today: dt.date) -> Any:
     """What a row of the agent list shows about an agent's figures: its assessment state
     and its open review (next review date, overdue, triggered), annotated by the
@@ -495,9 +485,30 @@ def portfolio_coverage(
 # --------------------------------------------------------------------------- dashboard snapshot
 
 EXPIRING_SHOWN = 8
+# What the dashboard lists of an expiring exception and of a reclassification: not, for
+# instance, the assessment's answers and engine result (kilobytes of JSON each).
+EXPIRING_FIELDS = (
+    "subject",
+    "expires_on",
+    "agent__name",
+    "agent__slug",
+    "assessment__number",
+    "assessment__agent_id",
+    "accepted_by__username",
+    "accepted_by__first_name",
+    "accepted_by__last_name",
+)
+RECLASSIFIED_FIELDS = (
+    "number",
+    "classification",
+    "tier",
+    "decided_at",
+    "agent__name",
+    "agent__slug",
+)
 # The shape of a stored snapshot: a snapshot of another shape (an older release) is
 # computed again.
-SNAPSHOT_FORMAT = 1
+SNAPSHOT_FORMAT = 2
 # A write that commits while a read computes the figures may be missed by the snapshot
 # that read stores; older than this, a snapshot is computed again, whatever happened.
 SNAPSHOT_MAX_AGE = dt.timedelta(minutes=5)
@@ -552,6 +563,8 @@ def _compute(today: dt.date, agents: Any = None) -> dict[str, Any]:
         ),
         "expiring_total": expiring.count(),
         "reclassified": [[a.pk, a.prev_class, a.prev_tier, a.prev_number] for a in reclassified],
+        # The catalogue page's counts are the whole portfolio's (kept with the snapshot).
+        **({"catalogue": catalogue_counts()} if agents is None else {}),
     }
 
 
@@ -578,6 +591,35 @@ def snapshot(today: dt.date) -> dict[str, Any]:
     return data
 
 
+def catalogue_counts() -> dict[str, dict[str, int]]:
+    """Assessments made under each catalogue version (by its id, as text), of any agent:
+    ``assessments`` in all, ``decided`` (no longer drafts: what locks a version),
+    ``approved`` and ``drafts``. One query, on the (catalogue, status) index."""
+    counts: dict[str, dict[str, int]] = {}
+    rows = (
+        Assessment.objects.order_by().values_list("catalogue_id", "status").annotate(n=Count("pk"))
+    )
+    for catalogue_id, status, n in rows:
+        if catalogue_id is None:
+            continue
+        c = counts.setdefault(
+            str(catalogue_id), {"assessments": 0, "decided": 0, "approved": 0, "drafts": 0}
+        )
+        c["assessments"] += n
+        if status == Assessment.Status.DRAFT:
+            c["drafts"] += n
+        else:
+            c["decided"] += n
+        if status == Assessment.Status.APPROVED:
+            c["approved"] += n
+    return counts
+
+
+def stored_catalogue_counts(today: dt.date) -> dict[str, dict[str, int]]:
+    """``catalogue_counts()`` from the snapshot (one query)."""
+    return snapshot(today)["catalogue"]
+
+
 def queue_states(today: dt.date) -> dict[str, int]:
     """``review_states(today)`` of the whole queue, from the snapshot (one query)."""
     return snapshot(today)["states"]
@@ -591,14 +633,16 @@ def dashboard_figures(today: dt.date, agents: Any = None) -> Figures:
     m, g = data["matrix"], data["gaps"]
     expiring_ids = data["expiring"]
     expiring = sorted(
-        GapException.objects.filter(pk__in=expiring_ids).select_related(
-            "agent", "assessment", "accepted_by"
-        ),
+        GapException.objects.filter(pk__in=expiring_ids)
+        .select_related("agent", "assessment", "accepted_by")
+        .only(*EXPIRING_FIELDS),
         key=lambda e: expiring_ids.index(e.pk),
     )
     previous = {pk: rest for pk, *rest in data["reclassified"]}
     reclassified = sorted(
-        Assessment.objects.filter(pk__in=previous).select_related("agent"),
+        Assessment.objects.filter(pk__in=previous)
+        .select_related("agent")
+        .only(*RECLASSIFIED_FIELDS),
         key=lambda a: list(previous).index(a.pk),
     )
     for a in reclassified:

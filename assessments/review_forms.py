@@ -6,9 +6,11 @@ from typing import Any, cast
 
 from django import forms
 from django.contrib.auth import get_user_model
+from django.db.models import Exists, OuterRef
 
 from assessments import reviews
 from assessments.models import Agent, CalendarFeed, Team
+from assessments.widgets import quick_select
 
 User = get_user_model()
 
@@ -69,10 +71,11 @@ class QueueFilterForm(forms.Form):
     def __init__(self, *args: Any, reviewers: list[Any], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         owner = cast(forms.ModelChoiceField, self.fields["owner"])
-        owner.queryset = (
-            User.objects.filter(owned_agents__status=Agent.Status.ACTIVE)
-            .distinct()
-            .order_by("first_name", "last_name", "username")
+        # EXISTS probes each person's agents by index; a join and DISTINCT would read
+        # every active agent of the portfolio to list a handful of owners.
+        owns_active = Agent.objects.filter(owner=OuterRef("pk"), status=Agent.Status.ACTIVE)
+        owner.queryset = User.objects.filter(Exists(owns_active)).order_by(
+            "first_name", "last_name", "username"
         )
         owner.label_from_instance = _person_label  # type: ignore[method-assign,assignment]
         cast(forms.ChoiceField, self.fields["assignee"]).choices = [
@@ -82,7 +85,7 @@ class QueueFilterForm(forms.Form):
             *[(u.username, _person_label(u)) for u in reviewers],
         ]
         for field in self.fields.values():
-            field.widget.attrs["class"] = "form-select"
+            quick_select(field, **{"class": "form-select"})
 
 
 class FeedForm(forms.Form):

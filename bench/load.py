@@ -1,19 +1,24 @@
 """25 people at once on 10,000 agents: gunicorn under Locust, on SQLite and PostgreSQL.
 
     .venv/bin/python bench/load.py [--databases sqlite postgres] [--users 25]
-                                   [--seconds 60] [--agents 10000]
+                                   [--seconds 60] [--agents 10000] [--keep FOLDER]
+                                   [--postgres URL] [--postgres-name NAME]
 
 For each database: a fresh database (SQLite in a temporary folder; PostgreSQL as the
-``bench_load`` database on ``--postgres``, dropped and made again) is migrated, given the
-demo, ``seed_bulk --assessed`` agents and one account and one draft per simulated
-person. gunicorn serves it with 3 workers on a free port of 127.0.0.1 with production
-settings (plain HTTP on loopback). Locust (``bench/locustfile.py``) then runs the
-people for ``--seconds``: each signs in once, then browses the inventory, the queue,
-the dashboard and agent pages and autosaves answers in their own draft.
+``--postgres-name`` database on the server of ``--postgres``, dropped and made again) is
+migrated, given the demo, ``seed_bulk --assessed`` agents and one account and one draft
+per simulated person. gunicorn serves it with 3 workers on a free port of 127.0.0.1
+with production settings (plain HTTP on loopback). Locust (``bench/locustfile.py``)
+then runs the people: each signs in once; once the last is in, everyone browses the
+inventory, the queue, the dashboard and agent pages and autosaves answers in their own
+draft for ``--seconds``.
 
 Prints p50 / p95 / p99 and errors per page and exits 1 when a target is missed:
 p95 at most 250 ms on every page (sign-in excluded: it hashes a password on purpose),
-no failed request, and no "database is locked" in the server's log.
+no failed request, and no "database is locked" in the server's log. Also printed, to
+tell where time went: the server's own time per page (from its access log), the CPU
+seconds gunicorn and Locust used and the load average (the machine may be shared).
+``--keep FOLDER`` (SQLite) keeps the seeded database and starts later runs from a copy.
 Only loopback is ever contacted.
 """
 
@@ -23,9 +28,12 @@ import argparse
 import csv
 import json
 import os
+import re
+import resource
 import secrets
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -102,7 +110,7 @@ def prepare(env: dict[str, str], agents: int, users: int) -> dict[str, Any]:
         "-c",
         PEOPLE_SCRIPT.format(n=users, password=PASSWORD),
     )
-    return json.loads(out.splitlines()[-1])
+    return {**json.loads(out.splitlines()[-1]), "password": PASSWORD}
 
 
 def _wait_until_up(port: int, server: subprocess.Popen[bytes]) -> None:
@@ -118,11 +126,34 @@ def _wait_until_up(port: int, server: subprocess.Popen[bytes]) -> None:
     raise SystemExit("gunicorn did not answer within 60 s")
 
 
+def _prepared(
+    label: str, env: dict[str, str], args: argparse.Namespace, folder: Path
+) -> dict[str, Any]:
+    """``prepare`` the database; with ``--keep`` (SQLite only), a copy of the one seeded
+    by an earlier run with the same numbers, untouched by that run's traffic."""
+    if label != "sqlite" or args.keep is None:
+        return prepare(env, args.agents, args.users)
+    args.keep.mkdir(parents=True, exist_ok=True)
+    seed = args.keep / f"load-{args.agents}-{args.users}.sqlite3"
+    people = seed.with_suffix(".json")
+    database = folder / "load.sqlite3"
+    if not (seed.exists() and people.exists()):
+        data = prepare(env, args.agents, args.users)
+        with sqlite3.connect(database) as source, sqlite3.connect(seed) as target:
+            source.backup(target)
+        people.write_text(json.dumps(data))
+        return data
+    with sqlite3.connect(seed) as source, sqlite3.connect(database) as target:
+        source.backup(target)
+    manage(env, "collectstatic", "--noinput")
+    return json.loads(people.read_text())
+
+
 def run(label: str, database_url: str, args: argparse.Namespace, folder: Path) -> bool:
     port = _free_port()
     env = _env(database_url, folder, port)
     started = time.perf_counter()
-    data = prepare(env, args.agents, args.users)
+    data = _prepared(label, env, args, folder)
     print(f"[{label}] seeded {args.agents} agents in {time.perf_counter() - started:.0f} s")
     log = folder / f"gunicorn-{label}.log"
     with open(log, "wb") as log_file:
@@ -136,6 +167,10 @@ def run(label: str, database_url: str, args: argparse.Namespace, folder: Path) -
                 f"127.0.0.1:{port}",
                 "--access-logfile",
                 "-",
+                # The server's own time per request (ms), to tell it from waiting for a
+                # worker or for the CPU.
+                "--access-logformat",
+                '%(h)s "%(r)s" %(s)s %(b)s %(M)s',
                 "--graceful-timeout",
                 "5",
             ],
@@ -147,12 +182,15 @@ def run(label: str, database_url: str, args: argparse.Namespace, folder: Path) -
         )
         try:
             _wait_until_up(port, server)
+            server_cpu, load_before = _group_cpu_seconds(server.pid), os.getloadavg()[0]
+            children_cpu = _children_cpu_seconds()
             prefix = folder / f"locust-{label}"
             locust_env = dict(
                 env,
                 LOAD_PEOPLE=json.dumps(data["people"]),
                 LOAD_AGENTS=json.dumps(data["agents"]),
-                LOAD_PASSWORD=PASSWORD,
+                LOAD_PASSWORD=data["password"],
+                LOAD_SECONDS=str(args.seconds),
             )
             done = subprocess.run(  # noqa: S603 (Locust against the loopback server above)
                 [
@@ -164,8 +202,10 @@ def run(label: str, database_url: str, args: argparse.Namespace, folder: Path) -
                     str(args.users),
                     "--spawn-rate",
                     str(args.users),
+                    # An upper bound: the people stop LOAD_SECONDS after the last one
+                    # has signed in (bench/locustfile.py).
                     "--run-time",
-                    f"{args.seconds}s",
+                    f"{args.seconds + 300}s",
                     "--host",
                     f"http://127.0.0.1:{port}",
                     "--csv",
@@ -184,6 +224,13 @@ def run(label: str, database_url: str, args: argparse.Namespace, folder: Path) -
             )
             if done.returncode:
                 raise SystemExit(f"locust failed:\n{done.stderr[-3000:]}")
+            server_cpu = _group_cpu_seconds(server.pid) - server_cpu
+            locust_cpu = _children_cpu_seconds() - children_cpu
+            print(
+                f"[{label}] load average {load_before:.1f} before the run, "
+                f"{os.getloadavg()[0]:.1f} after; CPU seconds used by gunicorn "
+                f"{server_cpu:.0f}, by Locust {locust_cpu:.0f}"
+            )
         finally:
             os.killpg(server.pid, signal.SIGTERM)
             try:
@@ -192,6 +239,64 @@ def run(label: str, database_url: str, args: argparse.Namespace, folder: Path) -
                 os.killpg(server.pid, signal.SIGKILL)
                 server.wait(timeout=10)
     return report(label, Path(f"{prefix}_stats.csv"), log)
+
+
+_LOGGED = re.compile(r'"(GET|POST) (\S+) HTTP/[\d.]+" (\d{3}) \S+ (\d+)$')
+
+
+def _page_of(method: str, path: str) -> str:
+    """Locust's name for a request the server logged (bench/locustfile.py)."""
+    if path.startswith("/accounts/login/"):
+        return "sign-in"
+    if method == "POST" and path.endswith("/wizard/answer/"):
+        return "POST autosave"
+    if "/wizard/" in path:
+        return "GET wizard step"
+    if path == "/":
+        return "GET / (dashboard)"
+    if path.startswith("/agents/?q=") or "&q=" in path:
+        return "GET /agents/?q="
+    if path.startswith(("/agents/?", "/agents/")) and path.count("/") == 2:
+        return "GET /agents/"
+    if path.startswith("/agents/"):
+        return "GET /agents/<slug>/"
+    return f"{method} {path.split('?')[0]}"
+
+
+def _server_times(label: str, log: str) -> None:
+    """The server's own time per page over the whole run (sign-in phase included), from
+    the access log: what a request cost once a worker took it."""
+    times: dict[str, list[float]] = {}
+    for line in log.splitlines():
+        if found := _LOGGED.search(line):
+            method, path, _status, ms = found.groups()
+            times.setdefault(_page_of(method, path), []).append(float(ms))
+    print(f"[{label}] server time, whole run: {'page':<19}{'requests':>9}{'p50':>7}{'p95':>7}")
+    for page, values in sorted(times.items()):
+        values.sort()
+        p50 = values[len(values) // 2]
+        p95 = values[min(len(values) - 1, int(len(values) * 0.95))]
+        print(f"[{label}]                       {page:<19}{len(values):>9}{p50:>7.0f}{p95:>7.0f}")
+
+
+def _group_cpu_seconds(pid: int) -> float:
+    """CPU time (user and system) of process ``pid`` and its children so far (Linux)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        # After the name: state ppid pgrp ... utime (12th) stime (13th).
+        if int(fields[2]) == pid:  # the process group gunicorn leads
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
+def _children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def report(label: str, stats: Path, log: Path) -> bool:
@@ -217,6 +322,7 @@ def report(label: str, stats: Path, log: Path) -> bool:
             f"  {'yes' if good else 'NO'}"
         )
     text = log.read_text(errors="replace")
+    _server_times(label, text)
     locked = text.count("database is locked")
     server_errors = sum(1 for line in text.splitlines() if '" 50' in line)
     print(f"[{label}] 'database is locked' in the server log: {locked}; 5xx: {server_errors}")
@@ -225,14 +331,17 @@ def report(label: str, stats: Path, log: Path) -> bool:
     return ok and locked == 0 and server_errors == 0 and not unmeasured
 
 
-def _postgres_url(base: str) -> str:
-    """Drop and make the ``bench_load`` database on the server of ``base``."""
+def _postgres_url(base: str, name: str) -> str:
+    """Drop and make the database ``name`` on the server of ``base``."""
     import psycopg
+    from psycopg import sql
 
     with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute("DROP DATABASE IF EXISTS bench_load WITH (FORCE)")
-        conn.execute("CREATE DATABASE bench_load")
-    return base.rsplit("/", 1)[0] + "/bench_load"
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return base.rsplit("/", 1)[0] + "/" + name
 
 
 def main() -> int:
@@ -242,6 +351,15 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--agents", type=int, default=10_000)
     parser.add_argument("--postgres", default="postgres://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument(
+        "--postgres-name", default="bench_load", help="the database made (and dropped) there"
+    )
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        metavar="FOLDER",
+        help="SQLite: keep the seeded database in FOLDER and start later runs from a copy",
+    )
     args = parser.parse_args()
     print(
         f"{args.users} people, {args.seconds} s, {args.agents} agents; "
@@ -255,7 +373,7 @@ def main() -> int:
             if database == "sqlite":
                 url = f"sqlite:///{folder / 'load.sqlite3'}"
             elif database == "postgres":
-                url = _postgres_url(args.postgres)
+                url = _postgres_url(args.postgres, args.postgres_name)
             else:
                 raise SystemExit(f"Unknown database {database!r}: use sqlite or postgres.")
             results[database] = run(database, url, args, folder)

@@ -5,10 +5,13 @@ Each simulated person signs in with their own account (``load-NN``, made by
 and their own draft, and answers a question of it now and then as the wizard's
 autosave does. Request names group URLs by page, so the figures are per page.
 
-Everyone signs in at the start, and a sign-in hashes a password on purpose (about a
-second of CPU each): 25 at once keep both cores busy for many seconds. The figures of
-the pages are for people at work, so they start over once the last person has signed
-in; the sign-ins are then recorded again (their times and any failure).
+Everyone signs in at the start, and a sign-in hashes a password on purpose (about half
+a second of CPU each): 25 at once keep both cores busy for seconds. The figures of the
+pages are for people at work: each person waits until the last one has signed in, the
+figures then start over (with the sign-ins recorded again: their times and any
+failure) and everyone works for ``LOAD_SECONDS``, after which the run stops. Each starts
+with a pause like the one between any two of their actions, so that 25 people do not
+click at the very same instant.
 """
 
 from __future__ import annotations
@@ -19,22 +22,27 @@ import random
 import re
 import threading
 
+import gevent
+from gevent.event import Event
 from locust import HttpUser, between, task
 
 PEOPLE = json.loads(os.environ["LOAD_PEOPLE"])
 AGENT_SLUGS: list[str] = json.loads(os.environ["LOAD_AGENTS"])
 PASSWORD = os.environ["LOAD_PASSWORD"]
+SECONDS = float(os.environ["LOAD_SECONDS"])
 VERSION = re.compile(r'name="lock_version"[^>]*value="(\d+)"')
 CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 DECISION_MODES = ["context_driven", "planner_executor", "model_assisted", "fixed_script"]
 _next = iter(range(len(PEOPLE)))
 _lock = threading.Lock()
 _signed_in: list[tuple[str, float, int, Exception | None]] = []
+_everyone_in = Event()
 
 
 def _record_sign_in(user: HttpUser, response) -> None:
-    """Remember a sign-in; when the last person is in, start the figures over and put
-    the sign-ins back in them."""
+    """Remember a sign-in; when the last person is in, start the figures over, put the
+    sign-ins back in them, let everyone start working and stop the run ``SECONDS``
+    later."""
     failed = None
     if response.status_code != 200 or "/accounts/login/" in response.url:
         failed = Exception(f"sign-in failed ({response.status_code})")
@@ -55,6 +63,9 @@ def _record_sign_in(user: HttpUser, response) -> None:
                 exception=exception,
                 context={},
             )
+        runner = user.environment.runner
+        gevent.spawn_later(SECONDS, runner.quit)
+        _everyone_in.set()
 
 
 class Person(HttpUser):
@@ -72,6 +83,8 @@ class Person(HttpUser):
             catch_response=True,
         ) as response:
             _record_sign_in(self, response)
+        _everyone_in.wait()
+        gevent.sleep(self.wait_time())
         self.wizard = f"/agents/{self.me['slug']}/assessments/{self.me['number']}/wizard/"
         self.version = None
         self.csrf = None

@@ -12,9 +12,13 @@ from tests import factories as f
 
 
 def _bulk_agents(count: int, owner, team) -> None:
+    _bulk_agents_from(0, count, owner, team)
+
+
+def _bulk_agents_from(start: int, stop: int, owner, team) -> None:
     agents = Agent.objects.bulk_create(
         Agent(name=f"Bulk {i:04d}", slug=f"bulk-{i:04d}", purpose="x", owner=owner, team=team)
-        for i in range(count)
+        for i in range(start, stop)
     )
     System.objects.bulk_create(
         System(agent=a, name=f"sys-{j}", access="write" if j else "read")
@@ -45,12 +49,29 @@ class AgentListTests(TestCase):
         _bulk_agents(60, self.viewer, f.team())
         with self.assertNumQueries(small):
             self.client.get(reverse("assessments:agent_list"))
+        # A deep page and a search cost the same queries as the first page.
+        _bulk_agents_from(60, 500, self.viewer, f.team("Deep"))
+        for query in ({"page": "9"}, {"q": "bulk 04", "sort": "-current_tier"}):
+            with self.subTest(query=query), self.assertNumQueries(small):
+                self.client.get(reverse("assessments:agent_list"), query)
 
     def test_list_pages_fifty_at_a_time(self):
         _bulk_agents(120, self.viewer, f.team())
         response = self.client.get(reverse("assessments:agent_list"), {"page": 3})
         self.assertEqual(len(response.context["agents"]), 20)
         self.assertContains(response, "Page 3 of 3")
+
+    def test_each_page_follows_the_sort_order(self):
+        _bulk_agents(120, self.viewer, f.team())
+        Agent.objects.update(current_tier=1)
+        Agent.objects.filter(name__in=["Bulk 0007", "Bulk 0093"]).update(current_tier=4)
+        url = reverse("assessments:agent_list")
+        page_2 = self.client.get(url, {"page": 2}).context["agents"]
+        self.assertEqual([a.name for a in page_2], [f"Bulk {i:04d}" for i in range(50, 100)])
+        by_tier = self.client.get(url, {"sort": "-current_tier"}).context["agents"]
+        self.assertEqual([a.name for a in by_tier[:3]], ["Bulk 0007", "Bulk 0093", "Bulk 0000"])
+        last = self.client.get(url, {"sort": "-current_tier", "page": 3}).context["agents"]
+        self.assertEqual([a.name for a in last][-1], "Bulk 0119")
 
     def test_search_finds_agents_by_name_slug_owner_and_system(self):
         owner = f.user("marta.owner", "viewer", first_name="Marta")
@@ -60,6 +81,28 @@ class AgentListTests(TestCase):
         for term in ["Ledger", "ledger-bot", "marta", "sap-erp"]:
             response = self.client.get(url, {"q": term})
             self.assertEqual([a.slug for a in response.context["agents"]], ["ledger-bot"], term)
+
+    def test_search_lists_an_agent_once_whatever_matches_and_keeps_other_filters(self):
+        owner = f.user("ledger.keeper", "viewer", last_name="Ledgerwood")
+        owner.email = "lw@books.example"
+        owner.save()
+        f.agent(
+            owner,
+            name="Ledger bot",
+            slug="ledger-bot",
+            systems=[("ledger-db", "write"), ("ledger-api", "read")],
+        )
+        f.agent(name="Payroll", slug="payroll", systems=[("general-ledger", "read")])
+        url = reverse("assessments:agent_list")
+        response = self.client.get(url, {"q": "ledger"})
+        self.assertEqual([a.slug for a in response.context["agents"]], ["ledger-bot", "payroll"])
+        self.assertEqual(response.context["page"].paginator.count, 2)
+        for term in ("ledgerwood", "lw@books"):
+            response = self.client.get(url, {"q": term})
+            self.assertEqual([a.slug for a in response.context["agents"]], ["ledger-bot"], term)
+        Agent.objects.filter(slug="payroll").update(status=Agent.Status.RETIRED)
+        response = self.client.get(url, {"q": "ledger"})
+        self.assertEqual([a.slug for a in response.context["agents"]], ["ledger-bot"])
 
     def test_filters_by_status_team_class_and_tier(self):
         ops = f.team("Ops")

@@ -15,8 +15,9 @@ from django.db import connection
 from django.test import SimpleTestCase, TestCase
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
-from assessments import actions, decisions, engine
+from assessments import actions, decisions, engine, portfolio
 from assessments import catalogue as versions
 from assessments.models import (
     Assessment,
@@ -148,6 +149,20 @@ class CataloguePageTests(TestCase):
         self.assertEqual(rows["2026.1"].decided_count, 2)
         self.assertEqual(rows[copy.version].assessment_count, 0)
 
+    def test_the_counts_follow_each_new_assessment_and_decision(self):
+        # The counts come from the dashboard's snapshot: every write to an assessment
+        # must drop it, or the page would show a version unlocked after a submission.
+        self.assertContains(self.client.get(PAGE), "2026.1 (current) · 0 assessments</option>")
+        author = f.assessor("counted-author")
+        draft = f.answered(f.agent(slug="counted"), author)
+        response = self.client.get(PAGE)
+        self.assertContains(response, "2026.1 (current) · 1 assessment</option>")
+        self.assertNotContains(response, "catalogue-locked")
+        actions.submit_assessment(author, draft)
+        response = self.client.get(PAGE)
+        self.assertEqual(response.context["selected"].decided_count, 1)
+        self.assertContains(response, "catalogue-locked")
+
     def test_choosing_an_older_version_shows_that_version(self):
         copy = actions.copy_catalogue_version(None, self.v1, new_version="2026.2")
         Control.objects.filter(catalogue=copy, control_id="AIC-03").update(
@@ -223,6 +238,9 @@ class CataloguePageTests(TestCase):
                 self.assertEqual(self.client.get(PAGE).status_code, 200)
             return len(ctx.captured_queries)
 
+        # The counts are in the portfolio snapshot, computed by the first request after
+        # a change to the portfolio; the loads below change none.
+        portfolio.snapshot(timezone.localdate())
         small = queries()
         data = h.bundled_data("2026.big")
         items = [i["id"] for i in data["frameworks"][0]["items"]]

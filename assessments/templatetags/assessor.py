@@ -50,7 +50,13 @@ TIER_WORDS = {4: "Critical", 3: "High", 2: "Elevated", 1: "Baseline"}
 @register.simple_tag
 def tier_badge(tier: Any) -> str:
     """A governance tier as a badge (the one definition: includes/tier_badge.html calls
-    it). A tag rather than an include, so a long table renders it cheaply."""
+    it). A tag rather than an include, so a long table renders it cheaply; the four
+    tiers' badges are made once."""
+    badge = _TIER_BADGES.get(tier) if type(tier) is int else None
+    return badge if badge is not None else _tier_badge(tier)
+
+
+def _tier_badge(tier: Any) -> str:
     if not tier:
         return mark_safe('<span class="text-body-tertiary">—</span>')  # noqa: S308 (constant)
     return format_html(
@@ -60,6 +66,9 @@ def tier_badge(tier: Any) -> str:
         tier,
         TIER_WORDS.get(tier, "Baseline"),
     )
+
+
+_TIER_BADGES = {tier: _tier_badge(tier) for tier in TIER_WORDS}
 
 
 CLASS_BADGES = {

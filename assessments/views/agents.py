@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from assessments import actions, portfolio, reviews, scope
+from assessments import rows as rows_for_page
 from assessments.forms import (
     AgentFilterForm,
     AgentForm,
@@ -19,12 +20,12 @@ from assessments.forms import (
     initial_systems,
 )
 from assessments.models import Agent, AgentLink, Assessment, AuditEvent, EvidenceUpload, Review
-from assessments.presentation import history, stored_headline
+from assessments.presentation import history
 from assessments.roles import permission_required
 from assessments.views.common import (
     MISSING_VERSION,
     HtmxHttpRequest,
-    paginate,
+    paginate_by_id,
     parse_version,
     query_without,
     scoped_agent,
@@ -40,28 +41,13 @@ def agent_list(request: HtmxHttpRequest) -> HttpResponse:
     form = AgentFilterForm(data, user=request.user)
     today = timezone.localdate()
     agents, sort = form.apply(
-        portfolio.agents_for_list(Agent.objects.for_list(), today), request.user
+        portfolio.agents_for_list(Agent.objects.for_rows(), today), request.user
     )
-    agents = agents.prefetch_related(
-        Prefetch(
-            "assessments",
-            queryset=Assessment.objects.open().select_related("submitted_by"),
-            to_attr="open_assessments",
-        )
-    )
-    page = paginate(request, agents.annotate(**portfolio.open_answers()))
-    for agent in page.object_list:
-        # Only an agent without an approved class shows its draft's headline.
-        agent.headline = (  # type: ignore[attr-defined]
-            stored_headline(agent.open_answers, agent.open_questionnaire)
-            if not agent.current_classification
-            and agent.assessment_state in ("in_draft", "returned")
-            else None
-        )
+    page = paginate_by_id(request, agents)
     context = {
         "form": form,
         "page": page,
-        "agents": page.object_list,
+        "agents": rows_for_page.agent_rows(page.object_list, today),
         "sort": sort,
         "today": today,
         "sort_label": dict(AgentFilterForm.SORTS).get(sort, "Name"),

@@ -13,10 +13,12 @@ from django.db import models
 from django.db.models import Prefetch
 from django.http import HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
 from django.utils.functional import SimpleLazyObject
 from django.views.decorators.http import require_GET
 
 from assessments import catalogue as versions
+from assessments import portfolio
 from assessments.models import (
     CatalogueVersion,
     Control,
@@ -76,7 +78,11 @@ def _strict(qs: models.QuerySet[Any]) -> models.QuerySet[Any]:
 @permission_required("assessments.view_catalogueversion")
 @require_GET
 def catalogue(request: HtmxHttpRequest) -> HttpResponse:
-    all_versions = list(versions.versions_with_counts())
+    # Counting every assessment under each version is the one part of this page that
+    # grows with the portfolio: the counts come from the dashboard's snapshot.
+    all_versions = versions.versions_counted(
+        portfolio.stored_catalogue_counts(timezone.localdate())
+    )
     current = next((v for v in all_versions if v.is_current), None)
     form = VersionForm(request.GET)
     selected: CatalogueVersion | None

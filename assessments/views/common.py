@@ -20,15 +20,43 @@ PAGE_SIZE = 50
 
 
 def paginate(
-    request: HttpRequest, items: Any, per_page: int = PAGE_SIZE, *, count: int | None = None
+    request: HttpRequest,
+    items: Any,
+    per_page: int = PAGE_SIZE,
+    *,
+    count: int | None = None,
+    paginator_class: type[Paginator] = Paginator,
 ) -> Page:
     """A page of ``items``; a bad or out-of-range ?page= gives the nearest page. ``count``:
     how many ``items`` there are when it is already known (saves counting them again)."""
-    paginator = Paginator(items, per_page)
+    paginator = paginator_class(items, per_page)
     if count is not None:
         # A cached_property, set once here from a count the caller already has.
         paginator.count = count  # type: ignore[misc]
     return paginator.get_page(request.GET.get("page"))
+
+
+class IdPaginator(Paginator):
+    """Pages of a queryset whose rows are costly to work out (subqueries per row): the
+    page is chosen on the ids alone, in the queryset's order, then only that page's rows
+    are read in full (one more query). Asked for page 150 in one query, PostgreSQL works
+    out the subqueries of the 7,450 rows it skips too (0.8 s at 10,000 agents)."""
+
+    def page(self, number: Any) -> Page:
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        top = bottom + self.per_page
+        if top + self.orphans >= self.count:
+            top = self.count
+        items: Any = self.object_list
+        ids = list(items.values_list("pk", flat=True)[bottom:top])
+        rows = {row.pk: row for row in items.filter(pk__in=ids).order_by()}
+        return Page([rows[pk] for pk in ids if pk in rows], number, self)
+
+
+def paginate_by_id(request: HttpRequest, items: Any, per_page: int = PAGE_SIZE) -> Page:
+    """``paginate`` with an ``IdPaginator``."""
+    return paginate(request, items, per_page, paginator_class=IdPaginator)
 
 
 def parse_id(value: str | None) -> int | None:

@@ -7,7 +7,6 @@ plain form or link behind it, so the page works without JavaScript.
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from django.contrib import messages
@@ -19,6 +18,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from assessments import actions, portfolio, reviews, scope
+from assessments import rows as rows_for_page
 from assessments.models import Review
 from assessments.review_forms import QueueFilterForm
 from assessments.roles import permission_required
@@ -32,17 +32,6 @@ from assessments.views.common import (
 )
 
 TEMPLATE = "assessments/queue.html"
-
-
-def _with_days(rows: list[Review], today: dt.date, user: Any) -> list[Review]:
-    """Rows with their days left, and whether ``user`` may assign them and start their
-    reassessment (roles, and teams when editing is team-scoped: ``scope.py``)."""
-    for review in rows:
-        review.days_left = (review.due_on - today).days  # type: ignore[attr-defined]
-        review.days_late = max(-review.days_left, 0)  # type: ignore[attr-defined]
-        review.may_assign = scope.may_decide(user, review.agent)  # type: ignore[attr-defined]
-        review.may_start = scope.may_edit(user, review.agent)  # type: ignore[attr-defined]
-    return rows
 
 
 def _row_context(request: HtmxHttpRequest, people: list[Any]) -> dict[str, Any]:
@@ -85,7 +74,7 @@ def _queue_context(request: HtmxHttpRequest, **extra: Any) -> dict[str, Any]:
     return {
         "form": form,
         "page": page,
-        "rows": _with_days(list(page.object_list), today, request.user),
+        "rows": rows_for_page.queue_rows(page.object_list, today, request),
         "counts": counts,
         "state": state,
         "sort": sort,
@@ -144,12 +133,13 @@ def queue_assign(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         notice = f"Review of {review.agent.name} assigned to {reviews.person(assignee)}."
     if request.htmx:
         today = timezone.localdate()
-        row = reviews.for_rows(Review.objects.filter(pk=pk), today).get()
+        row = reviews.for_rows(Review.objects.filter(pk=pk), today)
+        people = list(reviews.reviewers())
         context = {
-            "review": _with_days([row], today, request.user)[0],
+            "review": rows_for_page.queue_rows(row, today, request)[0],
             "row_notice": None if error else notice,
             "row_error": error,
-            **_row_context(request, list(reviews.reviewers())),
+            **_row_context(request, people),
         }
         return render(request, f"{TEMPLATE}#row", context, status=422 if error else 200)
     if error:
