@@ -401,6 +401,20 @@ class TeamScopedListsTests(TestCase):
         theirs = next(part for part in row if "/agents/theirs/" in part.split("</tr>")[0])
         self.assertNotIn('name="assignee"', theirs.split("</tr>")[0])
         self.assertNotIn('name="review"', theirs.split("</tr>")[0])
+        # and another team's submitted reassessment is there to view, not to decide
+        actions.submit_assessment(self.author, f.answered(self.theirs, self.author))
+        with self.settings(**EDITING):
+            page = self.client.get(reverse("assessments:queue")).content.decode()
+        theirs = next(
+            p for p in page.split('id="review-') if "/agents/theirs/" in p.split("</tr>")[0]
+        )
+        self.assertIn("View v2", theirs.split("</tr>")[0])
+        self.assertNotIn("Decide v2", theirs.split("</tr>")[0])
+        page = self.client.get(reverse("assessments:queue")).content.decode()  # unscoped
+        theirs = next(
+            p for p in page.split('id="review-') if "/agents/theirs/" in p.split("</tr>")[0]
+        )
+        self.assertIn("Decide v2", theirs.split("</tr>")[0])
 
     def test_with_reading_scoped_the_dashboard_counts_their_teams(self):
         with self.settings(**READING):
