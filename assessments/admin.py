@@ -9,7 +9,7 @@ from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 
-from assessments import actions
+from assessments import actions, audit
 from assessments import models as m
 from assessments.catalogue_admin import (
     CatalogueInlineMixin,
@@ -78,8 +78,47 @@ class AgentAdmin(admin.ModelAdmin):
         return False  # agents are retired, never deleted
 
 
+class AuditedAdmin(admin.ModelAdmin):
+    """Each save and delete in the admin is an audit event (``<model>.create``,
+    ``.change``, ``.delete``) with the fields that changed. Many-to-many fields are left
+    to their own signals (team membership: ``accounts.py``)."""
+
+    def _values(self, obj: Any) -> dict[str, Any]:
+        return {
+            f.name: getattr(obj, f.attname)
+            for f in obj._meta.concrete_fields
+            if not f.primary_key and f.name not in getattr(self, "unaudited_fields", ())
+        }
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        model = type(obj)
+        before = self._values(model.objects.get(pk=obj.pk)) if change and obj.pk else {}
+        super().save_model(request, obj, form, change)
+        changes = audit.diff(before, self._values(obj))
+        if change and not changes:
+            return
+        verb = f"{model._meta.model_name}.{'change' if change else 'create'}"
+        audit.record(verb, actor=request.user, obj=obj, request=request, changes=changes)
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        values = self._values(obj)
+        name, pk = obj._meta.model_name, obj.pk
+        super().delete_model(request, obj)
+        audit.record(
+            f"{name}.delete",
+            actor=request.user,
+            request=request,
+            changes={"deleted": audit.diff(values, {})},
+            object_repr=f"{obj} (#{pk})",
+        )
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        for obj in queryset:  # one event per row, as a row deleted on its own page
+            self.delete_model(request, obj)
+
+
 @admin.register(m.Team)
-class TeamAdmin(admin.ModelAdmin):
+class TeamAdmin(AuditedAdmin):
     list_display = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
     search_fields = ["name"]
@@ -142,7 +181,7 @@ class ReportRecordAdmin(ReadOnlyAdmin):
 
 
 @admin.register(m.ReviewInterval)
-class ReviewIntervalAdmin(admin.ModelAdmin):
+class ReviewIntervalAdmin(AuditedAdmin):
     list_display = ["tier", "days"]
 
 

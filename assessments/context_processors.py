@@ -8,7 +8,7 @@ from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject
 
-from assessments import sso
+from assessments import scope, sso
 from assessments.models import Assessment, Notification
 from assessments.roles import has_role, role_of
 
@@ -22,7 +22,7 @@ def inbox_counts(user: Any, *, reviewer: bool) -> dict[str, int]:
         return Coalesce(Subquery(rows[:1], output_field=IntegerField()), Value(0))
 
     unread = Notification.objects.unread().filter(recipient=OuterRef("pk"))
-    awaiting = Assessment.objects.awaiting_decision()
+    awaiting = scope.decidable(Assessment.objects.awaiting_decision(), user, "agent__team")
     row = (
         get_user_model()
         .objects.filter(pk=user.pk)

@@ -34,6 +34,14 @@ TEAMS = [
     ("people-operations", "People Operations"),
 ]
 
+# Who belongs to which teams (what TEAM_SCOPED_EDITING and TEAM_SCOPED_READING go by);
+# the administrator acts for every team without belonging to one.
+MEMBERSHIPS = {
+    "assessor": ["finance-platform", "customer-support", "platform-engineering"],
+    "reviewer": ["finance-platform", "platform-engineering", "security-operations"],
+    "viewer": ["finance-platform", "research-insights"],
+}
+
 _TRACED_ALL = {
     "traced_identity": "all",
     "traced_policy_decision": "all",

@@ -11,7 +11,7 @@ from django.db.models import F, OuterRef, Subquery
 from django.db.models.functions import Coalesce, Lower
 from django.utils.text import slugify
 
-from assessments import portfolio
+from assessments import portfolio, scope
 from assessments.actions import AGENT_FIELDS
 from assessments.models import (
     Access,
@@ -68,6 +68,18 @@ def slug_from_name(name: str) -> str:
     return slugify(name)
 
 
+def team_field(
+    form: forms.BaseForm, teams: Any = None, name: str = "team"
+) -> forms.ModelChoiceField:
+    """The form's team choice, offering ``teams`` only when given (scope.py's teams a
+    person may edit or read)."""
+    field = form.fields[name]
+    assert isinstance(field, forms.ModelChoiceField)  # noqa: S101 (for the type checker)
+    if teams is not None:
+        field.queryset = teams.order_by("name")
+    return field
+
+
 class AgentForm(forms.ModelForm):
     environments = forms.MultipleChoiceField(
         choices=Environment.choices,
@@ -83,15 +95,29 @@ class AgentForm(forms.ModelForm):
         widgets = {"purpose": forms.Textarea(attrs={"rows": 3})}
         help_texts = {"name": "A name people in your organisation recognise."}
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         owner = self.fields["owner"]
-        team = self.fields["team"]
         assert isinstance(owner, forms.ModelChoiceField)  # noqa: S101 (for the type checker)
-        assert isinstance(team, forms.ModelChoiceField)  # noqa: S101
         owner.queryset = User.objects.filter(is_active=True).order_by("username")
         owner.label_from_instance = _user_label  # type: ignore[assignment,method-assign]
-        team.queryset = Team.objects.order_by("name")
+        # With team-scoped editing, people create agents in and move them to their own
+        # teams only (scope.py); the actions refuse anything else too.
+        team = team_field(
+            self, scope.editable_teams(user) if user is not None else Team.objects.all()
+        )
+        if user is not None and scope.editing_scoped() and not scope.all_teams(user):
+            team.help_text = "Agents of your teams only: you edit only your teams' agents."
+            team.error_messages["invalid_choice"] = (
+                "Choose one of your teams: you create and edit only your teams' agents."
+            )
+            if len(scope.team_ids(user)) == 1 and not self.instance.pk:
+                team.initial = next(iter(scope.team_ids(user)))  # their one team
+            if not scope.team_ids(user):
+                team.help_text = (
+                    "You belong to no team yet, so you cannot register agents. "
+                    "Ask an administrator to add you to your team."
+                )
         self.fields["slug"].required = False
         self.fields["slug"].help_text += " Left empty, it is made from the name."
         if self.instance.pk:
@@ -320,16 +346,21 @@ class AgentFilterForm(forms.Form):
     )
     sort = forms.ChoiceField(required=False, choices=SORTS)
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if user is not None and not scope.reads_all(user):
+            team_field(self, scope.readable_teams(user))
         for name in ("status", "team", "classification", "tier", "assessment", "sort"):
             quick_select(self.fields[name], **{"class": "form-select"})
 
     def apply(self, agents: Any, user: Any = None) -> tuple[Any, str]:
         """``agents`` filtered and ordered as the query string asks, and the sort key (the
         agent list page and the API share this). An invalid form filters nothing.
-        ``user`` is whose "returned to me" and "my drafts" are meant."""
+        ``user`` is whose "returned to me" and "my drafts" are meant, and whose teams
+        limit the agents when reading is team-scoped (``scope.readable``)."""
         sort = "name"
+        if user is not None:
+            agents = scope.readable(agents, user)
         if self.is_valid():
             f = self.cleaned_data
             agents = agents.search(f["q"])

@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from assessments import reviews
+from assessments import scope as team_scope
 from assessments.models import Agent, CalendarFeed, Review
 
 PRODID = "-//Agent Identity Assessor//Reclassification reviews//EN"
@@ -46,6 +47,8 @@ def find_feed(token: str) -> CalendarFeed | None:
 
 def feed_reviews(feed: CalendarFeed) -> models.QuerySet[Review]:
     qs = Review.objects.open().filter(agent__status=Agent.Status.ACTIVE)
+    # Its owner's teams as they are now, when reading is team-scoped (scope.py).
+    qs = team_scope.readable(qs, feed.owner, "agent__team")
     if feed.scope == CalendarFeed.Scope.TEAM:
         if feed.team_id is None:
             return qs.none()

@@ -22,7 +22,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.http import HttpRequest
 
-from assessments import actions
+from assessments import actions, scope
 from assessments.forms import bound_agent_forms, initial_links
 from assessments.models import Agent, Assessment, Environment, Team
 from assessments.reports.exports import FORMULA_STARTS, INVENTORY_HEADER, INVENTORY_KEYS
@@ -175,7 +175,20 @@ def _team(value: str, errors: list[str]) -> Team | None:
     return team
 
 
-def plan_csv(data: bytes) -> ImportPlan:
+def _out_of_team(user: Any, agent: Agent | None, team: Team | None) -> list[str]:
+    """Row errors when team-scoped editing keeps ``user`` from this row (scope.py)."""
+    if user is None:
+        return []
+    if agent is not None and not scope.may_edit(user, agent):
+        return [f"team: {agent.slug} belongs to {agent.team}, not one of your teams."]
+    if team is not None and not scope.may_edit(user, team):
+        return [f"team: {team} is not one of your teams; you import only into yours."]
+    return []
+
+
+def plan_csv(data: bytes, user: Any = None) -> ImportPlan:
+    """The import's plan; with ``user``, rows outside their teams are errors when
+    editing is team-scoped."""
     rows = read_rows(data)
     slugs = [row.get("slug", "").lower() for _n, row in rows]
     existing = {
@@ -220,6 +233,7 @@ def plan_csv(data: bytes) -> ImportPlan:
             "systems": _systems(row.get("systems", ""), errors),
             "links": _links(row.get("linked_agents", ""), errors),
         }
+        errors += _out_of_team(user, agent, data_["team"])
         if errors:
             continue
         # Snapshot first: binding the form writes the row's values onto the instance.
@@ -369,7 +383,7 @@ def _manifest_files(data: bytes) -> list[tuple[str, bytes]]:
     return files
 
 
-def plan_zip(data: bytes, team_slug: str) -> ImportPlan:
+def plan_zip(data: bytes, team_slug: str, user: Any = None) -> ImportPlan:
     """Every manifest in a zip, planned as ``POST /api/v1/manifests`` would apply it."""
     from assessments import decisions, manifest_sync
     from assessments.manifest import (
@@ -408,6 +422,10 @@ def plan_zip(data: bytes, team_slug: str) -> ImportPlan:
             continue
         seen.add(row.slug)
         agent = Agent.objects.select_related("owner", "team").filter(slug=row.slug).first()
+        team = Team.objects.filter(slug=team_slug).first() if agent is None else None
+        if out := _out_of_team(user, agent, team):
+            row.errors += out
+            continue
         planned = manifest_sync.plan(checked, agent, team_slug)
         if planned["errors"]:
             row.errors += [f"{e['key']}: {e['message']}" for e in planned["errors"]]

@@ -10,6 +10,7 @@ from typing import Any
 from django.db.models import Count, Window
 from django.urls import reverse
 
+from assessments import scope
 from assessments.models import Assessment
 from assessments.roles import has_role
 
@@ -74,7 +75,7 @@ def trays(user: Any) -> list[Tray]:
             _tray(
                 "pending_decision",
                 "Awaiting decision",
-                Assessment.objects.awaiting_decision(),
+                scope.decidable(Assessment.objects.awaiting_decision(), user, "agent__team"),
                 empty_title="Nothing awaits a decision",
                 empty_text="When an assessor submits an assessment it appears here, oldest "
                 "first, and you are notified. Another reviewer decides the ones you "

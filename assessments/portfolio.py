@@ -64,10 +64,12 @@ class ClassTier:
         return sum(n for (c, _t), n in self.counts.items() if c == classification)
 
 
-def class_tier() -> ClassTier:
-    """Active agents by current class and tier (one query)."""
+def class_tier(agents: Any = None) -> ClassTier:
+    """Active agents (of ``agents``, an Agent queryset, when given) by current class and
+    tier (one query)."""
     rows = (
-        Agent.objects.active()
+        (Agent.objects.all() if agents is None else agents)
+        .filter(status=Agent.Status.ACTIVE)
         .values("current_classification", "current_tier")
         .annotate(n=Count("pk"))
         .order_by()
@@ -279,9 +281,9 @@ def expiring_exceptions(today: dt.date, within_days: int = 30) -> list[GapExcept
     )
 
 
-def recent_reclassifications(limit: int = 8) -> list[Any]:
-    """Approved assessments whose class or tier differs from the agent's previous approved
-    version, newest first (one query)."""
+def recent_reclassifications(limit: int = 8, agents: Any = None) -> list[Any]:
+    """Approved assessments (of ``agents`` when given) whose class or tier differs from
+    the agent's previous approved version, newest first (one query)."""
 
     def previous(field: str) -> Window:
         return Window(Lag(field), partition_by=[F("agent_id")], order_by=F("number").asc())
@@ -295,6 +297,7 @@ def recent_reclassifications(limit: int = 8) -> list[Any]:
         )
         .filter(prev_number__isnull=False)
         .filter(~Q(prev_class=F("classification")) | ~Q(prev_tier=F("tier")))
+        .filter(Q() if agents is None else Q(agent__in=agents))
         .select_related("agent")
         .order_by("-decided_at", "-pk")[:limit]
     )
@@ -524,11 +527,18 @@ class Figures:
     reclassified: list[Any]
 
 
-def _compute(today: dt.date) -> dict[str, Any]:
-    """The figures as JSON, each computed by the database as defined above."""
-    matrix = class_tier()
-    gaps = open_gaps(today)
+def _compute(today: dt.date, agents: Any = None) -> dict[str, Any]:
+    """The figures as JSON, each computed by the database as defined above; ``agents``
+    (an Agent queryset) narrows them to some agents (a team-scoped reader's teams)."""
+    matrix = class_tier(agents)
+    gaps = open_gaps(today, agents=agents)
     expiring = GapException.objects.expiring(today, 30).filter(agent__status=Agent.Status.ACTIVE)
+    queue = Review.objects.in_queue(reviews.QUEUE_DAYS, today)
+    reclassified = recent_reclassifications()
+    if agents is not None:
+        expiring = expiring.filter(agent__in=agents)
+        queue = queue.filter(agent__in=agents)
+        reclassified = recent_reclassifications(agents=agents)
     return {
         "format": SNAPSHOT_FORMAT,
         "matrix": {
@@ -536,8 +546,10 @@ def _compute(today: dt.date) -> dict[str, Any]:
             "unassessed": matrix.unassessed,
             "total": matrix.total,
         },
-        "states": review_states(today),
-        "assessment_states": assessment_states(),
+        "states": review_states(today, queue),
+        "assessment_states": assessment_states(
+            None if agents is None else agents.filter(status=Agent.Status.ACTIVE)
+        ),
         "gaps": {
             "total": gaps.total,
             "agent_count": gaps.agent_count,
@@ -550,10 +562,9 @@ def _compute(today: dt.date) -> dict[str, Any]:
             ]
         ),
         "expiring_total": expiring.count(),
-        "reclassified": [
-            [a.pk, a.prev_class, a.prev_tier, a.prev_number] for a in recent_reclassifications()
-        ],
-        "catalogue": catalogue_counts(),
+        "reclassified": [[a.pk, a.prev_class, a.prev_tier, a.prev_number] for a in reclassified],
+        # The catalogue page's counts are the whole portfolio's (kept with the snapshot).
+        **({"catalogue": catalogue_counts()} if agents is None else {}),
     }
 
 
@@ -614,10 +625,11 @@ def queue_states(today: dt.date) -> dict[str, int]:
     return snapshot(today)["states"]
 
 
-def dashboard_figures(today: dt.date) -> Figures:
+def dashboard_figures(today: dt.date, agents: Any = None) -> Figures:
     """The dashboard's figures from the snapshot; the listed exceptions and
-    reclassifications are read fresh by their ids (two queries)."""
-    data = snapshot(today)
+    reclassifications are read fresh by their ids (two queries). With ``agents`` (an
+    Agent queryset: a team-scoped reader's teams), computed for those agents alone."""
+    data = snapshot(today) if agents is None else _compute(today, agents)
     m, g = data["matrix"], data["gaps"]
     expiring_ids = data["expiring"]
     expiring = sorted(

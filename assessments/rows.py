@@ -23,7 +23,7 @@ from django.utils.dates import MONTHS_3
 from django.utils.safestring import SafeString
 from django.utils.translation import get_language
 
-from assessments import reviews
+from assessments import reviews, scope
 from assessments.models import Assessment, System
 from assessments.presentation import stored_headline, words
 from assessments.templatetags.assessor import class_badge, tier_badge
@@ -130,6 +130,7 @@ _QUEUE_VALUES = (
     "agent__slug",
     "agent__current_tier",
     "agent__current_classification",
+    "agent__team_id",
     "agent__team__name",
     "agent__owner__username",
     "agent__owner__first_name",
@@ -175,6 +176,9 @@ def queue_rows(queue: Any, today: dt.date, request: Any) -> list[dict[str, Any]]
         due_iso, due_day, due_day_month = dates(v["due_on"])
         url = escape(agent_url(slug))
         number, status = in_progress.get(v["agent_id"], (None, None))
+        # Teams limit what the person may do from this row (scope.py).
+        team = v["agent__team_id"]
+        may_decide = can_review and scope.may_decide(user, team)
         out.append(
             {
                 "key": SafeString(v["pk"]),
@@ -204,14 +208,15 @@ def queue_rows(queue: Any, today: dt.date, request: Any) -> list[dict[str, Any]]
                     for r in v["reasons"]
                 ],
                 "csrf_input": csrf,
+                "may_assign": scope.may_decide(user, team),
                 "action": _queue_action(
                     slug,
                     url,
                     bool(v["agent__current_classification"]),
                     number,
                     status,
-                    can_review,
-                    can_start,
+                    may_decide,
+                    can_start and scope.may_edit(user, team),
                     (detail_url, wizard_url, start_url),
                 ),
             }

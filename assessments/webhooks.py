@@ -17,8 +17,11 @@ import base64
 import datetime as dt
 import hashlib
 import hmac
+import http.client
+import ipaddress
 import json
 import secrets
+import socket
 import urllib.error
 import urllib.request
 import uuid
@@ -179,6 +182,68 @@ def emit_daily(today: dt.date | None = None) -> int:
 # --------------------------------------------------------------------------- delivering
 
 
+class BlockedAddress(OSError):
+    """The webhook's host is, or resolved to, an address in WEBHOOK_BLOCKED_NETWORKS."""
+
+
+def blocked_network(address: str) -> str | None:
+    """The blocked network ``address`` (an IP address) is in, or None."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    for network in settings.WEBHOOK_BLOCKED_NETWORKS:
+        try:
+            if ip in ipaddress.ip_network(network, strict=False):
+                return network
+        except ValueError:
+            continue
+    return None
+
+
+def _connect_allowed(address: tuple[str, int], *args: Any, **kwargs: Any) -> socket.socket:
+    """``socket.create_connection``, refusing a peer in a blocked network: checked on the
+    connected socket, after DNS, so a name that resolves (or re-resolves) to this host or
+    to a metadata service is refused before a byte of the request is sent."""
+    sock = socket.create_connection(address, *args, **kwargs)
+    peer = sock.getpeername()[0]
+    if network := blocked_network(peer):
+        sock.close()
+        raise BlockedAddress(
+            f"{address[0]} is {peer}, in {network}, where webhooks are not sent "
+            "(WEBHOOK_BLOCKED_NETWORKS)."
+        )
+    return sock
+
+
+class _GuardedHTTP(http.client.HTTPConnection):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._create_connection = _connect_allowed
+
+
+class _GuardedHTTPS(http.client.HTTPSConnection):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._create_connection = _connect_allowed
+
+
+class _HTTPHandler(urllib.request.HTTPHandler):
+    def http_open(self, req: Any) -> Any:
+        return self.do_open(_GuardedHTTP, req)
+
+
+class _HTTPSHandler(urllib.request.HTTPSHandler):
+    def https_open(self, req: Any) -> Any:
+        return self.do_open(_GuardedHTTPS, req, context=self._context)  # type: ignore[attr-defined]
+
+
+# Redirects are followed through the same handlers, so each hop is checked too.
+_opener = urllib.request.build_opener(_HTTPHandler, _HTTPSHandler)
+
+
 def attempt(delivery_id: int) -> WebhookDelivery | None:
     """Send one delivery once; record the outcome and schedule the next attempt."""
     with transaction.atomic():
@@ -212,7 +277,7 @@ def attempt(delivery_id: int) -> WebhookDelivery | None:
     )
     status, error = None, ""
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:  # noqa: S310
+        with _opener.open(request, timeout=TIMEOUT) as response:
             status = response.status
     except urllib.error.HTTPError as exc:
         status, error = exc.code, f"HTTP {exc.code}"

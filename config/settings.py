@@ -177,6 +177,12 @@ MFA_TOTP_ISSUER = "Agent Identity Assessor"
 # Roles that must enrol a second factor before they may do anything else.
 MFA_REQUIRED_ROLES = env_list("MFA_REQUIRED_ROLES", [])
 
+# Teams scope who acts on which agents (assessments/scope.py). TEAM_SCOPED_EDITING: assessors
+# create and edit only their teams' agents, reviewers decide only for their teams.
+# TEAM_SCOPED_READING: everyone below administrator also reads only their teams' agents.
+TEAM_SCOPED_EDITING = env_bool("TEAM_SCOPED_EDITING", False)
+TEAM_SCOPED_READING = env_bool("TEAM_SCOPED_READING", False)
+
 # OpenID Connect single sign-on, off unless OIDC_ISSUER is set. OIDC_ROLE_MAP maps the
 # directory groups in OIDC_GROUPS_CLAIM to roles ("aia-admins:administrator,..."); a
 # person with no mapped group gets no role. SSO_ONLY turns local passwords off for all
@@ -359,6 +365,13 @@ REVIEW_INTERVAL_DAYS = {
 # Evidence analysis: host names (and their subdomains) that count as inside the
 # organisation when an MCP server is reached by URL, e.g. "corp.example.com,example.net".
 EVIDENCE_INTERNAL_DOMAINS = env_list("EVIDENCE_INTERNAL_DOMAINS")
+# Addresses webhooks are never sent to, whatever a URL's host resolves to (checked on the
+# connected socket, so DNS cannot swap them in): this host itself, and link-local ones,
+# where cloud metadata services answer. Private networks stay allowed (an internal SIEM).
+WEBHOOK_BLOCKED_NETWORKS = env_list(
+    "WEBHOOK_BLOCKED_NETWORKS",
+    ["127.0.0.0/8", "::1/128", "0.0.0.0/8", "169.254.0.0/16", "fe80::/10", "fd00:ec2::/32"],
+)
 
 # Lazy loads on list pages raise in tests and development instead of silently
 # issuing a query per row (Django 6.1 fetch modes); production batches them.

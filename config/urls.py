@@ -19,13 +19,16 @@ urlpatterns = [
     path("accounts/login/", accounts.login, name="account_login"),
     path("accounts/logout/", logout_view, name="account_logout"),
     path("accounts/inactive/", allauth_views.account_inactive, name="account_inactive"),
-    path(
-        "accounts/reauthenticate/",
-        allauth_views.reauthenticate,
-        name="account_reauthenticate",
-    ),
+    path("accounts/reauthenticate/", accounts.reauthenticate, name="account_reauthenticate"),
     # Second factors (TOTP, recovery codes, passkeys) and OpenID Connect single sign-on.
     path("accounts/2fa/authenticate/", accounts.mfa_authenticate, name="mfa_authenticate"),
+    # Asking again for a second factor is locked like a sign-in (views/accounts.py).
+    path("accounts/2fa/reauthenticate/", accounts.mfa_reauthenticate, name="mfa_reauthenticate"),
+    path(
+        "accounts/2fa/webauthn/reauthenticate/",
+        accounts.mfa_reauthenticate_webauthn,
+        name="mfa_reauthenticate_webauthn",
+    ),
     path("accounts/2fa/", include("allauth.mfa.urls")),
     # Single sign-on steps; not the "connections" page: an account has one identity.
     path(

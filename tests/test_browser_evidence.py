@@ -87,7 +87,8 @@ class EvidenceBrowserTests(StaticLiveServerTestCase):
         other = page.locator(f"#proposal-{shared.pk}")
         with page.expect_response(lambda r: "/decide/" in r.url and r.status == 422):
             other.get_by_role("button", name="Reject").click()
-        self.assertIn("needs a reason", page.locator(f"#proposal-{shared.pk}").inner_text())
+        # The response is in before htmx has swapped it into the page: wait for the swap.
+        page.locator(f"#proposal-{shared.pk}", has_text="needs a reason").wait_for()
         page.fill(f"#reason-{shared.pk}", "It also runs the nightly batch under this role.")
         with page.expect_response(lambda r: "/decide/" in r.url and r.status == 200):
             page.locator(f"#proposal-{shared.pk}").get_by_role("button", name="Reject").click()

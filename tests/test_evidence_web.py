@@ -56,6 +56,53 @@ class UploadActionTests(TestCase):
         event = AuditEvent.objects.get(verb="evidence.upload")
         self.assertEqual(event.changes["files"][0]["sha256"], file.sha256)
 
+    def test_literal_secrets_are_never_stored(self):
+        mcp = (
+            b'{"mcpServers": {"crm": {"url": "https://mcp.example.com/",'
+            b' "headers": {"Authorization": "Bearer abcdefghijklmnop1234"},'
+            b' "env": {"CRM_API_KEY": "s3cr3t-value-here", "REGION": "eu-west-1",'
+            b' "TOKEN_REF": "${CRM_TOKEN}"}}}}'
+        )
+        key_file = (
+            b'{"type": "service_account", "client_email": "bot@p.iam.gserviceaccount.com",'
+            b' "private_key": "-----BEGIN PRIVATE KEY-----MIIEv...", "note": "AKIAABCDEFGHIJKLMNOP"}'
+        )
+        secret = b"apiVersion: v1\nkind: Secret\nmetadata: {name: db}\nstringData: {password: hunter2hunter2}\n"
+        outcome = actions.upload_evidence(
+            self.assessor, self.agent, [("mcp.json", mcp)], kind="mcp"
+        )
+        (file,) = outcome.upload.files.all()
+        stored = bytes(file.content)
+        for leaked in (b"abcdefghijklmnop1234", b"s3cr3t-value-here"):
+            self.assertNotIn(leaked, stored)
+        self.assertIn(b"eu-west-1", stored)  # not a secret
+        self.assertIn(b"${CRM_TOKEN}", stored)  # a reference to one, kept
+        self.assertIn(b"[redacted before storing: 17 characters]", stored)
+        # the hash and size are the upload's; the analysis saw the real file
+        self.assertEqual(file.size, len(mcp))
+        self.assertEqual(
+            outcome.upload.proposals.get(key="credential_model").value, "static_secret"
+        )
+        event = AuditEvent.objects.filter(verb="evidence.upload").latest("pk")
+        self.assertEqual(event.changes["secrets_redacted"], {"mcp.json": 2})
+
+        from assessments import evidence
+
+        for name, data, leaked in [
+            ("key.json", key_file, [b"BEGIN PRIVATE KEY", b"AKIAABCDEFGHIJKLMNOP"]),
+            ("secret.yaml", secret, [b"hunter2hunter2"]),
+        ]:
+            with self.subTest(file=name):
+                parsed = evidence.parse_bytes(name, data)
+                kept, count = evidence.stored_bytes("kubernetes", parsed, data)
+                self.assertEqual(count, len(leaked))
+                for text in leaked:
+                    self.assertNotIn(text, kept)
+                evidence.parse_bytes(name, kept)  # still a readable document
+        clean = (FIXTURES / ACCOUNT).read_bytes()
+        parsed = evidence.parse_bytes(ACCOUNT, clean)
+        self.assertEqual(evidence.stored_bytes("aws", parsed, clean), (clean, 0))
+
     def test_bad_files_change_nothing_and_name_the_file(self):
         with self.assertRaisesMessage(actions.ActionError, "alias-bomb.yaml"):
             upload(

@@ -404,3 +404,53 @@ class SignInPageTests(TestCase):
         self.client.force_login(f.viewer())
         dashboard = self.client.get(reverse("assessments:dashboard"))
         self.assertEqual(self.form_action(dashboard), "form-action 'self'")
+
+
+class AskingAgainIsLockedTests(TestCase):
+    """Whoever holds a signed-in session cannot guess the person's password or second
+    factor without limit where they are asked again (reauthentication before a factor
+    is added or removed, and the password change): five wrong answers lock it."""
+
+    def setUp(self):
+        self.person = f.reviewer("rex")
+        self.client.force_login(self.person)
+
+    def assert_locked_after_five(self, url: str, wrong: dict, right: dict) -> None:
+        for _ in range(4):
+            self.assertEqual(self.client.post(url, wrong).status_code, 200)
+        self.assertEqual(self.client.post(url, wrong).status_code, 429)
+        self.assertEqual(self.client.post(url, right).status_code, 429)  # locked, even right
+        locked = AuditEvent.objects.filter(verb="auth.locked_out").latest("pk")
+        self.assertTrue(locked.actor_label.startswith("rex ("), locked.actor_label)
+
+    def test_reauthenticating_with_the_password(self):
+        self.assert_locked_after_five(
+            reverse("account_reauthenticate"), {"password": "wrong"}, {"password": f.PASSWORD}
+        )
+
+    def test_reauthenticating_with_a_second_factor(self):
+        secret = generate_totp_secret()
+        TOTP.activate(self.person, secret)
+        wrong = "111111" if totp_code(secret) != "111111" else "222222"
+        self.assert_locked_after_five(
+            reverse("mfa_reauthenticate"), {"code": wrong}, {"code": totp_code(secret)}
+        )
+
+    def test_changing_the_password(self):
+        new = {"new_password1": "a-brand-new-long-password-7"}
+        new["new_password2"] = new["new_password1"]
+        self.assert_locked_after_five(
+            reverse("password_change"),
+            {"old_password": "wrong", **new},
+            {"old_password": f.PASSWORD, **new},
+        )
+        self.person.refresh_from_db()
+        self.assertTrue(self.person.check_password(f.PASSWORD))
+
+    def test_a_right_answer_frees_the_attempts(self):
+        url = reverse("account_reauthenticate")
+        for _ in range(4):
+            self.client.post(url, {"password": "wrong"})
+        self.assertEqual(self.client.post(url, {"password": f.PASSWORD}).status_code, 302)
+        for _ in range(4):
+            self.assertEqual(self.client.post(url, {"password": "wrong"}).status_code, 200)

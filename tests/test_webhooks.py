@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import time_machine
 from django.core.management import call_command
-from django.test import TestCase
+from django.test import TestCase, override_settings
 from django.utils import timezone
 
 from assessments import actions, webhooks
@@ -48,6 +48,11 @@ class Receiver:
         self.server.server_close()
 
 
+# The test receiver listens on this host, which webhooks are otherwise never sent to.
+LOCAL_RECEIVER = override_settings(WEBHOOK_BLOCKED_NETWORKS=["169.254.0.0/16"])
+
+
+@LOCAL_RECEIVER
 class WebhookTests(TestCase):
     def setUp(self):
         self.receiver = Receiver()
@@ -176,3 +181,57 @@ class WebhookTests(TestCase):
             )
         self.client.force_login(self.assessor)
         self.assertEqual(self.client.get("/admin/assessments/webhookendpoint/").status_code, 403)
+
+
+class BlockedNetworkTests(TestCase):
+    """Webhooks never go to this host or to link-local addresses (cloud metadata), by
+    name or by address, checked on the connected socket."""
+
+    def setUp(self):
+        self.receiver = Receiver()
+        self.addCleanup(self.receiver.stop)
+        self.admin = f.administrator()
+
+    def test_an_endpoint_on_this_host_or_a_metadata_address_is_refused(self):
+        for url in [
+            self.receiver.url,
+            "http://localhost:8080/hook",
+            "http://169.254.169.254/latest/meta-data/",
+            "http://[::1]/hook",
+            "http://[::ffff:127.0.0.1]/hook",
+        ]:
+            with (
+                self.subTest(url=url),
+                self.assertRaisesMessage(actions.ActionError, "where webhooks are not sent"),
+            ):
+                actions.create_webhook_endpoint(
+                    self.admin, name="x", url=url, events=["review.triggered"]
+                )
+        # a private network (an internal SIEM) is fine
+        actions.create_webhook_endpoint(
+            self.admin, name="siem", url="http://10.1.2.3/hook", events=["review.triggered"]
+        )
+
+    def test_a_delivery_to_a_blocked_address_is_refused_before_anything_is_sent(self):
+        with LOCAL_RECEIVER:
+            endpoint = actions.create_webhook_endpoint(
+                self.admin, name="x", url=self.receiver.url, events=["agent.changed"]
+            )
+        # e.g. a name that resolved elsewhere when it was saved and to this host now
+        delivery = WebhookDelivery.objects.create(
+            endpoint=endpoint,
+            event="agent.changed",
+            dedupe_key="k",
+            message_id="msg_blocked",
+            payload={"type": "agent.changed"},
+            next_attempt_at=timezone.now(),
+        )
+        done = webhooks.attempt(delivery.pk)
+        self.assertEqual(self.receiver.received, [])
+        self.assertIsNone(done.last_status)
+        self.assertIn("127.0.0.1, in 127.0.0.0/8, where webhooks are not sent", done.last_error)
+        with LOCAL_RECEIVER:
+            delivery.refresh_from_db()
+            WebhookDelivery.objects.filter(pk=delivery.pk).update(attempts=0)
+            self.assertEqual(webhooks.attempt(delivery.pk).state, "delivered")
+        self.assertEqual(len(self.receiver.received), 1)

@@ -11,6 +11,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from assessments import audit
+from assessments import scope as team_scope
 from assessments.actions.errors import ActionError
 from assessments.models import (
     ApiToken,
@@ -36,6 +37,12 @@ def create_calendar_feed(
         raise ActionError("Choose whose reviews the feed shows.")
     if scope == CalendarFeed.Scope.TEAM and team is None:
         raise ActionError("Choose the team whose reviews the feed shows.")
+    if (
+        scope == CalendarFeed.Scope.TEAM
+        and not team_scope.reads_all(actor)
+        and not team_scope.in_team(actor, team)
+    ):
+        raise ActionError("Choose one of your teams: you read only your teams' reviews.")
     if scope == CalendarFeed.Scope.MINE:
         team = None
     active = CalendarFeed.objects.filter(owner=actor, revoked_at=None).count()

@@ -10,7 +10,7 @@ from django.db.models import F, Max
 from django.http import HttpRequest
 from django.utils import timezone
 
-from assessments import audit, decisions, engine
+from assessments import audit, decisions, engine, scope
 from assessments.actions import notifications
 from assessments.actions.errors import ActionError, ConflictError
 from assessments.models import (
@@ -31,7 +31,8 @@ def start_assessment(
 ) -> Assessment:
     """A new numbered version. A re-assessment starts from the last approved answers;
     systems and linked agents always come from the inventory."""
-    agent = Agent.objects.select_for_update(of=("self",)).get(pk=agent.pk)
+    agent = Agent.objects.select_for_update(of=("self",)).select_related("team").get(pk=agent.pk)
+    scope.check_actor_edit(actor, agent)
     if agent.is_retired:
         raise ActionError("This agent is retired. Reactivate it before assessing it.")
     if Assessment.objects.open().filter(agent=agent).exists():
@@ -82,6 +83,7 @@ def save_answers(
     older version of the draft (another tab, another person) is refused, with both values,
     only for the questions saved since that version; the other answers save. When some
     were refused, ``ConflictError`` carries them and the draft as saved (``saved``)."""
+    scope.check_actor_edit(actor, assessment.agent)
     for key in changes:
         if key in decisions.INVENTORY_KEYS:
             raise ActionError(f"{key} comes from the inventory: edit the agent to change it.")
@@ -183,6 +185,7 @@ def submit_assessment(
         .select_related("agent", "catalogue")
         .get(pk=assessment.pk)
     )
+    scope.check_actor_edit(actor, current.agent)
     if current.status not in Assessment.EDITABLE_STATUSES:
         raise ActionError("Only a draft or a returned assessment can be submitted.")
     if expected_version is not None and current.lock_version != expected_version:
@@ -233,6 +236,8 @@ def can_review(actor: Any, assessment: Assessment) -> tuple[bool, str]:
     """Whether ``actor`` may approve or return ``assessment``, and why not."""
     if not actor.has_perm("assessments.review_assessment"):
         return False, "Only reviewers can approve or return assessments."
+    if why := scope.decide_refusal(actor, assessment.agent):
+        return False, why
     if assessment.status != Assessment.Status.SUBMITTED:
         return False, "Only a submitted assessment can be approved or returned."
     # Four eyes: whoever started, answered or submitted this version may not decide it.
@@ -287,9 +292,10 @@ def approve_assessment(
     scheduled. A blocking flag needs an accepted, time-boxed exception."""
     current = (
         Assessment.objects.select_for_update(of=("self",))
-        .select_related("agent")
+        .select_related("agent__team")
         .get(pk=assessment.pk)
     )
+    scope.check_actor_decide(actor, current.agent)
     allowed, why = can_approve(actor, current)
     if not allowed:
         raise ActionError(why)
@@ -453,9 +459,10 @@ def return_assessment(
 ) -> Assessment:
     current = (
         Assessment.objects.select_for_update(of=("self",))
-        .select_related("agent")
+        .select_related("agent__team")
         .get(pk=assessment.pk)
     )
+    scope.check_actor_decide(actor, current.agent)
     allowed, why = can_review(actor, current)
     if not allowed:
         raise ActionError(why)

@@ -21,7 +21,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from assessments import audit, decisions, evidence
+from assessments import audit, decisions, evidence, scope
 from assessments.actions.assessments import save_answers
 from assessments.actions.errors import ActionError
 from assessments.actions.inventory import update_agent
@@ -69,7 +69,8 @@ def upload_evidence(
     now: dt.datetime | None = None,
 ) -> UploadOutcome:
     """Store and analyse evidence files for ``agent``; ActionError for bad input."""
-    agent = Agent.objects.select_for_update(of=("self",)).get(pk=agent.pk)
+    agent = Agent.objects.select_for_update(of=("self",)).select_related("team").get(pk=agent.pk)
+    scope.check_actor_edit(actor, agent)
     if agent.is_retired:
         raise ActionError("This agent is retired. Reactivate it before adding evidence.")
     if kind not in evidence.KINDS:
@@ -122,9 +123,14 @@ def upload_evidence(
         uploaded_by=actor,
         uploaded_at=now or timezone.now(),
     )
+    redacted: dict[str, int] = {}
     for item, (_, data) in zip(parsed, files, strict=True):
+        # Literal secrets are never kept; sha256 and size are the file's as uploaded.
+        content, replaced = evidence.stored_bytes(kind, item, data)
+        if replaced:
+            redacted[item.name] = replaced
         EvidenceFile.objects.create(
-            upload=upload, name=item.name, sha256=item.sha256, size=len(data), content=data
+            upload=upload, name=item.name, sha256=item.sha256, size=len(data), content=content
         )
     EvidenceProposal.objects.bulk_create(
         EvidenceProposal(
@@ -146,6 +152,7 @@ def upload_evidence(
             "kind": kind,
             "principal": upload.principal,
             "files": [{"name": f.name, "sha256": f.sha256} for f in parsed],
+            "secrets_redacted": redacted,
             "proposals": {p.key: p.value for p in analysis.proposals},
         },
     )
@@ -230,6 +237,7 @@ def accept_proposal(
     """Make the proposal an answer of the draft ``assessment``, marked as from evidence."""
     proposal = _locked_pending(proposal)
     upload = proposal.upload
+    scope.check_actor_edit(actor, upload.agent)
     if assessment.agent_id != upload.agent_id:
         raise ActionError("That assessment is of another agent.")
     fresh = Assessment.objects.select_related("agent").get(pk=assessment.pk)
@@ -293,6 +301,7 @@ def reject_proposal(
     *,
     request: HttpRequest | None = None,
 ) -> EvidenceProposal:
+    scope.check_actor_edit(actor, proposal.upload.agent)
     reason = (reason or "").strip()
     if not reason:
         raise ActionError("Say why the proposal is wrong; a rejection needs a reason.")

@@ -9,7 +9,7 @@ from django.db.models import F
 from django.http import HttpRequest
 from django.utils import timezone
 
-from assessments import audit
+from assessments import audit, scope
 from assessments.actions.errors import ActionError, ConflictError
 from assessments.actions.reviews import (
     _composite_before,
@@ -172,6 +172,8 @@ def create_agent(
     links: list[dict[str, str]] | None = None,
     request: HttpRequest | None = None,
 ) -> Agent:
+    if fields.get("team") is not None:
+        scope.check_actor_edit(actor, fields["team"])
     try:
         with transaction.atomic():
             agent = Agent.objects.create(**{k: fields[k] for k in AGENT_FIELDS if k in fields})
@@ -214,6 +216,9 @@ def update_agent(
         .select_related("owner", "team")
         .get(pk=agent.pk)
     )
+    scope.check_actor_edit(actor, current)
+    if fields.get("team") is not None and fields["team"] != current.team:
+        scope.check_actor_edit(actor, fields["team"])  # nor give it to another team
     if current.is_retired:
         raise ActionError("This agent is retired. Retired agents cannot be edited.")
     if expected_version is not None and current.lock_version != expected_version:
@@ -312,7 +317,8 @@ _NO_LINKS: dict[str, Any] = {"added": [], "removed": []}
 
 @transaction.atomic
 def retire_agent(actor: Any, agent: Agent, *, request: HttpRequest | None = None) -> Agent:
-    current = Agent.objects.select_for_update(of=("self",)).get(pk=agent.pk)
+    current = Agent.objects.select_for_update(of=("self",)).select_related("team").get(pk=agent.pk)
+    scope.check_actor_edit(actor, current)
     if current.is_retired:
         raise ActionError("This agent is already retired.")
     current.status = Agent.Status.RETIRED
@@ -337,7 +343,8 @@ def retire_agent(actor: Any, agent: Agent, *, request: HttpRequest | None = None
 
 @transaction.atomic
 def reactivate_agent(actor: Any, agent: Agent, *, request: HttpRequest | None = None) -> Agent:
-    current = Agent.objects.select_for_update(of=("self",)).get(pk=agent.pk)
+    current = Agent.objects.select_for_update(of=("self",)).select_related("team").get(pk=agent.pk)
+    scope.check_actor_edit(actor, current)
     if not current.is_retired:
         raise ActionError("This agent is already active.")
     current.status = Agent.Status.ACTIVE

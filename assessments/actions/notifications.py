@@ -24,6 +24,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from assessments import audit, background, presentation, reviews
+from assessments import scope as team_scope
 from assessments.actions.errors import ActionError
 from assessments.models import (
     Assessment,
@@ -33,6 +34,7 @@ from assessments.models import (
     NotificationPreference,
     ReminderLog,
     Review,
+    Role,
 )
 from assessments.presentation import one_line
 
@@ -133,12 +135,17 @@ def _ineligible_ids(assessment: Assessment) -> set[int]:
 
 
 def submitted_recipients(assessment: Assessment) -> list[Any]:
-    """The reviewers of the agent's team when the team has any who may decide it,
-    else every reviewer who may."""
+    """The reviewers of the agent's team when the team has any who may decide it, else
+    every reviewer who may (only administrators when editing is team-scoped: nobody else
+    may decide for a team that is not theirs)."""
     ineligible = _ineligible_ids(assessment)
     eligible = reviewers().exclude(pk__in=ineligible)
     team = list(eligible.filter(teams=assessment.agent.team_id).distinct().order_by("pk"))
-    return team or list(eligible.distinct().order_by("pk"))
+    if team:
+        return team
+    if team_scope.editing_scoped():
+        eligible = eligible.filter(Q(is_superuser=True) | Q(groups__name=Role.ADMINISTRATOR))
+    return list(eligible.distinct().order_by("pk"))
 
 
 def notify_submitted(actor: Any, assessment: Assessment) -> list[Notification]:

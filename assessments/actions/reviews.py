@@ -11,7 +11,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from assessments import audit, reviews
+from assessments import audit, reviews, scope
 from assessments.actions.errors import ActionError
 from assessments.models import (
     Agent,
@@ -128,7 +128,8 @@ def mark_planned_change_landed(
 ) -> Review:
     """A change the latest approved assessment planned (``planned_changes``) has landed:
     the agent is due for reassessment at once."""
-    agent = Agent.objects.select_for_update(of=("self",)).get(pk=agent.pk)
+    agent = Agent.objects.select_for_update(of=("self",)).select_related("team").get(pk=agent.pk)
+    scope.check_actor_edit(actor, agent)
     if agent.is_retired:
         raise ActionError("This agent is retired: reactivate it first.")
     latest = Assessment.objects.approved().filter(agent=agent).order_by("-number").first()
@@ -265,13 +266,24 @@ def assign_reviews(
     were closed meanwhile are skipped; each change is an audit event."""
     _check_assignee(actor, assignee)
     changed = []
-    locked = (
+    locked = list(
         Review.objects.select_for_update(of=("self",))
         .open()
         .filter(pk__in=review_ids)
-        .select_related("agent", "assignee")
+        .select_related("agent__team", "assignee")
         .order_by("pk")
     )
+    for review in locked:
+        scope.check_actor_decide(actor, review.agent)
+        if (
+            assignee is not None
+            and scope.editing_scoped()
+            and not scope.may_decide(assignee, review.agent)
+        ):
+            raise ActionError(
+                f"{reviews.person(assignee)} is not in the team {review.agent.team}, so "
+                f"could not decide for {review.agent.name}: choose one of its reviewers."
+            )
     for review in locked:
         if review.assignee_id == (assignee.pk if assignee else None):
             continue

@@ -18,6 +18,21 @@ def _check(url: str, events: list[str]) -> None:
 
     if not url.startswith(("https://", "http://")):
         raise ActionError("A webhook URL starts with https:// (or http:// inside your network).")
+    from urllib.parse import urlsplit
+
+    from assessments.webhooks import blocked_network
+
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        host = ""
+    if not host:
+        raise ActionError("The webhook URL has no host name.")
+    if host.lower() in ("localhost", "localhost.localdomain") or blocked_network(host):
+        raise ActionError(
+            f"{host} is this server itself or a link-local address, where webhooks are not "
+            "sent (WEBHOOK_BLOCKED_NETWORKS). Use the receiver's own address."
+        )
     unknown = [e for e in events if e not in EVENT_NAMES]
     if unknown or not events:
         raise ActionError(f"Choose one or more events from: {', '.join(EVENT_NAMES)}.")

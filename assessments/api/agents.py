@@ -7,13 +7,13 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.paginator import Paginator
 from django.db.models import Prefetch
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from ninja import Query, Router, Schema
 from ninja.responses import Status
 
-from assessments import actions, portfolio
+from assessments import actions, portfolio, scope
 from assessments.api.core import ERRORS, ApiError, require
 from assessments.api.schemas import AgentDetail, AgentIn, AgentOut, AgentPage, AgentUpdate
 from assessments.forms import AgentFilterForm, bound_agent_forms, initial_links
@@ -42,8 +42,9 @@ def page_of(items: Any, page: int) -> tuple[Any, dict[str, int]]:
     return current, {"count": paginator.count, "page": current.number, "pages": paginator.num_pages}
 
 
-def _detail(slug: str) -> Agent:
-    return get_object_or_404(
+def _detail(slug: str, user: Any = None) -> Agent:
+    """The agent; with ``user``, not found unless they may read it (scope.py)."""
+    agent = get_object_or_404(
         Agent.objects.select_related("owner", "team").prefetch_related(
             "systems",
             Prefetch("links_out", queryset=AgentLink.objects.select_related("target")),
@@ -51,6 +52,9 @@ def _detail(slug: str) -> Agent:
         ),
         slug=slug,
     )
+    if user is not None and not scope.may_read(user, agent):
+        raise Http404
+    return agent
 
 
 def _detail_of(agent: Agent) -> dict[str, Any]:
@@ -62,8 +66,8 @@ def _detail_of(agent: Agent) -> dict[str, Any]:
 def list_agents(request: HttpRequest, filters: Query[AgentFilters]) -> Any:
     """Agents, filtered and sorted as on the Agents page (``status`` is ``active`` unless
     given; an empty ``status`` lists active and retired agents)."""
-    require(request, "read", "assessments.view_agent")
-    form = AgentFilterForm(filters.dict())
+    user = require(request, "read", "assessments.view_agent")
+    form = AgentFilterForm(filters.dict(), user=user)
     if not form.is_valid():
         raise ApiError(422, "A filter is not understood.", errors=_form_errors(form, "query"))
     agents, _sort = form.apply(
@@ -75,8 +79,8 @@ def list_agents(request: HttpRequest, filters: Query[AgentFilters]) -> Any:
 
 @router.get("/agents/{slug}", response={200: AgentDetail, **ERRORS}, url_name="agent_detail")
 def get_agent(request: HttpRequest, slug: str) -> Any:
-    require(request, "read", "assessments.view_agent")
-    agent = _detail(slug)
+    user = require(request, "read", "assessments.view_agent")
+    agent = _detail(slug, user)
     return {**AgentOut.of(agent), "links": initial_links(agent)}
 
 
@@ -101,7 +105,7 @@ def update_agent(request: HttpRequest, slug: str, body: AgentUpdate) -> Any:
     """Change an agent. Send the ``lock_version`` you read: if someone saved in between,
     nothing is saved and the answer is 409 with their values and yours."""
     user = require(request, "write", "assessments.change_agent")
-    agent = _detail(slug)
+    agent = _detail(slug, user)
     given = body.dict(exclude_unset=True)
     current = {
         **AgentOut.of(agent),
@@ -128,7 +132,7 @@ def update_agent(request: HttpRequest, slug: str, body: AgentUpdate) -> Any:
 )
 def retire_agent(request: HttpRequest, slug: str) -> Any:
     user = require(request, "write", "assessments.change_agent")
-    return _detail_of(actions.retire_agent(user, _detail(slug), request=request))
+    return _detail_of(actions.retire_agent(user, _detail(slug, user), request=request))
 
 
 @router.post(
@@ -136,7 +140,7 @@ def retire_agent(request: HttpRequest, slug: str) -> Any:
 )
 def reactivate_agent(request: HttpRequest, slug: str) -> Any:
     user = require(request, "write", "assessments.change_agent")
-    return _detail_of(actions.reactivate_agent(user, _detail(slug), request=request))
+    return _detail_of(actions.reactivate_agent(user, _detail(slug, user), request=request))
 
 
 # --------------------------------------------------------------------------- the site's forms

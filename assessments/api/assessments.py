@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404
 from ninja import Query, Router, Schema
 from ninja.responses import Status
 
-from assessments import actions, decisions
+from assessments import actions, decisions, scope
 from assessments.api.agents import page_of
 from assessments.api.core import ERRORS, ApiError, require
 from assessments.api.schemas import (
@@ -35,12 +35,16 @@ class AssessmentFilters(Schema):
     page: int = 1
 
 
-def _get(slug: str, number: int) -> Assessment:
+def _get(slug: str, number: int, user: Any = None) -> Assessment:
+    """The assessment; with ``user``, not found unless they may read its agent."""
     if not 0 < number < 2**31:
         raise ApiError(404, "There is no such assessment.")
-    return get_object_or_404(
+    assessment = get_object_or_404(
         Assessment.objects.select_related(*RELATED), agent__slug=slug, number=number
     )
+    if user is not None and not scope.may_read(user, assessment.agent):
+        raise ApiError(404, "There is no such assessment.")
+    return assessment
 
 
 def detail_of(assessment: Assessment) -> dict[str, Any]:
@@ -54,8 +58,8 @@ def detail_of(assessment: Assessment) -> dict[str, Any]:
 @router.get("/assessments", response={200: AssessmentPage, **ERRORS}, url_name="assessment_list")
 def list_assessments(request: HttpRequest, filters: Query[AssessmentFilters]) -> Any:
     """Every assessment version, newest first; narrow by agent slug and status."""
-    require(request, "read", "assessments.view_assessment")
-    items = Assessment.objects.select_related(*RELATED)
+    user = require(request, "read", "assessments.view_assessment")
+    items = scope.readable(Assessment.objects.select_related(*RELATED), user, "agent__team")
     if filters.agent:
         items = items.filter(agent__slug=filters.agent)
     if filters.status:
@@ -72,8 +76,8 @@ def list_assessments(request: HttpRequest, filters: Query[AssessmentFilters]) ->
     url_name="assessment_detail",
 )
 def get_assessment(request: HttpRequest, slug: str, number: int) -> Any:
-    require(request, "read", "assessments.view_assessment")
-    return detail_of(_get(slug, number))
+    user = require(request, "read", "assessments.view_assessment")
+    return detail_of(_get(slug, number, user))
 
 
 @router.post(
@@ -85,6 +89,8 @@ def start_assessment(request: HttpRequest, slug: str) -> Any:
     """Start the next version: a re-assessment starts from the last approved answers."""
     user = require(request, "write", "assessments.add_assessment")
     agent = get_object_or_404(Agent, slug=slug)
+    if not scope.may_read(user, agent):
+        raise ApiError(404, "There is nothing here: check the slug, number or id.")
     return Status(201, detail_of(actions.start_assessment(user, agent, request=request)))
 
 
@@ -97,7 +103,7 @@ def answer(request: HttpRequest, slug: str, number: int, body: AnswersIn) -> Any
     """Save answers. A ``lock_version`` older than the draft's is refused with 409 and,
     per question, the stored value and yours."""
     user = require(request, "write", "assessments.change_assessment")
-    assessment = _get(slug, number)
+    assessment = _get(slug, number, user)
     saved = actions.save_answers(
         user, assessment, body.answers, expected_version=body.lock_version, request=request
     )
@@ -111,7 +117,7 @@ def answer(request: HttpRequest, slug: str, number: int, body: AnswersIn) -> Any
 )
 def submit(request: HttpRequest, slug: str, number: int, body: SubmitIn) -> Any:
     user = require(request, "write", "assessments.change_assessment")
-    assessment = _get(slug, number)
+    assessment = _get(slug, number, user)
     saved = actions.submit_assessment(
         user, assessment, expected_version=body.lock_version, request=request
     )
@@ -129,7 +135,7 @@ def approve(request: HttpRequest, slug: str, number: int, body: ApproveIn) -> An
     user = require(request, "review", "assessments.review_assessment")
     saved = actions.approve_assessment(
         user,
-        _get(slug, number),
+        _get(slug, number, user),
         exception_subjects=body.exception_subjects,
         exception_reason=body.exception_reason,
         exception_expires_on=body.exception_expires_on,
@@ -146,6 +152,6 @@ def approve(request: HttpRequest, slug: str, number: int, body: ApproveIn) -> An
 def return_(request: HttpRequest, slug: str, number: int, body: ReturnIn) -> Any:
     user = require(request, "review", "assessments.review_assessment")
     saved = actions.return_assessment(
-        user, _get(slug, number), comment=body.comment, request=request
+        user, _get(slug, number, user), comment=body.comment, request=request
     )
     return detail_of(saved)

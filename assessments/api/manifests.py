@@ -12,11 +12,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from ninja import Router, Schema
 from pydantic import ConfigDict
 
-from assessments import decisions, engine, manifest_sync
+from assessments import decisions, engine, manifest_sync, scope
 from assessments.api.assessments import detail_of
 from assessments.api.core import ERRORS, ApiError, require
 from assessments.api.schemas import ManifestResult
@@ -57,6 +58,12 @@ def push_manifest(
     checked = resolve_linked_agents([checked], decisions.systems_by_slug)[0]
     slug = checked.agent["slug"]
     agent = Agent.objects.select_related("owner", "team").filter(slug=slug).first()
+    if agent is not None and not (
+        scope.may_read(user, agent) and (dry_run or scope.may_edit(user, agent))
+    ):
+        raise PermissionDenied(
+            scope.edit_refusal(user, agent) or f"{slug} belongs to another team."
+        )
     plan = manifest_sync.plan(checked, agent, team)
     if plan["errors"]:
         raise ApiError(

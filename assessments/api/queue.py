@@ -11,7 +11,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from ninja import Query, Router, Schema
 
-from assessments import actions, reviews
+from assessments import actions, reviews, scope
 from assessments.api.agents import page_of
 from assessments.api.core import ERRORS, ApiError, require
 from assessments.api.schemas import AssignIn, QueueItem, QueuePage
@@ -53,7 +53,11 @@ def list_queue(request: HttpRequest, filters: Query[QueueFilters]) -> Any:
         ]
         raise ApiError(422, "A filter is not understood.", errors=errors)
     data = form.cleaned_data
-    queue = reviews.filter_queue(Review.objects.in_queue(reviews.QUEUE_DAYS, today), data, user)
+    queue = reviews.filter_queue(
+        scope.readable(Review.objects.in_queue(reviews.QUEUE_DAYS, today), user, "agent__team"),
+        data,
+        user,
+    )
     counts = reviews.state_counts(queue, today)
     rows = reviews.for_rows(queue, today)
     if data.get("state"):
@@ -70,7 +74,9 @@ def assign(request: HttpRequest, review_id: int, body: AssignIn) -> Any:
     user = require(request, "review", "assessments.change_review")
     if not 0 < review_id < 2**63:
         raise ApiError(404, "There is no such review.")
-    review = get_object_or_404(Review.objects.select_related("agent"), pk=review_id)
+    review = get_object_or_404(Review.objects.select_related("agent__team"), pk=review_id)
+    if not scope.may_read(user, review.agent):
+        raise ApiError(404, "There is no such review.")
     assignee = None
     if body.assignee:
         assignee = reviews.reviewers().filter(username=body.assignee).first()

@@ -10,11 +10,11 @@ from django.utils import timezone
 from ninja import Router
 from ninja.responses import Status
 
-from assessments import actions
+from assessments import actions, scope
 from assessments.api.assessments import _get
 from assessments.api.core import ERRORS, ApiError, require
 from assessments.api.schemas import BoardPackIn, BoardPackOut
-from assessments.models import BoardPackJob
+from assessments.models import Agent, BoardPackJob
 from assessments.reports import exports
 from assessments.reports.board import FilterError
 from assessments.views.reports import BoardPackForm
@@ -42,7 +42,7 @@ def _download(data: bytes | Any, filename: str, content_type: str) -> HttpRespon
 def assessment_report(request: HttpRequest, slug: str, number: int) -> Any:
     """The assessment's PDF report (an approved one is the same file every time)."""
     user = require(request, "read", "assessments.view_assessment")
-    assessment = _get(slug, number)
+    assessment = _get(slug, number, user)
     issued = actions.issue_assessment_report(user, assessment, request=request)
     name = f"{assessment.agent.slug}-v{assessment.number}-{issued.record.document_id}.pdf"
     return _download(issued.pdf, name, "application/pdf")
@@ -65,10 +65,11 @@ def _job_out(job: BoardPackJob) -> dict[str, Any]:
     }
 
 
-def _job(job_id: int) -> BoardPackJob:
+def _job(job_id: int, user: Any) -> BoardPackJob:
     if not 0 < job_id < 2**63:
         raise ApiError(404, "There is no such board pack.")
-    return get_object_or_404(BoardPackJob.objects.select_related("report").defer("pdf"), pk=job_id)
+    jobs = scope.readable_packs(BoardPackJob.objects.all(), user)
+    return get_object_or_404(jobs.select_related("report").defer("pdf"), pk=job_id)
 
 
 @router.post("/board-packs", response={202: BoardPackOut, **ERRORS}, url_name="board_pack_create")
@@ -77,7 +78,7 @@ def create_board_pack(request: HttpRequest, body: BoardPackIn) -> Any:
     board's readers) may ask too, so a ``read`` token is enough."""
     user = require(request, "read", "assessments.add_boardpackjob")
     data = {k: ("" if v is None else str(v)) for k, v in body.dict().items()}
-    form = BoardPackForm(data)
+    form = BoardPackForm(data, user=user)
     if not form.is_valid():
         errors = [
             {"location": f"body.{name}" if name != "__all__" else "body", "message": str(m)}
@@ -89,13 +90,13 @@ def create_board_pack(request: HttpRequest, body: BoardPackIn) -> Any:
         job = actions.request_board_pack(user, form.params(), request=request)
     except FilterError as error:
         raise ApiError(422, str(error)) from error
-    return Status(202, _job_out(_job(job.pk)))
+    return Status(202, _job_out(_job(job.pk, user)))
 
 
 @router.get("/board-packs/{job_id}", response={200: BoardPackOut, **ERRORS}, url_name="board_pack")
 def board_pack(request: HttpRequest, job_id: int) -> Any:
-    require(request, "read", "assessments.view_boardpackjob")
-    return _job_out(_job(job_id))
+    user = require(request, "read", "assessments.view_boardpackjob")
+    return _job_out(_job(job_id, user))
 
 
 @router.get(
@@ -105,10 +106,11 @@ def board_pack(request: HttpRequest, job_id: int) -> Any:
     url_name="board_pack_pdf",
 )
 def board_pack_pdf(request: HttpRequest, job_id: int) -> Any:
-    require(request, "read", "assessments.view_boardpackjob")
+    user = require(request, "read", "assessments.view_boardpackjob")
     if not 0 < job_id < 2**63:
         raise ApiError(404, "There is no such board pack.")
-    job = get_object_or_404(BoardPackJob.objects.select_related("report"), pk=job_id)
+    jobs = scope.readable_packs(BoardPackJob.objects.all(), user)
+    job = get_object_or_404(jobs.select_related("report"), pk=job_id)
     if job.state != BoardPackJob.State.DONE or not job.pdf:
         raise ApiError(409, f"The board pack is not ready yet ({job.get_state_display()}).")
     stamp = timezone.localdate(job.finished_at or job.created_at).isoformat()
@@ -124,9 +126,10 @@ def board_pack_pdf(request: HttpRequest, job_id: int) -> Any:
 )
 def export_inventory(request: HttpRequest) -> Any:
     """The inventory, as the Reports page exports it."""
-    require(request, "read", "assessments.view_assessment")
+    user = require(request, "read", "assessments.view_assessment")
     today = timezone.localdate()
-    lines = exports.csv_lines(exports.INVENTORY_HEADER, exports.inventory_rows(today))
+    agents = scope.readable(Agent.objects.all(), user)
+    lines = exports.csv_lines(exports.INVENTORY_HEADER, exports.inventory_rows(today, agents))
     return _download(lines, f"agent-inventory-{today.isoformat()}.csv", "text/csv; charset=utf-8")
 
 
@@ -137,7 +140,8 @@ def export_inventory(request: HttpRequest) -> Any:
     url_name="export_assessments",
 )
 def export_assessments(request: HttpRequest) -> Any:
-    require(request, "read", "assessments.view_assessment")
-    lines = exports.csv_lines(exports.ASSESSMENT_HEADER, exports.assessment_rows())
+    user = require(request, "read", "assessments.view_assessment")
+    agents = scope.readable(Agent.objects.all(), user)
+    lines = exports.csv_lines(exports.ASSESSMENT_HEADER, exports.assessment_rows(agents))
     name = f"assessments-{timezone.localdate().isoformat()}.csv"
     return _download(lines, name, "text/csv; charset=utf-8")

@@ -28,6 +28,7 @@ from .common import (
     Proposal,
     load_path,
     parse_bytes,
+    redact,
 )
 from .drift import differences
 from .rules import RULE_SENTENCES, sentence
@@ -47,6 +48,13 @@ PRINCIPAL_REQUIRED = frozenset({"aws", "kubernetes", "gcp"})
 class UnknownKind(ValueError):
     def __init__(self, kind: str):
         super().__init__(f"Unknown evidence kind {kind!r}; allowed kinds: {', '.join(KINDS)}.")
+
+
+def stored_bytes(kind: str, file: EvidenceFile, data: bytes) -> tuple[bytes, int]:
+    """What to keep of an uploaded file: its bytes with literal secrets replaced (see
+    :func:`.common.redact`), and how many were; the bytes as uploaded when there is none."""
+    redacted, count = redact(file, named=kind == "mcp")
+    return (data, 0) if redacted is None else (redacted, count)
 
 
 def analyse(

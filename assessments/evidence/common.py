@@ -276,3 +276,102 @@ def walk_documents(files: Sequence[EvidenceFile]) -> Iterator[tuple[EvidenceFile
 
 def dumps(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False)
+
+
+# -- secrets in evidence -----------------------------------------------------------------
+
+SECRET_NAME = re.compile(
+    r"(token|secret|passw(or)?d|api[-_]?key|access[-_]?key|private[-_]?key|credential|"
+    r"auth|bearer|session|cookie|^key$|_key$)",
+    re.IGNORECASE,
+)
+# Well-known credential shapes, whatever the variable is called.
+SECRET_VALUE = re.compile(
+    r"^(bearer\s+\S{8,}|basic\s+\S{8,}|gh[pousr]_[A-Za-z0-9]{20,}|github_pat_\w{20,}|"
+    r"sk-[A-Za-z0-9_-]{16,}|xox[abposr]-[A-Za-z0-9-]{10,}|AKIA[0-9A-Z]{16}|glpat-[\w-]{20,}|"
+    r"AIza[0-9A-Za-z_-]{35})",
+    re.IGNORECASE,
+)
+# A reference to a secret kept elsewhere, not the secret: ${VAR}, $VAR, ${input:x}, {{ x }}.
+REFERENCE = re.compile(r"^\s*(\$\{[^}]+\}|\$[A-Za-z_][A-Za-z0-9_]*|\{\{[^}]+\}\})\s*$")
+# A URL with a password in it: postgresql://user:secret@host/db
+URL_PASSWORD = re.compile(r"^[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@", re.IGNORECASE)
+PLACEHOLDER = re.compile(r"^(<[^>]*>|x+|\*+|changeme|your[-_ ].*|\.\.\.|)$", re.IGNORECASE)
+
+
+def is_secret(name: str, value: Any) -> bool:
+    """A literal secret in a variable or header called ``name`` (not a reference to one)."""
+    if not isinstance(value, str):
+        return False
+    text = value.strip()
+    if REFERENCE.match(text) or PLACEHOLDER.match(text):
+        return False
+    if "${" in text or "{{" in text:  # "Bearer ${TOKEN}": the secret itself lives elsewhere
+        return False
+    if SECRET_VALUE.match(text) or URL_PASSWORD.match(text):
+        return True
+    return bool(SECRET_NAME.search(name)) and len(text) >= 8
+
+
+# Fields that hold a credential whatever the document is (a key file, an app's secret).
+SECRET_FIELDS = frozenset(
+    {
+        "privatekey",
+        "clientsecret",
+        "secretaccesskey",
+        "sessiontoken",
+        "password",
+        "secrettext",
+        "accesstoken",
+        "refreshtoken",
+    }
+)
+REDACTED = "[redacted before storing: {n} characters]"
+
+
+def redact(file: EvidenceFile, *, named: bool = False) -> tuple[bytes | None, int]:
+    """The file's documents with literal secrets replaced, as bytes to store, and how
+    many were replaced; (None, 0) when there is none (store the upload as it is). Well-
+    known credential shapes and credential fields anywhere, a Kubernetes Secret's values,
+    and with ``named`` (MCP configurations) every ``env`` or ``headers`` value that
+    ``is_secret`` by its name. Analysis reads the parsed documents, not what is stored."""
+    count = 0
+
+    def hide(value: str) -> str:
+        nonlocal count
+        count += 1
+        return REDACTED.format(n=len(value))
+
+    def walk(node: Any, key: str = "", parent: str = "") -> Any:
+        if isinstance(node, dict):
+            secret_object = node.get("kind") == "Secret"
+            out = {}
+            for k, v in node.items():
+                name = str(k)
+                if secret_object and name in ("data", "stringData") and isinstance(v, dict):
+                    out[k] = {dk: hide(str(dv)) if dv else dv for dk, dv in v.items()}
+                else:
+                    out[k] = walk(v, name, key)
+            return out
+        if isinstance(node, list):
+            return [walk(v, key, parent) for v in node]
+        if isinstance(node, str) and node.strip():
+            text = node.strip()
+            reference = bool(REFERENCE.match(text) or "${" in text or "{{" in text)
+            if not reference and (
+                SECRET_VALUE.match(text)
+                or URL_PASSWORD.match(text)
+                or re.sub(r"[-_]", "", key).lower() in SECRET_FIELDS
+                or (named and parent in ("env", "headers") and is_secret(key, node))
+            ):
+                return hide(node)
+        return node
+
+    documents = [walk(d) for d in file.documents]
+    if not count:
+        return None, 0
+    if len(documents) == 1:
+        data = orjson.dumps(documents[0], option=orjson.OPT_INDENT_2, default=str)
+    else:
+        data = yaml.safe_dump_all(documents, sort_keys=False, allow_unicode=True).encode()
+    return data, count

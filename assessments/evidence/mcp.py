@@ -9,30 +9,11 @@ loopback, private or link-local address, ends in ``.local`` or ``.internal``, or
 from __future__ import annotations
 
 import ipaddress
-import re
 import urllib.parse
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from .common import Evidence, EvidenceError, EvidenceFile, Proposals
-
-SECRET_NAME = re.compile(
-    r"(token|secret|passw(or)?d|api[-_]?key|access[-_]?key|private[-_]?key|credential|"
-    r"auth|bearer|session|cookie|^key$|_key$)",
-    re.IGNORECASE,
-)
-# Well-known credential shapes, whatever the variable is called.
-SECRET_VALUE = re.compile(
-    r"^(bearer\s+\S{8,}|basic\s+\S{8,}|gh[pousr]_[A-Za-z0-9]{20,}|github_pat_\w{20,}|"
-    r"sk-[A-Za-z0-9_-]{16,}|xox[abposr]-[A-Za-z0-9-]{10,}|AKIA[0-9A-Z]{16}|glpat-[\w-]{20,}|"
-    r"AIza[0-9A-Za-z_-]{35})",
-    re.IGNORECASE,
-)
-# A reference to a secret kept elsewhere, not the secret: ${VAR}, $VAR, ${input:x}, {{ x }}.
-REFERENCE = re.compile(r"^\s*(\$\{[^}]+\}|\$[A-Za-z_][A-Za-z0-9_]*|\{\{[^}]+\}\})\s*$")
-# A URL with a password in it: postgresql://user:secret@host/db
-URL_PASSWORD = re.compile(r"^[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@", re.IGNORECASE)
-PLACEHOLDER = re.compile(r"^(<[^>]*>|x+|\*+|changeme|your[-_ ].*|\.\.\.|)$", re.IGNORECASE)
+from .common import Evidence, EvidenceError, EvidenceFile, Proposals, is_secret
 
 
 def is_internal(host: str, internal_domains: Iterable[str]) -> bool:
@@ -52,19 +33,6 @@ def is_internal(host: str, internal_domains: Iterable[str]) -> bool:
         if domain and (host == domain or host.endswith("." + domain)):
             return True
     return False
-
-
-def _is_secret(name: str, value: Any) -> bool:
-    if not isinstance(value, str):
-        return False
-    text = value.strip()
-    if REFERENCE.match(text) or PLACEHOLDER.match(text):
-        return False
-    if "${" in text or "{{" in text:  # "Bearer ${TOKEN}": the secret itself lives elsewhere
-        return False
-    if SECRET_VALUE.match(text) or URL_PASSWORD.match(text):
-        return True
-    return bool(SECRET_NAME.search(name)) and len(text) >= 8
 
 
 def servers(files: Sequence[EvidenceFile]) -> list[tuple[str, dict[str, Any], str, str]]:
@@ -109,7 +77,7 @@ def analyse(files: Sequence[EvidenceFile], internal_domains: Iterable[str] = ())
             if not isinstance(values, dict):
                 continue
             for var, value in values.items():
-                if _is_secret(str(var), value):
+                if is_secret(str(var), value):
                     secrets.append(
                         Evidence(
                             file,

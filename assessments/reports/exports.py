@@ -129,8 +129,9 @@ def _gaps(controls: list[dict[str, Any]] | None) -> list[str]:
     return [c["id"] for c in controls or [] if c.get("status") == "gap"]
 
 
-def inventory_rows(today: dt.date | None = None) -> Iterator[list[Any]]:
-    """One row per agent (retired ones too, with their status), by name."""
+def inventory_rows(today: dt.date | None = None, agents: Any = None) -> Iterator[list[Any]]:
+    """One row per agent (of ``agents``, an Agent queryset, when given; retired ones too,
+    with their status), by name."""
     today = today or timezone.localdate()
     systems: dict[int, list[str]] = defaultdict(list)
     for agent_id, name, access in System.objects.order_by("name").values_list(
@@ -169,7 +170,7 @@ def inventory_rows(today: dt.date | None = None) -> Iterator[list[Any]]:
         .iterator(chunk_size=CHUNK)
     }
     agents = (
-        portfolio.agents_for_list(Agent.objects.all(), today)
+        portfolio.agents_for_list(Agent.objects.all() if agents is None else agents, today)
         .order_by("name", "pk")
         .values(
             "pk",
@@ -230,11 +231,16 @@ def inventory_rows(today: dt.date | None = None) -> Iterator[list[Any]]:
         ]
 
 
-def assessment_rows() -> Iterator[list[Any]]:
+def assessment_rows(agents: Any = None) -> Iterator[list[Any]]:
     """One row per assessment version, by agent then version. Drafts and returned
     versions have no frozen decision yet, so their decision columns are empty."""
     rows = (
-        Assessment.objects.order_by("agent__name", "agent_id", "number")
+        (
+            Assessment.objects.all()
+            if agents is None
+            else Assessment.objects.filter(agent__in=agents)
+        )
+        .order_by("agent__name", "agent_id", "number")
         .values(
             "agent__slug",
             "agent__name",

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from functools import wraps
 
+from allauth.account import views as allauth_views
 from allauth.account.internal import stagekit
 from allauth.account.views import LoginView
 from allauth.mfa.base import views as mfa_views
+from allauth.mfa.webauthn import views as webauthn_views
 from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
@@ -121,7 +124,7 @@ def password_change(request: HttpRequest) -> HttpResponseBase:
             {"sso_name": settings.OIDC_PROVIDER_NAME},
             status=403,
         )
-    return _password_change(request)
+    return _locked_password_change(request)
 
 
 def _attempt_locked(
@@ -150,3 +153,32 @@ def mfa_authenticate(request: HttpRequest) -> HttpResponseBase:
         return mfa_views.authenticate(request)  # allauth sends them back to sign in
     name = f"{login.user.get_username()} (second factor)"
     return _attempt_locked(name, request, mfa_views.authenticate)
+
+
+def _locked_when_signed_in(
+    view: Callable[..., HttpResponseBase], label: str
+) -> Callable[..., HttpResponseBase]:
+    """``view`` (a form that checks the signed-in person's password or second factor)
+    under the same lock as a sign-in: whoever holds a session cannot guess them without
+    limit. Five wrong answers lock (person, address) for LOGIN_LOCKOUT_SECONDS."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponseBase:
+        if request.method != "POST" or not request.user.is_authenticated:
+            return view(request, *args, **kwargs)
+        name = f"{request.user.get_username()} ({label})"
+        return _attempt_locked(name, request, lambda r: view(r, *args, **kwargs))
+
+    return wrapped
+
+
+# allauth asks for the password or a second factor again before a factor is added or
+# removed; Django's password change asks for the old password.
+reauthenticate = _locked_when_signed_in(allauth_views.reauthenticate, "reauthentication")
+mfa_reauthenticate = _locked_when_signed_in(mfa_views.reauthenticate, "reauthentication")
+mfa_reauthenticate_webauthn = _locked_when_signed_in(
+    webauthn_views.reauthenticate_webauthn, "reauthentication"
+)
+
+
+_locked_password_change = _locked_when_signed_in(_password_change, "password change")

@@ -5,11 +5,11 @@ from typing import Any
 from django.contrib import messages
 from django.db.models import Prefetch
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from assessments import actions, portfolio, reviews
+from assessments import actions, portfolio, reviews, scope
 from assessments import rows as rows_for_page
 from assessments.forms import (
     AgentFilterForm,
@@ -28,6 +28,7 @@ from assessments.views.common import (
     paginate_by_id,
     parse_version,
     query_without,
+    scoped_agent,
 )
 
 
@@ -37,7 +38,7 @@ def agent_list(request: HtmxHttpRequest) -> HttpResponse:
     data = request.GET.copy()
     if "status" not in data:
         data["status"] = "active"
-    form = AgentFilterForm(data)
+    form = AgentFilterForm(data, user=request.user)
     today = timezone.localdate()
     agents, sort = form.apply(
         portfolio.agents_for_list(Agent.objects.for_rows(), today), request.user
@@ -64,13 +65,14 @@ def agent_list(request: HtmxHttpRequest) -> HttpResponse:
 @permission_required("assessments.view_agent")
 @require_GET
 def agent_detail(request: HtmxHttpRequest, slug: str) -> HttpResponse:
-    agent = get_object_or_404(
+    agent = scoped_agent(
+        request,
+        slug,
         Agent.objects.select_related("owner", "team").prefetch_related(
             "systems",
             Prefetch("links_out", queryset=AgentLink.objects.select_related("target")),
             Prefetch("links_in", queryset=AgentLink.objects.select_related("source")),
         ),
-        slug=slug,
     )
     assessments = list(
         Assessment.objects.filter(agent=agent)
@@ -91,6 +93,8 @@ def agent_detail(request: HtmxHttpRequest, slug: str) -> HttpResponse:
         "history": history(AuditEvent.objects.filter(agent=agent).order_by("-id")[:200])[:10],
         "evidence_uploads": EvidenceUpload.objects.filter(agent=agent).with_counts()[:10],
         "today": today,
+        "can_edit": scope.may_edit(request.user, agent),
+        "edit_refusal": scope.edit_refusal(request.user, agent) if scope.editing_scoped() else "",
     }
     return render(request, "assessments/agent_detail.html", context)
 
@@ -152,11 +156,11 @@ def _agent_form_page(
 
 
 def _save_agent(request: HtmxHttpRequest, agent: Agent | None) -> HttpResponse:
-    form = AgentForm(request.POST, instance=agent or Agent())
+    form = AgentForm(request.POST, instance=agent or Agent(), user=request.user)
     if (rows := _rows_action(request)) is not None:
         # A row was added or removed without JavaScript: show the form again, unsaved.
         data = _rebuilt_post(request, *rows)
-        form = AgentForm(data, instance=agent or Agent())
+        form = AgentForm(data, instance=agent or Agent(), user=request.user)
         systems = SystemFormSet(data, prefix="systems")
         links = LinkFormSet(data, prefix="links", agent=agent)
         return _agent_form_page(request, agent, form=form, systems=systems, links=links)
@@ -213,18 +217,18 @@ def _save_agent(request: HtmxHttpRequest, agent: Agent | None) -> HttpResponse:
 def agent_create(request: HtmxHttpRequest) -> HttpResponse:
     if request.method == "POST":
         return _save_agent(request, None)
-    return _agent_form_page(request, None, form=AgentForm())
+    return _agent_form_page(request, None, form=AgentForm(user=request.user))
 
 
 @permission_required("assessments.change_agent")
 def agent_edit(request: HtmxHttpRequest, slug: str) -> HttpResponse:
-    agent = get_object_or_404(Agent.objects.select_related("owner", "team"), slug=slug)
+    agent = scoped_agent(request, slug, Agent.objects.select_related("owner", "team"), need="edit")
     if agent.is_retired:
         messages.warning(request, "This agent is retired. Reactivate it before editing.")
         return redirect(agent)
     if request.method == "POST":
         return _save_agent(request, agent)
-    return _agent_form_page(request, agent, form=AgentForm(instance=agent))
+    return _agent_form_page(request, agent, form=AgentForm(instance=agent, user=request.user))
 
 
 @permission_required("assessments.change_agent")
@@ -273,7 +277,7 @@ def agent_lookup(request: HtmxHttpRequest) -> HttpResponse:
         .replace("\x00", "")
         .strip()[:100]
     )  # PostgreSQL refuses NUL in text
-    matches = Agent.objects.active()
+    matches = scope.readable(Agent.objects.active(), request.user)
     if term:
         matches = matches.search(term)
     rows = matches.order_by("name").values_list("slug", "name")[:20]
@@ -285,7 +289,7 @@ def agent_lookup(request: HtmxHttpRequest) -> HttpResponse:
 def agent_retire(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     """GET asks for confirmation on a page of its own (not the browser's confirm());
     POST retires."""
-    agent = get_object_or_404(Agent.objects.select_related("owner", "team"), slug=slug)
+    agent = scoped_agent(request, slug, Agent.objects.select_related("owner", "team"), need="edit")
     if request.method == "GET":
         if agent.is_retired:
             messages.info(request, f"{agent.name} is already retired.")
@@ -307,7 +311,7 @@ def agent_retire(request: HtmxHttpRequest, slug: str) -> HttpResponse:
 @permission_required("assessments.change_agent")
 @require_POST
 def agent_reactivate(request: HtmxHttpRequest, slug: str) -> HttpResponse:
-    agent = get_object_or_404(Agent, slug=slug)
+    agent = scoped_agent(request, slug, need="edit")
     try:
         actions.reactivate_agent(request.user, agent, request=request)
         messages.success(request, f"{agent.name} is active again and due for a review.")

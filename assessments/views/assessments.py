@@ -8,16 +8,21 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from assessments import actions, decisions, engine, provenance, reviews
+from assessments import actions, decisions, engine, provenance, reviews, scope
 from assessments.forms import BoundedDateField
-from assessments.models import Agent, Assessment, AuditEvent, GapException
+from assessments.models import Assessment, AuditEvent, GapException
 from assessments.presentation import display_value, history, panel_context
 from assessments.roles import permission_required
-from assessments.views.common import MISSING_VERSION, HtmxHttpRequest, parse_version
+from assessments.views.common import (
+    MISSING_VERSION,
+    HtmxHttpRequest,
+    parse_version,
+    scoped_agent,
+)
 from assessments.views.wizard import WizardState, _get_assessment
 
 
@@ -77,7 +82,7 @@ def _exception_subjects(
 @permission_required("assessments.view_assessment")
 @require_GET
 def assessment_detail(request: HtmxHttpRequest, slug: str, number: int) -> HttpResponse:
-    assessment = _get_assessment(slug, number)
+    assessment = _get_assessment(slug, number, request)
     return render(
         request, "assessments/assessment_detail.html", _detail_context(request, assessment)
     )
@@ -136,6 +141,7 @@ def _detail_context(
         "sections": sections,
         "can_review": can_review,
         "why_not_review": why_not,
+        "can_edit": scope.may_edit(request.user, assessment.agent),
         "can_approve": can_approve,
         "why_not_approve": why_not_approve,
         "approve_form": extra.pop("approve_form", None)
@@ -181,7 +187,7 @@ def _needs_exception(
 @permission_required("assessments.review_assessment")
 @require_POST
 def assessment_decide(request: HtmxHttpRequest, slug: str, number: int) -> HttpResponse:
-    assessment = _get_assessment(slug, number)
+    assessment = _get_assessment(slug, number, request, need="decide")
     decision = request.POST.get("decision")
     if decision not in ("approve", "return"):
         return HttpResponse("Choose approve or return.", status=400)
@@ -272,7 +278,7 @@ def _control_titles(assessment: Assessment) -> dict[str, str]:
 @permission_required("assessments.view_assessment")
 @require_GET
 def assessment_compare(request: HtmxHttpRequest, slug: str) -> HttpResponse:
-    agent = get_object_or_404(Agent, slug=slug)
+    agent = scoped_agent(request, slug)
     versions = list(
         Assessment.objects.filter(agent=agent)
         .select_related("agent", "catalogue")

@@ -5,6 +5,7 @@ from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from assessments import scope
 from assessments.audit import verify_chain
 from assessments.forms import BoundedDateField
 from assessments.models import AuditEvent
@@ -37,7 +38,7 @@ class AuditFilterForm(forms.Form):
 @require_GET
 def audit_list(request: HtmxHttpRequest) -> HttpResponse:
     form = AuditFilterForm(request.GET)
-    events = AuditEvent.objects.all()
+    events = scope.readable_events(AuditEvent.objects.all(), request.user)
     if form.is_valid():
         f = form.cleaned_data
         if f["actor"]:

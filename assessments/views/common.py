@@ -5,8 +5,12 @@ from urllib.parse import urlencode
 
 from django.core.paginator import Page, Paginator
 from django.db.models import Count, Window
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
+from django.shortcuts import get_object_or_404
 from django_htmx.middleware import HtmxDetails
+
+from assessments import scope
+from assessments.models import Agent
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -114,3 +118,28 @@ MISSING_VERSION = (
 def parse_version(request: HttpRequest) -> int | None:
     """The ``lock_version`` a form was based on, or None when missing or unreadable."""
     return parse_id(request.POST.get("lock_version"))
+
+
+def scoped_agent(
+    request: HttpRequest, slug: str, queryset: Any = None, *, need: str = "read"
+) -> Any:
+    """The agent of ``slug`` if the person may ``need`` ("read", "edit" or "decide") it.
+
+    Not found when their teams do not cover it and reading is team-scoped (it does not
+    exist for them); refused (403, audited) when they may read it but not edit or decide.
+    """
+    agent = get_object_or_404(
+        queryset if queryset is not None else Agent.objects.select_related("team"), slug=slug
+    )
+    check_scope(request, agent, need)
+    return agent
+
+
+def check_scope(request: HttpRequest, agent: Any, need: str = "read") -> None:
+    """``scoped_agent``'s check, for an agent already loaded."""
+    if not scope.may_read(request.user, agent):
+        raise Http404("No agent here.")
+    if need == "edit":
+        scope.require_edit(request.user, agent)
+    elif need == "decide":
+        scope.require_decide(request.user, agent)

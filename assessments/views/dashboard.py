@@ -10,7 +10,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from assessments import charts, inbox, portfolio, reviews, rows
+from assessments import charts, inbox, portfolio, reviews, rows, scope
+from assessments.models import Agent
 from assessments.roles import permission_required
 
 CLASS_SERIES = {
@@ -30,7 +31,11 @@ def _url(name: str, **query: object) -> str:
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
     today = timezone.localdate()
-    figures = portfolio.dashboard_figures(today)
+    # Someone who reads only their teams sees their teams' figures (scope.py).
+    scoped = not scope.reads_all(request.user)
+    figures = portfolio.dashboard_figures(
+        today, scope.readable(Agent.objects.all(), request.user) if scoped else None
+    )
     matrix = figures.matrix
     states = figures.states
     assessment_states = figures.assessment_states
@@ -121,6 +126,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "expiring_total": figures.expiring_total,
         "reclassified": reclassified,
         "inbox_trays": inbox.trays(request.user),
+        "scoped_teams": list(scope.readable_teams(request.user)) if scoped else None,
     }
     return render(request, "assessments/dashboard.html", context)
 

@@ -6,7 +6,10 @@ from django.templatetags.static import static
 
 
 def forbidden(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return render(request, "403.html", status=403)
+    from assessments.scope import OutOfTeam
+
+    team_refusal = str(exception) if isinstance(exception, OutOfTeam) else ""
+    return render(request, "403.html", {"team_refusal": team_refusal}, status=403)
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

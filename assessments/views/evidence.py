@@ -17,14 +17,14 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from assessments import actions, decisions, evidence
+from assessments import actions, decisions, evidence, scope
 from assessments.evidence.common import MAX_BYTES
 from assessments.forms import EvidenceUploadForm, ProposalDecisionForm
 from assessments.middleware import accepts_upload
 from assessments.models import Agent, Assessment, EvidenceFile, EvidenceProposal, EvidenceUpload
 from assessments.presentation import display_value, panel_context
-from assessments.roles import has_role, permission_required
-from assessments.views.common import HtmxHttpRequest
+from assessments.roles import permission_required
+from assessments.views.common import HtmxHttpRequest, check_scope, scoped_agent
 from assessments.views.wizard import WizardState
 
 
@@ -45,7 +45,7 @@ MAX_FILES_BYTES = 4 * MAX_BYTES
 @accepts_upload(MAX_FILES_BYTES)
 @permission_required("assessments.change_assessment")
 def evidence_add(request: HtmxHttpRequest, slug: str) -> HttpResponse:
-    agent = get_object_or_404(Agent.objects.select_related("owner", "team"), slug=slug)
+    agent = scoped_agent(request, slug, Agent.objects.select_related("owner", "team"), need="edit")
     draft = _draft(agent)
     if request.method == "POST":
         form = EvidenceUploadForm(request.POST, request.FILES)
@@ -120,7 +120,7 @@ def _read_capped(uploaded: Any) -> bytes:
 
 def _get_upload(slug: str, pk: int) -> EvidenceUpload:
     return get_object_or_404(
-        EvidenceUpload.objects.select_related("agent", "uploaded_by").prefetch_related(
+        EvidenceUpload.objects.select_related("agent__team", "uploaded_by").prefetch_related(
             Prefetch("files", queryset=EvidenceFile.objects.defer("content")),
             Prefetch(
                 "proposals",
@@ -169,7 +169,8 @@ def _detail_context(
         "files": list(upload.files.all()),
         "rows": _proposal_rows(upload, draft),
         "draft": draft,
-        "can_decide": has_role(request.user, "assessor") and draft is not None,
+        "can_decide": scope.may_edit(request.user, upload.agent) and draft is not None,
+        "can_edit": scope.may_edit(request.user, upload.agent),
         **extra,
     }
     if draft is not None:
@@ -181,6 +182,7 @@ def _detail_context(
 @permission_required("assessments.view_agent")
 def evidence_detail(request: HtmxHttpRequest, slug: str, pk: int) -> HttpResponse:
     upload = _get_upload(slug, pk)
+    check_scope(request, upload.agent)
     return render(request, "assessments/evidence_detail.html", _detail_context(request, upload))
 
 
@@ -188,6 +190,7 @@ def evidence_detail(request: HtmxHttpRequest, slug: str, pk: int) -> HttpRespons
 @require_POST
 def proposal_decide(request: HtmxHttpRequest, slug: str, pk: int, proposal: int) -> HttpResponse:
     upload = _get_upload(slug, pk)
+    check_scope(request, upload.agent, "edit")
     found = next((p for p in upload.proposals.all() if p.pk == proposal), None)
     if found is None:
         return HttpResponse("No such proposal.", status=404)

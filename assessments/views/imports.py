@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import base64
 import secrets
+from typing import Any
 
 from django import forms
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 
-from assessments import actions, imports
+from assessments import actions, imports, scope
+from assessments.forms import team_field
 from assessments.models import Team
 from assessments.roles import permission_required
 from assessments.views.common import HtmxHttpRequest
@@ -41,13 +43,15 @@ class ImportForm(forms.Form):
         help_text="Manifests do not name a team; agents they create join this one.",
     )
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.fields["team"].widget.attrs["class"] = "form-select"
+    def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Only teams whose agents they may create (scope.py).
+        team = team_field(self, scope.editable_teams(user) if user is not None else None)
+        team.widget.attrs["class"] = "form-select"
 
 
 def _page(request: HtmxHttpRequest, *, status: int = 200, **context: object) -> HttpResponse:
-    context.setdefault("form", ImportForm())
+    context.setdefault("form", ImportForm(user=request.user))
     return render(request, "assessments/agent_import.html", context, status=status)
 
 
@@ -58,7 +62,7 @@ def agent_import(request: HtmxHttpRequest) -> HttpResponse:
         return _page(request)
     if "apply" in request.POST:
         return _apply(request)
-    form = ImportForm(request.POST, request.FILES)
+    form = ImportForm(request.POST, request.FILES, user=request.user)
     if not form.is_valid():
         return _page(request, form=form, status=422)
     upload = form.cleaned_data["file"]
@@ -69,7 +73,11 @@ def agent_import(request: HtmxHttpRequest) -> HttpResponse:
     team = form.cleaned_data["team"].slug if form.cleaned_data.get("team") else ""
     is_zip = data.startswith(b"PK\x03\x04")
     try:
-        plan = imports.plan_zip(data, team) if is_zip else imports.plan_csv(data)
+        plan = (
+            imports.plan_zip(data, team, request.user)
+            if is_zip
+            else imports.plan_csv(data, request.user)
+        )
     except imports.ImportError_ as error:
         form.add_error("file", str(error))
         return _page(request, form=form, status=422)
@@ -91,7 +99,11 @@ def _apply(request: HtmxHttpRequest) -> HttpResponse:
         messages.error(request, "That preview has expired. Upload the file again.")
         return redirect("assessments:agent_import")
     data = base64.b64decode(stored["data"])
-    plan = imports.plan_zip(data, stored["team"]) if stored["zip"] else imports.plan_csv(data)
+    plan = (
+        imports.plan_zip(data, stored["team"], request.user)
+        if stored["zip"]
+        else imports.plan_csv(data, request.user)
+    )
     if plan.fingerprint() != stored["fingerprint"]:
         # The inventory changed since the preview: show what the file would do now.
         stored["fingerprint"] = plan.fingerprint()

@@ -9,16 +9,17 @@ from typing import Any, cast
 
 from django import forms
 from django.contrib import messages
-from django.http import HttpResponse, StreamingHttpResponse
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import reswap, retarget
 
-from assessments import actions
-from assessments.forms import BoundedDateField
+from assessments import actions, scope
+from assessments.forms import BoundedDateField, team_field
 from assessments.middleware import accepts_upload, polled
-from assessments.models import BoardPackJob, Classification, ReportRecord, Team, Tier
+from assessments.models import Agent, BoardPackJob, Classification, ReportRecord, Team, Tier
 from assessments.reports import exports
 from assessments.reports.board import (
     DEFAULT_PERIOD_DAYS,
@@ -79,6 +80,17 @@ class BoardPackForm(forms.Form):
         label="Decision recorded",
         help_text="Printed in the sign-off block on the last page.",
     )
+
+    def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if user is not None and not scope.reads_all(user):
+            # A team-scoped reader's pack covers one of their teams (scope.py).
+            team = team_field(self, scope.readable_teams(user))
+            team.required = True
+            team.empty_label = None
+            team.help_text = "You read only your teams' agents, so a pack covers one of them."
+            team.error_messages["required"] = "Choose one of your teams."
+            team.error_messages["invalid_choice"] = "Choose one of your teams."
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -157,20 +169,31 @@ def _job_context(job: BoardPackJob) -> dict[str, Any]:
     return {"job": _annotate(job, dict(Team.objects.values_list("slug", "name")))}
 
 
+def _readable_packs(request: HttpRequest) -> Any:
+    return scope.readable_packs(BoardPackJob.objects.all(), request.user)
+
+
 def _index_context(request: HtmxHttpRequest, **extra: Any) -> dict[str, Any]:
     team_names = dict(Team.objects.values_list("slug", "name"))
     jobs = list(
-        BoardPackJob.objects.select_related("requested_by", "report").defer("pdf")[:RECENT_JOBS]
+        _readable_packs(request).select_related("requested_by", "report").defer("pdf")[:RECENT_JOBS]
     )
     for job in jobs:
         _annotate(job, team_names)
+    readable = ReportRecord.objects.all()
+    if not scope.reads_all(request.user):
+        teams = scope.readable_teams(request.user)
+        readable = readable.filter(
+            Q(assessment__agent__team__in=teams)
+            | Q(
+                assessment__isnull=True, params__team__in=list(teams.values_list("slug", flat=True))
+            )
+        )
     records = list(
-        ReportRecord.objects.select_related("assessment__agent", "created_by").defer("pdf")[
-            :RECENT_RECORDS
-        ]
+        readable.select_related("assessment__agent", "created_by").defer("pdf")[:RECENT_RECORDS]
     )
     return {
-        "board_form": extra.pop("board_form", None) or BoardPackForm(),
+        "board_form": extra.pop("board_form", None) or BoardPackForm(user=request.user),
         "verify_form": extra.pop("verify_form", None) or VerifyForm(),
         "jobs": jobs,
         "records": records,
@@ -189,7 +212,7 @@ def reports(request: HtmxHttpRequest) -> HttpResponse:
 @permission_required("assessments.add_boardpackjob")
 @require_POST
 def board_pack_request(request: HtmxHttpRequest) -> HttpResponse:
-    form = BoardPackForm(request.POST)
+    form = BoardPackForm(request.POST, user=request.user)
     if form.is_valid():
         try:
             job = actions.request_board_pack(request.user, form.params(), request=request)
@@ -215,7 +238,7 @@ def board_pack_request(request: HtmxHttpRequest) -> HttpResponse:
 @require_GET
 def board_pack_status(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     job = get_object_or_404(
-        BoardPackJob.objects.select_related("requested_by", "report").defer("pdf"), pk=pk
+        _readable_packs(request).select_related("requested_by", "report").defer("pdf"), pk=pk
     )
     template = "reports/job.html#job" if request.htmx else "reports/job.html"
     return render(request, template, _job_context(job))
@@ -224,7 +247,7 @@ def board_pack_status(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @permission_required("assessments.view_boardpackjob")
 @require_GET
 def board_pack_download(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    job = get_object_or_404(BoardPackJob.objects.select_related("report"), pk=pk)
+    job = get_object_or_404(_readable_packs(request).select_related("report"), pk=pk)
     if job.state != BoardPackJob.State.DONE or not job.pdf:
         messages.info(request, "That board pack is not ready yet.")
         return redirect("assessments:board_pack_status", job.pk)
@@ -239,7 +262,7 @@ def board_pack_download(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 def board_pack_register(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """The register attached to a finished pack (every agent in scope), as its own file:
     read from the pack itself, so it is the same bytes the PDF carries."""
-    job = get_object_or_404(BoardPackJob.objects.select_related("report"), pk=pk)
+    job = get_object_or_404(_readable_packs(request).select_related("report"), pk=pk)
     if job.state != BoardPackJob.State.DONE or not job.pdf:
         messages.info(request, "That board pack is not ready yet.")
         return redirect("assessments:board_pack_status", job.pk)
@@ -287,7 +310,7 @@ def report_verify(request: HtmxHttpRequest) -> HttpResponse:
 @permission_required("assessments.view_assessment")
 @require_GET
 def assessment_report(request: HtmxHttpRequest, slug: str, number: int) -> HttpResponse:
-    assessment = _get_assessment(slug, number)
+    assessment = _get_assessment(slug, number, request)
     try:
         issued = actions.issue_assessment_report(request.user, assessment, request=request)
     except actions.RateLimitedError as limited:
@@ -318,12 +341,14 @@ def _csv_response(lines: Any, filename: str) -> HttpResponse:
 @require_GET
 def export_inventory(request: HtmxHttpRequest) -> HttpResponse:
     today = timezone.localdate()
-    lines = exports.csv_lines(exports.INVENTORY_HEADER, exports.inventory_rows(today))
+    agents = scope.readable(Agent.objects.all(), request.user)
+    lines = exports.csv_lines(exports.INVENTORY_HEADER, exports.inventory_rows(today, agents))
     return _csv_response(lines, f"agent-inventory-{today.isoformat()}.csv")
 
 
 @permission_required("assessments.view_assessment")
 @require_GET
 def export_assessments(request: HtmxHttpRequest) -> HttpResponse:
-    lines = exports.csv_lines(exports.ASSESSMENT_HEADER, exports.assessment_rows())
+    agents = scope.readable(Agent.objects.all(), request.user)
+    lines = exports.csv_lines(exports.ASSESSMENT_HEADER, exports.assessment_rows(agents))
     return _csv_response(lines, f"assessments-{timezone.localdate().isoformat()}.csv")

@@ -17,12 +17,19 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from assessments import actions, portfolio, reviews
+from assessments import actions, portfolio, reviews, scope
 from assessments import rows as rows_for_page
-from assessments.models import Agent, Review
+from assessments.models import Review
 from assessments.review_forms import QueueFilterForm
 from assessments.roles import permission_required
-from assessments.views.common import HtmxHttpRequest, paginate, parse_id, query_without
+from assessments.views.common import (
+    HtmxHttpRequest,
+    check_scope,
+    paginate,
+    parse_id,
+    query_without,
+    scoped_agent,
+)
 
 TEMPLATE = "assessments/queue.html"
 
@@ -43,9 +50,16 @@ def _queue_context(request: HtmxHttpRequest, **extra: Any) -> dict[str, Any]:
     form.is_valid()  # invalid values are dropped from cleaned_data and ignored
     data = form.cleaned_data
     queue = reviews.filter_queue(
-        Review.objects.in_queue(reviews.QUEUE_DAYS, today), data, request.user
+        scope.readable(
+            Review.objects.in_queue(reviews.QUEUE_DAYS, today), request.user, "agent__team"
+        ),
+        data,
+        request.user,
     )
-    narrowed = any(data.get(key) for key in reviews.QUEUE_FILTERS)
+    # Someone who reads only their teams sees their teams' counts, not the portfolio's.
+    narrowed = any(data.get(key) for key in reviews.QUEUE_FILTERS) or not scope.reads_all(
+        request.user
+    )
     # The whole queue's counts are the dashboard's, kept in the portfolio snapshot.
     counts = reviews.state_counts(queue, today) if narrowed else portfolio.queue_states(today)
     rows = reviews.for_rows(queue, today)
@@ -105,7 +119,8 @@ def _chosen_assignee(request: HtmxHttpRequest) -> tuple[Any, str | None]:
 @permission_required("assessments.change_review")
 @require_POST
 def queue_assign(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    review = get_object_or_404(Review.objects.select_related("agent"), pk=pk)
+    review = get_object_or_404(Review.objects.select_related("agent__team"), pk=pk)
+    check_scope(request, review.agent, "decide")
     assignee, error = _chosen_assignee(request)
     if error is None:
         try:
@@ -168,7 +183,7 @@ def queue_bulk_assign(request: HtmxHttpRequest) -> HttpResponse:
 @permission_required("assessments.add_assessment")
 @require_POST
 def planned_change_landed(request: HtmxHttpRequest, slug: str, change: str) -> HttpResponse:
-    agent = get_object_or_404(Agent, slug=slug)
+    agent = scoped_agent(request, slug, need="edit")
     try:
         actions.mark_planned_change_landed(request.user, agent, change, request=request)
     except actions.ActionError as error:

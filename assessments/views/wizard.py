@@ -12,16 +12,22 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import messages
-from django.http import Http404, HttpResponse, QueryDict
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import reswap, retarget
 
 from assessments import actions, decisions, engine, provenance
-from assessments.models import Agent, Assessment
+from assessments.models import Assessment
 from assessments.presentation import display_value, form_value, panel_context
 from assessments.roles import permission_required
-from assessments.views.common import MISSING_VERSION, HtmxHttpRequest, parse_version
+from assessments.views.common import (
+    MISSING_VERSION,
+    HtmxHttpRequest,
+    check_scope,
+    parse_version,
+    scoped_agent,
+)
 
 
 class AnswerParseError(ValueError):
@@ -32,8 +38,12 @@ class AnswerParseError(ValueError):
 NONE_CHOSEN = "none"
 
 
-def _get_assessment(slug: str, number: int) -> Assessment:
-    return get_object_or_404(
+def _get_assessment(
+    slug: str, number: int, request: HttpRequest | None = None, *, need: str = "read"
+) -> Assessment:
+    """The assessment; with ``request``, only if the person may ``need`` its agent
+    ("read", "edit" or "decide": see ``views.common.scoped_agent``)."""
+    assessment = get_object_or_404(
         Assessment.objects.select_related(
             "agent",
             "agent__owner",
@@ -46,6 +56,9 @@ def _get_assessment(slug: str, number: int) -> Assessment:
         agent__slug=slug,
         number=number,
     )
+    if request is not None:
+        check_scope(request, assessment.agent, need)
+    return assessment
 
 
 def parse_answer(question: engine.Question, data: QueryDict) -> Any:
@@ -240,7 +253,7 @@ def _editable_or_redirect(request: HtmxHttpRequest, assessment: Assessment) -> H
 @permission_required("assessments.add_assessment")
 @require_POST
 def assessment_start(request: HtmxHttpRequest, slug: str) -> HttpResponse:
-    agent = get_object_or_404(Agent, slug=slug)
+    agent = scoped_agent(request, slug, need="edit")
     try:
         assessment = actions.start_assessment(request.user, agent, request=request)
     except actions.ActionError as error:
@@ -263,7 +276,7 @@ def assessment_start(request: HtmxHttpRequest, slug: str) -> HttpResponse:
 @require_GET
 def wizard_resume(request: HtmxHttpRequest, slug: str, number: int) -> HttpResponse:
     """Back where the assessor left off: the last step they saved on."""
-    assessment = _get_assessment(slug, number)
+    assessment = _get_assessment(slug, number, request, need="edit")
     if (response := _editable_or_redirect(request, assessment)) is not None:
         return response
     step = assessment.current_step
@@ -277,7 +290,7 @@ def wizard_resume(request: HtmxHttpRequest, slug: str, number: int) -> HttpRespo
 
 @permission_required("assessments.change_assessment")
 def wizard_step(request: HtmxHttpRequest, slug: str, number: int, step: str) -> HttpResponse:
-    assessment = _get_assessment(slug, number)
+    assessment = _get_assessment(slug, number, request, need="edit")
     if (response := _editable_or_redirect(request, assessment)) is not None:
         return response
     state = WizardState(assessment)
@@ -395,7 +408,7 @@ def _conflict_rows(state: WizardState, conflict: actions.ConflictError) -> list[
 @require_POST
 def wizard_answer(request: HtmxHttpRequest, slug: str, number: int) -> HttpResponse:
     """htmx autosave of one question."""
-    assessment = _get_assessment(slug, number)
+    assessment = _get_assessment(slug, number, request, need="edit")
     if assessment.status not in Assessment.EDITABLE_STATUSES:
         return HttpResponse("This assessment is no longer a draft.", status=409)
     q = decisions.questionnaire(assessment.questionnaire_version)
@@ -441,7 +454,7 @@ def wizard_answer(request: HtmxHttpRequest, slug: str, number: int) -> HttpRespo
 @permission_required("assessments.change_assessment")
 def wizard_review(request: HtmxHttpRequest, slug: str, number: int) -> HttpResponse:
     """The last step: every answer, the decision, and the submit button."""
-    assessment = _get_assessment(slug, number)
+    assessment = _get_assessment(slug, number, request, need="edit")
     if (response := _editable_or_redirect(request, assessment)) is not None:
         return response
     state = WizardState(assessment)

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from assessments import actions, demo
+from assessments import actions, demo, scope
 from assessments.models import Agent, Assessment, AuditEvent, Review, Team
 from assessments.roles import sync_roles
 
@@ -23,8 +23,12 @@ class Command(BaseCommand):
         "existing records are left as they are."
     )
 
-    @transaction.atomic
     def handle(self, *args: Any, **options: Any) -> None:
+        # The demo plays its people's past work across teams: not limited by teams.
+        with scope.seeding(), transaction.atomic():
+            self._load()
+
+    def _load(self) -> None:
         sync_roles()
         User = get_user_model()
         users = {}
@@ -53,6 +57,11 @@ class Command(BaseCommand):
             slug: Team.objects.get_or_create(slug=slug, defaults={"name": name})[0]
             for slug, name in demo.TEAMS
         }
+        for username, slugs in demo.MEMBERSHIPS.items():
+            # Set once: a later change in the admin is kept.
+            if not Team.members.through.objects.filter(user=users[username]).exists():
+                for slug in slugs:
+                    teams[slug].members.add(users[username])
         actor = users["admin"]
         created_agents = 0
         for spec in demo.AGENTS:
