@@ -25,7 +25,7 @@ from django.utils.translation import get_language
 
 from assessments import reviews, scope
 from assessments.models import Assessment, System
-from assessments.presentation import stored_headline
+from assessments.presentation import stored_headline, words
 from assessments.templatetags.assessor import class_badge, tier_badge
 
 
@@ -325,9 +325,7 @@ def agent_rows(agents: Iterable[Any], today: dt.date) -> list[Any]:
     dates = _Dates()
     for agent in agents:
         agent.url = agent_url(agent.slug)
-        agent.owner_name = _full_name(
-            agent.owner_first_name, agent.owner_last_name, agent.owner_username
-        )
+        agent.owner_name = person(agent.owner)
         own = systems.get(agent.pk, [])
         agent.systems_shown = own[:_SYSTEMS_SHOWN]
         agent.systems_more = max(len(own) - _SYSTEMS_SHOWN, 0)
@@ -361,3 +359,40 @@ def _open_row(assessment: dict[str, Any], url: str) -> dict[str, Any]:
     else:
         row["words"] = _OPEN_WORDS.get(assessment["status"], "in draft")
     return row
+
+
+# --------------------------------------------------------------------------- the dashboard
+
+
+def dashboard_lists(gap_agents: list[Any], expiring: list[Any], reclassified: list[Any]) -> None:
+    """Prepare the dashboard's three short lists for their templates, in place: the
+    agents with the most gaps, the exceptions expiring soonest (``days_left`` set) and
+    the recent reclassifications (``prev_*`` set), each with its links, dates and words."""
+    detail_url = RowUrl("assessments:assessment_detail", "slug", "int")
+    agent_url = RowUrl("assessments:agent_detail", "slug")
+    compare_url = RowUrl("assessments:assessment_compare", "slug")
+    dates = _Dates()
+    for row in gap_agents:
+        row.url = escape(detail_url(row.slug, row.number))
+        row.tier_html = tier_badge(row.tier)
+        row.gap_badges = [(escape(control_id), escape(title)) for control_id, title in row.gaps]
+    for exception in expiring:
+        agent = exception.agent
+        left = exception.days_left
+        exception.url = escape(detail_url(agent.slug, exception.assessment.number))
+        exception.expires_iso, exception.expires_day, _ = dates(exception.expires_on)
+        exception.left_words = (
+            "last day" if left == 0 else f"{left} day{'s' if left != 1 else ''} left"
+        )
+        exception.subject_words = words(exception.subject, "subject")
+        exception.accepted_by_name = person(exception.accepted_by)
+    for a in reclassified:
+        slug = a.agent.slug
+        a.url = escape(agent_url(slug))
+        a.compare_url = escape(f"{compare_url(slug)}?from={a.prev_number}&to={a.number}")
+        # Two badges, each safe markup already.
+        a.before_html = SafeString(f"{class_badge(a.prev_class)} {tier_badge(a.prev_tier)}")
+        a.after_html = SafeString(f"{class_badge(a.classification)} {tier_badge(a.tier)}")
+        decided = timezone.localtime(a.decided_at) if a.decided_at else None
+        a.decided_iso = decided.isoformat() if decided else ""
+        a.decided_day = day(decided) if decided else ""

@@ -271,12 +271,18 @@ def _server_times(label: str, log: str) -> None:
         if found := _LOGGED.search(line):
             method, path, _status, ms = found.groups()
             times.setdefault(_page_of(method, path), []).append(float(ms))
-    print(f"[{label}] server time, whole run: {'page':<19}{'requests':>9}{'p50':>7}{'p95':>7}")
+    print(
+        f"[{label}] server time, whole run: {'page':<19}{'requests':>9}{'p50':>7}{'p95':>7}"
+        f"{'max':>7}"
+    )
     for page, values in sorted(times.items()):
         values.sort()
         p50 = values[len(values) // 2]
         p95 = values[min(len(values) - 1, int(len(values) * 0.95))]
-        print(f"[{label}]                       {page:<19}{len(values):>9}{p50:>7.0f}{p95:>7.0f}")
+        print(
+            f"[{label}]                       {page:<19}{len(values):>9}{p50:>7.0f}{p95:>7.0f}"
+            f"{values[-1]:>7.0f}"
+        )
 
 
 def _group_cpu_seconds(pid: int) -> float:

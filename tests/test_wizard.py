@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 import time_machine
-from django.db import DatabaseError, models, transaction
+from django.db import DatabaseError, connection, models, transaction
 from django.test import TestCase
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -239,6 +240,24 @@ class NoJavaScriptTests(TestCase):
         self.client.get(wizard_url("wizard_step", self.a, "reach"))
         response = self.client.get(wizard_url("wizard", self.a))
         self.assertRedirects(response, wizard_url("wizard_step", self.a, "reach"))
+
+    def test_resuming_reads_no_answers_unless_the_step_must_be_worked_out(self):
+        # The saved step is enough to send the assessor back to it; only a draft without
+        # a known step needs its answers (and the engine) to find the first step not done.
+        self.client.get(wizard_url("wizard", self.a))  # the session's first writes
+        Assessment.objects.filter(pk=self.a.pk).update(current_step="reach")
+        with CaptureQueriesContext(connection) as known:
+            response = self.client.get(wizard_url("wizard", self.a))
+        self.assertRedirects(
+            response, wizard_url("wizard_step", self.a, "reach"), fetch_redirect_response=False
+        )
+        Assessment.objects.filter(pk=self.a.pk).update(current_step="no-longer-a-step")
+        with CaptureQueriesContext(connection) as unknown:
+            response = self.client.get(wizard_url("wizard", self.a))
+        self.assertRedirects(
+            response, wizard_url("wizard_step", self.a, "runtime"), fetch_redirect_response=False
+        )
+        self.assertLess(len(known.captured_queries), len(unknown.captured_queries))
 
     def test_an_unknown_step_is_404(self):
         self.assertEqual(

@@ -43,7 +43,8 @@ def agent_list(request: HtmxHttpRequest) -> HttpResponse:
     agents, sort = form.apply(
         portfolio.agents_for_list(Agent.objects.for_rows(), today), request.user
     )
-    page = paginate_by_id(request, agents)
+    # A text search reads every agent: counted with the page, in one pass.
+    page = paginate_by_id(request, agents, scan=bool(data.get("q", "").strip()))
     context = {
         "form": form,
         "page": page,

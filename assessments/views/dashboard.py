@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from assessments import charts, inbox, portfolio, reviews, scope
+from assessments import charts, inbox, portfolio, reviews, rows, scope
 from assessments.models import Agent
 from assessments.roles import permission_required
 
@@ -44,6 +44,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     for exception in expiring:
         exception.days_left = (exception.expires_on - today).days  # type: ignore[attr-defined]
     reclassified = figures.reclassified
+    rows.dashboard_lists(gaps.agents, expiring, reclassified)
 
     groups = []
     for tier in portfolio.TIERS:

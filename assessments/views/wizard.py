@@ -279,10 +279,12 @@ def wizard_resume(request: HtmxHttpRequest, slug: str, number: int) -> HttpRespo
     assessment = _get_assessment(slug, number, request, need="edit")
     if (response := _editable_or_redirect(request, assessment)) is not None:
         return response
-    state = WizardState(assessment)
     step = assessment.current_step
-    if step not in {s.id for s in state.q.sections}:
-        step = state.first_incomplete_step()
+    sections = decisions.questionnaire(assessment.questionnaire_version).sections
+    if step not in {s.id for s in sections}:
+        # Only then the answers are read and the engine run, to find the first step
+        # not done: the redirect itself needs neither.
+        step = WizardState(assessment).first_incomplete_step()
     return redirect("assessments:wizard_step", slug=slug, number=number, step=step)
 
 
