@@ -4,6 +4,7 @@ every operation under the strict CSP, and a signed-in person can call the API fr
 from __future__ import annotations
 
 import os
+from unittest import mock
 
 import pytest
 from django.contrib.staticfiles.testing import StaticLiveServerTestCase
@@ -19,15 +20,7 @@ class ApiDocsBrowserTests(StaticLiveServerTestCase):
     def setUp(self):
         from playwright.sync_api import sync_playwright
 
-        previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-        self.addCleanup(
-            lambda: (
-                os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-                if previous is None
-                else os.environ.__setitem__("DJANGO_ALLOW_ASYNC_UNSAFE", previous)
-            )
-        )
+        self.enterContext(mock.patch.dict(os.environ, {"DJANGO_ALLOW_ASYNC_UNSAFE": "true"}))
         f.ensure_reference_data()
         f.viewer("vera")
         f.agent(slug="docs-bot", name="Docs bot")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from unittest import mock
 
 import pytest
 from django.contrib.staticfiles.testing import StaticLiveServerTestCase
@@ -58,15 +59,7 @@ class BrowserFlowTests(StaticLiveServerTestCase):
 
         # Playwright's sync API runs an event loop in this thread; the ORM calls the test
         # makes between browser steps are ordinary synchronous calls. Only for this test.
-        previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-        self.addCleanup(
-            lambda: (
-                os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-                if previous is None
-                else os.environ.__setitem__("DJANGO_ALLOW_ASYNC_UNSAFE", previous)
-            )
-        )
+        self.enterContext(mock.patch.dict(os.environ, {"DJANGO_ALLOW_ASYNC_UNSAFE": "true"}))
 
         f.ensure_reference_data()
         self.assessor = f.assessor("ada")

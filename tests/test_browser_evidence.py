@@ -4,6 +4,7 @@ and rejected, the answers marked from evidence and the live panel following."""
 from __future__ import annotations
 
 import os
+from unittest import mock
 
 import pytest
 from django.contrib.staticfiles.testing import StaticLiveServerTestCase
@@ -23,15 +24,7 @@ class EvidenceBrowserTests(StaticLiveServerTestCase):
     def setUp(self):
         from playwright.sync_api import sync_playwright
 
-        previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-        self.addCleanup(
-            lambda: (
-                os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-                if previous is None
-                else os.environ.__setitem__("DJANGO_ALLOW_ASYNC_UNSAFE", previous)
-            )
-        )
+        self.enterContext(mock.patch.dict(os.environ, {"DJANGO_ALLOW_ASYNC_UNSAFE": "true"}))
         f.ensure_reference_data()
         self.assessor = f.assessor("ada")
         self.agent = f.agent(slug="release-planner", name="Release planner")

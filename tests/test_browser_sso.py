@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import time
 import urllib.parse
+from unittest import mock
 
 import pytest
 from allauth.mfa.models import Authenticator
@@ -50,15 +51,7 @@ class _BrowserCase(StaticLiveServerTestCase):
     def setUp(self):
         from playwright.sync_api import sync_playwright
 
-        previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-        self.addCleanup(
-            lambda: (
-                os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-                if previous is None
-                else os.environ.__setitem__("DJANGO_ALLOW_ASYNC_UNSAFE", previous)
-            )
-        )
+        self.enterContext(mock.patch.dict(os.environ, {"DJANGO_ALLOW_ASYNC_UNSAFE": "true"}))
         f.ensure_reference_data()
         self._pw = sync_playwright().start()
         self.addCleanup(self._pw.stop)
