@@ -81,13 +81,9 @@ def forget(user: Any) -> None:
         del user._team_ids_cache
 
 
-def _unbounded(user: Any) -> bool:
-    return has_role(user, Role.ADMINISTRATOR)
-
-
 def all_teams(user: Any) -> bool:
     """Whether teams never limit ``user`` (administrators)."""
-    return _unbounded(user)
+    return has_role(user, Role.ADMINISTRATOR)
 
 
 def _team_id(agent_or_team: Any) -> int | None:
@@ -109,21 +105,21 @@ def in_team(user: Any, agent_or_team: Any) -> bool:
 def may_read(user: Any, agent: Any) -> bool:
     if not has_role(user, Role.VIEWER):
         return False
-    return not reading_scoped() or _unbounded(user) or in_team(user, agent)
+    return not reading_scoped() or all_teams(user) or in_team(user, agent)
 
 
 def may_edit(user: Any, agent_or_team: Any) -> bool:
     """Create or edit an agent of this team: assessor and up, and in team when scoped."""
     if not has_role(user, Role.ASSESSOR):
         return False
-    return not editing_scoped() or _unbounded(user) or in_team(user, agent_or_team)
+    return not editing_scoped() or all_teams(user) or in_team(user, agent_or_team)
 
 
 def may_decide(user: Any, agent: Any) -> bool:
     """Approve, return, assign or accept for this agent: reviewer and up, in team."""
     if not has_role(user, Role.REVIEWER):
         return False
-    return not editing_scoped() or _unbounded(user) or in_team(user, agent)
+    return not editing_scoped() or all_teams(user) or in_team(user, agent)
 
 
 def _team_name(agent: Any) -> str:
@@ -156,11 +152,6 @@ def _refusal(message: str, user: Any, role: str) -> PermissionDenied:
     return OutOfTeam(message) if has_role(user, role) else PermissionDenied(message)
 
 
-def require_read(user: Any, agent: Any) -> None:
-    if not may_read(user, agent):
-        raise OutOfTeam("Not one of your teams' agents.")
-
-
 def require_edit(user: Any, agent_or_team: Any) -> None:
     if not may_edit(user, agent_or_team):
         raise _refusal(edit_refusal(user, agent_or_team), user, Role.ASSESSOR)
@@ -189,7 +180,7 @@ def check_actor_decide(actor: Any, agent: Any) -> None:
 
 def reads_all(user: Any) -> bool:
     """Whether ``user`` reads every team (reading not scoped, or an administrator)."""
-    return not reading_scoped() or _unbounded(user)
+    return not reading_scoped() or all_teams(user)
 
 
 def readable[QS: QuerySet[Any]](queryset: QS, user: Any, team_field: str = "team") -> QS:
@@ -204,16 +195,9 @@ def readable[QS: QuerySet[Any]](queryset: QS, user: Any, team_field: str = "team
 def decidable[QS: QuerySet[Any]](queryset: QS, user: Any, team_field: str = "team") -> QS:
     """``queryset`` limited to what ``user`` may decide for (its reviewers' trays and
     badges): their teams when editing is team-scoped, else all."""
-    if not editing_scoped() or _unbounded(user):
+    if not editing_scoped() or all_teams(user):
         return queryset
     return queryset.filter(**{f"{team_field}__in": team_ids(user)})
-
-
-def readable_q(user: Any, team_field: str = "team") -> Q:
-    """The same limit as a ``Q`` (for annotations and ``Exists``)."""
-    if reads_all(user):
-        return Q()
-    return Q(**{f"{team_field}__in": team_ids(user)})
 
 
 def readable_events[QS: QuerySet[Any]](events: QS, user: Any) -> QS:
@@ -238,7 +222,7 @@ def readable_packs[QS: QuerySet[Any]](jobs: QS, user: Any) -> QS:
 def editable_teams(user: Any) -> QuerySet[Team]:
     """The teams ``user`` may create agents in or move agents to."""
     teams = Team.objects.all()
-    if editing_scoped() and not _unbounded(user):
+    if editing_scoped() and not all_teams(user):
         teams = teams.filter(pk__in=team_ids(user))
     return teams
 
