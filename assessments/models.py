@@ -1406,6 +1406,9 @@ class ApiToken(models.Model):
         READ = "read", "Read"
         WRITE = "write", "Write"
         REVIEW = "review", "Review"
+        # Provisioning of people and groups by the identity provider (/scim/v2/): held
+        # only by an administrator's service account (assessments/scim/views.py).
+        SCIM = "scim", "Directory provisioning (SCIM)"
 
     MARK = "aia_"
     PREFIX_LENGTH = 12  # "aia_" and the first eight characters of the secret
@@ -1513,3 +1516,45 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} to {self.endpoint_id} ({self.state})"
+
+
+# --------------------------------------------------------------------------- SCIM
+
+
+class ScimResource(models.Model):
+    """A person or a group as the identity provider provisioned it over SCIM 2.0
+    (``assessments/scim/``): the resource as last written, so what the provider sent
+    reads back the same, and the local account it drives (users only)."""
+
+    class Type(models.TextChoices):
+        USER = "User", "Person"
+        GROUP = "Group", "Group"
+
+    resource_type = models.CharField(max_length=16, choices=Type.choices)
+    scim_id = models.CharField(max_length=64, unique=True)
+    document = models.JSONField(default=dict)
+    version = models.PositiveIntegerField(default=1)
+    # userName, case-folded: unique among people (RFC 7643 §4.1.1, uniqueness "server");
+    # NULL for groups, which the unique constraint must not compare.
+    unique_key = models.CharField(max_length=300, null=True, blank=True)  # noqa: DJ001
+    user = models.OneToOneField(
+        User,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="scim_resource",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["resource_type", "created_at", "pk"]
+        verbose_name = "SCIM resource"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["resource_type", "unique_key"], name="scim_unique_user_name"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.resource_type} {self.scim_id}"

@@ -167,6 +167,24 @@ def role_for(groups: list[str]) -> str | None:
 def sync_from_claims(user: Any, claims: dict[str, Any], request: HttpRequest | None) -> None:
     """Make the person's role and teams what the directory says, now."""
     groups = groups_in(claims)
+    role, teams = apply_directory_groups(user, groups)
+    audit.record(
+        "auth.login_sso",
+        actor=user,
+        obj=user,
+        request=request,
+        changes={
+            "groups": sorted(groups),
+            "role": role or "none",
+            "teams": sorted(t.name for t in teams),
+        },
+    )
+
+
+def apply_directory_groups(user: Any, groups: list[str]) -> tuple[str | None, list[Team]]:
+    """Give the person the role and the teams their directory groups map to
+    (``OIDC_ROLE_MAP``, ``OIDC_TEAM_PREFIX``), taking away the others; the same rule
+    for a sign-in's claims and for SCIM provisioning. Returns the role and teams."""
     role = role_for(groups)
     role_groups = Group.objects.filter(name__in=Role.values)
     current = set(user.groups.filter(pk__in=role_groups).values_list("name", flat=True))
@@ -183,17 +201,7 @@ def sync_from_claims(user: Any, claims: dict[str, Any], request: HttpRequest | N
         teams = list(Team.objects.filter(slug__in=slugs))
         if set(user.teams.values_list("pk", flat=True)) != {t.pk for t in teams}:
             user.teams.set(teams)  # Team.members, seen from the person
-    audit.record(
-        "auth.login_sso",
-        actor=user,
-        obj=user,
-        request=request,
-        changes={
-            "groups": sorted(groups),
-            "role": role or "none",
-            "teams": sorted(t.name for t in teams),
-        },
-    )
+    return role, teams
 
 
 @receiver(user_logged_in, dispatch_uid="sso-sync-roles")

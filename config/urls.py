@@ -3,10 +3,11 @@ from allauth.socialaccount import views as social_views  # noqa: E402
 from allauth.socialaccount.providers.openid_connect import views as oidc_views
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, re_path
 
 from assessments import sso
 from assessments.api import api
+from assessments.scim import views as scim_views
 from assessments.views import accounts, errors
 
 logout_view = auth_views.LogoutView.as_view()
@@ -61,6 +62,8 @@ urlpatterns = [
     ),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
+    # SCIM 2.0 provisioning by the identity provider (assessments/scim/).
+    re_path(r"^scim/v2/?(?P<path>.*)$", scim_views.endpoint, name="scim"),
     path("favicon.ico", errors.favicon, name="favicon"),
     path("", include("assessments.urls")),
 ]

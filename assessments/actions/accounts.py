@@ -92,7 +92,7 @@ ROLE_SCOPES: dict[str, tuple[str, ...]] = {
     "viewer": ("read",),
     "assessor": ("read", "write"),
     "reviewer": ("read", "write", "review"),
-    "administrator": ("read", "write", "review"),
+    "administrator": ("read", "write", "review", "scim"),
 }
 MAX_API_TOKENS = 20
 TOKEN_TOUCH_SECONDS = 60  # write last_used_at at most this often per token
@@ -143,6 +143,11 @@ def create_api_token(
         raise ActionError(
             f"The {', '.join(beyond)} scope{'s are' if len(beyond) > 1 else ' is'} beyond what "
             f"this account's role can do ({', '.join(allowed) or 'nothing'})."
+        )
+    if ApiToken.Scope.SCIM in chosen and not ServiceAccount.objects.filter(user=owner).exists():
+        raise ActionError(
+            "The SCIM scope is for the identity provider: give it to a service account "
+            "of an administrator, not to a person's own token."
         )
     if not 1 <= expires_in_days <= ApiToken.MAX_DAYS:
         raise ActionError(f"A token lasts between 1 and {ApiToken.MAX_DAYS} days.")

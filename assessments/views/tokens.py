@@ -32,6 +32,8 @@ SCOPE_HELP = {
     "write": "Write: register and change agents, fill in and submit assessments, push "
     "manifests, request board packs.",
     "review": "Review: approve and return assessments, assign reviews.",
+    "scim": "Directory provisioning (SCIM): the identity provider creates, changes and "
+    "deactivates people and groups (a service account's token only).",
 }
 
 
