@@ -279,6 +279,22 @@ class Agent(models.Model):
         help_text="The named person accountable for this agent.",
     )
     team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="agents")
+    # The accountable person (Entra Agent ID's "sponsor"): a person, never a service
+    # account; the owner when nobody else is named (save()). Owners beyond ``owner`` and
+    # the order they succeed in are ``AgentOwner`` rows (assessments/ownership.py).
+    sponsor = models.ForeignKey(
+        User,
+        on_delete=models.PROTECT,
+        related_name="sponsored_agents",
+        help_text="The accountable person who vouches for this agent and what it may reach.",
+    )
+    # Set when its owner or sponsor left and no successor was there to take it on;
+    # cleared when someone does (actions.take_on_agent).
+    orphaned_at = models.DateTimeField(null=True, blank=True)
+    # The last time it was seen acting: from evidence or discovery (last used), or
+    # recorded by hand. An agent idle for INACTIVE_AGENT_DAYS gets a "Decommission?" review.
+    last_activity_on = models.DateField(null=True, blank=True)
+    last_activity_source = models.CharField(max_length=120, blank=True)
     environments = models.JSONField(default=list, blank=True)
     platform = models.CharField(
         max_length=120, blank=True, help_text="Where it runs, e.g. Kubernetes, AWS Bedrock Agents."
@@ -309,10 +325,17 @@ class Agent(models.Model):
             models.Index(fields=["status", "name"]),
             models.Index(fields=["current_classification", "current_tier"]),
             models.Index(fields=["next_review_on"]),
+            models.Index(fields=["status", "orphaned_at"], name="agent_orphaned"),
+            models.Index(fields=["status", "last_activity_on"], name="agent_last_activity"),
         ]
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.sponsor_id is None:
+            self.sponsor_id = self.owner_id  # every path that names an owner names a sponsor
+        super().save(*args, **kwargs)
 
     def get_absolute_url(self) -> str:
         return reverse("assessments:agent_detail", args=[self.slug])
@@ -320,6 +343,25 @@ class Agent(models.Model):
     @property
     def is_retired(self) -> bool:
         return self.status == self.Status.RETIRED
+
+
+class AgentOwner(models.Model):
+    """An owner of an agent beside its primary ``Agent.owner``, in the order they
+    succeed: when the owner or the sponsor leaves, the first of these still active
+    takes over (``actions.person_left``)."""
+
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="co_owners")
+    person = models.ForeignKey(User, on_delete=models.PROTECT, related_name="co_owned_agents")
+    position = models.PositiveSmallIntegerField()
+
+    class Meta:
+        ordering = ["agent", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["agent", "person"], name="one_ownership_per_person"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.person_id} owns {self.agent_id} (#{self.position})"
 
 
 class System(models.Model):
@@ -950,6 +992,7 @@ class Notification(models.Model):
         APPROVED = "approved", "Assessment approved"
         EXCEPTION_EXPIRING = "exception_expiring", "Exception expiring"
         REVIEW_DUE = "review_due", "Review due"
+        OWNER_LEFT = "owner_left", "Owner left"
 
     class EmailState(models.TextChoices):
         QUEUED = "queued", "Being e-mailed on its own"

@@ -668,3 +668,47 @@ def dashboard_figures(today: dt.date, agents: Any = None) -> Figures:
         expiring_total=data["expiring_total"],
         reclassified=reclassified,
     )
+
+
+# --------------------------------------------------------------------------- accountability
+
+
+@dataclass
+class Accountability:
+    """Who answers for the active agents: ``orphaned`` (owner or sponsor left, nobody
+    took it on), ``inactive`` (not seen acting for INACTIVE_AGENT_DAYS), ``single_owner``
+    (nobody to succeed its one owner). Three counts on indexed columns, not kept in the
+    snapshot."""
+
+    orphaned: int
+    inactive: int
+    single_owner: int
+    orphaned_agents: list[Any]
+
+
+ORPHANS_SHOWN = 8
+
+
+def accountability(today: dt.date, agents: Any = None) -> Accountability:
+    from django.conf import settings
+
+    active = Agent.objects.filter(status=Agent.Status.ACTIVE)
+    if agents is not None:
+        active = active.filter(pk__in=agents.values("pk"))
+    cutoff = today - dt.timedelta(days=settings.INACTIVE_AGENT_DAYS)
+    counts = active.aggregate(
+        orphaned=Count("pk", filter=Q(orphaned_at__isnull=False)),
+        inactive=Count("pk", filter=Q(last_activity_on__lt=cutoff)),
+    )
+    single = active.filter(co_owners__isnull=True).count()
+    orphans = list(
+        active.filter(orphaned_at__isnull=False)
+        .order_by("orphaned_at", "name")
+        .only("name", "slug", "orphaned_at")[:ORPHANS_SHOWN]
+    )
+    return Accountability(
+        orphaned=counts["orphaned"],
+        inactive=counts["inactive"],
+        single_owner=single,
+        orphaned_agents=orphans,
+    )

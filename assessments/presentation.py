@@ -94,6 +94,16 @@ VERB_LABELS = {
     "review.overdue": "announced an overdue review",
     "exception.expiring": "announced an exception running out",
     "data.import": "restored a backup",
+    "agent.ownership": "changed who answers for the agent",
+    "agent.succession": "handed the agent to its successor after a person left",
+    "agent.orphaned": "recorded the agent as orphaned: its owner or sponsor left",
+    "agent.activity": "recorded when the agent was last seen acting",
+    "scim.person_provisioned": "provisioned a person by SCIM",
+    "scim.person_changed": "changed a person by SCIM",
+    "scim.person_deleted": "deleted a person by SCIM (the account is disabled)",
+    "scim.group_provisioned": "provisioned a group by SCIM",
+    "scim.group_changed": "changed a group's members by SCIM",
+    "scim.group_deleted": "deleted a group by SCIM",
 }
 
 # Names of the fields audit events record changes to, beyond the answers.

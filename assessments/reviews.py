@@ -37,6 +37,8 @@ REASON_LABELS: dict[str, str] = {
     "composite_escalation": "Composite escalation",
     "reactivated": "Reactivated",
     "evidence_changed": "Evidence changed",
+    "owner_left": "Owner left",
+    "inactive": "Decommission?",
 }
 
 STATE_LABELS: dict[str, str] = {

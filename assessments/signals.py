@@ -74,6 +74,19 @@ def end_sessions_of_disabled_user(sender: Any, instance: Any, **kwargs: Any) -> 
     audit.record(
         "auth.sessions_ended", obj=instance, changes={"sessions": len(keys), "feeds_revoked": feeds}
     )
+    if instance.pk and getattr(instance, "_was_active", None):
+        # A leaver's agents pass to their successors, or become orphaned.
+        from assessments import accounts
+        from assessments.actions.ownership import person_left
+
+        request = accounts.current_request()
+        actor = getattr(request, "user", None) if request is not None else None
+        person_left(
+            instance,
+            how="account disabled",
+            actor=actor if actor is not None and actor.is_authenticated else None,
+            request=request,
+        )
 
 
 # A change to any part of a catalogue version marks the version as changed, so the

@@ -188,6 +188,11 @@ def apply_directory_groups(user: Any, groups: list[str]) -> tuple[str | None, li
     role = role_for(groups)
     role_groups = Group.objects.filter(name__in=Role.values)
     current = set(user.groups.filter(pk__in=role_groups).values_list("name", flat=True))
+    if current and role is None:
+        # Out of every mapped group: for the directory, this person has left.
+        from assessments.actions.ownership import person_left
+
+        person_left(user, how="left every mapped directory group", actor=None)
     wanted = {role} if role else set()
     if current != wanted:
         user.groups.remove(*[g for g in role_groups if g.name in current - wanted])

@@ -22,6 +22,7 @@ def send_review_reminders(dry_run: bool = False) -> dict[str, Any]:
     exceptions running out, then send each person ONE digest: their reviews due soon or
     overdue and their notifications waiting for a digest."""
     expired = actions.process_expired_exceptions(dry_run=dry_run)
+    inactive = [] if dry_run else actions.flag_inactive_agents()
     outcome = notifications.send_daily_digests(dry_run=dry_run)
     if not dry_run:
         webhooks.emit_daily()
@@ -31,6 +32,7 @@ def send_review_reminders(dry_run: bool = False) -> dict[str, Any]:
         "dry_run": dry_run,
         "exceptions_expired": len(expired),
         "reviews_triggered_by_expiry": sum(1 for e in expired if e.reopened),
+        "inactive_agents_flagged": len(inactive),
         "exceptions_expiring": len(outcome.expiring),
         "emails": len(done),
         "items": sum(len(d.items) for d in done),

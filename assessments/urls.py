@@ -7,6 +7,7 @@ from assessments.views import (
     dashboard,
     imports,
     notifications,
+    ownership,
     tokens,
     wizard,
 )
@@ -30,6 +31,9 @@ urlpatterns = [
     path("agents/<slug:slug>/edit/", agents.agent_edit, name="agent_edit"),
     path("agents/<slug:slug>/retire/", agents.agent_retire, name="agent_retire"),
     path("agents/<slug:slug>/reactivate/", agents.agent_reactivate, name="agent_reactivate"),
+    path("agents/<slug:slug>/ownership/", ownership.agent_ownership, name="agent_ownership"),
+    path("agents/<slug:slug>/take-on/", ownership.agent_take_on, name="agent_take_on"),
+    path("agents/<slug:slug>/activity/", ownership.agent_activity, name="agent_activity"),
     path("agents/<slug:slug>/assessments/start/", wizard.assessment_start, name="assessment_start"),
     path(
         "agents/<slug:slug>/assessments/compare/",

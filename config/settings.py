@@ -362,6 +362,10 @@ REVIEW_INTERVAL_DAYS = {
     1: env_int("REVIEW_INTERVAL_BASELINE", 365),
 }
 
+# An agent not seen acting for this many days gets a "Decommission?" review
+# (actions.flag_inactive_agents, run daily with the review reminders).
+INACTIVE_AGENT_DAYS = env_int("INACTIVE_AGENT_DAYS", 90)
+
 # Evidence analysis: host names (and their subdomains) that count as inside the
 # organisation when an MCP server is reached by URL, e.g. "corp.example.com,example.net".
 EVIDENCE_INTERNAL_DOMAINS = env_list("EVIDENCE_INTERNAL_DOMAINS")

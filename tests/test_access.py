@@ -103,6 +103,9 @@ ACCESS: dict[str, Route] = {
     "assessments:agent_reactivate": Route(
         allowed_from("assessor", 302), args=lambda objs: [objs["retired"].slug], method="post"
     ),
+    "assessments:agent_ownership": Route(allowed_from("assessor"), args=SLUG),
+    "assessments:agent_take_on": Route(allowed_from("assessor", 302), args=SLUG, method="post"),
+    "assessments:agent_activity": Route(allowed_from("assessor", 302), args=SLUG, method="post"),
     # Assessments
     "assessments:assessment_start": Route(
         allowed_from("assessor", 302), args=lambda objs: [objs["fresh"].slug], method="post"

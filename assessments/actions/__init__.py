@@ -17,6 +17,8 @@ change. One module per area; everything is re-exported here, so callers write
   reviews due), e-mail preferences, reading notifications.
 - ``evidence``: evidence uploads and their proposals (accept, reject), drift reviews.
 - ``webhooks``: webhook endpoints and re-sending a delivery.
+- ``ownership``: sponsors, owners and successors, leavers and orphaned agents,
+  last activity and inactive agents.
 
 Background work is handed over through ``assessments.background``, never by importing
 ``assessments.tasks`` (the tasks import this package, not the other way round).
@@ -78,6 +80,13 @@ from assessments.actions.notifications import (
     reviewers,
     set_notification_preference,
 )
+from assessments.actions.ownership import (
+    flag_inactive_agents,
+    person_left,
+    record_activity,
+    set_ownership,
+    take_on_agent,
+)
 from assessments.actions.reports import (
     IssuedReport,
     RateLimitedError,
@@ -101,6 +110,11 @@ from assessments.actions.webhooks import (
 )
 
 __all__ = [
+    "flag_inactive_agents",
+    "person_left",
+    "record_activity",
+    "set_ownership",
+    "take_on_agent",
     "set_notification_preference",
     "reviewers",
     "notify_submitted",

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from assessments import actions, portfolio, reviews, scope
 from assessments import rows as rows_for_page
+from assessments.actions.ownership import successors
 from assessments.forms import (
     AgentFilterForm,
     AgentForm,
@@ -68,7 +69,7 @@ def agent_detail(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     agent = scoped_agent(
         request,
         slug,
-        Agent.objects.select_related("owner", "team").prefetch_related(
+        Agent.objects.select_related("owner", "sponsor", "team").prefetch_related(
             "systems",
             Prefetch("links_out", queryset=AgentLink.objects.select_related("target")),
             Prefetch("links_in", queryset=AgentLink.objects.select_related("source")),
@@ -93,6 +94,7 @@ def agent_detail(request: HtmxHttpRequest, slug: str) -> HttpResponse:
         "history": history(AuditEvent.objects.filter(agent=agent).order_by("-id")[:200])[:10],
         "evidence_uploads": EvidenceUpload.objects.filter(agent=agent).with_counts()[:10],
         "today": today,
+        "successors": successors(agent),
         "can_edit": scope.may_edit(request.user, agent),
         "edit_refusal": scope.edit_refusal(request.user, agent) if scope.editing_scoped() else "",
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -126,6 +127,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "expiring_total": figures.expiring_total,
         "reclassified": reclassified,
         "inbox_trays": inbox.trays(request.user),
+        "accountability": portfolio.accountability(
+            today, scope.readable(Agent.objects.all(), request.user) if scoped else None
+        ),
         "scoped_teams": list(scope.readable_teams(request.user)) if scoped else None,
     }
     return render(request, "assessments/dashboard.html", context)
@@ -141,5 +145,6 @@ def figures(request: HttpRequest) -> HttpResponse:
         {
             "queue_days": reviews.QUEUE_DAYS,
             "state_labels": portfolio.ASSESSMENT_STATE_LABELS,
+            "inactive_days": settings.INACTIVE_AGENT_DAYS,
         },
     )

@@ -121,12 +121,14 @@ class Command(BaseCommand):
         new_agents = []
         for i in range(offset, offset + count):
             words = rng.sample(WORDS, 2)
+            owner = rng.choice(owners)
             new_agents.append(
                 Agent(
                     name=f"{words[0].title()} {words[1]} {i:05d}",
                     slug=f"bulk-{i:06d}",
                     purpose=f"Synthetic {words[0]} {words[1]} agent for load tests.",
-                    owner=rng.choice(owners),
+                    owner=owner,
+                    sponsor=owner,  # bulk_create does not call Agent.save()
                     team=rng.choice(teams),
                     environments=["production"],
                     platform=rng.choice(["Kubernetes", "AWS Lambda", "Azure Functions"]),

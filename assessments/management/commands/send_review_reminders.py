@@ -10,7 +10,8 @@ from assessments.management.commands.process_expired_exceptions import report
 
 class Command(BaseCommand):
     help = (
-        "Daily (from cron): process expired exceptions, announce exceptions expiring in 30, 7 "
+        "Daily (from cron): process expired exceptions, open a 'Decommission?' review of "
+        "each agent not seen acting for INACTIVE_AGENT_DAYS, announce exceptions expiring in 30, 7 "
         "or 1 days, then send each person ONE digest e-mail: their reviews due in 30, 7 or 1 "
         "days and those overdue (the assignee, else the agent's owner), and their "
         "notifications waiting for a digest. People who chose no e-mail see them in the app "
@@ -29,6 +30,13 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         dry_run = options["dry_run"]
         report(self, actions.process_expired_exceptions(dry_run=dry_run), dry_run=dry_run)
+        if not dry_run:
+            flagged = actions.flag_inactive_agents()
+            if flagged:
+                self.stdout.write(
+                    f"Opened {len(flagged)} “Decommission?” review"
+                    f"{'s' if len(flagged) != 1 else ''} of inactive agents."
+                )
         outcome = notifications.send_daily_digests(dry_run=dry_run)
         if not dry_run:
             webhooks.emit_daily()

@@ -1,0 +1,160 @@
+"""Who answers for an agent: its sponsor and owners (successors in order), taking an
+orphaned agent on, and recording when it was last seen acting."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, cast
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_POST
+
+from assessments import actions
+from assessments.actions.ownership import successors
+from assessments.models import Agent
+from assessments.roles import permission_required
+from assessments.views.common import HtmxHttpRequest, scoped_agent
+
+User = get_user_model()
+
+
+def people() -> Any:
+    """Active people (not service accounts), by name."""
+    return User.objects.filter(is_active=True, service_account__isnull=True).order_by(
+        "first_name", "last_name", "username"
+    )
+
+
+class PersonChoice(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        return obj.get_full_name() or obj.get_username()
+
+
+class OwnershipForm(forms.Form):
+    owner = PersonChoice(queryset=people(), help_text="The person who runs the agent day to day.")
+    sponsor = PersonChoice(
+        queryset=people(),
+        help_text="The accountable person who vouches for the agent and what it may reach; "
+        "a person, never a service account.",
+    )
+    successor_1 = PersonChoice(queryset=people(), required=False, label="First successor")
+    successor_2 = PersonChoice(queryset=people(), required=False, label="Second successor")
+    successor_3 = PersonChoice(queryset=people(), required=False, label="Third successor")
+    lock_version = forms.IntegerField(widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name in ("owner", "sponsor", "successor_1", "successor_2", "successor_3"):
+            field = cast(forms.ModelChoiceField, self.fields[name])
+            field.queryset = people()
+            field.widget.attrs["class"] = "form-select"
+        for i in (1, 2, 3):
+            self.fields[f"successor_{i}"].help_text = (
+                "Also an owner. When the owner or sponsor leaves, the first successor still "
+                "here takes over."
+                if i == 1
+                else ""
+            )
+
+    def successors(self) -> list[Any]:
+        return [p for i in (1, 2, 3) if (p := self.cleaned_data.get(f"successor_{i}")) is not None]
+
+
+@permission_required("assessments.change_agent")
+@require_http_methods(["GET", "POST"])
+def agent_ownership(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+    agent = scoped_agent(
+        request, slug, Agent.objects.select_related("owner", "sponsor", "team"), need="edit"
+    )
+    chain = successors(agent)
+    initial = {
+        "owner": agent.owner_id,
+        "sponsor": agent.sponsor_id,
+        "lock_version": agent.lock_version,
+        **{f"successor_{i}": p.pk for i, p in enumerate(chain[:3], 1)},
+    }
+    form = OwnershipForm(request.POST or None, initial=initial)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                actions.set_ownership(
+                    request.user,
+                    agent,
+                    owner=form.cleaned_data["owner"],
+                    sponsor=form.cleaned_data["sponsor"],
+                    co_owners=form.successors(),
+                    lock_version=form.cleaned_data["lock_version"],
+                    request=request,
+                )
+                messages.success(request, f"Who answers for {agent.name} is recorded.")
+                return redirect(agent)
+            except actions.ConflictError as error:
+                form.add_error(None, str(error))
+                status = 409
+            except actions.ActionError as error:
+                form.add_error(None, str(error))
+                status = 422
+        else:
+            status = 422
+    return render(
+        request, "assessments/agent_ownership.html", {"agent": agent, "form": form}, status=status
+    )
+
+
+@permission_required("assessments.change_agent")
+@require_POST
+def agent_take_on(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+    agent = scoped_agent(request, slug, need="edit")
+    try:
+        actions.take_on_agent(request.user, agent, request=request)
+        messages.success(request, f"You now own and sponsor {agent.name}.")
+    except actions.ActionError as error:
+        messages.error(request, str(error))
+    return redirect(agent)
+
+
+class ActivityForm(forms.Form):
+    last_seen_on = forms.DateField(
+        label="Last seen acting on",
+        widget=forms.DateInput(attrs={"type": "date", "class": "form-control"}),
+    )
+    source = forms.CharField(
+        max_length=100,
+        label="How you know",
+        widget=forms.TextInput(attrs={"class": "form-control"}),
+        help_text="E.g. “CloudTrail, last AssumeRole” or “ran the nightly job”.",
+    )
+
+    def clean_last_seen_on(self) -> dt.date:
+        value: dt.date = self.cleaned_data["last_seen_on"]
+        if value > timezone.localdate():
+            raise forms.ValidationError("The last activity cannot be in the future.")
+        return value
+
+
+@permission_required("assessments.change_agent")
+@require_POST
+def agent_activity(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+    agent = scoped_agent(request, slug, need="edit")
+    form = ActivityForm(request.POST)
+    if form.is_valid():
+        actions.record_activity(
+            request.user,
+            agent,
+            form.cleaned_data["last_seen_on"],
+            source=f"recorded by hand: {form.cleaned_data['source']}",
+            request=request,
+        )
+        messages.success(request, "The last activity is recorded.")
+    else:
+        messages.error(
+            request,
+            " ".join(str(e) for errors in form.errors.values() for e in errors),
+        )
+    return redirect(agent)
