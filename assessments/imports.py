@@ -25,7 +25,12 @@ from django.http import HttpRequest
 from assessments import actions, scope
 from assessments.forms import bound_agent_forms, initial_links
 from assessments.models import Agent, Assessment, Environment, Team
-from assessments.reports.exports import FORMULA_STARTS, INVENTORY_HEADER, INVENTORY_KEYS
+from assessments.reports.exports import (
+    FORMULA_STARTS,
+    INVENTORY_COLUMNS,
+    INVENTORY_HEADER,
+    INVENTORY_KEYS,
+)
 
 User = get_user_model()
 REQUIRED = ("slug", "name", "team", "purpose")
@@ -234,19 +239,64 @@ def plan_csv(data: bytes, user: Any = None) -> ImportPlan:
             "links": _links(row.get("linked_agents", ""), errors),
         }
         errors += _out_of_team(user, agent, data_["team"])
-        if errors:
-            continue
         # Snapshot first: binding the form writes the row's values onto the instance.
         before = {name: getattr(agent, name) for name in actions.AGENT_FIELDS} if agent else {}
         form, systems, links, problems = bound_agent_forms(data_, agent)
-        errors += [f"{name or 'row'}: {message}" for name, message in problems]
+        # Every error of the row, not only the first kind found: the site's own checks
+        # too, except where a column's error is already told (an unknown owner is not
+        # also "required").
+        told = {e.split(":", 1)[0] for e in errors}
+        for name, message in problems:
+            column = _column_key(name)
+            if column in told:
+                continue
+            errors.append(_form_error(form, name, message, row))
         if errors:
             continue
         plan.fields = {k: v for k, v in form.cleaned_data.items() if k in actions.AGENT_FIELDS}
         plan.systems, plan.links, plan.status = systems.systems(), links.links(), status
         _describe(plan, agent, before)
     _check_links_agree(plans)
+    for plan in plans:
+        plan.errors[:] = [_labelled(e) for e in plan.errors]
     return ImportPlan(plans)
+
+
+COLUMN_LABELS = dict(INVENTORY_COLUMNS)
+# Form fields (and formset prefixes) by the column they are read from.
+_FIELD_COLUMNS = {"links": "linked_agents", "owner": "owner", "": "row"}
+
+
+def _column_key(name: str) -> str:
+    """The column a form error (``credential_model``, ``systems.0.name``) is about."""
+    first = name.split(".", 1)[0]
+    return _FIELD_COLUMNS.get(first, first)
+
+
+def _labelled(error: str) -> str:
+    """ "credential_model: ..." as "Credential model: ...": the column by its header."""
+    key, sep, rest = error.partition(": ")
+    if sep and key in COLUMN_LABELS:
+        return f"{COLUMN_LABELS[key]}: {rest}"
+    return error
+
+
+def _form_error(form: Any, name: str, message: str, row: dict[str, str]) -> str:
+    """A form error about a cell, with the allowed values when the cell must hold one of
+    a list (credential model, platform, access levels ...)."""
+    column = _column_key(name)
+    field_ = form.fields.get(name)
+    choices = [
+        str(value)
+        for value, _label in getattr(field_, "choices", None) or []
+        if value not in ("", None)
+    ]
+    if choices and column not in ("owner", "team") and "valid choice" in message:
+        given = row.get(column, "")
+        message = f"“{given}” is not one of the allowed values; use one of: {', '.join(choices)}."
+    if column == "row":
+        return f"Row: {message}"
+    return f"{column}: {message}"
 
 
 def _describe(plan: RowPlan, agent: Agent | None, before: dict[str, Any]) -> None:

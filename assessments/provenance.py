@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from django.urls import reverse
+
 from assessments import evidence
 from assessments.models import Assessment, EvidenceProposal
 
@@ -59,3 +61,28 @@ def _person(user: Any) -> str:
     if user is None:
         return ""
     return user.get_full_name() or user.get_username()
+
+
+def pending_from_evidence(assessment: Assessment) -> list[dict[str, Any]]:
+    """The evidence proposals for the assessment's agent that await a decision, while
+    the assessment can still take them (a draft or a returned one): the live panel
+    shows each beside the signal it would change. One query."""
+    if assessment.status not in Assessment.EDITABLE_STATUSES:
+        return []
+    proposals = (
+        EvidenceProposal.objects.pending()
+        .filter(upload__agent_id=assessment.agent_id)
+        .select_related("upload")
+        .order_by("-upload__uploaded_at", "id")
+    )
+    return [
+        {
+            "key": p.key,
+            "value": p.value,
+            "source": f"{p.upload.get_kind_display()} evidence",
+            "url": reverse(
+                "assessments:evidence_detail", args=[assessment.agent.slug, p.upload_id]
+            ),
+        }
+        for p in proposals
+    ]

@@ -116,3 +116,76 @@ class TokenPageTests(TestCase):
                 self.admin, owner=self.assessor, name="x", scopes=["read"], expires_in_days=1
             )
         self.assertFalse(ApiToken.objects.exists())
+
+
+class TokenFormTests(TestCase):
+    """Scopes beyond the role are not offered; the token shown once has a copy button;
+    "Revoke" asks first, on a page of its own (the app's dialog with JavaScript)."""
+
+    def test_only_the_scopes_of_the_persons_role_are_offered(self):
+        for person, offered in (
+            (f.viewer(), ["read"]),
+            (f.assessor(), ["read", "write"]),
+            (f.reviewer(), ["read", "write", "review"]),
+        ):
+            self.client.force_login(person)
+            response = self.client.get(URL)
+            shown = [v for v, _ in response.context["form"].fields["scopes"].choices]
+            self.assertEqual(shown, offered, person.username)
+            for scope in {"read", "write", "review"} - set(offered):
+                self.assertNotContains(response, f'name="scopes" value="{scope}"')
+
+    def test_the_token_shown_once_has_a_copy_button_that_needs_no_inline_script(self):
+        self.client.force_login(f.assessor())
+        response = self.client.post(
+            URL,
+            {"name": "CI", "owner": "me", "scopes": ["read"], "expires_in_days": "30"},
+            follow=True,
+        )
+        self.assertContains(response, 'data-copy-target="new-token"')
+        self.assertNotContains(response, "onclick")
+        self.assertContains(response, "js/app.js")
+        self.assertNotContains(response, "cdn")
+
+    def test_revoke_asks_first_on_a_page_and_only_a_post_revokes(self):
+        owner = f.assessor()
+        token, _ = actions.create_api_token(
+            owner, owner=owner, name="ci", scopes=["read"], expires_in_days=7
+        )
+        self.client.force_login(owner)
+        page = self.client.get(URL)
+        revoke = reverse("assessments:api_token_revoke", args=[token.pk])
+        self.assertContains(page, f'href="{revoke}"')
+        self.assertNotContains(page, "hx-confirm")
+        self.assertContains(page, 'id="confirm-dialog"')
+
+        confirm = self.client.get(revoke)
+        self.assertContains(confirm, "Revoke the token “ci”?")
+        self.assertContains(confirm, f'action="{revoke}"')
+        self.assertContains(confirm, "<!doctype html>")  # a page of its own
+        token.refresh_from_db()
+        self.assertIsNone(token.revoked_at)  # asking changes nothing
+
+        fragment = self.client.get(revoke, headers={"HX-Request": "true"})
+        self.assertContains(fragment, 'id="confirm-body"')
+        self.assertNotContains(fragment, "<html")
+
+        self.client.post(revoke)
+        token.refresh_from_db()
+        self.assertIsNotNone(token.revoked_at)
+        again = self.client.get(revoke, follow=True)
+        self.assertContains(again, "nothing to revoke")
+
+    def test_the_revoke_question_is_asked_only_of_who_may_revoke(self):
+        owner = f.assessor()
+        token, _ = actions.create_api_token(
+            owner, owner=owner, name="ci", scopes=["read"], expires_in_days=7
+        )
+        revoke = reverse("assessments:api_token_revoke", args=[token.pk])
+        self.assertEqual(self.client.get(revoke).status_code, 302)  # sign in first
+        self.assertIn("login", self.client.get(revoke)["Location"])
+        for other in (f.viewer(), f.assessor("someone"), f.reviewer(), f.administrator()):
+            self.client.force_login(other)
+            self.assertEqual(self.client.get(revoke).status_code, 404, other.username)
+        self.client.force_login(f.outsider())
+        self.assertEqual(self.client.get(revoke).status_code, 403)

@@ -104,7 +104,7 @@ class BrowserFlowTests(StaticLiveServerTestCase):
         panel = page.locator("#decision-panel")
         # An empty draft is undecided, never headlined as the safe class.
         self.assertIn("Undecided — ", panel.inner_text())
-        self.assertIn("lean to machine identity", panel.inner_text())
+        self.assertIn("No answer so far leans to either class", panel.inner_text())
 
         # The live panel follows the answers, without a page load.
         self.choose(page, "decision_mode", RUNTIME["decision_mode"])

@@ -149,6 +149,25 @@ class RevokeTests(CalendarTestCase):
         self.assertEqual(self.fetch(url).status_code, 404)
         self.assertTrue(AuditEvent.objects.filter(verb="calendar_feed.revoke").exists())
 
+    def test_revoke_asks_first_in_the_apps_own_dialog_or_on_a_page(self):
+        self.create(self.who["owner"])
+        feed = CalendarFeed.objects.get()
+        revoke = reverse("assessments:calendar_feed_revoke", args=[feed.pk])
+        page = self.client.get(FEEDS)
+        self.assertNotContains(page, "hx-confirm")
+        self.assertContains(page, f'href="{revoke}"')
+        self.assertContains(page, 'id="confirm-dialog"')
+        confirm = self.client.get(revoke)
+        self.assertContains(confirm, "Revoke the calendar feed of your reviews?")
+        self.assertContains(confirm, f'action="{revoke}"')
+        fragment = self.client.get(revoke, headers={"HX-Request": "true"})
+        self.assertContains(fragment, 'id="confirm-body"')
+        self.assertNotContains(fragment, "<html")
+        feed.refresh_from_db()
+        self.assertIsNone(feed.revoked_at)  # asking changes nothing
+        self.client.force_login(self.who["reviewer"])
+        self.assertEqual(self.client.get(revoke).status_code, 404)
+
     def test_nobody_else_can_revoke_a_feed(self):
         self.create(self.who["owner"])
         feed = CalendarFeed.objects.get()

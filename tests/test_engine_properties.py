@@ -207,3 +207,66 @@ def test_the_ceiling_is_reached_by_a_valid_completion(answers):
 def test_an_empty_answer_set_could_still_reach_the_critical_tier():
     assert evaluate({}).tier == 1
     assert tier_ceiling({}) == 4
+
+
+# --------------------------------------------------------------------------- sentences
+
+
+def any_answer_set() -> st.SearchStrategy[dict[str, Any]]:
+    """Partial answer sets, and complete ones (so composite escalation and the decided
+    classes come up as often as the undecided ones)."""
+    return st.one_of(answer_sets(), partial_and_completion().map(lambda pair: pair[1]))
+
+
+# "fit" / "enough" said of ordinary machine-identity controls, and its negation.
+CONTROLS_FIT = "ordinary machine-identity controls (IAM, PAM, service-account hygiene) fit"
+NOT_ENOUGH = "ordinary machine-identity controls are not enough"
+FLAG_OPENINGS = {
+    "containment_breakdown": "Containment breaks down:",
+    "composite_escalation": "Composite escalation:",
+    "composition_review": "It is part of a multi-agent arrangement",
+    "capability_drift": "Changes are planned before the next review",
+    "reclassification_expected": "Planned changes would give it autonomy",
+    "audit_gap": "Audit gap:",
+    "broad_start": "Broad start:",
+    "unattended_delegation": "Unattended delegation:",
+}
+
+
+@settings(max_examples=600, deadline=None)
+@given(any_answer_set())
+def test_every_sentence_holds_to_its_result(answers):
+    result = evaluate(answers)
+    text = " ".join(result.rationale)
+    machine = result.classification == "machine_identity"
+    undecided = bool(result.unanswered)
+    asks_more = result.tier == 4 or bool(result.blocking_flags)
+
+    # The class sentence: decided, leaning, or asking for more; never "fit" where the
+    # result asks for more, nor a class while a missing answer could change it.
+    [class_text] = [e["text"] for e in result.explanations if e["rule"].startswith("class.")]
+    assert (CONTROLS_FIT in text) == (machine and not undecided and not asks_more), text
+    assert (NOT_ENOUGH in class_text) == (machine and not undecided and asks_more), class_text
+    assert ("belongs in the machine identity class" in text) == (machine and not undecided)
+    assert ("belongs in the agent identity class" in text) == (not machine)
+    assert class_text.startswith("Not decided yet") == undecided
+    assert " fit" not in text.replace(CONTROLS_FIT, "")
+    for key in result.unanswered:
+        assert key in class_text
+    if undecided and len(result.unanswered) < len(CLASS_DOMAINS) - 1:
+        assert "lean to the machine identity class" in class_text
+
+    # The tier sentence names the result's tier and its review interval, and no other.
+    tiers = [e["text"] for e in result.explanations if e["rule"].startswith("tier.")]
+    assert len(tiers) == 1
+    assert tiers[0].startswith(f"Tier {result.tier} ({TIER_NAMES[result.tier]})")
+    days = result.review_interval_days
+    assert tiers[0].endswith(f"review it every {days} day{'s' if days != 1 else ''}.")
+    for other in set(TIER_NAMES) - {result.tier}:
+        assert f"Tier {other} (" not in text
+
+    # A flag's sentence is there exactly when the flag fired.
+    for flag, opening in FLAG_OPENINGS.items():
+        assert (opening in text) == (flag in result.flags), (flag, text)
+    assert ("This result is provisional" in text) == result.provisional
+    assert ("that alone places it in the agent identity class" in text) == result.decisive

@@ -42,9 +42,16 @@ class HeadlineTests(SimpleTestCase):
         h = headline(result, {})
         self.assertFalse(h.decided)
         self.assertEqual(h.title, empty_title())
-        self.assertEqual(h.leaning, "The answers so far lean to machine identity")
+        # Nothing answered leans nowhere: no class is stated as if the answers showed it.
+        self.assertEqual(h.leaning, "No answer so far leans to either class")
         self.assertEqual(h.tier, "at least 1 · Baseline")
         self.assertNotIn(SAFE, h.meaning)
+
+    def test_a_half_answered_set_says_what_the_answers_so_far_lean_to(self):
+        answers = {"decision_mode": "fixed_script", "tool_selection": "fixed"}
+        h = headline(engine.evaluate(answers), answers)
+        self.assertFalse(h.decided)
+        self.assertEqual(h.leaning, "The answers so far lean to machine identity")
 
     def test_a_missing_answer_that_cannot_raise_the_tier_keeps_it_exact(self):
         answers = {**f.SCRIPT_ANSWERS, "alters_own_access": True}

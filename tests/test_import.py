@@ -133,11 +133,32 @@ class ImportTests(TestCase):
         preview = self.upload(text)
         self.assertEqual(preview.status_code, 422)
         errors = {r.slug: r.errors for r in preview.context["plan"].rows}
-        self.assertIn("team: no team is called “Nowhere”.", errors["beta"])
+        self.assertIn("Team: no team is called “Nowhere”.", errors["beta"])
         self.assertTrue(any("moon" in e for e in errors["beta"]))
         self.assertNotContains(preview, 'name="apply"', status_code=422)
         self.client.post(URL, {"apply": "1", "key": "forged"})
         self.assertEqual(Agent.objects.get(slug="alpha").platform, "Kubernetes")
+
+    def test_every_error_of_every_row_is_listed_by_column_label_with_allowed_values(self):
+        text = export(self.client)
+        text = edit(text, "alpha", credential_model="magic", status="dormant")
+        text = edit(text, "beta", team="Nowhere", environments="moon", platform="")
+        preview = self.upload(text)
+        self.assertEqual(preview.status_code, 422)
+        errors = {r.slug: r.errors for r in preview.context["plan"].rows}
+        # Both errors of alpha, each under its column's header, the choice with its values.
+        self.assertIn("Status: use active or retired.", errors["alpha"])
+        [credential] = [e for e in errors["alpha"] if e.startswith("Credential model: ")]
+        self.assertIn("“magic” is not one of the allowed values; use one of: ", credential)
+        for value in ("static_secret", "vaulted_rotated", "workload_identity"):
+            self.assertIn(value, credential)
+        self.assertEqual(len(errors["alpha"]), 2, errors["alpha"])
+        self.assertTrue(any(e.startswith("Team: ") for e in errors["beta"]))
+        self.assertTrue(any(e.startswith("Environments: ") for e in errors["beta"]))
+        for row_errors in errors.values():
+            for error in row_errors:
+                self.assertNotRegex(error, r"^[a-z]+_[a-z_]+:", error)  # no column keys
+        self.assertContains(preview, "use one of: ", status_code=422)
 
     def test_a_link_changed_on_one_side_only_is_an_error(self):
         text = edit(export(self.client), "beta", linked_agents="")

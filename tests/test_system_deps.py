@@ -99,3 +99,14 @@ class SystemDepsTests(SimpleTestCase):
         ci = (ROOT / ".ci" / "run").read_text()
         self.assertIn("scripts/system-deps", ci)
         self.assertNotIn("apt-get install", ci)
+
+    def test_libfaketime_is_in_the_list_and_ci_runs_the_suite_a_year_ahead(self):
+        listed = self.run_script("--list").stdout.split()
+        self.assertIn("faketime", listed)
+        self.assertIn("libfaketime", listed)
+        ci = (ROOT / ".ci" / "run").read_text()
+        ahead = next(line for line in ci.splitlines() if line.startswith("faketime "))
+        self.assertIn("-f '+400d'", ahead)
+        self.assertIn('-m "not browser"', ahead)
+        # After both full runs, so the packages are installed and the venv exists.
+        self.assertGreater(ci.index(ahead), ci.rindex("make test"))

@@ -19,7 +19,7 @@ from . import sentences as say
 from .answers import ACCESS_RANK, CONTRACT_KEYS, format_value
 from .catalogue import Catalogue, load_catalogue
 from .result import Result, make_result
-from .terms import DEFAULT_REVIEW_INTERVALS
+from .terms import BLOCKING_FLAGS, DEFAULT_REVIEW_INTERVALS
 
 _RUNTIME_MODES = frozenset({"context_driven", "planner_executor"})
 _RUNTIME_TOOLS = frozenset({"chooses_from_allowlist", "discovers_dynamically"})
@@ -124,15 +124,13 @@ def evaluate(
 
     # ------------------------------------------------------------------ class
     agent = alters or runtime or per_task
+    class_rule: Mapping[str, Any] | None
     if agent:
         classification = "agent_identity"
         class_rule = say.agent_class(alters, per_task, runtime_keys, decision_mode, tool_selection)
     else:
         classification = "machine_identity"
-        class_rule = say.machine_class(
-            (decision_mode, tool_selection, crosses, external, own_scopes, alters_answer)
-            + (hybrid, self_direct)
-        )
+        class_rule = None  # written once the tier, flags and missing answers are known
 
     # ------------------------------------------------------------------ flags
     flags: list[str] = []
@@ -271,6 +269,19 @@ def evaluate(
             decision_mode, tool_selection, crosses, external, own_scopes, alters_answer,
             hybrid, self_direct,
         )  # fmt: skip
+
+    if class_rule is None:
+        # "Ordinary controls fit" only where the result asks for nothing more.
+        more: tuple[str, ...] = ()
+        if tier == 4:
+            more = ("composite_escalation",) if composite else ("critical",)
+        more += tuple(f for f in flags if f in BLOCKING_FLAGS)
+        class_rule = say.machine_class(
+            (decision_mode, tool_selection, crosses, external, own_scopes, alters_answer)
+            + (hybrid, self_direct),
+            unanswered,
+            more,
+        )
 
     explanations = signal_rules
     explanations.append(class_rule)

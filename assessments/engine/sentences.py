@@ -263,21 +263,71 @@ def agent_class(
 
 
 @_kept
-def machine_class(values: tuple[Any, ...]) -> Entry:
-    """``values`` are the class-deciding answers, in CLASS_KEYS order (None: missing)."""
+def machine_class(
+    values: tuple[Any, ...], unanswered: tuple[str, ...] = (), more: tuple[str, ...] = ()
+) -> Entry:
+    """``values`` are the class-deciding answers, in CLASS_KEYS order (None: missing);
+    ``unanswered`` the missing ones that could still make it an agent identity;
+    ``more`` what the result asks for beyond ordinary controls (``composite_escalation``,
+    ``critical`` for the critical tier otherwise, or a blocking flag's id).
+
+    Only a decided machine identity that asks for nothing more reads "ordinary
+    machine-identity controls fit": while a missing answer could change the class the
+    sentence says what the answers lean to and which missing answers decide, and a
+    result that asks for more says that the class alone is not enough.
+    """
     known = tuple((k, v) for k, v in zip(CLASS_KEYS, values, strict=True) if v is not None)
     named = pairs(known) if known else "(no deciding answer given yet)"
+    if unanswered:
+        one = len(unanswered) == 1
+        decide = (
+            f"{'the missing answer' if one else 'the missing answers'} to "
+            f"{joined(list(unanswered))} decide{'s' if one else ''} whether it is an agent "
+            "identity"
+        )
+        if known:
+            text = (
+                "Not decided yet; the answers so far lean to the machine identity class: they "
+                "show no runtime decision, no per-task access and no way to widen its own "
+                f"access {named}, but {decide}."
+            )
+        else:
+            text = (
+                "Not decided yet: no answer that decides the class is given, so the answers "
+                f"lean neither way; {decide} or a machine identity."
+            )
+        return entry("class.machine_identity", text, tuple(k for k, _ in known))
     # Self-direction is not asked of a system that is not a hybrid pipeline.
     needed = len(CLASS_KEYS) - (values[CLASS_KEYS.index("hybrid_pipeline")] is False)
     so_far = " given so far" if len(known) < needed else ""
-    return entry(
-        "class.machine_identity",
+    found = (
         f"It belongs in the machine identity class: the answers{so_far} show no runtime "
-        f"decision, no per-task access and no way to widen its own access {named}, so ordinary "
-        "machine-identity controls (IAM, PAM, service-account hygiene) fit, however many LLM "
-        "calls it makes.",
-        tuple(k for k, _ in known),
+        f"decision, no per-task access and no way to widen its own access {named}"
     )
+    if more:
+        text = (
+            f"{found}; but ordinary machine-identity controls are not enough here: "
+            f"{joined([_MORE.get(m, f'the {m} flag must be resolved') for m in more])}."
+        )
+    else:
+        text = (
+            f"{found}, so ordinary machine-identity controls (IAM, PAM, service-account "
+            "hygiene) fit, however many LLM calls it makes."
+        )
+    return entry("class.machine_identity", text, tuple(k for k, _ in known))
+
+
+# What a machine identity's result asks for beyond ordinary controls, by reason.
+_MORE = {
+    "composite_escalation": (
+        "together with its linked agents it reaches more than it does alone, so review "
+        "and contain the privileges of the workflow as a whole"
+    ),
+    "critical": "its result is at the critical tier, so review what raised it",
+    "audit_gap": (
+        "the audit gap blocks approval until every action is traced or an exception is accepted"
+    ),
+}
 
 
 # ---------------------------------------------------------------------- tiers

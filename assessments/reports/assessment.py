@@ -192,6 +192,8 @@ def report_content(assessment: Assessment) -> dict[str, Any]:
             "title": s["title"],
             "value": s["value"],
             "fired": s["fired"],
+            "shown": s["shown"],
+            "open": s["open"],
             "description": s["description"],
             "evidence": [dict(e) for e in s["evidence"]],
         }

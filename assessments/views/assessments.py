@@ -165,6 +165,7 @@ def _detail_context(
                 decisions.engine_catalogue(assessment.catalogue),
                 from_evidence,
                 answers=effective,
+                pending=provenance.pending_from_evidence(assessment),
             )
             if result
             else {}

@@ -5,8 +5,8 @@ from urllib.parse import urlencode
 
 from django.core.paginator import Page, Paginator
 from django.db.models import Count, Window
-from django.http import Http404, HttpRequest
-from django.shortcuts import get_object_or_404
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
 from django_htmx.middleware import HtmxDetails
 
 from assessments import scope
@@ -143,3 +143,13 @@ def check_scope(request: HttpRequest, agent: Any, need: str = "read") -> None:
         scope.require_edit(request.user, agent)
     elif need == "decide":
         scope.require_decide(request.user, agent)
+
+
+def confirm_revoke(request: HtmxHttpRequest, **context: Any) -> HttpResponse:
+    """The question asked before revoking a token or a calendar feed: the page
+    ``assessments/confirm_revoke.html``, or only its "confirm" partial when htmx asks
+    for it to fill the app's own dialog (``includes/confirm_dialog.html``)."""
+    template = "assessments/confirm_revoke.html"
+    if request.htmx:
+        template += "#confirm"
+    return render(request, template, context)

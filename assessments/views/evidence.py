@@ -17,7 +17,7 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from assessments import actions, decisions, evidence, scope
+from assessments import actions, decisions, evidence, provenance, scope
 from assessments.evidence.common import MAX_BYTES
 from assessments.forms import EvidenceUploadForm, ProposalDecisionForm
 from assessments.middleware import accepts_upload
@@ -175,7 +175,16 @@ def _detail_context(
     }
     if draft is not None:
         state = WizardState(draft)
-        context.update(panel_context(state.result, state.q, state.catalogue, state.from_evidence))
+        context.update(
+            panel_context(
+                state.result,
+                state.q,
+                state.catalogue,
+                state.from_evidence,
+                answers=state.effective,
+                pending=provenance.pending_from_evidence(draft),
+            )
+        )
     return context
 
 

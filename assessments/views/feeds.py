@@ -9,14 +9,15 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods
 
 from assessments import actions, ical
 from assessments.models import CalendarFeed
 from assessments.review_forms import FeedForm
 from assessments.roles import permission_required
-from assessments.views.common import HtmxHttpRequest
+from assessments.views.common import HtmxHttpRequest, confirm_revoke
 
 _NEW_FEED = "new_calendar_feed"
 
@@ -61,10 +62,35 @@ def calendar_feeds(request: HtmxHttpRequest) -> HttpResponse:
 
 
 @permission_required("assessments.view_review")
-@require_POST
+@require_http_methods(["GET", "POST"])
 def calendar_feed_revoke(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """GET asks for confirmation (a page without JavaScript, the app's dialog with it);
+    POST revokes."""
     # Someone else's feed is as good as missing: do not confirm that it exists.
-    feed = get_object_or_404(CalendarFeed, pk=pk, owner_id=request.user.pk)
+    feed = get_object_or_404(
+        CalendarFeed.objects.select_related("team"), pk=pk, owner_id=request.user.pk
+    )
+    if request.method == "GET":
+        if feed.revoked_at is not None:
+            messages.info(request, "This feed is already revoked.")
+            return redirect("assessments:calendar_feeds")
+        shows = (
+            f"{feed.team.name} reviews" if feed.scope == "team" and feed.team else "your reviews"
+        )
+        return confirm_revoke(
+            request,
+            heading=f"Revoke the calendar feed of {shows}?",
+            points=[
+                "Calendars subscribed to it stop updating; its URL no longer works anywhere.",
+                "It cannot be restored: create a new feed if one is needed again.",
+            ],
+            action=reverse("assessments:calendar_feed_revoke", args=[feed.pk]),
+            button="Revoke the feed",
+            cancel_url=reverse("assessments:calendar_feeds"),
+            cancel_label="Keep it",
+            crumb_url=reverse("assessments:calendar_feeds"),
+            crumb_label="Calendar feeds",
+        )
     try:
         actions.revoke_calendar_feed(request.user, feed, request=request)
     except actions.ActionError as error:

@@ -11,12 +11,13 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
 
 from assessments import actions
 from assessments.models import ApiToken, Role, ServiceAccount
 from assessments.roles import has_role, permission_required
-from assessments.views.common import HtmxHttpRequest
+from assessments.views.common import HtmxHttpRequest, confirm_revoke
 
 User = get_user_model()
 _JUST_CREATED = "new_api_token"
@@ -52,8 +53,18 @@ class ApiTokenForm(forms.Form):
         choices=EXPIRY_CHOICES, coerce=int, initial=90, label="Expires after"
     )
 
-    def __init__(self, *args: Any, accounts: list[Any], **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, accounts: list[Any], allowed: tuple[str, ...], **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
+        # Only the scopes the person's role allows are offered (a service account's
+        # narrower role is checked when the token is made).
+        scopes = cast(forms.MultipleChoiceField, self.fields["scopes"])
+        scopes.choices = [(s, SCOPE_HELP[s]) for s in ApiToken.Scope.values if s in allowed]
+        scopes.error_messages["invalid_choice"] = (
+            "The %(value)s scope is beyond what this account's role can do "
+            f"({', '.join(allowed) or 'nothing'})."
+        )
         self.accounts = {str(a.user_id): a.user for a in accounts}
         cast(forms.ChoiceField, self.fields["owner"]).choices = [
             ("me", "Me"),
@@ -104,7 +115,8 @@ def _page(request: HtmxHttpRequest, *, status: int = 200, **forms_: Any) -> Http
         .order_by("revoked_at", "-created_at")
     )
     context = {
-        "form": forms_.get("form") or ApiTokenForm(accounts=accounts),
+        "form": forms_.get("form")
+        or ApiTokenForm(accounts=accounts, allowed=actions.allowed_scopes(request.user)),
         "account_form": forms_.get("account_form") or ServiceAccountForm(),
         "mine": [t for t in tokens if t.user_id == request.user.pk],
         "accounts": [(a, [t for t in tokens if t.user_id == a.user_id]) for a in accounts],
@@ -119,7 +131,11 @@ def _page(request: HtmxHttpRequest, *, status: int = 200, **forms_: Any) -> Http
 def api_tokens(request: HtmxHttpRequest) -> HttpResponse:
     if request.method != "POST":
         return _page(request)
-    form = ApiTokenForm(request.POST, accounts=_accounts(request.user))
+    form = ApiTokenForm(
+        request.POST,
+        accounts=_accounts(request.user),
+        allowed=actions.allowed_scopes(request.user),
+    )
     if form.is_valid():
         try:
             token, secret = actions.create_api_token(
@@ -139,12 +155,33 @@ def api_tokens(request: HtmxHttpRequest) -> HttpResponse:
 
 
 @permission_required("assessments.view_agent")
-@require_POST
+@require_http_methods(["GET", "POST"])
 def api_token_revoke(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """GET asks for confirmation (a page without JavaScript, the app's dialog with it);
+    POST revokes."""
     token = get_object_or_404(ApiToken.objects.select_related("user"), pk=pk)
     if not actions.can_manage_tokens_of(request.user, token.user):
         # Someone else's token: as far as this person knows, it does not exist.
         raise Http404("No such token.")
+    if request.method == "GET":
+        if not token.is_usable:
+            messages.info(request, f"The token “{token.name}” no longer works; nothing to revoke.")
+            return redirect("assessments:api_tokens")
+        owner = "" if token.user_id == request.user.pk else f" of {token.user.get_username()}"
+        return confirm_revoke(
+            request,
+            heading=f"Revoke the token “{token.name}”{owner}?",
+            points=[
+                "Scripts and pipelines that send it stop working at once.",
+                "It cannot be restored: create a new token if one is needed again.",
+            ],
+            action=reverse("assessments:api_token_revoke", args=[token.pk]),
+            button="Revoke the token",
+            cancel_url=reverse("assessments:api_tokens"),
+            cancel_label="Keep it",
+            crumb_url=reverse("assessments:api_tokens"),
+            crumb_label="API tokens",
+        )
     try:
         actions.revoke_api_token(request.user, token, request=request)
     except actions.ActionError as error:

@@ -230,7 +230,12 @@ def _wizard_context(state: WizardState, section: engine.Section, **extra: Any) -
         "contradictions": state.contradictions(),
         "inventory": state.inventory,
         **panel_context(
-            state.result, state.q, state.catalogue, state.from_evidence, answers=state.effective
+            state.result,
+            state.q,
+            state.catalogue,
+            state.from_evidence,
+            answers=state.effective,
+            pending=provenance.pending_from_evidence(state.assessment),
         ),
         **extra,
     }
@@ -496,6 +501,11 @@ def _review_context(state: WizardState) -> dict[str, Any]:
         "steps": state.progress(),
         "contradictions": state.contradictions(),
         **panel_context(
-            state.result, state.q, state.catalogue, state.from_evidence, answers=state.effective
+            state.result,
+            state.q,
+            state.catalogue,
+            state.from_evidence,
+            answers=state.effective,
+            pending=provenance.pending_from_evidence(state.assessment),
         ),
     }

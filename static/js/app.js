@@ -62,4 +62,46 @@
       if (window.htmx) { window.htmx.trigger(form, "submit"); }
     }
   });
+  // The app's own confirmation dialog: a "Revoke" link loads its question into
+  // #confirm-dialog-body (htmx); open the dialog once it is there. "Keep it" closes it.
+  // Without JavaScript the same link opens the question as a page.
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var target = event.detail.target;
+    if (!target || target.id !== "confirm-dialog-body") { return; }
+    var dialog = target.closest("dialog");
+    if (dialog && !dialog.open) { dialog.showModal(); }
+    var first = target.querySelector("button, a");
+    if (first) { first.focus(); }
+  });
+  document.addEventListener("click", function (event) {
+    var close = event.target.closest && event.target.closest("dialog [data-dialog-close]");
+    if (close) {
+      event.preventDefault();
+      close.closest("dialog").close();
+    }
+  });
+
+  // Copy buttons: copy the value of the field named by data-copy-target. They are
+  // hidden in the page and shown here, since they need this script.
+  document.querySelectorAll("[data-copy-target][hidden]").forEach(function (button) {
+    button.hidden = false;
+  });
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-copy-target]");
+    if (!button) { return; }
+    var field = document.getElementById(button.getAttribute("data-copy-target"));
+    var status = document.getElementById(button.getAttribute("data-copy-status"));
+    if (!field) { return; }
+    function done(text) { if (status) { status.textContent = text; } }
+    function fallback() {
+      field.select();
+      done(document.execCommand && document.execCommand("copy")
+        ? "Copied." : "Select the token and copy it with Ctrl+C or ⌘+C.");
+    }
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(field.value).then(function () { done("Copied."); }, fallback);
+    } else {
+      fallback();
+    }
+  });
 })();
