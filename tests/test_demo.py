@@ -6,7 +6,7 @@ from io import StringIO
 import time_machine
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
-from django.test import TestCase
+from django.test import TestCase, override_settings
 from django.urls import reverse
 from django.utils import timezone
 
@@ -26,6 +26,7 @@ from assessments.models import (
 from assessments.reports.board import previous_packs
 
 
+@override_settings(DEMO_BOARD_PACKS=True)
 class LoadDemoTests(TestCase):
     @classmethod
     def setUpTestData(cls):

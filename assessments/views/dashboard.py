@@ -104,6 +104,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             for key in portfolio.CLASSES
         ],
         "unassessed_href": _url("assessments:agent_list", classification="unassessed"),
+        "unassessed_label": portfolio.UNASSESSED_LABEL,
+        "triggered_past_due": portfolio.triggered_past_due_words(states),
         "states": states,
         "assessment_states": assessment_states,
         "assessment_rows": [
@@ -141,5 +143,7 @@ def figures(request: HttpRequest) -> HttpResponse:
         {
             "queue_days": reviews.QUEUE_DAYS,
             "state_labels": portfolio.ASSESSMENT_STATE_LABELS,
+            "unassessed_label": portfolio.UNASSESSED_LABEL,
+            "evidence_changed_label": portfolio.EVIDENCE_CHANGED_LABEL,
         },
     )

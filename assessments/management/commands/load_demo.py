@@ -152,7 +152,7 @@ class Command(BaseCommand):
         add(at(1, 6), self._daily_job)
         add(at(2, 11), lambda when: self._trigger(users, when))
         add(at(1, 9), lambda when: self._assign(users))
-        for days_ago in demo.BOARD_PACKS_DAYS_AGO:
+        for days_ago in demo.BOARD_PACKS_DAYS_AGO if settings.DEMO_BOARD_PACKS else ():
             add(at(days_ago, 16), lambda when: self._board_pack(users))
         for moment, _order, step in sorted(events, key=lambda e: (e[0], e[1])):
             with time_machine.travel(moment, tick=False):
