@@ -593,3 +593,32 @@ class MarkAllReadAndTheBellTests(TestCase):
         self.assertEqual(
             self.client.get(reverse("assessments:notification_mark_all_read")).status_code, 405
         )
+
+
+class ExistingNoticesMigrationTests(TestCase):
+    """Migration 0081 links the notices made before it to their assessment, by address,
+    and resolves those whose assessment was decided since."""
+
+    def test_decided_requests_made_before_the_migration_are_resolved(self):
+        import importlib
+
+        from django.apps import apps
+
+        migration = importlib.import_module(
+            "assessments.migrations.0081_truth-b_notification_resolution"
+        )
+        assessor, rex, rita = f.assessor(), f.reviewer("rex"), f.reviewer("rita")
+        decided = actions.submit_assessment(assessor, f.answered(f.agent(slug="one"), assessor))
+        actions.approve_assessment(rita, decided)
+        waiting = actions.submit_assessment(assessor, f.answered(f.agent(slug="two"), assessor))
+        Notification.objects.update(
+            assessment=None, resolved_at=None, resolved_by=None, resolution="", read_at=None
+        )
+        migration.resolve_decided_notices(apps, None)
+        one = Notification.objects.get(recipient=rex, kind="submitted", agent__slug="one")
+        self.assertEqual(
+            (one.assessment_id, one.resolution, one.resolved_by), (decided.pk, "approved", rita)
+        )
+        self.assertIsNotNone(one.read_at)
+        two = Notification.objects.get(recipient=rex, kind="submitted", agent__slug="two")
+        self.assertEqual((two.assessment_id, two.resolution, two.read_at), (waiting.pk, "", None))
