@@ -575,6 +575,8 @@ class MarkAllReadAndTheBellTests(TestCase):
             page, '<span class="badge rounded-pill text-bg-secondary" id="unread-count">44</span>'
         )
         self.assertNotContains(page, ">Review 3<")
+        # On the page itself the bell counts what the tab counts.
+        self.assertContains(page, '<span class="badge rounded-pill text-bg-danger">44<span')
         # The thirty shown are read now; the bell and the list agree on the rest.
         self.assertEqual(self.bell(), 14)
         self.assertEqual(self.client.get(LIST, {"show": "unread"}).context["unread_count"], 14)

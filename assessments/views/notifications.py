@@ -8,9 +8,10 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from assessments import actions
+from assessments.context_processors import inbox_counts
 from assessments.forms import NotificationPreferenceForm
 from assessments.models import EmailChoice, Notification
-from assessments.roles import permission_required
+from assessments.roles import has_role, permission_required
 from assessments.views.common import HtmxHttpRequest, paginate
 
 PAGE_SIZE = 30
@@ -32,7 +33,10 @@ def notification_list(request: HtmxHttpRequest) -> HttpResponse:
         PAGE_SIZE,
     )
     notices = list(page.object_list)
-    unread_count = page.paginator.count if only_unread else mine.unread().count()
+    # The bell and the Unread tab both count what was unread when the page opened (the
+    # ones shown are then marked read, and keep their "New" mark on this showing).
+    inbox = inbox_counts(request.user, reviewer=has_role(request.user, "reviewer"))
+    unread_count = inbox["unread"]
     unread = [n.pk for n in notices if n.read_at is None]
     if unread:
         actions.mark_notifications_read(request.user, unread)
@@ -41,6 +45,7 @@ def notification_list(request: HtmxHttpRequest) -> HttpResponse:
         "notices": notices,
         "unread": set(unread),
         "unread_count": unread_count,
+        "inbox": inbox,
         "only_unread": only_unread,
         "email_choice": EmailChoice(actions.email_choice(request.user)).label,
     }
