@@ -25,6 +25,12 @@ OWNERS = [
     ("omar.haddad", "Omar", "Haddad", "omar.haddad@example.com"),
     ("sofia.rossi", "Sofia", "Rossi", "sofia.rossi@example.com"),
 ]
+# Reviewers who decide in the demo's history but do not sign in (no usable password):
+# with the "reviewer" sign-in, three reviewers share the teams' decisions.
+REVIEWERS = [
+    ("aisha.bello", "Aisha", "Bello", "aisha.bello@example.com"),
+    ("tomas.novak", "Tomás", "Novák", "tomas.novak@example.com"),
+]
 TEAMS = [
     ("finance-platform", "Finance Platform"),
     ("customer-support", "Customer Support"),
@@ -38,9 +44,64 @@ TEAMS = [
 # the administrator acts for every team without belonging to one.
 MEMBERSHIPS = {
     "assessor": ["finance-platform", "customer-support", "platform-engineering"],
-    "reviewer": ["finance-platform", "platform-engineering", "security-operations"],
+    "reviewer": [
+        "finance-platform",
+        "platform-engineering",
+        "security-operations",
+        "research-insights",
+    ],
     "viewer": ["finance-platform", "research-insights"],
+    "aisha.bello": ["customer-support", "people-operations", "research-insights"],
+    "tomas.novak": ["platform-engineering", "security-operations"],
+    "dana.kowalski": ["finance-platform", "platform-engineering"],
+    "li.wei": ["research-insights", "people-operations"],
+    "omar.haddad": ["platform-engineering", "security-operations"],
+    "sofia.rossi": ["customer-support"],
 }
+
+# The demo's past (``load_demo`` replays it at these dates, counted back from today).
+# Who decides for each team: one of its reviewers.
+DECIDERS = {
+    "finance-platform": "reviewer",
+    "platform-engineering": "tomas.novak",
+    "security-operations": "tomas.novak",
+    "customer-support": "aisha.bello",
+    "people-operations": "aisha.bello",
+    "research-insights": "aisha.bello",
+}
+# Earlier approved versions: (days ago approved, days its exception ran or None). The
+# version after each closes the review the earlier one scheduled; an exception that ran
+# out before then reopened its gap and triggered the review.
+EARLIER = {
+    "hr-policy-copilot": [(300, None)],
+    "incident-triage-planner": [(330, 120)],
+    "platform-ops-assistant": [(250, 90)],
+    "research-orchestrator": [(320, None)],
+    "report-writer-agent": [(290, None)],
+    "payments-approval-agent": [(210, None)],
+    "support-ticket-summariser": [(340, None)],
+}
+# Versions returned once before they were approved: (days ago returned, comment).
+RETURNED_FIRST = {
+    "sales-email-copilot": (
+        158,
+        "Say who approves the drafts before they go out, and how the mailbox token is scoped.",
+    ),
+    "payments-approval-agent": (
+        31,
+        "The approval limit is not in the answers: add it, and who can change it.",
+    ),
+    "phishing-report-sorter": (
+        196,
+        "Record where its quarantine actions are logged before this is approved.",
+    ),
+}
+# Board packs were made at the end of each quarter (days ago).
+BOARD_PACKS_DAYS_AGO = (273, 182, 91)
+# The daily job (expired exceptions, reminders) is replayed once a week.
+DAILY_JOB_EVERY_DAYS = 7
+# Notifications older than this were read at the time; newer ones are still unread.
+READ_AFTER_DAYS = 10
 
 _TRACED_ALL = {
     "traced_identity": "all",

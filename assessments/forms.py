@@ -318,7 +318,7 @@ class AgentFilterForm(forms.Form):
             ("", "Any class"),
             ("agent_identity", "Agent identity"),
             ("machine_identity", "Machine identity"),
-            ("unassessed", "Not yet assessed"),
+            ("unassessed", portfolio.UNASSESSED_LABEL),
         ],
         label="Class",
     )

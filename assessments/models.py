@@ -978,6 +978,10 @@ class NotificationQuerySet(models.QuerySet["Notification"]):
     def unread(self) -> NotificationQuerySet:
         return self.filter(read_at__isnull=True)
 
+    def awaiting(self) -> NotificationQuerySet:
+        """ "… awaits your decision" notices whose assessment still awaits one."""
+        return self.filter(kind=Notification.Kind.SUBMITTED, resolved_at__isnull=True)
+
     def for_digest(self) -> NotificationQuerySet:
         """Waiting for the next daily digest."""
         return self.filter(email_state=Notification.EmailState.DIGEST)
@@ -1000,6 +1004,12 @@ class Notification(models.Model):
         SENT = "sent", "E-mailed"
         NOT_SENT = "not_sent", "Not e-mailed (no e-mail chosen, or no address)"
 
+    class Resolution(models.TextChoices):
+        APPROVED = "approved", "Approved"
+        RETURNED = "returned", "Returned"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+        SUPERSEDED = "superseded", "Submitted again"
+
     recipient = models.ForeignKey(User, on_delete=models.CASCADE, related_name="notifications")
     kind = models.CharField(max_length=32, choices=Kind.choices)
     title = models.CharField(max_length=255)
@@ -1008,6 +1018,16 @@ class Notification(models.Model):
     agent = models.ForeignKey(
         Agent, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
     )
+    # What a submission notice asks a decision on; once decided, returned, withdrawn or
+    # superseded, the notice is resolved (done, read) with who did it and when.
+    assessment = models.ForeignKey(
+        "Assessment", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    resolution = models.CharField(max_length=16, choices=Resolution.choices, blank=True)
     # Set for the notices the daily job creates, so a rerun never repeats one.
     dedupe_key = models.CharField(max_length=100, blank=True)
     created_at = models.DateTimeField(default=timezone.now)

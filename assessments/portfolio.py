@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, F, Q, Window
+from django.db.models import Count, Exists, F, OuterRef, Q, Window
 from django.db.models.functions import Lag
 from django.utils import timezone
 
@@ -85,6 +85,15 @@ def class_tier(agents: Any = None) -> ClassTier:
             counts[key] = counts.get(key, 0) + row["n"]
     return ClassTier(counts=counts, unassessed=unassessed, total=total)
 
+
+# Agents with no approved assessment, so no class and tier yet (``ClassTier.unassessed``,
+# ``assessment_states()["undecided"]``, the lists' "unassessed" filter): one name
+# everywhere, kept apart from "Never assessed" (no assessment of any state), which is
+# one of the four reasons an agent has no class yet.
+UNASSESSED_LABEL = "No class yet"
+# An open review a change of evidence asked for (``actions.evidence.DRIFT_CODE``).
+EVIDENCE_CHANGED = "evidence_changed"
+EVIDENCE_CHANGED_LABEL = "Evidence changed"
 
 ASSESSMENT_STATES = ("pending_decision", "returned", "in_draft", "never_started")
 STATE_FILTERS = (*ASSESSMENT_STATES, "decided")
@@ -305,9 +314,37 @@ def recent_reclassifications(limit: int = 8, agents: Any = None) -> list[Any]:
 
 def agents_for_list(agents: Any, today: dt.date) -> Any:
     """What a row of the agent list shows about an agent's figures: its assessment state
-    and its open review (next review date, overdue, triggered), annotated by the
-    database so the page keeps a constant number of queries."""
-    return agents.with_assessment_state().with_review_state(today)
+    and its open review (next review date, overdue, triggered, and ``evidence_changed``:
+    see ``evidence_changed_reviews``), annotated by the database so the page keeps a
+    constant number of queries."""
+    drift = evidence_changed_reviews().filter(agent=OuterRef("pk"))
+    return (
+        agents.with_assessment_state()
+        .with_review_state(today)
+        .annotate(evidence_changed=Exists(drift))
+    )
+
+
+def evidence_changed_reviews() -> Any:
+    """Open reviews that new evidence asked for ("Evidence changed"): the agent's class
+    may no longer be true, so every page that shows the class says so beside it."""
+    return Review.objects.open().filter(reasons__icontains=f'"{EVIDENCE_CHANGED}"')
+
+
+def review_evidence_changed(review: Review | None) -> bool:
+    """``evidence_changed_reviews`` for one review already read (the agent page)."""
+    if review is None or review.state != Review.State.OPEN:
+        return False
+    return any(
+        isinstance(r, dict) and r.get("code") == EVIDENCE_CHANGED for r in review.reasons or []
+    )
+
+
+def triggered_past_due_words(states: dict[str, int]) -> str:
+    """How many overdue reviews a change also triggered ("1 triggered, past due"): said
+    beside the overdue count, since they are counted there and not as triggered."""
+    n = states.get("triggered_overdue", 0)
+    return f"{n} triggered, past due" if n else ""
 
 
 def filter_assessment_state(agents: Any, state: str) -> Any:

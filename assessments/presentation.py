@@ -84,6 +84,7 @@ VERB_LABELS = {
     "account.mfa_added": "enrolled a second factor",
     "account.mfa_removed": "removed a second factor",
     "notifications.preference": "changed how they are e-mailed",
+    "notifications.read_all": "marked all their notifications read",
     "evidence.upload": "uploaded evidence",
     "evidence.accept": "accepted an answer from evidence",
     "evidence.reject": "rejected an answer from evidence",

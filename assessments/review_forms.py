@@ -8,7 +8,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.db.models import Exists, OuterRef
 
-from assessments import reviews
+from assessments import portfolio, reviews
 from assessments.models import Agent, CalendarFeed, Team
 from assessments.widgets import quick_select
 
@@ -25,7 +25,7 @@ CLASS_CHOICES = [
     ("", "Any class"),
     ("agent_identity", "Agent identity"),
     ("machine_identity", "Machine identity"),
-    ("unassessed", "Not yet assessed"),
+    ("unassessed", portfolio.UNASSESSED_LABEL),
 ]
 
 

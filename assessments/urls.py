@@ -108,6 +108,11 @@ urlpatterns = [
     # -- notifications routes
     path("notifications/", notifications.notification_list, name="notification_list"),
     path(
+        "notifications/read-all/",
+        notifications.notification_mark_all_read,
+        name="notification_mark_all_read",
+    ),
+    path(
         "notifications/preferences/",
         notifications.notification_preferences,
         name="notification_preferences",

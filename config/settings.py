@@ -182,6 +182,8 @@ MFA_REQUIRED_ROLES = env_list("MFA_REQUIRED_ROLES", [])
 # TEAM_SCOPED_READING: everyone below administrator also reads only their teams' agents.
 TEAM_SCOPED_EDITING = env_bool("TEAM_SCOPED_EDITING", False)
 TEAM_SCOPED_READING = env_bool("TEAM_SCOPED_READING", False)
+# load_demo makes a board pack each quarter of its past (a few seconds of PDF each).
+DEMO_BOARD_PACKS = env_bool("DEMO_BOARD_PACKS", True)
 
 # OpenID Connect single sign-on, off unless OIDC_ISSUER is set. OIDC_ROLE_MAP maps the
 # directory groups in OIDC_GROUPS_CLAIM to roles ("aia-admins:administrator,..."); a

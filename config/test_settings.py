@@ -34,3 +34,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
 # The cache outlives each test while user ids repeat between tests: a per-person render
 # limit would trip across unrelated tests. Its own test sets a small limit.
 REPORT_RENDER_LIMIT = 10_000
+
+# The demo's quarterly board packs are rendered only by the tests about them
+# (tests/test_demo.py): every other test that loads the demo skips three PDFs.
+DEMO_BOARD_PACKS = False

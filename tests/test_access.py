@@ -191,6 +191,7 @@ ACCESS: dict[str, Route] = {
     "assessments:export_assessments": Route(allowed_from("viewer")),
     # -- notifications routes (each person's own; any role may have some)
     "assessments:notification_list": Route(allowed_from("viewer")),
+    "assessments:notification_mark_all_read": Route(allowed_from("viewer", 302), method="post"),
     "assessments:notification_preferences": Route(allowed_from("viewer")),
     # -- API access (the API's own routes are in tests/test_api_access.py)
     "assessments:api_tokens": Route(allowed_from("viewer")),

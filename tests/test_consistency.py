@@ -24,7 +24,14 @@ from django.urls import reverse
 from django.utils import timezone
 
 from assessments import actions, portfolio
-from assessments.models import Agent, GapException, Review, portfolio_changed
+from assessments.models import (
+    Agent,
+    Assessment,
+    GapException,
+    Notification,
+    Review,
+    portfolio_changed,
+)
 from assessments.reports import exports
 from tests import factories as f
 from tests import report_helpers as rh
@@ -282,6 +289,137 @@ class EdgeCasePortfolioTests(TestCase):
         response = self.client.get(reverse("assessments:agent_list"))
         self.assertContains(response, "state-badge-overdue", count=1)
         self.assertContains(response, "How these figures are counted")
+
+
+class OneNamePerCountTests(TestCase):
+    """Every count has one name and one definition on every surface (issue 21): the
+    dashboard's tiles and legends, the lists' filters, the figures page, the queue's
+    summary, the catalogue, the navigation's badges and the bell."""
+
+    @classmethod
+    def setUpTestData(cls):
+        EdgeCasePortfolioTests.setUpTestData.__func__(cls)
+
+    def setUp(self):
+        self.enterContext(time_machine.travel(h.NOW, tick=False))
+        self.client.force_login(self.who["reviewer"])
+
+    def html(self, name: str, **query: Any) -> str:
+        response = self.client.get(reverse(name), query)
+        self.assertEqual(response.status_code, 200)
+        return response.content.decode()
+
+    def test_no_class_yet_and_never_assessed_are_two_names_for_two_figures(self):
+        label = portfolio.UNASSESSED_LABEL
+        dashboard = self.html("assessments:dashboard")
+        unassessed = Agent.objects.active().filter(current_classification="").count()
+        never = Agent.objects.active().never_started().count()
+        self.assertEqual((unassessed, never), (4, 1))
+        self.assertIn(f"{label}: <strong>{unassessed}</strong>", dashboard)
+        self.assertIn(f"{label}: {unassessed}.</desc>", dashboard)
+        never_row = (
+            f"<span>{portfolio.ASSESSMENT_STATE_LABELS['never_started']}</span>"
+            f"<strong>{never}</strong>"
+        )
+        self.assertIn(never_row, dashboard)
+        for page in (
+            dashboard,
+            self.html("assessments:agent_list"),
+            self.html("assessments:queue"),
+        ):
+            self.assertNotIn("Not yet assessed", page)
+        # The lists filter by the same name, and the filter finds the same agents.
+        listed = self.client.get(
+            reverse("assessments:agent_list"), {"classification": "unassessed"}
+        )
+        self.assertContains(listed, f'<option value="unassessed" selected>{label}</option>')
+        self.assertEqual(listed.context["page"].paginator.count, unassessed)
+        figures = self.html("assessments:figures")
+        self.assertIn(f"<strong>{label}</strong> means no approved assessment", figures)
+
+    def test_the_queue_and_dashboard_say_an_overdue_review_was_also_triggered(self):
+        queue = self.client.get(reverse("assessments:queue"))
+        counts = queue.context["counts"]
+        self.assertEqual((counts["overdue"], counts["triggered"]), (1, 1))
+        self.assertEqual(counts["triggered_overdue"], 1)
+        page = queue.content.decode()
+        self.assertIn(
+            '<span class="small d-block text-body-secondary stat-note">1 triggered, past due</span>',
+            page,
+        )
+        # Every "Triggered" badge in the rows is counted: as triggered, or past due.
+        self.assertEqual(
+            page.count("state-badge-triggered"), counts["triggered"] + counts["triggered_overdue"]
+        )
+        self.assertIn("1 triggered, past due", self.html("assessments:dashboard"))
+
+    def test_the_catalogue_counts_read_as_one_figure(self):
+        page = self.html("assessments:catalogue")
+        total = Assessment.objects.count()
+        approved = Assessment.objects.approved().count()
+        drafts = Assessment.objects.in_draft().count()
+        self.assertGreater(drafts, 0)
+        self.assertIn(
+            f"{total} assessments made under it ({approved} approved, {drafts} in draft)", page
+        )
+        self.assertIn(
+            f"{total - drafts} of its {total} assessments were submitted (all but the "
+            f"{drafts} in draft), so this version no longer changes.",
+            page,
+        )
+
+    def test_the_awaiting_badge_the_tray_the_list_and_the_requests_agree(self):
+        reviewer = self.who["reviewer"]
+        page = self.client.get(reverse("assessments:dashboard"))
+        awaiting = page.context["inbox"]["awaiting"]
+        [tray] = [t for t in page.context["inbox_trays"] if t.key == "pending_decision"]
+        listed = self.client.get(
+            reverse("assessments:agent_list"), {"assessment": "pending_decision"}
+        )
+        asked = Notification.objects.filter(recipient=reviewer).awaiting().count()
+        self.assertEqual(awaiting, 2)
+        self.assertEqual(
+            (tray.total, listed.context["page"].paginator.count, asked), (awaiting,) * 3
+        )
+        self.assertContains(
+            page, f'Awaiting decision <span class="badge rounded-pill text-bg-warning">{awaiting}<'
+        )
+
+    def test_the_bell_counts_the_unread_list(self):
+        reviewer = self.who["reviewer"]
+        unread = Notification.objects.filter(recipient=reviewer).unread().count()
+        self.assertGreater(unread, 0)
+        page = self.client.get(reverse("assessments:dashboard"))
+        self.assertEqual(page.context["inbox"]["unread"], unread)
+        self.assertContains(page, f'<span class="badge rounded-pill text-bg-danger">{unread}<span')
+        listed = self.client.get(reverse("assessments:notification_list"), {"show": "unread"})
+        self.assertEqual(listed.context["page"].paginator.count, unread)
+        self.assertEqual(listed.context["unread_count"], unread)
+
+    def test_an_open_evidence_changed_review_shows_beside_the_class(self):
+        steady = Agent.objects.get(slug="steady")
+        actions.trigger_review(
+            steady,
+            [
+                {
+                    "code": "evidence_changed",
+                    "detail": "Evidence changed (iam.json): it can grant itself access.",
+                }
+            ],
+        )
+        self.assertEqual(
+            list(portfolio.evidence_changed_reviews().values_list("agent__slug", flat=True)),
+            ["steady"],
+        )
+        listed = self.client.get(reverse("assessments:agent_list"))
+        rows = {a.slug: a for a in listed.context["page"].object_list}
+        self.assertTrue(rows["steady"].evidence_changed)
+        self.assertFalse(any(a.evidence_changed for slug, a in rows.items() if slug != "steady"))
+        self.assertContains(listed, "evidence-changed-badge", count=1)
+        detail = self.client.get(reverse("assessments:agent_detail", args=["steady"]))
+        self.assertContains(detail, "Evidence changed: review open")
+        other = self.client.get(reverse("assessments:agent_detail", args=["late"]))
+        self.assertNotContains(other, "Evidence changed")
 
 
 class DemoDataTests(TestCase):

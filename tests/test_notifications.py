@@ -477,3 +477,150 @@ class PreferencePageTests(TestCase):
         self.assertEqual(response.status_code, 302)
         self.assertTrue(response["Location"].startswith(reverse("login")))
         self.assertFalse(NotificationPreference.objects.exists())
+
+
+class NotificationsFollowTheWorkTests(TestCase):
+    """A request for a decision is done once somebody decided: shown as done, by whom and
+    when, and no longer unread for anyone (issue 21)."""
+
+    def setUp(self):
+        self.assessor = f.assessor()
+        self.rex = f.reviewer("rex")
+        self.rita = f.reviewer("rita")
+        self.agent = f.agent(slug="bot", name="Bot")
+        self.submitted_at = dt.datetime(2026, 3, 2, 9, 30, tzinfo=dt.UTC)
+        self.decided_at = dt.datetime(2026, 3, 5, 14, 0, tzinfo=dt.UTC)
+        self.submitted = actions.submit_assessment(
+            self.assessor, f.answered(self.agent, self.assessor), now=self.submitted_at
+        )
+
+    def asks(self):
+        return Notification.objects.filter(kind="submitted").order_by("recipient__username")
+
+    def test_each_notice_carries_the_time_of_its_event(self):
+        self.assertEqual({n.created_at for n in self.asks()}, {self.submitted_at})
+        actions.return_assessment(self.rex, self.submitted, comment="Again.", now=self.decided_at)
+        returned = Notification.objects.get(kind="returned")
+        self.assertEqual(returned.created_at, self.decided_at)
+
+    def test_approving_resolves_every_request_for_a_decision_about_it(self):
+        self.assertEqual([n.recipient for n in self.asks().unread()], [self.rex, self.rita])
+        actions.approve_assessment(self.rita, self.submitted, now=self.decided_at)
+        for notice in self.asks():
+            self.assertEqual(notice.resolution, "approved")
+            self.assertEqual(notice.resolved_by, self.rita)
+            self.assertEqual(notice.resolved_at, self.decided_at)
+            self.assertIsNotNone(notice.read_at)
+        self.assertFalse(Notification.objects.awaiting().exists())
+        # Rex, who did not decide, reads it as done, by whom and when.
+        self.client.force_login(self.rex)
+        page = self.client.get(LIST)
+        self.assertContains(page, f"Approved by {self.rita.get_full_name() or 'rita'} on")
+        self.assertContains(page, ">5 Mar 2026 14:00</time>: nothing left to decide.")
+        self.assertNotContains(page, ">New</span>")
+        self.assertNotContains(page, "text-bg-danger")
+
+    def test_returning_resolves_them_and_a_new_submission_asks_again(self):
+        actions.return_assessment(self.rex, self.submitted, comment="Again.", now=self.decided_at)
+        self.assertEqual(set(self.asks().values_list("resolution", flat=True)), {"returned"})
+        again = actions.submit_assessment(self.assessor, self.submitted)
+        self.assertEqual(
+            {n.recipient for n in Notification.objects.awaiting().unread()}, {self.rex, self.rita}
+        )
+        self.assertTrue(all(n.assessment_id == again.pk for n in Notification.objects.awaiting()))
+
+    def test_an_older_request_for_the_same_agent_is_superseded_by_a_new_submission(self):
+        # A request left open from before the requests were linked to their assessment.
+        Notification.objects.filter(kind="submitted").update(assessment=None)
+        actions.return_assessment(self.rex, self.submitted, comment="Again.")
+        self.assertEqual(Notification.objects.awaiting().count(), 2)  # not linked: left open
+        actions.submit_assessment(self.assessor, self.submitted)
+        old = Notification.objects.filter(kind="submitted", assessment=None)
+        self.assertEqual(set(old.values_list("resolution", flat=True)), {"superseded"})
+        self.assertFalse(old.unread().exists())
+
+    def test_a_decided_request_waiting_for_the_digest_is_not_e_mailed(self):
+        NotificationPreference.objects.create(user=self.rex, email="daily")
+        Notification.objects.filter(recipient=self.rex).update(email_state="digest")
+        actions.approve_assessment(self.rita, self.submitted)
+        self.assertFalse(Notification.objects.for_digest().exists())
+
+
+class MarkAllReadAndTheBellTests(TestCase):
+    def setUp(self):
+        self.reviewer = f.reviewer()
+        self.other = f.reviewer("rita")
+        self.client.force_login(self.reviewer)
+        Notification.objects.bulk_create(
+            Notification(recipient=person, kind="review_due", title=f"Review {i}")
+            for i in range(45)
+            for person in (self.reviewer, self.other)
+        )
+
+    def bell(self):
+        page = self.client.get(reverse("assessments:dashboard")).content.decode()
+        marker = '<span class="badge rounded-pill text-bg-danger">'
+        if marker not in page:
+            return 0
+        return int(page.split(marker, 1)[1].split("<", 1)[0])
+
+    def test_the_bell_counts_exactly_the_unread_list(self):
+        Notification.objects.filter(recipient=self.reviewer, title="Review 3").update(
+            read_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+        )
+        self.assertEqual(self.bell(), 44)
+        page = self.client.get(LIST, {"show": "unread"})
+        self.assertEqual(page.context["page"].paginator.count, 44)
+        self.assertContains(
+            page, '<span class="badge rounded-pill text-bg-secondary" id="unread-count">44</span>'
+        )
+        self.assertNotContains(page, ">Review 3<")
+        # On the page itself the bell counts what the tab counts.
+        self.assertContains(page, '<span class="badge rounded-pill text-bg-danger">44<span')
+        # The thirty shown are read now; the bell and the list agree on the rest.
+        self.assertEqual(self.bell(), 14)
+        self.assertEqual(self.client.get(LIST, {"show": "unread"}).context["unread_count"], 14)
+
+    def test_mark_all_as_read_reads_mine_only_and_is_audited(self):
+        response = self.client.post(reverse("assessments:notification_mark_all_read"))
+        self.assertRedirects(response, LIST)
+        self.assertEqual(self.bell(), 0)
+        self.assertFalse(Notification.objects.filter(recipient=self.reviewer).unread().exists())
+        self.assertEqual(Notification.objects.filter(recipient=self.other).unread().count(), 45)
+        [event] = AuditEvent.objects.filter(verb="notifications.read_all")
+        self.assertEqual(event.changes, {"marked_read": 45})
+        self.assertContains(self.client.get(LIST, {"show": "unread"}), "Nothing unread")
+
+    def test_mark_all_as_read_refuses_get(self):
+        self.assertEqual(
+            self.client.get(reverse("assessments:notification_mark_all_read")).status_code, 405
+        )
+
+
+class ExistingNoticesMigrationTests(TestCase):
+    """Migration 0081 links the notices made before it to their assessment, by address,
+    and resolves those whose assessment was decided since."""
+
+    def test_decided_requests_made_before_the_migration_are_resolved(self):
+        import importlib
+
+        from django.apps import apps
+
+        migration = importlib.import_module(
+            "assessments.migrations.0081_truth-b_notification_resolution"
+        )
+        assessor, rex, rita = f.assessor(), f.reviewer("rex"), f.reviewer("rita")
+        decided = actions.submit_assessment(assessor, f.answered(f.agent(slug="one"), assessor))
+        actions.approve_assessment(rita, decided)
+        waiting = actions.submit_assessment(assessor, f.answered(f.agent(slug="two"), assessor))
+        Notification.objects.update(
+            assessment=None, resolved_at=None, resolved_by=None, resolution="", read_at=None
+        )
+        migration.resolve_decided_notices(apps, None)
+        one = Notification.objects.get(recipient=rex, kind="submitted", agent__slug="one")
+        self.assertEqual(
+            (one.assessment_id, one.resolution, one.resolved_by), (decided.pk, "approved", rita)
+        )
+        self.assertIsNotNone(one.read_at)
+        two = Notification.objects.get(recipient=rex, kind="submitted", agent__slug="two")
+        self.assertEqual((two.assessment_id, two.resolution, two.read_at), (waiting.pk, "", None))

@@ -87,6 +87,7 @@ KIND: dict[str, str] = {
             "assessments:export_inventory",
             "assessments:export_assessments",
             "assessments:notification_list",
+            "assessments:notification_mark_all_read",
             "assessments:notification_preferences",
             "assessments:api_tokens",
             "assessments:api_token_revoke",

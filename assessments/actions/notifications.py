@@ -75,6 +75,7 @@ def _create(
     body: str,
     url: str = "",
     agent: Any = None,
+    assessment: Assessment | None = None,
     dedupe_key: str = "",
     immediate: bool = True,
     now: dt.datetime | None = None,
@@ -110,6 +111,7 @@ def _create(
             body=one_line(body),
             url=url,
             agent=agent,
+            assessment=assessment,
             dedupe_key=dedupe_key,
             created_at=now or timezone.now(),
             email_state=state(person),
@@ -148,8 +150,49 @@ def submitted_recipients(assessment: Assessment) -> list[Any]:
     return list(eligible.distinct().order_by("pk"))
 
 
+def resolve_awaiting(
+    assessment: Assessment,
+    resolution: str,
+    *,
+    actor: Any = None,
+    now: dt.datetime | None = None,
+    agent_wide: bool = False,
+) -> int:
+    """Resolve every "… awaits your decision" notice about ``assessment`` (with
+    ``agent_wide``, about any assessment of its agent): decided (approved or returned),
+    withdrawn or superseded. Each is shown as done, with who did it and when, and is no
+    longer unread; one still waiting for an e-mail is not sent. Returns how many."""
+    now = now or timezone.now()
+    notices = Notification.objects.awaiting()
+    if agent_wide:
+        notices = notices.filter(agent_id=assessment.agent_id)
+    else:
+        notices = notices.filter(assessment=assessment)
+    ids = list(notices.values_list("pk", flat=True))
+    if not ids:
+        return 0
+    done = Notification.objects.filter(pk__in=ids)
+    done.filter(read_at__isnull=True).update(read_at=now)
+    done.filter(
+        email_state__in=[Notification.EmailState.QUEUED, Notification.EmailState.DIGEST]
+    ).update(email_state=Notification.EmailState.NOT_SENT)
+    return done.update(
+        resolved_at=now,
+        resolved_by=actor if getattr(actor, "pk", None) else None,
+        resolution=resolution,
+    )
+
+
 def notify_submitted(actor: Any, assessment: Assessment) -> list[Notification]:
     agent = assessment.agent
+    # An earlier request about this agent that nobody closed is superseded by this one.
+    resolve_awaiting(
+        assessment,
+        Notification.Resolution.SUPERSEDED,
+        actor=actor,
+        now=assessment.submitted_at,
+        agent_wide=True,
+    )
     return _create(
         submitted_recipients(assessment),
         Notification.Kind.SUBMITTED,
@@ -161,6 +204,8 @@ def notify_submitted(actor: Any, assessment: Assessment) -> list[Notification]:
         ),
         url=assessment.get_absolute_url(),
         agent=agent,
+        assessment=assessment,
+        now=assessment.submitted_at,
     )
 
 
@@ -186,6 +231,8 @@ def notify_decided(actor: Any, assessment: Assessment) -> list[Notification]:
             f"{agent.name} ({agent.slug}) with this comment: {assessment.review_comment} "
             "Change what is asked, then submit it again."
         )
+    # Whoever was asked to decide it sees it done, by whom and when.
+    resolve_awaiting(assessment, assessment.status, actor=actor, now=assessment.decided_at)
     return _create(
         people,
         kind,
@@ -193,6 +240,8 @@ def notify_decided(actor: Any, assessment: Assessment) -> list[Notification]:
         body=body,
         url=assessment.get_absolute_url(),
         agent=agent,
+        assessment=assessment,
+        now=assessment.decided_at,
     )
 
 
@@ -347,6 +396,26 @@ def mark_notifications_read(
         .unread()
         .update(read_at=now or timezone.now())
     )
+
+
+@transaction.atomic
+def mark_all_notifications_read(
+    user: Any, *, request: HttpRequest | None = None, now: dt.datetime | None = None
+) -> int:
+    """Mark every one of ``user``'s unread notifications read; returns how many."""
+    count = (
+        Notification.objects.filter(recipient=user).unread().update(read_at=now or timezone.now())
+    )
+    if count:
+        audit.record(
+            "notifications.read_all",
+            actor=user,
+            obj=user,
+            object_repr=f"Notifications of {user.get_username()}"[:255],
+            request=request,
+            changes={"marked_read": count},
+        )
+    return count
 
 
 @transaction.atomic

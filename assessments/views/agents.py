@@ -82,6 +82,7 @@ def agent_detail(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     )
     latest_approved = next((a for a in assessments if a.status == "approved"), None)
     today = timezone.localdate()
+    open_review = Review.objects.open().filter(agent=agent).select_related("assignee").first()
     context: dict[str, Any] = {
         "agent": agent,
         "assessments": assessments,
@@ -90,7 +91,8 @@ def agent_detail(request: HtmxHttpRequest, slug: str) -> HttpResponse:
         ),
         "latest_approved": latest_approved,
         "report_overdue": reviews.overdue_decision(latest_approved, today),
-        "open_review": Review.objects.open().filter(agent=agent).select_related("assignee").first(),
+        "open_review": open_review,
+        "evidence_changed": portfolio.review_evidence_changed(open_review),
         "history": history(AuditEvent.objects.filter(agent=agent).order_by("-id")[:200])[:10],
         "evidence_uploads": EvidenceUpload.objects.filter(agent=agent).with_counts()[:10],
         "today": today,

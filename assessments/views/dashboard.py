@@ -105,6 +105,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             for key in portfolio.CLASSES
         ],
         "unassessed_href": _url("assessments:agent_list", classification="unassessed"),
+        "unassessed_label": portfolio.UNASSESSED_LABEL,
+        "triggered_past_due": portfolio.triggered_past_due_words(states),
         "states": states,
         "assessment_states": assessment_states,
         "assessment_rows": [
@@ -146,5 +148,7 @@ def figures(request: HttpRequest) -> HttpResponse:
             "queue_days": reviews.QUEUE_DAYS,
             "state_labels": portfolio.ASSESSMENT_STATE_LABELS,
             "inactive_days": settings.INACTIVE_AGENT_DAYS,
+            "unassessed_label": portfolio.UNASSESSED_LABEL,
+            "evidence_changed_label": portfolio.EVIDENCE_CHANGED_LABEL,
         },
     )

@@ -76,6 +76,7 @@ def _queue_context(request: HtmxHttpRequest, **extra: Any) -> dict[str, Any]:
         "page": page,
         "rows": rows_for_page.queue_rows(page.object_list, today, request),
         "counts": counts,
+        "triggered_past_due": portfolio.triggered_past_due_words(counts),
         "state": state,
         "sort": sort,
         "today": today,

@@ -10,7 +10,9 @@
     url: root.getAttribute("data-openapi-url"),
     dom_id: "#swagger-ui",
     layout: "BaseLayout",
-    deepLinking: true,
+    // No deep links: Swagger UI puts them inside each operation's toggle button, a
+    // link nested in a button that keyboards and screen readers cannot use.
+    deepLinking: false,
     // Requests made from the page use the session: send the CSRF token as forms do.
     requestInterceptor: function (request) {
       if (csrf) {
