@@ -500,11 +500,12 @@ def bound_agent_forms(
         "links-INITIAL_FORMS": "0",
     }
     for i, row in enumerate(data.get("systems") or []):
-        form_data[f"systems-{i}-name"] = row["name"]
-        form_data[f"systems-{i}-access"] = row["access"]
+        # A row missing a key is left for the row's form to name, never a KeyError.
+        form_data[f"systems-{i}-name"] = row.get("name") or ""
+        form_data[f"systems-{i}-access"] = row.get("access") or ""
     for i, row in enumerate(data.get("links") or []):
-        form_data[f"links-{i}-kind"] = row["kind"]
-        form_data[f"links-{i}-other"] = row["other"]
+        form_data[f"links-{i}-kind"] = row.get("kind") or ""
+        form_data[f"links-{i}-other"] = row.get("other") or ""
     form = AgentForm(form_data, instance=agent or Agent())
     systems = SystemFormSet(form_data, prefix="systems")
     links = LinkFormSet(form_data, prefix="links", agent=agent)

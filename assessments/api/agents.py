@@ -106,7 +106,10 @@ def update_agent(request: HttpRequest, slug: str, body: AgentUpdate) -> Any:
     nothing is saved and the answer is 409 with their values and yours."""
     user = require(request, "write", "assessments.change_agent")
     agent = _detail(slug, user)
-    given = body.dict(exclude_unset=True)
+    # The fields sent, with their nested defaults filled in (a system sent without
+    # ``access`` reads "read", as the schema says; exclude_unset would drop it).
+    full = body.dict()
+    given = {k: full[k] for k in body.model_fields_set}
     current = {
         **AgentOut.of(agent),
         "links": initial_links(agent),
