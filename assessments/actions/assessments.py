@@ -393,6 +393,8 @@ def approve_assessment(
         request=request,
         changes={
             "status": {"old": "submitted", "new": "approved"},
+            # The approved row as stored: verify_audit_log recomputes it (records).
+            "content_hash": audit.approved_content_hash(current.pk),
             **audit.diff(
                 before,
                 {
