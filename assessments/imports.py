@@ -238,7 +238,7 @@ def plan_csv(data: bytes, user: Any = None) -> ImportPlan:
             continue
         # Snapshot first: binding the form writes the row's values onto the instance.
         before = {name: getattr(agent, name) for name in actions.AGENT_FIELDS} if agent else {}
-        form, systems, links, problems = bound_agent_forms(data_, agent)
+        form, systems, links, problems = bound_agent_forms(data_, agent, user)
         errors += [f"{name or 'row'}: {message}" for name, message in problems]
         if errors:
             continue

@@ -89,7 +89,7 @@ def create_agent(request: HttpRequest, body: AgentIn) -> Any:
     """Register an agent. The same checks as the form on the site apply."""
     user = require(request, "write", "assessments.add_agent")
     data = body.dict()
-    form, systems, links = _bound(data, None)
+    form, systems, links = _bound(data, None, user)
     agent = actions.create_agent(
         user,
         fields={k: v for k, v in form.cleaned_data.items() if k in actions.AGENT_FIELDS},
@@ -117,7 +117,7 @@ def update_agent(request: HttpRequest, slug: str, body: AgentUpdate) -> Any:
     data = {
         k: given.get(k) if given.get(k) is not None else current[k] for k in AgentIn.model_fields
     }
-    form, systems, links = _bound(data, agent)
+    form, systems, links = _bound(data, agent, user)
     saved = actions.update_agent(
         user,
         agent,
@@ -149,7 +149,7 @@ def reactivate_agent(request: HttpRequest, slug: str) -> Any:
 # --------------------------------------------------------------------------- the site's forms
 
 
-def _bound(data: dict[str, Any], agent: Agent | None) -> tuple[Any, Any, Any]:
+def _bound(data: dict[str, Any], agent: Agent | None, user: Any = None) -> tuple[Any, Any, Any]:
     """The site's agent form and its systems and links rows, bound to the API's data;
     any error they find is a 422 naming the field."""
     errors: list[dict[str, str]] = []
@@ -162,7 +162,7 @@ def _bound(data: dict[str, Any], agent: Agent | None) -> tuple[Any, Any, Any]:
     if errors:
         raise ApiError(422, "The agent cannot be saved; nothing was changed.", errors=errors)
     form, systems, links, problems = bound_agent_forms(
-        {**data, "owner": owner, "team": team}, agent
+        {**data, "owner": owner, "team": team}, agent, user
     )
     if problems:
         raise ApiError(
