@@ -293,6 +293,18 @@ class WebhookEndpointForm(forms.ModelForm):
         model = m.WebhookEndpoint
         fields = ["name", "url", "events", "is_active"]
 
+    def clean(self) -> dict[str, Any]:
+        """The actions' own checks, as form errors: ``save_model`` cannot refuse."""
+        from assessments.actions.webhooks import _check
+
+        data = super().clean() or {}
+        if "url" in data and "events" in data:
+            try:
+                _check(data["url"], list(data["events"]))
+            except actions.ActionError as error:
+                self.add_error("url", str(error))
+        return data
+
 
 @admin.register(m.WebhookEndpoint)
 class WebhookEndpointAdmin(admin.ModelAdmin):

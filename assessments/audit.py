@@ -323,6 +323,10 @@ FINDING_LABELS = {
     "truncated": "truncated",
     "inserted": "inserted",
     "checkpoint": "forged checkpoint",
+    "unknown_key": "signed with an unknown key",
+    "approved_changed": "approved assessment changed",
+    "approved_missing": "approved assessment missing",
+    "approved_extra": "approved assessment without its approval",
 }
 _MAX_FINDINGS = 50
 _MAX_LOOKUPS = 50
@@ -339,7 +343,13 @@ class Finding:
         return FINDING_LABELS[self.kind]
 
     def __str__(self) -> str:
-        where = f"event #{self.event_id}" if self.event_id is not None else "checkpoints"
+        where = (
+            f"event #{self.event_id}"
+            if self.event_id is not None
+            else "approved assessments"
+            if self.kind.startswith("approved")
+            else "checkpoints"
+        )
         return f"{where}: {self.label}: {self.detail}"
 
 
@@ -413,6 +423,7 @@ def verify_chain(*, checkpoint_file: str | Path | None = None) -> ChainReport:
     head_seen: tuple[int, str] | None = None
     previous_id: int | None = None
     unknown_keys: dict[str, int] = {}
+    first_unknown: dict[str, int] = {}
     legacy = 0
     lookups = 0
     for event in AuditEvent.objects.order_by("id").iterator(chunk_size=2000):
@@ -423,6 +434,7 @@ def verify_chain(*, checkpoint_file: str | Path | None = None) -> ChainReport:
             key = keys.get(event.key_id)
             if key is None:
                 unknown_keys[event.key_id] = unknown_keys.get(event.key_id, 0) + 1
+                first_unknown.setdefault(event.key_id, event.pk)
                 authentic = None
             elif not hmac.compare_digest(event_mac(event, key), event.hash):
                 authentic = False
@@ -484,10 +496,18 @@ def verify_chain(*, checkpoint_file: str | Path | None = None) -> ChainReport:
         )
 
     for kid, n in sorted(unknown_keys.items()):
-        report.unverifiable.append(
-            f"{n} event{'s' if n != 1 else ''} carry the key id {kid}, whose key is not "
-            "configured: add that key to AUDIT_KEYS to check them."
+        # Only the events before the first keyed one may lack a key (the documented
+        # pre-key events, verified above under the unkeyed scheme). A key id that no
+        # configured key has is what a forger who cannot sign would write: tampering,
+        # unless a key of an earlier rotation was left out of AUDIT_KEYS.
+        report.add(
+            "unknown_key",
+            first_unknown[kid],
+            f"{n} event{'s' if n != 1 else ''} (the first is this one) carry the key id {kid}, "
+            "which no configured key has: they were written without the audit key, or a key "
+            "kept from a rotation is missing from AUDIT_KEYS.",
         )
+    _verify_approved(report)
     if checkpoint is not None and cp_last is not None:
         _check_against(report, checkpoint, head_seen, up_to_checkpoint)
     return report
@@ -594,6 +614,115 @@ def _latest_checkpoint(
         )
         return None
     return max(candidates, key=lambda c: (c.created_at, c.event_count))
+
+
+# --------------------------------------------------------------------------- approved versions
+
+# What an approval decided: the fields of the approved version its event's content hash
+# covers. A fixed list, so a column added later does not change old hashes.
+APPROVED_FIELDS = (
+    "id",
+    "agent_id",
+    "number",
+    "status",
+    "questionnaire_version",
+    "catalogue_id",
+    "answers",
+    "result",
+    "classification",
+    "tier",
+    "based_on_id",
+    "assessor_id",
+    "submitted_by_id",
+    "reviewer_id",
+    "review_comment",
+    "submitted_at",
+    "decided_at",
+    "next_review_on",
+    "inventory_at_approval",
+)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+def content_hash(values: dict[str, Any]) -> str:
+    """SHA-256 of an approved version's fields (``APPROVED_FIELDS``, as the database
+    returns them). The approval event carries it, so its MAC covers the version."""
+    plain = {name: _plain(values.get(name)) for name in APPROVED_FIELDS}
+    text = json.dumps(plain, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def approved_content_hash(assessment_id: int) -> str:
+    from assessments.models import Assessment
+
+    return content_hash(Assessment.objects.filter(pk=assessment_id).values(*APPROVED_FIELDS).get())
+
+
+def _verify_approved(report: ChainReport) -> None:
+    """Every approved assessment against the content hash its approval event recorded:
+    a row changed, replaced, deleted or added outside the app (a superuser with the
+    triggers off, ``INSERT OR REPLACE`` on SQLite) is named."""
+    from assessments.models import Assessment
+
+    approvals: dict[str, tuple[int, str | None]] = {}
+    for event_id, object_id, changes in (
+        AuditEvent.objects.filter(
+            verb="assessment.approve", object_type=Assessment._meta.label_lower
+        )
+        .order_by("id")
+        .values_list("id", "object_id", "changes")
+        .iterator(chunk_size=2000)
+    ):
+        recorded = changes.get("content_hash") if isinstance(changes, dict) else None
+        approvals[object_id] = (event_id, recorded if isinstance(recorded, str) else None)
+    seen: set[str] = set()
+    unhashed = 0
+    rows = (
+        Assessment.objects.filter(status=Assessment.Status.APPROVED)
+        .order_by("id")
+        .values(*APPROVED_FIELDS)
+    )
+    for row in rows.iterator(chunk_size=2000):
+        key = str(row["id"])
+        seen.add(key)
+        found = approvals.get(key)
+        what = f"assessment #{row['id']} (agent #{row['agent_id']}, version {row['number']})"
+        if found is None:
+            report.add(
+                "approved_extra",
+                None,
+                f"{what} is approved but no approval event names it: it was inserted or "
+                "replaced outside the app.",
+            )
+        elif found[1] is None:
+            unhashed += 1
+        elif not hmac.compare_digest(content_hash(row), found[1]):
+            report.add(
+                "approved_changed",
+                found[0],
+                f"{what} no longer matches the content this approval recorded: it was "
+                "changed or replaced outside the app.",
+            )
+    for object_id, (event_id, _recorded) in approvals.items():
+        if object_id not in seen:
+            report.add(
+                "approved_missing",
+                event_id,
+                f"the assessment #{object_id} this event approved is no longer an approved "
+                "assessment: it was deleted, replaced or reopened outside the app.",
+            )
+    if unhashed:
+        report.notes.append(
+            f"{unhashed} approved assessment{'s' if unhashed != 1 else ''} from before "
+            "approvals recorded a content hash are checked for presence only."
+        )
 
 
 def export_record(event: AuditEvent) -> dict[str, Any]:

@@ -204,9 +204,28 @@ def import_data(raw: bytes) -> ImportOutcome:
                 object_repr="export of " + str(data.get("exported_at", ""))[:40],
                 changes={"sha256": sha256, "rows": sum(counts.values())},
             )
+            # Verified inside the transaction: a log (or an approved assessment) that does
+            # not verify rolls the whole load back.
+            chain = audit.verify_chain()
+            if not chain.ok:
+                raise _Unverified(chain)
+    except _Unverified as refused:
+        raise BackupError(
+            "The audit log of the export does not verify, so nothing was loaded: "
+            + refused.chain.summary()
+            + " "
+            + "; ".join(str(finding) for finding in refused.chain.findings[:5])
+            + " ".join(refused.chain.unverifiable)
+        ) from None
     except (DeserializationError, DatabaseError, LookupError, TypeError, ValueError) as exc:
         raise BackupError(f"The export could not be loaded, and nothing was: {exc}") from exc
-    return ImportOutcome(counts, sha256, audit.verify_chain())
+    return ImportOutcome(counts, sha256, chain)
+
+
+class _Unverified(Exception):
+    def __init__(self, chain: audit.ChainReport) -> None:
+        super().__init__(chain.summary())
+        self.chain = chain
 
 
 def _objects(objects: list[Any], known: set[str]) -> Iterator[dict[str, Any]]:

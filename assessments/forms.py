@@ -23,6 +23,7 @@ from assessments.models import (
     EvidenceKind,
     Team,
 )
+from assessments.roles import has_role
 from assessments.widgets import quick_select
 
 User = get_user_model()
@@ -218,9 +219,18 @@ class LinkForm(forms.Form):
 
 
 class BaseLinkFormSet(_RowsFormSet):
-    def __init__(self, *args: Any, agent: Agent | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, agent: Agent | None = None, user: Any = None, **kwargs: Any
+    ) -> None:
         self.agent = agent
+        # With reading team-scoped, an agent ``user`` may not read is "not found", the
+        # same words as for a slug nobody has (no enumeration of other teams' agents).
+        self.user = user
         super().__init__(*args, **kwargs)
+
+    def _agents(self) -> Any:
+        agents = Agent.objects.all()
+        return scope.readable(agents, self.user) if self.user is not None else agents
 
     def clean(self) -> None:
         if any(self.errors):
@@ -233,10 +243,11 @@ class BaseLinkFormSet(_RowsFormSet):
         slugs = {f.cleaned_data["other"] for f in wanted}
         # The slug as typed first; otherwise the one agent whose slug differs only in case
         # (slugs made before they had to be lowercase), linked under its own slug.
-        exact = set(Agent.objects.filter(slug__in=slugs).values_list("slug", flat=True))
+        exact = set(self._agents().filter(slug__in=slugs).values_list("slug", flat=True))
         folded: dict[str, list[str]] = {}
         for other in (
-            Agent.objects.annotate(lower_slug=Lower("slug"))
+            self._agents()
+            .annotate(lower_slug=Lower("slug"))
             .filter(lower_slug__in={s.lower() for s in slugs - exact})
             .values_list("slug", flat=True)
         ):
@@ -400,6 +411,10 @@ def _in_assessment_state(agents: Any, state: str, user: Any) -> Any:
             return agents.with_assessment_in(Assessment.objects.returned_to(user))
         case "my_drafts":
             return agents.with_assessment_in(Assessment.objects.drafts_of(user))
+        case "pending_decision" if user is not None and has_role(user, "reviewer"):
+            # What the reviewer's "Awaiting decision" badge counts: the agents they may
+            # decide for (their teams when editing is team-scoped).
+            agents = scope.decidable(agents, user)
     return portfolio.filter_assessment_state(agents, state) if state else agents
 
 
@@ -476,7 +491,7 @@ class ProposalDecisionForm(forms.Form):
 
 
 def bound_agent_forms(
-    data: dict[str, Any], agent: Agent | None
+    data: dict[str, Any], agent: Agent | None, user: Any = None
 ) -> tuple[AgentForm, Any, Any, list[tuple[str, str]]]:
     """The agent form with its systems and links rows, bound to plain data (the API and
     the CSV import use the site's own checks this way). ``data`` has the agent fields
@@ -500,14 +515,15 @@ def bound_agent_forms(
         "links-INITIAL_FORMS": "0",
     }
     for i, row in enumerate(data.get("systems") or []):
-        form_data[f"systems-{i}-name"] = row["name"]
-        form_data[f"systems-{i}-access"] = row["access"]
+        # A row missing a key is left for the row's form to name, never a KeyError.
+        form_data[f"systems-{i}-name"] = row.get("name") or ""
+        form_data[f"systems-{i}-access"] = row.get("access") or ""
     for i, row in enumerate(data.get("links") or []):
-        form_data[f"links-{i}-kind"] = row["kind"]
-        form_data[f"links-{i}-other"] = row["other"]
+        form_data[f"links-{i}-kind"] = row.get("kind") or ""
+        form_data[f"links-{i}-other"] = row.get("other") or ""
     form = AgentForm(form_data, instance=agent or Agent())
     systems = SystemFormSet(form_data, prefix="systems")
-    links = LinkFormSet(form_data, prefix="links", agent=agent)
+    links = LinkFormSet(form_data, prefix="links", agent=agent, user=user)
     if not (form.is_valid() & systems.is_valid() & links.is_valid()):
         errors += [
             (name if name != "__all__" else "", str(m))

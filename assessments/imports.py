@@ -241,7 +241,7 @@ def plan_csv(data: bytes, user: Any = None) -> ImportPlan:
         errors += _out_of_team(user, agent, data_["team"])
         # Snapshot first: binding the form writes the row's values onto the instance.
         before = {name: getattr(agent, name) for name in actions.AGENT_FIELDS} if agent else {}
-        form, systems, links, problems = bound_agent_forms(data_, agent)
+        form, systems, links, problems = bound_agent_forms(data_, agent, user)
         # Every error of the row, not only the first kind found: the site's own checks
         # too, except where a column's error is already told (an unknown owner is not
         # also "required").

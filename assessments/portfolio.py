@@ -39,6 +39,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.core.exceptions import EmptyResultSet
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Exists, F, OuterRef, Q, Window
 from django.db.models.functions import Lag
@@ -170,8 +171,14 @@ def _gap_rows_sql(
     if agents is not None:
         latest = latest.filter(agent__in=agents)
         in_force = in_force.filter(agent__in=agents)
-    ids_sql, ids_params = latest.values("pk").query.sql_with_params()
-    exc_sql, exc_params = in_force.values("agent_id", "subject").query.sql_with_params()
+    try:
+        ids_sql, ids_params = latest.values("pk").query.sql_with_params()
+        exc_sql, exc_params = in_force.values("agent_id", "subject").query.sql_with_params()
+    except EmptyResultSet:
+        # ``agents`` can match nothing (a person in no team when reading is scoped):
+        # then there are no gap rows, and the ORM has no SQL for the empty subquery.
+        ids_sql, ids_params = "SELECT NULL WHERE 1 = 0", []
+        exc_sql, exc_params = "SELECT NULL AS agent_id, NULL AS subject WHERE 1 = 0", []
     if connection.vendor == "postgresql":
         each = "CROSS JOIN LATERAL jsonb_array_elements(a.result -> 'controls') AS c(value)"
         field_sql = "(c.value ->> '{}')"

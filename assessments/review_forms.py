@@ -8,7 +8,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.db.models import Exists, OuterRef
 
-from assessments import portfolio, reviews
+from assessments import portfolio, reviews, scope
 from assessments.models import Agent, CalendarFeed, Team
 from assessments.widgets import quick_select
 
@@ -68,12 +68,17 @@ class QueueFilterForm(forms.Form):
         label="Sort by",
     )
 
-    def __init__(self, *args: Any, reviewers: list[Any], **kwargs: Any) -> None:
+    def __init__(self, *args: Any, reviewers: list[Any], user: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         owner = cast(forms.ModelChoiceField, self.fields["owner"])
         # EXISTS probes each person's agents by index; a join and DISTINCT would read
         # every active agent of the portfolio to list a handful of owners.
         owns_active = Agent.objects.filter(owner=OuterRef("pk"), status=Agent.Status.ACTIVE)
+        if user is not None:
+            # Team-scoped reading: only readable teams, and owners of readable agents.
+            owns_active = scope.readable(owns_active, user)
+            team = cast(forms.ModelChoiceField, self.fields["team"])
+            team.queryset = scope.readable_teams(user).order_by("name")
         owner.queryset = User.objects.filter(Exists(owns_active)).order_by(
             "first_name", "last_name", "username"
         )
@@ -105,8 +110,12 @@ class FeedForm(forms.Form):
         help_text="Only for a team feed.",
     )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if user is not None:  # team-scoped reading: a feed of one's readable teams only
+            cast(forms.ModelChoiceField, self.fields["team"]).queryset = scope.readable_teams(
+                user
+            ).order_by("name")
         self.fields["team"].widget.attrs.update(
             {"class": "form-select", "aria-describedby": "team-help"}
         )

@@ -23,6 +23,7 @@ import json
 import secrets
 import socket
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from typing import Any
@@ -203,19 +204,88 @@ def blocked_network(address: str) -> str | None:
     return None
 
 
-def _connect_allowed(address: tuple[str, int], *args: Any, **kwargs: Any) -> socket.socket:
-    """``socket.create_connection``, refusing a peer in a blocked network: checked on the
-    connected socket, after DNS, so a name that resolves (or re-resolves) to this host or
-    to a metadata service is refused before a byte of the request is sent."""
-    sock = socket.create_connection(address, *args, **kwargs)
-    peer = sock.getpeername()[0]
-    if network := blocked_network(peer):
-        sock.close()
+SCHEMES = ("http", "https")
+BLOCKED = (
+    "blocked: the address is in a network where webhooks are not sent (WEBHOOK_BLOCKED_NETWORKS)."
+)
+
+
+def _proxy() -> str:
+    """The proxy deliveries go through: only ``WEBHOOK_PROXY``, never the environment's
+    ``http_proxy``/``https_proxy`` (a proxy resolves names itself, out of our sight)."""
+    return str(getattr(settings, "WEBHOOK_PROXY", "") or "")
+
+
+def _resolve_allowed(host: str, port: int) -> list[tuple[Any, ...]]:
+    """The addresses of ``host``, all checked before any connection: one in a blocked
+    network refuses the delivery, with the same words whether a port there is open or
+    closed (nothing is connected to learn it)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise OSError(f"{host} cannot be resolved ({exc.strerror}).") from None
+    if any(blocked_network(str(info[4][0])) for info in infos):
+        raise BlockedAddress(BLOCKED)
+    return infos
+
+
+def _is_proxy(host: str, port: int) -> bool:
+    proxy = _proxy()
+    if not proxy:
+        return False
+    parts = urllib.parse.urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+    return (parts.hostname or "") == host and (parts.port or 80) == port
+
+
+def _connect_allowed(
+    address: tuple[str, int],
+    timeout: Any = socket._GLOBAL_DEFAULT_TIMEOUT,  # type: ignore[attr-defined]
+    source_address: Any = None,
+    **kwargs: Any,
+) -> socket.socket:
+    """``socket.create_connection``, resolving first, checking every address, and then
+    connecting to those addresses (pinned: a second lookup cannot swap one in). The
+    connected peer is checked once more. The configured proxy is the one host reached
+    without the check (the destination behind it was checked: ``_check_destination``)."""
+    host, port = address[0], address[1]
+    if _is_proxy(host, port):
+        return socket.create_connection(address, timeout, source_address)
+    error: OSError | None = None
+    for family, kind, proto, _name, sockaddr in _resolve_allowed(host, port):
+        sock = socket.socket(family, kind, proto)
+        try:
+            if timeout is not socket._GLOBAL_DEFAULT_TIMEOUT:  # type: ignore[attr-defined]
+                sock.settimeout(timeout)
+            if source_address:
+                sock.bind(source_address)
+            sock.connect(sockaddr)
+        except OSError as exc:
+            sock.close()
+            error = exc
+            continue
+        if blocked_network(sock.getpeername()[0]):
+            sock.close()
+            raise BlockedAddress(BLOCKED)
+        return sock
+    raise error or OSError(f"{host} has no address.")
+
+
+def _check_destination(url: str) -> None:
+    """Only HTTP(S), to a host outside the blocked networks: checked for the URL and for
+    every redirect before anything is connected, with a proxy or without."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme.lower() not in SCHEMES:
         raise BlockedAddress(
-            f"{address[0]} is {peer}, in {network}, where webhooks are not sent "
-            "(WEBHOOK_BLOCKED_NETWORKS)."
+            f"blocked: webhooks are sent over HTTP(S) only, not {parts.scheme or 'this'}:."
         )
-    return sock
+    host = parts.hostname or ""
+    if not host:
+        raise BlockedAddress("blocked: the URL has no host.")
+    try:
+        port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
+    except ValueError:
+        raise BlockedAddress("blocked: the URL's port is not a number.") from None
+    _resolve_allowed(host, port)
 
 
 class _GuardedHTTP(http.client.HTTPConnection):
@@ -240,8 +310,39 @@ class _HTTPSHandler(urllib.request.HTTPSHandler):
         return self.do_open(_GuardedHTTPS, req, context=self._context)  # type: ignore[attr-defined]
 
 
-# Redirects are followed through the same handlers, so each hop is checked too.
-_opener = urllib.request.build_opener(_HTTPHandler, _HTTPSHandler)
+class _Redirects(urllib.request.HTTPRedirectHandler):
+    """Each hop is checked (scheme and address) before it is followed."""
+
+    def http_error_302(self, req: Any, fp: Any, code: int, msg: str, headers: Any) -> Any:
+        location = headers.get("location") or headers.get("uri")
+        if location:
+            try:
+                _check_destination(urllib.parse.urljoin(req.full_url, location))
+            except OSError:
+                fp.close()
+                raise
+        return super().http_error_302(req, fp, code, msg, headers)
+
+    http_error_301 = http_error_303 = http_error_307 = http_error_308 = http_error_302
+
+
+def _opener() -> urllib.request.OpenerDirector:
+    """HTTP and HTTPS only: no FTP, file or data handlers (an unknown scheme is refused
+    by ``UnknownHandler`` before any connection), and no proxy from the environment."""
+    opener = urllib.request.OpenerDirector()
+    proxy = _proxy()
+    handlers: list[Any] = [
+        urllib.request.ProxyHandler({"http": proxy, "https": proxy} if proxy else {}),
+        urllib.request.UnknownHandler(),
+        _HTTPHandler(),
+        _HTTPSHandler(),
+        urllib.request.HTTPDefaultErrorHandler(),
+        _Redirects(),
+        urllib.request.HTTPErrorProcessor(),
+    ]
+    for handler in handlers:
+        opener.add_handler(handler)
+    return opener
 
 
 def attempt(delivery_id: int) -> WebhookDelivery | None:
@@ -277,7 +378,8 @@ def attempt(delivery_id: int) -> WebhookDelivery | None:
     )
     status, error = None, ""
     try:
-        with _opener.open(request, timeout=TIMEOUT) as response:
+        _check_destination(delivery.endpoint.url)
+        with _opener().open(request, timeout=TIMEOUT) as response:
             status = response.status
     except urllib.error.HTTPError as exc:
         status, error = exc.code, f"HTTP {exc.code}"

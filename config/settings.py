@@ -379,6 +379,11 @@ WEBHOOK_BLOCKED_NETWORKS = env_list(
     ["127.0.0.0/8", "::1/128", "0.0.0.0/8", "169.254.0.0/16", "fe80::/10", "fd00:ec2::/32"],
 )
 
+# The proxy webhook deliveries go through, if any ("http://proxy.internal:3128"). The
+# environment's http_proxy/https_proxy are ignored for webhooks: a proxy resolves names
+# itself, so the destination is checked here first and only this proxy is trusted.
+WEBHOOK_PROXY = env_str("WEBHOOK_PROXY", "")
+
 # Lazy loads on list pages raise in tests and development instead of silently
 # issuing a query per row (Django 6.1 fetch modes); production batches them.
 STRICT_FETCH = env_bool("STRICT_FETCH", DEBUG)

@@ -200,3 +200,187 @@ def _role_test(role: str) -> Any:
 
 for _role in ROLES:
     setattr(FuzzTests, f"test_every_page_survives_hostile_input_as_{_role}", _role_test(_role))
+
+
+# --------------------------------------------------------------------------- scoped, no team
+
+_SCOPED = {"TEAM_SCOPED_READING": True, "TEAM_SCOPED_EDITING": True}
+
+
+def _scoped_role_test(role: str) -> Any:
+    """Every page with editing and reading scoped, as the access table's people, who are
+    in no team (as new SSO users land): nothing may fail on an empty scope."""
+
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+    @given(data=st.data())
+    def test(self: FuzzTests, data: Any) -> None:
+        with override_settings(**_SCOPED):
+            self.assertFalse(self.users[role].teams.exists()) if role != "anonymous" else None
+            self._fuzz_as(role, data)
+
+    test.__name__ = f"test_every_page_survives_hostile_input_scoped_in_no_team_as_{role}"
+    return test
+
+
+for _role in ROLES:
+    setattr(
+        FuzzTests,
+        f"test_every_page_survives_hostile_input_scoped_in_no_team_as_{_role}",
+        _scoped_role_test(_role),
+    )
+
+
+# --------------------------------------------------------------------------- the API
+
+JSON_SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=False),
+    st.sampled_from([h for h in HOSTILE if "\ud800" not in h and "\udfff" not in h]),
+    st.text(max_size=20),
+)
+ANY_JSON = st.recursive(
+    JSON_SCALARS,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=8,
+)
+
+
+def _resolve(schema: dict[str, Any], components: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in schema:
+        schema = components[schema["$ref"].rsplit("/", 1)[1]]
+    return schema
+
+
+def partial(schema: dict[str, Any], components: dict[str, Any], depth: int = 0) -> Any:
+    """JSON shaped like ``schema`` but partial: any key of an object may be left out,
+    nested objects too (a system without ``access``, a link without ``other``), and any
+    value may be of the wrong type."""
+    schema = _resolve(schema, components)
+    wrong = ANY_JSON if depth < 3 else JSON_SCALARS
+    if "anyOf" in schema:
+        return st.one_of(*(partial(s, components, depth + 1) for s in schema["anyOf"]), wrong)
+    if "enum" in schema:
+        return st.one_of(st.sampled_from(schema["enum"]), wrong)
+    kind = schema.get("type")
+    if kind == "object" and "properties" in schema:
+        return st.one_of(
+            st.fixed_dictionaries(
+                {},
+                optional={
+                    key: partial(value, components, depth + 1)
+                    for key, value in schema["properties"].items()
+                },
+            ),
+            wrong,
+        )
+    if kind == "array":
+        return st.one_of(
+            st.lists(partial(schema.get("items", {}), components, depth + 1), max_size=3), wrong
+        )
+    if kind == "integer":
+        return st.one_of(st.integers(min_value=-1, max_value=5), wrong)
+    if kind == "string" and schema.get("format") == "date":
+        return st.one_of(st.dates().map(lambda d: d.isoformat()), wrong)
+    return wrong
+
+
+@override_settings(TASKS={"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}})
+class ApiFuzzTests(TestCase):
+    """Every API operation with a JSON body, sent partial nested objects and values of
+    the wrong type by every role with every scope, unscoped and scoped with people in no
+    team: never a 500, and the audit chain verifies."""
+
+    setUpTestData = classmethod(AccessTableTests.setUpTestData.__func__)  # type: ignore[attr-defined]
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        super().setUpClass()
+        from assessments.api import api
+
+        schema = api.get_openapi_schema()
+        components = schema["components"]["schemas"]
+        cls.operations = []
+        for path, methods in schema["paths"].items():
+            for method, operation in methods.items():
+                body = operation.get("requestBody", {}).get("content", {}).get("application/json")
+                if body:
+                    cls.operations.append((method, path, partial(body["schema"], components)))
+
+    def _paths(self, path: str) -> str:
+        review = self.objs["review"]
+        return (
+            path.replace("{slug}", self.objs["agent"].slug)
+            .replace("{number}", "1")
+            .replace("{review_id}", str(review.pk))
+        )
+
+    def _fuzz(self, data: Any) -> None:
+        from assessments.actions.accounts import allowed_scopes
+        from tests.api_helpers import token_for
+
+        role = data.draw(st.sampled_from([r for r in ROLES if r not in ("anonymous", "outsider")]))
+        user = self.users[role]
+        headers = {"Authorization": f"Bearer {token_for(user, allowed_scopes(user))}"}
+        for method, path, strategy in self.operations:
+            body = data.draw(strategy, label=f"{method} {path}")
+            import json
+
+            response = self.client.generic(
+                method.upper(),
+                self._paths(path),
+                json.dumps(body),
+                content_type="application/json",
+                headers=headers,
+            )
+            self.assertLess(response.status_code, 500, f"{role} {method} {path} {body!r:.300}")
+        report = verify_chain()
+        self.assertTrue(report.ok, report)
+
+    @settings(
+        max_examples=EXAMPLES * 4,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+    @given(data=st.data())
+    def test_partial_nested_objects_and_wrong_types_never_cause_a_server_error(self, data):
+        self._fuzz(data)
+
+    @settings(
+        max_examples=EXAMPLES * 4,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+    @given(data=st.data())
+    def test_the_same_scoped_for_people_in_no_team(self, data):
+        with override_settings(**_SCOPED):
+            self._fuzz(data)
+
+    def test_a_system_without_access_is_read_access_not_a_server_error(self):
+        """The probe's 500: PATCH with a system lacking ``access``."""
+        from assessments.actions.accounts import allowed_scopes
+        from tests.api_helpers import ApiClient, token_for
+
+        user = self.users["administrator"]
+        agent = self.objs["agent"]
+        agent.refresh_from_db()
+        api = ApiClient(self.client, token_for(user, allowed_scopes(user)))
+        response = api.patch(
+            f"/agents/{agent.slug}",
+            {"lock_version": agent.lock_version, "systems": [{"name": "crm"}]},
+        )
+        self.assertEqual(response.status_code, 200, response.content)
+        self.assertEqual(list(agent.systems.values_list("name", "access")), [("crm", "read")])
+        response = api.patch(
+            f"/agents/{agent.slug}",
+            {"lock_version": agent.lock_version + 1, "links": [{"kind": "peer"}]},
+        )
+        self.assertEqual(response.status_code, 422, response.content)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from django.test import TestCase
+from django.test import TestCase, override_settings
 from django.urls import reverse
 
-from assessments.models import AuditEvent, BoardPackJob
+from assessments.models import AuditEvent, BoardPackJob, WebhookEndpoint
 from assessments.reports.board import BoardFilters, FilterError
 from tests import factories as f
 
@@ -96,3 +96,48 @@ class DateOverflowTests(TestCase):
             },
         )
         self.assertContains(response, "Choose a date between", status_code=422)
+
+
+class ProbeServerErrorTests(TestCase):
+    """The three 500s the probe found (issue 23), each now a clear answer."""
+
+    def test_the_dashboard_of_a_person_in_no_team_with_reading_scoped(self):
+        author = f.assessor("author")
+        f.approved(f.agent(slug="gapped"), author, f.reviewer("approver"))
+        self.client.force_login(f.viewer())  # in no team, as a new SSO user lands
+        with override_settings(TEAM_SCOPED_READING=True, TEAM_SCOPED_EDITING=True):
+            response = self.client.get("/")
+        self.assertEqual(response.status_code, 200)
+        self.assertNotContains(response, "gapped")
+
+    def test_a_blocked_webhook_url_in_the_admin_is_a_form_error(self):
+        self.client.force_login(f.administrator())
+        response = self.client.post(
+            "/admin/assessments/webhookendpoint/add/",
+            {
+                "name": "Metadata",
+                "url": "http://169.254.169.254/latest",
+                "events": ["review.triggered"],
+                "is_active": "on",
+            },
+        )
+        self.assertEqual(response.status_code, 200)
+        self.assertContains(response, "where webhooks are not sent")
+        self.assertFalse(WebhookEndpoint.objects.exists())
+
+    def test_a_system_or_link_missing_a_key_in_the_api_is_a_422_or_its_default(self):
+        from tests.api_helpers import ApiClient, token_for
+
+        admin = f.administrator()
+        agent = f.agent(slug="partial")
+        api = ApiClient(self.client, token_for(admin, ("read", "write")))
+        response = api.patch(
+            "/agents/partial", {"lock_version": agent.lock_version, "links": [{"other": "x"}]}
+        )
+        self.assertEqual(response.status_code, 422, response.content)
+        response = api.patch(
+            "/agents/partial",
+            {"lock_version": agent.lock_version, "systems": [{"name": "crm"}]},
+        )
+        self.assertEqual(response.status_code, 200, response.content)
+        self.assertEqual(list(agent.systems.values_list("access", flat=True)), ["read"])

@@ -459,6 +459,46 @@ class TeamScopedListsTests(TestCase):
             self.assertTrue(events)
             self.assertFalse(any("theirs" in json.dumps(e) for e in events))
 
+    def test_with_reading_scoped_form_choices_and_filters_hold_their_teams(self):
+        from assessments.review_forms import FeedForm, QueueFilterForm
+
+        with self.settings(**READING):
+            self.client.force_login(self.reviewer)
+            queue = self.client.get(reverse("assessments:queue"))
+            self.assertEqual(queue.status_code, 200)
+            form = QueueFilterForm({}, reviewers=[], user=self.reviewer)
+            self.assertEqual(list(form.fields["team"].queryset), [self.home])
+            feed = FeedForm(user=self.reviewer)
+            self.assertEqual(list(feed.fields["team"].queryset), [self.home])
+            page = self.client.get(reverse("assessments:calendar_feeds")).content.decode()
+            self.assertNotIn("Research", page)
+            self.assertNotIn(">Research<", queue.content.decode())
+
+    def test_with_reading_scoped_the_inventory_csv_names_no_other_teams_agent(self):
+        actions.update_agent(
+            self.admin, self.ours, fields={}, links=[{"kind": "orchestrates", "other": "theirs"}]
+        )
+        with self.settings(**READING):
+            self.client.force_login(self.viewer)
+            response = self.client.get(reverse("assessments:export_inventory"))
+            body = b"".join(response.streaming_content).decode()
+        self.assertNotIn("theirs", body)
+        response = self.client.get(reverse("assessments:export_inventory"))
+        self.assertIn("orchestrates theirs", b"".join(response.streaming_content).decode())
+
+    def test_with_editing_scoped_the_awaiting_list_is_what_the_badge_counts(self):
+        with self.settings(**EDITING):
+            listed = self.slugs(
+                reverse("assessments:agent_list"), self.reviewer, assessment="pending_decision"
+            )
+            self.assertEqual(listed, set())
+            self.assertEqual(
+                self.slugs(
+                    reverse("assessments:agent_list"), self.admin, assessment="pending_decision"
+                ),
+                {"their-new"},
+            )
+
     def test_reviewers_are_told_awaiting_decisions_of_their_teams_only(self):
         self.client.force_login(self.reviewer)
         response = self.client.get(reverse("assessments:dashboard"))
@@ -538,6 +578,77 @@ class TeamScopedListsTests(TestCase):
             )
             plan = imports.plan_csv(body, self.admin)
             self.assertFalse([e for row in plan.rows for e in row.errors])
+
+
+class TeamScopedLinksTests(TestCase):
+    """Issue 23, item 3: a link is an edit of both ends, and with reading scoped another
+    team's agent is "not found" exactly as a slug nobody has."""
+
+    @classmethod
+    def setUpTestData(cls):
+        cls.home, cls.away = f.team("Payments"), f.team("Research")
+        cls.ours = f.agent(slug="ours", name="Our bot", team=cls.home)
+        cls.theirs = f.agent(slug="theirs", name="Secret project", team=cls.away)
+        cls.assessor = f.assessor()
+        cls.assessor.teams.set([cls.home])
+
+    def patch_links(self, links):
+        from tests.api_helpers import ApiClient, token_for
+
+        self.ours.refresh_from_db()
+        api = ApiClient(self.client, token_for(self.assessor, ("read", "write")))
+        return api.patch("/agents/ours", {"lock_version": self.ours.lock_version, "links": links})
+
+    def test_with_editing_scoped_a_link_to_another_teams_agent_is_refused(self):
+        with self.settings(**EDITING):
+            response = self.patch_links([{"kind": "orchestrates", "other": "theirs"}])
+            self.assertEqual(response.status_code, 422, response.content)
+            self.assertIn("a link changes both agents", response.json()["detail"])
+            with self.assertRaisesMessage(actions.ActionError, "a link changes both agents"):
+                actions.update_agent(
+                    self.assessor, self.ours, fields={}, links=[{"kind": "peer", "other": "theirs"}]
+                )
+        self.assertFalse(self.theirs.links_in.exists() or self.theirs.links_out.exists())
+        self.assertEqual(Review.objects.open().filter(agent=self.theirs).count(), 0)
+        # Nor is an existing link to it removed by someone who may not edit it.
+        actions.update_agent(
+            self.assessor, self.ours, fields={}, links=[{"kind": "peer", "other": "theirs"}]
+        )
+        with (
+            self.settings(**EDITING),
+            self.assertRaisesMessage(actions.ActionError, "a link changes both agents"),
+        ):
+            actions.update_agent(self.assessor, self.ours, fields={}, links=[])
+
+    def test_with_reading_scoped_an_existing_and_a_missing_slug_read_the_same(self):
+        with self.settings(**READING):
+            existing = self.patch_links([{"kind": "orchestrates", "other": "theirs"}])
+            missing = self.patch_links([{"kind": "orchestrates", "other": "nobody-has-this"}])
+        self.assertEqual(existing.status_code, missing.status_code)
+        self.assertEqual(existing.status_code, 422)
+        said = [e["message"] for e in existing.json()["errors"]]
+        self.assertEqual(said, ["No agent has the slug “theirs”."])
+        self.assertEqual(
+            [e["message"] for e in missing.json()["errors"]],
+            ["No agent has the slug “nobody-has-this”."],
+        )
+        self.assertNotIn("Secret project", existing.content.decode())
+        self.assertNotIn("Research", existing.content.decode())
+
+    def test_with_reading_scoped_a_manifest_for_another_teams_slug_names_nothing(self):
+        from tests.api_helpers import ApiClient, token_for
+
+        api = ApiClient(self.client, token_for(self.assessor, ("read", "write")))
+        manifest = {
+            "agent": {"name": "X", "slug": "theirs", "owner": "ada", "description": "d"},
+            "answers": {"decision_mode": "fixed_script"},
+        }
+        with self.settings(**READING):
+            response = api.post("/manifests", manifest, dry_run="true")
+        self.assertEqual(response.status_code, 403)
+        body = response.content.decode()
+        self.assertNotIn("Secret project", body)
+        self.assertNotIn("Research", body)
 
 
 class TeamMembershipTests(TestCase):

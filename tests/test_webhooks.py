@@ -15,7 +15,13 @@ from django.test import TestCase, override_settings
 from django.utils import timezone
 
 from assessments import actions, webhooks
-from assessments.models import AuditEvent, GapException, Review, WebhookDelivery
+from assessments.models import (
+    AuditEvent,
+    GapException,
+    Review,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from tests import factories as f
 
 
@@ -229,9 +235,159 @@ class BlockedNetworkTests(TestCase):
         done = webhooks.attempt(delivery.pk)
         self.assertEqual(self.receiver.received, [])
         self.assertIsNone(done.last_status)
-        self.assertIn("127.0.0.1, in 127.0.0.0/8, where webhooks are not sent", done.last_error)
+        self.assertIn("blocked", done.last_error)
+        self.assertNotIn("127.0.0.1", done.last_error)
         with LOCAL_RECEIVER:
             delivery.refresh_from_db()
             WebhookDelivery.objects.filter(pk=delivery.pk).update(attempts=0)
             self.assertEqual(webhooks.attempt(delivery.pk).state, "delivered")
         self.assertEqual(len(self.receiver.received), 1)
+
+
+class _Listener:
+    """A TCP port on this host that counts the connections made to it (an FTP server, a
+    port scanned): nothing may ever connect to it."""
+
+    def __init__(self) -> None:
+        import socket
+
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(5)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+
+    def connections(self) -> int:
+        n = 0
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return n
+            conn.close()
+            n += 1
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class _Redirector(Receiver):
+    """Answers every POST with a redirect to ``target``."""
+
+    def __init__(self, target: str) -> None:
+        super().__init__()
+        self.status = 302
+        handler = self.server.RequestHandlerClass
+
+        def do_post(request):
+            request.rfile.read(int(request.headers["Content-Length"]))
+            self.received.append({"path": request.path})
+            request.send_response(302)
+            request.send_header("Location", target)
+            request.end_headers()
+
+        handler.do_POST = do_post
+
+
+class DeliveryGuardTests(TestCase):
+    """Issue 23, item 2: HTTP(S) only, redirects included; the address checked before
+    connecting, with or without a proxy; "blocked" without telling open from closed."""
+
+    def setUp(self):
+        self.admin = f.administrator()
+        self.ftp = _Listener()
+        self.addCleanup(self.ftp.close)
+
+    def deliver(self, url: str) -> WebhookDelivery:
+        import uuid
+
+        with override_settings(WEBHOOK_BLOCKED_NETWORKS=[]):
+            endpoint = actions.create_webhook_endpoint(
+                self.admin, name="x", url="https://hooks.example.com/x", events=["agent.changed"]
+            )
+        WebhookEndpoint.objects.filter(pk=endpoint.pk).update(url=url)
+        delivery = WebhookDelivery.objects.create(
+            endpoint=endpoint,
+            event="agent.changed",
+            dedupe_key=url[:200],
+            message_id=f"msg_{uuid.uuid4().hex}",
+            payload={"type": "agent.changed"},
+            next_attempt_at=timezone.now(),
+        )
+        return webhooks.attempt(delivery.pk)
+
+    def test_a_redirect_to_ftp_or_file_is_refused_before_any_connection(self):
+        for target in (
+            f"ftp://127.0.0.1:{self.ftp.port}/x",
+            "file:///etc/passwd",
+            "data:text/plain,hello",
+            f"gopher://127.0.0.1:{self.ftp.port}/x",
+        ):
+            with self.subTest(target=target):
+                redirector = _Redirector(target)
+                self.addCleanup(redirector.stop)
+                # The redirecting server is allowed (the receiver's own test setting);
+                # only the hop to another scheme is refused.
+                with override_settings(WEBHOOK_BLOCKED_NETWORKS=["169.254.0.0/16"]):
+                    done = self.deliver(redirector.url)
+                self.assertEqual(len(redirector.received), 1)
+                self.assertIn("blocked", done.last_error)
+                self.assertIn("HTTP(S) only", done.last_error)
+                self.assertNotEqual(done.state, "delivered")
+        self.assertEqual(self.ftp.connections(), 0)
+
+    def test_a_redirect_to_an_allowed_https_or_http_url_is_still_followed(self):
+        receiver = Receiver()
+        self.addCleanup(receiver.stop)
+        redirector = _Redirector(receiver.url)
+        self.addCleanup(redirector.stop)
+        with override_settings(WEBHOOK_BLOCKED_NETWORKS=["169.254.0.0/16"]):
+            done = self.deliver(redirector.url)
+        self.assertEqual(len(redirector.received), 1)
+        self.assertEqual(len(receiver.received), 0)  # a 302 after POST is followed as GET
+        self.assertNotIn("blocked", done.last_error)
+
+    def test_a_redirect_to_a_blocked_address_is_refused_before_connecting(self):
+        redirector = _Redirector(f"http://169.254.169.254:{self.ftp.port}/latest")
+        self.addCleanup(redirector.stop)
+        with override_settings(WEBHOOK_BLOCKED_NETWORKS=["169.254.0.0/16"]):
+            done = self.deliver(redirector.url)
+        self.assertIn("blocked", done.last_error)
+
+    def test_open_and_closed_blocked_ports_read_the_same(self):
+        import socket
+
+        closed = socket.socket()
+        closed.bind(("127.0.0.1", 0))
+        closed_port = closed.getsockname()[1]
+        closed.close()
+        open_ = self.deliver(f"http://127.0.0.1:{self.ftp.port}/x")
+        shut = self.deliver(f"http://localhost:{closed_port}/x")
+        self.assertEqual(open_.last_error, shut.last_error)
+        self.assertTrue(open_.last_error.startswith("blocked"))
+        self.assertEqual(self.ftp.connections(), 0)
+
+    def test_the_environments_proxy_is_not_used_and_the_address_still_checked(self):
+        import os
+        from unittest import mock
+
+        proxy = Receiver()
+        self.addCleanup(proxy.stop)
+        proxy_url = proxy.url.rsplit("/", 1)[0]
+        with mock.patch.dict(os.environ, {"http_proxy": proxy_url, "HTTP_PROXY": proxy_url}):
+            done = self.deliver(f"http://localhost:{self.ftp.port}/x")
+        self.assertEqual(proxy.received, [])
+        self.assertTrue(done.last_error.startswith("blocked"))
+        self.assertEqual(self.ftp.connections(), 0)
+
+    def test_an_explicit_webhook_proxy_is_used_after_the_destination_is_checked(self):
+        proxy = Receiver()
+        self.addCleanup(proxy.stop)
+        proxy_url = proxy.url.rsplit("/", 1)[0]
+        with override_settings(WEBHOOK_PROXY=proxy_url):
+            blocked = self.deliver(f"http://localhost:{self.ftp.port}/x")
+            self.assertEqual(proxy.received, [])
+            self.assertTrue(blocked.last_error.startswith("blocked"))
+            done = self.deliver("http://10.1.2.3/hook")
+        self.assertEqual(done.state, "delivered", done.last_error)
+        self.assertEqual(len(proxy.received), 1)

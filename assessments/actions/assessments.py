@@ -10,7 +10,7 @@ from django.db.models import F, Max
 from django.http import HttpRequest
 from django.utils import timezone
 
-from assessments import audit, decisions, engine, scope
+from assessments import audit, authorship, decisions, engine, scope
 from assessments.actions import notifications
 from assessments.actions.errors import ActionError, ConflictError
 from assessments.models import (
@@ -233,23 +233,37 @@ def submit_assessment(
 
 
 def can_review(actor: Any, assessment: Assessment) -> tuple[bool, str]:
-    """Whether ``actor`` may approve or return ``assessment``, and why not."""
+    """Whether ``actor`` may approve or return ``assessment``, and why not.
+
+    Four eyes: nobody who shaped this version decides it (``authorship.authors``), and a
+    service account may not decide what the people it acts for may not."""
     if not actor.has_perm("assessments.review_assessment"):
         return False, "Only reviewers can approve or return assessments."
     if why := scope.decide_refusal(actor, assessment.agent):
         return False, why
     if assessment.status != Assessment.Status.SUBMITTED:
         return False, "Only a submitted assessment can be approved or returned."
-    # Four eyes: whoever started, answered or submitted this version may not decide it.
-    if actor.pk == assessment.assessor_id:
-        return False, "You started this assessment, so another reviewer must decide it."
-    if actor.pk == assessment.submitted_by_id:
-        return False, "You submitted this assessment, so another reviewer must decide it."
-    if actor.pk in assessment.answerer_ids():
-        return (
-            False,
-            "You answered questions of this version, so another reviewer must decide it.",
-        )
+    authors = authorship.authors(assessment)
+    if actor.pk in authors:
+        return False, f"You {authors[actor.pk]}, so another reviewer must decide it."
+    people = authorship.principals([actor.pk])
+    if people:
+        from django.contrib.auth import get_user_model
+
+        for person in get_user_model().objects.filter(pk__in=people).order_by("pk"):
+            name = person.get_username()
+            why = ""
+            if person.pk in authors:
+                why = f"{name}, who {authors[person.pk]}"
+            elif not person.is_active or not person.has_perm("assessments.review_assessment"):
+                why = f"{name}, who may not approve or return assessments"
+            elif scope.decide_refusal(person, assessment.agent):
+                why = f"{name}, who may not decide for this agent's team"
+            if why:
+                return (
+                    False,
+                    f"This service account acts for {why}, so another reviewer must decide it.",
+                )
     return True, ""
 
 
@@ -379,6 +393,8 @@ def approve_assessment(
         request=request,
         changes={
             "status": {"old": "submitted", "new": "approved"},
+            # The approved row as stored: verify_audit_log recomputes it (records).
+            "content_hash": audit.approved_content_hash(current.pk),
             **audit.diff(
                 before,
                 {

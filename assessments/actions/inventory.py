@@ -99,6 +99,29 @@ def _apply_systems(agent: Agent, wanted: list[dict[str, str]]) -> dict[str, Any]
     return {"added": added, "removed": removed, "changed": changed}
 
 
+def _check_link_ends(actor: Any, agent: Agent, wanted: list[dict[str, str]]) -> None:
+    """A link is an edit of both ends: every agent a link is added to or removed from
+    must be one ``actor`` may edit (when editing is team-scoped), and one they may read
+    (when reading is: else it is "not found", as a slug nobody has)."""
+    if actor is None:
+        return
+    before = _link_rows(agent) if agent.pk else set()
+    after = {(row["kind"], row["other"]) for row in wanted}
+    touched = {slug for _kind, slug in before ^ after}
+    if not touched:
+        return
+    found = {a.slug: a for a in Agent.objects.filter(slug__in=touched).select_related("team")}
+    for slug in sorted(touched):
+        other = found.get(slug)
+        if other is None or not scope.may_read(actor, other):
+            raise ActionError(f"No agent has the slug “{slug}”.")
+        if scope.editing_scoped() and not scope.may_edit(actor, other):
+            raise ActionError(
+                f"{other.name} belongs to another team: a link changes both agents, and you "
+                "edit only your teams' agents. Nothing was saved."
+            )
+
+
 def _apply_links(agent: Agent, wanted: list[dict[str, str]]) -> dict[str, Any]:
     before = _link_rows(agent)
     after = {(row["kind"], row["other"]) for row in wanted}
@@ -180,6 +203,8 @@ def create_agent(
     except IntegrityError as exc:
         raise ActionError(f"An agent with the slug “{fields.get('slug')}” already exists.") from exc
     # -- reviews: the agents it links to may now reach more through it
+    if links:
+        _check_link_ends(actor, agent, links)
     composite_before = _composite_before(_wanted_link_ids(links)) if links else None
     system_changes = _apply_systems(agent, systems or [])
     link_changes = _apply_links(agent, links or [])
@@ -227,6 +252,8 @@ def update_agent(
             "values below, then save again to keep yours.",
             *_agent_conflicts(current, fields, systems, links),
         )
+    if links is not None:
+        _check_link_ends(actor, current, links)
     before = _field_values(current)
     before_readable = _readable(current, before)
     for name in AGENT_FIELDS:

@@ -132,8 +132,9 @@ def _class_and_tier(assessment: Assessment) -> str:
 
 def _ineligible_ids(assessment: Assessment) -> set[int]:
     """People who may not decide ``assessment`` (four-eyes): no point asking them."""
-    ids = {assessment.assessor_id, assessment.submitted_by_id} | assessment.answerer_ids()
-    return {pk for pk in ids if pk is not None}
+    from assessments import authorship
+
+    return set(authorship.authors(assessment))
 
 
 def submitted_recipients(assessment: Assessment) -> list[Any]:

@@ -89,7 +89,7 @@ def create_agent(request: HttpRequest, body: AgentIn) -> Any:
     """Register an agent. The same checks as the form on the site apply."""
     user = require(request, "write", "assessments.add_agent")
     data = body.dict()
-    form, systems, links = _bound(data, None)
+    form, systems, links = _bound(data, None, user)
     agent = actions.create_agent(
         user,
         fields={k: v for k, v in form.cleaned_data.items() if k in actions.AGENT_FIELDS},
@@ -106,7 +106,10 @@ def update_agent(request: HttpRequest, slug: str, body: AgentUpdate) -> Any:
     nothing is saved and the answer is 409 with their values and yours."""
     user = require(request, "write", "assessments.change_agent")
     agent = _detail(slug, user)
-    given = body.dict(exclude_unset=True)
+    # The fields sent, with their nested defaults filled in (a system sent without
+    # ``access`` reads "read", as the schema says; exclude_unset would drop it).
+    full = body.dict()
+    given = {k: full[k] for k in body.model_fields_set}
     current = {
         **AgentOut.of(agent),
         "links": initial_links(agent),
@@ -114,7 +117,7 @@ def update_agent(request: HttpRequest, slug: str, body: AgentUpdate) -> Any:
     data = {
         k: given.get(k) if given.get(k) is not None else current[k] for k in AgentIn.model_fields
     }
-    form, systems, links = _bound(data, agent)
+    form, systems, links = _bound(data, agent, user)
     saved = actions.update_agent(
         user,
         agent,
@@ -146,7 +149,7 @@ def reactivate_agent(request: HttpRequest, slug: str) -> Any:
 # --------------------------------------------------------------------------- the site's forms
 
 
-def _bound(data: dict[str, Any], agent: Agent | None) -> tuple[Any, Any, Any]:
+def _bound(data: dict[str, Any], agent: Agent | None, user: Any = None) -> tuple[Any, Any, Any]:
     """The site's agent form and its systems and links rows, bound to the API's data;
     any error they find is a 422 naming the field."""
     errors: list[dict[str, str]] = []
@@ -159,7 +162,7 @@ def _bound(data: dict[str, Any], agent: Agent | None) -> tuple[Any, Any, Any]:
     if errors:
         raise ApiError(422, "The agent cannot be saved; nothing was changed.", errors=errors)
     form, systems, links, problems = bound_agent_forms(
-        {**data, "owner": owner, "team": team}, agent
+        {**data, "owner": owner, "team": team}, agent, user
     )
     if problems:
         raise ApiError(

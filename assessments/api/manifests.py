@@ -58,9 +58,10 @@ def push_manifest(
     checked = resolve_linked_agents([checked], decisions.systems_by_slug)[0]
     slug = checked.agent["slug"]
     agent = Agent.objects.select_related("owner", "team").filter(slug=slug).first()
-    if agent is not None and not (
-        scope.may_read(user, agent) and (dry_run or scope.may_edit(user, agent))
-    ):
+    if agent is not None and not scope.may_read(user, agent):
+        # Nothing about an agent the person may not read: not its name, not its team.
+        raise PermissionDenied(f"You may not push a manifest for the slug “{slug}”.")
+    if agent is not None and not (dry_run or scope.may_edit(user, agent)):
         raise PermissionDenied(
             scope.edit_refusal(user, agent) or f"{slug} belongs to another team."
         )

@@ -44,7 +44,7 @@ def list_queue(request: HttpRequest, filters: Query[QueueFilters]) -> Any:
     counts per state the page shows."""
     user = require(request, "read", "assessments.view_review")
     today = timezone.localdate()
-    form = QueueFilterForm(filters.dict(), reviewers=list(reviews.reviewers()))
+    form = QueueFilterForm(filters.dict(), reviewers=list(reviews.reviewers()), user=user)
     if not form.is_valid():
         errors = [
             {"location": f"query.{name}", "message": str(m)}

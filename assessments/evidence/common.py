@@ -18,6 +18,9 @@ from typing import Any
 import orjson
 import yaml
 
+# Secrets inside longer values (issue 23): kept in a module of their own.
+from assessments.evidence import redaction
+
 # The largest evidence file read. An AWS account export for thousands of roles is a
 # few megabytes; anything bigger is a mistake or an attack on the parser.
 MAX_BYTES = 20 * 1024 * 1024
@@ -327,6 +330,11 @@ SECRET_FIELDS = frozenset(
     }
 )
 REDACTED = "[redacted before storing: {n} characters]"
+_REDACTED_SHAPE = re.compile(r"\[redacted before storing: \d+ characters\]")
+
+
+def _hidden(value: Any) -> bool:
+    return isinstance(value, str) and bool(_REDACTED_SHAPE.fullmatch(value))
 
 
 def redact(file: EvidenceFile, *, named: bool = False) -> tuple[bytes | None, int]:
@@ -354,7 +362,9 @@ def redact(file: EvidenceFile, *, named: bool = False) -> tuple[bytes | None, in
                     out[k] = walk(v, name, key)
             return out
         if isinstance(node, list):
-            return [walk(v, key, parent) for v in node]
+            # Secrets across items of an argument list (``-p``, then the password).
+            node = redaction.scrub_args(node, hide)
+            return [walk(v, key, parent) if not _hidden(v) else v for v in node]
         if isinstance(node, str) and node.strip():
             text = node.strip()
             reference = bool(REFERENCE.match(text) or "${" in text or "{{" in text)
@@ -365,6 +375,8 @@ def redact(file: EvidenceFile, *, named: bool = False) -> tuple[bytes | None, in
                 or (named and parent in ("env", "headers") and is_secret(key, node))
             ):
                 return hide(node)
+            # Secrets inside a longer value: a PEM block, a Slack webhook, a flag's value.
+            return redaction.scrub_text(node, hide)
         return node
 
     documents = [walk(d) for d in file.documents]

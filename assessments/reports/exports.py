@@ -139,15 +139,23 @@ def inventory_rows(today: dt.date | None = None, agents: Any = None) -> Iterator
     ):
         systems[agent_id].append(f"{name} ({access})")
     links: dict[int, list[str]] = defaultdict(list)
+    shown = set(agents.values_list("pk", flat=True)) if agents is not None else None
     for source, source_slug, target, target_slug, kind in AgentLink.objects.order_by(
         "pk"
     ).values_list("source_id", "source__slug", "target_id", "target__slug", "kind"):
+        # A row names only agents of ``agents`` (team-scoped reading: no other team's).
+        names_target = shown is None or target in shown
+        names_source = shown is None or source in shown
         if kind == AgentLink.Kind.PEER:
-            links[source].append(f"peer of {target_slug}")
-            links[target].append(f"peer of {source_slug}")
+            if names_target:
+                links[source].append(f"peer of {target_slug}")
+            if names_source:
+                links[target].append(f"peer of {source_slug}")
         else:
-            links[source].append(f"orchestrates {target_slug}")
-            links[target].append(f"orchestrated by {source_slug}")
+            if names_target:
+                links[source].append(f"orchestrates {target_slug}")
+            if names_source:
+                links[target].append(f"orchestrated by {source_slug}")
     exceptions: dict[int, list[str]] = defaultdict(list)
     excepted: set[tuple[int, str]] = set()
     for agent_id, subject, expires in (

@@ -106,7 +106,7 @@ def agent_detail(request: HtmxHttpRequest, slug: str) -> HttpResponse:
 def _formsets(request: HtmxHttpRequest, agent: Agent | None) -> tuple[Any, Any]:
     if request.method == "POST":
         systems = SystemFormSet(request.POST, prefix="systems")
-        links = LinkFormSet(request.POST, prefix="links", agent=agent)
+        links = LinkFormSet(request.POST, prefix="links", agent=agent, user=request.user)
     else:
         systems = SystemFormSet(prefix="systems", initial=initial_systems(agent) if agent else [])
         links = LinkFormSet(
@@ -166,7 +166,7 @@ def _save_agent(request: HtmxHttpRequest, agent: Agent | None) -> HttpResponse:
         data = _rebuilt_post(request, *rows)
         form = AgentForm(data, instance=agent or Agent(), user=request.user)
         systems = SystemFormSet(data, prefix="systems")
-        links = LinkFormSet(data, prefix="links", agent=agent)
+        links = LinkFormSet(data, prefix="links", agent=agent, user=request.user)
         return _agent_form_page(request, agent, form=form, systems=systems, links=links)
     if agent is not None and parse_version(request) is None:
         # Without the version the edit cannot be told apart from one that would silently

@@ -26,7 +26,7 @@ _NEW_FEED = "new_calendar_feed"
 def calendar_feeds(request: HtmxHttpRequest) -> HttpResponse:
     status = 200
     if request.method == "POST":
-        form = FeedForm(request.POST)
+        form = FeedForm(request.POST, user=request.user)
         if form.is_valid():
             try:
                 feed, token = actions.create_calendar_feed(
@@ -45,7 +45,7 @@ def calendar_feeds(request: HtmxHttpRequest) -> HttpResponse:
         else:
             status = 422
     else:
-        form = FeedForm()
+        form = FeedForm(user=request.user)
     new = request.session.pop(_NEW_FEED, None)
     feeds = list(
         CalendarFeed.objects.filter(owner_id=request.user.pk)

@@ -46,7 +46,7 @@ def _row_context(request: HtmxHttpRequest, people: list[Any]) -> dict[str, Any]:
 def _queue_context(request: HtmxHttpRequest, **extra: Any) -> dict[str, Any]:
     today = timezone.localdate()
     people = list(reviews.reviewers())
-    form = QueueFilterForm(request.GET, reviewers=people)
+    form = QueueFilterForm(request.GET, reviewers=people, user=request.user)
     form.is_valid()  # invalid values are dropped from cleaned_data and ignored
     data = form.cleaned_data
     queue = reviews.filter_queue(
