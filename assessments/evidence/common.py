@@ -1,7 +1,8 @@
 """What every analyser shares: safe loading of untrusted files, proposals, the output.
 
 Evidence files come from outside (an export, a manifest, a client configuration), so
-they are read with a size cap, YAML without tags, anchors or aliases, and JSON with a
+they are read with a size cap, YAML without tags (but CloudFormation's short forms),
+anchors or aliases (:mod:`.yamlsafe`, with libyaml where installed), and JSON with a
 bounded depth. Nothing in them is ever run or fetched.
 """
 
@@ -17,6 +18,8 @@ from typing import Any
 
 import orjson
 import yaml
+
+from . import yamlsafe
 
 # The largest evidence file read. An AWS account export for thousands of roles is a
 # few megabytes; anything bigger is a mistake or an attack on the parser.
@@ -137,44 +140,6 @@ class Proposals:
 # --------------------------------------------------------------------------- loading
 
 
-class _SafeLoader(yaml.SafeLoader):
-    """PyYAML's safe loader that also refuses tags, anchors and aliases.
-
-    Aliases are how a "billion laughs" file grows without bound, and no RBAC manifest
-    or configuration needs them, so a file using one is refused outright.
-    """
-
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        event = self.peek_event()
-        if isinstance(event, yaml.AliasEvent):
-            raise yaml.YAMLError(f"an alias (*{event.anchor}) {_mark(event)}")
-        anchor = getattr(event, "anchor", None)
-        if anchor is not None:
-            raise yaml.YAMLError(f"an anchor (&{anchor}) {_mark(event)}")
-        tag = getattr(event, "tag", None)
-        if tag not in (None, "!"):
-            raise yaml.YAMLError(f"a tag ({tag}) {_mark(event)}")
-        return super().compose_node(parent, index)
-
-
-def _mark(event: Any) -> str:
-    mark = event.start_mark
-    return f"at line {mark.line + 1}, column {mark.column + 1}"
-
-
-def _depth_ok(value: Any, limit: int = MAX_DEPTH) -> bool:
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if depth > limit:
-            return False
-        if isinstance(item, dict):
-            stack.extend((v, depth + 1) for v in item.values() if isinstance(v, dict | list))
-        elif isinstance(item, list):
-            stack.extend((v, depth + 1) for v in item if isinstance(v, dict | list))
-    return True
-
-
 def parse_bytes(name: str, data: bytes) -> EvidenceFile:
     """Parse one file's bytes (JSON or YAML, by suffix or by content) safely."""
     if len(data) > MAX_BYTES:
@@ -206,19 +171,15 @@ def parse_bytes(name: str, data: bytes) -> EvidenceFile:
             raise EvidenceError(name, f"invalid JSON: {exc}") from None
     else:
         try:
-            documents = tuple(
-                d
-                for d in yaml.load_all(text, Loader=_SafeLoader)  # noqa: S506 - safe subclass
-                if d is not None
-            )
+            documents = tuple(yamlsafe.load_all(text, max_depth=MAX_DEPTH))
+        except yamlsafe.TooDeep:
+            raise EvidenceError(name, f"nested deeper than {MAX_DEPTH} levels") from None
         except yaml.YAMLError as exc:
             raise EvidenceError(name, f"invalid or unsafe YAML: {_yaml_problem(exc)}") from None
         except RecursionError:
             raise EvidenceError(name, "invalid YAML: nested too deeply") from None
     if not documents:
         raise EvidenceError(name, "the file holds no document")
-    if not as_json and not all(_depth_ok(d) for d in documents):
-        raise EvidenceError(name, f"nested deeper than {MAX_DEPTH} levels")
     return EvidenceFile(name=name, sha256=sha, documents=documents)
 
 
@@ -227,7 +188,10 @@ def _yaml_problem(exc: yaml.YAMLError) -> str:
     if "alias" in text or "anchor" in text:
         return f"{text}; anchors and aliases are not accepted in evidence files"
     if "a tag (" in text:
-        return f"{text}; tags are not accepted in evidence files"
+        return (
+            f"{text}; tags are not accepted in evidence files (CloudFormation's short forms "
+            "such as !Ref and !GetAtt are)"
+        )
     return text
 
 
