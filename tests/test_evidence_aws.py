@@ -211,12 +211,21 @@ def test_reading_one_named_secret_does_not():
 
 
 def test_credential_model_is_a_static_secret_for_a_user_and_workload_identity_for_a_role():
-    as_user = proposal(run("aws", ACCOUNT, principal=user("build-bot")), "credential_model")
+    keys = "aws/access-keys-build-bot.json"  # aws iam list-access-keys --user-name build-bot
+    as_user = proposal(run("aws", ACCOUNT, keys, principal=user("build-bot")), "credential_model")
     as_role = proposal(
         run("aws", ACCOUNT, principal=role("agents/orchestrator")), "credential_model"
     )
     assert (as_user.value, as_user.rule) == ("static_secret", "aws.iam_user_keys")
+    assert [e.says for e in as_user.evidence] == [
+        "active access key AKIAIOSFODNN7EXAMPLE of user build-bot"  # the inactive one is not
+    ]
     assert (as_role.value, as_role.rule) == ("workload_identity", "aws.assumed_role")
+
+
+def test_an_iam_user_without_a_key_in_the_files_is_not_called_a_static_secret():
+    # v2: a user may sign in with a password alone; only a key the files show counts.
+    assert proposal(run("aws", ACCOUNT, principal=user("build-bot")), "credential_model") is None
 
 
 def test_role_in_several_instance_profiles_is_a_shared_platform_role():

@@ -1308,8 +1308,10 @@ def _instant(value: Any) -> dt.datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
-def analyse(files: Sequence[EvidenceFile], principal: str | None) -> tuple[Any, ...]:
-    analyser = AwsAnalyser(files, principal)
+def analyse(
+    files: Sequence[EvidenceFile], principal: str | None, *, now: dt.datetime | None = None
+) -> tuple[Any, ...]:
+    analyser = AwsAnalyser(files, principal, now=now)
     entity = analyser.find_principal()
     grant = analyser.grant(entity, with_loose=True)
     out = Proposals()
@@ -1318,11 +1320,24 @@ def analyse(files: Sequence[EvidenceFile], principal: str | None) -> tuple[Any, 
     if altered:
         out.add("alters_own_access", True, altered[0], altered[1])
     elif grant.complete:
-        out.add("alters_own_access", False, "aws.no_self_modification", _read_all(grant))
+        out.add(
+            "alters_own_access",
+            False,
+            "aws.no_self_modification",
+            [*_read_all(grant), *analyser.ignored],
+        )
 
     several = _assume_several(grant)
     if several:
         out.add("decides_own_scopes", True, "aws.assume_several_roles", several)
+    reachable = analyser.assumable(entity, grant)
+    if len(reachable) >= 2:
+        out.add(
+            "decides_own_scopes",
+            True,
+            "aws.assume_several_roles",
+            [_step(1, step) for _role, step in reachable[:10]],
+        )
     session = grant.allows_somewhere("sts:getfederationtoken")
     if session:
         out.add(
@@ -1340,7 +1355,10 @@ def analyse(files: Sequence[EvidenceFile], principal: str | None) -> tuple[Any, 
     if entity.record:
         here = Evidence(entity.file, entity.where, f"{entity.kind} {entity.arn}")
         if entity.kind == "user":
-            out.add("credential_model", "static_secret", "aws.iam_user_keys", [here])
+            # Only a key the files show: a user may sign in with a password alone.
+            keys = analyser.access_keys.get(entity.name, [])
+            if keys:
+                out.add("credential_model", "static_secret", "aws.iam_user_keys", keys)
         else:
             out.add("credential_model", "workload_identity", "aws.assumed_role", [here])
             _shared_role(out, analyser, entity)
