@@ -15,6 +15,7 @@ One module per kind: :mod:`.aws` (with the IAM action list in :mod:`.aws_actions
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Sequence
 
 from . import aws, entra, gcp, kubernetes, mcp
@@ -35,7 +36,10 @@ from .rules import RULE_SENTENCES, sentence
 
 KINDS: tuple[str, ...] = ("aws", "kubernetes", "gcp", "mcp", "entra")
 KIND_LABELS: dict[str, str] = {
-    "aws": "AWS IAM (account authorization details or policy documents)",
+    "aws": (
+        "AWS IAM (account authorization details, policy documents, CloudFormation "
+        "templates or Terraform plans)"
+    ),
     "kubernetes": "Kubernetes RBAC (roles, bindings, service accounts)",
     "gcp": "Google Cloud IAM (project policy and custom roles)",
     "mcp": "MCP client configuration",
@@ -63,15 +67,20 @@ def analyse(
     principal: str | None = None,
     *,
     internal_domains: Iterable[str] = (),
+    namespace: str | None = None,
+    now: dt.datetime | None = None,
 ) -> Analysis:
-    """Propose answers for ``principal`` from parsed ``files`` of one ``kind``."""
+    """Propose answers for ``principal`` from parsed ``files`` of one ``kind``.
+
+    ``namespace`` (Kubernetes) is where objects without one are read; ``now`` (AWS) is
+    when conditions on time are judged (default: the present)."""
     if kind not in KINDS:
         raise UnknownKind(kind)
     principal = (principal or "").strip() or None
     if kind == "aws":
-        proposals = aws.analyse(files, principal)
+        proposals = aws.analyse(files, principal, now=now)
     elif kind == "kubernetes":
-        proposals = kubernetes.analyse(files, principal)
+        proposals = kubernetes.analyse(files, principal, (namespace or "").strip() or None)
     elif kind == "gcp":
         proposals = gcp.analyse(files, principal)
     elif kind == "mcp":

@@ -260,15 +260,32 @@ SECRET_VALUE = re.compile(
 REFERENCE = re.compile(r"^\s*(\$\{[^}]+\}|\$[A-Za-z_][A-Za-z0-9_]*|\{\{[^}]+\}\})\s*$")
 # A URL with a password in it: postgresql://user:secret@host/db
 URL_PASSWORD = re.compile(r"^[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@", re.IGNORECASE)
-PLACEHOLDER = re.compile(r"^(<[^>]*>|x+|\*+|changeme|your[-_ ].*|\.\.\.|)$", re.IGNORECASE)
+# Where a secret will be put, not a secret: <YOUR_TOKEN>, YOUR_GITHUB_PAT, [REDACTED…],
+# xxx…, ***, changeme, "…", and the same after an auth scheme ("Bearer YOUR_TOKEN").
+PLACEHOLDER = re.compile(
+    r"^(<[^>]*>|\[[^\]]*\]|x{3,}.*|X{3,}.*|\*+|changeme|change[-_ ]me|replace[-_ ]?me|"
+    r"your[-_ ].*|(?:[a-z0-9]+[-_])*your[-_].*|\.\.\.|…|)$",
+    re.IGNORECASE,
+)
+AUTH_SCHEME = re.compile(r"^(bearer|basic|token|apikey|api-key)\s+", re.IGNORECASE)
+
+
+def is_placeholder(value: Any) -> bool:
+    """A value that stands for a secret to be filled in, or one kept elsewhere
+    (``${GITHUB_TOKEN}``, ``${input:token}``, ``{{ token }}``)."""
+    if not isinstance(value, str):
+        return False
+    text = AUTH_SCHEME.sub("", value.strip()).strip()
+    return bool(PLACEHOLDER.match(text) or REFERENCE.match(text)) or ("${" in text or "{{" in text)
 
 
 def is_secret(name: str, value: Any) -> bool:
-    """A literal secret in a variable or header called ``name`` (not a reference to one)."""
+    """A literal secret in a variable or header called ``name`` (not a reference to one,
+    nor a placeholder for one)."""
     if not isinstance(value, str):
         return False
     text = value.strip()
-    if REFERENCE.match(text) or PLACEHOLDER.match(text):
+    if REFERENCE.match(text) or PLACEHOLDER.match(text) or is_placeholder(text):
         return False
     if "${" in text or "{{" in text:  # "Bearer ${TOKEN}": the secret itself lives elsewhere
         return False
