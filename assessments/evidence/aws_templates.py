@@ -222,8 +222,10 @@ def from_cloudformation(doc: dict[str, Any], account: str) -> dict[str, Any]:
             "AWS::IAM::InstanceProfile": "InstanceProfileName",
         }.get(str(kind))
         if field:
-            given = props.get(field)
-            names[logical] = given if isinstance(given, str) else logical
+            names[logical] = logical
+            given = value(props.get(field))  # !Sub "planner-${Env}" -> planner-prod
+            if isinstance(given, str) and given and UNKNOWN not in given:
+                names[logical] = given
 
     profiles: list[tuple[str, dict[str, Any]]] = []
     for logical, resource in resources.items():

@@ -55,8 +55,8 @@ WORKLOAD_KINDS = frozenset(
 )
 # What a pod runs from: creating or patching any of these chooses its service account.
 WORKLOAD_RESOURCES = (
-    "pods",
     "deployments",
+    "pods",
     "daemonsets",
     "statefulsets",
     "replicasets",
@@ -458,22 +458,6 @@ def _act_as(
     workload controllers where one can run as it, or ``nodes/proxy``."""
     me = f"{namespace}/{name}"
     mine = _admin_systems(grants.rules)
-    for rule in grants.rules:
-        if rule.namespace is None and any(
-            rule.allows(verb, "nodes/proxy", "") for verb in ("get", "create", "*")
-        ):
-            return "k8s.nodes_proxy", [
-                _step(1, rule.evidence(f"{me} may use nodes/proxy")),
-                _step(
-                    2,
-                    Evidence(
-                        rule.file,
-                        rule.where,
-                        "the kubelet API on every node runs commands in any pod there, as "
-                        "that pod's service account",
-                    ),
-                ),
-            ]
     candidates: dict[tuple[str, str], Evidence] = {}
     for ns, sa in cluster.accounts:
         obj, file, where = cluster.accounts[(ns, sa)]
@@ -520,7 +504,7 @@ def _act_as(
                     2,
                     _plain(
                         seen,
-                        f"a pod it creates there may run as service account {ns}/{sa}: ",
+                        f"a pod it creates or changes there may run as service account {ns}/{sa}: ",
                     ),
                 ),
                 *[_step(3, e) for e in held],
@@ -533,8 +517,24 @@ def _act_as(
                     Evidence(
                         rule.file,
                         rule.where,
-                        "cluster-wide, a pod it creates may run as any service account of any "
+                        "cluster-wide, a pod it creates or changes may run as any service account of any "
                         "namespace (kube-system's included): their grants are not in the files",
+                    ),
+                ),
+            ]
+    for rule in grants.rules:
+        if rule.namespace is None and any(
+            rule.allows(verb, "nodes/proxy", "") for verb in ("get", "create", "*")
+        ):
+            return "k8s.nodes_proxy", [
+                _step(1, rule.evidence(f"{me} may use nodes/proxy")),
+                _step(
+                    2,
+                    Evidence(
+                        rule.file,
+                        rule.where,
+                        "the kubelet API on every node runs commands in any pod there, as "
+                        "that pod's service account",
                     ),
                 ),
             ]
