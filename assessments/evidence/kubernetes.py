@@ -166,6 +166,20 @@ class _Cluster:
                 self.bindings.append((obj, file, where, None))
             elif kind == "ServiceAccount":
                 self.accounts[(str(ns), str(meta.get("name")))] = (obj, file, where)
+        # Bindings by the subjects they name, so that one account's grants (asked for
+        # every candidate of a path) never walk every binding of a large manifest.
+        self._by_account: dict[tuple[str, str], list[int]] = {}
+        self._by_other: list[int] = []  # groups, users and anything else
+        for index, (obj, _file, _where, binding_ns) in enumerate(self.bindings):
+            for subject in as_list(obj.get("subjects")):
+                if isinstance(subject, dict) and subject.get("kind") == "ServiceAccount":
+                    key = (
+                        str(subject.get("namespace") or binding_ns or default_ns),
+                        str(subject.get("name")),
+                    )
+                    self._by_account.setdefault(key, []).append(index)
+                elif isinstance(subject, dict):
+                    self._by_other.append(index)
 
     def namespace_of(self, obj: dict[str, Any]) -> str:
         meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
@@ -236,7 +250,9 @@ class _Cluster:
                 return subject.get("name") == principal
             return False
 
-        for obj, file, where, binding_ns in self.bindings:
+        relevant = sorted(set(self._by_account.get((namespace, name), [])) | set(self._by_other))
+        for index in relevant:
+            obj, file, where, binding_ns = self.bindings[index]
             subjects = as_list(obj.get("subjects"))
             if not any(is_me(s, binding_ns) for s in subjects):
                 continue

@@ -11,14 +11,16 @@ one small builder shared with the pure-Python fallback. Both refuse the same thi
   (``{"Ref": "X"}``) and never evaluated;
 - nesting deeper than ``max_depth``.
 
-Timestamps stay strings (evidence is compared and stored as JSON). libyaml composes
-aliases by reference, so an alias costs nothing before the builder refuses it; it
-does not report anchors, so a file whose text could hold one (``&name`` or ``*name``
-where a node starts) has its events checked by libyaml before composing.
+Timestamps stay strings (evidence is compared and stored as JSON). libyaml's composer
+reports neither anchors nor aliases (it composes an alias as the same node again), so
+a file whose text could hold one (``&name`` or ``*name`` where a node may start) has
+its events checked by libyaml first, which refuses it before anything is built; the
+pure-Python composer refuses them as it meets them.
 """
 
 from __future__ import annotations
 
+import gc
 import re
 from typing import Any
 
@@ -71,6 +73,10 @@ _IMPLICIT: dict[str, tuple[tuple[str, re.Pattern[str]], ...]] = {
 }
 
 
+# Plain scalars already resolved (the same keys and words recur thousands of times).
+_RESOLVED: dict[str, str] = {}
+
+
 def _may_hold_anchor(text: str) -> bool:
     for found in _ANCHOR_CHAR.finditer(text):
         at = found.start()
@@ -107,9 +113,17 @@ if HAS_LIBYAML:
         def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
             if kind is ScalarNode:
                 if implicit[0]:
-                    for tag, regexp in _IMPLICIT.get(value[:1], ()):
+                    known = _RESOLVED.get(value)
+                    if known is not None:
+                        return known
+                    tag = STR
+                    for candidate, regexp in _IMPLICIT.get(value[:1], ()):
                         if regexp.match(value):
-                            return tag
+                            tag = candidate
+                            break
+                    if len(value) < 40 and len(_RESOLVED) < 100_000:
+                        _RESOLVED[value] = tag  # keys and words repeat a great deal
+                    return tag
                 return STR
             return SEQ if kind is SequenceNode else MAP
 
@@ -151,18 +165,23 @@ def load_all(data: bytes | str, *, max_depth: int, use_libyaml: bool | None = No
     else:
         loader = PythonLoader(data)
     documents = []
+    # Millions of short-lived nodes: collection passes during the read only cost time.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
     try:
         while loader.check_node():
             node = loader.get_node()
-            value = _build(node, 1, max_depth, set())
+            value = _build(node, 1, max_depth)
             if value is not None:
                 documents.append(value)
     finally:
         loader.dispose()
+        if gc_was_enabled:
+            gc.enable()
     return documents
 
 
-def _build(node: Any, depth: int, limit: int, seen: set[int]) -> Any:
+def _build(node: Any, depth: int, limit: int) -> Any:
     if depth > limit:
         raise TooDeep
     tag = node.tag
@@ -175,9 +194,6 @@ def _build(node: Any, depth: int, limit: int, seen: set[int]) -> Any:
         if tag in CFN_TAGS:
             return _cfn(tag, node.value)
         raise YamlRefused(f"a tag ({tag}) {_mark(node)}")
-    if id(node) in seen:  # libyaml composes an alias as the same node again
-        raise YamlRefused(f"an alias {_mark(node)}")
-    seen.add(id(node))
     if cls is MappingNode:
         if tag != MAP and tag not in CFN_TAGS:
             raise YamlRefused(f"a tag ({tag}) {_mark(node)}")
@@ -185,13 +201,16 @@ def _build(node: Any, depth: int, limit: int, seen: set[int]) -> Any:
         for key_node, value_node in node.value:
             if key_node.__class__ is not ScalarNode:
                 raise YamlRefused(f"a mapping or list used as a key {_mark(key_node)}")
-            key = key_node.value if key_node.tag == STR else _build(key_node, depth, limit, seen)
-            if isinstance(key, dict | list):
-                raise YamlRefused(f"a tagged key {_mark(key_node)}")
+            if key_node.tag == STR:
+                key = key_node.value
+            else:
+                key = _build(key_node, depth, limit)
+                if isinstance(key, dict | list):
+                    raise YamlRefused(f"a tagged key {_mark(key_node)}")
             if value_node.__class__ is ScalarNode and value_node.tag == STR:
                 result[key] = value_node.value  # most values: no call
             else:
-                result[key] = _build(value_node, depth + 1, limit, seen)
+                result[key] = _build(value_node, depth + 1, limit)
         return _cfn(tag, result) if tag in CFN_TAGS else result
     if cls is SequenceNode:
         if tag != SEQ and tag not in CFN_TAGS:
@@ -199,7 +218,7 @@ def _build(node: Any, depth: int, limit: int, seen: set[int]) -> Any:
         items = [
             item.value
             if item.__class__ is ScalarNode and item.tag == STR
-            else _build(item, depth + 1, limit, seen)
+            else _build(item, depth + 1, limit)
             for item in node.value
         ]
         return _cfn(tag, items) if tag in CFN_TAGS else items
