@@ -84,6 +84,7 @@ VERB_LABELS = {
     "account.mfa_removed": "removed a second factor",
     "notifications.preference": "changed how they are e-mailed",
     "evidence.upload": "uploaded evidence",
+    "evidence.queue": "sent evidence to be analysed",
     "evidence.accept": "accepted an answer from evidence",
     "evidence.reject": "rejected an answer from evidence",
     "api_token.create": "created an API token",

@@ -103,6 +103,7 @@ KIND: dict[str, str] = {
             "assessments:assessment_compare",
             "assessments:assessment_report",
             "assessments:evidence_detail",
+            "assessments:evidence_job",
         ],
         "read",
     ),
