@@ -238,6 +238,52 @@ class AcceptRejectTests(TestCase):
         self.assertIn("accepted by Ada Assessor", text)
 
 
+class PathStepsTests(TestCase):
+    """A proposal that rests on a path shows it step by step: on the evidence page, in
+    the wizard's panel once accepted, and in the PDF."""
+
+    @classmethod
+    def setUpTestData(cls):
+        cls.assessor = f.assessor()
+        cls.agent = f.agent(slug="quarantined")
+        cls.draft = actions.start_assessment(cls.assessor, cls.agent)
+        cls.upload = upload(
+            cls.assessor,
+            cls.agent,
+            name="public/aws-quarantined-admin.json",
+            principal="arn:aws:iam::111122223333:role/quarantined-admin",
+        ).upload
+        cls.path = cls.upload.proposals.get(key="alters_own_access")
+
+    def test_the_evidence_page_lists_the_steps_in_order(self):
+        self.client.force_login(self.assessor)
+        page = self.client.get(self.upload.get_absolute_url())
+        self.assertContains(page, "The path, step by step")
+        body = page.content.decode()
+        first = body.index("quarantined-admin may call iam:DetachRolePolicy")
+        second = body.index("detaches managed policy AWSCompromisedKeyQuarantineV2")
+        third = body.index("what remains allows: iam:PutRolePolicy")
+        self.assertLess(first, second)
+        self.assertLess(second, third)
+
+    def test_the_wizard_and_the_pdf_show_the_steps_of_an_accepted_path(self):
+        from tests.report_helpers import pdf_text
+
+        actions.accept_proposal(self.assessor, self.path, self.draft)
+        self.client.force_login(self.assessor)
+        wizard = self.client.get(
+            reverse("assessments:wizard", args=["quarantined", 1]), follow=True
+        )
+        self.assertContains(wizard, "path-steps")
+        self.assertContains(wizard, "detaches managed policy AWSCompromisedKeyQuarantineV2")
+        issued = actions.issue_assessment_report(
+            self.assessor, Assessment.objects.get(pk=self.draft.pk)
+        )
+        text = " ".join(pdf_text(issued.pdf).split())
+        self.assertIn("quarantined-admin may call iam:DetachRolePolicy", text)
+        self.assertIn("what remains allows: iam:PutRolePolicy", text)
+
+
 class DriftTests(TestCase):
     @classmethod
     def setUpTestData(cls):

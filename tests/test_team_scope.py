@@ -237,6 +237,8 @@ API_KIND: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/agents/{slug}"): "read",
     ("PATCH", "/api/v1/agents/{slug}"): "edit",
     ("POST", "/api/v1/agents/{slug}/retire"): "edit",
+    ("POST", "/api/v1/agents/{slug}/evidence"): "edit",
+    ("GET", "/api/v1/agents/{slug}/evidence/jobs/{job_id}"): "read",
     ("POST", "/api/v1/agents/{slug}/reactivate"): "edit",
     ("GET", "/api/v1/assessments"): "none",
     ("GET", "/api/v1/agents/{slug}/assessments/{number}"): "read",

@@ -16,7 +16,9 @@ One module per kind: :mod:`.aws` (with the IAM action list in :mod:`.aws_actions
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from . import aws, entra, gcp, kubernetes, mcp
 from .common import (
@@ -91,6 +93,31 @@ def analyse(
     return Analysis(kind=kind, principal=principal, files=tuple(files), proposals=proposals)
 
 
+STEP = re.compile(r"^Step (\d+): (.*)$", re.DOTALL)
+
+
+def path_steps(lines: Iterable[Any]) -> list[dict[str, Any]]:
+    """The numbered steps of a path-based proposal's evidence ("Step 2: …"), in order, as
+    {number, says, file, where}; empty for a proposal that rests on no path. Takes
+    :class:`Evidence` or the stored dicts alike."""
+    steps = []
+    for line in lines:
+        says = line.get("says") if isinstance(line, dict) else getattr(line, "says", "")
+        found = STEP.match(str(says or ""))
+        if not found:
+            continue
+        get = line.get if isinstance(line, dict) else lambda k, _l=line: getattr(_l, k, "")
+        steps.append(
+            {
+                "number": int(found.group(1)),
+                "says": found.group(2),
+                "file": get("file"),
+                "where": get("where"),
+            }
+        )
+    return steps
+
+
 def subjects(kind: str, files: Sequence[EvidenceFile]) -> list[str]:
     """Things the files name that drift compares between uploads: MCP servers."""
     if kind == "mcp":
@@ -115,6 +142,7 @@ __all__ = [
     "differences",
     "load_path",
     "parse_bytes",
+    "path_steps",
     "sentence",
     "subjects",
 ]

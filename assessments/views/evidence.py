@@ -217,6 +217,7 @@ def _proposal_rows(upload: EvidenceUpload, draft: Assessment | None) -> list[dic
                 else str(proposal.value),
                 "sentence": evidence.sentence(proposal.rule),
                 "evidence": proposal.evidence,
+                "steps": evidence.path_steps(proposal.evidence or []),
                 "current": display_value(question, current.get(proposal.key))
                 if question and draft and proposal.key not in decisions.INVENTORY_KEYS
                 else None,
