@@ -635,3 +635,83 @@ def test_mcp_remote_server_with_oauth_and_no_header_is_user_delegated():
     p = proposal(analysis, "credential_model")
     assert (p.value, p.rule) == ("user_delegated", "mcp.oauth")
     assert "protected-resource metadata" in says(p)
+
+
+# --------------------------------------------------------------- analyse_evidence, assess
+
+
+def _command(*args: str) -> dict:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("analyse_evidence", *args, "--format", "json", stdout=out)
+    return json.loads(out.getvalue())
+
+
+def test_analyse_evidence_reads_a_terraform_plan_by_resource_address():
+    result = _command(
+        str(PUBLIC / LAB),
+        "--kind",
+        "aws",
+        "--principal",
+        "aws_iam_role.privesc17-EditExistingLambdaFunctionWithRole-role",
+    )
+    alters = next(p for p in result["proposals"] if p["key"] == "alters_own_access")
+    assert alters["rule"] == "aws.compute_takeover"
+    assert alters["evidence"][0]["says"].startswith("Step 1: ")
+
+
+def test_analyse_evidence_takes_a_namespace_and_refuses_a_missing_principal():
+    from django.core.management.base import CommandError
+
+    result = _command(
+        str(PUBLIC / "argocd-server-base.yaml"),
+        "--kind",
+        "kubernetes",
+        "--principal",
+        "system:serviceaccount:gitops:argocd-server",
+        "--namespace",
+        "gitops",
+    )
+    assert result["principal"] == "system:serviceaccount:gitops:argocd-server"
+    with pytest.raises(CommandError, match="--namespace") as caught:
+        _command(
+            str(PUBLIC / "argocd-server-base.yaml"),
+            "--kind",
+            "kubernetes",
+            "--principal",
+            "system:serviceaccount:gitops:argocd-server",
+            "--namespace",
+            "default",
+        )
+    assert caught.value.returncode == 2
+
+
+@pytest.mark.django_db
+def test_assess_takes_answers_from_a_cloudformation_template(tmp_path):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    manifest = tmp_path / "planner.yaml"
+    manifest.write_text(
+        "agent: {name: Planner, slug: planner}\nanswers:\n  decision_mode: context_driven\n"
+    )
+    template = tmp_path / "template.yaml"
+    template.write_bytes(CFN_YAML)
+    out = StringIO()
+    call_command(
+        "assess",
+        str(manifest),
+        "--evidence",
+        str(template),
+        "--kind",
+        "aws",
+        "--principal",
+        "PlannerRole",
+        stdout=out,
+    )
+    used = json.loads(out.getvalue())["answers_from_evidence"]
+    assert used["alters_own_access"]["rule"] == "aws.self_policy_write"
