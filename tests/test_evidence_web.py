@@ -431,6 +431,27 @@ class EvidencePagesTests(TestCase):
         self.assertNotContains(page, 'hx-trigger="every 1s"')
         self.assertFalse(EvidenceUpload.objects.exists())
 
+    def test_a_large_file_of_any_kind_goes_to_the_background(self):
+        from django.test import override_settings
+
+        name, data = fixture_bytes(RBAC)
+        self.assertFalse(actions.needs_background("kubernetes", [(name, data)]))
+        self.assertTrue(actions.needs_background("aws", [("p.json", b"{}")]))
+        with override_settings(EVIDENCE_SYNC_MAX_BYTES=len(data) - 1):
+            self.assertTrue(actions.needs_background("kubernetes", [(name, data)]))
+            self.client.force_login(self.assessor)
+            response = self.client.post(
+                reverse("assessments:evidence_add", args=["release-planner"]),
+                {
+                    "kind": "kubernetes",
+                    "principal": "system:serviceaccount:agents:reader",
+                    "uploads": [SimpleUploadedFile(name, data)],
+                },
+            )
+        self.assertRedirects(
+            response, EvidenceJob.objects.get().get_absolute_url(), fetch_redirect_response=False
+        )
+
     def test_namespace_field_reads_a_kustomize_base(self):
         self.client.force_login(self.assessor)
         name, data = fixture_bytes("public/argocd-server-base.yaml")
