@@ -715,3 +715,35 @@ def test_assess_takes_answers_from_a_cloudformation_template(tmp_path):
     )
     used = json.loads(out.getvalue())["answers_from_evidence"]
     assert used["alters_own_access"]["rule"] == "aws.self_policy_write"
+
+
+def test_a_credential_report_shows_which_users_hold_an_active_key():
+    import base64
+
+    report = (
+        "user,arn,user_creation_time,password_enabled,access_key_1_active,"
+        "access_key_1_last_rotated,access_key_2_active,access_key_2_last_rotated\n"
+        "ci,arn:aws:iam::111122223333:user/ci,2024-01-01T00:00:00+00:00,false,true,"
+        "2024-02-01T00:00:00+00:00,false,N/A\n"
+    )
+    doc = {
+        "Content": base64.b64encode(report.encode()).decode(),
+        "ReportFormat": "text/csv",
+        "GeneratedTime": "2026-01-01T00:00:00Z",
+    }
+    user = {
+        "UserName": "ci",
+        "Arn": "arn:aws:iam::111122223333:user/ci",
+        "GroupList": [],
+        "UserPolicyList": [],
+        "AttachedManagedPolicies": [],
+    }
+    files = [
+        parse_bytes("u.json", json.dumps({"UserDetailList": [user]}).encode()),
+        parse_bytes("report.json", json.dumps(doc).encode()),
+    ]
+    p = proposal(
+        evidence.analyse("aws", files, "arn:aws:iam::111122223333:user/ci"), "credential_model"
+    )
+    assert (p.value, p.rule) == ("static_secret", "aws.iam_user_keys")
+    assert "credential report: user ci has active access key 1" in says(p)

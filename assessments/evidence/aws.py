@@ -13,8 +13,11 @@ and SCPs only narrow a grant and are not read, so a proposed ``true`` can overst
 
 from __future__ import annotations
 
+import base64
+import csv
 import datetime as dt
 import functools
+import io
 import json
 import re
 import urllib.parse
@@ -349,6 +352,13 @@ class AwsAnalyser:
         if aws_templates.is_terraform_plan(doc):
             self._read_account(file, aws_templates.from_terraform_plan(doc, self.account_id), "")
             return
+        if (
+            isinstance(doc, dict)
+            and isinstance(doc.get("Content"), str)
+            and ("csv" in str(doc.get("ReportFormat", "")).lower())
+        ):
+            self._read_credential_report(file, doc["Content"], prefix)
+            return
         if isinstance(doc, dict) and isinstance(doc.get("AccessKeyMetadata"), list):
             for index, key in enumerate(doc["AccessKeyMetadata"]):
                 if isinstance(key, dict) and key.get("Status", "Active") == "Active":
@@ -375,6 +385,26 @@ class AwsAnalyser:
                 )
             name = item.get("PolicyName") if isinstance(item, dict) else None
             self.loose.append((policy, file, where, name or f"the policy in {file}"))
+
+    def _read_credential_report(self, file: str, content: str, prefix: str) -> None:
+        """``aws iam get-credential-report``: base64 CSV, one row per user; an active
+        access key is a long-lived secret of that user."""
+        try:
+            text = base64.b64decode(content, validate=True).decode("utf-8")
+        except (ValueError, UnicodeDecodeError):
+            raise EvidenceError(file, "the credential report's Content is not base64 CSV") from None
+        for index, row in enumerate(csv.DictReader(io.StringIO(text))):
+            for n in ("1", "2"):
+                if str(row.get(f"access_key_{n}_active", "")).lower() == "true":
+                    user = str(row.get("user", ""))
+                    self.access_keys.setdefault(user, []).append(
+                        Evidence(
+                            file,
+                            f"{prefix}Content, row {index + 2}",
+                            f"credential report: user {user} has active access key {n}"
+                            f" (last rotated {row.get(f'access_key_{n}_last_rotated', '?')})",
+                        )
+                    )
 
     def _read_account(self, file: str, doc: dict[str, Any], prefix: str) -> None:
         self.account.files.append(file)
