@@ -8,9 +8,15 @@ the lines of the files that justify it. The contract is ../shared/evidence.md.
     analysis = analyse("aws", files, principal=arn)  # PrincipalNotFound names it
     analysis.to_dict()                               # the JSON of analyse_evidence
 
-One module per kind: :mod:`.aws` (with the IAM action list in :mod:`.aws_actions`),
+One module per kind: :mod:`.aws` (with the IAM action list in :mod:`.aws_actions`,
+CloudFormation templates and Terraform plans read by :mod:`.aws_templates`),
 :mod:`.kubernetes`, :mod:`.gcp` (dangerous roles as data in ``gcp_roles.yaml``),
-:mod:`.mcp` and :mod:`.entra`; :mod:`.common` holds safe loading and the dataclasses.
+:mod:`.mcp` and :mod:`.entra`; :mod:`.common` holds safe loading and the dataclasses,
+:mod:`.yamlsafe` the YAML reader (libyaml where installed, the same refusals without).
+
+A proposal that rests on a path (v2: through removing a limit, through another
+identity) names its steps in its evidence, "Step 1: …", "Step 2: …", in order;
+:func:`path_steps` reads them back for the pages and the PDF.
 """
 
 from __future__ import annotations

@@ -6,9 +6,17 @@ condition may not apply, so it never removes a grant); ``NotAction`` and
 ``NotResource`` are honoured; action wildcards are expanded against the IAM action
 list (:mod:`.aws_actions`); managed policies are read at their default version;
 group policies apply to their members; ``${aws:username}``, ``${aws:userid}`` and
-``${aws:PrincipalAccount}`` are resolved for the principal. Permissions boundaries
-and SCPs only narrow a grant and are not read, so a proposed ``true`` can overstate
+``${aws:PrincipalAccount}`` are resolved for the principal. A permissions boundary in
+the files narrows the grant; SCPs are not read, so a proposed ``true`` can overstate
 (the assessor accepts or rejects it); a proposed ``false`` needs the complete grant.
+
+v2: an ``Allow`` whose time condition can no longer hold does not count, any other
+condition is quoted in its evidence; paths through removing what limits the principal
+(a Deny policy, its boundary) and through other identities (compute running as another
+role, instances with profiles, roles that trust it by ARN) are proposed with their
+steps; CloudFormation templates and Terraform plans are read as an account
+(:mod:`.aws_templates`); an IAM user's key is read from ``AccessKeyMetadata`` or the
+credential report, never assumed.
 """
 
 from __future__ import annotations

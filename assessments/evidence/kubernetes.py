@@ -3,6 +3,14 @@
 A ``RoleBinding`` grants its role's rules in the binding's namespace only, so a
 ``ClusterRole`` bound that way grants nothing on cluster-scoped resources (nodes,
 namespaces, cluster roles and bindings, ...). ``*`` verbs and resources count.
+
+Objects without a namespace (kustomize bases, ``namespace-install.yaml``) are read in
+``--namespace`` (default ``default``, or the principal's own namespace when nothing in
+``default`` names it). An ``aggregationRule`` ClusterRole has the rules of the
+ClusterRoles in the files whose labels its selectors match. Paths through other
+identities (v2): creating or changing pods or workload controllers where a pod may run
+as a more privileged service account, and ``nodes/proxy``; ``create`` on
+``serviceaccounts/token`` limited by ``resourceNames`` to itself widens nothing.
 """
 
 from __future__ import annotations
