@@ -104,22 +104,21 @@ STEP = re.compile(r"^Step (\d+): (.*)$", re.DOTALL)
 
 def path_steps(lines: Iterable[Any]) -> list[dict[str, Any]]:
     """The numbered steps of a path-based proposal's evidence ("Step 2: …"), in order, as
-    {number, says, file, where}; empty for a proposal that rests on no path. Takes
+    {number, lines: [{says, file, where}]} (a step may rest on several lines, such as
+    what the identity reached holds); empty for a proposal that rests on no path. Takes
     :class:`Evidence` or the stored dicts alike."""
-    steps = []
+    steps: list[dict[str, Any]] = []
     for line in lines:
         says = line.get("says") if isinstance(line, dict) else getattr(line, "says", "")
         found = STEP.match(str(says or ""))
         if not found:
             continue
         get = line.get if isinstance(line, dict) else lambda k, _l=line: getattr(_l, k, "")
-        steps.append(
-            {
-                "number": int(found.group(1)),
-                "says": found.group(2),
-                "file": get("file"),
-                "where": get("where"),
-            }
+        number = int(found.group(1))
+        if not steps or steps[-1]["number"] != number:
+            steps.append({"number": number, "lines": []})
+        steps[-1]["lines"].append(
+            {"says": found.group(2), "file": get("file"), "where": get("where")}
         )
     return steps
 
