@@ -453,19 +453,28 @@ class EvidenceUploadForm(forms.Form):
     kind = forms.ChoiceField(
         label="What the files are",
         choices=[("", "Choose…"), *EvidenceKind.choices],
-        help_text="AWS: the output of aws iam get-account-authorization-details, or policy "
-        "documents. Kubernetes: Roles, ClusterRoles, bindings and ServiceAccounts (YAML or "
+        help_text="AWS: the output of aws iam get-account-authorization-details, policy "
+        "documents, a CloudFormation template (JSON or YAML) or a Terraform plan (terraform "
+        "show -json). Kubernetes: Roles, ClusterRoles, bindings and ServiceAccounts (YAML or "
         "JSON). Google Cloud: gcloud projects get-iam-policy output and custom role "
-        "definitions. MCP: a client's mcpServers configuration. Entra: the app's Microsoft "
+        "definitions. MCP: a client's configuration (mcpServers, or VS Code's servers). Entra: the app's Microsoft "
         "Graph application permissions.",
     )
     principal = forms.CharField(
         label="Identity the files are about",
         required=False,
         max_length=500,
-        help_text="AWS: the role or user ARN. Kubernetes: system:serviceaccount:NAMESPACE:NAME. "
-        "Google Cloud: serviceAccount:EMAIL. Entra: the app's name or id (optional). "
-        "MCP: leave empty.",
+        help_text="AWS: the role or user ARN (for a CloudFormation template or Terraform plan, "
+        "the role's logical name or resource address works too). Kubernetes: "
+        "system:serviceaccount:NAMESPACE:NAME. Google Cloud: serviceAccount:EMAIL. Entra: the "
+        "app's name or id (optional). MCP: leave empty.",
+    )
+    namespace = forms.CharField(
+        label="Namespace (Kubernetes)",
+        required=False,
+        max_length=253,
+        help_text="Where manifests without a namespace are applied (a kustomize base, "
+        "namespace-install.yaml). Leave empty to read them in the identity's own namespace.",
     )
     uploads = MultipleFileField(
         label="Files",

@@ -1309,6 +1309,8 @@ class EvidenceUpload(models.Model):
     )
     kind = models.CharField(max_length=16, choices=EvidenceKind.choices)
     principal = models.CharField(max_length=500, blank=True)
+    # Kubernetes: the namespace objects without one were read in (--namespace).
+    namespace = models.CharField(max_length=253, blank=True)
     # Sorted SHA-256 of every file: the same evidence uploaded twice has the same key.
     fingerprint = models.CharField(max_length=64)
     # Servers, roles... named in the files, for drift between uploads (kind-specific).
@@ -1327,6 +1329,54 @@ class EvidenceUpload(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("assessments:evidence_detail", args=[self.agent.slug, self.pk])
+
+
+class EvidenceJob(models.Model):
+    """Evidence files waiting to be analysed in the background, with progress the page
+    polls: a large file (or an AWS export, whose IAM action list takes seconds to load)
+    never holds a web worker. The files are kept here until the upload is made, then
+    dropped; the upload keeps them as every upload does."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="evidence_jobs")
+    assessment = models.ForeignKey(
+        Assessment, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    kind = models.CharField(max_length=16, choices=EvidenceKind.choices)
+    principal = models.CharField(max_length=500, blank=True)
+    namespace = models.CharField(max_length=253, blank=True)
+    names = models.JSONField(default=list, blank=True)
+    # The uploaded files as one zip (stored, not compressed), until analysed.
+    files = models.BinaryField(null=True, blank=True, editable=False)
+    requested_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    state = models.CharField(max_length=8, choices=State.choices, default=State.QUEUED)
+    progress = models.PositiveSmallIntegerField(default=0)
+    message = models.CharField(max_length=500, blank=True)
+    upload = models.ForeignKey(
+        EvidenceUpload, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    duplicate = models.BooleanField(default=False)
+    review_opened = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Evidence analysis {self.pk} ({self.state})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("assessments:evidence_job", args=[self.agent.slug, self.pk])
+
+    @property
+    def finished(self) -> bool:
+        return self.state in (self.State.DONE, self.State.FAILED)
 
 
 class EvidenceFile(models.Model):

@@ -86,6 +86,7 @@ VERB_LABELS = {
     "notifications.preference": "changed how they are e-mailed",
     "notifications.read_all": "marked all their notifications read",
     "evidence.upload": "uploaded evidence",
+    "evidence.queue": "sent evidence to be analysed",
     "evidence.accept": "accepted an answer from evidence",
     "evidence.reject": "rejected an answer from evidence",
     "api_token.create": "created an API token",

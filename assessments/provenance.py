@@ -53,6 +53,8 @@ def answers_from_evidence(
             "accepted_by": _person(proposal.decided_by),
             "accepted_at": proposal.decided_at,
             "upload_url": upload.get_absolute_url(),
+            # A path-based proposal's steps (principal -> action -> identity -> holds).
+            "steps": evidence.path_steps(proposal.evidence or []),
         }
     return found
 

@@ -80,6 +80,16 @@ def render_board_pack(job_id: int) -> None:
     actions.run_board_pack_job(job_id)
 
 
+# -- evidence: large files (and AWS exports) analysed in the background
+
+
+@background.register
+@task()
+def analyse_evidence_job(job_id: int) -> None:
+    """Analyse a queued evidence job; progress and the upload are kept on the EvidenceJob."""
+    actions.run_evidence_job(job_id)
+
+
 # -- webhooks: one delivery attempt; the next is scheduled with backoff
 
 

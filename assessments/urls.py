@@ -120,6 +120,11 @@ urlpatterns = [
     # -- evidence routes
     path("agents/<slug:slug>/evidence/add/", evidence_views.evidence_add, name="evidence_add"),
     path(
+        "agents/<slug:slug>/evidence/jobs/<int:pk>/",
+        evidence_views.evidence_job,
+        name="evidence_job",
+    ),
+    path(
         "agents/<slug:slug>/evidence/<int:pk>/",
         evidence_views.evidence_detail,
         name="evidence_detail",

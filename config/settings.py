@@ -371,6 +371,9 @@ INACTIVE_AGENT_DAYS = env_int("INACTIVE_AGENT_DAYS", 90)
 # Evidence analysis: host names (and their subdomains) that count as inside the
 # organisation when an MCP server is reached by URL, e.g. "corp.example.com,example.net".
 EVIDENCE_INTERNAL_DOMAINS = env_list("EVIDENCE_INTERNAL_DOMAINS")
+# Evidence uploads larger than this (in all), and every AWS file (its IAM action list
+# takes a second or more to load), are analysed in the background, never in a request.
+EVIDENCE_SYNC_MAX_BYTES = env_int("EVIDENCE_SYNC_MAX_BYTES", 256 * 1024)
 # Addresses webhooks are never sent to, whatever a URL's host resolves to (checked on the
 # connected socket, so DNS cannot swap them in): this host itself, and link-local ones,
 # where cloud metadata services answer. Private networks stay allowed (an internal SIEM).

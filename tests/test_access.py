@@ -213,6 +213,9 @@ ACCESS: dict[str, Route] = {
     "assessments:evidence_detail": Route(
         allowed_from("viewer"), args=lambda objs: [objs["agent"].slug, objs["evidence"].pk]
     ),
+    "assessments:evidence_job": Route(
+        allowed_from("viewer"), args=lambda objs: [objs["agent"].slug, objs["evidence_job"].pk]
+    ),
     "assessments:proposal_decide": Route(
         allowed_from("assessor", 302),
         args=lambda objs: [objs["agent"].slug, objs["evidence"].pk, objs["proposal"].pk],
@@ -293,6 +296,13 @@ class AccessTableTests(TestCase):
             kind="mcp",
         ).upload
         cls.objs["proposal"] = cls.objs["evidence"].proposals.get(key="network_reach")
+        # A job still waiting for a worker (the task is not run: on_commit never fires here).
+        cls.objs["evidence_job"] = actions.queue_evidence(
+            author,
+            agent,
+            [("mcp.json", b'{"mcpServers": {"a": {"url": "https://mcp.example.com/"}}}')],
+            kind="mcp",
+        )
 
     def test_every_route_is_in_the_access_table(self):
         routes = _named_routes(get_resolver())

@@ -47,6 +47,7 @@ class Op:
 
 
 AGENT = lambda o: "/agents/subject"  # noqa: E731
+MCP_CONFIG = '{"mcpServers": {"a": {"url": "https://mcp.example.com/"}}}'
 DRAFT = lambda o: "/agents/subject/assessments/1"  # noqa: E731
 SUBMITTED = lambda o: "/agents/other-subject/assessments/1"  # noqa: E731
 
@@ -117,6 +118,16 @@ API_ACCESS: dict[tuple[str, str], Op] = {
     ),
     ("POST", "/api/v1/board-packs"): Op(
         "read", "viewer", lambda o: "/board-packs", ok=202, body=lambda o: {}
+    ),
+    ("POST", "/api/v1/agents/{slug}/evidence"): Op(
+        "write",
+        "assessor",
+        lambda o: "/agents/subject/evidence",
+        ok=202,
+        body=lambda o: {"kind": "mcp", "files": [{"name": "mcp.json", "content": MCP_CONFIG}]},
+    ),
+    ("GET", "/api/v1/agents/{slug}/evidence/jobs/{job_id}"): Op(
+        "read", "viewer", lambda o: f"/agents/subject/evidence/jobs/{o['evidence_job'].pk}"
     ),
     ("GET", "/api/v1/board-packs/{job_id}"): Op(
         "read", "viewer", lambda o: f"/board-packs/{o['board_pack'].pk}"
@@ -192,6 +203,9 @@ class ApiAccessTableTests(TestCase):
         cls.objs["review"] = Review.objects.open().get(agent=twice)
         cls.objs["board_pack"] = BoardPackJob.objects.create(
             requested_by=author, state=BoardPackJob.State.DONE, pdf=b"%PDF-1.7 board pack"
+        )
+        cls.objs["evidence_job"] = actions.queue_evidence(
+            author, agent, [("mcp.json", MCP_CONFIG.encode())], kind="mcp"
         )
         cls.objs["agent"].refresh_from_db()
 

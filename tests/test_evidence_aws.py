@@ -70,16 +70,23 @@ def test_passrole_with_lambda_create_function_is_self_modification():
     assert "iam:PassRole" in text and "lambda:CreateFunction" in text
 
 
-def test_lambda_create_function_without_passrole_is_not():
-    assert alters(role("agents/function-updater")).value is False
+def test_lambda_create_function_without_passrole_is_not_the_passrole_rule():
+    # v2: its UpdateFunctionCode on existing functions is a path of its own (a function
+    # running as release-planner, which may rewrite its own policy, takes the new code).
+    p = alters(role("agents/function-updater"))
+    assert p.rule == "aws.compute_takeover"
+    assert "iam:PassRole" not in says(p)
+    assert [e.says.split(":")[0] for e in p.evidence][:2] == ["Step 1", "Step 2"]
+    assert "release-planner" in says(p)
 
 
 def test_assume_role_into_a_role_that_can_widen_itself_follows_the_chain():
     p = alters(role("agents/orchestrator"))
     assert p.value is True and p.rule == "aws.assume_role_chain"
     assert p.evidence[0].says.startswith(
-        "sts:AssumeRole on arn:aws:iam::123456789012:role/ci/ci-admin"
+        "Step 1: orchestrator may call sts:AssumeRole on arn:aws:iam::123456789012:role/ci/ci-admin"
     )
+    assert p.evidence[-1].says.startswith("Step 2: ci-admin holds: iam:AttachRolePolicy on")
     assert "iam:AttachRolePolicy on arn:aws:iam::123456789012:role/ci/ci-admin" in says(p)
 
 
@@ -94,16 +101,24 @@ def test_not_action_allows_everything_it_does_not_list():
     assert "NotAction s3:*, glacier:*" in says(p)
 
 
-def test_not_action_excluding_identity_services_is_not_self_modification():
-    assert alters(role("agents/ops-no-iam")).value is False
+def test_not_action_excluding_identity_services_is_no_direct_self_modification():
+    # No identity action of its own; v2: its lambda:UpdateFunctionCode (NotAction leaves
+    # it) reaches release-planner's function, a path through another identity.
+    p = alters(role("agents/ops-no-iam"))
+    assert p.rule == "aws.compute_takeover"
+    assert "iam:" not in p.evidence[0].says.split(":", 2)[1]
     systems = proposal(run("aws", ACCOUNT, principal=role("agents/ops-no-iam")), "systems")
     names = {s["name"] for s in systems.value}
     assert "ec2" in names and "iam" not in names and "sts" not in names
 
 
 def test_explicit_deny_overrides_allow():
-    # guarded-admin: Allow iam:* on *, and a managed policy denying every identity write.
-    assert alters(role("agents/guarded-admin")).value is False
+    # guarded-admin: Allow iam:* on *, and a managed policy denying every identity write,
+    # but not its own detachment: no direct rule holds, only the v2 path through removal.
+    p = alters(role("agents/guarded-admin"))
+    assert p.rule == "aws.remove_limit"
+    assert p.evidence[0].says.startswith("Step 1: guarded-admin may call iam:DetachRolePolicy")
+    assert "deny-identity-changes" in p.evidence[1].says
 
 
 def test_a_deny_with_a_condition_does_not_remove_the_allow():
@@ -196,12 +211,21 @@ def test_reading_one_named_secret_does_not():
 
 
 def test_credential_model_is_a_static_secret_for_a_user_and_workload_identity_for_a_role():
-    as_user = proposal(run("aws", ACCOUNT, principal=user("build-bot")), "credential_model")
+    keys = "aws/access-keys-build-bot.json"  # aws iam list-access-keys --user-name build-bot
+    as_user = proposal(run("aws", ACCOUNT, keys, principal=user("build-bot")), "credential_model")
     as_role = proposal(
         run("aws", ACCOUNT, principal=role("agents/orchestrator")), "credential_model"
     )
     assert (as_user.value, as_user.rule) == ("static_secret", "aws.iam_user_keys")
+    assert [e.says for e in as_user.evidence] == [
+        "active access key AKIAIOSFODNN7EXAMPLE of user build-bot"  # the inactive one is not
+    ]
     assert (as_role.value, as_role.rule) == ("workload_identity", "aws.assumed_role")
+
+
+def test_an_iam_user_without_a_key_in_the_files_is_not_called_a_static_secret():
+    # v2: a user may sign in with a password alone; only a key the files show counts.
+    assert proposal(run("aws", ACCOUNT, principal=user("build-bot")), "credential_model") is None
 
 
 def test_role_in_several_instance_profiles_is_a_shared_platform_role():

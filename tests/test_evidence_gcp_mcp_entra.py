@@ -140,9 +140,14 @@ def test_mcp_password_inside_a_connection_url_is_an_inline_secret():
     assert analyse_mcp([parse_bytes("db.json", plain)]) == ()
 
 
-def test_mcp_references_to_secrets_elsewhere_are_not_inline_secrets():
+def test_mcp_references_to_secrets_elsewhere_are_placeholders_not_inline_secrets():
+    # v2: "Bearer ${input:tickets-token}" and "${SEARCH_API_KEY}" are where a long-lived
+    # secret is put: a static secret by placeholder, never reported as a leaked one.
     analysis = run("mcp", "mcp/internal-config.json", internal_domains=["corp.acme.example"])
-    assert proposal(analysis, "credential_model") is None
+    p = proposal(analysis, "credential_model")
+    assert (p.value, p.rule) == ("static_secret", "mcp.secret_placeholder")
+    assert all("placeholder" in e.says for e in p.evidence)
+    assert "literal secret" not in says(p)
 
 
 def test_mcp_single_local_server_proposes_nothing():

@@ -50,7 +50,12 @@ def test_create_on_serviceaccounts_token_alters_access_and_decides_scopes():
 def test_cluster_role_bound_by_a_role_binding_grants_nothing_cluster_scoped():
     # cluster-rbac-manager: * on clusterroles, clusterrolebindings, nodes, namespaces.
     analysis = analysed("agents:ns-operator")
-    assert proposal(analysis, "alters_own_access").value is False
+    p = proposal(analysis, "alters_own_access")
+    # Not through RBAC (cluster-scoped, out of a RoleBinding's reach); v2: its patch on
+    # deployments in agents lets a pod run as agents/binder, which may bind roles.
+    assert p.rule == "k8s.workload_as_other_account"
+    assert [e.says[:7] for e in p.evidence] == ["Step 1:", "Step 2:", "Step 3:"]
+    assert "agents/binder" in p.evidence[1].says and "bind on roles" in p.evidence[2].says
     systems = proposal(analysis, "systems").value
     assert systems == [{"name": "kubernetes deployments in agents", "access": "write"}]
 

@@ -12,6 +12,7 @@ from assessments.models import (
     Assessment,
     AuditEvent,
     EvidenceFile,
+    EvidenceJob,
     EvidenceProposal,
     EvidenceUpload,
     Review,
@@ -237,6 +238,52 @@ class AcceptRejectTests(TestCase):
         self.assertIn("accepted by Ada Assessor", text)
 
 
+class PathStepsTests(TestCase):
+    """A proposal that rests on a path shows it step by step: on the evidence page, in
+    the wizard's panel once accepted, and in the PDF."""
+
+    @classmethod
+    def setUpTestData(cls):
+        cls.assessor = f.assessor()
+        cls.agent = f.agent(slug="quarantined")
+        cls.draft = actions.start_assessment(cls.assessor, cls.agent)
+        cls.upload = upload(
+            cls.assessor,
+            cls.agent,
+            name="public/aws-quarantined-admin.json",
+            principal="arn:aws:iam::111122223333:role/quarantined-admin",
+        ).upload
+        cls.path = cls.upload.proposals.get(key="alters_own_access")
+
+    def test_the_evidence_page_lists_the_steps_in_order(self):
+        self.client.force_login(self.assessor)
+        page = self.client.get(self.upload.get_absolute_url())
+        self.assertContains(page, "The path, step by step")
+        body = page.content.decode()
+        first = body.index("quarantined-admin may call iam:DetachRolePolicy")
+        second = body.index("detaches managed policy AWSCompromisedKeyQuarantineV2")
+        third = body.index("what remains allows: iam:PutRolePolicy")
+        self.assertLess(first, second)
+        self.assertLess(second, third)
+
+    def test_the_wizard_and_the_pdf_show_the_steps_of_an_accepted_path(self):
+        from tests.report_helpers import pdf_text
+
+        actions.accept_proposal(self.assessor, self.path, self.draft)
+        self.client.force_login(self.assessor)
+        wizard = self.client.get(
+            reverse("assessments:wizard", args=["quarantined", 1]), follow=True
+        )
+        self.assertContains(wizard, "path-steps")
+        self.assertContains(wizard, "detaches managed policy AWSCompromisedKeyQuarantineV2")
+        issued = actions.issue_assessment_report(
+            self.assessor, Assessment.objects.get(pk=self.draft.pk)
+        )
+        text = " ".join(pdf_text(issued.pdf).split())
+        self.assertIn("quarantined-admin may call iam:DetachRolePolicy", text)
+        self.assertIn("what remains allows: iam:PutRolePolicy", text)
+
+
 class DriftTests(TestCase):
     @classmethod
     def setUpTestData(cls):
@@ -320,17 +367,107 @@ class EvidencePagesTests(TestCase):
         self.client.force_login(self.assessor)
         url = reverse("assessments:evidence_add", args=["release-planner"])
         name, data = fixture_bytes(ACCOUNT)
-        response = self.client.post(
-            url,
-            {"kind": "aws", "principal": PLANNER, "uploads": [SimpleUploadedFile(name, data)]},
-        )
+        # An AWS export is analysed in the background: the page goes to the job's progress.
+        with self.captureOnCommitCallbacks(execute=True):
+            response = self.client.post(
+                url,
+                {"kind": "aws", "principal": PLANNER, "uploads": [SimpleUploadedFile(name, data)]},
+            )
+        job = EvidenceJob.objects.get()
+        self.assertRedirects(response, job.get_absolute_url(), fetch_redirect_response=False)
         stored = EvidenceUpload.objects.get()
-        self.assertRedirects(response, stored.get_absolute_url())
+        job.refresh_from_db()
+        self.assertEqual((job.state, job.upload, job.files), ("done", stored, None))
+        # Polled with htmx, a finished job sends the browser to the proposals.
+        polled = self.client.get(job.get_absolute_url(), HTTP_HX_REQUEST="true")
+        self.assertEqual(polled.headers["HX-Redirect"], stored.get_absolute_url())
+        self.assertRedirects(self.client.get(job.get_absolute_url()), stored.get_absolute_url())
         page = self.client.get(stored.get_absolute_url())
         self.assertContains(page, "may write its own policies or trust policy")
         self.assertContains(page, "RoleDetailList[0].RolePolicyList[0].Statement[1]")
         self.assertContains(page, stored.files.get().sha256)
         self.assertContains(page, "Live decision")
+
+    def test_a_queued_job_shows_its_progress_in_a_polled_fragment(self):
+        self.client.force_login(self.assessor)
+        name, data = fixture_bytes(ACCOUNT)
+        url = reverse("assessments:evidence_add", args=["release-planner"])
+        # No worker yet (on_commit callbacks are not run): the job waits, the page polls.
+        response = self.client.post(
+            url, {"kind": "aws", "principal": PLANNER, "uploads": [SimpleUploadedFile(name, data)]}
+        )
+        job = EvidenceJob.objects.get()
+        self.assertEqual(job.state, "queued")
+        page = self.client.get(job.get_absolute_url())
+        self.assertContains(page, 'hx-trigger="every 1s"')
+        self.assertContains(page, "Waiting for a worker")
+        fragment = self.client.get(job.get_absolute_url(), HTTP_HX_REQUEST="true")
+        self.assertContains(fragment, f'id="evidence-job-{job.pk}"')
+        self.assertNotContains(fragment, "<html")
+        self.assertEqual(response.status_code, 302)
+        self.assertFalse(EvidenceUpload.objects.exists())
+        self.assertTrue(
+            AuditEvent.objects.filter(verb="evidence.queue", object_id=str(job.pk)).exists()
+        )
+
+    def test_a_background_refusal_is_the_jobs_message_and_stores_nothing(self):
+        self.client.force_login(self.assessor)
+        name, data = fixture_bytes(ACCOUNT)
+        url = reverse("assessments:evidence_add", args=["release-planner"])
+        with self.captureOnCommitCallbacks(execute=True):
+            self.client.post(
+                url,
+                {
+                    "kind": "aws",
+                    "principal": "arn:aws:iam::123456789012:role/nobody",
+                    "uploads": [SimpleUploadedFile(name, data)],
+                },
+            )
+        job = EvidenceJob.objects.get()
+        self.assertEqual(job.state, "failed")
+        page = self.client.get(job.get_absolute_url())
+        self.assertContains(page, "role/nobody")
+        self.assertContains(page, "Nothing was stored")
+        self.assertNotContains(page, 'hx-trigger="every 1s"')
+        self.assertFalse(EvidenceUpload.objects.exists())
+
+    def test_a_large_file_of_any_kind_goes_to_the_background(self):
+        from django.test import override_settings
+
+        name, data = fixture_bytes(RBAC)
+        self.assertFalse(actions.needs_background("kubernetes", [(name, data)]))
+        self.assertTrue(actions.needs_background("aws", [("p.json", b"{}")]))
+        with override_settings(EVIDENCE_SYNC_MAX_BYTES=len(data) - 1):
+            self.assertTrue(actions.needs_background("kubernetes", [(name, data)]))
+            self.client.force_login(self.assessor)
+            response = self.client.post(
+                reverse("assessments:evidence_add", args=["release-planner"]),
+                {
+                    "kind": "kubernetes",
+                    "principal": "system:serviceaccount:agents:reader",
+                    "uploads": [SimpleUploadedFile(name, data)],
+                },
+            )
+        self.assertRedirects(
+            response, EvidenceJob.objects.get().get_absolute_url(), fetch_redirect_response=False
+        )
+
+    def test_namespace_field_reads_a_kustomize_base(self):
+        self.client.force_login(self.assessor)
+        name, data = fixture_bytes("public/argocd-server-base.yaml")
+        response = self.client.post(
+            reverse("assessments:evidence_add", args=["release-planner"]),
+            {
+                "kind": "kubernetes",
+                "principal": "system:serviceaccount:gitops:argocd-server",
+                "namespace": "gitops",
+                "uploads": [SimpleUploadedFile(name, data)],
+            },
+        )
+        stored = EvidenceUpload.objects.get()
+        self.assertRedirects(response, stored.get_absolute_url())
+        self.assertEqual(stored.namespace, "gitops")
+        self.assertTrue(stored.proposals.filter(key="credential_model").exists())
 
     def test_upload_form_errors_name_the_file_and_store_nothing(self):
         self.client.force_login(self.assessor)

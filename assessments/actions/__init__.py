@@ -55,7 +55,10 @@ from assessments.actions.errors import ActionError, ConflictError
 from assessments.actions.evidence import (
     UploadOutcome,
     accept_proposal,
+    needs_background,
+    queue_evidence,
     reject_proposal,
+    run_evidence_job,
     upload_evidence,
 )
 from assessments.actions.inventory import (
@@ -178,5 +181,8 @@ __all__ = [
     "trigger_review",
     "update_agent",
     "upload_evidence",
+    "queue_evidence",
+    "run_evidence_job",
+    "needs_background",
     "update_webhook_endpoint",
 ]

@@ -12,7 +12,11 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Sequence
+import io
+import logging
+import time
+import zipfile
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +25,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from assessments import audit, decisions, evidence, scope
+from assessments import audit, background, decisions, evidence, scope
 from assessments.actions.assessments import save_answers
 from assessments.actions.errors import ActionError
 from assessments.actions.inventory import update_agent
@@ -30,6 +34,7 @@ from assessments.models import (
     Agent,
     Assessment,
     EvidenceFile,
+    EvidenceJob,
     EvidenceProposal,
     EvidenceUpload,
     Review,
@@ -51,9 +56,180 @@ class UploadOutcome:
     review: Review | None = None
 
 
-def fingerprint(kind: str, principal: str, hashes: Sequence[str]) -> str:
-    text = "\n".join([kind, principal, *sorted(hashes)])
-    return hashlib.sha256(text.encode()).hexdigest()
+def fingerprint(kind: str, principal: str, hashes: Sequence[str], namespace: str = "") -> str:
+    parts = [kind, principal, *sorted(hashes)]
+    if namespace:  # read in another namespace, the same files say something else
+        parts.append(f"namespace={namespace}")
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def _check_input(
+    actor: Any,
+    agent: Agent,
+    files: Sequence[tuple[str, bytes]],
+    kind: str,
+    principal: str,
+    namespace: str,
+    assessment: Assessment | None,
+) -> tuple[str, str]:
+    """What every upload checks before anything is read: ActionError for bad input."""
+    scope.check_actor_edit(actor, agent)
+    if agent.is_retired:
+        raise ActionError("This agent is retired. Reactivate it before adding evidence.")
+    if kind not in evidence.KINDS:
+        raise ActionError(f"Choose what the files are; allowed: {', '.join(evidence.KINDS)}.")
+    principal = (principal or "").strip()
+    namespace = (namespace or "").strip()
+    if kind in evidence.PRINCIPAL_REQUIRED and not principal:
+        raise ActionError(f"Say which identity the files are about ({_principal_hint(kind)}).")
+    if len(principal) > 500:
+        raise ActionError("The identity is longer than 500 characters.")
+    if len(namespace) > 253:
+        raise ActionError("The namespace is longer than 253 characters.")
+    if not files:
+        raise ActionError("Choose at least one file.")
+    if len(files) > MAX_FILES:
+        raise ActionError(f"Upload at most {MAX_FILES} files at a time.")
+    for name, data in files:
+        if len(data) > evidence.MAX_BYTES:
+            raise ActionError(
+                f"{_clean_name(name)}: larger than the {evidence.MAX_BYTES // 1024 // 1024} MiB "
+                "an evidence file may be. Nothing was stored."
+            )
+    if assessment is not None and (
+        assessment.agent_id != agent.pk or assessment.status not in Assessment.EDITABLE_STATUSES
+    ):
+        raise ActionError("That assessment is not a draft of this agent.")
+    return principal, namespace
+
+
+def needs_background(kind: str, files: Sequence[tuple[str, bytes]]) -> bool:
+    """Whether analysing these files could hold a web worker past a second: a large
+    file, or an AWS file (its IAM action list alone takes a second or more to load)."""
+    limit = getattr(settings, "EVIDENCE_SYNC_MAX_BYTES", 256 * 1024)
+    return kind == "aws" or sum(len(data) for _name, data in files) > limit
+
+
+@transaction.atomic
+def queue_evidence(
+    actor: Any,
+    agent: Agent,
+    files: Sequence[tuple[str, bytes]],
+    *,
+    kind: str,
+    principal: str = "",
+    namespace: str = "",
+    assessment: Assessment | None = None,
+    request: HttpRequest | None = None,
+) -> EvidenceJob:
+    """Keep the files and analyse them in the background (``run_evidence_job``): the
+    same checks as :func:`upload_evidence` first, so bad input is refused at once."""
+    agent = Agent.objects.select_related("team").get(pk=agent.pk)
+    principal, namespace = _check_input(actor, agent, files, kind, principal, namespace, assessment)
+    buffer = io.BytesIO()
+    names = []
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        for index, (name, data) in enumerate(files):
+            clean = _clean_name(name)
+            names.append(clean)
+            archive.writestr(f"{index:02d}", data)
+    job = EvidenceJob.objects.create(
+        agent=agent,
+        assessment=assessment,
+        kind=kind,
+        principal=principal,
+        namespace=namespace,
+        names=names,
+        files=buffer.getvalue(),
+        requested_by=actor,
+        message="Waiting for a worker",
+    )
+    audit.record(
+        "evidence.queue",
+        actor=actor,
+        obj=job,
+        agent=agent,
+        request=request,
+        changes={
+            "kind": kind,
+            "principal": principal,
+            "namespace": namespace,
+            "files": [
+                {"name": n, "sha256": hashlib.sha256(d).hexdigest(), "size": len(d)}
+                for n, (_x, d) in zip(names, files, strict=True)
+            ],
+        },
+    )
+    background.enqueue("analyse_evidence_job", job.pk)
+    return job
+
+
+def run_evidence_job(job_id: int) -> None:
+    """Analyse a queued job's files through :func:`upload_evidence`, reporting progress
+    on the job; a refusal (a file that cannot be parsed, a principal not in the files)
+    is the job's message, and nothing is stored."""
+    started = EvidenceJob.objects.filter(pk=job_id, state=EvidenceJob.State.QUEUED).update(
+        state=EvidenceJob.State.RUNNING, progress=1, message="Starting"
+    )
+    if not started:  # already run, or running elsewhere: a retried task does nothing
+        return
+    job = EvidenceJob.objects.select_related("agent", "requested_by", "assessment").get(pk=job_id)
+    last = [0.0]
+
+    def progress(percent: int, message: str) -> None:
+        now = time.monotonic()
+        if now - last[0] < 0.4 and percent < 95:
+            return  # the page polls once a second; fewer writes is kinder to SQLite
+        last[0] = now
+        EvidenceJob.objects.filter(pk=job_id).update(progress=percent, message=message[:500])
+
+    def finish(state: str, message: str, **fields: Any) -> None:
+        EvidenceJob.objects.filter(pk=job_id).update(
+            state=state, message=message[:500], files=None, finished_at=timezone.now(), **fields
+        )
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(bytes(job.files or b""))) as archive:
+            files = [(name, archive.read(f"{index:02d}")) for index, name in enumerate(job.names)]
+        assessment = job.assessment
+        if assessment is not None and assessment.status not in Assessment.EDITABLE_STATUSES:
+            assessment = None  # submitted meanwhile: proposals go to whatever draft there is
+        outcome = upload_evidence(
+            job.requested_by,
+            job.agent,
+            files,
+            kind=job.kind,
+            principal=job.principal,
+            namespace=job.namespace,
+            assessment=assessment,
+            progress=progress,
+        )
+    except ActionError as error:
+        finish(EvidenceJob.State.FAILED, str(error), progress=100)
+        return
+    except Exception as error:
+        logging.getLogger(__name__).exception("Evidence job %s failed", job_id)
+        finish(
+            EvidenceJob.State.FAILED,
+            f"The files could not be analysed ({type(error).__name__}). Nothing was stored. "
+            "Try again; if it fails again, tell an administrator.",
+            progress=100,
+        )
+        return
+    count = outcome.upload.proposals.count()
+    finish(
+        EvidenceJob.State.DONE,
+        f"{count} proposed answer{'s' if count != 1 else ''}"
+        + (
+            " (these files were uploaded before; nothing was stored again)"
+            if outcome.duplicate
+            else ""
+        ),
+        progress=100,
+        upload=outcome.upload,
+        duplicate=outcome.duplicate,
+        review_opened=outcome.review is not None,
+    )
 
 
 @transaction.atomic
@@ -64,47 +240,41 @@ def upload_evidence(
     *,
     kind: str,
     principal: str = "",
+    namespace: str = "",
     assessment: Assessment | None = None,
     request: HttpRequest | None = None,
     now: dt.datetime | None = None,
+    progress: Callable[[int, str], None] | None = None,
 ) -> UploadOutcome:
-    """Store and analyse evidence files for ``agent``; ActionError for bad input."""
+    """Store and analyse evidence files for ``agent``; ActionError for bad input.
+    ``progress(percent, message)`` hears how far reading and analysing have got."""
     agent = Agent.objects.select_for_update(of=("self",)).select_related("team").get(pk=agent.pk)
-    scope.check_actor_edit(actor, agent)
-    if agent.is_retired:
-        raise ActionError("This agent is retired. Reactivate it before adding evidence.")
-    if kind not in evidence.KINDS:
-        raise ActionError(f"Choose what the files are; allowed: {', '.join(evidence.KINDS)}.")
-    principal = (principal or "").strip()
-    if kind in evidence.PRINCIPAL_REQUIRED and not principal:
-        raise ActionError(f"Say which identity the files are about ({_principal_hint(kind)}).")
-    if len(principal) > 500:
-        raise ActionError("The identity is longer than 500 characters.")
-    if not files:
-        raise ActionError("Choose at least one file.")
-    if len(files) > MAX_FILES:
-        raise ActionError(f"Upload at most {MAX_FILES} files at a time.")
-    if assessment is not None and (
-        assessment.agent_id != agent.pk or assessment.status not in Assessment.EDITABLE_STATUSES
-    ):
-        raise ActionError("That assessment is not a draft of this agent.")
+    principal, namespace = _check_input(actor, agent, files, kind, principal, namespace, assessment)
+    report = progress or (lambda _percent, _message: None)
     parsed = []
+    total = sum(len(data) for _name, data in files) or 1
+    done = 0
     for name, data in files:
+        report(5 + 75 * done // total, f"Reading {_clean_name(name)}")
         try:
             parsed.append(evidence.parse_bytes(_clean_name(name), data))
         except evidence.EvidenceError as error:
             raise ActionError(f"{error}. Nothing was stored.") from None
+        done += len(data)
+    report(80, "Analysing what the files grant")
     try:
         analysis = evidence.analyse(
             kind,
             parsed,
             principal or None,
             internal_domains=getattr(settings, "EVIDENCE_INTERNAL_DOMAINS", ()),
+            namespace=namespace or None,
         )
     except (evidence.EvidenceError, evidence.PrincipalNotFound) as error:
         raise ActionError(f"{error} Nothing was stored.") from None
+    report(95, "Storing the proposals")
 
-    key = fingerprint(kind, principal, [f.sha256 for f in parsed])
+    key = fingerprint(kind, principal, [f.sha256 for f in parsed], namespace)
     existing = EvidenceUpload.objects.filter(agent=agent, kind=kind, fingerprint=key).first()
     if existing is not None:
         return UploadOutcome(upload=existing, duplicate=True)
@@ -118,6 +288,7 @@ def upload_evidence(
         assessment=assessment,
         kind=kind,
         principal=analysis.principal or "",
+        namespace=namespace,
         fingerprint=key,
         subjects=subjects,
         uploaded_by=actor,
@@ -151,6 +322,7 @@ def upload_evidence(
         changes={
             "kind": kind,
             "principal": upload.principal,
+            **({"namespace": namespace} if namespace else {}),
             "files": [{"name": f.name, "sha256": f.sha256} for f in parsed],
             "secrets_redacted": redacted,
             "proposals": {p.key: p.value for p in analysis.proposals},

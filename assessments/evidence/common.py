@@ -1,7 +1,8 @@
 """What every analyser shares: safe loading of untrusted files, proposals, the output.
 
 Evidence files come from outside (an export, a manifest, a client configuration), so
-they are read with a size cap, YAML without tags, anchors or aliases, and JSON with a
+they are read with a size cap, YAML without tags (but CloudFormation's short forms),
+anchors or aliases (:mod:`.yamlsafe`, with libyaml where installed), and JSON with a
 bounded depth. Nothing in them is ever run or fetched.
 """
 
@@ -20,6 +21,8 @@ import yaml
 
 # Secrets inside longer values (issue 23): kept in a module of their own.
 from assessments.evidence import redaction
+
+from . import yamlsafe
 
 # The largest evidence file read. An AWS account export for thousands of roles is a
 # few megabytes; anything bigger is a mistake or an attack on the parser.
@@ -140,44 +143,6 @@ class Proposals:
 # --------------------------------------------------------------------------- loading
 
 
-class _SafeLoader(yaml.SafeLoader):
-    """PyYAML's safe loader that also refuses tags, anchors and aliases.
-
-    Aliases are how a "billion laughs" file grows without bound, and no RBAC manifest
-    or configuration needs them, so a file using one is refused outright.
-    """
-
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        event = self.peek_event()
-        if isinstance(event, yaml.AliasEvent):
-            raise yaml.YAMLError(f"an alias (*{event.anchor}) {_mark(event)}")
-        anchor = getattr(event, "anchor", None)
-        if anchor is not None:
-            raise yaml.YAMLError(f"an anchor (&{anchor}) {_mark(event)}")
-        tag = getattr(event, "tag", None)
-        if tag not in (None, "!"):
-            raise yaml.YAMLError(f"a tag ({tag}) {_mark(event)}")
-        return super().compose_node(parent, index)
-
-
-def _mark(event: Any) -> str:
-    mark = event.start_mark
-    return f"at line {mark.line + 1}, column {mark.column + 1}"
-
-
-def _depth_ok(value: Any, limit: int = MAX_DEPTH) -> bool:
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if depth > limit:
-            return False
-        if isinstance(item, dict):
-            stack.extend((v, depth + 1) for v in item.values() if isinstance(v, dict | list))
-        elif isinstance(item, list):
-            stack.extend((v, depth + 1) for v in item if isinstance(v, dict | list))
-    return True
-
-
 def parse_bytes(name: str, data: bytes) -> EvidenceFile:
     """Parse one file's bytes (JSON or YAML, by suffix or by content) safely."""
     if len(data) > MAX_BYTES:
@@ -209,19 +174,15 @@ def parse_bytes(name: str, data: bytes) -> EvidenceFile:
             raise EvidenceError(name, f"invalid JSON: {exc}") from None
     else:
         try:
-            documents = tuple(
-                d
-                for d in yaml.load_all(text, Loader=_SafeLoader)  # noqa: S506 - safe subclass
-                if d is not None
-            )
+            documents = tuple(yamlsafe.load_all(text, max_depth=MAX_DEPTH))
+        except yamlsafe.TooDeep:
+            raise EvidenceError(name, f"nested deeper than {MAX_DEPTH} levels") from None
         except yaml.YAMLError as exc:
             raise EvidenceError(name, f"invalid or unsafe YAML: {_yaml_problem(exc)}") from None
         except RecursionError:
             raise EvidenceError(name, "invalid YAML: nested too deeply") from None
     if not documents:
         raise EvidenceError(name, "the file holds no document")
-    if not as_json and not all(_depth_ok(d) for d in documents):
-        raise EvidenceError(name, f"nested deeper than {MAX_DEPTH} levels")
     return EvidenceFile(name=name, sha256=sha, documents=documents)
 
 
@@ -230,7 +191,10 @@ def _yaml_problem(exc: yaml.YAMLError) -> str:
     if "alias" in text or "anchor" in text:
         return f"{text}; anchors and aliases are not accepted in evidence files"
     if "a tag (" in text:
-        return f"{text}; tags are not accepted in evidence files"
+        return (
+            f"{text}; tags are not accepted in evidence files (CloudFormation's short forms "
+            "such as !Ref and !GetAtt are)"
+        )
     return text
 
 
@@ -299,15 +263,32 @@ SECRET_VALUE = re.compile(
 REFERENCE = re.compile(r"^\s*(\$\{[^}]+\}|\$[A-Za-z_][A-Za-z0-9_]*|\{\{[^}]+\}\})\s*$")
 # A URL with a password in it: postgresql://user:secret@host/db
 URL_PASSWORD = re.compile(r"^[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@", re.IGNORECASE)
-PLACEHOLDER = re.compile(r"^(<[^>]*>|x+|\*+|changeme|your[-_ ].*|\.\.\.|)$", re.IGNORECASE)
+# Where a secret will be put, not a secret: <YOUR_TOKEN>, YOUR_GITHUB_PAT, [REDACTED…],
+# xxx…, ***, changeme, "…", and the same after an auth scheme ("Bearer YOUR_TOKEN").
+PLACEHOLDER = re.compile(
+    r"^(<[^>]*>|\[[^\]]*\]|x{3,}.*|X{3,}.*|\*+|changeme|change[-_ ]me|replace[-_ ]?me|"
+    r"your[-_ ].*|(?:[a-z0-9]+[-_])*your[-_].*|\.\.\.|…|)$",
+    re.IGNORECASE,
+)
+AUTH_SCHEME = re.compile(r"^(bearer|basic|token|apikey|api-key)\s+", re.IGNORECASE)
+
+
+def is_placeholder(value: Any) -> bool:
+    """A value that stands for a secret to be filled in, or one kept elsewhere
+    (``${GITHUB_TOKEN}``, ``${input:token}``, ``{{ token }}``)."""
+    if not isinstance(value, str):
+        return False
+    text = AUTH_SCHEME.sub("", value.strip()).strip()
+    return bool(PLACEHOLDER.match(text) or REFERENCE.match(text)) or ("${" in text or "{{" in text)
 
 
 def is_secret(name: str, value: Any) -> bool:
-    """A literal secret in a variable or header called ``name`` (not a reference to one)."""
+    """A literal secret in a variable or header called ``name`` (not a reference to one,
+    nor a placeholder for one)."""
     if not isinstance(value, str):
         return False
     text = value.strip()
-    if REFERENCE.match(text) or PLACEHOLDER.match(text):
+    if REFERENCE.match(text) or PLACEHOLDER.match(text) or is_placeholder(text):
         return False
     if "${" in text or "{{" in text:  # "Bearer ${TOKEN}": the secret itself lives elsewhere
         return False

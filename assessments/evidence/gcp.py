@@ -28,6 +28,10 @@ class RoleData:
     roles: dict[str, dict[str, Any]]
     self_modifying: frozenset[str]
     token: frozenset[str]
+    act_as_roles: frozenset[str] = frozenset()
+    act_as_permissions: frozenset[str] = frozenset()
+    deploy_roles: frozenset[str] = frozenset()
+    deploy_permissions: frozenset[str] = frozenset()
 
 
 @functools.cache
@@ -37,6 +41,10 @@ def role_data() -> RoleData:
         roles=raw["roles"],
         self_modifying=frozenset(raw["self_modifying_permissions"]),
         token=frozenset(raw["token_permissions"]),
+        act_as_roles=frozenset(raw.get("act_as_roles", ())),
+        act_as_permissions=frozenset(raw.get("act_as_permissions", ())),
+        deploy_roles=frozenset(raw.get("deploy_roles", ())),
+        deploy_permissions=frozenset(raw.get("deploy_permissions", ())),
     )
 
 
@@ -183,6 +191,9 @@ def analyse(files: Sequence[EvidenceFile], principal: str | None) -> tuple[Any, 
     if alters:
         rule = alters[0][0]
         out.add("alters_own_access", True, rule, [e for r, e in alters if r == rule])
+    path = None if alters else _act_as_path(principal, held, custom, bindings, best)
+    if path:
+        out.add("alters_own_access", True, "gcp.act_as_deploy", path)
     elif complete:
         out.add("alters_own_access", False, "gcp.no_self_modification", read)
     if tokens:
@@ -203,3 +214,100 @@ def analyse(files: Sequence[EvidenceFile], principal: str | None) -> tuple[Any, 
             [best[s][1] for s in sorted(best)],
         )
     return out.result()
+
+
+def _abilities(
+    roles: list[tuple[str, Evidence]], custom: dict[str, tuple[dict[str, Any], str, str]]
+) -> dict[str, list[Evidence]]:
+    """What held roles give: "act_as", "deploy", "alters" and "admin:<service>"."""
+    data = role_data()
+    found: dict[str, list[Evidence]] = {}
+    for role, here in roles:
+        if role in custom:
+            definition, source, where = custom[role]
+            for permission in as_list(definition.get("includedPermissions")):
+                evidence = Evidence(source, where, f"custom role {role} includes {permission}")
+                if permission in data.act_as_permissions:
+                    found.setdefault("act_as", []).append(evidence)
+                if permission in data.deploy_permissions:
+                    found.setdefault("deploy", []).append(evidence)
+                if permission in data.self_modifying:
+                    found.setdefault("alters", []).append(evidence)
+                if permission_access(str(permission)) == "admin":
+                    found.setdefault(f"admin:{str(permission).split('.', 1)[0]}", []).append(
+                        evidence
+                    )
+            continue
+        if role in data.act_as_roles:
+            found.setdefault("act_as", []).append(here)
+        if role in data.deploy_roles:
+            found.setdefault("deploy", []).append(here)
+        known = data.roles.get(role, {})
+        if known.get("alters_own_access"):
+            found.setdefault("alters", []).append(
+                Evidence(here.file, here.where, f"{here.says}: {known['why']}")
+            )
+        if role_access(role) == "admin":
+            found.setdefault(f"admin:{role_service(role)}", []).append(here)
+    return found
+
+
+def _act_as_path(
+    principal: str,
+    held: list[tuple[str, Evidence, dict[str, Any]]],
+    custom: dict[str, tuple[dict[str, Any], str, str]],
+    bindings: list[tuple[dict[str, Any], str, str]],
+    best: dict[str, tuple[str, Evidence]],
+) -> list[Evidence] | None:
+    """actAs on the project's service accounts together with a deploy permission: code
+    it deploys runs as a more privileged service account."""
+    mine = _abilities([(role, here) for role, here, _b in held], custom)
+    if "act_as" not in mine or "deploy" not in mine:
+        return None
+    steps = [
+        Evidence(e.file, e.where, f"Step 1: {principal} may deploy: {e.says}")
+        for e in mine["deploy"][:1]
+    ] + [
+        Evidence(e.file, e.where, f"Step 2: and act as the project's service accounts: {e.says}")
+        for e in mine["act_as"][:1]
+    ]
+    others: dict[str, list[tuple[str, Evidence]]] = {}
+    for binding, source, where in bindings:
+        role = str(binding.get("role"))
+        for member in as_list(binding.get("members")):
+            member = str(member)
+            if member.startswith("serviceAccount:") and member != principal:
+                others.setdefault(member, []).append(
+                    (role, Evidence(source, where, f"{member} holds {role}"))
+                )
+    for member, roles in others.items():
+        theirs = _abilities(roles, custom)
+        stronger = theirs.get("alters") or [
+            e
+            for key, evidence in theirs.items()
+            if key.startswith("admin:")
+            and key.removeprefix("admin:")
+            not in {s for s, (access, _e) in best.items() if access == "admin"}
+            for e in evidence
+        ]
+        if stronger:
+            name = member.removeprefix("serviceAccount:")
+            return steps + [
+                Evidence(
+                    e.file,
+                    e.where,
+                    f"Step 3: code it deploys may run as {name}, which holds: {e.says}",
+                )
+                for e in stronger[:3]
+            ]
+    if not others:
+        first = steps[0]
+        return steps + [
+            Evidence(
+                first.file,
+                first.where,
+                "Step 3: code it deploys may run as any service account of the project: "
+                "their grants are not in the files",
+            )
+        ]
+    return None

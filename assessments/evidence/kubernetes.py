@@ -3,13 +3,21 @@
 A ``RoleBinding`` grants its role's rules in the binding's namespace only, so a
 ``ClusterRole`` bound that way grants nothing on cluster-scoped resources (nodes,
 namespaces, cluster roles and bindings, ...). ``*`` verbs and resources count.
+
+Objects without a namespace (kustomize bases, ``namespace-install.yaml``) are read in
+``--namespace`` (default ``default``, or the principal's own namespace when nothing in
+``default`` names it). An ``aggregationRule`` ClusterRole has the rules of the
+ClusterRoles in the files whose labels its selectors match. Paths through other
+identities (v2): creating or changing pods or workload controllers where a pod may run
+as a more privileged service account, and ``nodes/proxy``; ``create`` on
+``serviceaccounts/token`` limited by ``resourceNames`` to itself widens nothing.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .common import Evidence, EvidenceError, EvidenceFile, PrincipalNotFound, Proposals, as_list
@@ -53,6 +61,19 @@ WRITE_VERBS = frozenset({"create", "update", "patch", "delete", "deletecollectio
 WORKLOAD_KINDS = frozenset(
     {"Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob"}
 )
+# What a pod runs from: creating or patching any of these chooses its service account.
+WORKLOAD_RESOURCES = (
+    "deployments",
+    "pods",
+    "daemonsets",
+    "statefulsets",
+    "replicasets",
+    "jobs",
+    "cronjobs",
+    "replicationcontrollers",
+)
+# Kinds that live in a namespace: without metadata.namespace they are read in --namespace.
+NAMESPACED_KINDS = frozenset({"Role", "RoleBinding", "ServiceAccount", "Secret", *WORKLOAD_KINDS})
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +85,7 @@ class Rule:
     file: str
     where: str
     via: str  # "ClusterRole admin bound by RoleBinding ci/deployers"
+    resource_names: tuple[str, ...] = ()
 
     def allows(self, verb: str, resource: str, group: str | None = None) -> bool:
         if "*" not in self.verbs and verb not in self.verbs:
@@ -76,10 +98,11 @@ class Rule:
 
     def evidence(self, says: str) -> Evidence:
         scope = f"in namespace {self.namespace}" if self.namespace else "cluster-wide"
+        named = f" named {', '.join(self.resource_names)}" if self.resource_names else ""
         return Evidence(
             self.file,
             self.where,
-            f"{says}: verbs {', '.join(self.verbs)} on {', '.join(self.resources)} "
+            f"{says}: verbs {', '.join(self.verbs)} on {', '.join(self.resources)}{named} "
             f"{scope}, from {self.via}",
         )
 
@@ -122,158 +145,192 @@ def _label(obj: dict[str, Any]) -> str:
     return f"{obj.get('kind')} {namespace}/{name}" if namespace else f"{obj.get('kind')} {name}"
 
 
-def analyse(files: Sequence[EvidenceFile], principal: str | None) -> tuple[Any, ...]:
-    names = [f.name for f in files]
-    match = PRINCIPAL.fullmatch(principal or "")
-    if not match:
-        raise PrincipalNotFound(
-            principal or "",
-            "kubernetes",
-            names,
-            "A Kubernetes principal is system:serviceaccount:NAMESPACE:NAME.",
-        )
-    namespace, name = match["namespace"], match["name"]
-    objects = _objects(files)
-    roles: dict[tuple[str, str | None, str], tuple[dict[str, Any], str, str]] = {}
-    for obj, file, where in objects:
-        kind = obj.get("kind")
-        meta = obj.get("metadata") or {}
-        if kind in ("Role", "ClusterRole"):
-            ns = meta.get("namespace") if kind == "Role" else None
-            roles[(kind, ns, str(meta.get("name")))] = (obj, file, where)
+class _Cluster:
+    """The RBAC objects of the files, indexed; namespace-less objects read as ``default_ns``."""
 
-    def is_me(subject: Any, binding_ns: str | None) -> bool:
-        if not isinstance(subject, dict):
-            return False
-        kind = subject.get("kind")
-        if kind == "ServiceAccount":
-            return (
-                subject.get("name") == name
-                and (subject.get("namespace") or binding_ns) == namespace
-            )
-        if kind == "Group":
-            return subject.get("name") in (
-                "system:serviceaccounts",
-                f"system:serviceaccounts:{namespace}",
-                "system:authenticated",
-            )
-        if kind == "User":
-            return subject.get("name") == principal
-        return False
+    def __init__(self, files: Sequence[EvidenceFile], default_ns: str):
+        self.default_ns = default_ns
+        self.objects = _objects(files)
+        self.roles: dict[tuple[str, str | None, str], tuple[dict[str, Any], str, str]] = {}
+        self.cluster_roles: list[tuple[dict[str, Any], str, str]] = []
+        self.bindings: list[tuple[dict[str, Any], str, str, str | None]] = []
+        self.accounts: dict[tuple[str, str], tuple[dict[str, Any], str, str]] = {}
+        self.namespace_less = False
+        for obj, file, where in self.objects:
+            kind = obj.get("kind")
+            meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+            ns = meta.get("namespace")
+            if kind in NAMESPACED_KINDS and not ns:
+                self.namespace_less = True
+                ns = default_ns
+            if kind == "Role":
+                self.roles[("Role", ns, str(meta.get("name")))] = (obj, file, where)
+            elif kind == "ClusterRole":
+                self.roles[("ClusterRole", None, str(meta.get("name")))] = (obj, file, where)
+                self.cluster_roles.append((obj, file, where))
+            elif kind == "RoleBinding":
+                self.bindings.append((obj, file, where, ns))
+            elif kind == "ClusterRoleBinding":
+                self.bindings.append((obj, file, where, None))
+            elif kind == "ServiceAccount":
+                self.accounts[(str(ns), str(meta.get("name")))] = (obj, file, where)
+        # Bindings by the subjects they name, so that one account's grants (asked for
+        # every candidate of a path) never walk every binding of a large manifest.
+        self._by_account: dict[tuple[str, str], list[int]] = {}
+        self._by_other: list[int] = []  # groups, users and anything else
+        for index, (obj, _file, _where, binding_ns) in enumerate(self.bindings):
+            for subject in as_list(obj.get("subjects")):
+                if isinstance(subject, dict) and subject.get("kind") == "ServiceAccount":
+                    key = (
+                        str(subject.get("namespace") or binding_ns or default_ns),
+                        str(subject.get("name")),
+                    )
+                    self._by_account.setdefault(key, []).append(index)
+                elif isinstance(subject, dict):
+                    self._by_other.append(index)
 
-    present = False
-    rules: list[Rule] = []
-    complete = True
-    read: list[Evidence] = []
-    shared: list[Evidence] = []
-    static: list[Evidence] = []
-    workloads: list[Evidence] = []
-    me_evidence: Evidence | None = None
-    for obj, file, where in objects:
-        kind = obj.get("kind")
-        meta = obj.get("metadata") or {}
-        if (
-            kind == "ServiceAccount"
-            and meta.get("name") == name
-            and (meta.get("namespace") or "default") == namespace
-        ):
-            present = True
-            me_evidence = Evidence(file, where, f"ServiceAccount {namespace}/{name}")
-            if as_list(obj.get("secrets")):
-                static.append(
-                    Evidence(file, where, "the service account lists long-lived token secrets")
-                )
-        if kind == "Secret" and (meta.get("namespace") or "default") == namespace:
-            annotations = meta.get("annotations") or {}
-            if (
-                obj.get("type") == "kubernetes.io/service-account-token"
-                and annotations.get("kubernetes.io/service-account.name") == name
-            ):
-                static.append(
-                    Evidence(file, where, f"{_label(obj)} holds a token that never expires")
-                )
-        if kind in WORKLOAD_KINDS and (meta.get("namespace") or "default") == namespace:
-            spec = obj.get("spec") or {}
-            for path in (("template", "spec"), ("jobTemplate", "spec", "template", "spec"), ()):
-                pod = spec
-                for part in path:
-                    pod = (pod or {}).get(part) if isinstance(pod, dict) else None
-                if isinstance(pod, dict) and pod.get("serviceAccountName") == name:
-                    workloads.append(Evidence(file, where, f"{_label(obj)} runs as {name}"))
-                    break
-        if kind not in ("RoleBinding", "ClusterRoleBinding"):
-            continue
-        binding_ns = meta.get("namespace") if kind == "RoleBinding" else None
-        subjects = as_list(obj.get("subjects"))
-        if not any(is_me(s, binding_ns) for s in subjects):
-            continue
-        # Named as itself (not only through a group every account is in) counts as present.
-        present = present or any(
-            isinstance(s, dict) and s.get("kind") != "Group" and is_me(s, binding_ns)
-            for s in subjects
-        )
-        others = [s for s in subjects if isinstance(s, dict) and not is_me(s, binding_ns)]
-        group = [s for s in subjects if isinstance(s, dict) and s.get("kind") == "Group"]
-        if others or group:
-            shared.append(
-                Evidence(
-                    file,
-                    where,
-                    f"{_label(obj)} also grants its role to "
-                    + ", ".join(f"{s.get('kind')} {s.get('name')}" for s in (others or group)),
-                )
-            )
-        ref = obj.get("roleRef") or {}
-        ref_kind, ref_name = ref.get("kind"), str(ref.get("name"))
-        key = (ref_kind, binding_ns if ref_kind == "Role" else None, ref_name)
-        found = roles.get(key)  # type: ignore[arg-type]
+    def namespace_of(self, obj: dict[str, Any]) -> str:
+        meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+        return str(meta.get("namespace") or self.default_ns)
+
+    def role_rules(
+        self, key: tuple[str, str | None, str], seen: frozenset[str] = frozenset()
+    ) -> tuple[list[tuple[dict[str, Any], str, str, str]], bool] | None:
+        """The rules of a role (with an aggregated ClusterRole's from the ClusterRoles
+        its selectors match, recursively): (rule, file, where, from), complete."""
+        found = self.roles.get(key)
         if found is None:
-            complete = False
-            continue
-        role, role_file, role_where = found
-        if role.get("aggregationRule"):
-            complete = False
-        via = f"{ref_kind} {ref_name} bound by {_label(obj)}"
-        read.append(Evidence(role_file, role_where, f"read {via}"))
-        for index, rule in enumerate(as_list(role.get("rules"))):
-            if (
-                not isinstance(rule, dict)
-                or "nonResourceURLs" in rule
-                and not rule.get("resources")
-            ):
-                continue
-            rules.append(
-                Rule(
-                    api_groups=tuple(str(g) for g in as_list(rule.get("apiGroups"))),
-                    resources=tuple(str(r) for r in as_list(rule.get("resources"))),
-                    verbs=tuple(str(v) for v in as_list(rule.get("verbs"))),
-                    namespace=binding_ns,
-                    file=role_file,
-                    where=f"{role_where}, rules[{index}]",
-                    via=via,
-                )
-            )
-    if not present:
-        raise PrincipalNotFound(
-            principal or "",
-            "kubernetes",
-            names,
-            "No ServiceAccount object and no binding subject names it.",
-        )
+            return None
+        role, file, where = found
+        rules = [
+            (rule, file, f"{where}, rules[{i}]", key[2])
+            for i, rule in enumerate(as_list(role.get("rules")))
+            if isinstance(rule, dict)
+        ]
+        complete = True
+        aggregation = role.get("aggregationRule")
+        if isinstance(aggregation, dict) and key[0] == "ClusterRole":
+            for selector in as_list(aggregation.get("clusterRoleSelectors")):
+                if not isinstance(selector, dict):
+                    continue
+                if selector.get("matchExpressions"):
+                    complete = False
+                labels = selector.get("matchLabels") or {}
+                if not isinstance(labels, dict) or not labels:
+                    continue
+                for other, _f, _w in self.cluster_roles:
+                    meta = other.get("metadata") or {}
+                    name = str(meta.get("name"))
+                    have = meta.get("labels") or {}
+                    if name == key[2] or name in seen or not isinstance(have, dict):
+                        continue
+                    if all(str(have.get(k)) == str(v) for k, v in labels.items()):
+                        inner = self.role_rules(("ClusterRole", None, name), seen | {key[2]})
+                        if inner is not None:
+                            rules.extend(
+                                (r, f, w, f"{name}, aggregated into {key[2]}")
+                                for r, f, w, _src in inner[0]
+                            )
+                            complete = complete and inner[1]
+        return rules, complete
 
-    out = Proposals()
+    def grants(self, namespace: str, name: str) -> Grants:
+        """What ``system:serviceaccount:namespace:name`` is granted by the files."""
+        principal = f"system:serviceaccount:{namespace}:{name}"
+        out = Grants(present=(namespace, name) in self.accounts)
+
+        def is_me(subject: Any, binding_ns: str | None) -> bool:
+            if not isinstance(subject, dict):
+                return False
+            kind = subject.get("kind")
+            if kind == "ServiceAccount":
+                return (
+                    subject.get("name") == name
+                    and (subject.get("namespace") or binding_ns or self.default_ns) == namespace
+                )
+            if kind == "Group":
+                return subject.get("name") in (
+                    "system:serviceaccounts",
+                    f"system:serviceaccounts:{namespace}",
+                    "system:authenticated",
+                )
+            if kind == "User":
+                return subject.get("name") == principal
+            return False
+
+        relevant = sorted(set(self._by_account.get((namespace, name), [])) | set(self._by_other))
+        for index in relevant:
+            obj, file, where, binding_ns = self.bindings[index]
+            subjects = as_list(obj.get("subjects"))
+            if not any(is_me(s, binding_ns) for s in subjects):
+                continue
+            out.present = out.present or any(
+                isinstance(s, dict) and s.get("kind") != "Group" and is_me(s, binding_ns)
+                for s in subjects
+            )
+            others = [s for s in subjects if isinstance(s, dict) and not is_me(s, binding_ns)]
+            group = [s for s in subjects if isinstance(s, dict) and s.get("kind") == "Group"]
+            if others or group:
+                out.shared.append(
+                    Evidence(
+                        file,
+                        where,
+                        f"{_label(obj)} also grants its role to "
+                        + ", ".join(f"{s.get('kind')} {s.get('name')}" for s in (others or group)),
+                    )
+                )
+            ref = obj.get("roleRef") or {}
+            ref_kind, ref_name = ref.get("kind"), str(ref.get("name"))
+            key = (str(ref_kind), binding_ns if ref_kind == "Role" else None, ref_name)
+            resolved = self.role_rules(key)
+            if resolved is None:
+                out.complete = False
+                out.missing.append(f"{ref_kind} {ref_name}")
+                continue
+            rules, complete = resolved
+            out.complete = out.complete and complete
+            via = f"{ref_kind} {ref_name} bound by {_label(obj)}"
+            role_file, role_where = self.roles[key][1], self.roles[key][2]
+            out.read.append(Evidence(role_file, role_where, f"read {via}"))
+            for rule, rule_file, rule_where, source in rules:
+                if "nonResourceURLs" in rule and not rule.get("resources"):
+                    continue
+                rule_via = via if source == ref_name else f"{source}, {via}"
+                out.rules.append(
+                    Rule(
+                        api_groups=tuple(str(g) for g in as_list(rule.get("apiGroups"))),
+                        resources=tuple(str(r) for r in as_list(rule.get("resources"))),
+                        verbs=tuple(str(v) for v in as_list(rule.get("verbs"))),
+                        namespace=binding_ns,
+                        file=rule_file,
+                        where=rule_where,
+                        via=rule_via,
+                        resource_names=tuple(str(n) for n in as_list(rule.get("resourceNames"))),
+                    )
+                )
+        return out
+
+
+@dataclass(slots=True)
+class Grants:
+    present: bool = False
+    rules: list[Rule] = field(default_factory=list)
+    complete: bool = True
+    read: list[Evidence] = field(default_factory=list)
+    shared: list[Evidence] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+
+
+def _alters(grants: Grants, namespace: str, name: str) -> tuple[str, list[Evidence]] | None:
+    """The first direct rule by which the account can widen its own access."""
+    rules = grants.rules
     rbac = [
         r
         for r in rules
         if any(r.allows("*", res, "rbac.authorization.k8s.io") for res in RBAC_RESOURCES)
     ]
     if rbac:
-        out.add(
-            "alters_own_access",
-            True,
-            "k8s.rbac_wildcard",
-            [r.evidence("every verb on RBAC objects") for r in rbac],
-        )
+        return "k8s.rbac_wildcard", [r.evidence("every verb on RBAC objects") for r in rbac]
     escalation = [
         r.evidence(f"{verb} on {res}")
         for r in rules
@@ -286,26 +343,116 @@ def analyse(files: Sequence[EvidenceFile], principal: str | None) -> tuple[Any, 
         if r.allows(verb, res)
     ]
     if escalation:
-        out.add("alters_own_access", True, "k8s.escalate_bind_impersonate", escalation)
-    tokens = [
-        r.evidence("create on serviceaccounts/token")
-        for r in rules
-        if r.allows("create", "serviceaccounts/token", "")
-    ]
+        return "k8s.escalate_bind_impersonate", escalation
+    tokens = _token_rules(rules, namespace, name)
     if tokens:
-        out.add("alters_own_access", True, "k8s.serviceaccount_token", tokens)
+        return "k8s.serviceaccount_token", tokens
+    return None
+
+
+def _token_rules(rules: list[Rule], namespace: str, name: str) -> list[Evidence]:
+    """``create`` on another account's ``serviceaccounts/token``: limited by
+    ``resourceNames`` to its own account (in its namespace) it widens nothing."""
+    found = []
+    for r in rules:
+        if not r.allows("create", "serviceaccounts/token", ""):
+            continue
+        only_self = r.resource_names and set(r.resource_names) == {name}
+        if only_self and r.namespace == namespace:
+            continue
+        found.append(r.evidence("create on serviceaccounts/token"))
+    return found
+
+
+def _admin_systems(rules: list[Rule]) -> dict[str, Evidence]:
+    systems, evidence = _systems(rules)
+    return {s["name"]: e for s, e in zip(systems, evidence, strict=True) if s["access"] == "admin"}
+
+
+def analyse(
+    files: Sequence[EvidenceFile], principal: str | None, namespace: str | None = None
+) -> tuple[Any, ...]:
+    names = [f.name for f in files]
+    match = PRINCIPAL.fullmatch(principal or "")
+    if not match:
+        raise PrincipalNotFound(
+            principal or "",
+            "kubernetes",
+            names,
+            "A Kubernetes principal is system:serviceaccount:NAMESPACE:NAME.",
+        )
+    ns, name = match["namespace"], match["name"]
+    cluster = _Cluster(files, (namespace or "").strip() or "default")
+    grants = cluster.grants(ns, name)
+    if not grants.present and cluster.namespace_less and not namespace and ns != "default":
+        # Manifests without namespaces (kustomize bases, namespace-install.yaml) are
+        # applied into one namespace: read them in the principal's own.
+        cluster = _Cluster(files, ns)
+        grants = cluster.grants(ns, name)
+    if not grants.present:
+        hint = "No ServiceAccount object and no binding subject names it."
+        if cluster.namespace_less:
+            hint += (
+                f" Objects without a namespace were read as in {cluster.default_ns!r}; "
+                "give the namespace they are applied to (--namespace)."
+            )
+        raise PrincipalNotFound(principal or "", "kubernetes", names, hint)
+    return _propose(cluster, grants, ns, name)
+
+
+def _propose(cluster: _Cluster, grants: Grants, namespace: str, name: str) -> tuple[Any, ...]:
+    out = Proposals()
+    rules = grants.rules
+    direct = _alters(grants, namespace, name)
+    if direct:
+        out.add("alters_own_access", True, direct[0], direct[1])
+    else:
+        path = _act_as(cluster, grants, namespace, name)
+        if path:
+            out.add("alters_own_access", True, path[0], path[1])
+    tokens = _token_rules(rules, namespace, name)
+    if tokens:
         out.add("decides_own_scopes", True, "k8s.serviceaccount_token", tokens)
     # The files are taken as the cluster's RBAC: "false" needs every binding of the
     # account resolved, and at least one of them (a lone ServiceAccount says nothing).
-    if complete and read:
-        out.add("alters_own_access", False, "k8s.no_self_modification", read)
-        out.add("decides_own_scopes", False, "k8s.fixed_scopes", read)
+    if grants.complete and grants.read:
+        out.add("alters_own_access", False, "k8s.no_self_modification", grants.read)
+        out.add("decides_own_scopes", False, "k8s.fixed_scopes", grants.read)
 
+    static: list[Evidence] = []
+    workloads: list[Evidence] = []
+    me_evidence: Evidence | None = None
+    account = cluster.accounts.get((namespace, name))
+    if account is not None:
+        obj, file, where = account
+        me_evidence = Evidence(file, where, f"ServiceAccount {namespace}/{name}")
+        if as_list(obj.get("secrets")):
+            static.append(
+                Evidence(file, where, "the service account lists long-lived token secrets")
+            )
+    for obj, file, where in cluster.objects:
+        kind = obj.get("kind")
+        if kind == "Secret" and cluster.namespace_of(obj) == namespace:
+            annotations = (obj.get("metadata") or {}).get("annotations") or {}
+            if (
+                obj.get("type") == "kubernetes.io/service-account-token"
+                and annotations.get("kubernetes.io/service-account.name") == name
+            ):
+                static.append(
+                    Evidence(file, where, f"{_label(obj)} holds a token that never expires")
+                )
+        if (
+            kind in WORKLOAD_KINDS
+            and cluster.namespace_of(obj) == namespace
+            and _pod_account(obj) == name
+        ):
+            workloads.append(Evidence(file, where, f"{_label(obj)} runs as {name}"))
     if static:
         out.add("credential_model", "static_secret", "k8s.long_lived_token", static)
     elif me_evidence:
         out.add("credential_model", "workload_identity", "k8s.service_account", [me_evidence])
 
+    shared = grants.shared
     if len(workloads) >= 2:
         shared = workloads + shared
     if shared:
@@ -315,6 +462,118 @@ def analyse(files: Sequence[EvidenceFile], principal: str | None) -> tuple[Any, 
     if systems:
         out.add("systems", systems, "k8s.access_levels", evidence)
     return out.result()
+
+
+def _pod_account(obj: dict[str, Any]) -> str | None:
+    spec = obj.get("spec") or {}
+    for path in (("template", "spec"), ("jobTemplate", "spec", "template", "spec"), ()):
+        pod: Any = spec
+        for part in path:
+            pod = pod.get(part) if isinstance(pod, dict) else None
+        if isinstance(pod, dict) and "serviceAccountName" in pod:
+            return str(pod["serviceAccountName"])
+    return None
+
+
+def _act_as(
+    cluster: _Cluster, grants: Grants, namespace: str, name: str
+) -> tuple[str, list[Evidence]] | None:
+    """Acting as a more privileged service account: creating or patching pods or
+    workload controllers where one can run as it, or ``nodes/proxy``."""
+    me = f"{namespace}/{name}"
+    mine = _admin_systems(grants.rules)
+    candidates: dict[tuple[str, str], Evidence] = {}
+    for ns, sa in cluster.accounts:
+        obj, file, where = cluster.accounts[(ns, sa)]
+        candidates[(ns, sa)] = Evidence(file, where, f"ServiceAccount {ns}/{sa}")
+    for obj, file, where, binding_ns in cluster.bindings:
+        for subject in as_list(obj.get("subjects")):
+            if isinstance(subject, dict) and subject.get("kind") == "ServiceAccount":
+                key = (
+                    str(subject.get("namespace") or binding_ns or cluster.default_ns),
+                    str(subject.get("name")),
+                )
+                candidates.setdefault(
+                    key, Evidence(file, where, f"{_label(obj)} names {key[0]}/{key[1]}")
+                )
+    candidates.pop((namespace, name), None)
+    for rule in grants.rules:
+        kinds = [
+            (verb, resource)
+            for resource in WORKLOAD_RESOURCES
+            for verb in ("create", "patch", "update")
+            if rule.allows(verb, resource)
+        ]
+        if not kinds:
+            continue
+        verb, resource = kinds[0]
+        first = _step(1, rule.evidence(f"{me} may {verb} {resource}"))
+        for (ns, sa), seen in candidates.items():
+            if rule.namespace is not None and ns != rule.namespace:
+                continue
+            other = cluster.grants(ns, sa)
+            holds = _alters(other, ns, sa)
+            if holds:
+                held = [_plain(e, f"{ns}/{sa} holds: ") for e in holds[1][:3]]
+            else:
+                extra = {k: e for k, e in _admin_systems(other.rules).items() if k not in mine}
+                held = [
+                    _plain(e, f"{ns}/{sa} holds admin access: ") for e in list(extra.values())[:3]
+                ]
+            if not held:
+                continue
+            return "k8s.workload_as_other_account", [
+                first,
+                _step(
+                    2,
+                    _plain(
+                        seen,
+                        f"a pod it creates or changes there may run as service account {ns}/{sa}: ",
+                    ),
+                ),
+                *[_step(3, e) for e in held],
+            ]
+        if rule.namespace is None:
+            return "k8s.workload_as_other_account", [
+                first,
+                _step(
+                    2,
+                    Evidence(
+                        rule.file,
+                        rule.where,
+                        "cluster-wide, a pod it creates or changes may run as any service account of any "
+                        "namespace (kube-system's included): their grants are not in the files",
+                    ),
+                ),
+            ]
+    for rule in grants.rules:
+        if rule.namespace is None and any(
+            rule.allows(verb, "nodes/proxy", "") for verb in ("get", "create", "*")
+        ):
+            return "k8s.nodes_proxy", [
+                _step(1, rule.evidence(f"{me} may use nodes/proxy")),
+                _step(
+                    2,
+                    Evidence(
+                        rule.file,
+                        rule.where,
+                        "the kubelet API on every node runs commands in any pod there, as "
+                        "that pod's service account",
+                    ),
+                ),
+            ]
+    return None
+
+
+STEP = re.compile(r"^Step \d+: ")
+
+
+def _step(number: int, evidence: Evidence) -> Evidence:
+    return Evidence(evidence.file, evidence.where, f"Step {number}: {STEP.sub('', evidence.says)}")
+
+
+def _plain(evidence: Evidence, prefix: str) -> Evidence:
+    return Evidence(evidence.file, evidence.where, prefix + STEP.sub("", evidence.says))
 
 
 def _systems(rules: list[Rule]) -> tuple[list[dict[str, str]], list[Evidence]]:

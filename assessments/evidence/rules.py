@@ -28,6 +28,26 @@ RULE_SENTENCES: dict[str, str] = {
         "The identity may assume another role in the account that can itself widen its "
         "access, so it reaches the same power one step removed."
     ),
+    "aws.remove_limit": (
+        "The identity may remove what limits it (a policy with a Deny, or its permissions "
+        "boundary), and what remains lets it do more: the steps show the path."
+    ),
+    "aws.compute_takeover": (
+        "The identity may change code or configuration of compute that runs as a more "
+        "privileged role, so it acts as that role: the steps show the path."
+    ),
+    "aws.instance_command": (
+        "The identity may run commands on instances whose profile carries a more privileged "
+        "role, so it acts as that role: the steps show the path."
+    ),
+    "aws.instance_profile_swap": (
+        "The identity may put a more privileged role on an instance it reaches, so it acts "
+        "as that role: the steps show the path."
+    ),
+    "aws.trusted_by_arn": (
+        "A more privileged role trusts the identity by its ARN, so it may assume that role "
+        "without any permission policy: the steps show the path."
+    ),
     "aws.no_self_modification": (
         "The account file holds the identity's complete grant and none of it lets the "
         "identity change its own access."
@@ -79,6 +99,15 @@ RULE_SENTENCES: dict[str, str] = {
         "The service account may create tokens for service accounts, so it can obtain other "
         "identities' credentials at run time."
     ),
+    "k8s.workload_as_other_account": (
+        "The service account may create or change pods or workload controllers where a pod "
+        "can run as a more privileged service account, so it acts as that account: the "
+        "steps show the path."
+    ),
+    "k8s.nodes_proxy": (
+        "The service account may use the nodes' proxy (the kubelet API), which runs commands "
+        "in any pod on a node as that pod's service account: the steps show the path."
+    ),
     "k8s.no_self_modification": (
         "The files hold every role bound to the service account and none lets it change its "
         "own access."
@@ -111,6 +140,10 @@ RULE_SENTENCES: dict[str, str] = {
     "gcp.custom_role_permission": (
         "A custom role the service account holds includes a permission that changes IAM "
         "policy or mints credentials, so it can widen its own access."
+    ),
+    "gcp.act_as_deploy": (
+        "The service account may act as other service accounts and deploy code, so code it "
+        "deploys runs as a more privileged account: the steps show the path."
     ),
     "gcp.no_self_modification": (
         "Every role the service account holds is known and none lets it change IAM policy or "
@@ -149,6 +182,14 @@ RULE_SENTENCES: dict[str, str] = {
     "mcp.inline_secret": (
         "A token, key or password is written directly into an MCP server's environment or "
         "headers, a static secret."
+    ),
+    "mcp.secret_placeholder": (
+        "An MCP server's token or key is a placeholder where a long-lived secret is put, a "
+        "static secret (not one leaked in the file)."
+    ),
+    "mcp.oauth": (
+        "A remote MCP server declares OAuth and no static header, so a person grants the "
+        "client a token: user-delegated credentials."
     ),
     # Entra
     "entra.self_grant_permission": (

@@ -289,6 +289,8 @@ def report_content(assessment: Assessment) -> dict[str, Any]:
                 "uploaded_at": item["uploaded_at"],
                 "accepted_by": item["accepted_by"],
                 "accepted_at": item["accepted_at"],
+                # Only where the proposal rests on a path: older reports keep their content.
+                **({"steps": item["steps"]} if item.get("steps") else {}),
             }
             for item in panel["from_evidence"]
         ],

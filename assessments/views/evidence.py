@@ -15,13 +15,21 @@ from django.contrib import messages
 from django.db.models import Prefetch
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
 from assessments import actions, decisions, evidence, provenance, scope
 from assessments.evidence.common import MAX_BYTES
 from assessments.forms import EvidenceUploadForm, ProposalDecisionForm
-from assessments.middleware import accepts_upload
-from assessments.models import Agent, Assessment, EvidenceFile, EvidenceProposal, EvidenceUpload
+from assessments.middleware import accepts_upload, polled
+from assessments.models import (
+    Agent,
+    Assessment,
+    EvidenceFile,
+    EvidenceJob,
+    EvidenceProposal,
+    EvidenceUpload,
+)
 from assessments.presentation import display_value, panel_context
 from assessments.roles import permission_required
 from assessments.views.common import HtmxHttpRequest, check_scope, scoped_agent
@@ -63,6 +71,28 @@ def evidence_add(request: HtmxHttpRequest, slug: str) -> HttpResponse:
             )
         elif form.is_valid():
             uploaded = [(f.name, _read_capped(f)) for f in form.cleaned_data["uploads"]]
+            if actions.needs_background(form.cleaned_data["kind"], uploaded):
+                try:
+                    job = actions.queue_evidence(
+                        request.user,
+                        agent,
+                        uploaded,
+                        kind=form.cleaned_data["kind"],
+                        principal=form.cleaned_data["principal"],
+                        namespace=form.cleaned_data["namespace"],
+                        assessment=draft,
+                        request=request,
+                    )
+                except actions.ActionError as error:
+                    form.add_error(None, str(error))
+                else:
+                    return redirect(job)
+                return render(
+                    request,
+                    "assessments/evidence_add.html",
+                    {"agent": agent, "form": form, "draft": draft},
+                    status=422,
+                )
             try:
                 outcome = actions.upload_evidence(
                     request.user,
@@ -70,6 +100,7 @@ def evidence_add(request: HtmxHttpRequest, slug: str) -> HttpResponse:
                     uploaded,
                     kind=form.cleaned_data["kind"],
                     principal=form.cleaned_data["principal"],
+                    namespace=form.cleaned_data["namespace"],
                     assessment=draft,
                     request=request,
                 )
@@ -112,6 +143,42 @@ def evidence_add(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     )
 
 
+@polled
+@permission_required("assessments.view_agent")
+@require_GET
+def evidence_job(request: HtmxHttpRequest, slug: str, pk: int) -> HttpResponse:
+    """How far the background analysis of uploaded files has got; polled once a second
+    (a small fragment) until the proposals are there, then the page goes to them."""
+    job = get_object_or_404(
+        EvidenceJob.objects.select_related("agent__team", "requested_by", "upload").defer("files"),
+        agent__slug=slug,
+        pk=pk,
+    )
+    check_scope(request, job.agent)
+    if job.state == EvidenceJob.State.DONE and job.upload is not None:
+        if request.htmx:
+            return HttpResponseClientRedirect(job.upload.get_absolute_url())
+        if job.duplicate:
+            messages.info(
+                request,
+                "These files were already uploaded for this agent; here is "
+                "what they propose. Nothing was stored again.",
+            )
+        else:
+            messages.success(request, f"{job.message}. Accept or reject each one.")
+        if job.review_opened:
+            messages.warning(
+                request,
+                "The evidence differs from the approved assessment: the agent is on the "
+                "review queue (evidence changed).",
+            )
+        return redirect(job.upload)
+    template = (
+        "assessments/evidence_job.html#job" if request.htmx else "assessments/evidence_job.html"
+    )
+    return render(request, template, {"agent": job.agent, "job": job})
+
+
 def _read_capped(uploaded: Any) -> bytes:
     """At most one byte over the cap: the action refuses it without reading the rest."""
     data = uploaded.read(evidence.MAX_BYTES + 1)
@@ -150,6 +217,7 @@ def _proposal_rows(upload: EvidenceUpload, draft: Assessment | None) -> list[dic
                 else str(proposal.value),
                 "sentence": evidence.sentence(proposal.rule),
                 "evidence": proposal.evidence,
+                "steps": evidence.path_steps(proposal.evidence or []),
                 "current": display_value(question, current.get(proposal.key))
                 if question and draft and proposal.key not in decisions.INVENTORY_KEYS
                 else None,

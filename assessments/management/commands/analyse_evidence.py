@@ -20,7 +20,9 @@ EXIT_INVALID = 2
 WIDTH = 100
 
 
-def run_analysis(paths: list[str], kind: str, principal: str | None) -> evidence.Analysis:
+def run_analysis(
+    paths: list[str], kind: str, principal: str | None, namespace: str | None = None
+) -> evidence.Analysis:
     """Load and analyse the files; CommandError (exit 2) naming the file or principal."""
     if kind not in evidence.KINDS:
         raise CommandError(
@@ -41,6 +43,7 @@ def run_analysis(paths: list[str], kind: str, principal: str | None) -> evidence
             files,
             principal,
             internal_domains=getattr(settings, "EVIDENCE_INTERNAL_DOMAINS", ()),
+            namespace=namespace,
         )
     except (evidence.EvidenceError, evidence.PrincipalNotFound) as exc:
         raise CommandError(str(exc), returncode=EXIT_INVALID) from None
@@ -99,14 +102,22 @@ class Command(BaseCommand):
         parser.add_argument("--kind", required=True, help=f"One of: {', '.join(evidence.KINDS)}.")
         parser.add_argument(
             "--principal",
-            help="The identity to analyse: a role or user ARN (aws), "
+            help="The identity to analyse: a role or user ARN, or a template's logical name or "
+            "a plan's resource address (aws), "
             "system:serviceaccount:NS:NAME (kubernetes), serviceAccount:EMAIL (gcp), "
             "the app's name or id (entra, optional); not used for mcp.",
+        )
+        parser.add_argument(
+            "--namespace",
+            help="kubernetes: the namespace objects without one are applied to (kustomize "
+            "bases, namespace-install.yaml); default: default, or the principal's own.",
         )
         parser.add_argument("--format", choices=("json", "text"), default="json")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        analysis = run_analysis(options["files"], options["kind"], options["principal"])
+        analysis = run_analysis(
+            options["files"], options["kind"], options["principal"], options["namespace"]
+        )
         if options["format"] == "text":
             self.stdout.write(describe(analysis))
         else:

@@ -78,6 +78,9 @@ class Command(BaseCommand):
         )
         parser.add_argument("--principal", help="The identity the evidence is about.")
         parser.add_argument(
+            "--namespace", help="kubernetes evidence: the namespace of objects without one."
+        )
+        parser.add_argument(
             "--fail-on-gaps",
             action="store_true",
             help="Exit with status 1 when any control is a gap or a blocking flag fired.",
@@ -128,7 +131,9 @@ class Command(BaseCommand):
         if options["evidence"]:
             if not options["kind"]:
                 raise CommandError("--evidence needs --kind.", returncode=EXIT_INVALID)
-            analysis = run_analysis(options["evidence"], options["kind"], options["principal"])
+            analysis = run_analysis(
+                options["evidence"], options["kind"], options["principal"], options["namespace"]
+            )
             merged = []
             for manifest in manifests:
                 manifest, used = _merge_evidence(manifest, analysis)
