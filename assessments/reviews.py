@@ -37,6 +37,7 @@ REASON_LABELS: dict[str, str] = {
     "composite_escalation": "Composite escalation",
     "reactivated": "Reactivated",
     "evidence_changed": "Evidence changed",
+    "identity_vanished": "Identity gone: retire?",
 }
 
 STATE_LABELS: dict[str, str] = {

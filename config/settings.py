@@ -365,6 +365,8 @@ REVIEW_INTERVAL_DAYS = {
 # Evidence analysis: host names (and their subdomains) that count as inside the
 # organisation when an MCP server is reached by URL, e.g. "corp.example.com,example.net".
 EVIDENCE_INTERNAL_DOMAINS = env_list("EVIDENCE_INTERNAL_DOMAINS")
+# Discovery: an identity unused for this many days (or with no owner) may be decommissioned.
+DISCOVERY_UNUSED_DAYS = env_int("DISCOVERY_UNUSED_DAYS", 90)
 # Addresses webhooks are never sent to, whatever a URL's host resolves to (checked on the
 # connected socket, so DNS cannot swap them in): this host itself, and link-local ones,
 # where cloud metadata services answer. Private networks stay allowed (an internal SIEM).
