@@ -1553,6 +1553,14 @@ class DiscoveryRun(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("assessments:discovery_run", args=[self.pk])
 
+    @property
+    def summary(self) -> dict[str, int]:
+        """The run's counts, every one present (0 when the run has not been read)."""
+        keys = ("identities", "likely", "possible", "new", "changed", "unchanged", "vanished")
+        out = {k: int((self.counts or {}).get(k, 0)) for k in keys}
+        out["agent_like"] = out["likely"] + out["possible"]
+        return out
+
 
 class DiscoveryFile(models.Model):
     run = models.ForeignKey(DiscoveryRun, on_delete=models.CASCADE, related_name="files")
@@ -1658,9 +1666,7 @@ class DiscoveredIdentity(models.Model):
         ordering = ["kind", "source", "external_id"]
         verbose_name_plural = "discovered identities"
         constraints = [
-            models.UniqueConstraint(
-                "kind", "source", "external_id", name="one_identity_per_source"
-            )
+            models.UniqueConstraint("kind", "source", "external_id", name="one_identity_per_source")
         ]
         indexes = [
             models.Index(fields=["agent_like", "status", "triage"]),
