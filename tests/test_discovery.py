@@ -250,9 +250,11 @@ class ReconcileTests(TestCase):
         # used on 30 November 2026 and owned by asha: refused until 90 days later
         import time_machine
 
-        with time_machine.travel("2026-12-05"):
-            with self.assertRaises(discovery_actions.ActionError):
-                discovery_actions.decommission_identity(self.assessor, agent_role)
+        with (
+            time_machine.travel("2026-12-05"),
+            self.assertRaises(discovery_actions.ActionError),
+        ):
+            discovery_actions.decommission_identity(self.assessor, agent_role)
         old_bot = DiscoveredIdentity.objects.get(external_id__endswith="user/old-bot")
         discovery_actions.decommission_identity(self.assessor, old_bot)
         with self.assertRaises(discovery_actions.ActionError):

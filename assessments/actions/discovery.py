@@ -246,6 +246,7 @@ def reconcile(
     updating: list[DiscoveredIdentity] = []
     drift: list[tuple[DiscoveredIdentity, list[str], list[str]]] = []
     reopened: list[DiscoveredIdentity] = []
+    touched: dict[str, list[int]] = {}
     for found in reading.identities:
         status = changes.statuses[found.external_id]
         old = changes.previous.get(found.external_id)
@@ -279,6 +280,7 @@ def reconcile(
             )
             continue
         before = set(old.signal_names)
+        snapshot = _content(old)
         for key, value in values.items():
             setattr(old, key, value)
         if old.agent_id is None and found.external_id in links:
@@ -293,7 +295,11 @@ def reconcile(
         if old.triage == T.DECOMMISSION and old.decommission_state == D.DONE and status == S.NEW:
             # Back after it was gone: its decommission is open again.
             old.decommission_state, old.decommission_closed_at = D.OPEN, None
-        updating.append(old)
+        if _content(old) == snapshot:
+            # Most identities of a run are as they were: one UPDATE per status for them.
+            touched.setdefault(status, []).append(old.pk)
+        else:
+            updating.append(old)
     for gone in changes.vanished:
         gone.status = S.VANISHED
         gone.last_run = run
@@ -302,6 +308,11 @@ def reconcile(
             gone.decommission_state, gone.decommission_closed_at = D.DONE, now
         updating.append(gone)
     DiscoveredIdentity.objects.bulk_create(creating, batch_size=500)
+    for status, pks in touched.items():
+        for start in range(0, len(pks), 900):
+            DiscoveredIdentity.objects.filter(pk__in=pks[start : start + 900]).update(
+                status=status, last_run=run, updated_at=now
+            )
     DiscoveredIdentity.objects.bulk_update(
         updating,
         [
@@ -374,6 +385,33 @@ def reconcile(
             "retire the agent if it is gone.",
         )
     return run
+
+
+CONTENT_FIELDS = (
+    "name",
+    "identity_type",
+    "created_on",
+    "last_used",
+    "last_used_from",
+    "owner_hint",
+    "agent_like",
+    "signals",
+    "details",
+    "location",
+    "grant_hash",
+    "agent_id",
+    "triage",
+    "triage_reason",
+    "triaged_by_id",
+    "triaged_at",
+    "decommission_state",
+    "decommission_closed_at",
+)
+
+
+def _content(identity: DiscoveredIdentity) -> tuple[Any, ...]:
+    """What a run may change about an identity besides its status and run."""
+    return tuple(getattr(identity, name) for name in CONTENT_FIELDS)
 
 
 def _label(signal: str) -> str:

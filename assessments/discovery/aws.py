@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import fnmatch
+import functools
 import io
 from collections.abc import Sequence
 from typing import Any
@@ -211,11 +212,15 @@ def _identity(
     identity.signal("tool_reach", _named(grant, allow, d.list("aws_tool_actions"), model_services))
     identity.signal("tool_reach", _broad_writes(allow, int(d.raw.get("broad_write_services", 3))))
     identity.signal("delegates", _delegates(grant, entity))
-    altered = analyser.alters(entity, grant)
+    # The assume-role chain (every role it may become, and theirs) is followed for the
+    # identities it can make agent-like; for the others the direct rules are enough to
+    # show the signal, and a 10,000-role account is not walked 10,000 times.
+    identity.signal("declared_agent", declared(tags, entity.file, entity.where, "tag"))
+    candidate = bool(identity.signals.get("model_access") or identity.signals.get("declared_agent"))
+    altered = analyser.alters(entity, grant) if candidate else analyser.direct_alters(entity, grant)
     if altered:
         identity.signal("alters_own_access", altered[1])
         identity.details["alters_rule"] = altered[0]
-    identity.signal("declared_agent", declared(tags, entity.file, entity.where, "tag"))
     return identity
 
 
@@ -245,9 +250,19 @@ def _named(
     return found
 
 
+@functools.lru_cache(maxsize=8192)
+def _first_write(pattern: str) -> tuple[str, str] | None:
+    """The first action ``pattern`` allows that writes, with its level, or None."""
+    cat = catalog()
+    for action in cat.expand(pattern):
+        access = ACCESS_BY_LEVEL.get(cat.level(action) or "")
+        if access in ("write", "admin"):
+            return action, access
+    return None
+
+
 def _broad_writes(allow: list[evidence_aws.Statement], threshold: int) -> list[Evidence]:
     """Write or admin access to ``threshold`` services or more, named or through ``*``."""
-    cat = catalog()
     services: dict[str, Evidence] = {}
     for st in allow:
         if st.actions is None:
@@ -258,11 +273,9 @@ def _broad_writes(allow: list[evidence_aws.Statement], threshold: int) -> list[E
             service = pattern.split(":", 1)[0].lower()
             if service in services:
                 continue
-            for action in cat.expand(pattern):
-                access = ACCESS_BY_LEVEL.get(cat.level(action) or "")
-                if access in ("write", "admin"):
-                    services[service] = _says(st, f"{action} ({access}) on {service}")
-                    break
+            found = _first_write(pattern.lower())
+            if found:
+                services[service] = _says(st, f"{found[0]} ({found[1]}) on {service}")
     return list(services.values()) if len(services) >= threshold else []
 
 

@@ -10,6 +10,7 @@ import datetime as dt
 import fnmatch
 import functools
 import hashlib
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,21 +45,30 @@ class DiscoveryError(ValueError):
         super().__init__(f"{file}: {message}")
 
 
-@dataclass(frozen=True, slots=True)
 class Data:
-    raw: dict[str, Any]
+    """The signal lists of ``signals.yaml``, with their patterns compiled once."""
+
+    def __init__(self, raw: dict[str, Any]):
+        self.raw = raw
+        self._lists = {k: tuple(str(x) for x in v) for k, v in raw.items() if isinstance(v, list)}
+        self._lower = {k: frozenset(x.lower() for x in v) for k, v in self._lists.items()}
+        self._compiled: dict[str, tuple[tuple[str, re.Pattern[str]], ...]] = {}
 
     def list(self, key: str) -> tuple[str, ...]:
-        return tuple(str(v) for v in self.raw.get(key) or ())
+        return self._lists.get(key, ())
 
     def lower(self, key: str) -> frozenset[str]:
-        return frozenset(v.lower() for v in self.list(key))
+        return self._lower.get(key, frozenset())
 
     def matches(self, key: str, value: str) -> str | None:
         """The first pattern of list ``key`` that ``value`` matches (case-insensitive)."""
+        compiled = self._compiled.get(key)
+        if compiled is None:
+            compiled = tuple((p, re.compile(fnmatch.translate(p.lower()))) for p in self.list(key))
+            self._compiled[key] = compiled
         text = value.lower()
-        for pattern in self.list(key):
-            if fnmatch.fnmatchcase(text, pattern.lower()):
+        for pattern, regex in compiled:
+            if regex.match(text):
                 return pattern
         return None
 
