@@ -756,3 +756,77 @@ def accountability(today: dt.date, agents: Any = None) -> Accountability:
         single_owner=single,
         orphaned_agents=orphans,
     )
+
+
+# --------------------------------------------------------------------------- discovery
+# One definition each for the discovery figures (../shared/discovery.md), read by the
+# Discovery page, the dashboard, /figures/, the API and the board pack. Estate-wide:
+# identities belong to no team.
+
+
+@dataclass(frozen=True)
+class DiscoveryFigures:
+    identities: int  # found by the latest run of their source
+    agent_like: int  # likely or possibly agents, found by the latest run
+    linked: int  # of those, linked to an inventory agent
+    shadow: int  # agent-like, neither linked nor triaged
+    machine: int  # triaged as remaining machine identities
+    decommission_pending: int
+    per_source: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def coverage(self) -> int | None:
+        """Inventory coverage: agent-like identities linked to an agent, in percent."""
+        if not self.agent_like:
+            return None
+        return round(100 * self.linked / self.agent_like)
+
+    @property
+    def any(self) -> bool:
+        return bool(self.identities or self.decommission_pending)
+
+
+def discovery_figures() -> DiscoveryFigures:
+    from assessments.models import DiscoveredIdentity
+
+    identities = DiscoveredIdentity.objects
+    per_source = list(
+        identities.present()
+        .values("kind", "source")
+        .annotate(
+            count=Count("pk"),
+            likely=Count("pk", filter=Q(agent_like="likely")),
+            possible=Count("pk", filter=Q(agent_like="possible")),
+        )
+        .order_by("kind", "source")
+    )
+    agent_like = identities.present().agent_like()
+    return DiscoveryFigures(
+        identities=sum(row["count"] for row in per_source),
+        agent_like=agent_like.count(),
+        linked=agent_like.filter(agent__isnull=False).count(),
+        shadow=identities.shadow().count(),
+        machine=identities.machine().count(),
+        decommission_pending=identities.decommission_pending().count(),
+        per_source=per_source,
+    )
+
+
+def discovery_latest_runs(limit: int = 200) -> list[Any]:
+    """The latest run of each source (and runs still being read or that failed, newest
+    first), for the Discovery page's runs table."""
+    from assessments.models import DiscoveryRun
+
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for run in DiscoveryRun.objects.select_related("started_by").defer("files_summary")[:limit]:
+        if run.status != DiscoveryRun.Status.DONE:
+            if len(out) < 20:
+                out.append(run)
+            continue
+        key = (run.kind, run.source)
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(run)
+    return out

@@ -23,6 +23,14 @@ NOT_SHOWN = CONTROL_STATUS_TITLES["unknown"]
 
 VERB_LABELS = {
     "agent.create": "registered the agent",
+    "discovery.upload": "uploaded export files for discovery",
+    "discovery.run": "read a discovery run",
+    "discovery.fail": "could not read a discovery run",
+    "discovery.register": "registered a discovered identity as an agent",
+    "discovery.machine": "kept a discovered identity as a machine identity",
+    "discovery.decommission": "asked for a discovered identity to be decommissioned",
+    "discovery.dismiss": "dismissed a decommission",
+    "discovery.reopen": "reopened a discovered identity for triage",
     "agent.update": "edited the agent",
     "agent.retire": "retired the agent",
     "agent.reactivate": "reactivated the agent",

@@ -39,6 +39,7 @@ REASON_LABELS: dict[str, str] = {
     "evidence_changed": "Evidence changed",
     "owner_left": "Owner left",
     "inactive": "Decommission?",
+    "identity_vanished": "Identity gone: retire?",
 }
 
 STATE_LABELS: dict[str, str] = {

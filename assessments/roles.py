@@ -36,6 +36,8 @@ _VIEW_MODELS = [
     "reviewinterval",
     "reportrecord",
     "boardpackjob",
+    "discoveredidentity",
+    "discoveryrun",
 ]
 
 # Permissions each role adds to the ones before it ("app_label.codename").
@@ -52,6 +54,8 @@ ROLE_ADDS: dict[str, list[str]] = {
         "assessments.delete_agentlink",
         "assessments.add_assessment",
         "assessments.change_assessment",
+        "assessments.add_discoveryrun",
+        "assessments.change_discoveredidentity",
     ],
     Role.REVIEWER: [
         "assessments.review_assessment",

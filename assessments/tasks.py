@@ -97,3 +97,16 @@ def analyse_evidence_job(job_id: int) -> None:
 @task()
 def deliver_webhook(delivery_id: int) -> None:
     webhooks.attempt(delivery_id)
+
+
+# -- discovery: reading uploaded exports, so that no request waits on a 10,000-role file
+
+
+@background.register
+@task()
+def read_discovery_run(run_id: int) -> dict[str, Any]:
+    """Read a stored discovery run and reconcile it with the inventory."""
+    from assessments.actions import discovery as discovery_actions
+
+    run = discovery_actions.read_discovery_run(run_id)
+    return {"run": run.pk, "status": run.status, "counts": run.counts}

@@ -12,6 +12,7 @@ from assessments.views import (
     wizard,
 )
 from assessments.views import catalogue as catalogue_views
+from assessments.views import discovery as discovery_views
 from assessments.views import evidence as evidence_views
 from assessments.views import feeds as review_feeds
 from assessments.views import reports as report_views
@@ -141,6 +142,20 @@ urlpatterns = [
         "account/service-accounts/new/",
         tokens.service_account_create,
         name="service_account_create",
+    ),
+    # -- discovery routes
+    path("discovery/", discovery_views.discovery_page, name="discovery"),
+    path("discovery/triage/", discovery_views.discovery_bulk_triage, name="discovery_bulk_triage"),
+    path("discovery/runs/<int:pk>/", discovery_views.discovery_run, name="discovery_run"),
+    path(
+        "discovery/identities/<int:pk>/",
+        discovery_views.discovery_identity,
+        name="discovery_identity",
+    ),
+    path(
+        "discovery/identities/<int:pk>/triage/",
+        discovery_views.discovery_triage,
+        name="discovery_triage",
     ),
     # -- catalogue routes
     path("catalogue/", catalogue_views.catalogue, name="catalogue"),

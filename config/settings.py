@@ -374,6 +374,8 @@ EVIDENCE_INTERNAL_DOMAINS = env_list("EVIDENCE_INTERNAL_DOMAINS")
 # Evidence uploads larger than this (in all), and every AWS file (its IAM action list
 # takes a second or more to load), are analysed in the background, never in a request.
 EVIDENCE_SYNC_MAX_BYTES = env_int("EVIDENCE_SYNC_MAX_BYTES", 256 * 1024)
+# Discovery: an identity unused for this many days (or with no owner) may be decommissioned.
+DISCOVERY_UNUSED_DAYS = env_int("DISCOVERY_UNUSED_DAYS", 90)
 # Addresses webhooks are never sent to, whatever a URL's host resolves to (checked on the
 # connected socket, so DNS cannot swap them in): this host itself, and link-local ones,
 # where cloud metadata services answer. Private networks stay allowed (an internal SIEM).

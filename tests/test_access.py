@@ -18,6 +18,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from assessments import actions
 from assessments.models import AuditEvent, BoardPackJob, Review
 from tests import factories as f
+from tests.discovery_helpers import discovery_fixture
 
 ROLES = ["anonymous", "outsider", "viewer", "assessor", "reviewer", "administrator"]
 SIGN_IN = "sign-in"  # anonymous users are redirected to the sign-in page
@@ -222,6 +223,25 @@ ACCESS: dict[str, Route] = {
         method="post",
         data=lambda objs: {"decision": "accept"},
     ),
+    # -- discovery routes
+    "assessments:discovery": Route(allowed_from("viewer")),
+    "assessments:discovery_run": Route(
+        allowed_from("viewer"), args=lambda objs: [objs["discovery_run"].pk]
+    ),
+    "assessments:discovery_identity": Route(
+        allowed_from("viewer"), args=lambda objs: [objs["identity"].pk]
+    ),
+    "assessments:discovery_triage": Route(
+        allowed_from("assessor", 302),
+        args=lambda objs: [objs["identity"].pk],
+        method="post",
+        data=lambda objs: {"action": "machine", "reason": "a scheduled job"},
+    ),
+    "assessments:discovery_bulk_triage": Route(
+        allowed_from("assessor", 302),
+        method="post",
+        data=lambda objs: {"agent_like": "no", "action": "machine", "reason": "jobs"},
+    ),
     # Administration (the whole admin site is for administrators; see AdminAccessTests)
     "admin:index": Route(allowed_from("administrator")),
 }
@@ -303,6 +323,8 @@ class AccessTableTests(TestCase):
             [("mcp.json", b'{"mcpServers": {"a": {"url": "https://mcp.example.com/"}}}')],
             kind="mcp",
         )
+        # -- discovery fixtures
+        cls.objs["discovery_run"], cls.objs["identity"] = discovery_fixture()
 
     def test_every_route_is_in_the_access_table(self):
         routes = _named_routes(get_resolver())

@@ -38,6 +38,8 @@ READING = {"TEAM_SCOPED_EDITING": True, "TEAM_SCOPED_READING": True}
 #   decide  approves, returns or assigns for one agent (reviewers, in team)
 #   bulk    decides for several (refused whole when one is out of team)
 #   pack    a board pack, which covers a team (or every team)
+#   estate  discovery: identities of whole accounts and clusters, no team's; with reading
+#           scoped only administrators reach it
 KIND: dict[str, str] = {
     **dict.fromkeys(
         [
@@ -134,12 +136,29 @@ KIND: dict[str, str] = {
     "assessments:board_pack_status": "pack",
     "assessments:board_pack_download": "pack",
     "assessments:board_pack_register": "pack",
+    **dict.fromkeys(
+        [
+            "assessments:discovery",
+            "assessments:discovery_run",
+            "assessments:discovery_identity",
+            "assessments:discovery_triage",
+            "assessments:discovery_bulk_triage",
+        ],
+        "estate",
+    ),
 }
+
+
+def estate(kind: str, role: str, want: Any, reading: bool) -> Any:
+    """Discovery with reading scoped: administrators only, team members or not."""
+    if kind != "estate" or not reading or role in ("anonymous", "outsider", "administrator"):
+        return want
+    return want if want in (403, SIGN_IN) else 403
 
 
 def out_of_team(name: str, kind: str, role: str, in_team: Any, reading: bool) -> Any:
     """What someone outside the subject's team gets, from what a member gets."""
-    if role in ("anonymous", "outsider", "administrator") or kind == "none":
+    if role in ("anonymous", "outsider", "administrator") or kind in ("none", "estate"):
         return in_team
     if in_team in (403, SIGN_IN):  # their role is refused already
         return in_team
@@ -190,7 +209,7 @@ class TeamAccessTableTests(AccessTableTests):
                 data = route.data(self.objs)  # afresh: an uploaded file is read once
                 if name == "assessments:board_pack_request":
                     data = {**data, "team": self.home.slug}
-                want = route.expected[role]
+                want = estate(KIND[name], role, route.expected[role], reading)
                 if not member:
                     want = out_of_team(name, KIND[name], role, want, reading)
                 label = "in team" if member else "out of team"

@@ -1,0 +1,801 @@
+"""Discovery actions: store a run, read it, reconcile it with the inventory, triage.
+
+A run keeps its files (bytes and SHA-256) and is read by the pure readers
+(``assessments.discovery``), in the background from the page and the API, at once from
+``manage.py discover``. Each identity is compared with the previous run of its source
+(new, changed, unchanged, vanished) and linked to the agent whose evidence names it.
+A linked agent whose identity changed gets an "Evidence changed" review; one whose
+identity vanished gets a review proposing its retirement. Triage (register as an
+agent, remains a machine identity, decommission) is audited, one identity at a time
+or in bulk.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.db.models import Q
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.text import slugify
+
+from assessments import audit, background, discovery, scope
+from assessments.actions.assessments import start_assessment
+from assessments.actions.errors import ActionError
+from assessments.actions.evidence import DRIFT_CODE, upload_evidence
+from assessments.actions.inventory import create_agent
+from assessments.actions.reviews import trigger_review
+from assessments.models import (
+    Agent,
+    Assessment,
+    DiscoveredIdentity,
+    DiscoveryFile,
+    DiscoveryRun,
+    EvidenceUpload,
+    Review,
+    Team,
+)
+
+logger = logging.getLogger(__name__)
+
+MAX_FILES = 10
+MAX_REASON = 2000
+VANISHED_CODE = "identity_vanished"
+PLATFORMS = {
+    "aws": "AWS",
+    "kubernetes": "Kubernetes",
+    "gcp": "Google Cloud",
+    "entra": "Microsoft Entra ID",
+}
+TRIAGE_ACTIONS = ("register", "machine", "decommission", "dismiss", "reopen")
+Identity = DiscoveredIdentity
+S = DiscoveredIdentity.Status
+T = DiscoveredIdentity.Triage
+D = DiscoveredIdentity.Decommission
+
+
+def unused_days() -> int:
+    return int(getattr(settings, "DISCOVERY_UNUSED_DAYS", 90))
+
+
+def _clean_name(name: str) -> str:
+    base = name.replace("\\", "/").rsplit("/", 1)[-1].strip()
+    cleaned = "".join(ch for ch in base if ch.isprintable())[:255]
+    return cleaned or "export"
+
+
+def parse_files(
+    kind: str, files: Sequence[tuple[str, bytes]], source: str = ""
+) -> list[discovery.common.EvidenceFile]:
+    """Parse and shape-check uploaded files; ActionError naming the file when one is bad."""
+    if kind not in discovery.KINDS:
+        raise ActionError(f"Choose what the files are; allowed: {', '.join(discovery.KINDS)}.")
+    if not files:
+        raise ActionError("Choose at least one file.")
+    if len(files) > MAX_FILES:
+        raise ActionError(f"Upload at most {MAX_FILES} files at a time.")
+    if kind in discovery.SOURCE_REQUIRED and not source.strip():
+        raise ActionError("Name the cluster these files are from (the source).")
+    if len(source) > 200:
+        raise ActionError("The source name is longer than 200 characters.")
+    try:
+        parsed = [discovery.load(_clean_name(n), d) for n, d in files]
+        discovery.check(kind, parsed, source)
+    except discovery.DiscoveryError as error:
+        raise ActionError(f"{error}. Nothing was stored.") from None
+    return parsed
+
+
+@transaction.atomic
+def start_discovery(
+    actor: Any,
+    kind: str,
+    files: Sequence[tuple[str, bytes]],
+    *,
+    source: str = "",
+    request: HttpRequest | None = None,
+) -> DiscoveryRun:
+    """Store the files as a queued run and hand the reading to the background."""
+    parsed = parse_files(kind, files, source)
+    run = DiscoveryRun.objects.create(
+        kind=kind,
+        requested_source=source.strip(),
+        started_by=actor,
+        files_summary=[{"name": f.name, "sha256": f.sha256} for f in parsed],
+    )
+    DiscoveryFile.objects.bulk_create(
+        DiscoveryFile(run=run, name=p.name, sha256=p.sha256, size=len(data), content=data)
+        for p, (_n, data) in zip(parsed, files, strict=True)
+    )
+    audit.record(
+        "discovery.upload",
+        actor=actor,
+        obj=run,
+        request=request,
+        changes={"kind": kind, "source": run.requested_source, "files": run.files_summary},
+    )
+    background.enqueue("read_discovery_run", run.pk)
+    return run
+
+
+def read_discovery_run(run_id: int) -> DiscoveryRun:
+    """Read a stored run and reconcile it (the background task's body). A file that
+    cannot be read fails the run, removes its files and changes no identity."""
+    run = DiscoveryRun.objects.get(pk=run_id)
+    if run.status not in (DiscoveryRun.Status.QUEUED, DiscoveryRun.Status.READING):
+        return run
+    DiscoveryRun.objects.filter(pk=run.pk).update(status=DiscoveryRun.Status.READING, progress=5)
+    stored = [(f.name, bytes(f.content)) for f in run.files.all()]
+    try:
+        parsed = [discovery.load(n, d) for n, d in stored]
+        DiscoveryRun.objects.filter(pk=run.pk).update(progress=20)
+        reading = discovery.read(run.kind, parsed, run.requested_source or None)
+    except discovery.DiscoveryError as error:
+        with transaction.atomic():
+            run.files.all().delete()
+            run.status = DiscoveryRun.Status.FAILED
+            run.error = f"{error}. Nothing was stored."
+            run.finished_at = timezone.now()
+            run.save(update_fields=["status", "error", "finished_at"])
+            audit.record(
+                "discovery.fail", actor=run.started_by, obj=run, changes={"error": run.error}
+            )
+        return run
+    DiscoveryRun.objects.filter(pk=run.pk).update(progress=70)
+    return reconcile(run, reading, stored, actor=run.started_by)
+
+
+@dataclass
+class Plan:
+    """What a reading changes: the status of each identity against the previous run."""
+
+    statuses: dict[str, str] = field(default_factory=dict)  # external_id -> status
+    vanished: list[DiscoveredIdentity] = field(default_factory=list)
+    previous: dict[str, DiscoveredIdentity] = field(default_factory=dict)
+
+    def counts(self, reading: discovery.Reading) -> dict[str, int]:
+        values = list(self.statuses.values())
+        return {
+            **reading.counts(),
+            "new": values.count(S.NEW),
+            "changed": values.count(S.CHANGED),
+            "unchanged": values.count(S.UNCHANGED),
+            "vanished": len(self.vanished),
+        }
+
+
+def plan(reading: discovery.Reading) -> Plan:
+    """Compare a reading with the identities stored for its source (read only)."""
+    previous = {
+        i.external_id: i
+        for i in DiscoveredIdentity.objects.filter(kind=reading.kind, source=reading.source)
+    }
+    out = Plan(previous=previous)
+    seen = set()
+    for identity in reading.identities:
+        seen.add(identity.external_id)
+        old = previous.get(identity.external_id)
+        if old is None or old.status == S.VANISHED:
+            out.statuses[identity.external_id] = S.NEW
+        elif old.grant_hash != identity.grant_hash():
+            out.statuses[identity.external_id] = S.CHANGED
+        else:
+            out.statuses[identity.external_id] = S.UNCHANGED
+    out.vanished = [i for eid, i in previous.items() if eid not in seen and i.status != S.VANISHED]
+    return out
+
+
+def _links(kind: str) -> dict[str, int]:
+    """external id -> agent id, from the evidence uploads that name the identity."""
+    prefix = "serviceAccount:" if kind == "gcp" else ""
+    found = {}
+    for agent_id, principal in (
+        EvidenceUpload.objects.filter(kind=kind)
+        .exclude(principal="")
+        .order_by("uploaded_at")
+        .values_list("agent_id", "principal")
+    ):
+        found[principal.removeprefix(prefix)] = agent_id
+    return found
+
+
+def store_run(
+    actor: Any,
+    kind: str,
+    files: Sequence[tuple[str, bytes]],
+    parsed: Sequence[Any],
+    *,
+    source: str = "",
+) -> DiscoveryRun:
+    """A run read at once (``manage.py discover``): stored with its files, then read."""
+    run = DiscoveryRun.objects.create(
+        kind=kind,
+        requested_source=source.strip(),
+        started_by=actor,
+        files_summary=[{"name": f.name, "sha256": f.sha256} for f in parsed],
+        status=DiscoveryRun.Status.READING,
+    )
+    DiscoveryFile.objects.bulk_create(
+        DiscoveryFile(run=run, name=p.name, sha256=p.sha256, size=len(data), content=data)
+        for p, (_n, data) in zip(parsed, files, strict=True)
+    )
+    return run
+
+
+@transaction.atomic
+def reconcile(
+    run: DiscoveryRun,
+    reading: discovery.Reading,
+    stored: Sequence[tuple[str, bytes]],
+    *,
+    actor: Any = None,
+    now: dt.datetime | None = None,
+) -> DiscoveryRun:
+    """Store ``reading`` as the latest state of its source and act on what changed."""
+    now = now or timezone.now()
+    changes = plan(reading)
+    links = _links(reading.kind)
+    creating: list[DiscoveredIdentity] = []
+    updating: list[DiscoveredIdentity] = []
+    drift: list[tuple[DiscoveredIdentity, list[str], list[str]]] = []
+    reopened: list[DiscoveredIdentity] = []
+    touched: dict[str, list[int]] = {}
+    for found in reading.identities:
+        status = changes.statuses[found.external_id]
+        old = changes.previous.get(found.external_id)
+        signals = found.signals_list()
+        values = {
+            "name": found.name[:300],
+            "identity_type": found.type[:80],
+            "created_on": found.created,
+            "last_used": found.last_used,
+            "last_used_from": found.last_used_from[:120],
+            "owner_hint": found.owner_hint[:200],
+            "agent_like": found.agent_like,
+            "signals": signals,
+            "details": found.details,
+            "location": found.where.to_dict() if found.where else {},
+            "grant_hash": found.grant_hash(),
+            "status": status,
+            "last_run": run,
+            "updated_at": now,
+        }
+        if old is None:
+            creating.append(
+                DiscoveredIdentity(
+                    kind=reading.kind,
+                    source=reading.source,
+                    external_id=found.external_id,
+                    first_run=run,
+                    agent_id=links.get(found.external_id),
+                    **values,
+                )
+            )
+            continue
+        before = set(old.signal_names)
+        snapshot = _content(old)
+        for key, value in values.items():
+            setattr(old, key, value)
+        if old.agent_id is None and found.external_id in links:
+            old.agent_id = links[found.external_id]
+        after = {s["signal"] for s in signals}
+        if status == S.CHANGED and old.agent_id is not None:
+            drift.append((old, sorted(before), sorted(after)))
+        if old.triage == T.MACHINE and before != after:
+            reopened.append(old)
+            old.triage, old.triage_reason = T.NONE, ""
+            old.triaged_by, old.triaged_at = None, None
+        if old.triage == T.DECOMMISSION and old.decommission_state == D.DONE and status == S.NEW:
+            # Back after it was gone: its decommission is open again.
+            old.decommission_state, old.decommission_closed_at = D.OPEN, None
+        if _content(old) == snapshot:
+            # Most identities of a run are as they were: one UPDATE per status for them.
+            touched.setdefault(status, []).append(old.pk)
+        else:
+            updating.append(old)
+    for gone in changes.vanished:
+        gone.status = S.VANISHED
+        gone.last_run = run
+        gone.updated_at = now
+        if gone.triage == T.DECOMMISSION and gone.decommission_state == D.OPEN:
+            gone.decommission_state, gone.decommission_closed_at = D.DONE, now
+        updating.append(gone)
+    DiscoveredIdentity.objects.bulk_create(creating, batch_size=500)
+    for status, pks in touched.items():
+        for start in range(0, len(pks), 900):
+            DiscoveredIdentity.objects.filter(pk__in=pks[start : start + 900]).update(
+                status=status, last_run=run, updated_at=now
+            )
+    DiscoveredIdentity.objects.bulk_update(
+        updating,
+        [
+            "name",
+            "identity_type",
+            "created_on",
+            "last_used",
+            "last_used_from",
+            "owner_hint",
+            "agent_like",
+            "signals",
+            "details",
+            "location",
+            "grant_hash",
+            "status",
+            "last_run",
+            "updated_at",
+            "agent",
+            "triage",
+            "triage_reason",
+            "triaged_by",
+            "triaged_at",
+            "decommission_state",
+            "decommission_closed_at",
+        ],
+        batch_size=500,
+    )
+    run.source = reading.source
+    run.counts = changes.counts(reading)
+    run.status = DiscoveryRun.Status.DONE
+    run.progress = 100
+    run.finished_at = timezone.now()
+    run.save(update_fields=["source", "counts", "status", "progress", "finished_at"])
+    audit.record(
+        "discovery.run",
+        actor=actor,
+        obj=run,
+        changes={
+            "kind": run.kind,
+            "source": run.source,
+            "files": run.files_summary,
+            "counts": run.counts,
+        },
+    )
+    for identity in reopened:
+        audit.record(
+            "discovery.reopen",
+            actor=actor,
+            obj=identity,
+            changes={"external_id": identity.external_id, "why": "its signals changed"},
+        )
+    agents = Agent.objects.in_bulk(
+        {i.agent_id for i, _b, _a in drift} | {i.agent_id for i in changes.vanished if i.agent_id}
+    )
+    for identity, before, after in drift:
+        agent = agents.get(identity.agent_id)
+        if agent is None or agent.is_retired:
+            continue
+        _drift_review(actor, agent, identity, before, after, run)
+    for identity in changes.vanished:
+        agent = agents.get(identity.agent_id) if identity.agent_id else None
+        if agent is None or agent.is_retired:
+            continue
+        _review_once(
+            actor,
+            agent,
+            VANISHED_CODE,
+            f"Discovery no longer finds its identity {identity.external_id} in "
+            f"{run.source} (run of {timezone.localtime(run.created_at):%Y-%m-%d %H:%M}): "
+            "retire the agent if it is gone.",
+        )
+    return run
+
+
+CONTENT_FIELDS = (
+    "name",
+    "identity_type",
+    "created_on",
+    "last_used",
+    "last_used_from",
+    "owner_hint",
+    "agent_like",
+    "signals",
+    "details",
+    "location",
+    "grant_hash",
+    "agent_id",
+    "triage",
+    "triage_reason",
+    "triaged_by_id",
+    "triaged_at",
+    "decommission_state",
+    "decommission_closed_at",
+)
+
+
+def _content(identity: DiscoveredIdentity) -> tuple[Any, ...]:
+    """What a run may change about an identity besides its status and run."""
+    return tuple(getattr(identity, name) for name in CONTENT_FIELDS)
+
+
+def _label(signal: str) -> str:
+    return discovery.SIGNAL_LABELS.get(signal, signal).lower()
+
+
+def _drift_review(
+    actor: Any,
+    agent: Agent,
+    identity: DiscoveredIdentity,
+    before: list[str],
+    after: list[str],
+    run: DiscoveryRun,
+) -> None:
+    gained = [s for s in after if s not in before]
+    lost = [s for s in before if s not in after]
+    parts = []
+    if gained:
+        parts.append("now " + ", ".join(_label(s) for s in gained))
+    if lost:
+        parts.append("no longer " + ", ".join(_label(s) for s in lost))
+    what = "; ".join(parts) or "its grants differ from the previous run"
+    files = ", ".join(f["name"] for f in run.files_summary)
+    _review_once(
+        actor,
+        agent,
+        DRIFT_CODE,
+        f"Evidence changed (discovery of {run.source}, {files}): its identity "
+        f"{identity.external_id} changed: {what}.",
+    )
+
+
+def _review_once(actor: Any, agent: Agent, code: str, detail: str) -> Review | None:
+    open_review = Review.objects.open().filter(agent=agent).first()
+    if open_review and any(
+        isinstance(r, dict) and r.get("detail") == detail for r in open_review.reasons
+    ):
+        return None
+    return trigger_review(agent, [{"code": code, "detail": detail}], actor=actor)
+
+
+# --------------------------------------------------------------------------- triage
+
+
+def _check_assessor(actor: Any) -> None:
+    if not actor.has_perm("assessments.change_discoveredidentity"):
+        raise ActionError("Triage is for assessors, reviewers and administrators.")
+
+
+def _reason(reason: str, what: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise ActionError(f"Say why {what}; it needs a reason.")
+    if len(reason) > MAX_REASON:
+        raise ActionError(f"Keep the reason under {MAX_REASON} characters.")
+    return reason
+
+
+def _locked(identity: DiscoveredIdentity) -> DiscoveredIdentity:
+    return DiscoveredIdentity.objects.select_for_update().get(pk=identity.pk)
+
+
+def _set_triage(
+    actor: Any, identity: DiscoveredIdentity, triage: str, reason: str, now: dt.datetime
+) -> None:
+    identity.triage = triage
+    identity.triage_reason = reason
+    identity.triaged_by = actor
+    identity.triaged_at = now
+
+
+def _owner_for(hint: str) -> Any:
+    hint = (hint or "").strip()
+    if not hint:
+        return None
+    User = get_user_model()
+    return (
+        User.objects.filter(is_active=True)
+        .filter(Q(username__iexact=hint) | Q(email__iexact=hint))
+        .first()
+    )
+
+
+def _unique_slug(name: str) -> str:
+    base = (slugify(name) or "discovered-agent")[:90].strip("-") or "discovered-agent"
+    slug, n = base, 1
+    taken = set(Agent.objects.filter(slug__startswith=base).values_list("slug", flat=True))
+    while slug in taken:
+        n += 1
+        slug = f"{base}-{n}"
+    return slug
+
+
+@dataclass
+class Registered:
+    agent: Agent
+    assessment: Assessment | None
+    evidence_attached: bool
+    note: str = ""
+
+
+@transaction.atomic
+def register_identity(
+    actor: Any,
+    identity: DiscoveredIdentity,
+    *,
+    team: Team,
+    name: str = "",
+    purpose: str = "",
+    request: HttpRequest | None = None,
+) -> Registered:
+    """Create an agent from the identity, link it, attach the run's files as evidence for
+    it (proposals pending) and open its first draft."""
+    _check_assessor(actor)
+    identity = _locked(identity)
+    if identity.agent_id is not None:
+        raise ActionError("This identity is already linked to an agent.")
+    if identity.status == S.VANISHED:
+        raise ActionError("The latest run no longer finds this identity; it cannot be registered.")
+    scope.check_actor_edit(actor, team)
+    owner = _owner_for(identity.owner_hint) or actor
+    run = identity.last_run
+    stored = [(f.name, bytes(f.content)) for f in run.files.all()]
+    evidence_files, principal = _evidence_for(identity, run, stored)
+    agent_name = (name or identity.name).strip()[:200] or identity.external_id[:200]
+    agent = create_agent(
+        actor,
+        fields={
+            "name": agent_name,
+            "slug": _unique_slug(agent_name),
+            "purpose": (purpose or "").strip()
+            or f"Registered from discovery: {identity.identity_type} {identity.external_id} "
+            f"in {identity.source}.",
+            "owner": owner,
+            "team": team,
+            "platform": PLATFORMS.get(identity.kind, identity.kind),
+        },
+        request=request,
+    )
+    draft = start_assessment(actor, agent, request=request)
+    attached, note = False, ""
+    if evidence_files:
+        try:
+            upload_evidence(
+                actor,
+                agent,
+                evidence_files,
+                kind=identity.kind,
+                principal=principal,
+                assessment=draft,
+                request=request,
+            )
+            attached = True
+        except ActionError as error:
+            note = f"The export could not be attached as evidence: {error}"
+    identity.agent = agent
+    _set_triage(actor, identity, T.REGISTERED, "", timezone.now())
+    identity.save(update_fields=["agent", "triage", "triage_reason", "triaged_by", "triaged_at"])
+    audit.record(
+        "discovery.register",
+        actor=actor,
+        obj=identity,
+        agent=agent,
+        request=request,
+        changes={
+            "external_id": identity.external_id,
+            "source": identity.source,
+            "agent": agent.slug,
+            "evidence_attached": attached,
+            "owner_from_hint": owner != actor,
+        },
+    )
+    return Registered(agent=agent, assessment=draft, evidence_attached=attached, note=note)
+
+
+def _evidence_for(
+    identity: DiscoveredIdentity, run: DiscoveryRun, stored: list[tuple[str, bytes]]
+) -> tuple[list[tuple[str, bytes]], str]:
+    if identity.kind == "entra":
+        return discovery.evidence_input(
+            "entra",
+            stored,
+            {
+                "external_id": identity.external_id,
+                "name": identity.name,
+                "details": identity.details,
+            },
+            (),
+        )
+    if identity.kind == "aws":
+        names = [
+            n
+            for n, d in stored
+            if not discovery.aws.is_report(n, d) and not n.lower().endswith(".csv")
+        ]
+    elif identity.kind == "gcp":
+        names = []
+        for n, d in stored:
+            parsed = discovery.load(n, d)
+            items = [i for doc in parsed.documents for i in discovery.gcp._items(doc)]
+            if not all(discovery.gcp._is_account(i) for i in items):
+                names.append(n)  # the policy and custom roles, not the account list
+    else:
+        names = [n for n, _d in stored]
+    return discovery.evidence_input(
+        identity.kind, stored, {"external_id": identity.external_id}, names
+    )
+
+
+@transaction.atomic
+def keep_as_machine(
+    actor: Any, identity: DiscoveredIdentity, reason: str, *, request: HttpRequest | None = None
+) -> DiscoveredIdentity:
+    """Record that the identity remains a machine identity, with a reason."""
+    _check_assessor(actor)
+    reason = _reason(reason, "it remains a machine identity")
+    identity = _locked(identity)
+    if identity.agent_id is not None:
+        raise ActionError("This identity is linked to an agent; triage is for unlinked identities.")
+    _set_triage(actor, identity, T.MACHINE, reason, timezone.now())
+    identity.decommission_state = D.NONE
+    identity.save(
+        update_fields=["triage", "triage_reason", "triaged_by", "triaged_at", "decommission_state"]
+    )
+    audit.record(
+        "discovery.machine",
+        actor=actor,
+        obj=identity,
+        request=request,
+        changes={"external_id": identity.external_id, "reason": reason},
+    )
+    return identity
+
+
+def decommission_allowed(identity: DiscoveredIdentity, today: dt.date) -> tuple[bool, str]:
+    """Decommission is for an identity unused for DISCOVERY_UNUSED_DAYS or with no owner."""
+    days = unused_days()
+    if not identity.owner_hint:
+        return True, "it has no owner"
+    if identity.last_used is None:
+        return True, "no use is recorded"
+    idle = (today - identity.last_used).days
+    if idle >= days:
+        return True, f"unused for {idle} days"
+    return False, (
+        f"It was used {idle} days ago and names an owner ({identity.owner_hint}); "
+        f"decommission is for identities unused for {days} days or with no owner."
+    )
+
+
+@transaction.atomic
+def decommission_identity(
+    actor: Any,
+    identity: DiscoveredIdentity,
+    reason: str = "",
+    *,
+    request: HttpRequest | None = None,
+) -> DiscoveredIdentity:
+    """Open a decommission task; it stays open until a later run no longer finds the
+    identity or a person dismisses it."""
+    _check_assessor(actor)
+    identity = _locked(identity)
+    if identity.agent_id is not None:
+        raise ActionError("This identity is linked to an agent; retire the agent instead.")
+    if identity.status == S.VANISHED:
+        raise ActionError("The latest run no longer finds this identity: it is already gone.")
+    ok, why = decommission_allowed(identity, timezone.localdate())
+    if not ok:
+        raise ActionError(why)
+    _set_triage(
+        actor, identity, T.DECOMMISSION, (reason or "").strip()[:MAX_REASON] or why, timezone.now()
+    )
+    identity.decommission_state = D.OPEN
+    identity.decommission_closed_at = None
+    identity.dismiss_reason = ""
+    identity.save(
+        update_fields=[
+            "triage",
+            "triage_reason",
+            "triaged_by",
+            "triaged_at",
+            "decommission_state",
+            "decommission_closed_at",
+            "dismiss_reason",
+        ]
+    )
+    audit.record(
+        "discovery.decommission",
+        actor=actor,
+        obj=identity,
+        request=request,
+        changes={"external_id": identity.external_id, "why": identity.triage_reason},
+    )
+    return identity
+
+
+@transaction.atomic
+def dismiss_decommission(
+    actor: Any, identity: DiscoveredIdentity, reason: str, *, request: HttpRequest | None = None
+) -> DiscoveredIdentity:
+    """Close an open decommission task without the identity being gone, with a reason."""
+    _check_assessor(actor)
+    reason = _reason(reason, "the decommission is dismissed")
+    identity = _locked(identity)
+    if identity.decommission_state != D.OPEN:
+        raise ActionError("This identity has no open decommission task.")
+    identity.decommission_state = D.DISMISSED
+    identity.decommission_closed_at = timezone.now()
+    identity.dismiss_reason = reason
+    identity.save(update_fields=["decommission_state", "decommission_closed_at", "dismiss_reason"])
+    audit.record(
+        "discovery.dismiss",
+        actor=actor,
+        obj=identity,
+        request=request,
+        changes={"external_id": identity.external_id, "reason": reason},
+    )
+    return identity
+
+
+@transaction.atomic
+def reopen_triage(
+    actor: Any, identity: DiscoveredIdentity, *, request: HttpRequest | None = None
+) -> DiscoveredIdentity:
+    """Undo a machine-identity or decommission decision: the identity waits for triage."""
+    _check_assessor(actor)
+    identity = _locked(identity)
+    if identity.triage not in (T.MACHINE, T.DECOMMISSION):
+        raise ActionError("Only a machine-identity or decommission decision can be reopened.")
+    before = identity.triage
+    _set_triage(None, identity, T.NONE, "", None)  # type: ignore[arg-type]
+    identity.decommission_state = D.NONE
+    identity.save(
+        update_fields=["triage", "triage_reason", "triaged_by", "triaged_at", "decommission_state"]
+    )
+    audit.record(
+        "discovery.reopen",
+        actor=actor,
+        obj=identity,
+        request=request,
+        changes={"external_id": identity.external_id, "was": before},
+    )
+    return identity
+
+
+@dataclass
+class BulkOutcome:
+    done: list[DiscoveredIdentity] = field(default_factory=list)
+    refused: list[tuple[DiscoveredIdentity, str]] = field(default_factory=list)
+
+
+def bulk_triage(
+    actor: Any,
+    identities: Iterable[DiscoveredIdentity],
+    action: str,
+    *,
+    reason: str = "",
+    team: Team | None = None,
+    request: HttpRequest | None = None,
+) -> BulkOutcome:
+    """Apply one triage to each identity (each its own audited action); an identity the
+    action does not fit is reported, not changed."""
+    _check_assessor(actor)
+    if action not in TRIAGE_ACTIONS:
+        raise ActionError(f"Unknown triage {action!r}.")
+    if action in ("machine", "dismiss"):
+        _reason(reason, "these identities are triaged so")
+    if action == "register" and team is None:
+        raise ActionError("Choose the team the new agents belong to.")
+    outcome = BulkOutcome()
+    for identity in identities:
+        try:
+            with transaction.atomic():
+                if action == "register":
+                    register_identity(actor, identity, team=team, request=request)  # type: ignore[arg-type]
+                elif action == "machine":
+                    keep_as_machine(actor, identity, reason, request=request)
+                elif action == "decommission":
+                    decommission_identity(actor, identity, reason, request=request)
+                elif action == "dismiss":
+                    dismiss_decommission(actor, identity, reason, request=request)
+                else:
+                    reopen_triage(actor, identity, request=request)
+            outcome.done.append(identity)
+        except ActionError as error:
+            outcome.refused.append((identity, str(error)))
+    return outcome
