@@ -11,6 +11,7 @@ change. One module per area; everything is re-exported here, so callers write
 - ``reviews``: triggered reviews, composite escalation, planned changes, expired
   exceptions, assignment and reminders.
 - ``reports``: issued assessment reports and board packs.
+- ``oscal``: OSCAL assessment results and POA&M exports, recorded like the reports.
 - ``catalogue``: catalogue versions.
 - ``accounts``: personal calendar feeds, API tokens and service accounts.
 - ``notifications``: who is told what (submissions, decisions, expiring exceptions,
@@ -78,6 +79,12 @@ from assessments.actions.notifications import (
     reviewers,
     set_notification_preference,
 )
+from assessments.actions.oscal import (
+    NothingToExport,
+    issue_oscal_board_results,
+    issue_oscal_poam,
+    issue_oscal_results,
+)
 from assessments.actions.reports import (
     IssuedReport,
     RateLimitedError,
@@ -101,6 +108,10 @@ from assessments.actions.webhooks import (
 )
 
 __all__ = [
+    "NothingToExport",
+    "issue_oscal_board_results",
+    "issue_oscal_poam",
+    "issue_oscal_results",
     "set_notification_preference",
     "reviewers",
     "notify_submitted",
