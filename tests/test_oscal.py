@@ -10,6 +10,7 @@ import hashlib
 import json
 
 from django.test import TestCase
+from django.urls import reverse
 from django.utils import timezone
 
 from assessments import actions, portfolio
@@ -279,3 +280,149 @@ class PoamTests(TestCase):
         empty = f.team("Empty")
         with self.assertRaisesMessage(actions.NothingToExport, "no gap"):
             actions.issue_oscal_poam(self.people["viewer"], team=empty)
+
+
+class SurfaceTests(TestCase):
+    """The download buttons, ``manage.py report oscal`` and the API give the same files,
+    and ``verify_report`` knows them."""
+
+    @classmethod
+    def setUpTestData(cls):
+        cls.people = h.people()
+        cls.assessment = h.approved_planner(cls.people["assessor"], cls.people["reviewer"])
+
+    def setUp(self):
+        self.client.force_login(self.people["viewer"])
+
+    def test_the_assessment_page_offers_oscal_beside_the_pdf_and_it_downloads(self):
+        page = self.client.get(self.assessment.get_absolute_url())
+        url = reverse("assessments:assessment_oscal", args=["planner", self.assessment.number])
+        html = page.content.decode()
+        self.assertIn(url, html)
+        self.assertLess(
+            html.index(reverse("assessments:assessment_report", args=["planner", 1])),
+            html.index(url),
+        )
+        response = self.client.get(url)
+        self.assertEqual(response.status_code, 200)
+        self.assertEqual(response["Content-Type"], "application/json; charset=utf-8")
+        self.assertIn("attachment;", response["Content-Disposition"])
+        self.assertEqual(o.errors(json.loads(response.content)), [])
+        self.assertEqual(self.client.get(url).content, response.content)
+
+    def test_a_missing_assessment_is_a_404(self):
+        url = reverse("assessments:assessment_oscal", args=["planner", 99])
+        self.assertEqual(self.client.get(url).status_code, 404)
+
+    def test_the_reports_page_offers_the_poam_and_an_unknown_team_is_a_message(self):
+        page = self.client.get(reverse("assessments:reports"))
+        self.assertContains(page, reverse("assessments:oscal_poam"))
+        self.assertContains(page, "Download POA&amp;M (OSCAL)")
+        response = self.client.get(reverse("assessments:oscal_poam"), {"team": "nope"}, follow=True)
+        self.assertContains(response, "There is no such team among those you can read.")
+        self.assertFalse(ReportRecord.objects.filter(kind="oscal-poam").exists())
+        response = self.client.get(reverse("assessments:oscal_poam"))
+        self.assertEqual(response.status_code, 200)
+        document = json.loads(response.content)
+        self.assertEqual(o.errors(document), [])
+
+    def test_a_finished_board_pack_offers_its_scopes_results(self):
+        from assessments.models import BoardPackJob
+
+        job = BoardPackJob.objects.create(
+            requested_by=self.people["viewer"], state=BoardPackJob.State.DONE, pdf=b"%PDF-1.7 x"
+        )
+        url = reverse("assessments:board_pack_oscal", args=[job.pk])
+        self.assertContains(
+            self.client.get(reverse("assessments:board_pack_status", args=[job.pk])), url
+        )
+        response = self.client.get(url)
+        self.assertEqual(response.status_code, 200)
+        (result,) = json.loads(response.content)["assessment-results"]["results"]
+        self.assertEqual(props(result, "agent-slug"), ["planner"])
+
+    def test_the_command_writes_each_export_and_refuses_bad_input_in_words(self):
+        import tempfile
+        from io import StringIO
+        from pathlib import Path
+
+        from django.core.management import call_command
+        from django.core.management.base import CommandError
+
+        with tempfile.TemporaryDirectory() as folder:
+            for args in (["results", "planner"], ["board"], ["poam"]):
+                target = Path(folder) / f"{args[0]}.json"
+                out = StringIO()
+                call_command("report", "oscal", *args, "--output", str(target), stdout=out)
+                self.assertIn("content fingerprint", out.getvalue())
+                self.assertEqual(o.errors(json.loads(target.read_bytes())), [], args)
+            dry = StringIO()
+            call_command(
+                "report",
+                "oscal",
+                "poam",
+                "--output",
+                str(Path(folder) / "x.json"),
+                "--dry-run",
+                stdout=dry,
+            )
+            self.assertIn("Would write", dry.getvalue())
+            self.assertFalse((Path(folder) / "x.json").exists())
+            with self.assertRaisesMessage(CommandError, "There is no team “nope”."):
+                call_command("report", "oscal", "poam", "--team", "nope", "-o", str(target))
+            with self.assertRaisesMessage(CommandError, "No agent “ghost”"):
+                call_command("report", "oscal", "results", "ghost", "-o", str(target))
+
+    def test_the_api_gives_the_same_file_as_the_page(self):
+        from tests.api_helpers import ApiClient, token_for
+
+        api = ApiClient(self.client, token_for(self.people["viewer"]))
+        page = self.client.get(
+            reverse("assessments:assessment_oscal", args=["planner", self.assessment.number])
+        )
+        response = api.get(
+            f"/agents/planner/assessments/{self.assessment.number}/oscal-results.json"
+        )
+        self.assertEqual(response.status_code, 200)
+        self.assertEqual(response.content, page.content)
+        poam = api.get("/exports/oscal-poam.json")
+        self.assertEqual(poam.status_code, 200)
+        self.assertEqual(o.errors(json.loads(poam.content)), [])
+        self.assertEqual(api.get("/exports/oscal-poam.json", team="nope").status_code, 404)
+
+    def test_verify_report_knows_an_export_and_a_changed_copy(self):
+        from assessments.reports.verify import CHANGED, MATCH, UNKNOWN, UNREADABLE, verify_bytes
+
+        issued = actions.issue_oscal_results(self.people["viewer"], self.assessment)
+        found = verify_bytes(issued.pdf)
+        self.assertEqual(found.verdict, MATCH)
+        self.assertIn("OSCAL assessment results of Incident planner", found.message)
+        changed = issued.pdf.replace(b'"Answer: ', b'"Answer:  ', 1)
+        found = verify_bytes(changed)
+        self.assertEqual(found.verdict, CHANGED)
+        self.assertIn(issued.record.document_id, found.message)
+        self.assertIn(
+            "content fingerprint it states is still the issued one", " ".join(found.details)
+        )
+        forged = json.loads(issued.pdf)
+        for prop in forged["assessment-results"]["metadata"]["props"]:
+            if prop["name"] == "document-id":
+                prop["value"] = "AIA-OA-20200101-ABCDEFGH"
+        self.assertEqual(verify_bytes(json.dumps(forged).encode()).verdict, UNKNOWN)
+        self.assertEqual(verify_bytes(b'{"something": 1}').verdict, UNREADABLE)
+        self.assertEqual(verify_bytes(b"hello").message, "The file is not a PDF.")
+
+    def test_the_verify_command_reads_an_oscal_file(self):
+        import tempfile
+        from io import StringIO
+        from pathlib import Path
+
+        from django.core.management import call_command
+
+        issued = actions.issue_oscal_poam(self.people["viewer"])
+        with tempfile.TemporaryDirectory() as folder:
+            target = Path(folder) / "poam.json"
+            target.write_bytes(issued.pdf)
+            out = StringIO()
+            call_command("verify_report", str(target), stdout=out)
+        self.assertIn("OSCAL plan of action and milestones of all active agents", out.getvalue())
