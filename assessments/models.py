@@ -1093,6 +1093,10 @@ class ReportRecord(models.Model):
     class Kind(models.TextChoices):
         ASSESSMENT = "assessment", "Assessment report"
         BOARD = "board", "Board pack"
+        # OSCAL exports (issue 27): JSON files, recorded and verified like the PDFs.
+        OSCAL_RESULTS = "oscal-results", "OSCAL assessment results"
+        OSCAL_BOARD = "oscal-board", "OSCAL assessment results of a board pack's scope"
+        OSCAL_POAM = "oscal-poam", "OSCAL plan of action and milestones"
 
     document_id = models.CharField(max_length=40, unique=True)
     kind = models.CharField(max_length=16, choices=Kind.choices)
@@ -1101,7 +1105,8 @@ class ReportRecord(models.Model):
     )
     content_sha256 = models.CharField(max_length=64)
     file_sha256 = models.CharField(max_length=64, db_index=True)
-    # Reports of approved assessments are kept, so every download is the same file.
+    # Reports of approved assessments are kept, so every download is the same file (for
+    # an OSCAL export, its JSON bytes).
     pdf = models.BinaryField(null=True, blank=True, editable=False)
     params = models.JSONField(default=dict, blank=True)
     pages = models.PositiveIntegerField(default=0)

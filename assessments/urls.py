@@ -15,6 +15,7 @@ from assessments.views import catalogue as catalogue_views
 from assessments.views import discovery as discovery_views
 from assessments.views import evidence as evidence_views
 from assessments.views import feeds as review_feeds
+from assessments.views import oscal as oscal_views
 from assessments.views import reports as report_views
 from assessments.views import reviews as review_views
 
@@ -106,6 +107,18 @@ urlpatterns = [
         report_views.assessment_report,
         name="assessment_report",
     ),
+    # -- OSCAL exports (issue 27)
+    path(
+        "agents/<slug:slug>/assessments/<int:number>/oscal-results.json",
+        oscal_views.assessment_oscal,
+        name="assessment_oscal",
+    ),
+    path(
+        "reports/board-packs/<int:pk>/oscal-results.json",
+        oscal_views.board_pack_oscal,
+        name="board_pack_oscal",
+    ),
+    path("reports/oscal-poam.json", oscal_views.oscal_poam, name="oscal_poam"),
     # -- notifications routes
     path("notifications/", notifications.notification_list, name="notification_list"),
     path(

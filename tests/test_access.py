@@ -188,6 +188,11 @@ ACCESS: dict[str, Route] = {
         data=lambda objs: {"file": SimpleUploadedFile("copy.pdf", b"%PDF-1.7 not issued here")},
     ),
     "assessments:assessment_report": Route(allowed_from("viewer"), args=DRAFT),
+    "assessments:assessment_oscal": Route(allowed_from("viewer"), args=DRAFT),
+    "assessments:board_pack_oscal": Route(
+        allowed_from("viewer"), args=lambda objs: [objs["board_pack"].pk]
+    ),
+    "assessments:oscal_poam": Route(allowed_from("viewer")),
     "assessments:export_inventory": Route(allowed_from("viewer")),
     "assessments:export_assessments": Route(allowed_from("viewer")),
     # -- notifications routes (each person's own; any role may have some)
@@ -296,6 +301,10 @@ class AccessTableTests(TestCase):
             cls.users["viewer"], scope="mine"
         )
         # -- reports fixtures
+        # A gap in a latest approved assessment, for the POA&M.
+        f.approved(
+            f.agent(slug="gappy"), author, f.reviewer("gapper"), credential_model="static_secret"
+        )
         cls.objs["board_pack"] = BoardPackJob.objects.create(
             requested_by=author, state=BoardPackJob.State.DONE, pdf=b"%PDF-1.7 board pack"
         )

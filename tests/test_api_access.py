@@ -138,6 +138,15 @@ API_ACCESS: dict[tuple[str, str], Op] = {
     ("GET", "/api/v1/exports/inventory.csv"): Op(
         "read", "viewer", lambda o: "/exports/inventory.csv"
     ),
+    ("GET", "/api/v1/agents/{slug}/assessments/{number}/oscal-results.json"): Op(
+        "read", "viewer", lambda o: DRAFT(o) + "/oscal-results.json"
+    ),
+    ("GET", "/api/v1/board-packs/{job_id}/oscal-results.json"): Op(
+        "read", "viewer", lambda o: f"/board-packs/{o['board_pack'].pk}/oscal-results.json"
+    ),
+    ("GET", "/api/v1/exports/oscal-poam.json"): Op(
+        "read", "viewer", lambda o: "/exports/oscal-poam.json"
+    ),
     ("GET", "/api/v1/exports/assessments.csv"): Op(
         "read", "viewer", lambda o: "/exports/assessments.csv"
     ),
@@ -200,6 +209,10 @@ class ApiAccessTableTests(TestCase):
         f.answered(f.agent(slug="ready"), author)
         twice = f.agent(slug="twice")
         f.approved(twice, author, f.reviewer("approver"))
+        # A gap in a latest approved assessment, for the POA&M.
+        f.approved(
+            f.agent(slug="gappy"), author, f.reviewer("gapper"), credential_model="static_secret"
+        )
         cls.objs["review"] = Review.objects.open().get(agent=twice)
         cls.objs["board_pack"] = BoardPackJob.objects.create(
             requested_by=author, state=BoardPackJob.State.DONE, pdf=b"%PDF-1.7 board pack"

@@ -632,7 +632,7 @@ class AdminVersionActionTests(TestCase):
         self.assertEqual(response.status_code, 200)
         self.assertContains(response, "Copy catalogue 2026.1 as a new version")
         self.assertContains(response, 'value="2026.1-copy-1"')
-        self.assertContains(response, "14 controls with 106 mappings")
+        self.assertContains(response, "14 controls with 168 mappings")
         self.assertEqual(CatalogueVersion.objects.count(), 1)
 
     def test_copy_is_a_deep_copy_under_the_new_version_and_is_audited(self):
@@ -649,7 +649,7 @@ class AdminVersionActionTests(TestCase):
             set(Control.objects.filter(catalogue=copy).values_list("pk", flat=True))
             & set(Control.objects.filter(catalogue=self.v1).values_list("pk", flat=True))
         )
-        self.assertEqual(ControlMapping.objects.filter(control__catalogue=copy).count(), 106)
+        self.assertEqual(ControlMapping.objects.filter(control__catalogue=copy).count(), 168)
         self.assertEqual(copy.notes, "Copied from catalogue 2026.1.")
         event = AuditEvent.objects.get(verb="catalogue.copy")
         self.assertEqual(event.actor, self.admin)
@@ -763,7 +763,7 @@ class LoadCatalogCommandTests(TestCase):
         path = h.write_catalogue(self.dir, h.bundled_data("2026.2"))
         out = self.load(path)
         self.assertIn(
-            "Loaded catalogue 2026.2: 6 frameworks, 134 items, 14 controls, 106 mappings, "
+            "Loaded catalogue 2026.2: 7 frameworks, 181 items, 14 controls, 168 mappings, "
             "2 reference notes. Catalogue 2026.1 stays current",
             out,
         )
@@ -776,7 +776,7 @@ class LoadCatalogCommandTests(TestCase):
         event = AuditEvent.objects.get(verb="catalogue.load")
         self.assertEqual(event.actor_label, "system")
         self.assertEqual(event.changes["source"], path)
-        self.assertEqual(event.changes["mappings"], 106)
+        self.assertEqual(event.changes["mappings"], 168)
 
     def test_make_current_switches_the_current_version(self):
         path = h.write_catalogue(self.dir, h.bundled_data("2026.2"))

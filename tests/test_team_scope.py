@@ -105,6 +105,7 @@ KIND: dict[str, str] = {
             "assessments:assessment_detail",
             "assessments:assessment_compare",
             "assessments:assessment_report",
+            "assessments:assessment_oscal",
             "assessments:evidence_detail",
             "assessments:evidence_job",
         ],
@@ -146,6 +147,8 @@ KIND: dict[str, str] = {
         ],
         "estate",
     ),
+    "assessments:board_pack_oscal": "pack",
+    "assessments:oscal_poam": "poam",
 }
 
 
@@ -172,6 +175,8 @@ def out_of_team(name: str, kind: str, role: str, in_team: Any, reading: bool) ->
         if not reading:
             return in_team
         return 422 if name == "assessments:board_pack_request" else 404
+    if kind == "poam":  # their own team's plan, which has no gap: told so on the page
+        return 302 if reading else in_team
     raise AssertionError(f"unknown kind {kind}")
 
 
@@ -277,6 +282,9 @@ API_KIND: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/board-packs"): "pack_request",
     ("GET", "/api/v1/board-packs/{job_id}"): "read",
     ("GET", "/api/v1/board-packs/{job_id}/pdf"): "read",
+    ("GET", "/api/v1/agents/{slug}/assessments/{number}/oscal-results.json"): "read",
+    ("GET", "/api/v1/board-packs/{job_id}/oscal-results.json"): "read",
+    ("GET", "/api/v1/exports/oscal-poam.json"): "poam",
     ("GET", "/api/v1/exports/inventory.csv"): "none",
     ("GET", "/api/v1/exports/assessments.csv"): "none",
     ("GET", "/api/v1/audit-events"): "none",
@@ -295,6 +303,8 @@ def api_out_of_team(kind: str, role: str, in_team: int, reading: bool) -> int:
         return 403
     if kind == "pack_request":  # a pack of a team that is not theirs to read
         return 422 if reading else in_team
+    if kind == "poam":  # their own team's plan, which has no gap
+        return 409 if reading else in_team
     raise AssertionError(f"unknown kind {kind}")
 
 

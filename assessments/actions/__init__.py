@@ -11,6 +11,7 @@ change. One module per area; everything is re-exported here, so callers write
 - ``reviews``: triggered reviews, composite escalation, planned changes, expired
   exceptions, assignment and reminders.
 - ``reports``: issued assessment reports and board packs.
+- ``oscal``: OSCAL assessment results and POA&M exports, recorded like the reports.
 - ``catalogue``: catalogue versions.
 - ``accounts``: personal calendar feeds, API tokens and service accounts.
 - ``notifications``: who is told what (submissions, decisions, expiring exceptions,
@@ -85,6 +86,12 @@ from assessments.actions.notifications import (
     reviewers,
     set_notification_preference,
 )
+from assessments.actions.oscal import (
+    NothingToExport,
+    issue_oscal_board_results,
+    issue_oscal_poam,
+    issue_oscal_results,
+)
 from assessments.actions.ownership import (
     flag_inactive_agents,
     person_left,
@@ -120,6 +127,10 @@ __all__ = [
     "record_activity",
     "set_ownership",
     "take_on_agent",
+    "NothingToExport",
+    "issue_oscal_board_results",
+    "issue_oscal_poam",
+    "issue_oscal_results",
     "set_notification_preference",
     "reviewers",
     "notify_submitted",

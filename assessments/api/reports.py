@@ -145,3 +145,76 @@ def export_assessments(request: HttpRequest) -> Any:
     lines = exports.csv_lines(exports.ASSESSMENT_HEADER, exports.assessment_rows(agents))
     name = f"assessments-{timezone.localdate().isoformat()}.csv"
     return _download(lines, name, "text/csv; charset=utf-8")
+
+
+# --------------------------------------------------------------------------- OSCAL (issue 27)
+
+OSCAL = {
+    "content": {
+        "application/json": {
+            "schema": {"type": "object", "description": "An OSCAL 1.2 document (NIST schema)"}
+        }
+    }
+}
+
+
+@router.get(
+    "/agents/{slug}/assessments/{number}/oscal-results.json",
+    response={200: None, **ERRORS},
+    openapi_extra={"responses": {200: {"description": "OSCAL assessment results", **OSCAL}}},
+    url_name="assessment_oscal",
+)
+def assessment_oscal(request: HttpRequest, slug: str, number: int) -> Any:
+    """The assessment as OSCAL 1.2 assessment results: a finding per required control,
+    observations from the answers and accepted evidence, the 800-53 controls reviewed.
+    An approved assessment's file is the same every time; it carries the same content
+    fingerprint as the PDF report."""
+    user = require(request, "read", "assessments.view_assessment")
+    assessment = _get(slug, number, user)
+    issued = actions.issue_oscal_results(user, assessment, request=request)
+    name = f"{assessment.agent.slug}-v{assessment.number}-{issued.record.document_id}.oscal.json"
+    return _download(issued.pdf, name, "application/json; charset=utf-8")
+
+
+@router.get(
+    "/board-packs/{job_id}/oscal-results.json",
+    response={200: None, **ERRORS},
+    openapi_extra={"responses": {200: {"description": "OSCAL assessment results", **OSCAL}}},
+    url_name="board_pack_oscal",
+)
+def board_pack_oscal(request: HttpRequest, job_id: int) -> Any:
+    """OSCAL assessment results of every agent the board pack covers (its filters)."""
+    user = require(request, "read", "assessments.view_boardpackjob")
+    job = _job(job_id, user)
+    try:
+        issued = actions.issue_oscal_board_results(user, job.params, request=request)
+    except (actions.NothingToExport, FilterError) as error:
+        raise ApiError(409, str(error)) from error
+    name = f"assessment-results-{timezone.localdate().isoformat()}-{issued.record.document_id}.json"
+    return _download(issued.pdf, name, "application/json; charset=utf-8")
+
+
+@router.get(
+    "/exports/oscal-poam.json",
+    response={200: None, **ERRORS},
+    openapi_extra={"responses": {200: {"description": "OSCAL plan of action", **OSCAL}}},
+    url_name="oscal_poam",
+)
+def oscal_poam(request: HttpRequest, team: str = "") -> Any:
+    """An OSCAL 1.2 plan of action and milestones: every gap of each active agent's latest
+    approved assessment with its owner, due date and accepting exception. ``team`` (a
+    slug) narrows it to one team; callers limited to some teams must give one."""
+    from assessments.views.oscal import ScopeError, poam_scope
+
+    user = require(request, "read", "assessments.view_assessment")
+    try:
+        chosen, agents = poam_scope(user, team)
+    except ScopeError as error:
+        raise ApiError(422 if not team else 404, str(error)) from error
+    try:
+        issued = actions.issue_oscal_poam(user, team=chosen, agents=agents, request=request)
+    except actions.NothingToExport as error:
+        raise ApiError(409, str(error)) from error
+    which = chosen.slug if chosen is not None else "portfolio"
+    name = f"poam-{which}-{timezone.localdate().isoformat()}-{issued.record.document_id}.json"
+    return _download(issued.pdf, name, "application/json; charset=utf-8")

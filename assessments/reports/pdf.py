@@ -46,8 +46,9 @@ GENERATOR = "Agent Identity Assessor"
 
 # Crockford's base32 alphabet: no I, L, O or U, so an id read aloud or retyped survives.
 _ID_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-_ID_PREFIX = {"assessment": "AR", "board": "BP"}
-DOCUMENT_ID_RE = re.compile(r"\bAIA-(?:AR|BP)-\d{8}-[0-9A-HJKMNP-TV-Z]{8}\b")
+# OA and OP: OSCAL assessment results and POA&M files (assessments/oscal).
+_ID_PREFIX = {"assessment": "AR", "board": "BP", "oscal-results": "OA", "oscal-poam": "OP"}
+DOCUMENT_ID_RE = re.compile(r"\bAIA-(?:AR|BP|OA|OP)-\d{8}-[0-9A-HJKMNP-TV-Z]{8}\b")
 
 
 def new_document_id(kind: str, now: dt.datetime) -> str:

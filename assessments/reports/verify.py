@@ -1,7 +1,9 @@
 """Does a PDF match a report this application issued, and which one?
 
 The answer rests on the file's SHA-256: every issued report's is stored in its
-``ReportRecord``, so a file that differs by one byte does not match. When it does not,
+``ReportRecord``, so a file that differs by one byte does not match. OSCAL exports (JSON)
+are recorded the same way; their metadata states their document id and content
+fingerprint as properties. When it does not,
 the document id the file carries (in its metadata, or printed on its pages) says which
 report it claims to be, and its attached ``report-content.json`` whether the content it
 claims to carry is still the content that was issued.
@@ -79,6 +81,17 @@ def describe(record: ReportRecord) -> str:
         a = record.assessment
         status = record.params.get("status", a.status)
         what = f"the assessment report of {a.agent.name} ({a.agent.slug}), version {a.number}, {status}"
+    elif record.kind == ReportRecord.Kind.OSCAL_RESULTS and record.assessment is not None:
+        a = record.assessment
+        status = record.params.get("status", a.status)
+        what = (
+            f"the OSCAL assessment results of {a.agent.name} ({a.agent.slug}), version "
+            f"{a.number}, {status}"
+        )
+    elif record.kind == ReportRecord.Kind.OSCAL_BOARD:
+        what = f"the OSCAL assessment results of {record.params.get('scope', 'a board pack scope')}"
+    elif record.kind == ReportRecord.Kind.OSCAL_POAM:
+        what = f"the OSCAL plan of action and milestones of {record.params.get('scope', 'the portfolio')}"
     else:
         what = f"{_board_scope(record.params)} ({record.pages} pages)"
     return f"{record.document_id}: {what}; generated {when} by {by or 'an unknown author'}"
@@ -154,7 +167,8 @@ def verify_bytes(data: bytes) -> Verification:
         return Verification(UNREADABLE, "The file is empty: there is nothing to verify.")
     if len(data) > MAX_BYTES:
         return _too_big()
-    if b"%PDF-" not in data[:1024]:
+    pdf = b"%PDF-" in data[:1024]
+    if not pdf and data.lstrip()[:1] != b"{":
         return Verification(UNREADABLE, "The file is not a PDF.")
     digest = hashlib.sha256(data).hexdigest()
     record = (
@@ -171,6 +185,8 @@ def verify_bytes(data: bytes) -> Verification:
             record=record,
             claimed_id=record.document_id,
         )
+    if not pdf:
+        return _verify_oscal(data, digest)
     try:
         claimed, content = _read_claims(data)
     except _Unreadable as unreadable:
@@ -217,6 +233,76 @@ def verify_bytes(data: bytes) -> Verification:
         UNKNOWN,
         "This PDF does not match any report issued by this application.",
         file_sha256=digest,
+        details=tuple(details),
+    )
+
+
+_OSCAL_ROOTS = ("assessment-results", "plan-of-action-and-milestones")
+
+
+def _verify_oscal(data: bytes, digest: str) -> Verification:
+    """An OSCAL JSON file this application may have issued: its SHA-256 matched no record
+    (``verify_bytes`` looked), so say what it claims to be and whether the content
+    fingerprint it states is still the issued one."""
+    import json
+
+    from assessments.oscal import NS
+
+    try:
+        document = json.loads(data)
+        (root,) = document.keys()
+        metadata = document[root]["metadata"]
+        props = {
+            p["name"]: str(p["value"])
+            for p in metadata.get("props", [])
+            if isinstance(p, dict) and p.get("ns") == NS and "name" in p and "value" in p
+        }
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return Verification(
+            UNREADABLE,
+            "The file is neither a PDF nor an OSCAL JSON file issued by this application.",
+            file_sha256=digest,
+        )
+    if root not in _OSCAL_ROOTS:
+        return Verification(
+            UNREADABLE,
+            "The file is neither a PDF nor an OSCAL JSON file issued by this application.",
+            file_sha256=digest,
+        )
+    details = [f"SHA-256 of the file: {digest}"]
+    claimed = match[0] if (match := DOCUMENT_ID_RE.search(props.get("document-id", ""))) else ""
+    record = (
+        ReportRecord.objects.select_related("assessment__agent", "created_by")
+        .filter(document_id=claimed)
+        .first()
+        if claimed
+        else None
+    )
+    if record is None:
+        return Verification(
+            UNKNOWN,
+            f"This OSCAL file claims to be export {claimed}, but this application issued no "
+            "export with that id."
+            if claimed
+            else "This OSCAL file does not match any export issued by this application.",
+            file_sha256=digest,
+            claimed_id=claimed,
+            details=tuple(details),
+        )
+    details.append(
+        "The content fingerprint it states is still the issued one, so the change is "
+        "elsewhere in the file (its layout, or data added to it)."
+        if props.get("content-sha256") == record.content_sha256
+        else "The content fingerprint it states is not the issued one either."
+    )
+    details.append(f"SHA-256 of the issued file: {record.file_sha256}")
+    return Verification(
+        CHANGED,
+        f"This file claims to be {describe(record)}, but it is not the file that was issued "
+        "(its SHA-256 differs). Treat it as altered and use the original.",
+        file_sha256=digest,
+        record=record,
+        claimed_id=claimed,
         details=tuple(details),
     )
 

@@ -122,7 +122,10 @@ class BoardPackForm(forms.Form):
 class VerifyForm(forms.Form):
     file = forms.FileField(
         label="Report PDF",
-        help_text="A report downloaded from this application. Nothing is stored.",
+        help_text=(
+            "A report (PDF) or OSCAL export (JSON) downloaded from this application. "
+            "Nothing is stored."
+        ),
         error_messages={
             "required": "Choose the PDF to verify.",
             "empty": "The file is empty: there is nothing to verify.",
@@ -198,6 +201,8 @@ def _index_context(request: HtmxHttpRequest, **extra: Any) -> dict[str, Any]:
         "jobs": jobs,
         "records": records,
         "can_request": request.user.has_perm("assessments.add_boardpackjob"),
+        "poam_all": scope.reads_all(request.user),
+        "poam_teams": scope.readable_teams(request.user).order_by("name"),
         "max_mb": MAX_BYTES // (1024 * 1024),
         **extra,
     }

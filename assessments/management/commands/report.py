@@ -1,5 +1,6 @@
-"""``manage.py report assessment SLUG`` and ``manage.py report board``: PDFs for scheduled
-distribution, recorded like the ones downloaded from the browser."""
+"""``manage.py report assessment SLUG``, ``manage.py report board`` and ``manage.py report
+oscal {results,board,poam}``: PDFs and OSCAL files for scheduled distribution, recorded
+like the ones downloaded from the browser."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from assessments import actions, reviews
-from assessments.models import Assessment
+from assessments.models import Assessment, Team
 from assessments.reports.board import TIER_LABELS, BoardFilters, FilterError
 
 
@@ -20,11 +21,17 @@ class Command(BaseCommand):
         "'report assessment SLUG [--version N]' writes an assessment's report (the latest "
         "approved version by default; an approved report is the same file every time). "
         "'report board [--team T] [--tier N] [--classification C] [--since D] [--until D]' "
-        "writes a board pack of the portfolio."
+        "writes a board pack of the portfolio. "
+        "'report oscal results SLUG [--version N]' writes an assessment's OSCAL assessment "
+        "results (JSON); 'report oscal board [--team T] [--tier N] [--classification C]' "
+        "those of a board pack's scope; 'report oscal poam [--team T]' a plan of action "
+        "and milestones of the portfolio or a team."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        kinds = parser.add_subparsers(dest="kind", required=True, metavar="{assessment,board}")
+        kinds = parser.add_subparsers(
+            dest="kind", required=True, metavar="{assessment,board,oscal}"
+        )
         one = kinds.add_parser("assessment", help="The report of one assessment.")
         one.add_argument("slug", help="The agent's slug.")
         one.add_argument(
@@ -55,6 +62,36 @@ class Command(BaseCommand):
         board.add_argument("--reviewed-by", default="", help="Sign-off block: reviewed by.")
         board.add_argument("--meeting-date", default="", help="Sign-off block (YYYY-MM-DD).")
         board.add_argument("--decision", default="", help="Sign-off block: decision recorded.")
+        oscal = kinds.add_parser("oscal", help="OSCAL 1.2 files (JSON) for GRC platforms.")
+        oscal_kinds = oscal.add_subparsers(
+            dest="oscal_kind", required=True, metavar="{results,board,poam}"
+        )
+        results = oscal_kinds.add_parser("results", help="One assessment's results.")
+        results.add_argument("slug", help="The agent's slug.")
+        results.add_argument(
+            "--version",
+            type=int,
+            help="Assessment version; default: the latest approved one, else the latest.",
+        )
+        oscal_board = oscal_kinds.add_parser(
+            "board", help="Results of every agent a board pack with these filters covers."
+        )
+        oscal_board.add_argument("--team", default="", help="Only this team (its slug).")
+        oscal_board.add_argument(
+            "--tier", type=int, choices=sorted(TIER_LABELS), help="Only this tier."
+        )
+        oscal_board.add_argument(
+            "--classification",
+            choices=["agent_identity", "machine_identity", "unassessed"],
+            help="Only this class.",
+        )
+        poam = oscal_kinds.add_parser("poam", help="Plan of action and milestones.")
+        poam.add_argument("--team", default="", help="Only this team (its slug).")
+        for sub in (results, oscal_board, poam):
+            sub.add_argument("--output", "-o", required=True, help="Where to write the JSON.")
+            sub.add_argument(
+                "--dry-run", action="store_true", help="Say what would be written; write nothing."
+            )
         for sub in (one, board):
             sub.add_argument("--output", "-o", required=True, help="Where to write the PDF.")
             sub.add_argument(
@@ -65,6 +102,9 @@ class Command(BaseCommand):
         target = Path(output)
         if not target.parent.exists():
             raise CommandError(f"The folder {target.parent} does not exist.")
+        if kind == "oscal":
+            self._oscal(options["oscal_kind"], target, dry_run, options)
+            return
         if kind == "assessment":
             assessment = self._assessment(options["slug"], options.get("version"))
             if dry_run:
@@ -114,6 +154,64 @@ class Command(BaseCommand):
         )
         if overdue:
             self.stdout.write(self.style.WARNING(overdue.sentence))
+
+    def _oscal(self, which: str, target: Path, dry_run: bool, options: dict[str, Any]) -> None:
+        if which == "results":
+            assessment = self._assessment(options["slug"], options.get("version"))
+            if dry_run:
+                self.stdout.write(
+                    f"Would write the OSCAL assessment results of {assessment} "
+                    f"({assessment.status}) to {target}."
+                )
+                return
+            issued = actions.issue_oscal_results(None, assessment, actor_label="the command line")
+        elif which == "board":
+            params = {
+                "team": options["team"],
+                "tier": options.get("tier"),
+                "classification": options.get("classification") or "",
+            }
+            try:
+                filters = BoardFilters.from_params(params)
+            except FilterError as error:
+                raise CommandError(str(error)) from error
+            if dry_run:
+                scope = ", ".join(filters.describe()) or "all active agents"
+                self.stdout.write(
+                    f"Would write the OSCAL assessment results of {scope} "
+                    f"({filters.agents().count()} agents) to {target}."
+                )
+                return
+            try:
+                issued = actions.issue_oscal_board_results(
+                    None, filters.to_params(), actor_label="the command line"
+                )
+            except actions.NothingToExport as error:
+                raise CommandError(str(error)) from error
+        else:
+            team = None
+            if options["team"]:
+                team = Team.objects.filter(slug=options["team"]).first()
+                if team is None:
+                    raise CommandError(f"There is no team “{options['team']}”.")
+            if dry_run:
+                self.stdout.write(
+                    "Would write the OSCAL plan of action and milestones of "
+                    f"{'team ' + team.name if team else 'all active agents'} to {target}."
+                )
+                return
+            try:
+                issued = actions.issue_oscal_poam(None, team=team, actor_label="the command line")
+            except actions.NothingToExport as error:
+                raise CommandError(str(error)) from error
+        target.write_bytes(issued.pdf)
+        record = issued.record
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Wrote {target}: {record.document_id}, SHA-256 {record.file_sha256}, "
+                f"content fingerprint {record.content_sha256}"
+            )
+        )
 
     def _assessment(self, slug: str, version: int | None) -> Assessment:
         versions = Assessment.objects.select_related(

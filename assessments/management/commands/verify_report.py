@@ -1,4 +1,5 @@
-"""``manage.py verify_report FILE.pdf``: is this the report that was issued?"""
+"""``manage.py verify_report FILE``: is this the report (PDF) or OSCAL export (JSON) that
+was issued?"""
 
 from __future__ import annotations
 
@@ -12,14 +13,15 @@ from assessments.reports.verify import UNREADABLE, Verification, verify_file
 
 class Command(BaseCommand):
     help = (
-        "Say whether a PDF is a report this application issued, unchanged, and which one. "
+        "Say whether a PDF is a report this application issued, or a JSON file one of its "
+        "OSCAL exports, unchanged, and which one. "
         "Exit status: 0 it matches; 1 it matches no issued report, or claims to be one but "
         "was changed; 2 the file cannot be checked (missing, empty, too big, not a PDF, "
-        "truncated, damaged or encrypted)."
+        "truncated, damaged or encrypted; or JSON that is not an OSCAL export)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("file", help="The PDF to check.")
+        parser.add_argument("file", help="The PDF or OSCAL JSON file to check.")
 
     def handle(self, *args: Any, file: str, **options: Any) -> None:
         path = Path(file)
