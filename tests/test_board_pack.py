@@ -85,7 +85,8 @@ class BoardContentTests(TestCase):
         c = self.content()
         self.assertEqual(c["figures"]["agents"], 5)  # the retired agent is left out
         self.assertEqual(c["figures"]["assessed"], 4)
-        self.assertEqual(c["figures"]["unassessed"], 1)
+        self.assertEqual(c["figures"]["undecided"], 1)
+        self.assertEqual(c["figures"]["never_assessed"], 1)
         latest = [self.steady, self.grower_v2, self.old_v2, self.planner]
         expected = defaultdict(int)
         for a in latest:
@@ -266,7 +267,7 @@ class BoardContentTests(TestCase):
         self.assertIn("4 of 5 agents have an approved assessment", points)
         self.assertIn("1 review is overdue; the longest is 10 days late (Incident planner)", points)
         self.assertIn("1 agent has no approved assessment yet: 1 never assessed", points)
-        self.assertIn("1 agent was reclassified in the period", points)
+        self.assertIn("1 reclassification of 1 agent in the period; 1 moved to a higher tier", points)
 
 
 class BoardPdfTests(TestCase):
@@ -569,7 +570,8 @@ class BoardPackStructureTests(TestCase):
         c = self.content()
         headline = {f["key"]: f["value"] for f in c["status"]}
         mix = portfolio.class_tier()
-        self.assertEqual(headline["unassessed"], mix.unassessed)
+        self.assertEqual(headline["undecided"], mix.unassessed)
+        self.assertEqual(headline["never_assessed"], portfolio.assessment_states()["never_started"])
         self.assertEqual(headline["critical"], sum(mix.count(k, 4) for k in portfolio.CLASSES))
         self.assertEqual(
             headline["overdue"],
@@ -592,10 +594,10 @@ class BoardPackStructureTests(TestCase):
         f.agent(slug="newcomer", name="Newcomer")
         c = self.content()
         self.assertEqual(c["previous"]["document_id"], first.record.document_id)
-        self.assertEqual(c["changes"]["unassessed"], "+1")
+        self.assertEqual(c["changes"]["never_assessed"], "+1")
         self.assertEqual(c["changes"]["overdue"], "±0")
         self.assertEqual(
-            first.record.params["figures"]["unassessed"], c["headline"]["unassessed"] - 1
+            first.record.params["figures"]["never_assessed"], c["headline"]["never_assessed"] - 1
         )
 
     def test_top_risks_are_ranked_with_owner_action_and_due_date(self):
