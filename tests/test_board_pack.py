@@ -267,7 +267,9 @@ class BoardContentTests(TestCase):
         self.assertIn("4 of 5 agents have an approved assessment", points)
         self.assertIn("1 review is overdue; the longest is 10 days late (Incident planner)", points)
         self.assertIn("1 agent has no approved assessment yet: 1 never assessed", points)
-        self.assertIn("1 reclassification of 1 agent in the period; 1 moved to a higher tier", points)
+        self.assertIn(
+            "1 reclassification of 1 agent in the period; 1 moved to a higher tier", points
+        )
 
 
 class BoardPdfTests(TestCase):
@@ -470,10 +472,14 @@ class BoardCommandTests(TestCase):
                 "1",
                 "--output",
                 str(target),
+                "--user",
+                "rex",
                 stdout=tempfile.TemporaryFile(mode="w+"),  # noqa: SIM115
             )
             data = target.read_bytes()
         record = ReportRecord.objects.get(kind="board")
+        self.assertEqual(record.created_by.username, "rex")
+        self.assertIn("by Rex Reviewer", h.flat(h.pdf_text(data)))
         self.assertEqual(record.file_sha256, hashlib.sha256(data).hexdigest())
         self.assertEqual((record.params["team"], record.params["tier"]), ("platform", 1))
         self.assertIn("Platform, tier 1", h.pdf_text(data))
@@ -482,7 +488,13 @@ class BoardCommandTests(TestCase):
         with tempfile.TemporaryDirectory() as folder:
             target = Path(folder) / "pack.pdf"
             with self.assertRaisesMessage(CommandError, "There is no team “ghosts”"):
-                call_command("report", "board", "--team", "ghosts", "--output", str(target))
+                call_command(
+                    "report", "board", "--team", "ghosts", "--output", str(target), "--user", "rex"
+                )
+            with self.assertRaisesMessage(
+                CommandError, "No active user or service account “nobody”"
+            ):
+                call_command("report", "board", "--output", str(target), "--user", "nobody")
             with self.assertRaisesMessage(CommandError, "must start on or before"):
                 call_command(
                     "report",
@@ -493,6 +505,8 @@ class BoardCommandTests(TestCase):
                     "2026-09-01",
                     "--output",
                     str(target),
+                    "--user",
+                    "rex",
                 )
             self.assertFalse(target.exists())
         self.assertFalse(ReportRecord.objects.exists())

@@ -241,7 +241,7 @@ class ReportCommandTests(TestCase):
         with tempfile.TemporaryDirectory() as folder:
             target = Path(folder) / "out.pdf"
             out = tempfile.SpooledTemporaryFile(mode="w+")  # noqa: SIM115
-            call_command("report", *args, "--output", str(target), stdout=out)
+            call_command("report", *args, "--output", str(target), "--user", "vera", stdout=out)
             out.seek(0)
             return target.read_bytes(), out.read()
 
@@ -250,8 +250,8 @@ class ReportCommandTests(TestCase):
         record = ReportRecord.objects.get(assessment=self.v1)
         self.assertEqual(data, bytes(record.pdf))
         self.assertIn(record.document_id, said)
-        self.assertEqual(record.created_by, None)
-        self.assertIn("by the command line", h.pdf_text(data))
+        self.assertEqual(record.created_by.username, "vera")
+        self.assertIn(f"by {record.created_by.get_full_name()}", h.pdf_text(data))
         again, _ = self.run_report("assessment", "nightly")
         self.assertEqual(again, data)
 
@@ -271,7 +271,15 @@ class ReportCommandTests(TestCase):
             target = Path(folder) / "out.pdf"
             out = tempfile.SpooledTemporaryFile(mode="w+")  # noqa: SIM115
             call_command(
-                "report", "assessment", "nightly", "--output", str(target), "--dry-run", stdout=out
+                "report",
+                "assessment",
+                "nightly",
+                "--output",
+                str(target),
+                "--user",
+                "vera",
+                "--dry-run",
+                stdout=out,
             )
             out.seek(0)
             self.assertIn("Would write the report of", out.read())
@@ -337,7 +345,16 @@ class ApprovedReportSurfacesTests(TestCase):
             with tempfile.TemporaryDirectory() as folder:
                 target = Path(folder) / "out.pdf"
                 out = tempfile.SpooledTemporaryFile(mode="w+")  # noqa: SIM115
-                call_command("report", "assessment", "ledger", "--output", str(target), stdout=out)
+                call_command(
+                    "report",
+                    "assessment",
+                    "ledger",
+                    "--output",
+                    str(target),
+                    "--user",
+                    "vera",
+                    stdout=out,
+                )
                 out.seek(0)
                 self.assertIn(sentence, out.read())
                 self.assertEqual(target.read_bytes(), before)

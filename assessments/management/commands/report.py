@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
@@ -58,13 +59,30 @@ class Command(BaseCommand):
         for sub in (one, board):
             sub.add_argument("--output", "-o", required=True, help="Where to write the PDF.")
             sub.add_argument(
+                "--user",
+                required=True,
+                help="Who makes the report: the username of the person, or of the service "
+                "account a schedule runs as. It is the report's author and is recorded.",
+            )
+            sub.add_argument(
                 "--dry-run", action="store_true", help="Say what would be written; write nothing."
             )
 
-    def handle(self, *args: Any, kind: str, output: str, dry_run: bool, **options: Any) -> None:
+    def handle(
+        self, *args: Any, kind: str, output: str, dry_run: bool, user: str, **options: Any
+    ) -> None:
         target = Path(output)
         if not target.parent.exists():
             raise CommandError(f"The folder {target.parent} does not exist.")
+        author = (
+            get_user_model()
+            .objects.filter(**{get_user_model().USERNAME_FIELD: user}, is_active=True)
+            .first()
+        )
+        if author is None:
+            raise CommandError(
+                f"No active user or service account “{user}”: name who makes this report."
+            )
         if kind == "assessment":
             assessment = self._assessment(options["slug"], options.get("version"))
             if dry_run:
@@ -72,9 +90,7 @@ class Command(BaseCommand):
                     f"Would write the report of {assessment} ({assessment.status}) to {target}."
                 )
                 return
-            issued = actions.issue_assessment_report(
-                None, assessment, actor_label="the command line"
-            )
+            issued = actions.issue_assessment_report(author, assessment)
             overdue = reviews.overdue_decision(assessment, timezone.localdate())
         else:
             overdue = None
@@ -101,9 +117,7 @@ class Command(BaseCommand):
                     f"period {filters.since} to {filters.until}) to {target}."
                 )
                 return
-            issued = actions.issue_board_pack(
-                None, filters.to_params(), actor_label="the command line"
-            )
+            issued = actions.issue_board_pack(author, filters.to_params())
         target.write_bytes(issued.pdf)
         record = issued.record
         self.stdout.write(
