@@ -33,6 +33,7 @@ from assessments.models import (
     Team,
     Tier,
 )
+from assessments.reports import appetite
 from assessments.reports.pdf import PdfMeta, RenderedPdf, canonical_json, render_pdf, sha256_hex
 
 TEMPLATE = "reports/pdf/board.html"
@@ -75,6 +76,9 @@ class BoardFilters:
     reviewed_by: str = ""
     meeting_date: dt.date | None = None
     decision: str = ""
+    chair: str = ""
+    attendees: str = ""
+    commentary: str = ""  # management's commentary, entered when the pack is made
 
     @classmethod
     def from_params(cls, params: dict[str, Any], today: dt.date | None = None) -> BoardFilters:
@@ -139,6 +143,9 @@ class BoardFilters:
             reviewed_by=str(params.get("reviewed_by") or "").strip()[:200],
             meeting_date=meeting,
             decision=str(params.get("decision") or "").strip()[:2000],
+            chair=str(params.get("chair") or "").strip()[:200],
+            attendees=str(params.get("attendees") or "").strip()[:1000],
+            commentary=str(params.get("commentary") or "").strip()[:4000],
         )
 
     def to_params(self) -> dict[str, Any]:
@@ -153,6 +160,9 @@ class BoardFilters:
             "reviewed_by": self.reviewed_by,
             "meeting_date": self.meeting_date.isoformat() if self.meeting_date else "",
             "decision": self.decision,
+            "chair": self.chair,
+            "attendees": self.attendees,
+            "commentary": self.commentary,
         }
 
     def scope_key(self) -> dict[str, Any]:
@@ -778,6 +788,18 @@ def board_content(filters: BoardFilters, *, today: dt.date | None = None) -> dic
         states=portfolio.assessment_states(scope.filter(current_classification="")),
     )
     history = previous_packs(filters)
+    baseline = baseline_pack(history)
+    status = appetite.judged(headline, assessed)
+    moved = [
+        {
+            "key": f["key"],
+            "label": f["label"],
+            "from": baseline["status"][f["key"]],
+            "to": f["status"],
+        }
+        for f in status
+        if baseline and baseline["status"].get(f["key"]) not in (None, f["status"])
+    ]
     awaiting = list(
         Assessment.objects.filter(agent__in=ids, status=Assessment.Status.SUBMITTED)
         .order_by("submitted_at", "pk")
@@ -792,13 +814,28 @@ def board_content(filters: BoardFilters, *, today: dt.date | None = None) -> dic
         )
     )
     attention_total = sum(1 for r in register if _needs_attention(r))
+    figures_now = {
+        "to_ratify": len(ratify),
+        "expiring": expiring,
+        "overdue": review_counts["overdue"],
+        "awaiting": len(awaiting),
+        "moved_band": len(moved),
+    }
+    resolutions = _resolutions(figures_now, moved)
+    used = {g["id"] for g in gaps} | {x["subject"] for x in exceptions} | set(flag_counts)
+    glossary = [
+        {"code": code, "title": subject_title(code)}
+        for code in sorted(used)
+        if subject_title(code) != code
+    ]
     top_risks = needing_attention(register, TOP_RISKS, today)
     return {
         "report": "board",
         "headline": headline,
-        "status": _rag(headline, assessed),
-        "previous": history[0] if history else None,
-        "changes": _changes(headline, history[0]["figures"] if history else None),
+        "status": status,
+        "previous": baseline,
+        "moved_band": moved,
+        "changes": _changes(headline, baseline["figures"] if baseline else None),
         "trend": _trend(headline, today, history, scope),
         "top_risks": top_risks,
         "top_risks_total": attention_total,
@@ -826,7 +863,13 @@ def board_content(filters: BoardFilters, *, today: dt.date | None = None) -> dic
             "ratify": ratify[-LIST_LIMIT:],
             "ratify_total": len(ratify),
         },
+        "commentary": filters.commentary,
+        "resolutions": resolutions,
+        "previous_resolutions": _resolution_status(baseline, figures_now),
+        "glossary": glossary,
         "signoff": {
+            "chair": filters.chair,
+            "attendees": [a.strip() for a in filters.attendees.split(",") if a.strip()],
             "prepared_by": filters.prepared_by,
             "reviewed_by": filters.reviewed_by,
             "meeting_date": filters.meeting_date,
@@ -897,6 +940,7 @@ def board_content(filters: BoardFilters, *, today: dt.date | None = None) -> dic
         "overdue_by_team": _due_by_team(overdue),
         "due": due[:DUE_LIST_LIMIT],
         "due_more": max(0, len(due) - DUE_LIST_LIMIT),
+        "due_total": len(due),
         "due_by_team": _due_by_team(due),
         "gaps": gaps,
         "exceptions_by_subject": sorted(
@@ -913,10 +957,26 @@ def board_content(filters: BoardFilters, *, today: dt.date | None = None) -> dic
         "attention": needing_attention(register, filters.top, today),
         "attention_total": attention_total,
         "register": register,
+        # The register's column headers, for "all M in the register, column …".
+        "columns": REGISTER_HEADERS,
     }
 
 
 def _frameworks(coverage: dict[str, Any]) -> list[dict[str, Any]]:
+    out = _framework_rows(coverage)
+    for fw in out:
+        worst = max(fw["items"], key=lambda it: (it["gap"], it["id"]), default=None)
+        fw["addressed"] = sum(1 for it in fw["items"] if it["in_place"])
+        fw["mapped"] = len(fw["items"])
+        fw["top_gap"] = (
+            {"id": worst["id"], "title": worst["title"], "agents": worst["gap"]}
+            if worst and worst["gap"]
+            else None
+        )
+    return out
+
+
+def _framework_rows(coverage: dict[str, Any]) -> list[dict[str, Any]]:
     return [
         {
             "key": fw["key"],
@@ -946,16 +1006,94 @@ TOP_RISKS = 10
 TREND_PACKS = 6
 
 
-def previous_packs(filters: BoardFilters) -> list[dict[str, Any]]:
-    """The latest earlier packs of the same scope (newest first, at most five), with the
-    headline figures each recorded when it was issued."""
+def _resolutions(now: dict[str, int], moved: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What the board is asked, as resolutions: for decision or for noting, what is
+    proposed, management's recommendation and where the items are."""
+    out: list[dict[str, Any]] = []
+
+    def add(kind: str, figure: str, proposed: str, recommendation: str, items: str) -> None:
+        out.append(
+            {
+                "number": f"R{len(out) + 1}",
+                "kind": kind,
+                "figure": figure,
+                "value": now.get(figure, 0),
+                "proposed": proposed,
+                "recommendation": recommendation,
+                "items": items,
+            }
+        )
+
+    if now["to_ratify"]:
+        add(
+            "For decision",
+            "to_ratify",
+            f"That the board ratifies the {now['to_ratify']:,} reclassification"
+            f"{'s' if now['to_ratify'] != 1 else ''} to a higher tier or another class "
+            "approved in the period.",
+            "Ratify: each was decided by a reviewer other than its assessor.",
+            "Section 3, “Reclassifications to ratify”; every one in the register, column "
+            f"“{REGISTER_HEADERS['to_ratify']}”.",
+        )
+    if now["expiring"]:
+        add(
+            "For decision",
+            "expiring",
+            f"That the owners of the {now['expiring']:,} exception"
+            f"{'s' if now['expiring'] != 1 else ''} expiring within 30 days close the gap, or "
+            "that a reviewer renews the exception with a reason.",
+            "Close the gap; renew only with a dated plan.",
+            "Section 3, “Exceptions expiring within 30 days”; every one in the register, column "
+            f"“{REGISTER_HEADERS['expiring']}”.",
+        )
+    if now["overdue"]:
+        add(
+            "For noting",
+            "overdue",
+            f"That {now['overdue']:,} review{'s are' if now['overdue'] != 1 else ' is'} overdue, "
+            "with the owners' actions in Top risks.",
+            "Note, and ask for each to be completed before the next meeting.",
+            "Section 6, “Overdue”; every one in the register, column "
+            f"“{REGISTER_HEADERS['review_state']}”.",
+        )
+    if moved:
+        add(
+            "For noting",
+            "moved_band",
+            "That "
+            + "; ".join(f"{m['label'].lower()} moved from {m['from']} to {m['to']}" for m in moved)
+            + " since the baseline pack.",
+            "Note.",
+            "Section 1, the status table.",
+        )
+    return out
+
+
+def _resolution_status(
+    baseline: dict[str, Any] | None, now: dict[str, int]
+) -> list[dict[str, Any]]:
+    """The baseline pack's resolutions, each with where its figure stands now."""
+    if not baseline:
+        return []
+    out = []
+    for r in baseline["resolutions"]:
+        then, current = int(r.get("value") or 0), int(now.get(r.get("figure", ""), 0))
+        status = "Done" if current == 0 else "Improved" if current < then else "Open"
+        out.append({**r, "now": current, "status": status})
+    return out
+
+
+def recorded_packs(filters: BoardFilters) -> list[dict[str, Any]]:
+    """Earlier packs of the same scope that were *recorded* with a board: signed off
+    (``record_board_signoff``) or issued for a meeting (a meeting date), newest first,
+    with the headline figures each stated."""
     from assessments.models import ReportRecord
 
     key = filters.scope_key()
     rows = (
         ReportRecord.objects.filter(kind=ReportRecord.Kind.BOARD, params__has_key="figures")
         .order_by("-created_at", "-pk")
-        .values("document_id", "created_at", "params")[:200]
+        .values("document_id", "created_at", "params")[:500]
     )
     found = []
     for row in rows:
@@ -965,17 +1103,34 @@ def previous_packs(filters: BoardFilters) -> list[dict[str, Any]]:
             and (params.get("tier") or None) == key["tier"]
             and str(params.get("classification") or "") == key["classification"]
         )
-        if same:
-            found.append(
-                {
-                    "document_id": row["document_id"],
-                    "on": timezone.localdate(row["created_at"]),
-                    "figures": params["figures"],
-                }
-            )
-        if len(found) == TREND_PACKS - 1:
-            break
+        signed = params.get("signed_off") or None
+        if not same or not (signed or params.get("meeting_date")):
+            continue
+        found.append(
+            {
+                "document_id": row["document_id"],
+                "on": timezone.localdate(row["created_at"]),
+                "meeting_date": params.get("meeting_date") or "",
+                "recorded": "signed off" if signed else "issued to a board",
+                "signed_off": signed,
+                "figures": params["figures"],
+                "status": params.get("status") or {},
+                "resolutions": params.get("resolutions") or [],
+            }
+        )
     return found
+
+
+def baseline_pack(history: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The pack "change since the previous pack" compares with: the latest signed off,
+    or else the last one issued to a board."""
+    signed = [h for h in history if h["signed_off"]]
+    return signed[0] if signed else (history[0] if history else None)
+
+
+def previous_packs(filters: BoardFilters) -> list[dict[str, Any]]:
+    """The recorded packs of the same scope, newest first (see ``recorded_packs``)."""
+    return recorded_packs(filters)
 
 
 # Headline figures, how each is judged, and what "worse" means (up is worse for all).
@@ -991,28 +1146,6 @@ HEADLINES = [
 RAG_LABELS = {"green": "Green", "amber": "Amber", "red": "Red"}
 
 
-def _rag(headline: dict[str, Any], assessed: int) -> list[dict[str, Any]]:
-    """Red, amber or green for each headline figure, with the rule that decided it."""
-    total = max(headline["agents"], 1)
-    rules = {
-        # (amber when above, red when above, the rule in words)
-        "never_assessed": (0, total // 10, "red when more than 10% of agents"),
-        "undecided": (0, total // 10, "red when more than 10% of agents"),
-        "overdue": (0, max(assessed, 1) // 20, "red when more than 5% of assessed agents"),
-        "agents_with_open_gaps": (0, max(assessed, 1) // 10, "red when more than 10%"),
-        "critical": (0, 10**9, "amber when any: each needs the strongest controls"),
-        "expiring": (0, 10**9, "amber when any: an expired exception re-opens its gap"),
-        "reclassified_up": (0, 10**9, "amber when any: the board ratifies each"),
-    }
-    out = []
-    for key, label in HEADLINES:
-        value = headline[key]
-        amber, red, rule = rules[key]
-        status = "red" if value > red else "amber" if value > amber else "green"
-        out.append({"key": key, "label": label, "value": value, "status": status, "rule": rule})
-    return out
-
-
 def _changes(headline: dict[str, Any], before: dict[str, Any] | None) -> dict[str, str]:
     """Each headline figure's change since the previous pack of the same scope."""
     if before is None:
@@ -1026,28 +1159,63 @@ def _changes(headline: dict[str, Any], before: dict[str, Any] | None) -> dict[st
     return out
 
 
+def _period_ends(today: dt.date, first: dt.date | None) -> tuple[str, list[dt.date]]:
+    """The ends of the last ``TREND_PACKS - 1`` months before this one (or quarters, when
+    the records go back more than 12 months), oldest first."""
+    quarterly = first is not None and (today - first).days > 366
+    step = 3 if quarterly else 1
+    ends = []
+    year, month = today.year, today.month
+    if quarterly:
+        month = 3 * ((month - 1) // 3) + 1  # the first month of this quarter
+    for _ in range(TREND_PACKS - 1):
+        month -= step
+        while month < 1:
+            month += 12
+            year -= 1
+        last_day = dt.date(
+            year + (month + step - 1) // 12, (month + step - 1) % 12 + 1, 1
+        ) - dt.timedelta(days=1)
+        ends.append(last_day)
+    return ("quarter" if quarterly else "month"), sorted(ends)
+
+
 def _trend(
     headline: dict[str, Any],
     today: dt.date,
     history: list[dict[str, Any]],
     scope: Any = None,
 ) -> dict[str, Any]:
-    """Small bar charts over this pack and up to five earlier ones of the same scope.
-    With fewer earlier packs, the missing points are rebuilt from the records at 30-day
-    steps before the earliest (``portfolio.figures_as_of``) and marked as such."""
-    points = [{"on": h["on"], "figures": h["figures"], "rebuilt": False} for h in history]
-    if scope is not None:
-        earliest = min([p["on"] for p in points] + [today])
-        step = 1
-        while len(points) < TREND_PACKS - 1:
-            day = earliest - dt.timedelta(days=30 * step)
+    """One point per period (month, or quarter beyond 12 months of records), oldest
+    first, then this pack. A period's point is the last pack recorded with a board in it;
+    without one it is rebuilt from the records as they stood at the period's end
+    (``portfolio.figures_as_of``) and marked."""
+    first = (
+        Assessment.objects.filter(agent__in=scope)
+        .order_by("created_at")
+        .values_list("created_at", flat=True)
+        .first()
+        if scope is not None
+        else None
+    )
+    period, ends = _period_ends(today, timezone.localdate(first) if first else None)
+    points = []
+    previous_end = None
+    for end in ends:
+        in_period = [
+            h
+            for h in history
+            if h["on"] <= end and (previous_end is None or h["on"] > previous_end)
+        ]
+        if in_period:
+            newest = max(in_period, key=lambda h: h["on"])
+            points.append({"on": newest["on"], "figures": newest["figures"], "rebuilt": False})
+        elif scope is not None:
             points.append(
-                {"on": day, "figures": portfolio.figures_as_of(day, scope), "rebuilt": True}
+                {"on": end, "figures": portfolio.figures_as_of(end, scope), "rebuilt": True}
             )
-            step += 1
-    points = sorted(points, key=lambda p: p["on"]) + [
-        {"on": today, "figures": headline, "rebuilt": False}
-    ]
+        previous_end = end
+    points.append({"on": today, "figures": headline, "rebuilt": False})
     series = [
         ("overdue", "Reviews overdue", "#b91c1c"),
         ("open_gaps", "Open gaps", "#b45309"),
@@ -1059,7 +1227,7 @@ def _trend(
     for key, label, colour in series:
         values = [int(p["figures"].get(key, 0)) for p in points]
         tallest = max([*values, 1])
-        slot = width / TREND_PACKS
+        slot = width / len(points)
         bars = []
         for i, (value, point) in enumerate(zip(values, points, strict=True)):
             h = (height - bottom - 12) * value / tallest
@@ -1072,7 +1240,8 @@ def _trend(
                     "value": value,
                     "value_y": round(height - bottom - h - 2, 1),
                     "cx": round(i * slot + slot / 2, 1),
-                    "label": point["on"].strftime("%-d %b") + ("*" if point["rebuilt"] else ""),
+                    "label": point["on"].strftime("%b %y" if point["rebuilt"] else "%-d %b")
+                    + ("*" if point["rebuilt"] else ""),
                 }
             )
         charts.append(
@@ -1095,7 +1264,9 @@ def _trend(
         for p in points
     ]
     return {
+        "period": period,
         "points": len(points),
+        "dates": [p["on"] for p in points],
         "rebuilt": sum(1 for p in points if p["rebuilt"]),
         "charts": charts,
         "tiers": tiers,
@@ -1398,7 +1569,7 @@ def _key_points(
         points.append(
             f"{len(overdue):,} review{'s are' if len(overdue) != 1 else ' is'} overdue; the "
             f"longest is {worst['days']:,} day{'s' if worst['days'] != 1 else ''} late "
-            f"({worst['agent']})."
+            f"(\u2068{worst['agent']}\u2069)."
         )
     else:
         points.append("No review is overdue.")
@@ -1447,6 +1618,7 @@ class BoardPack:
     content: bytes
     content_sha256: str
     headline: dict[str, Any]  # kept on the pack's record: the next pack's trend and change
+    recorded: dict[str, Any]  # also kept: each figure's band and the resolutions asked
 
 
 def render_board_pack(
@@ -1516,4 +1688,8 @@ def render_board_pack(
     )
     rendered = render_pdf(TEMPLATE, context, meta, progress=on_step)
     report(95, "Recording the pack")
-    return BoardPack(rendered, data, digest, content["headline"])
+    recorded = {
+        "status": {f["key"]: f["status"] for f in content["status"]},
+        "resolutions": content["resolutions"],
+    }
+    return BoardPack(rendered, data, digest, content["headline"], recorded)

@@ -13,6 +13,7 @@ from django.utils import timezone
 from assessments import actions, reviews
 from assessments.models import Assessment
 from assessments.reports.board import TIER_LABELS, BoardFilters, FilterError
+from assessments.reports.glyphs import MissingGlyphError
 
 
 class Command(BaseCommand):
@@ -55,7 +56,20 @@ class Command(BaseCommand):
         board.add_argument("--prepared-by", default="", help="Sign-off block: prepared by.")
         board.add_argument("--reviewed-by", default="", help="Sign-off block: reviewed by.")
         board.add_argument("--meeting-date", default="", help="Sign-off block (YYYY-MM-DD).")
-        board.add_argument("--decision", default="", help="Sign-off block: decision recorded.")
+        board.add_argument("--decision", default="", help="Sign-off block: resolution recorded.")
+        board.add_argument("--chair", default="", help="Sign-off block: the chair.")
+        board.add_argument("--attendees", default="", help="Sign-off block: names, by commas.")
+        board.add_argument("--commentary", default="", help="Management's commentary.")
+        sign = kinds.add_parser(
+            "signoff",
+            help="Record that a board signed off a pack (it becomes the next pack's baseline).",
+        )
+        sign.add_argument("document_id", help="The pack's document id (AIA-BP-…).")
+        sign.add_argument("--chair", required=True)
+        sign.add_argument("--attendees", default="", help="Names, separated by commas.")
+        sign.add_argument("--resolution", required=True, help="The resolution the board passed.")
+        sign.add_argument("--meeting-date", required=True, help="YYYY-MM-DD.")
+        sign.add_argument("--user", required=True, help="Who records the sign-off.")
         for sub in (one, board):
             sub.add_argument("--output", "-o", required=True, help="Where to write the PDF.")
             sub.add_argument(
@@ -69,8 +83,17 @@ class Command(BaseCommand):
             )
 
     def handle(
-        self, *args: Any, kind: str, output: str, dry_run: bool, user: str, **options: Any
+        self,
+        *args: Any,
+        kind: str,
+        user: str,
+        output: str = "",
+        dry_run: bool = False,
+        **options: Any,
     ) -> None:
+        if kind == "signoff":
+            self._signoff(user, **options)
+            return
         target = Path(output)
         if not target.parent.exists():
             raise CommandError(f"The folder {target.parent} does not exist.")
@@ -90,7 +113,10 @@ class Command(BaseCommand):
                     f"Would write the report of {assessment} ({assessment.status}) to {target}."
                 )
                 return
-            issued = actions.issue_assessment_report(author, assessment)
+            try:
+                issued = actions.issue_assessment_report(author, assessment)
+            except MissingGlyphError as error:
+                raise CommandError(str(error)) from error
             overdue = reviews.overdue_decision(assessment, timezone.localdate())
         else:
             overdue = None
@@ -105,6 +131,9 @@ class Command(BaseCommand):
                 "reviewed_by": options["reviewed_by"],
                 "meeting_date": options["meeting_date"],
                 "decision": options["decision"],
+                "chair": options["chair"],
+                "attendees": options["attendees"],
+                "commentary": options["commentary"],
             }
             try:
                 filters = BoardFilters.from_params(params)
@@ -117,7 +146,10 @@ class Command(BaseCommand):
                     f"period {filters.since} to {filters.until}) to {target}."
                 )
                 return
-            issued = actions.issue_board_pack(author, filters.to_params())
+            try:
+                issued = actions.issue_board_pack(author, filters.to_params())
+            except MissingGlyphError as error:
+                raise CommandError(str(error)) from error
         target.write_bytes(issued.pdf)
         record = issued.record
         self.stdout.write(
@@ -128,6 +160,35 @@ class Command(BaseCommand):
         )
         if overdue:
             self.stdout.write(self.style.WARNING(overdue.sentence))
+
+    def _signoff(self, user: str, **options: Any) -> None:
+        import datetime as dt
+
+        from assessments.actions.errors import ActionError
+        from assessments.models import ReportRecord
+
+        actor = get_user_model().objects.filter(username=user, is_active=True).first()
+        if actor is None:
+            raise CommandError(f"No active user or service account “{user}”.")
+        record = ReportRecord.objects.filter(document_id=options["document_id"]).first()
+        if record is None:
+            raise CommandError(f"No report {options['document_id']}.")
+        try:
+            day = dt.date.fromisoformat(options["meeting_date"])
+        except ValueError as error:
+            raise CommandError("Dates must be written as YYYY-MM-DD.") from error
+        try:
+            actions.record_board_signoff(
+                actor,
+                record,
+                chair=options["chair"],
+                attendees=options["attendees"],
+                resolution=options["resolution"],
+                meeting_date=day,
+            )
+        except ActionError as error:
+            raise CommandError(str(error)) from error
+        self.stdout.write(self.style.SUCCESS(f"Recorded the sign-off of {record.document_id}."))
 
     def _assessment(self, slug: str, version: int | None) -> Assessment:
         versions = Assessment.objects.select_related(
