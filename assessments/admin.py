@@ -387,3 +387,20 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
             except actions.ActionError as error:
                 self.message_user(request, f"{delivery}: {error}", level="error")
         self.message_user(request, f"{sent} deliver{'ies' if sent != 1 else 'y'} sent again.")
+
+
+@admin.register(m.AppetiteBand)
+class AppetiteBandAdmin(AuditedAdmin):
+    """The board's appetite per headline figure of the board pack (reports/appetite.py)."""
+
+    list_display = ["figure", "unit", "green_up_to", "red_above", "owner", "target"]
+    fields = ["figure", "unit", "green_up_to", "red_above", "owner", "target"]
+
+    def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "figure":
+            from assessments.reports.appetite import DEFAULTS
+
+            return forms.ChoiceField(
+                choices=[(k, v[0]) for k, v in DEFAULTS.items()], label="Figure"
+            )
+        return super().formfield_for_dbfield(db_field, request, **kwargs)

@@ -1846,3 +1846,54 @@ class DiscoveredIdentity(models.Model):
     @property
     def signal_names(self) -> list[str]:
         return [s["signal"] for s in self.signals]
+
+
+# --------------------------------------------------------------------------- board appetite
+
+
+class AppetiteBand(models.Model):
+    """The board's appetite for one headline figure of the board pack: where green ends
+    and red begins, who is accountable for it and the target. Administrators set them in
+    the admin (each change is an audit event); a figure with no row uses the defaults in
+    ``assessments/reports/appetite.py``."""
+
+    class Unit(models.TextChoices):
+        COUNT = "count", "Agents or items"
+        PERCENT_AGENTS = "percent_agents", "Percent of agents in scope"
+        PERCENT_ASSESSED = "percent_assessed", "Percent of assessed agents"
+
+    figure = models.CharField(max_length=40, unique=True)
+    unit = models.CharField(max_length=20, choices=Unit.choices, default=Unit.COUNT)
+    green_up_to = models.PositiveIntegerField(
+        default=0, help_text="Green while the figure is at most this."
+    )
+    red_above = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Red when the figure is above this; empty: never red (amber at most).",
+    )
+    owner = models.CharField(
+        max_length=200, blank=True, help_text="The person accountable for this figure."
+    )
+    target = models.CharField(
+        max_length=200, blank=True, help_text="The target, e.g. “0 by 31 March 2027”."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["figure"]
+
+    def __str__(self) -> str:
+        return f"Appetite for {self.figure}"
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        from assessments.reports.appetite import FIGURES
+
+        if self.figure not in FIGURES:
+            raise ValidationError({"figure": "Choose one of the board pack's headline figures."})
+        if self.red_above is not None and self.red_above < self.green_up_to:
+            raise ValidationError({"red_above": "Red must begin at or above where green ends."})
+        if self.unit != self.Unit.COUNT and (self.green_up_to > 100 or (self.red_above or 0) > 100):
+            raise ValidationError({"green_up_to": "A percentage is at most 100."})

@@ -120,3 +120,10 @@ def has_draft_watermark(data: bytes, page: int = 1) -> bool:
         if abs(r - 0xF7) <= 6 and abs(g - 0xDE) <= 6 and abs(b - 0xDE) <= 6
     )
     return pink > 200
+
+
+def report_content_of(assessment: Any) -> dict[str, Any]:
+    """What the assessment report of ``assessment`` would state now."""
+    from assessments.reports.assessment import report_content
+
+    return report_content(assessment)

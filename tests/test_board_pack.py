@@ -6,6 +6,7 @@ import csv
 import datetime as dt
 import hashlib
 import io
+import json
 import re
 import tempfile
 from collections import defaultdict
@@ -18,6 +19,7 @@ from django.db import connection
 from django.test import TestCase
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from assessments import actions, decisions, portfolio
 from assessments.models import (
@@ -85,7 +87,8 @@ class BoardContentTests(TestCase):
         c = self.content()
         self.assertEqual(c["figures"]["agents"], 5)  # the retired agent is left out
         self.assertEqual(c["figures"]["assessed"], 4)
-        self.assertEqual(c["figures"]["unassessed"], 1)
+        self.assertEqual(c["figures"]["undecided"], 1)
+        self.assertEqual(c["figures"]["never_assessed"], 1)
         latest = [self.steady, self.grower_v2, self.old_v2, self.planner]
         expected = defaultdict(int)
         for a in latest:
@@ -264,9 +267,14 @@ class BoardContentTests(TestCase):
     def test_the_key_points_state_the_figures(self):
         points = " ".join(self.content()["key_points"])
         self.assertIn("4 of 5 agents have an approved assessment", points)
-        self.assertIn("1 review is overdue; the longest is 10 days late (Incident planner)", points)
+        self.assertIn(
+            "1 review is overdue; the longest is 10 days late (\u2068Incident planner\u2069)",
+            points,
+        )
         self.assertIn("1 agent has no approved assessment yet: 1 never assessed", points)
-        self.assertIn("1 agent was reclassified in the period", points)
+        self.assertIn(
+            "1 reclassification of 1 agent in the period; 1 moved to a higher tier", points
+        )
 
 
 class BoardPdfTests(TestCase):
@@ -469,10 +477,14 @@ class BoardCommandTests(TestCase):
                 "1",
                 "--output",
                 str(target),
+                "--user",
+                "rex",
                 stdout=tempfile.TemporaryFile(mode="w+"),  # noqa: SIM115
             )
             data = target.read_bytes()
         record = ReportRecord.objects.get(kind="board")
+        self.assertEqual(record.created_by.username, "rex")
+        self.assertIn("by Rex Reviewer", h.flat(h.pdf_text(data)))
         self.assertEqual(record.file_sha256, hashlib.sha256(data).hexdigest())
         self.assertEqual((record.params["team"], record.params["tier"]), ("platform", 1))
         self.assertIn("Platform, tier 1", h.pdf_text(data))
@@ -481,7 +493,13 @@ class BoardCommandTests(TestCase):
         with tempfile.TemporaryDirectory() as folder:
             target = Path(folder) / "pack.pdf"
             with self.assertRaisesMessage(CommandError, "There is no team “ghosts”"):
-                call_command("report", "board", "--team", "ghosts", "--output", str(target))
+                call_command(
+                    "report", "board", "--team", "ghosts", "--output", str(target), "--user", "rex"
+                )
+            with self.assertRaisesMessage(
+                CommandError, "No active user or service account “nobody”"
+            ):
+                call_command("report", "board", "--output", str(target), "--user", "nobody")
             with self.assertRaisesMessage(CommandError, "must start on or before"):
                 call_command(
                     "report",
@@ -492,6 +510,8 @@ class BoardCommandTests(TestCase):
                     "2026-09-01",
                     "--output",
                     str(target),
+                    "--user",
+                    "rex",
                 )
             self.assertFalse(target.exists())
         self.assertFalse(ReportRecord.objects.exists())
@@ -569,7 +589,8 @@ class BoardPackStructureTests(TestCase):
         c = self.content()
         headline = {f["key"]: f["value"] for f in c["status"]}
         mix = portfolio.class_tier()
-        self.assertEqual(headline["unassessed"], mix.unassessed)
+        self.assertEqual(headline["undecided"], mix.unassessed)
+        self.assertEqual(headline["never_assessed"], portfolio.assessment_states()["never_started"])
         self.assertEqual(headline["critical"], sum(mix.count(k, 4) for k in portfolio.CLASSES))
         self.assertEqual(
             headline["overdue"],
@@ -586,17 +607,129 @@ class BoardPackStructureTests(TestCase):
         self.assertIn(statuses["reclassified_up"], ("amber", "green"))
         self.assertTrue(all(f["status"] in ("red", "amber", "green") for f in c["status"]))
 
-    def test_each_headline_shows_its_change_since_the_previous_pack_of_the_same_scope(self):
-        first = actions.issue_board_pack(None, {}, actor_label="cron")
-        actions.issue_board_pack(None, {"team": "research"}, actor_label="cron")  # other scope
+    def test_each_headline_shows_its_change_since_the_recorded_baseline_of_the_same_scope(self):
+        board_meeting = {"meeting_date": "2026-11-01"}
+        first = actions.issue_board_pack(None, board_meeting, actor_label="cron")
+        actions.issue_board_pack(None, {}, actor_label="cron")  # a draft run: not recorded
+        actions.issue_board_pack(  # another scope
+            None, {"team": "research", **board_meeting}, actor_label="cron"
+        )
         f.agent(slug="newcomer", name="Newcomer")
         c = self.content()
         self.assertEqual(c["previous"]["document_id"], first.record.document_id)
-        self.assertEqual(c["changes"]["unassessed"], "+1")
+        self.assertEqual(c["previous"]["recorded"], "issued to a board")
+        self.assertEqual(c["changes"]["never_assessed"], "+1")
         self.assertEqual(c["changes"]["overdue"], "±0")
         self.assertEqual(
-            first.record.params["figures"]["unassessed"], c["headline"]["unassessed"] - 1
+            first.record.params["figures"]["never_assessed"], c["headline"]["never_assessed"] - 1
         )
+        # A later pack issued to a board does not replace a signed-off one as the baseline.
+        later = actions.issue_board_pack(None, board_meeting, actor_label="cron")
+        self.assertEqual(self.content()["previous"]["document_id"], later.record.document_id)
+        actions.record_board_signoff(
+            self.people["reviewer"],
+            first.record,
+            chair="Chair Person",
+            attendees="A One, B Two",
+            resolution="Noted; owners to close the gaps.",
+            meeting_date=dt.date(2026, 11, 1),
+        )
+        c = self.content()
+        self.assertEqual(c["previous"]["document_id"], first.record.document_id)
+        self.assertEqual(c["previous"]["recorded"], "signed off")
+        self.assertTrue(AuditEvent.objects.filter(verb="report.signoff").exists())
+        with self.assertRaisesMessage(actions.ActionError, "already signed off"):
+            actions.record_board_signoff(
+                self.people["reviewer"],
+                first.record,
+                chair="X",
+                attendees="",
+                resolution="Y",
+                meeting_date=dt.date(2026, 11, 1),
+            )
+
+    def test_the_boards_appetite_sets_each_band_owner_and_target(self):
+        from assessments.models import AppetiteBand
+
+        c = self.content()
+        overdue = next(f_ for f_ in c["status"] if f_["key"] == "overdue")
+        self.assertEqual(overdue["status"], "red")  # default: red above 5% of assessed
+        self.assertIn("Green ≤ 0", overdue["rule"])
+        self.assertIn("red above 5% of assessed", overdue["rule"])
+        baseline = actions.issue_board_pack(None, {"meeting_date": "2026-11-01"}, actor_label="c")
+        self.assertEqual(baseline.record.params["status"]["overdue"], "red")
+        AppetiteBand.objects.create(
+            figure="overdue",
+            unit="count",
+            green_up_to=1,
+            red_above=5,
+            owner="Cass CISO",
+            target="0 by 31 Mar 2027",
+        )
+        c = self.content()
+        overdue = next(f_ for f_ in c["status"] if f_["key"] == "overdue")
+        self.assertEqual(overdue["status"], "green")
+        self.assertEqual(overdue["rule"], "Green ≤ 1; amber up to 5; red above 5")
+        self.assertEqual((overdue["owner"], overdue["target"]), ("Cass CISO", "0 by 31 Mar 2027"))
+        self.assertEqual(
+            c["moved_band"],
+            [{"key": "overdue", "label": "Reviews overdue", "from": "red", "to": "green"}],
+        )
+        self.assertTrue(any(r["figure"] == "moved_band" for r in c["resolutions"]))
+
+    def test_administrators_set_the_appetite_in_the_admin_and_it_is_audited(self):
+        from assessments.models import AppetiteBand
+
+        admin_user = f.administrator("boss")
+        self.client.force_login(admin_user)
+        response = self.client.post(
+            reverse("admin:assessments_appetiteband_add"),
+            {
+                "figure": "critical",
+                "unit": "count",
+                "green_up_to": "0",
+                "red_above": "3",
+                "owner": "Cass CISO",
+                "target": "None by June",
+            },
+        )
+        self.assertEqual(response.status_code, 302, getattr(response, "context", None))
+        self.assertEqual(AppetiteBand.objects.get().red_above, 3)
+        self.assertTrue(AuditEvent.objects.filter(verb="appetiteband.create").exists())
+        bad = self.client.post(
+            reverse("admin:assessments_appetiteband_add"),
+            {"figure": "overdue", "unit": "count", "green_up_to": "5", "red_above": "2"},
+        )
+        self.assertContains(bad, "Red must begin at or above where green ends.")
+
+    def test_resolutions_and_the_baseline_packs_resolutions_with_their_status(self):
+        baseline = actions.issue_board_pack(None, {"meeting_date": "2026-11-01"}, actor_label="c")
+        asked = baseline.record.params["resolutions"]
+        self.assertTrue(asked)
+        for r in asked:
+            self.assertIn(r["kind"], ("For decision", "For noting"))
+            self.assertTrue(r["proposed"] and r["recommendation"] and r["items"])
+        c = self.content(commentary="Gaps fell after the vault roll-out.")
+        self.assertEqual(
+            [r["number"] for r in c["previous_resolutions"]], [r["number"] for r in asked]
+        )
+        for r in c["previous_resolutions"]:
+            self.assertIn(r["status"], ("Done", "Improved", "Open"))
+        issued = actions.issue_board_pack(
+            None,
+            {
+                "commentary": "Gaps fell after the vault roll-out.",
+                "chair": "Chair Person",
+                "attendees": "A One, B Two",
+                "decision": "Resolved to ratify.",
+            },
+            actor_label="c",
+        )
+        text = h.flat(h.pdf_text(issued.pdf))
+        self.assertIn("Management's commentary Gaps fell after the vault roll-out.", text)
+        self.assertIn("The baseline pack's resolutions", text)
+        self.assertIn("Chair Person", text)
+        self.assertIn("Glossary", text)
 
     def test_top_risks_are_ranked_with_owner_action_and_due_date(self):
         c = self.content()
@@ -617,35 +750,60 @@ class BoardPackStructureTests(TestCase):
         self.assertEqual(decisions_["expiring"], c["figures"]["expiring"])
         self.assertEqual([r["slug"] for r in decisions_["ratify"]], ["grower"])
 
-    def test_trends_cover_the_last_six_packs_of_the_scope(self):
-        for _ in range(7):
-            actions.issue_board_pack(None, {}, actor_label="cron")
+    def test_trends_are_one_point_per_month_oldest_first_whatever_was_made_today(self):
+        for _ in range(4):  # packs made on one day, none recorded with a board
+            actions.issue_board_pack(None, {"meeting_date": TODAY.isoformat()}, actor_label="cron")
         c = self.content()
-        self.assertEqual(c["trend"]["points"], 6)
-        overdue = next(ch for ch in c["trend"]["charts"] if ch["label"] == "Reviews overdue")
-        self.assertEqual([b["value"] for b in overdue["bars"]], [1] * 6)
+        dates = c["trend"]["dates"]
+        self.assertEqual(c["trend"]["period"], "month")
+        self.assertEqual(len(dates), 6)
+        self.assertEqual(dates, sorted(dates))
+        self.assertEqual(len({(d.year, d.month) for d in dates}), 6)  # one per month
+        self.assertEqual(dates[-1], TODAY)
+        for day in dates[:-1]:
+            self.assertEqual((day + dt.timedelta(days=1)).day, 1)  # a month's last day
+        self.assertEqual(c["trend"]["rebuilt"], 5)
         self.assertEqual(len(c["trend"]["tiers"]), 6)
 
-    def test_with_fewer_packs_the_trend_is_rebuilt_from_the_records_as_they_stood(self):
-        c = self.content()  # no earlier pack of this scope
+    def test_a_months_point_is_the_pack_recorded_with_a_board_in_it(self):
+        c = self.content()
         self.assertEqual((c["trend"]["points"], c["trend"]["rebuilt"]), (6, 5))
         rebuilt = [t for t in c["trend"]["tiers"] if t["rebuilt"]]
-        self.assertEqual(len(rebuilt), 5)
-        self.assertEqual(c["trend"]["tiers"][-1]["rebuilt"], False)  # this pack itself
-        # Each rebuilt point counts what the records say held on its day.
         scope = Agent.objects.filter(status="active")
-        for t in rebuilt:
+        for t in rebuilt:  # each rebuilt point counts what the records say held then
             end = dt.datetime.combine(t["on"], dt.time.max, tzinfo=dt.UTC)
             latest = Assessment.objects.latest_approved(end).filter(agent__in=scope)
             self.assertEqual(
                 t["tiers"], [latest.filter(tier=n).count() for n in (4, 3, 2, 1)], t["on"]
             )
-        # One earlier pack: four points rebuilt before it, then the pack, then this one.
-        actions.issue_board_pack(None, {}, actor_label="cron")
+        with time_machine.travel(NOW - dt.timedelta(days=40), tick=False):
+            recorded = actions.issue_board_pack(
+                None, {"meeting_date": "2026-09-25"}, actor_label="cron"
+            )
         c = self.content()
         self.assertEqual((c["trend"]["points"], c["trend"]["rebuilt"]), (6, 4))
+        self.assertIn(timezone.localdate(recorded.record.created_at), c["trend"]["dates"])
         overdue = next(ch for ch in c["trend"]["charts"] if ch["label"] == "Reviews overdue")
         self.assertEqual(sum(1 for b in overdue["bars"] if b["label"].endswith("*")), 4)
+
+    def test_a_bounded_list_says_how_many_are_shown_and_where_the_rest_are(self):
+        from unittest import mock
+
+        with mock.patch.object(board, "TOP_RISKS", 1):
+            issued = actions.issue_board_pack(None, {"top": 1}, actor_label="c")
+        content = json.loads(h.attachment(issued.pdf))
+        total = content["attention_total"]
+        self.assertGreater(total, 1)
+        text = h.flat(h.pdf_text(issued.pdf))
+        sentence = (
+            f"1 of {total} shown; all {total} in the register attached to this PDF "
+            f"(agent-register.csv), column “{board.REGISTER_HEADERS['state']}”."
+        )
+        self.assertEqual(text.count(sentence), 2)  # top risks and the appendix
+        self.assertIn(board.REGISTER_HEADERS["state"], board.REGISTER_HEADER)
+        # Every page's footer carries the document id, the first page's included.
+        for number, page in enumerate(h.pages_text(issued.pdf), start=1):
+            self.assertIn(issued.record.document_id, page, number)
 
     def test_a_rebuilt_point_sees_the_past_not_today(self):
         scope = Agent.objects.filter(status="active")

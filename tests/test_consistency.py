@@ -11,6 +11,7 @@ import csv
 import datetime as dt
 import io
 import json
+import os
 from collections import Counter
 from io import StringIO
 from typing import Any
@@ -65,6 +66,7 @@ class Surfaces:
         self.queue_json = json.loads(out.getvalue())
         issued = actions.issue_board_pack(user, {})
         self.board = json.loads(rh.attachment(issued.pdf))
+        self.register = board_register(issued.pdf)
 
     def list_count(self, **query: Any) -> int:
         response = self.client.get(reverse("assessments:agent_list"), query)
@@ -148,7 +150,7 @@ class Surfaces:
         # Not yet assessed: no approved assessment.
         unassessed = self.dashboard["matrix"].unassessed
         t.assertEqual(unassessed, self.list_count(classification="unassessed"))
-        t.assertEqual(unassessed, board["unassessed"])
+        t.assertEqual(unassessed, board["undecided"])
         t.assertEqual(unassessed, sum(1 for r in active if not r["classification"]))
         t.assertEqual(self.dashboard["matrix"].total, board["agents"])
         t.assertEqual(self.dashboard["matrix"].total, len(active))
@@ -160,7 +162,7 @@ class Surfaces:
         t.assertEqual(len(self.dashboard["expiring"]), len(self.board["expiring_exceptions"]))
         gaps = self.dashboard["gaps"]
         t.assertEqual(gaps.total, board["open_gaps"])
-        t.assertEqual(len(gaps.agents), board["agents_with_open_gaps"])
+        t.assertEqual(gaps.agent_count, board["agents_with_open_gaps"])
         t.assertEqual(
             gaps.total, sum(len([g for g in r["open_gaps"].split("; ") if g]) for r in active)
         )
@@ -175,7 +177,154 @@ class Surfaces:
                 addressed, _of, total = level.rsplit(" ", 3)[-3:]
                 t.assertLessEqual(int(addressed), int(total), level)
             t.assertFalse(set(fw["unmapped"]) & set(by_id))
+        assert_board_pack_agrees(t, self.board, self.register, self.dashboard)
         return {**states, **assessment, "unassessed": unassessed, "exceptions": in_force}
+
+
+def board_register(pdf: bytes) -> list[dict[str, str]]:
+    """The board pack's attached register, each row by column key."""
+    from assessments.reports.board import REGISTER_ATTACHMENT, REGISTER_COLUMNS
+
+    keys = {header: key for key, header in REGISTER_COLUMNS}
+    text = rh.attachment(pdf, REGISTER_ATTACHMENT).decode("utf-8-sig")
+    return [{keys[k]: v for k, v in row.items()} for row in csv.DictReader(io.StringIO(text))]
+
+
+def _items(cell: str) -> list[str]:
+    return [x for x in cell.split("; ") if x]
+
+
+def register_recount(register: list[dict[str, str]]) -> dict[str, Any]:
+    """Every figure of the board pack, counted again from its attached register alone."""
+    from assessments.engine import FLAG_TITLES
+
+    n = Counter()
+    for r in register:
+        n["agents"] += 1
+        n["assessed"] += bool(r["tier"])
+        n["undecided"] += not r["classification"]
+        n[r["state"]] += 1
+        n[r["classification"]] += 1
+        n[f"tier{r['tier']}"] += 1
+        n[r["review_state"]] += 1
+        n["triggered_overdue"] += r["review_state"] == "overdue" and r["review_triggered"] == "yes"
+        n["awaiting"] += r["in_progress_status"] == "submitted"
+        gaps = _items(r["open_gaps"])
+        n["open_gaps"] += len(gaps)
+        n["agents_with_open_gaps"] += bool(gaps)
+        exceptions = [x.split(" until ")[0] for x in _items(r["exceptions"])]
+        n["exceptions"] += len(exceptions)
+        n["exceptions_on_flags"] += sum(1 for x in exceptions if x in FLAG_TITLES)
+        n["expiring"] += int(r["expiring"])
+        n["expired"] += len(_items(r["expired"]))
+        n["first_decisions"] += r["first_decision"] == "yes"
+        moves = _items(r["reclassified"])
+        n["reclassified"] += len(moves)
+        n["reclassified_agents"] += bool(moves)
+        n["reclassified_up"] += int(r["reclassified_up"])
+        n["to_ratify"] += int(r["to_ratify"])
+    assessed = n["assessed"]
+    figures = {
+        "agents": n["agents"],
+        "assessed": assessed,
+        "undecided": n["undecided"],
+        "never_assessed": n["never_started"],
+        "never_started": n["never_started"],
+        "pending_decision": n["pending_decision"],
+        "returned": n["returned"],
+        "in_draft": n["in_draft"],
+        "agent_identity": n["agent_identity"],
+        "agent_identity_pct": f"{round(100 * n['agent_identity'] / assessed)}%"
+        if assessed
+        else "0%",
+        "machine_identity": n["machine_identity"],
+        "critical": n["tier4"],
+        "high": n["tier3"],
+        "overdue": n["overdue"],
+        "due": n["due"],
+        "triggered": n["triggered"],
+        "triggered_overdue": n["triggered_overdue"],
+        **{
+            key: n[key]
+            for key in (
+                "agents_with_open_gaps",
+                "open_gaps",
+                "exceptions",
+                "exceptions_on_flags",
+                "expiring",
+                "expired",
+                "reclassified",
+                "reclassified_agents",
+                "reclassified_up",
+                "to_ratify",
+                "first_decisions",
+                "awaiting",
+            )
+        },
+    }
+    headline = {
+        key: figures[key]
+        for key in (
+            "agents",
+            "never_assessed",
+            "undecided",
+            "critical",
+            "high",
+            "overdue",
+            "agents_with_open_gaps",
+            "open_gaps",
+            "exceptions",
+            "expiring",
+            "reclassified_up",
+        )
+    }
+    headline["tiers"] = {str(t): n[f"tier{t}"] for t in (1, 2, 3, 4)}
+    return {"figures": figures, "headline": headline}
+
+
+def assert_board_pack_agrees(t: Any, board: dict[str, Any], register: list, dashboard: Any) -> None:
+    """Every number of the pack's report-content.json equals its recount from the attached
+    register, and the dashboard's figure where the dashboard shows it."""
+    recount = register_recount(register)
+    # Every figure has a recount: a new figure without one fails here.
+    t.assertEqual(set(board["figures"]), set(recount["figures"]))
+    t.assertEqual(set(board["headline"]), set(recount["headline"]))
+    t.assertEqual(board["figures"], recount["figures"])
+    t.assertEqual(board["headline"], recount["headline"])
+    for row in board["status"]:
+        t.assertEqual(row["value"], board["headline"][row["key"]], row["key"])
+    t.assertEqual(board["decisions"]["awaiting_total"], board["figures"]["awaiting"])
+    t.assertEqual(board["decisions"]["ratify_total"], board["figures"]["to_ratify"])
+    t.assertEqual(board["decisions"]["expiring"], board["figures"]["expiring"])
+    t.assertEqual(sum(row["total"] for row in board["distribution"]), board["figures"]["agents"])
+    t.assertEqual(board["distribution"][-1]["total"], board["figures"]["undecided"])
+    t.assertEqual(
+        sum(x["count"] for x in board["exceptions_by_subject"]),
+        len([x for r in register for x in _items(r["exceptions"])]),
+    )
+    t.assertEqual(sum(g["open"] for g in board["gaps"]), board["figures"]["open_gaps"])
+    t.assertEqual(sum(tm["total"] for tm in board["teams"]), board["figures"]["agents"])
+    t.assertEqual(sum(tm["overdue"] for tm in board["teams"]), board["figures"]["overdue"])
+    # The dashboard's figures, for the whole portfolio.
+    matrix = dashboard["matrix"]
+    states = dashboard["states"]
+    assessment = dashboard["assessment_states"]
+    gaps = dashboard["gaps"]
+    figures = board["figures"]
+    t.assertEqual(figures["agents"], matrix.total)
+    t.assertEqual(figures["undecided"], matrix.unassessed)
+    t.assertEqual(figures["never_assessed"], assessment["never_started"])
+    for key in portfolio.ASSESSMENT_STATES:
+        t.assertEqual(figures[key], assessment[key], key)
+    for key in ("overdue", "triggered", "due", "triggered_overdue"):
+        t.assertEqual(figures[key], states[key], key)
+    t.assertEqual(figures["critical"], sum(matrix.count(c, 4) for c in portfolio.CLASSES))
+    t.assertEqual(figures["high"], sum(matrix.count(c, 3) for c in portfolio.CLASSES))
+    t.assertEqual(figures["agent_identity"], matrix.by_class("agent_identity"))
+    t.assertEqual(figures["machine_identity"], matrix.by_class("machine_identity"))
+    t.assertEqual(figures["open_gaps"], gaps.total)
+    t.assertEqual(figures["agents_with_open_gaps"], gaps.agent_count)
+    t.assertEqual(figures["expiring"], dashboard["expiring_total"])
 
 
 class EdgeCasePortfolioTests(TestCase):
@@ -231,8 +380,22 @@ class EdgeCasePortfolioTests(TestCase):
         self.assertEqual(figures["exceptions"], 1)
 
     def test_the_board_pack_names_where_the_definitions_are(self):
-        board = Surfaces(self, self.who["reviewer"]).board
-        self.assertTrue(board["figures_url"].endswith(reverse("assessments:figures")))
+        with self.settings(SITE_URL="https://aia.example.org"):
+            board = Surfaces(self, self.who["reviewer"]).board
+        self.assertEqual(
+            board["figures_url"], "https://aia.example.org" + reverse("assessments:figures")
+        )
+
+    def test_the_board_pack_never_names_a_loopback_address(self):
+        for site in ("http://127.0.0.1:8000", "http://localhost:8000", "http://[::1]:8000"):
+            with self.subTest(site=site), self.settings(SITE_URL=site):
+                issued = actions.issue_board_pack(self.who["reviewer"], {})
+                board = json.loads(rh.attachment(issued.pdf))
+                self.assertEqual(board["figures_url"], "")
+                text = rh.flat(rh.pdf_text(issued.pdf))
+                self.assertNotIn("127.0.0.1", text)
+                self.assertNotIn("localhost", text)
+                self.assertIn("How these figures are counted", text)
 
     def test_never_assessed_means_no_assessment_of_any_state(self):
         self.assertEqual(
@@ -431,6 +594,32 @@ class DemoDataTests(TestCase):
         figures = Surfaces(self, reviewer).assert_agree()
         self.assertGreater(figures["overdue"] + figures["triggered"] + figures["due"], 0)
         self.assertGreater(figures["pending_decision"], 0)
+
+
+class SeededPortfolioTests(TestCase):
+    """The pack against the dashboard and its own register on a seeded portfolio
+    (``seed_bulk --assessed``: 1-3 approved versions each, exceptions on flags and
+    controls, reviews due and overdue, reclassifications), plus agents in every
+    assessment state. ``BOARD_SEED_AGENTS=10000`` runs the issue's 10,000-agent check."""
+
+    def test_on_a_seeded_portfolio_the_pack_agrees_with_the_dashboard_and_its_register(self):
+        size = int(os.environ.get("BOARD_SEED_AGENTS", "150"))
+        with time_machine.travel(h.NOW, tick=False):
+            who = h.people()
+            call_command("seed_bulk", "--agents", str(size), "--assessed", stdout=StringIO())
+            call_command("seed_bulk", "--agents", "12", stdout=StringIO())
+            fresh = list(Agent.objects.filter(current_classification="").order_by("slug"))
+            for agent in fresh[:3]:
+                actions.submit_assessment(who["assessor"], f.answered(agent, who["assessor"]))
+            for agent in fresh[3:5]:
+                a = actions.submit_assessment(who["assessor"], f.answered(agent, who["assessor"]))
+                actions.return_assessment(who["reviewer"], a, comment="Check the systems.")
+            for agent in fresh[5:8]:
+                actions.start_assessment(who["assessor"], agent)
+            portfolio_changed()
+            figures = Surfaces(self, who["reviewer"]).assert_agree()
+        self.assertEqual([figures[k] for k in portfolio.ASSESSMENT_STATES], [3, 2, 3, 4])
+        self.assertGreater(figures["exceptions"], 0)
 
 
 class FiguresPageTests(TestCase):

@@ -222,3 +222,99 @@ class NoHostFontTests(SimpleTestCase):
         self.assertTrue(all(name.startswith(FONT_NAMES) for name in embedded_fonts(hosted)))
         self.assertEqual(h.pages_text(bare), h.pages_text(hosted))
         self.assertIn("에이전트", h.pdf_text(hosted))
+
+
+# The 40 most spoken languages (first and second language, Ethnologue order), as CLDR
+# locales; with Sinhala for a further Brahmic script.
+LOCALES = [
+    "en", "zh_Hans", "hi", "es", "ar", "fr", "bn", "pt", "ru", "ur",
+    "id", "de", "ja", "pcm", "mr", "te", "tr", "ta", "yue_Hant", "vi",
+    "fil", "ko", "fa", "ha", "sw", "jv", "it", "pa_Arab", "gu", "th",
+    "kn", "am", "pa", "ml", "yo", "my", "or", "uk", "pl", "si",
+]  # fmt: skip
+
+
+def cldr_name(locale: str) -> str:
+    """An agent name in the language's own script, from CLDR data (babel): the
+    language's own name, a month and a weekday, as that language writes them."""
+    from babel import Locale
+
+    loc = Locale.parse(locale)
+    own = loc.languages.get(loc.language) or loc.language
+    return f"{own} {loc.months['format']['wide'][3]} {loc.days['format']['wide'][0]}"
+
+
+EMOJI = "Coder 👩🏽‍💻 🇯🇵 🤖"
+MIXED = "مطابقة الفواتير (ERP v2)"
+THAI = "ตัวแทนกระทบยอดใบแจ้งหนี้"
+
+
+class AnyScriptTests(TestCase):
+    """One agent name per script of the 40 most spoken languages, an emoji name and a
+    mixed-direction name: a board pack prints every one with no glyph id 0."""
+
+    @classmethod
+    def setUpTestData(cls):
+        people = h.people()
+        cls.reviewer = people["reviewer"]
+        for index, locale in enumerate(LOCALES):
+            f.agent(slug=f"lang-{index:02d}", name=cldr_name(locale))
+        f.agent(slug="emoji", name=EMOJI)
+        f.agent(slug="mixed", name=MIXED)
+
+    def test_every_script_renders_with_no_missing_glyph(self):
+        from assessments.reports import glyphs
+
+        issued = actions.issue_board_pack(self.reviewer, {"top": 60, "prepared_by": THAI})
+        self.assertEqual(glyphs.notdef_pages(issued.pdf), [])
+        content = json.loads(h.attachment(issued.pdf))
+        printed = {r["agent"] for r in content["attention"]}
+        self.assertTrue({cldr_name(loc) for loc in LOCALES} <= printed)
+        self.assertIn(EMOJI, printed)
+        text = h.pdf_text(issued.pdf)
+        for word in ("ไทย", "বাংলা", "తెలుగు", "தமிழ்", "ગુજરાતી", "ಕನ್ನಡ", "አማርኛ", "ਪੰਜਾਬੀ"):
+            self.assertIn(word, text)
+
+    def test_a_character_no_font_has_is_refused_naming_it_and_its_field(self):
+        from assessments.models import ReportRecord
+        from assessments.reports.glyphs import MissingGlyphError
+
+        f.agent(slug="hieroglyph", name="Scribe 𓀀")
+        with self.assertRaises(MissingGlyphError) as caught:
+            actions.issue_board_pack(self.reviewer, {"top": 60})
+        message = str(caught.exception)
+        self.assertIn("U+13000", message)
+        self.assertIn("an agent's name", message)
+        self.assertIn("Scribe 𓀀", message)
+        self.assertFalse(ReportRecord.objects.exists())
+        with tempfile.TemporaryDirectory() as folder:
+            target = Path(folder) / "pack.pdf"
+            from django.core.management import CommandError, call_command
+
+            with self.assertRaisesMessage(CommandError, "U+13000"):
+                call_command("report", "board", "--output", str(target), "--user", "rex")
+            self.assertFalse(target.exists())
+        self.assertFalse(ReportRecord.objects.exists())
+
+    def test_a_queued_pack_that_cannot_be_issued_says_why(self):
+        from assessments.models import BoardPackJob, ReportRecord
+
+        f.agent(slug="hieroglyph", name="Scribe 𓀀")
+        job = BoardPackJob.objects.create(requested_by=self.reviewer, params={"top": 60})
+        actions.run_board_pack_job(job.pk)
+        job.refresh_from_db()
+        self.assertEqual(job.state, BoardPackJob.State.FAILED)
+        self.assertIn("U+13000", job.message)
+        self.assertFalse(ReportRecord.objects.exists())
+
+    def test_names_are_bidirectional_isolates(self):
+        from django.template.loader import render_to_string
+
+        from assessments.reports.board import BoardFilters, board_content
+
+        content = board_content(BoardFilters.from_params({"top": 60}))
+        html = render_to_string(
+            "reports/pdf/board.html",
+            {"c": content, "doc": {"id": "x", "content_sha256": "0" * 64}, "chart": {}},
+        )
+        self.assertIn(f"\u2068{MIXED}\u2069", html)

@@ -241,7 +241,7 @@ class ReportCommandTests(TestCase):
         with tempfile.TemporaryDirectory() as folder:
             target = Path(folder) / "out.pdf"
             out = tempfile.SpooledTemporaryFile(mode="w+")  # noqa: SIM115
-            call_command("report", *args, "--output", str(target), stdout=out)
+            call_command("report", *args, "--output", str(target), "--user", "vera", stdout=out)
             out.seek(0)
             return target.read_bytes(), out.read()
 
@@ -250,8 +250,8 @@ class ReportCommandTests(TestCase):
         record = ReportRecord.objects.get(assessment=self.v1)
         self.assertEqual(data, bytes(record.pdf))
         self.assertIn(record.document_id, said)
-        self.assertEqual(record.created_by, None)
-        self.assertIn("by the command line", h.pdf_text(data))
+        self.assertEqual(record.created_by.username, "vera")
+        self.assertIn(f"by {record.created_by.get_full_name()}", h.pdf_text(data))
         again, _ = self.run_report("assessment", "nightly")
         self.assertEqual(again, data)
 
@@ -271,7 +271,15 @@ class ReportCommandTests(TestCase):
             target = Path(folder) / "out.pdf"
             out = tempfile.SpooledTemporaryFile(mode="w+")  # noqa: SIM115
             call_command(
-                "report", "assessment", "nightly", "--output", str(target), "--dry-run", stdout=out
+                "report",
+                "assessment",
+                "nightly",
+                "--output",
+                str(target),
+                "--user",
+                "vera",
+                "--dry-run",
+                stdout=out,
             )
             out.seek(0)
             self.assertIn("Would write the report of", out.read())
@@ -337,7 +345,16 @@ class ApprovedReportSurfacesTests(TestCase):
             with tempfile.TemporaryDirectory() as folder:
                 target = Path(folder) / "out.pdf"
                 out = tempfile.SpooledTemporaryFile(mode="w+")  # noqa: SIM115
-                call_command("report", "assessment", "ledger", "--output", str(target), stdout=out)
+                call_command(
+                    "report",
+                    "assessment",
+                    "ledger",
+                    "--output",
+                    str(target),
+                    "--user",
+                    "vera",
+                    stdout=out,
+                )
                 out.seek(0)
                 self.assertIn(sentence, out.read())
                 self.assertEqual(target.read_bytes(), before)
@@ -349,6 +366,31 @@ class ApprovedReportSurfacesTests(TestCase):
         self.assertIn(url, message.body)
         html = message.alternatives[0].content
         self.assertIn("Review overdue:", html)
+
+    def test_a_report_first_made_after_the_review_fell_due_says_it_is_overdue(self):
+        due = self.approved.next_review_on
+        on_time = dt.datetime.combine(due - dt.timedelta(days=1), dt.time(9), tzinfo=dt.UTC)
+        with time_machine.travel(on_time, tick=False):
+            content = h.report_content_of(self.approved)
+        self.assertIsNone(content["decision"]["review_overdue_since"])
+        late = dt.datetime.combine(due + dt.timedelta(days=5), dt.time(9), tzinfo=dt.UTC)
+        with time_machine.travel(late, tick=False):
+            data = actions.issue_assessment_report(self.people["viewer"], self.approved).pdf
+        text = h.flat(h.pdf_text(data))
+        self.assertIn(f"Review overdue since {due:%-d %b %Y}", text)
+        self.assertIn("5 days late", text)
+        self.assertNotIn("Next review", text.split("Sign-off")[0][:2000])
+
+    def test_an_undecided_draft_headlines_undecided_with_its_tier_bound(self):
+        agent = f.agent(slug="writer", name="Writer", systems=[("erp", "write")])
+        draft = actions.start_assessment(self.assessor, agent)
+        text = h.flat(h.pdf_text(actions.issue_assessment_report(self.assessor, draft).pdf))
+        content = h.report_content_of(draft)["decision"]
+        self.assertFalse(content["decided"])
+        self.assertTrue(content["tier_label"].startswith("at least "))  # as the pages bound it
+        self.assertIn("CLASSIFICATION Undecided —", text)
+        self.assertIn(f"GOVERNANCE TIER {content['tier_label']} Undecided: reviewed", text)
+        self.assertNotIn("Reviewed every", text)
 
     def test_a_superseded_version_is_not_called_overdue(self):
         newer = f.approved(self.approved.agent, self.assessor, self.reviewer)

@@ -38,6 +38,24 @@ FACES = [
     ("noto/NotoSansDevanagari-Regular.ttf", "noto-sans-devanagari-400.woff", "fonts-noto-core"),
     ("noto/NotoSansDevanagari-Bold.ttf", "noto-sans-devanagari-700.woff", "fonts-noto-core"),
     ("droid/DroidSansFallbackFull.ttf", "droid-sans-fallback-400.woff", "fonts-droid-fallback"),
+    # The other scripts of the 40 most spoken languages (tests/test_report_fonts.py renders
+    # one name in each): regular weight only, bold is synthesised.
+    ("noto/NotoSansThai-Regular.ttf", "noto-sans-thai-400.woff", "fonts-noto-core"),
+    ("noto/NotoSansBengali-Regular.ttf", "noto-sans-bengali-400.woff", "fonts-noto-core"),
+    ("noto/NotoSansTamil-Regular.ttf", "noto-sans-tamil-400.woff", "fonts-noto-core"),
+    ("noto/NotoSansTelugu-Regular.ttf", "noto-sans-telugu-400.woff", "fonts-noto-core"),
+    ("noto/NotoSansGujarati-Regular.ttf", "noto-sans-gujarati-400.woff", "fonts-noto-core"),
+    ("noto/NotoSansKannada-Regular.ttf", "noto-sans-kannada-400.woff", "fonts-noto-core"),
+    ("noto/NotoSansMalayalam-Regular.ttf", "noto-sans-malayalam-400.woff", "fonts-noto-core"),
+    ("noto/NotoSansGurmukhi-Regular.ttf", "noto-sans-gurmukhi-400.woff", "fonts-noto-core"),
+    ("noto/NotoSansOriya-Regular.ttf", "noto-sans-oriya-400.woff", "fonts-noto-core"),
+    ("noto/NotoSansEthiopic-Regular.ttf", "noto-sans-ethiopic-400.woff", "fonts-noto-core"),
+    ("noto/NotoSansMyanmar-Regular.ttf", "noto-sans-myanmar-400.woff", "fonts-noto-core"),
+    ("noto/NotoSansSinhala-Regular.ttf", "noto-sans-sinhala-400.woff", "fonts-noto-core"),
+    ("noto/NotoSansKhmer-Regular.ttf", "noto-sans-khmer-400.woff", "fonts-noto-core"),
+    ("noto/NotoSansLao-Regular.ttf", "noto-sans-lao-400.woff", "fonts-noto-core"),
+    ("noto/NotoSansGeorgian-Regular.ttf", "noto-sans-georgian-400.woff", "fonts-noto-core"),
+    ("noto/NotoSansArmenian-Regular.ttf", "noto-sans-armenian-400.woff", "fonts-noto-core"),
 ]
 # (source, vendored name, package, the blocks kept)
 SUBSETS = [
@@ -66,12 +84,17 @@ LICENCES = {
 }
 
 
-def main() -> None:
+def main(only: set[str] | None = None) -> None:
+    """Rebuild every face (or those named in ``only``)."""
     for source, name, _package in FACES:
+        if only and name not in only:
+            continue
         font = TTFont(TRUETYPE / source)
         font.flavor = "woff"
         font.save(OUT / name)
     for source, name, _package, ranges in SUBSETS:
+        if only and name not in only:
+            continue
         options = subset.Options()
         options.flavor = "woff"
         options.layout_features = ["*"]
@@ -82,9 +105,14 @@ def main() -> None:
         subsetter.populate(unicodes=subset.parse_unicodes(ranges))
         subsetter.subset(font)
         subset.save_font(font, str(OUT / name), options)
+    used = {package for _s, name, package, *_r in FACES + SUBSETS if not only or name in only}
     for package, licence in LICENCES.items():
+        if package not in used:
+            continue
         shutil.copyfile(Path("/usr/share/doc") / package / "copyright", OUT / licence)
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    main(set(sys.argv[1:]) or None)

@@ -104,6 +104,7 @@ from assessments.actions.reports import (
     RateLimitedError,
     issue_assessment_report,
     issue_board_pack,
+    record_board_signoff,
     request_board_pack,
     run_board_pack_job,
 )
@@ -179,6 +180,7 @@ __all__ = [
     "record_reminders",
     "reject_proposal",
     "resend_webhook",
+    "record_board_signoff",
     "request_board_pack",
     "retire_agent",
     "revoke_api_token",

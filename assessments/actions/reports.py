@@ -181,7 +181,12 @@ def issue_board_pack(
             kind=ReportRecord.Kind.BOARD,
             content_sha256=pack.content_sha256,
             file_sha256=sha256_hex(pack.rendered.data),
-            params={**filters.to_params(), "generated_by": author, "figures": pack.headline},
+            params={
+                **filters.to_params(),
+                "generated_by": author,
+                "figures": pack.headline,
+                **pack.recorded,
+            },
             pages=pack.rendered.pages,
             created_by=actor if getattr(actor, "is_authenticated", False) else None,
         )
@@ -202,6 +207,45 @@ def issue_board_pack(
             },
         )
     return IssuedReport(record, pack.rendered.data)
+
+
+@transaction.atomic
+def record_board_signoff(
+    actor: Any,
+    record: Any,
+    *,
+    chair: str,
+    attendees: str,
+    resolution: str,
+    meeting_date: Any,
+    request: HttpRequest | None = None,
+) -> Any:
+    """Record that the board signed off the pack ``record`` (a ReportRecord): chair,
+    attendees, the resolution and the meeting date. A signed-off pack is the baseline
+    of the next pack of the same scope. The PDF itself never changes."""
+    from assessments.models import ReportRecord
+
+    record = ReportRecord.objects.select_for_update().get(pk=record.pk)
+    if record.kind != ReportRecord.Kind.BOARD:
+        raise ActionError("Only a board pack is signed off by a board.")
+    if record.params.get("signed_off"):
+        raise ActionError(f"{record.document_id} is already signed off.")
+    chair, resolution = chair.strip()[:200], resolution.strip()[:2000]
+    if not chair or not resolution:
+        raise ActionError("Name the chair and write the resolution the board passed.")
+    signed = {
+        "chair": chair,
+        "attendees": [a.strip() for a in attendees.split(",") if a.strip()][:50],
+        "resolution": resolution,
+        "meeting_date": meeting_date.isoformat(),
+        "recorded_by": actor.get_username() if actor is not None else "",
+    }
+    record.params = {**record.params, "signed_off": signed}
+    record.save(update_fields=["params"])
+    audit.record(
+        "report.signoff", actor=actor, obj=record, request=request, changes={"signed_off": signed}
+    )
+    return record
 
 
 @transaction.atomic
@@ -249,8 +293,17 @@ def run_board_pack_job(job_id: int) -> None:
         last[0] = now
         BoardPackJob.objects.filter(pk=job_id).update(progress=percent, message=message[:255])
 
+    from assessments.reports.glyphs import MissingGlyphError
+
     try:
         issued = issue_board_pack(job.requested_by, job.params, progress=progress)
+    except MissingGlyphError as error:  # the page says which character, in which field
+        BoardPackJob.objects.filter(pk=job_id).update(
+            state=BoardPackJob.State.FAILED,
+            message=str(error)[:255],
+            finished_at=timezone.now(),
+        )
+        return
     except Exception as error:
         logging.getLogger(__name__).exception("Board pack %s failed", job_id)
         BoardPackJob.objects.filter(pk=job_id).update(

@@ -107,6 +107,9 @@ def report_content(assessment: Assessment) -> dict[str, Any]:
     )
     panel = panel_context(result, q, from_evidence=from_evidence, answers=effective)
     head = panel["headline"]
+    from assessments import reviews
+
+    overdue = reviews.overdue_decision(assessment, timezone.localdate())
     catalogue = decisions.catalogue_data(assessment.catalogue)
     exceptions = exceptions_as_of(assessment, as_of)
 
@@ -270,6 +273,11 @@ def report_content(assessment: Assessment) -> dict[str, Any]:
             "tier_name": result.tier_name.capitalize(),
             "review_interval_days": result.review_interval_days,
             "next_review_on": assessment.next_review_on,
+            # The latest approved decision whose review fell due before the report was
+            # made: "Review overdue since …" (reviews.overdue_decision), not a past date
+            # printed as if it were still ahead.
+            "review_overdue_since": overdue.due_on if overdue else None,
+            "review_overdue_days": overdue.days if overdue else 0,
             "decisive": result.decisive,
             "provisional": result.provisional,
             "missing": [prompt for _key, prompt in panel["missing_prompts"]],

@@ -257,6 +257,11 @@ def render_html(html: str, meta: PdfMeta, *, progress: Progress | None = None) -
     """Render an HTML document (already made from a report template) to PDF/A-3b."""
     from weasyprint import HTML, Attachment
 
+    from assessments.reports import glyphs
+
+    # PDF/A forbids a missing glyph: refuse before rendering, naming the character and
+    # its field, and check the file itself after (glyphs.py).
+    glyphs.check_texts({**json.loads(meta.content), "title": meta.title, "author": meta.author})
     res = _resources()
     handler = _ProgressHandler(progress) if progress else None
     if handler:
@@ -300,6 +305,8 @@ def render_html(html: str, meta: PdfMeta, *, progress: Progress | None = None) -
             pdf_identifier=meta.document_id.encode(),
             attachments=[attachment, *extra],
         )
+        if pages := glyphs.notdef_pages(data):
+            raise glyphs.MissingGlyphError("", f"the text on page {', '.join(map(str, pages))}")
         return RenderedPdf(data=data, pages=len(document.pages))
     finally:
         if handler:

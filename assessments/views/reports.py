@@ -73,11 +73,22 @@ class BoardPackForm(forms.Form):
     prepared_by = forms.CharField(required=False, max_length=200, label="Prepared by")
     reviewed_by = forms.CharField(required=False, max_length=200, label="Reviewed by")
     meeting_date = BoundedDateField(required=False, label="Meeting date")
+    chair = forms.CharField(required=False, max_length=200, label="Chair")
+    attendees = forms.CharField(
+        required=False, max_length=1000, label="Attendees", help_text="Names, separated by commas."
+    )
+    commentary = forms.CharField(
+        required=False,
+        max_length=4000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        label="Management's commentary",
+        help_text="Printed after the executive summary: what management makes of the figures.",
+    )
     decision = forms.CharField(
         required=False,
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 2}),
-        label="Decision recorded",
+        label="Resolution recorded",
         help_text="Printed in the sign-off block on the last page.",
     )
 
@@ -113,6 +124,9 @@ class BoardPackForm(forms.Form):
             "until": data["until"].isoformat(),
             "top": data.get("top") or DEFAULT_TOP,
             "prepared_by": data.get("prepared_by") or "",
+            "chair": data.get("chair") or "",
+            "attendees": data.get("attendees") or "",
+            "commentary": data.get("commentary") or "",
             "reviewed_by": data.get("reviewed_by") or "",
             "meeting_date": data["meeting_date"].isoformat() if data.get("meeting_date") else "",
             "decision": data.get("decision") or "",

@@ -7,12 +7,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from assessments import actions, reviews
 from assessments.models import Assessment, Team
 from assessments.reports.board import TIER_LABELS, BoardFilters, FilterError
+from assessments.reports.glyphs import MissingGlyphError
 
 
 class Command(BaseCommand):
@@ -61,7 +63,20 @@ class Command(BaseCommand):
         board.add_argument("--prepared-by", default="", help="Sign-off block: prepared by.")
         board.add_argument("--reviewed-by", default="", help="Sign-off block: reviewed by.")
         board.add_argument("--meeting-date", default="", help="Sign-off block (YYYY-MM-DD).")
-        board.add_argument("--decision", default="", help="Sign-off block: decision recorded.")
+        board.add_argument("--decision", default="", help="Sign-off block: resolution recorded.")
+        board.add_argument("--chair", default="", help="Sign-off block: the chair.")
+        board.add_argument("--attendees", default="", help="Sign-off block: names, by commas.")
+        board.add_argument("--commentary", default="", help="Management's commentary.")
+        sign = kinds.add_parser(
+            "signoff",
+            help="Record that a board signed off a pack (it becomes the next pack's baseline).",
+        )
+        sign.add_argument("document_id", help="The pack's document id (AIA-BP-…).")
+        sign.add_argument("--chair", required=True)
+        sign.add_argument("--attendees", default="", help="Names, separated by commas.")
+        sign.add_argument("--resolution", required=True, help="The resolution the board passed.")
+        sign.add_argument("--meeting-date", required=True, help="YYYY-MM-DD.")
+        sign.add_argument("--user", required=True, help="Who records the sign-off.")
         oscal = kinds.add_parser("oscal", help="OSCAL 1.2 files (JSON) for GRC platforms.")
         oscal_kinds = oscal.add_subparsers(
             dest="oscal_kind", required=True, metavar="{results,board,poam}"
@@ -90,20 +105,51 @@ class Command(BaseCommand):
         for sub in (results, oscal_board, poam):
             sub.add_argument("--output", "-o", required=True, help="Where to write the JSON.")
             sub.add_argument(
+                "--user",
+                required=True,
+                help="Who makes the export: a person's or a service account's username.",
+            )
+            sub.add_argument(
                 "--dry-run", action="store_true", help="Say what would be written; write nothing."
             )
         for sub in (one, board):
             sub.add_argument("--output", "-o", required=True, help="Where to write the PDF.")
             sub.add_argument(
+                "--user",
+                required=True,
+                help="Who makes the report: the username of the person, or of the service "
+                "account a schedule runs as. It is the report's author and is recorded.",
+            )
+            sub.add_argument(
                 "--dry-run", action="store_true", help="Say what would be written; write nothing."
             )
 
-    def handle(self, *args: Any, kind: str, output: str, dry_run: bool, **options: Any) -> None:
+    def handle(
+        self,
+        *args: Any,
+        kind: str,
+        user: str,
+        output: str = "",
+        dry_run: bool = False,
+        **options: Any,
+    ) -> None:
+        if kind == "signoff":
+            self._signoff(user, **options)
+            return
         target = Path(output)
         if not target.parent.exists():
             raise CommandError(f"The folder {target.parent} does not exist.")
+        author = (
+            get_user_model()
+            .objects.filter(**{get_user_model().USERNAME_FIELD: user}, is_active=True)
+            .first()
+        )
+        if author is None:
+            raise CommandError(
+                f"No active user or service account “{user}”: name who makes this report."
+            )
         if kind == "oscal":
-            self._oscal(options["oscal_kind"], target, dry_run, options)
+            self._oscal(options["oscal_kind"], target, dry_run, options, author)
             return
         if kind == "assessment":
             assessment = self._assessment(options["slug"], options.get("version"))
@@ -112,9 +158,10 @@ class Command(BaseCommand):
                     f"Would write the report of {assessment} ({assessment.status}) to {target}."
                 )
                 return
-            issued = actions.issue_assessment_report(
-                None, assessment, actor_label="the command line"
-            )
+            try:
+                issued = actions.issue_assessment_report(author, assessment)
+            except MissingGlyphError as error:
+                raise CommandError(str(error)) from error
             overdue = reviews.overdue_decision(assessment, timezone.localdate())
         else:
             overdue = None
@@ -129,6 +176,9 @@ class Command(BaseCommand):
                 "reviewed_by": options["reviewed_by"],
                 "meeting_date": options["meeting_date"],
                 "decision": options["decision"],
+                "chair": options["chair"],
+                "attendees": options["attendees"],
+                "commentary": options["commentary"],
             }
             try:
                 filters = BoardFilters.from_params(params)
@@ -141,9 +191,10 @@ class Command(BaseCommand):
                     f"period {filters.since} to {filters.until}) to {target}."
                 )
                 return
-            issued = actions.issue_board_pack(
-                None, filters.to_params(), actor_label="the command line"
-            )
+            try:
+                issued = actions.issue_board_pack(author, filters.to_params())
+            except MissingGlyphError as error:
+                raise CommandError(str(error)) from error
         target.write_bytes(issued.pdf)
         record = issued.record
         self.stdout.write(
@@ -155,7 +206,9 @@ class Command(BaseCommand):
         if overdue:
             self.stdout.write(self.style.WARNING(overdue.sentence))
 
-    def _oscal(self, which: str, target: Path, dry_run: bool, options: dict[str, Any]) -> None:
+    def _oscal(
+        self, which: str, target: Path, dry_run: bool, options: dict[str, Any], author: Any
+    ) -> None:
         if which == "results":
             assessment = self._assessment(options["slug"], options.get("version"))
             if dry_run:
@@ -164,7 +217,7 @@ class Command(BaseCommand):
                     f"({assessment.status}) to {target}."
                 )
                 return
-            issued = actions.issue_oscal_results(None, assessment, actor_label="the command line")
+            issued = actions.issue_oscal_results(author, assessment)
         elif which == "board":
             params = {
                 "team": options["team"],
@@ -183,9 +236,7 @@ class Command(BaseCommand):
                 )
                 return
             try:
-                issued = actions.issue_oscal_board_results(
-                    None, filters.to_params(), actor_label="the command line"
-                )
+                issued = actions.issue_oscal_board_results(author, filters.to_params())
             except actions.NothingToExport as error:
                 raise CommandError(str(error)) from error
         else:
@@ -201,7 +252,7 @@ class Command(BaseCommand):
                 )
                 return
             try:
-                issued = actions.issue_oscal_poam(None, team=team, actor_label="the command line")
+                issued = actions.issue_oscal_poam(author, team=team)
             except actions.NothingToExport as error:
                 raise CommandError(str(error)) from error
         target.write_bytes(issued.pdf)
@@ -212,6 +263,35 @@ class Command(BaseCommand):
                 f"content fingerprint {record.content_sha256}"
             )
         )
+
+    def _signoff(self, user: str, **options: Any) -> None:
+        import datetime as dt
+
+        from assessments.actions.errors import ActionError
+        from assessments.models import ReportRecord
+
+        actor = get_user_model().objects.filter(username=user, is_active=True).first()
+        if actor is None:
+            raise CommandError(f"No active user or service account “{user}”.")
+        record = ReportRecord.objects.filter(document_id=options["document_id"]).first()
+        if record is None:
+            raise CommandError(f"No report {options['document_id']}.")
+        try:
+            day = dt.date.fromisoformat(options["meeting_date"])
+        except ValueError as error:
+            raise CommandError("Dates must be written as YYYY-MM-DD.") from error
+        try:
+            actions.record_board_signoff(
+                actor,
+                record,
+                chair=options["chair"],
+                attendees=options["attendees"],
+                resolution=options["resolution"],
+                meeting_date=day,
+            )
+        except ActionError as error:
+            raise CommandError(str(error)) from error
+        self.stdout.write(self.style.SUCCESS(f"Recorded the sign-off of {record.document_id}."))
 
     def _assessment(self, slug: str, version: int | None) -> Assessment:
         versions = Assessment.objects.select_related(
