@@ -22,9 +22,18 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.http import HttpRequest
 
-from assessments import actions, scope
+from assessments import actions, planner, scope
 from assessments.forms import bound_agent_forms, initial_links
-from assessments.models import Agent, Assessment, Environment, Team
+from assessments.models import (
+    Agent,
+    AgentLink,
+    Assessment,
+    AuditEvent,
+    Environment,
+    Review,
+    System,
+    Team,
+)
 from assessments.reports.exports import (
     FORMULA_STARTS,
     INVENTORY_COLUMNS,
@@ -36,6 +45,8 @@ User = get_user_model()
 REQUIRED = ("slug", "name", "team", "purpose")
 MAX_BYTES = 2 * 1024 * 1024
 MAX_ROWS = 5000
+# What an import writes, whose planner statistics it refreshes (assessments/planner.py).
+IMPORTED_TABLES = (Agent, System, AgentLink, Review, AuditEvent)
 LINK_WORDS = (
     ("orchestrated by ", "orchestrated_by"),
     ("orchestrates ", "orchestrates"),
@@ -392,6 +403,7 @@ def apply_plan(actor: Any, plan: ImportPlan, *, request: HttpRequest | None = No
         except actions.ActionError as error:
             raise actions.ActionError(f"Line {row.line} ({row.slug}): {error}") from error
         changed += 1
+    planner.after_bulk_write(changed, IMPORTED_TABLES)
     return changed
 
 
@@ -521,4 +533,5 @@ def apply_zip(actor: Any, plan: ImportPlan, *, request: HttpRequest | None = Non
             manifest_sync.apply(actor, agent, row.manifest or {}, request=request)
         except actions.ActionError as error:
             raise actions.ActionError(f"{row.source}: {error}") from error
+    planner.after_bulk_write(len(plan.changing), (*IMPORTED_TABLES, Assessment))
     return len(plan.changing)

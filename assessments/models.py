@@ -93,8 +93,11 @@ PORTFOLIO_QUIET_FIELDS = frozenset(
 
 
 def portfolio_changed() -> None:
-    """Drop the dashboard's snapshot: the next read computes it again from the database."""
-    PortfolioSnapshot.objects.all().delete()
+    """Mark the portfolio figures changed; once the transaction commits, their
+    recomputation is queued as background work (``assessments.figures``)."""
+    from assessments import figures  # figures imports the models
+
+    figures.changed()
 
 
 class PortfolioQuerySet[M: models.Model](models.QuerySet[M]):
@@ -917,18 +920,27 @@ class Review(models.Model):
 
 
 class PortfolioSnapshot(models.Model):
-    """The dashboard's portfolio-wide figures (assessments/portfolio.py) for one day, as
-    the database computed them on the first read after a change. Any write to agents,
-    assessments, exceptions or reviews deletes it (``portfolio_changed``: the model
-    signals in assessments/signals.py and ``PortfolioQuerySet``), so a page at 10,000
-    agents reads one row instead of aggregating the portfolio on every request."""
+    """The portfolio-wide figures (assessments/portfolio.py) of one scope, as the database
+    last computed them: ``scope`` is "" for the whole portfolio (the dashboard, the queue's
+    counts, the catalogue's counts) or "teams:1,4" for a reader limited to those teams.
 
-    day = models.DateField(unique=True)
-    figures = models.JSONField()
-    computed_at = models.DateTimeField(auto_now_add=True)
+    No web request computes them. A write to agents, assessments, exceptions or reviews
+    (``portfolio_changed``: the model signals in assessments/signals.py and
+    ``PortfolioQuerySet``) marks every snapshot changed and queues the background task
+    that computes them again (``tasks.refresh_portfolio_figures``); meanwhile readers get
+    the last figures, labelled with the time they were computed."""
+
+    scope = models.CharField(max_length=200, unique=True, default="")
+    day = models.DateField()  # the day the figures are for (overdue, due within 30 days)
+    figures = models.JSONField(null=True, blank=True)  # None: never computed yet
+    computed_at = models.DateTimeField(null=True, blank=True)  # when their computation began
+    # The first change the figures miss (None: none since their computation began).
+    changed_at = models.DateTimeField(null=True, blank=True)
+    # A computation queued or under way since then (None: none).
+    queued_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
-        return f"Portfolio figures of {self.day}"
+        return f"Portfolio figures ({self.scope or 'whole portfolio'}) of {self.day}"
 
 
 class ReminderLog(models.Model):

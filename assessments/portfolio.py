@@ -40,13 +40,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import EmptyResultSet
-from django.db import IntegrityError, connection, transaction
+from django.db import connection
 from django.db.models import Count, Exists, F, OuterRef, Q, Window
 from django.db.models.functions import Lag
-from django.utils import timezone
 
 from assessments import reviews
-from assessments.models import Agent, Assessment, GapException, PortfolioSnapshot, Review
+from assessments.models import Agent, Assessment, GapException, Review
 
 TIERS = (4, 3, 2, 1)
 CLASSES = ("agent_identity", "machine_identity")
@@ -553,9 +552,6 @@ RECLASSIFIED_FIELDS = (
 # The shape of a stored snapshot: a snapshot of another shape (an older release) is
 # computed again.
 SNAPSHOT_FORMAT = 2
-# A write that commits while a read computes the figures may be missed by the snapshot
-# that read stores; older than this, a snapshot is computed again, whatever happened.
-SNAPSHOT_MAX_AGE = dt.timedelta(minutes=5)
 
 
 @dataclass
@@ -612,27 +608,12 @@ def _compute(today: dt.date, agents: Any = None) -> dict[str, Any]:
     }
 
 
-def snapshot(today: dt.date) -> dict[str, Any]:
-    """Today's figures as stored (one query), computed and stored on the first read after
-    a change (see ``PortfolioSnapshot``)."""
-    stored = (
-        PortfolioSnapshot.objects.filter(day=today).values_list("figures", "computed_at").first()
-    )
-    data, computed_at = stored or (None, None)
-    if (
-        data is None
-        or data.get("format") != SNAPSHOT_FORMAT
-        or computed_at is None
-        or timezone.now() - computed_at > SNAPSHOT_MAX_AGE
-    ):
-        data = _compute(today)
-        try:
-            with transaction.atomic():
-                PortfolioSnapshot.objects.all().delete()
-                PortfolioSnapshot.objects.create(day=today, figures=data)
-        except IntegrityError:  # another request stored the same day's figures first
-            pass
-    return data
+def snapshot(today: dt.date, scope: str = "") -> Any:
+    """The stored figures of ``scope`` (``figures.Stored``; one query): the last ones
+    computed, never computed here (see assessments/figures.py)."""
+    from assessments import figures
+
+    return figures.read(today, scope)
 
 
 def catalogue_counts() -> dict[str, dict[str, int]]:
@@ -659,21 +640,23 @@ def catalogue_counts() -> dict[str, dict[str, int]]:
     return counts
 
 
-def stored_catalogue_counts(today: dt.date) -> dict[str, dict[str, int]]:
-    """``catalogue_counts()`` from the snapshot (one query)."""
-    return snapshot(today)["catalogue"]
+def stored_catalogue_counts(today: dt.date) -> dict[str, dict[str, int]] | None:
+    """``catalogue_counts()`` from the snapshot (one query); None before the first
+    computation."""
+    stored = snapshot(today)
+    return stored.figures["catalogue"] if stored.ready else None
 
 
-def queue_states(today: dt.date) -> dict[str, int]:
-    """``review_states(today)`` of the whole queue, from the snapshot (one query)."""
-    return snapshot(today)["states"]
+def queue_states(today: dt.date) -> dict[str, int] | None:
+    """``review_states(today)`` of the whole queue, from the snapshot (one query); None
+    before the first computation."""
+    stored = snapshot(today)
+    return stored.figures["states"] if stored.ready else None
 
 
-def dashboard_figures(today: dt.date, agents: Any = None) -> Figures:
-    """The dashboard's figures from the snapshot; the listed exceptions and
-    reclassifications are read fresh by their ids (two queries). With ``agents`` (an
-    Agent queryset: a team-scoped reader's teams), computed for those agents alone."""
-    data = snapshot(today) if agents is None else _compute(today, agents)
+def dashboard_figures(data: dict[str, Any]) -> Figures:
+    """The dashboard's figures from stored ``data`` (``snapshot(...).figures``); the
+    listed exceptions and reclassifications are read fresh by their ids (two queries)."""
     m, g = data["matrix"], data["gaps"]
     expiring_ids = data["expiring"]
     expiring = sorted(

@@ -10,7 +10,7 @@ from typing import Any
 
 from django.tasks import task
 
-from assessments import actions, audit, background, notifications, webhooks
+from assessments import actions, audit, background, figures, notifications, webhooks
 
 # -- reviews and notifications: the daily run, and e-mails sent at once
 
@@ -110,3 +110,14 @@ def read_discovery_run(run_id: int) -> dict[str, Any]:
 
     run = discovery_actions.read_discovery_run(run_id)
     return {"run": run.pk, "status": run.status, "counts": run.counts}
+
+
+# -- the portfolio's figures, computed again after a change (assessments/figures.py)
+
+
+@background.register
+@task()
+def refresh_portfolio_figures(scope: str | None = None, requested_at: str | None = None) -> int:
+    """Compute and store the portfolio figures of ``scope`` (every stored scope when
+    None) unless a computation begun after ``requested_at`` covered them."""
+    return len(figures.refresh(scope, requested_at))

@@ -24,6 +24,7 @@ app_name = "assessments"
 urlpatterns = [
     path("", dashboard.dashboard, name="dashboard"),
     path("figures/", dashboard.figures, name="figures"),
+    path("figures/status/", dashboard.figures_status, name="figures_status"),
     path("agents/", agents.agent_list, name="agent_list"),
     path("agents/new/", agents.agent_create, name="agent_create"),
     path("agents/import/", imports.agent_import, name="agent_import"),

@@ -91,6 +91,7 @@ ACCESS: dict[str, Route] = {
     # Inventory
     "assessments:dashboard": Route({**allowed_from("viewer"), "outsider": 302}),
     "assessments:figures": Route(allowed_from("viewer")),
+    "assessments:figures_status": Route(allowed_from("viewer")),
     "assessments:agent_list": Route(allowed_from("viewer")),
     "assessments:agent_detail": Route(allowed_from("viewer"), args=SLUG),
     "assessments:agent_lookup": Route(allowed_from("viewer"), query={"q": "sub"}),

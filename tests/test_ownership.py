@@ -197,9 +197,7 @@ class InactiveTests(OwnershipTestCase):
             actions.record_activity(self.owner, agent, today - dt.timedelta(days=5), source="x")
             self.assertEqual(Agent.objects.get(pk=agent.pk).last_activity_on, today)
             with self.assertRaises(actions.ActionError):
-                actions.record_activity(
-                    self.owner, agent, today + dt.timedelta(days=1), source="x"
-                )
+                actions.record_activity(self.owner, agent, today + dt.timedelta(days=1), source="x")
 
     def test_recorded_by_hand_on_the_agent_page(self):
         agent = self.make_agent()

@@ -74,6 +74,7 @@ KIND: dict[str, str] = {
             "socialaccount_signup",
             "assessments:dashboard",
             "assessments:figures",
+            "assessments:figures_status",
             "assessments:agent_list",
             "assessments:agent_lookup",
             "assessments:agent_create",

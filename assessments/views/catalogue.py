@@ -18,6 +18,7 @@ from django.utils.functional import SimpleLazyObject
 from django.views.decorators.http import require_GET
 
 from assessments import catalogue as versions
+from assessments import figures as stored_figures
 from assessments import portfolio
 from assessments.models import (
     CatalogueVersion,
@@ -80,8 +81,12 @@ def _strict(qs: models.QuerySet[Any]) -> models.QuerySet[Any]:
 def catalogue(request: HtmxHttpRequest) -> HttpResponse:
     # Counting every assessment under each version is the one part of this page that
     # grows with the portfolio: the counts come from the dashboard's snapshot.
+    # Before the first computation (a fresh install), the page counts them itself: one
+    # grouped count on the (catalogue, status) index.
+    today = timezone.localdate()
+    stored = stored_figures.read(today)
     all_versions = versions.versions_counted(
-        portfolio.stored_catalogue_counts(timezone.localdate())
+        stored.figures["catalogue"] if stored.ready else portfolio.catalogue_counts()
     )
     current = next((v for v in all_versions if v.is_current), None)
     form = VersionForm(request.GET)
@@ -98,6 +103,8 @@ def catalogue(request: HtmxHttpRequest) -> HttpResponse:
         "selected": selected,
         "asked": (request.GET.get("version") or "")[: versions.VERSION_MAX_LENGTH + 1],
         "current": current,
+        "stored": stored if stored.ready else None,  # "as of ..." when read from it
+        "today": today,
     }
     status = 200
     if selected is not None:

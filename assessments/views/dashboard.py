@@ -12,8 +12,10 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from assessments import charts, inbox, portfolio, reviews, rows, scope
+from assessments import figures as stored_figures
 from assessments.models import Agent
 from assessments.roles import permission_required
+from assessments.views.common import HtmxHttpRequest
 
 CLASS_SERIES = {
     "agent_identity": charts.Series("agent_identity", "Agent identity", "#6f2dbd"),
@@ -30,13 +32,30 @@ def _url(name: str, **query: object) -> str:
 
 @permission_required("assessments.view_agent")
 @require_GET
-def dashboard(request: HttpRequest) -> HttpResponse:
+def dashboard(request: HtmxHttpRequest) -> HttpResponse:
     today = timezone.localdate()
     # Someone who reads only their teams sees their teams' figures (scope.py).
     scoped = not scope.reads_all(request.user)
-    figures = portfolio.dashboard_figures(
-        today, scope.readable(Agent.objects.all(), request.user) if scoped else None
-    )
+    # The last figures stored, never computed in this request (assessments/figures.py).
+    stored = stored_figures.read(today, stored_figures.scope_of(request.user))
+    common = {
+        "today": today,
+        "stored": stored,
+        "queue_href": _url("assessments:queue"),
+        "scoped_teams": list(scope.readable_teams(request.user)) if scoped else None,
+        # Three indexed counts, read fresh (not part of the stored figures).
+        "accountability": portfolio.accountability(
+            today, scope.readable(Agent.objects.all(), request.user) if scoped else None
+        ),
+    }
+    template = "assessments/dashboard.html"
+    if request.htmx and request.htmx.target == "portfolio-figures":
+        template += "#figures"  # the panel again, once newer figures have landed
+    else:
+        common["inbox_trays"] = inbox.trays(request.user)
+    if not stored.ready:  # a fresh install: the first computation is under way
+        return render(request, template, common)
+    figures = portfolio.dashboard_figures(stored.figures)
     matrix = figures.matrix
     states = figures.states
     assessment_states = figures.assessment_states
@@ -78,7 +97,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         for key, label, n, fill, href in segments
     ]
     context = {
-        "today": today,
+        **common,
         "matrix": matrix,
         "class_chart": charts.grouped_bars(groups),
         "class_series": list(CLASS_SERIES.values()),
@@ -120,7 +139,6 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         ],
         "state_rows": state_rows,
         "state_donut": charts.donut(segments),
-        "queue_href": _url("assessments:queue"),
         "gaps": gaps,
         "gap_agents": gaps.agents,
         "gap_controls": gaps.by_control[:6],
@@ -128,13 +146,27 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "expiring": expiring,
         "expiring_total": figures.expiring_total,
         "reclassified": reclassified,
-        "inbox_trays": inbox.trays(request.user),
-        "accountability": portfolio.accountability(
-            today, scope.readable(Agent.objects.all(), request.user) if scoped else None
-        ),
-        "scoped_teams": list(scope.readable_teams(request.user)) if scoped else None,
     }
-    return render(request, "assessments/dashboard.html", context)
+    return render(request, template, context)
+
+
+@permission_required("assessments.view_agent")
+@require_GET
+def figures_status(request: HtmxHttpRequest) -> HttpResponse:
+    """The line saying when the portfolio figures were computed, polled while newer ones
+    are on their way. ``shown``: when the figures on the page were computed (ISO, or
+    empty). Once newer figures are stored, the answer triggers ``figures-updated``: the
+    page's figure panels fetch themselves again."""
+    stored = stored_figures.read(timezone.localdate(), stored_figures.scope_of(request.user))
+    current = stored.computed_at.isoformat() if stored.ready and stored.computed_at else ""
+    response = render(
+        request,
+        "assessments/includes/figures_status.html",
+        {"stored": stored, "today": timezone.localdate()},
+    )
+    if current and current != request.GET.get("shown", ""):
+        response["HX-Trigger"] = "figures-updated"
+    return response
 
 
 @permission_required("assessments.view_agent")

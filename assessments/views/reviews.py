@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from assessments import actions, portfolio, reviews, scope
+from assessments import figures as stored_figures
 from assessments import rows as rows_for_page
 from assessments.models import Review
 from assessments.review_forms import QueueFilterForm
@@ -60,8 +61,13 @@ def _queue_context(request: HtmxHttpRequest, **extra: Any) -> dict[str, Any]:
     narrowed = any(data.get(key) for key in reviews.QUEUE_FILTERS) or not scope.reads_all(
         request.user
     )
-    # The whole queue's counts are the dashboard's, kept in the portfolio snapshot.
-    counts = reviews.state_counts(queue, today) if narrowed else portfolio.queue_states(today)
+    # The whole queue's counts are the dashboard's, kept in the portfolio snapshot (and
+    # counted here like a narrowed queue's before its first computation: a fresh install).
+    stored = None if narrowed else stored_figures.read(today)
+    if stored is not None and stored.ready:
+        counts = stored.figures["states"]
+    else:
+        stored, counts = None, reviews.state_counts(queue, today)
     rows = reviews.for_rows(queue, today)
     state = data.get("state") or ""
     if state:
@@ -84,6 +90,7 @@ def _queue_context(request: HtmxHttpRequest, **extra: Any) -> dict[str, Any]:
         "query_without_page": query_without(request, "page"),
         "query_without_state": query_without(request, "state", "page"),
         "state_labels": reviews.STATE_LABELS,
+        "stored": stored,  # the counts' "as of ..." when read from the snapshot
         **_row_context(request, people),
         **extra,
     }

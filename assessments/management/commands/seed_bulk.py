@@ -6,10 +6,31 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
-from django.db import connection, transaction
+from django.db import transaction
 
-from assessments import bulk
-from assessments.models import Agent, AgentLink, System, Team
+from assessments import bulk, planner
+from assessments.models import (
+    Agent,
+    AgentLink,
+    Assessment,
+    GapException,
+    PortfolioSnapshot,
+    Review,
+    System,
+    Team,
+)
+
+# What seeding writes, whose planner statistics it refreshes afterwards.
+SEEDED_TABLES = (
+    Agent,
+    System,
+    AgentLink,
+    Team,
+    Assessment,
+    GapException,
+    Review,
+    PortfolioSnapshot,
+)
 
 SYSTEM_NAMES = [
     "erp",
@@ -99,8 +120,7 @@ class Command(BaseCommand):
         # Fresh statistics for the query planner: right after a bulk load PostgreSQL still
         # believes the tables are nearly empty (autovacuum analyses them later) and picks
         # nested loops that take tens of seconds at 10,000 agents.
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE")
+        planner.refresh_planner_statistics(SEEDED_TABLES)
         elapsed = time.perf_counter() - started
         self.stdout.write(self.style.SUCCESS(f"Added {created} agents in {elapsed:.1f}s."))
         if assessed:
