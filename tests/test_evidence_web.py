@@ -3,6 +3,8 @@ drift reviews, and who may do what."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import TestCase
 from django.urls import reverse
@@ -409,6 +411,11 @@ class EvidencePagesTests(TestCase):
         self.assertTrue(
             AuditEvent.objects.filter(verb="evidence.queue", object_id=str(job.pk)).exists()
         )
+        self.assertNotContains(page, "No worker has picked this up yet")
+        EvidenceJob.objects.filter(pk=job.pk).update(
+            created_at=job.created_at - dt.timedelta(minutes=5)
+        )
+        self.assertContains(self.client.get(job.get_absolute_url()), "No worker has picked")
 
     def test_a_background_refusal_is_the_jobs_message_and_stores_nothing(self):
         self.client.force_login(self.assessor)

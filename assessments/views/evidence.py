@@ -9,12 +9,14 @@ the proposal and, out of band, the live decision panel.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.contrib import messages
 from django.db.models import Prefetch
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
@@ -176,7 +178,11 @@ def evidence_job(request: HtmxHttpRequest, slug: str, pk: int) -> HttpResponse:
     template = (
         "assessments/evidence_job.html#job" if request.htmx else "assessments/evidence_job.html"
     )
-    return render(request, template, {"agent": job.agent, "job": job})
+    waiting_long = (
+        job.state == EvidenceJob.State.QUEUED
+        and timezone.now() - job.created_at > dt.timedelta(seconds=30)
+    )
+    return render(request, template, {"agent": job.agent, "job": job, "waiting_long": waiting_long})
 
 
 def _read_capped(uploaded: Any) -> bytes:
