@@ -58,3 +58,25 @@ class ApiDocsTests(TestCase):
     def test_api_docs_public_opens_them(self):
         self.assertEqual(self.client.get("/api/v1/openapi.json").status_code, 200)
         self.assertEqual(self.client.get("/api/v1/docs").status_code, 200)
+
+
+class InvisibleCharacterTests(TestCase):
+    def test_a_name_with_a_direction_control_or_a_zero_width_character_is_refused(self):
+        from assessments.models import Agent
+
+        admin = f.administrator()
+        f.team("Platform")
+        api = ApiClient(self.client, token_for(admin, ("read", "write")))
+        for name in ("\u202eadmin\u200b", "ad\u200dmin", "Bot\u2066x"):
+            with self.subTest(name=repr(name)):
+                response = api.post(
+                    "/agents",
+                    {"name": name, "purpose": "p", "owner": "root", "team": "platform"},
+                )
+                self.assertEqual(response.status_code, 422, response.content)
+                self.assertIn("invisible character", response.content.decode())
+        self.assertFalse(Agent.objects.exists())
+        ok = api.post(
+            "/agents", {"name": "Zoë's bot", "purpose": "p", "owner": "root", "team": "platform"}
+        )
+        self.assertEqual(ok.status_code, 201, ok.content)
