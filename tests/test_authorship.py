@@ -415,4 +415,3 @@ class DoneWhenTests(TestCase):
             self.reviewer, agent, fields={}, systems=[{"name": "s3", "access": "read"}]
         )
         self.assertEqual(actions.can_review(self.reviewer, submitted), (True, ""))
-
