@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import unicodedata
 from typing import Any
 
@@ -56,6 +57,8 @@ class BoundedDateField(forms.DateField):
 def slug_from_name(name: str) -> str:
     """A slug made from a name: accents are dropped ("Café" gives "cafe"); a letter with no
     plain a-to-z spelling ("ø", "ß", "東") is refused rather than silently left out."""
+    if INVISIBLE.search(name):
+        raise ValidationError("A slug is not made from a name with invisible characters.")
     decomposed = unicodedata.normalize("NFKD", name)
     unspellable = sorted(
         {c for c in decomposed if not c.isascii() and c.isalnum() and not unicodedata.combining(c)}
@@ -146,6 +149,11 @@ class AgentForm(forms.ModelForm):
         chosen = self.cleaned_data.get("environments") or []
         return [value for value, _ in Environment.choices if value in chosen]
 
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"].strip()
+        refuse_invisible(name)
+        return name
+
 
 def _user_label(user: Any) -> str:
     full = user.get_full_name()
@@ -157,7 +165,23 @@ class SystemForm(forms.Form):
     access = forms.ChoiceField(choices=Access.choices, initial=Access.READ)
 
     def clean_name(self) -> str:
-        return self.cleaned_data["name"].strip()
+        name = self.cleaned_data["name"].strip()
+        refuse_invisible(name)
+        return name
+
+
+# Bidirectional controls (a name that reads "admin" but is not) and zero-width
+# characters (two names that look the same): never in a name.
+INVISIBLE = re.compile("[\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff\u00ad]")
+
+
+def refuse_invisible(value: str) -> None:
+    if found := INVISIBLE.search(value):
+        raise ValidationError(
+            f"The name holds an invisible character (U+{ord(found.group()):04X}), a direction "
+            "control or a zero-width one, which would make it read as something else. "
+            "Type it again without it."
+        )
 
 
 class _RowsFormSet(forms.BaseFormSet):

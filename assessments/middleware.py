@@ -8,7 +8,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse
-from django.utils.cache import patch_vary_headers
+from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.utils.encoding import escape_uri_path
 
 from assessments import audit
@@ -147,3 +147,56 @@ class RequestSizeLimitMiddleware:
                 content_type="text/plain; charset=utf-8",
             )
         return None
+
+
+API_DOCS_PATHS = ("/api/v1/docs", "/api/v1/openapi.json")
+
+
+def _token_user(request: HttpRequest) -> bool:
+    """A usable API token in ``Authorization: Bearer …`` (without touching it)."""
+    from assessments.models import ApiToken
+
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.startswith(ApiToken.MARK) or len(token) > 200:
+        return False
+    return ApiToken.objects.usable().filter(token_hash=ApiToken.hash_token(token.strip())).exists()
+
+
+class PrivateResponsesMiddleware:
+    """Nothing a signed-in person is shown is kept by a browser or a proxy cache
+    (``Cache-Control: no-store``: new tokens and feed URLs are shown once), and the API's
+    documentation and schema are for people who may use it (``API_DOCS_PUBLIC`` opens
+    them to anyone)."""
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        signed_in = bool(getattr(request, "user", None) and request.user.is_authenticated)
+        bearer = "Authorization" in request.headers
+        if (
+            request.path in API_DOCS_PATHS
+            and not getattr(settings, "API_DOCS_PUBLIC", False)
+            and not signed_in
+            and not _token_user(request)
+        ):
+            if request.path.endswith(".json"):
+                from django.http import JsonResponse
+
+                return JsonResponse(
+                    {
+                        "title": "Unauthorized",
+                        "status": 401,
+                        "detail": "Sign in, or send an API token, to read the API schema.",
+                    },
+                    status=401,
+                    content_type="application/problem+json",
+                )
+            from django.contrib.auth.views import redirect_to_login
+
+            return redirect_to_login(request.get_full_path())
+        response = self.get_response(request)
+        if signed_in or bearer or getattr(request, "user", None) and request.user.is_authenticated:
+            patch_cache_control(response, no_store=True, private=True)
+        return response

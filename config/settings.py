@@ -84,6 +84,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "assessments.middleware.PrivateResponsesMiddleware",
     "assessments.accounts.AccountChangeMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -388,6 +389,9 @@ WEBHOOK_BLOCKED_NETWORKS = env_list(
 # environment's http_proxy/https_proxy are ignored for webhooks: a proxy resolves names
 # itself, so the destination is checked here first and only this proxy is trusted.
 WEBHOOK_PROXY = env_str("WEBHOOK_PROXY", "")
+# The API's documentation (/api/v1/docs) and schema (/api/v1/openapi.json) are for
+# people signed in or holding a token, unless this opens them to anyone.
+API_DOCS_PUBLIC = env_bool("API_DOCS_PUBLIC", False)
 
 # Lazy loads on list pages raise in tests and development instead of silently
 # issuing a query per row (Django 6.1 fetch modes); production batches them.
