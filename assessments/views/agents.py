@@ -90,7 +90,9 @@ def agent_detail(request: HtmxHttpRequest, slug: str) -> HttpResponse:
         "latest_approved": latest_approved,
         "report_overdue": reviews.overdue_decision(latest_approved, today),
         "open_review": Review.objects.open().filter(agent=agent).select_related("assignee").first(),
-        "history": history(AuditEvent.objects.filter(agent=agent).order_by("-id")[:200])[:10],
+        "history": history(
+            AuditEvent.objects.filter(agent=agent).select_related("actor").order_by("-id")[:200]
+        )[:10],
         "evidence_uploads": EvidenceUpload.objects.filter(agent=agent).with_counts()[:10],
         "today": today,
         "can_edit": scope.may_edit(request.user, agent),
