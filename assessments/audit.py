@@ -364,6 +364,9 @@ class ChainReport:
     unverifiable: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     checkpoint: Checkpoint | None = None
+    # No checkpoint to check against: whoever runs commands on the server can write one
+    # (``manage.py audit_checkpoint``); the web page says so, in words, to administrators.
+    checkpoint_missing: bool = False
 
     def add(self, kind: str, event_id: int | None, detail: str) -> None:
         self.counts[kind] = self.counts.get(kind, 0) + 1
@@ -609,9 +612,10 @@ def _latest_checkpoint(
                 report.notes.append(f"Skipped {path}: its signature is {status}.")
     if not candidates:
         report.notes.append(
-            "No checkpoint was found, so removing the newest events would not show: write one "
-            "with `python manage.py audit_checkpoint` (the daily reminder run writes one too)."
+            "No checkpoint was found, so removing the newest events would not show; the daily "
+            "reminder run writes one."
         )
+        report.checkpoint_missing = True
         return None
     return max(candidates, key=lambda c: (c.created_at, c.event_count))
 

@@ -668,7 +668,37 @@ def _change_value(key: str, value: Any) -> str:
         return "; ".join(f"{words(k, 'field')}: {_change_value(k, v)}" for k, v in value.items())
     if isinstance(value, list | tuple) and value and all(isinstance(v, Mapping) for v in value):
         return "; ".join(_change_value(key, v) for v in value)
+    if isinstance(value, str) and (when := page_date(value)):
+        return when
     return words(value)
+
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_ISO_DATETIME = re.compile(
+    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?"
+)
+
+
+def page_date(value: str) -> str:
+    """An ISO date or date-time recorded as text (audit changes) in the pages' format:
+    "6 Mar 2027", or "6 Mar 2027 23:35" in the site's time zone; "" if it is not one."""
+    from django.utils import dateformat, timezone
+    from django.utils.dateparse import parse_date, parse_datetime
+
+    try:
+        if _ISO_DATETIME.fullmatch(value):
+            moment = parse_datetime(value)
+            if moment is not None:
+                if timezone.is_aware(moment):
+                    moment = timezone.localtime(moment)
+                return dateformat.format(moment, "j M Y H:i")
+        if _ISO_DATE.fullmatch(value):
+            day = parse_date(value)
+            if day is not None:
+                return dateformat.format(day, "j M Y")
+    except ValueError:
+        return ""  # looks like a date but is not one (2027-02-30): shown as given
+    return ""
 
 
 def change_rows(changes: Any) -> list[tuple[str, str]]:
@@ -676,6 +706,15 @@ def change_rows(changes: Any) -> list[tuple[str, str]]:
     if not isinstance(changes, Mapping):
         return [("Change", words(changes))] if changes else []
     return [(words(key, "field"), _change_value(key, value)) for key, value in changes.items()]
+
+
+def actor_name(event: Any) -> str:
+    """Who did it, by name: the person's full name when the event's actor still exists
+    and has one (load events with ``select_related("actor")``), else the username
+    recorded with the event ("system" for the application itself)."""
+    actor = event.actor if event.actor_id else None
+    name = actor.get_full_name() if actor is not None else ""
+    return name or event.actor_label
 
 
 def history(events: Any) -> list[dict[str, Any]]:
@@ -698,7 +737,7 @@ def history(events: Any) -> list[dict[str, Any]]:
                 {
                     "verb": event.verb,
                     "actor_id": event.actor_id,
-                    "actor_label": event.actor_label,
+                    "actor_label": actor_name(event),
                     "created_at": event.created_at,
                     "last_at": event.created_at,
                     "events": [event],

@@ -107,3 +107,28 @@ class AuditChainTests(TestCase):
             reverse("assessments:audit_list"), {"since": "not-a-date", "verb": "bogus"}
         )
         self.assertContains(response, "were not understood")
+
+
+class ChainCheckWordsTests(TestCase):
+    """The chain check gives no shell instruction to people who cannot run it: an
+    administrator reads, in words, which command writes a checkpoint; others read none."""
+
+    def setUp(self):
+        f.agent(slug="bot", actor=f.assessor())
+
+    def check(self, person):
+        self.client.force_login(person)
+        response = self.client.get(reverse("assessments:audit_list") + "?verify=1")
+        self.assertEqual(response.status_code, 200)
+        self.assertTrue(response.context["chain"].checkpoint_missing)
+        self.assertContains(response, "No checkpoint was found")
+        self.assertNotContains(response, "`")
+        self.assertNotContains(response, "python manage.py")
+        return response
+
+    def test_a_reviewer_gets_no_command(self):
+        self.assertNotContains(self.check(f.reviewer()), "audit_checkpoint")
+
+    def test_an_administrator_gets_the_command_in_words(self):
+        response = self.check(f.administrator())
+        self.assertContains(response, "run the audit checkpoint management command")

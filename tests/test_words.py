@@ -277,3 +277,20 @@ class PresentationTests(TestCase):
                 ("Classification", "Agent identity"),
             ],
         )
+
+
+def test_recorded_dates_and_times_read_in_the_pages_format():
+    from assessments.presentation import change_rows
+
+    rows = dict(
+        change_rows(
+            {
+                "expires_at": "2027-03-06T23:35:18.411597+00:00",
+                "expires_on": "2027-03-06",
+                "name": "2027-02-30",  # not a date: shown as given
+            }
+        )
+    )
+    assert rows["Expires at"] == "6 Mar 2027 23:35"
+    assert rows["Expires on"] == "6 Mar 2027"
+    assert rows["Name"] == "2027-02-30"

@@ -39,6 +39,12 @@ def change_rows(changes: Any) -> list[tuple[str, str]]:
 
 
 @register.filter
+def actor_name(event: Any) -> str:
+    """Who did an audited action, by name (``presentation.actor_name``)."""
+    return presentation.actor_name(event)
+
+
+@register.filter
 def one_line(value: Any) -> str:
     """A value as one line, without control characters (for e-mail subjects and bodies)."""
     return _one_line(value)

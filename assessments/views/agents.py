@@ -93,7 +93,9 @@ def agent_detail(request: HtmxHttpRequest, slug: str) -> HttpResponse:
         "report_overdue": reviews.overdue_decision(latest_approved, today),
         "open_review": open_review,
         "evidence_changed": portfolio.review_evidence_changed(open_review),
-        "history": history(AuditEvent.objects.filter(agent=agent).order_by("-id")[:200])[:10],
+        "history": history(
+            AuditEvent.objects.filter(agent=agent).select_related("actor").order_by("-id")[:200]
+        )[:10],
         "evidence_uploads": EvidenceUpload.objects.filter(agent=agent).with_counts()[:10],
         "today": today,
         "successors": successors(agent),

@@ -156,7 +156,9 @@ def _detail_context(
         "today": today,
         "versions": versions,
         # Consecutive autosaves by one person read as one entry.
-        "history": history(AuditEvent.objects.for_object(assessment).order_by("id")[:1000]),
+        "history": history(
+            AuditEvent.objects.for_object(assessment).select_related("actor").order_by("id")[:1000]
+        ),
         "control_titles": controls,
         **(
             panel_context(

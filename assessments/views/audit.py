@@ -51,7 +51,7 @@ def audit_list(request: HtmxHttpRequest) -> HttpResponse:
             events = events.filter(created_at__date__gte=f["since"])
         if f["until"]:
             events = events.filter(created_at__date__lte=f["until"])
-    page = paginate(request, events.order_by("-id"))
+    page = paginate(request, events.select_related("actor").order_by("-id"))
     context = {
         "form": form,
         "page": page,

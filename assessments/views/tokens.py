@@ -164,7 +164,7 @@ def api_token_revoke(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         # Someone else's token: as far as this person knows, it does not exist.
         raise Http404("No such token.")
     if request.method == "GET":
-        if not token.is_usable:
+        if not token.is_usable():
             messages.info(request, f"The token “{token.name}” no longer works; nothing to revoke.")
             return redirect("assessments:api_tokens")
         owner = "" if token.user_id == request.user.pk else f" of {token.user.get_username()}"

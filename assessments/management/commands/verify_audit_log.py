@@ -30,6 +30,8 @@ class Command(BaseCommand):
             self.stdout.write(f"Checked against {report.checkpoint.label}.")
         for note in report.notes:
             self.stderr.write(f"Note: {note}")
+        if report.checkpoint_missing:
+            self.stderr.write("Note: write one now with: python manage.py audit_checkpoint")
         for finding in report.findings:
             self.stdout.write(f"  {finding}")
         if report.problems > len(report.findings):
