@@ -9,7 +9,7 @@ same QuerySet methods and filter forms as the pages.
   RFC 9457 problem responses; the Swagger UI page from vendored static files.
 - ``schemas``: the typed request and response shapes.
 - ``agents``, ``assessments``, ``manifests``, ``queue``, ``reports``, ``audit``,
-  ``catalogue``: one router per area.
+  ``catalogue``, ``discovery``: one router per area.
 
 Scopes: ``read`` for every GET, ``write`` for inventory, assessment and report
 changes, ``review`` for approving, returning and assigning. A token's scopes narrow
@@ -17,10 +17,19 @@ what its account's role allows; a signed-in browser session has its role's reach
 (and unsafe methods need the CSRF token).
 """
 
-from assessments.api import agents, assessments, audit, catalogue, manifests, queue, reports
+from assessments.api import (
+    agents,
+    assessments,
+    audit,
+    catalogue,
+    discovery,
+    manifests,
+    queue,
+    reports,
+)
 from assessments.api.core import api
 
-for module in (agents, assessments, manifests, queue, reports, audit, catalogue):
+for module in (agents, assessments, manifests, queue, reports, audit, catalogue, discovery):
     api.add_router("", module.router)
 
 __all__ = ["api"]

@@ -9,6 +9,7 @@ approved assessment; agents never approved count as not assessed.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -674,6 +675,8 @@ def board_content(filters: BoardFilters, *, today: dt.date | None = None) -> dic
         )
     )
     return {
+        # -- discovery (helper `discovery`): estate-wide figures, see discovery_section
+        "discovery": discovery_section(filters),
         "report": "board",
         "headline": headline,
         "status": _rag(headline, assessed),
@@ -790,6 +793,18 @@ def board_content(filters: BoardFilters, *, today: dt.date | None = None) -> dic
 
 TOP_RISKS = 10
 TREND_PACKS = 6
+
+
+def discovery_section(filters: BoardFilters) -> Any:
+    """The discovery figures (portfolio.discovery_figures) for a pack of the whole
+    portfolio; None for a pack of one team, tier or class, since discovered identities
+    belong to none."""
+    if filters.team or filters.tier or filters.classification:
+        return None
+    figures = portfolio.discovery_figures()
+    if not figures.any:
+        return None
+    return {**dataclasses.asdict(figures), "coverage": figures.coverage}
 
 
 def previous_packs(filters: BoardFilters) -> list[dict[str, Any]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -127,6 +128,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "reclassified": reclassified,
         "inbox_trays": inbox.trays(request.user),
         "scoped_teams": list(scope.readable_teams(request.user)) if scoped else None,
+        # Estate-wide (identities belong to no team): for those who read every team.
+        "discovery": portfolio.discovery_figures()
+        if not scoped and request.user.has_perm("assessments.view_discoveredidentity")
+        else None,
     }
     return render(request, "assessments/dashboard.html", context)
 
@@ -141,5 +146,6 @@ def figures(request: HttpRequest) -> HttpResponse:
         {
             "queue_days": reviews.QUEUE_DAYS,
             "state_labels": portfolio.ASSESSMENT_STATE_LABELS,
+            "discovery_unused_days": getattr(settings, "DISCOVERY_UNUSED_DAYS", 90),
         },
     )
