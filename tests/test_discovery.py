@@ -121,6 +121,23 @@ def test_gcp_and_entra_readers():
     assert entra["5a1c0d8e-1111-4c2b-9f00-000000000002"].agent_like == "no"
 
 
+def test_a_real_public_account_export_lists_every_role_and_user_and_no_agent():
+    """Cloudsplaining's example export (BSD-3, see fixtures/discovery/public/README.md):
+    administrators that could call a model through * are not agent-like."""
+    path = FIX / "public" / "cloudsplaining-example.json"
+    document = json.loads(path.read_text())
+    arns = {r["Arn"] for key in ("RoleDetailList", "UserDetailList") for r in document[key]}
+    found = read("aws", path)
+    assert set(found) == arns and len(arns) == 122
+    assert {i.agent_like for i in found.values()} == {"no"}
+    admins = [i for i in found.values() if "every action of every service" in str(i.signals)]
+    assert admins and all("model_access" not in i.signals for i in admins)
+    again = read("aws", path)
+    assert {k: v.grant_hash() for k, v in found.items()} == {
+        k: v.grant_hash() for k, v in again.items()
+    }
+
+
 def test_signal_lists_are_data():
     assert "ANTHROPIC_API_KEY" in discovery.common.data().list("provider_env")
     assert discovery.common.agent_like({"declared_agent": [1], "tool_reach": [1]}) == "likely"
