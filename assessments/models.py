@@ -1751,10 +1751,21 @@ class DiscoveryFile(models.Model):
         return f"{self.name} ({self.sha256[:12]})"
 
 
+# One definition each of what the discovery figures count (portfolio.discovery_figures
+# counts with these in one query; the QuerySet methods filter with them).
+IDENTITY_PRESENT = ~Q(status="vanished")  # found by the latest run of its source
+IDENTITY_AGENT_LIKE = IDENTITY_PRESENT & Q(agent_like__in=("likely", "possible"))
+IDENTITY_LINKED = IDENTITY_AGENT_LIKE & Q(agent__isnull=False)
+IDENTITY_SHADOW = IDENTITY_AGENT_LIKE & Q(agent__isnull=True, triage="")
+IDENTITY_MACHINE = IDENTITY_PRESENT & Q(triage="machine")
+# Open until a run no longer finds the identity (which closes it) or a person dismisses it.
+IDENTITY_DECOMMISSION_PENDING = Q(triage="decommission", decommission_state="open")
+
+
 class DiscoveredIdentityQuerySet(models.QuerySet["DiscoveredIdentity"]):
     def present(self) -> DiscoveredIdentityQuerySet:
         """Found by the latest run of its source."""
-        return self.exclude(status=DiscoveredIdentity.Status.VANISHED)
+        return self.filter(IDENTITY_PRESENT)
 
     def agent_like(self) -> DiscoveredIdentityQuerySet:
         return self.filter(agent_like__in=("likely", "possible"))
@@ -1764,16 +1775,13 @@ class DiscoveredIdentityQuerySet(models.QuerySet["DiscoveredIdentity"]):
 
     def shadow(self) -> DiscoveredIdentityQuerySet:
         """Agent-like identities that nobody has linked or triaged: shadow agents."""
-        return self.present().agent_like().untriaged()
+        return self.filter(IDENTITY_SHADOW)
 
     def machine(self) -> DiscoveredIdentityQuerySet:
-        return self.present().filter(triage=DiscoveredIdentity.Triage.MACHINE)
+        return self.filter(IDENTITY_MACHINE)
 
     def decommission_pending(self) -> DiscoveredIdentityQuerySet:
-        return self.filter(
-            triage=DiscoveredIdentity.Triage.DECOMMISSION,
-            decommission_state=DiscoveredIdentity.Decommission.OPEN,
-        )
+        return self.filter(IDENTITY_DECOMMISSION_PENDING)
 
 
 class DiscoveredIdentity(models.Model):

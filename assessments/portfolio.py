@@ -770,28 +770,36 @@ class DiscoveryFigures:
 
 
 def discovery_figures() -> DiscoveryFigures:
-    from assessments.models import DiscoveredIdentity
+    """Every discovery figure, per source and in all, in one query."""
+    from assessments import models as m
 
-    identities = DiscoveredIdentity.objects
-    per_source = list(
-        identities.present()
-        .values("kind", "source")
+    rows = list(
+        m.DiscoveredIdentity.objects.values("kind", "source")
         .annotate(
-            count=Count("pk"),
-            likely=Count("pk", filter=Q(agent_like="likely")),
-            possible=Count("pk", filter=Q(agent_like="possible")),
+            count=Count("pk", filter=m.IDENTITY_PRESENT),
+            likely=Count("pk", filter=m.IDENTITY_PRESENT & Q(agent_like="likely")),
+            possible=Count("pk", filter=m.IDENTITY_PRESENT & Q(agent_like="possible")),
+            agent_like_total=Count("pk", filter=m.IDENTITY_AGENT_LIKE),
+            linked=Count("pk", filter=m.IDENTITY_LINKED),
+            shadow=Count("pk", filter=m.IDENTITY_SHADOW),
+            machine=Count("pk", filter=m.IDENTITY_MACHINE),
+            decommission_pending=Count("pk", filter=m.IDENTITY_DECOMMISSION_PENDING),
         )
         .order_by("kind", "source")
     )
-    agent_like = identities.present().agent_like()
+    rows = [r for r in rows if r["count"] or r["decommission_pending"]]
+
+    def total(key: str) -> int:
+        return sum(r[key] for r in rows)
+
     return DiscoveryFigures(
-        identities=sum(row["count"] for row in per_source),
-        agent_like=agent_like.count(),
-        linked=agent_like.filter(agent__isnull=False).count(),
-        shadow=identities.shadow().count(),
-        machine=identities.machine().count(),
-        decommission_pending=identities.decommission_pending().count(),
-        per_source=per_source,
+        identities=total("count"),
+        agent_like=total("agent_like_total"),
+        linked=total("linked"),
+        shadow=total("shadow"),
+        machine=total("machine"),
+        decommission_pending=total("decommission_pending"),
+        per_source=rows,
     )
 
 

@@ -22,6 +22,7 @@ from assessments import actions
 from assessments.api import api
 from assessments.models import ApiToken, BoardPackJob, Review
 from tests import factories as f
+from tests.discovery_helpers import ACCOUNT, discovery_fixture
 from tests.test_api import MANIFEST as ADA_MANIFEST
 
 MANIFEST = {**ADA_MANIFEST, "agent": {**ADA_MANIFEST["agent"], "owner": "owner"}}
@@ -152,6 +153,40 @@ API_ACCESS: dict[tuple[str, str], Op] = {
     ),
     ("GET", "/api/v1/audit-events"): Op("read", "reviewer", lambda o: "/audit-events"),
     ("GET", "/api/v1/catalogue"): Op("read", "viewer", lambda o: "/catalogue"),
+    # -- discovery
+    ("POST", "/api/v1/discovery/runs"): Op(
+        "write",
+        "assessor",
+        lambda o: "/discovery/runs",
+        ok=202,
+        body=lambda o: {
+            "kind": "aws",
+            "files": [{"name": "authz.json", "content": ACCOUNT.read_text()}],
+        },
+    ),
+    ("GET", "/api/v1/discovery/runs"): Op("read", "viewer", lambda o: "/discovery/runs"),
+    ("GET", "/api/v1/discovery/runs/{run_id}"): Op(
+        "read", "viewer", lambda o: f"/discovery/runs/{o['discovery_run'].pk}"
+    ),
+    ("GET", "/api/v1/discovery/identities"): Op(
+        "read", "viewer", lambda o: "/discovery/identities"
+    ),
+    ("GET", "/api/v1/discovery/identities/{identity_id}"): Op(
+        "read", "viewer", lambda o: f"/discovery/identities/{o['identity'].pk}"
+    ),
+    ("POST", "/api/v1/discovery/identities/{identity_id}/triage"): Op(
+        "write",
+        "assessor",
+        lambda o: f"/discovery/identities/{o['identity'].pk}/triage",
+        body=lambda o: {"action": "machine", "reason": "a scheduled job"},
+    ),
+    ("POST", "/api/v1/discovery/triage"): Op(
+        "write",
+        "assessor",
+        lambda o: "/discovery/triage",
+        body=lambda o: {"agent_like": "no", "action": "machine", "reason": "jobs"},
+    ),
+    ("GET", "/api/v1/discovery/figures"): Op("read", "viewer", lambda o: "/discovery/figures"),
 }
 # A dry run only reads: the read scope and a viewer suffice.
 DRY_RUN = Op(
@@ -221,6 +256,7 @@ class ApiAccessTableTests(TestCase):
             author, agent, [("mcp.json", MCP_CONFIG.encode())], kind="mcp"
         )
         cls.objs["agent"].refresh_from_db()
+        cls.objs["discovery_run"], cls.objs["identity"] = discovery_fixture()
 
     def test_every_operation_is_in_the_table(self):
         schema = api.get_openapi_schema()

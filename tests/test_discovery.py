@@ -121,6 +121,23 @@ def test_gcp_and_entra_readers():
     assert entra["5a1c0d8e-1111-4c2b-9f00-000000000002"].agent_like == "no"
 
 
+def test_a_real_public_account_export_lists_every_role_and_user_and_no_agent():
+    """Cloudsplaining's example export (BSD-3, see fixtures/discovery/public/README.md):
+    administrators that could call a model through * are not agent-like."""
+    path = FIX / "public" / "cloudsplaining-example.json"
+    document = json.loads(path.read_text())
+    arns = {r["Arn"] for key in ("RoleDetailList", "UserDetailList") for r in document[key]}
+    found = read("aws", path)
+    assert set(found) == arns and len(arns) == 122
+    assert {i.agent_like for i in found.values()} == {"no"}
+    admins = [i for i in found.values() if "every action of every service" in str(i.signals)]
+    assert admins and all("model_access" not in i.signals for i in admins)
+    again = read("aws", path)
+    assert {k: v.grant_hash() for k, v in found.items()} == {
+        k: v.grant_hash() for k, v in again.items()
+    }
+
+
 def test_signal_lists_are_data():
     assert "ANTHROPIC_API_KEY" in discovery.common.data().list("provider_env")
     assert discovery.common.agent_like({"declared_agent": [1], "tool_reach": [1]}) == "likely"
@@ -395,4 +412,118 @@ class ListQueryTests(TestCase):
         self.assertContains(response, "r0")
 
 
-NUM_QUERIES = 15
+NUM_QUERIES = 10
+
+
+class FigureTests(TestCase):
+    """One definition per figure: the page, the dashboard, the API and the board pack all
+    read portfolio.discovery_figures."""
+
+    def setUp(self):
+        run_command(str(ACCOUNT), str(REPORT), "--kind", "aws")
+        self.assessor = f.assessor()
+        old_bot = DiscoveredIdentity.objects.get(external_id__endswith="user/old-bot")
+        discovery_actions.decommission_identity(self.assessor, old_bot)
+        discovery_actions.register_identity(
+            self.assessor, DiscoveredIdentity.objects.get(external_id=AGENT_ROLE), team=f.team()
+        )
+
+    def test_the_figures(self):
+        from assessments import portfolio
+
+        figures = portfolio.discovery_figures()
+        self.assertEqual(figures.identities, 6)
+        self.assertEqual((figures.agent_like, figures.linked, figures.coverage), (2, 1, 50))
+        self.assertEqual(figures.shadow, 1)  # the summariser
+        self.assertEqual(figures.decommission_pending, 1)
+        self.assertEqual(
+            figures.per_source,
+            [
+                {
+                    "kind": "aws",
+                    "source": "210987654321",
+                    "count": 6,
+                    "likely": 1,
+                    "possible": 1,
+                    "agent_like_total": 2,
+                    "linked": 1,
+                    "shadow": 1,
+                    "machine": 0,
+                    "decommission_pending": 1,
+                }
+            ],
+        )
+
+    def test_dashboard_api_and_board_pack_show_the_same_figures(self):
+        from assessments.reports.board import BoardFilters, board_content
+
+        self.client.force_login(self.assessor)
+        page = self.client.get(reverse("assessments:dashboard"))
+        self.assertContains(page, 'id="discovery-figures"')
+        self.assertContains(page, "Inventory coverage: 1 of 2 agent-like identities linked")
+        api = self.client.get("/api/v1/discovery/figures").json()
+        self.assertEqual((api["shadow"], api["coverage"]), (1, 50))
+        content = board_content(BoardFilters.from_params({}))
+        self.assertEqual(content["discovery"]["shadow"], 1)
+        self.assertEqual(content["discovery"]["coverage"], 50)
+        team_pack = board_content(BoardFilters.from_params({"team": "platform"}))
+        self.assertIsNone(team_pack["discovery"])
+        definitions = self.client.get(reverse("assessments:figures"))
+        self.assertContains(definitions, 'id="discovery"')
+
+
+class ApiTests(TestCase):
+    def setUp(self):
+        self.assessor = f.assessor()
+        self.team = f.team()
+        self.client.force_login(self.assessor)
+
+    def post(self, path: str, body: dict):
+        return self.client.post(f"/api/v1{path}", json.dumps(body), content_type="application/json")
+
+    def test_a_pushed_export_is_read_in_the_background_and_triaged(self):
+        body = {
+            "kind": "aws",
+            "files": [
+                {"name": "authz.json", "content": ACCOUNT.read_text()},
+                {"name": "report.csv", "content": REPORT.read_text()},
+            ],
+        }
+        with self.captureOnCommitCallbacks(execute=True):
+            response = self.post("/discovery/runs", body)
+        self.assertEqual(response.status_code, 202, response.content)
+        self.assertEqual(response.json()["status"], "queued")
+        run = self.client.get(f"/api/v1/discovery/runs/{response.json()['id']}").json()
+        self.assertEqual((run["status"], run["counts"]["likely"]), ("done", 1))
+        listed = self.client.get("/api/v1/discovery/identities", {"agent_like": "likely"}).json()
+        self.assertEqual([i["external_id"] for i in listed["results"]], [AGENT_ROLE])
+        identity = listed["results"][0]
+        self.assertEqual(identity["signals"][0]["signal"], "model_access")
+        done = self.post(
+            f"/discovery/identities/{identity['id']}/triage",
+            {"action": "register", "team": self.team.slug},
+        )
+        self.assertEqual(done.status_code, 200, done.content)
+        slug = done.json()["agents"][0]
+        self.assertTrue(
+            EvidenceProposal.objects.filter(upload__agent__slug=slug, status="pending").exists()
+        )
+        refused = self.post(
+            f"/discovery/identities/{identity['id']}/triage", {"action": "machine", "reason": "x"}
+        )
+        self.assertEqual(refused.status_code, 422)
+
+    def test_a_pushed_file_of_another_kind_is_refused_naming_it(self):
+        response = self.post(
+            "/discovery/runs",
+            {"kind": "gcp", "files": [{"name": "authz.json", "content": ACCOUNT.read_text()}]},
+        )
+        self.assertEqual(response.status_code, 422)
+        self.assertIn("authz.json", response.json()["detail"])
+        truncated = self.post(
+            "/discovery/runs",
+            {"kind": "aws", "files": [{"name": "cut.json", "content": ACCOUNT.read_text()[:300]}]},
+        )
+        self.assertEqual(truncated.status_code, 422)
+        self.assertIn("cut.json", truncated.json()["detail"])
+        self.assertFalse(DiscoveryRun.objects.exists())

@@ -9,7 +9,7 @@ same QuerySet methods and filter forms as the pages.
   RFC 9457 problem responses; the Swagger UI page from vendored static files.
 - ``schemas``: the typed request and response shapes.
 - ``agents``, ``assessments``, ``manifests``, ``queue``, ``reports``, ``audit``,
-  ``catalogue``, ``evidence``: one router per area.
+  ``catalogue``, ``evidence``, ``discovery``: one router per area.
 
 Scopes: ``read`` for every GET, ``write`` for inventory, assessment and report
 changes, ``review`` for approving, returning and assigning. A token's scopes narrow
@@ -22,6 +22,7 @@ from assessments.api import (
     assessments,
     audit,
     catalogue,
+    discovery,
     evidence,
     manifests,
     queue,
@@ -29,7 +30,17 @@ from assessments.api import (
 )
 from assessments.api.core import api
 
-for module in (agents, assessments, manifests, queue, reports, audit, catalogue, evidence):
+for module in (
+    agents,
+    assessments,
+    manifests,
+    queue,
+    reports,
+    audit,
+    catalogue,
+    evidence,
+    discovery,
+):
     api.add_router("", module.router)
 
 __all__ = ["api"]

@@ -9,6 +9,7 @@ approved assessment; agents never approved count as not assessed.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -830,6 +831,8 @@ def board_content(filters: BoardFilters, *, today: dt.date | None = None) -> dic
     ]
     top_risks = needing_attention(register, TOP_RISKS, today)
     return {
+        # -- discovery (helper `discovery`): estate-wide figures, see discovery_section
+        "discovery": discovery_section(filters),
         "report": "board",
         "headline": headline,
         "status": status,
@@ -1004,6 +1007,18 @@ def _framework_rows(coverage: dict[str, Any]) -> list[dict[str, Any]]:
 
 TOP_RISKS = 10
 TREND_PACKS = 6
+
+
+def discovery_section(filters: BoardFilters) -> Any:
+    """The discovery figures (portfolio.discovery_figures) for a pack of the whole
+    portfolio; None for a pack of one team, tier or class, since discovered identities
+    belong to none."""
+    if filters.team or filters.tier or filters.classification:
+        return None
+    figures = portfolio.discovery_figures()
+    if not figures.any:
+        return None
+    return {**dataclasses.asdict(figures), "coverage": figures.coverage}
 
 
 def _resolutions(now: dict[str, int], moved: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -43,6 +43,10 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
         "stored": stored,
         "queue_href": _url("assessments:queue"),
         "scoped_teams": list(scope.readable_teams(request.user)) if scoped else None,
+        # Estate-wide (identities belong to no team): for those who read every team.
+        "discovery": portfolio.discovery_figures()
+        if not scoped and request.user.has_perm("assessments.view_discoveredidentity")
+        else None,
         # Three indexed counts, read fresh (not part of the stored figures).
         "accountability": portfolio.accountability(
             today, scope.readable(Agent.objects.all(), request.user) if scoped else None
@@ -182,5 +186,6 @@ def figures(request: HttpRequest) -> HttpResponse:
             "inactive_days": settings.INACTIVE_AGENT_DAYS,
             "unassessed_label": portfolio.UNASSESSED_LABEL,
             "evidence_changed_label": portfolio.EVIDENCE_CHANGED_LABEL,
+            "discovery_unused_days": settings.DISCOVERY_UNUSED_DAYS,
         },
     )
