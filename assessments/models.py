@@ -694,6 +694,7 @@ class Assessment(models.Model):
             # The navigation badge and the reviewer's tray (awaiting a decision, oldest
             # first) and the assessor's trays, without reading every assessment.
             models.Index(fields=["status", "submitted_at"]),
+            models.Index(fields=["status", "decided_at"]),
             models.Index(fields=["assessor", "status"]),
             # The catalogue's versions with their counts, from the index alone.
             models.Index(fields=["catalogue", "status"]),
@@ -941,6 +942,29 @@ class PortfolioSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"Portfolio figures ({self.scope or 'whole portfolio'}) of {self.day}"
+
+
+class ApprovedGap(models.Model):
+    """A required control an approved assessment recorded as a gap, read once from its
+    engine result (``result.controls``) so the portfolio's open gaps are counted from
+    these small rows instead of every result's JSON (assessments/figures.py fills it
+    before each computation). An approved assessment never changes, so neither do its
+    rows. Each approved assessment read has one row with an empty ``control_id`` too:
+    the mark that it was read, gaps or none."""
+
+    assessment = models.ForeignKey(Assessment, on_delete=models.CASCADE, related_name="+")
+    control_id = models.CharField(max_length=64, blank=True)
+    title = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["assessment", "control_id"], name="one_gap_row_per_control"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Gap {self.control_id or '(read)'} of assessment {self.assessment_id}"
 
 
 class ReminderLog(models.Model):

@@ -41,11 +41,10 @@ from typing import Any
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connection
-from django.db.models import Count, Exists, F, OuterRef, Q, Window
-from django.db.models.functions import Lag
+from django.db.models import Count, Exists, F, OuterRef, Q, Subquery
 
 from assessments import reviews
-from assessments.models import Agent, Assessment, GapException, Review
+from assessments.models import Agent, ApprovedGap, Assessment, GapException, Review
 
 TIERS = (4, 3, 2, 1)
 CLASSES = ("agent_identity", "machine_identity")
@@ -110,11 +109,21 @@ def assessment_states(agents: Any = None) -> dict[str, int]:
     """Active agents by assessment state (see the module docstring), plus ``undecided``:
     agents with no approved assessment yet, and ``total`` (one query)."""
     agents = Agent.objects.active() if agents is None else agents
-    counts = agents.with_assessment_state().aggregate(
-        total=Count("pk"),
-        undecided=Count("pk", filter=Q(current_classification="")),
-        **{state: Count("pk", filter=Q(assessment_state=state)) for state in STATE_FILTERS},
+    # Three aggregates instead of a state worked out per agent: an agent has at most one
+    # assessment in progress (the one_open_assessment_per_agent constraint), so the
+    # states in progress are the open assessments counted by status; never started is
+    # no assessment at all; decided is the rest (some assessment, none in progress).
+    counts = agents.aggregate(
+        total=Count("pk"), undecided=Count("pk", filter=Q(current_classification=""))
     )
+    mine = Assessment.objects.filter(agent__in=agents.values("pk")).order_by()
+    by_status = dict(mine.open().values_list("status").annotate(n=Count("pk")))
+    started = mine.values("agent_id").distinct().count()
+    counts["pending_decision"] = by_status.get(Assessment.Status.SUBMITTED, 0)
+    counts["returned"] = by_status.get(Assessment.Status.RETURNED, 0)
+    counts["in_draft"] = by_status.get(Assessment.Status.DRAFT, 0)
+    counts["never_started"] = counts["total"] - started
+    counts["decided"] = started - sum(by_status.values())
     return counts
 
 
@@ -152,13 +161,45 @@ class Gaps:
     by_control: list[tuple[str, str, int]]  # (control id, title, agents with the gap)
 
 
+def index_gaps() -> int:
+    """Read the gaps of every approved assessment not read yet into ``ApprovedGap``
+    (two statements; an approved assessment never changes, so each is read once).
+    Returns the assessments read."""
+    table, gaps = Assessment._meta.db_table, ApprovedGap._meta.db_table
+    if connection.vendor == "postgresql":
+        each = "CROSS JOIN LATERAL jsonb_array_elements(a.result -> 'controls') AS c(value)"
+        field_sql = "(c.value ->> '{}')"
+    else:
+        each = "CROSS JOIN json_each(a.result, '$.controls') AS c"
+        field_sql = "json_extract(c.value, '$.{}')"
+    control_id, title, status = (field_sql.format(k) for k in ("id", "title", "status"))
+    unread = (
+        f"a.status = 'approved' AND NOT EXISTS (SELECT 1 FROM {gaps} r "  # noqa: S608
+        "WHERE r.assessment_id = a.id AND r.control_id = '')"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {gaps} (assessment_id, control_id, title) "  # noqa: S608
+            f"SELECT a.id, {control_id}, COALESCE({title}, '') FROM {table} a {each} "
+            f"WHERE {unread} AND {status} = 'gap' AND COALESCE({control_id}, '') <> '' "
+            "ON CONFLICT DO NOTHING"
+        )
+        cursor.execute(
+            f"INSERT INTO {gaps} (assessment_id, control_id, title) "  # noqa: S608
+            f"SELECT a.id, '', '' FROM {table} a WHERE {unread} ON CONFLICT DO NOTHING"
+        )
+        return cursor.rowcount
+
+
 def _gap_rows_sql(
-    today: dt.date, agents: Any = None, *, as_of: dt.date | None = None
+    today: dt.date, agents: Any = None, *, as_of: dt.date | None = None, indexed: bool = False
 ) -> tuple[str, list[Any]]:
     """SQL for one row per open gap: (agent_id, number, control_id, title), expanding
     each latest approved result's ``controls`` array in the database (json_each on
     SQLite, jsonb_array_elements on PostgreSQL), less subjects an exception in force
-    covers. ``as_of``: the gaps as they stood at the end of that past day."""
+    covers. ``as_of``: the gaps as they stood at the end of that past day. ``indexed``:
+    read the gaps from ``ApprovedGap`` instead (after ``index_gaps()``): the same rows
+    without parsing any result."""
     if as_of is None:
         latest = Assessment.objects.latest_approved()
         in_force = exceptions_in_force(today)
@@ -186,6 +227,15 @@ def _gap_rows_sql(
         field_sql = "json_extract(c.value, '$.{}')"
     control_id, title, status = (field_sql.format(k) for k in ("id", "title", "status"))
     table = Assessment._meta.db_table
+    if indexed:
+        sql = (
+            f"SELECT a.agent_id AS agent_id, a.number AS number, c.control_id AS control_id, "  # noqa: S608
+            f"c.title AS title FROM {ApprovedGap._meta.db_table} c "
+            f"JOIN {table} a ON a.id = c.assessment_id "
+            f"LEFT JOIN ({exc_sql}) e ON e.agent_id = a.agent_id AND e.subject = c.control_id "
+            f"WHERE c.assessment_id IN ({ids_sql}) AND c.control_id <> '' AND e.agent_id IS NULL"
+        )
+        return sql, [*exc_params, *ids_params]
     # Only code-made SQL is interpolated (table names, the ORM's own SQL); every value
     # is a parameter.
     sql = (
@@ -197,13 +247,18 @@ def _gap_rows_sql(
     return sql, [*exc_params, *ids_params]
 
 
-def open_gaps(today: dt.date, *, top: int = 8, agents: Any = None) -> Gaps:
+def open_gaps(today: dt.date, *, top: int = 8, agents: Any = None, indexed: bool = False) -> Gaps:
     """Required controls with status ``gap`` in each active agent's latest approved
     assessment, less those covered by an exception in force; ``agents`` narrows the
     scope (an Agent queryset). Counted by the database in four queries, whatever the
-    number of agents; only the ``top`` agents with the most gaps are listed."""
-    gaps_sql, params = _gap_rows_sql(today, agents)
+    number of agents; only the ``top`` agents with the most gaps are listed.
+    ``indexed``: read from ``ApprovedGap`` (the caller ran ``index_gaps()``)."""
+    gaps_sql, params = _gap_rows_sql(today, agents, indexed=indexed)
     with connection.cursor() as cursor:
+        if indexed:  # the rows once, then the four queries read them
+            cursor.execute("DROP TABLE IF EXISTS portfolio_gap_rows")
+            cursor.execute(f"CREATE TEMPORARY TABLE portfolio_gap_rows AS {gaps_sql}", params)
+            gaps_sql, params = "SELECT * FROM portfolio_gap_rows", []
         cursor.execute(
             f"SELECT COUNT(*), COUNT(DISTINCT agent_id) FROM ({gaps_sql}) g",  # noqa: S608
             params,
@@ -235,6 +290,8 @@ def open_gaps(today: dt.date, *, top: int = 8, agents: Any = None) -> Gaps:
                 [*params, *top_ids],
             )
             rows = cursor.fetchall()
+        if indexed:
+            cursor.execute("DROP TABLE portfolio_gap_rows")
     people = {
         a["pk"]: a
         for a in Agent.objects.filter(pk__in=top_ids).values("pk", "name", "slug", "current_tier")
@@ -298,13 +355,24 @@ def expiring_exceptions(today: dt.date, within_days: int = 30) -> list[GapExcept
 
 def recent_reclassifications(limit: int = 8, agents: Any = None) -> list[Any]:
     """Approved assessments (of ``agents`` when given) whose class or tier differs from
-    the agent's previous approved version, newest first (one query)."""
+    the agent's previous approved version, newest first (one query). The previous
+    version is looked up for each approved assessment, newest decision first, until
+    ``limit`` are found (the (status, decided_at) index), instead of ordering every
+    approved version of the portfolio."""
 
-    def previous(field: str) -> Window:
-        return Window(Lag(field), partition_by=[F("agent_id")], order_by=F("number").asc())
+    def previous(field: str) -> Subquery:
+        earlier = (
+            Assessment.objects.approved()
+            .filter(agent_id=OuterRef("agent_id"), number__lt=OuterRef("number"))
+            .order_by("-number")
+            .values(field)[:1]
+        )
+        return Subquery(earlier)
 
     return list(
         Assessment.objects.approved()
+        .filter(number__gt=1)
+        .filter(Q() if agents is None else Q(agent__in=agents))
         .annotate(
             prev_class=previous("classification"),
             prev_tier=previous("tier"),
@@ -312,7 +380,6 @@ def recent_reclassifications(limit: int = 8, agents: Any = None) -> list[Any]:
         )
         .filter(prev_number__isnull=False)
         .filter(~Q(prev_class=F("classification")) | ~Q(prev_tier=F("tier")))
-        .filter(Q() if agents is None else Q(agent__in=agents))
         .select_related("agent")
         .order_by("-decided_at", "-pk")[:limit]
     )
@@ -571,7 +638,8 @@ def _compute(today: dt.date, agents: Any = None) -> dict[str, Any]:
     """The figures as JSON, each computed by the database as defined above; ``agents``
     (an Agent queryset) narrows them to some agents (a team-scoped reader's teams)."""
     matrix = class_tier(agents)
-    gaps = open_gaps(today, agents=agents)
+    index_gaps()
+    gaps = open_gaps(today, agents=agents, indexed=True)
     expiring = GapException.objects.expiring(today, 30).filter(agent__status=Agent.Status.ACTIVE)
     queue = Review.objects.in_queue(reviews.QUEUE_DAYS, today)
     reclassified = recent_reclassifications()

@@ -69,6 +69,8 @@ def _free_port() -> int:
 def _env(database_url: str, folder: Path, port: int) -> dict[str, str]:
     return production_env(  # plain HTTP on loopback
         database_url,
+        # As in production: a worker computes the portfolio figures in the background.
+        TASKS_BACKEND="django_tasks_db.DatabaseBackend",
         ALLOWED_HOSTS="127.0.0.1",
         SECURE_SSL_REDIRECT="0",
         SESSION_COOKIE_SECURE="0",
@@ -96,6 +98,57 @@ for i, agent in enumerate(agents, 1):
 slugs = list(Agent.objects.order_by("?").values_list("slug", flat=True)[:300])
 print(json.dumps({{"people": people, "agents": slugs}}))
 """
+
+# One reviewer, and assessments submitted for them to approve or return during the run
+# (made again before each run: a decision uses one up).
+DECISIONS_SCRIPT = """
+import json
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from assessments import actions
+from assessments.decisions import INVENTORY_KEYS
+from assessments.models import Assessment
+User = get_user_model()
+reviewer, made = User.objects.get_or_create(username="load-reviewer")
+if made:
+    reviewer.set_password("{password}")
+    reviewer.save()
+    reviewer.groups.add(Group.objects.get(name="reviewer"))
+assessor = User.objects.get(username="assessor")
+busy = Assessment.objects.open().values("agent_id")
+out = []
+for approved in (
+    Assessment.objects.latest_approved()
+    .filter(agent__slug__startswith="bulk-", agent__status="active")
+    .exclude(agent_id__in=busy)
+    .select_related("agent")
+    .order_by("-agent_id")[: {n} * 20]
+):
+    if len(out) == {n}:
+        break
+    if "audit_gap" in (approved.result or {{}}).get("flags", []):
+        continue
+    draft = actions.start_assessment(assessor, approved.agent)
+    answers = {{k: v for k, v in approved.answers.items() if k not in INVENTORY_KEYS}}
+    draft = actions.save_answers(assessor, draft, answers, expected_version=draft.lock_version)
+    done = actions.submit_assessment(assessor, draft)
+    if "audit_gap" not in done.result["flags"]:
+        out.append({{"slug": done.agent.slug, "number": done.number, "lock_version": done.lock_version}})
+print(json.dumps(out))
+"""
+DECISION_SECONDS = 20  # one decision every 20 s (bench/locustfile.py, Reviewer)
+
+
+def decisions(env: dict[str, str], seconds: int) -> list[dict[str, Any]]:
+    """Assessments submitted for the run's reviewer: one per 20 s, and two to spare."""
+    out = manage(
+        env,
+        "shell",
+        "--no-imports",
+        "-c",
+        DECISIONS_SCRIPT.format(n=seconds // DECISION_SECONDS + 2, password=PASSWORD),
+    )
+    return json.loads(out.splitlines()[-1])
 
 
 def prepare(env: dict[str, str], agents: int, users: int) -> dict[str, Any]:
@@ -131,8 +184,22 @@ def _prepared(
 ) -> dict[str, Any]:
     """``prepare`` the database; with ``--keep`` (SQLite only), a copy of the one seeded
     by an earlier run with the same numbers, untouched by that run's traffic."""
+    if label == "postgres" and args.reuse:
+        # The database seeded by an earlier run (or bench/multiply.py), kept as it is.
+        saved = args.keep / f"load-postgres-{args.agents}-{args.users}.json" if args.keep else None
+        manage(env, "collectstatic", "--noinput")
+        manage(env, "migrate", "--noinput")
+        if saved is None or not saved.exists():
+            raise SystemExit("--reuse needs --keep FOLDER holding the people of that database")
+        return json.loads(saved.read_text())
     if label != "sqlite" or args.keep is None:
-        return prepare(env, args.agents, args.users)
+        data = prepare(env, args.agents, args.users)
+        if label == "postgres" and args.keep:
+            args.keep.mkdir(parents=True, exist_ok=True)
+            (args.keep / f"load-postgres-{args.agents}-{args.users}.json").write_text(
+                json.dumps(data)
+            )
+        return data
     args.keep.mkdir(parents=True, exist_ok=True)
     seed = args.keep / f"load-{args.agents}-{args.users}.sqlite3"
     people = seed.with_suffix(".json")
@@ -154,7 +221,19 @@ def run(label: str, database_url: str, args: argparse.Namespace, folder: Path) -
     env = _env(database_url, folder, port)
     started = time.perf_counter()
     data = _prepared(label, env, args, folder)
-    print(f"[{label}] seeded {args.agents} agents in {time.perf_counter() - started:.0f} s")
+    data["decisions"] = decisions(env, args.seconds)
+    print(
+        f"[{label}] seeded {args.agents} agents in {time.perf_counter() - started:.0f} s; "
+        f"{len(data['decisions'])} assessments await the reviewer's decision"
+    )
+    worker = subprocess.Popen(  # noqa: S603 (the project's background worker)
+        [sys.executable, str(ROOT / "manage.py"), "db_worker", "--no-reload", "--interval", "0.5"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     log = folder / f"gunicorn-{label}.log"
     with open(log, "wb") as log_file:
         server = subprocess.Popen(  # noqa: S603 (the project's gunicorn on loopback)
@@ -187,6 +266,8 @@ def run(label: str, database_url: str, args: argparse.Namespace, folder: Path) -
             prefix = folder / f"locust-{label}"
             locust_env = dict(
                 env,
+                LOAD_DECISIONS=json.dumps(data["decisions"]),
+                LOAD_REVIEWER="load-reviewer",
                 LOAD_PEOPLE=json.dumps(data["people"]),
                 LOAD_AGENTS=json.dumps(data["agents"]),
                 LOAD_PASSWORD=data["password"],
@@ -199,9 +280,9 @@ def run(label: str, database_url: str, args: argparse.Namespace, folder: Path) -
                     str(ROOT / "bench" / "locustfile.py"),
                     "--headless",
                     "--users",
-                    str(args.users),
+                    str(args.users + 1),  # and the reviewer
                     "--spawn-rate",
-                    str(args.users),
+                    str(args.users + 1),
                     # An upper bound: the people stop LOAD_SECONDS after the last one
                     # has signed in (bench/locustfile.py).
                     "--run-time",
@@ -232,6 +313,7 @@ def run(label: str, database_url: str, args: argparse.Namespace, folder: Path) -
                 f"{server_cpu:.0f}, by Locust {locust_cpu:.0f}"
             )
         finally:
+            os.killpg(worker.pid, signal.SIGTERM)
             os.killpg(server.pid, signal.SIGTERM)
             try:
                 server.wait(timeout=30)
@@ -254,6 +336,10 @@ def _page_of(method: str, path: str) -> str:
         return "GET wizard step"
     if path == "/":
         return "GET / (dashboard)"
+    if path.endswith("/decide/"):
+        return "POST decision"
+    if "/assessments/" in path:
+        return "GET /agents/<slug>/assessments/<n>/"
     if path.startswith("/agents/?q=") or "&q=" in path:
         return "GET /agents/?q="
     if path.startswith(("/agents/?", "/agents/")) and path.count("/") == 2:
@@ -366,6 +452,12 @@ def main() -> int:
         metavar="FOLDER",
         help="SQLite: keep the seeded database in FOLDER and start later runs from a copy",
     )
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="PostgreSQL: use the database --postgres-name as it is (seeded by an earlier "
+        "run with --keep FOLDER, or by bench/multiply.py) instead of making it again",
+    )
     args = parser.parse_args()
     print(
         f"{args.users} people, {args.seconds} s, {args.agents} agents; "
@@ -378,6 +470,8 @@ def main() -> int:
             folder.mkdir()
             if database == "sqlite":
                 url = f"sqlite:///{folder / 'load.sqlite3'}"
+            elif database == "postgres" and args.reuse:
+                url = args.postgres.rsplit("/", 1)[0] + "/" + args.postgres_name
             elif database == "postgres":
                 url = _postgres_url(args.postgres, args.postgres_name)
             else:

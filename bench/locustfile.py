@@ -12,6 +12,11 @@ figures then start over (with the sign-ins recorded again: their times and any
 failure) and everyone works for ``LOAD_SECONDS``, after which the run stops. Each starts
 with a pause like the one between any two of their actions, so that 25 people do not
 click at the very same instant.
+
+With ``LOAD_DECISIONS`` (assessments submitted for a decision, made by ``bench/load.py
+--decide``), one more person, a reviewer, approves or returns one of them every 20 s
+while the others browse: each decision changes the portfolio, so the pages read
+figures that are being computed again in the background.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ import threading
 
 import gevent
 from gevent.event import Event
-from locust import HttpUser, between, task
+from locust import HttpUser, between, constant, task
 
 PEOPLE = json.loads(os.environ["LOAD_PEOPLE"])
 AGENT_SLUGS: list[str] = json.loads(os.environ["LOAD_AGENTS"])
@@ -33,6 +38,8 @@ SECONDS = float(os.environ["LOAD_SECONDS"])
 VERSION = re.compile(r'name="lock_version"[^>]*value="(\d+)"')
 CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 DECISION_MODES = ["context_driven", "planner_executor", "model_assisted", "fixed_script"]
+DECISIONS: list[dict] = json.loads(os.environ.get("LOAD_DECISIONS") or "[]")
+REVIEWER = os.environ.get("LOAD_REVIEWER", "")
 _next = iter(range(len(PEOPLE)))
 _lock = threading.Lock()
 _signed_in: list[tuple[str, float, int, Exception | None]] = []
@@ -68,22 +75,27 @@ def _record_sign_in(user: HttpUser, response) -> None:
         _everyone_in.set()
 
 
+def _sign_in(user: HttpUser, username: str) -> None:
+    page = user.client.get("/accounts/login/", name="sign-in")
+    token = CSRF.search(page.text).group(1)
+    with user.client.post(
+        "/accounts/login/",
+        {"username": username, "password": PASSWORD, "csrfmiddlewaretoken": token},
+        name="sign-in",
+        catch_response=True,
+    ) as response:
+        _record_sign_in(user, response)
+    _everyone_in.wait()
+
+
 class Person(HttpUser):
     wait_time = between(1, 3)
+    weight = 100
 
     def on_start(self) -> None:
         with _lock:
             self.me = PEOPLE[next(_next) % len(PEOPLE)]
-        page = self.client.get("/accounts/login/", name="sign-in")
-        token = CSRF.search(page.text).group(1)
-        with self.client.post(
-            "/accounts/login/",
-            {"username": self.me["username"], "password": PASSWORD, "csrfmiddlewaretoken": token},
-            name="sign-in",
-            catch_response=True,
-        ) as response:
-            _record_sign_in(self, response)
-        _everyone_in.wait()
+        _sign_in(self, self.me["username"])
         gevent.sleep(self.wait_time())
         self.wizard = f"/agents/{self.me['slug']}/assessments/{self.me['number']}/wizard/"
         self.version = None
@@ -139,3 +151,44 @@ class Person(HttpUser):
             self.version = found.group(1)
         if found := CSRF.search(response.text):
             self.csrf = found.group(1)
+
+
+if DECISIONS:  # defined only then: Locust runs every user class of this file
+
+    class Reviewer(HttpUser):
+        """Approves or returns a submitted assessment every 20 s (in turn), through the
+        assessment page's decision form, as a reviewer does."""
+
+        fixed_count = 1
+        wait_time = constant(20)
+
+        def on_start(self) -> None:
+            self.turn = 0
+            _sign_in(self, REVIEWER)
+            gevent.sleep(random.uniform(0, 5))
+
+        @task
+        def decide(self) -> None:
+            if self.turn >= len(DECISIONS):
+                return
+            item = DECISIONS[self.turn]
+            decision = "approve" if self.turn % 2 == 0 else "return"
+            self.turn += 1
+            url = f"/agents/{item['slug']}/assessments/{item['number']}/"
+            page = self.client.get(url, name="/agents/<slug>/assessments/<n>/")
+            token = CSRF.search(page.text)
+            version = VERSION.search(page.text)
+            with self.client.post(
+                f"{url}decide/",
+                {
+                    "decision": decision,
+                    "lock_version": version.group(1) if version else item["lock_version"],
+                    "comment": "Please check the credential model again.",
+                    "csrfmiddlewaretoken": token.group(1) if token else "",
+                },
+                name=f"{decision} (POST)",
+                allow_redirects=False,
+                catch_response=True,
+            ) as response:
+                if response.status_code != 302:
+                    response.failure(f"{decision} answered {response.status_code}")

@@ -8,7 +8,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -17,376 +16,952 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='ReviewInterval',
+            name="ReviewInterval",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('tier', models.PositiveSmallIntegerField(choices=[(1, '1 · Baseline'), (2, '2 · Elevated'), (3, '3 · High'), (4, '4 · Critical')], unique=True)),
-                ('days', models.PositiveIntegerField()),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "tier",
+                    models.PositiveSmallIntegerField(
+                        choices=[
+                            (1, "1 · Baseline"),
+                            (2, "2 · Elevated"),
+                            (3, "3 · High"),
+                            (4, "4 · Critical"),
+                        ],
+                        unique=True,
+                    ),
+                ),
+                ("days", models.PositiveIntegerField()),
             ],
             options={
-                'ordering': ['-tier'],
+                "ordering": ["-tier"],
             },
         ),
         migrations.CreateModel(
-            name='Team',
+            name="Team",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=120, unique=True)),
-                ('slug', models.SlugField(max_length=120, unique=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=120, unique=True)),
+                ("slug", models.SlugField(max_length=120, unique=True)),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='Agent',
+            name="Agent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('slug', models.SlugField(error_messages={'unique': 'Another agent already uses this slug. Choose a different one.'}, help_text='Short identifier used in URLs, manifests and the CLI. Lowercase letters, numbers and hyphens.', max_length=100, unique=True)),
-                ('purpose', models.TextField(help_text='What it does and for whom, in a sentence or two.')),
-                ('environments', models.JSONField(blank=True, default=list)),
-                ('platform', models.CharField(blank=True, help_text='Where it runs, e.g. Kubernetes, AWS Bedrock Agents.', max_length=120)),
-                ('credential_model', models.CharField(blank=True, choices=[('static_secret', 'Static secret'), ('vaulted_rotated', 'Vaulted and rotated secret'), ('workload_identity', 'Workload identity (platform-issued, short-lived)'), ('per_task_tokens', 'Per-task tokens'), ('user_delegated', 'User-delegated')], help_text='How it authenticates today. A change here triggers a reclassification review.', max_length=32)),
-                ('status', models.CharField(choices=[('active', 'Active'), ('retired', 'Retired')], default='active', max_length=16)),
-                ('current_classification', models.CharField(blank=True, choices=[('agent_identity', 'Agent identity'), ('machine_identity', 'Machine identity')], max_length=32)),
-                ('current_tier', models.PositiveSmallIntegerField(blank=True, choices=[(1, '1 · Baseline'), (2, '2 · Elevated'), (3, '3 · High'), (4, '4 · Critical')], null=True)),
-                ('next_review_on', models.DateField(blank=True, null=True)),
-                ('lock_version', models.PositiveIntegerField(default=0)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('retired_at', models.DateTimeField(blank=True, null=True)),
-                ('owner', models.ForeignKey(help_text='The named person accountable for this agent.', on_delete=django.db.models.deletion.PROTECT, related_name='owned_agents', to=settings.AUTH_USER_MODEL)),
-                ('team', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='agents', to='assessments.team')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200)),
+                (
+                    "slug",
+                    models.SlugField(
+                        error_messages={
+                            "unique": "Another agent already uses this slug. Choose a different one."
+                        },
+                        help_text="Short identifier used in URLs, manifests and the CLI. Lowercase letters, numbers and hyphens.",
+                        max_length=100,
+                        unique=True,
+                    ),
+                ),
+                (
+                    "purpose",
+                    models.TextField(help_text="What it does and for whom, in a sentence or two."),
+                ),
+                ("environments", models.JSONField(blank=True, default=list)),
+                (
+                    "platform",
+                    models.CharField(
+                        blank=True,
+                        help_text="Where it runs, e.g. Kubernetes, AWS Bedrock Agents.",
+                        max_length=120,
+                    ),
+                ),
+                (
+                    "credential_model",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("static_secret", "Static secret"),
+                            ("vaulted_rotated", "Vaulted and rotated secret"),
+                            (
+                                "workload_identity",
+                                "Workload identity (platform-issued, short-lived)",
+                            ),
+                            ("per_task_tokens", "Per-task tokens"),
+                            ("user_delegated", "User-delegated"),
+                        ],
+                        help_text="How it authenticates today. A change here triggers a reclassification review.",
+                        max_length=32,
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("active", "Active"), ("retired", "Retired")],
+                        default="active",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "current_classification",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("agent_identity", "Agent identity"),
+                            ("machine_identity", "Machine identity"),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                (
+                    "current_tier",
+                    models.PositiveSmallIntegerField(
+                        blank=True,
+                        choices=[
+                            (1, "1 · Baseline"),
+                            (2, "2 · Elevated"),
+                            (3, "3 · High"),
+                            (4, "4 · Critical"),
+                        ],
+                        null=True,
+                    ),
+                ),
+                ("next_review_on", models.DateField(blank=True, null=True)),
+                ("lock_version", models.PositiveIntegerField(default=0)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("retired_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        help_text="The named person accountable for this agent.",
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="owned_agents",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "team",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="agents",
+                        to="assessments.team",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='CatalogueVersion',
+            name="CatalogueVersion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('version', models.CharField(max_length=32, unique=True)),
-                ('is_current', models.BooleanField(default=False)),
-                ('notes', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("version", models.CharField(max_length=32, unique=True)),
+                ("is_current", models.BooleanField(default=False)),
+                ("notes", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['-created_at'],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('is_current', True)), fields=('is_current',), name='one_current_catalogue')],
+                "ordering": ["-created_at"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("is_current", True)),
+                        fields=("is_current",),
+                        name="one_current_catalogue",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Assessment',
+            name="Assessment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.PositiveIntegerField()),
-                ('status', models.CharField(choices=[('draft', 'Draft'), ('submitted', 'Submitted'), ('approved', 'Approved'), ('returned', 'Returned')], default='draft', max_length=16)),
-                ('questionnaire_version', models.CharField(max_length=16)),
-                ('answers', models.JSONField(blank=True, default=dict)),
-                ('result', models.JSONField(blank=True, null=True)),
-                ('classification', models.CharField(blank=True, choices=[('agent_identity', 'Agent identity'), ('machine_identity', 'Machine identity')], max_length=32)),
-                ('tier', models.PositiveSmallIntegerField(blank=True, choices=[(1, '1 · Baseline'), (2, '2 · Elevated'), (3, '3 · High'), (4, '4 · Critical')], null=True)),
-                ('current_step', models.CharField(blank=True, max_length=32)),
-                ('lock_version', models.PositiveIntegerField(default=0)),
-                ('review_comment', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('submitted_at', models.DateTimeField(blank=True, null=True)),
-                ('decided_at', models.DateTimeField(blank=True, null=True)),
-                ('next_review_on', models.DateField(blank=True, null=True)),
-                ('agent', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='assessments', to='assessments.agent')),
-                ('assessor', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='assessments', to=settings.AUTH_USER_MODEL)),
-                ('based_on', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='assessments.assessment')),
-                ('reviewer', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='reviewed_assessments', to=settings.AUTH_USER_MODEL)),
-                ('submitted_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('catalogue', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='assessments', to='assessments.catalogueversion')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("number", models.PositiveIntegerField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("draft", "Draft"),
+                            ("submitted", "Submitted"),
+                            ("approved", "Approved"),
+                            ("returned", "Returned"),
+                        ],
+                        default="draft",
+                        max_length=16,
+                    ),
+                ),
+                ("questionnaire_version", models.CharField(max_length=16)),
+                ("answers", models.JSONField(blank=True, default=dict)),
+                ("result", models.JSONField(blank=True, null=True)),
+                (
+                    "classification",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("agent_identity", "Agent identity"),
+                            ("machine_identity", "Machine identity"),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                (
+                    "tier",
+                    models.PositiveSmallIntegerField(
+                        blank=True,
+                        choices=[
+                            (1, "1 · Baseline"),
+                            (2, "2 · Elevated"),
+                            (3, "3 · High"),
+                            (4, "4 · Critical"),
+                        ],
+                        null=True,
+                    ),
+                ),
+                ("current_step", models.CharField(blank=True, max_length=32)),
+                ("lock_version", models.PositiveIntegerField(default=0)),
+                ("review_comment", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("submitted_at", models.DateTimeField(blank=True, null=True)),
+                ("decided_at", models.DateTimeField(blank=True, null=True)),
+                ("next_review_on", models.DateField(blank=True, null=True)),
+                (
+                    "agent",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="assessments",
+                        to="assessments.agent",
+                    ),
+                ),
+                (
+                    "assessor",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="assessments",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "based_on",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="assessments.assessment",
+                    ),
+                ),
+                (
+                    "reviewer",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="reviewed_assessments",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "submitted_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "catalogue",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="assessments",
+                        to="assessments.catalogueversion",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['agent', '-number'],
-                'permissions': [('review_assessment', 'Can review, approve or return assessments')],
+                "ordering": ["agent", "-number"],
+                "permissions": [("review_assessment", "Can review, approve or return assessments")],
             },
         ),
         migrations.CreateModel(
-            name='Control',
+            name="Control",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('control_id', models.CharField(max_length=32)),
-                ('title', models.CharField(max_length=255)),
-                ('description', models.TextField()),
-                ('applies_when', models.JSONField(default=list)),
-                ('in_place_when', models.JSONField(blank=True, default=list)),
-                ('gap_when', models.JSONField(blank=True, default=list)),
-                ('position', models.PositiveIntegerField(default=0)),
-                ('catalogue', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='controls', to='assessments.catalogueversion')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("control_id", models.CharField(max_length=32)),
+                ("title", models.CharField(max_length=255)),
+                ("description", models.TextField()),
+                ("applies_when", models.JSONField(default=list)),
+                ("in_place_when", models.JSONField(blank=True, default=list)),
+                ("gap_when", models.JSONField(blank=True, default=list)),
+                ("position", models.PositiveIntegerField(default=0)),
+                (
+                    "catalogue",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="controls",
+                        to="assessments.catalogueversion",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['catalogue', 'position'],
+                "ordering": ["catalogue", "position"],
             },
         ),
         migrations.CreateModel(
-            name='Framework',
+            name="Framework",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.SlugField(max_length=64)),
-                ('name', models.CharField(max_length=255)),
-                ('short_name', models.CharField(max_length=120)),
-                ('version', models.CharField(blank=True, max_length=120)),
-                ('publisher', models.CharField(blank=True, max_length=255)),
-                ('url', models.URLField(blank=True)),
-                ('position', models.PositiveIntegerField(default=0)),
-                ('catalogue', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='frameworks', to='assessments.catalogueversion')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("key", models.SlugField(max_length=64)),
+                ("name", models.CharField(max_length=255)),
+                ("short_name", models.CharField(max_length=120)),
+                ("version", models.CharField(blank=True, max_length=120)),
+                ("publisher", models.CharField(blank=True, max_length=255)),
+                ("url", models.URLField(blank=True)),
+                ("position", models.PositiveIntegerField(default=0)),
+                (
+                    "catalogue",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="frameworks",
+                        to="assessments.catalogueversion",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['catalogue', 'position'],
+                "ordering": ["catalogue", "position"],
             },
         ),
         migrations.CreateModel(
-            name='FrameworkItem',
+            name="FrameworkItem",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('item_id', models.CharField(max_length=64)),
-                ('title', models.TextField()),
-                ('position', models.PositiveIntegerField(default=0)),
-                ('framework', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='items', to='assessments.framework')),
-                ('parent', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='children', to='assessments.frameworkitem')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("item_id", models.CharField(max_length=64)),
+                ("title", models.TextField()),
+                ("position", models.PositiveIntegerField(default=0)),
+                (
+                    "framework",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="items",
+                        to="assessments.framework",
+                    ),
+                ),
+                (
+                    "parent",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="children",
+                        to="assessments.frameworkitem",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['framework', 'position'],
+                "ordering": ["framework", "position"],
             },
         ),
         migrations.CreateModel(
-            name='ControlMapping',
+            name="ControlMapping",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('justification', models.CharField(max_length=500)),
-                ('control', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='mappings', to='assessments.control')),
-                ('item', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='mappings', to='assessments.frameworkitem')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("justification", models.CharField(max_length=500)),
+                (
+                    "control",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="mappings",
+                        to="assessments.control",
+                    ),
+                ),
+                (
+                    "item",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="mappings",
+                        to="assessments.frameworkitem",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['control', 'item'],
+                "ordering": ["control", "item"],
             },
         ),
         migrations.CreateModel(
-            name='GapException',
+            name="GapException",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('subject', models.CharField(max_length=64)),
-                ('reason', models.TextField()),
-                ('expires_on', models.DateField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('revoked_at', models.DateTimeField(blank=True, null=True)),
-                ('expiry_processed_at', models.DateTimeField(blank=True, null=True)),
-                ('accepted_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('agent', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='exceptions', to='assessments.agent')),
-                ('assessment', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='exceptions', to='assessments.assessment')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("subject", models.CharField(max_length=64)),
+                ("reason", models.TextField()),
+                ("expires_on", models.DateField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("revoked_at", models.DateTimeField(blank=True, null=True)),
+                ("expiry_processed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "accepted_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "agent",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="exceptions",
+                        to="assessments.agent",
+                    ),
+                ),
+                (
+                    "assessment",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="exceptions",
+                        to="assessments.assessment",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'exception',
-                'ordering': ['expires_on'],
+                "verbose_name": "exception",
+                "ordering": ["expires_on"],
             },
         ),
         migrations.CreateModel(
-            name='ReferenceNote',
+            name="ReferenceNote",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('cited', models.CharField(max_length=255)),
-                ('verdict', models.TextField()),
-                ('position', models.PositiveIntegerField(default=0)),
-                ('catalogue', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='reference_notes', to='assessments.catalogueversion')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("cited", models.CharField(max_length=255)),
+                ("verdict", models.TextField()),
+                ("position", models.PositiveIntegerField(default=0)),
+                (
+                    "catalogue",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="reference_notes",
+                        to="assessments.catalogueversion",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['catalogue', 'position'],
+                "ordering": ["catalogue", "position"],
             },
         ),
         migrations.CreateModel(
-            name='ReportRecord',
+            name="ReportRecord",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('document_id', models.CharField(max_length=40, unique=True)),
-                ('kind', models.CharField(choices=[('assessment', 'Assessment report'), ('board', 'Board pack')], max_length=16)),
-                ('content_sha256', models.CharField(max_length=64)),
-                ('file_sha256', models.CharField(db_index=True, max_length=64)),
-                ('params', models.JSONField(blank=True, default=dict)),
-                ('pages', models.PositiveIntegerField(default=0)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('assessment', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='reports', to='assessments.assessment')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("document_id", models.CharField(max_length=40, unique=True)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("assessment", "Assessment report"), ("board", "Board pack")],
+                        max_length=16,
+                    ),
+                ),
+                ("content_sha256", models.CharField(max_length=64)),
+                ("file_sha256", models.CharField(db_index=True, max_length=64)),
+                ("params", models.JSONField(blank=True, default=dict)),
+                ("pages", models.PositiveIntegerField(default=0)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "assessment",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="reports",
+                        to="assessments.assessment",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='BoardPackJob',
+            name="BoardPackJob",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('params', models.JSONField(blank=True, default=dict)),
-                ('state', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('done', 'Done'), ('failed', 'Failed')], default='queued', max_length=8)),
-                ('progress', models.PositiveSmallIntegerField(default=0)),
-                ('message', models.CharField(blank=True, max_length=255)),
-                ('pdf', models.BinaryField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('requested_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('report', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='assessments.reportrecord')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("params", models.JSONField(blank=True, default=dict)),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("done", "Done"),
+                            ("failed", "Failed"),
+                        ],
+                        default="queued",
+                        max_length=8,
+                    ),
+                ),
+                ("progress", models.PositiveSmallIntegerField(default=0)),
+                ("message", models.CharField(blank=True, max_length=255)),
+                ("pdf", models.BinaryField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "requested_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "report",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="assessments.reportrecord",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='Review',
+            name="Review",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('state', models.CharField(choices=[('open', 'Open'), ('closed', 'Closed')], default='open', max_length=8)),
-                ('due_on', models.DateField()),
-                ('reasons', models.JSONField(blank=True, default=list)),
-                ('triggered_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('closed_at', models.DateTimeField(blank=True, null=True)),
-                ('agent', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='reviews', to='assessments.agent')),
-                ('assignee', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='assigned_reviews', to=settings.AUTH_USER_MODEL)),
-                ('closed_by_assessment', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='assessments.assessment')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[("open", "Open"), ("closed", "Closed")],
+                        default="open",
+                        max_length=8,
+                    ),
+                ),
+                ("due_on", models.DateField()),
+                ("reasons", models.JSONField(blank=True, default=list)),
+                ("triggered_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("closed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "agent",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="reviews",
+                        to="assessments.agent",
+                    ),
+                ),
+                (
+                    "assignee",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="assigned_reviews",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "closed_by_assessment",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="assessments.assessment",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['due_on'],
+                "ordering": ["due_on"],
             },
         ),
         migrations.CreateModel(
-            name='ReminderLog',
+            name="ReminderLog",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('threshold', models.CharField(max_length=16)),
-                ('sent_at', models.DateTimeField(auto_now_add=True)),
-                ('recipient', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('review', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='reminders', to='assessments.review')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("threshold", models.CharField(max_length=16)),
+                ("sent_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "recipient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "review",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="reminders",
+                        to="assessments.review",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='System',
+            name="System",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=120)),
-                ('access', models.CharField(choices=[('read', 'Read'), ('write', 'Write'), ('admin', 'Admin')], default='read', max_length=8)),
-                ('agent', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='systems', to='assessments.agent')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=120)),
+                (
+                    "access",
+                    models.CharField(
+                        choices=[("read", "Read"), ("write", "Write"), ("admin", "Admin")],
+                        default="read",
+                        max_length=8,
+                    ),
+                ),
+                (
+                    "agent",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="systems",
+                        to="assessments.agent",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='CalendarFeed',
+            name="CalendarFeed",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('scope', models.CharField(choices=[('mine', 'My reviews'), ('team', 'Team reviews')], max_length=8)),
-                ('token_hash', models.CharField(max_length=64, unique=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('revoked_at', models.DateTimeField(blank=True, null=True)),
-                ('last_used_at', models.DateTimeField(blank=True, null=True)),
-                ('owner', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='calendar_feeds', to=settings.AUTH_USER_MODEL)),
-                ('team', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, to='assessments.team')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "scope",
+                    models.CharField(
+                        choices=[("mine", "My reviews"), ("team", "Team reviews")], max_length=8
+                    ),
+                ),
+                ("token_hash", models.CharField(max_length=64, unique=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("revoked_at", models.DateTimeField(blank=True, null=True)),
+                ("last_used_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="calendar_feeds",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "team",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        to="assessments.team",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='UserSession',
+            name="UserSession",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('session_key', models.CharField(max_length=40, unique=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("session_key", models.CharField(max_length=40, unique=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='AgentLink',
+            name="AgentLink",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('orchestrates', 'Orchestrates'), ('peer', 'Peer')], max_length=16)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('source', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='links_out', to='assessments.agent')),
-                ('target', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='links_in', to='assessments.agent')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("orchestrates", "Orchestrates"), ("peer", "Peer")], max_length=16
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "source",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="links_out",
+                        to="assessments.agent",
+                    ),
+                ),
+                (
+                    "target",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="links_in",
+                        to="assessments.agent",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(models.F('source'), models.F('target'), name='unique_agent_link'), models.CheckConstraint(condition=models.Q(('source', models.F('target')), _negated=True), name='agent_link_not_to_itself', violation_error_message='An agent cannot be linked to itself.')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        models.F("source"), models.F("target"), name="unique_agent_link"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("source", models.F("target")), _negated=True),
+                        name="agent_link_not_to_itself",
+                        violation_error_message="An agent cannot be linked to itself.",
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='AuditEvent',
+            name="AuditEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('actor_label', models.CharField(blank=True, max_length=150)),
-                ('verb', models.CharField(db_index=True, max_length=64)),
-                ('object_type', models.CharField(blank=True, max_length=100)),
-                ('object_id', models.CharField(blank=True, max_length=64)),
-                ('object_repr', models.CharField(blank=True, max_length=255)),
-                ('changes', models.JSONField(blank=True, default=dict)),
-                ('ip_address', models.GenericIPAddressField(blank=True, null=True)),
-                ('prev_hash', models.CharField(max_length=64)),
-                ('hash', models.CharField(max_length=64, unique=True)),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('agent', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='audit_events', to='assessments.agent')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "created_at",
+                    models.DateTimeField(db_index=True, default=django.utils.timezone.now),
+                ),
+                ("actor_label", models.CharField(blank=True, max_length=150)),
+                ("verb", models.CharField(db_index=True, max_length=64)),
+                ("object_type", models.CharField(blank=True, max_length=100)),
+                ("object_id", models.CharField(blank=True, max_length=64)),
+                ("object_repr", models.CharField(blank=True, max_length=255)),
+                ("changes", models.JSONField(blank=True, default=dict)),
+                ("ip_address", models.GenericIPAddressField(blank=True, null=True)),
+                ("prev_hash", models.CharField(max_length=64)),
+                ("hash", models.CharField(max_length=64, unique=True)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "agent",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="audit_events",
+                        to="assessments.agent",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-id'],
-                'permissions': [('view_audit', 'Can view the audit log')],
-                'indexes': [models.Index(fields=['object_type', 'object_id'], name='assessments_object__7428b1_idx')],
+                "ordering": ["-id"],
+                "permissions": [("view_audit", "Can view the audit log")],
+                "indexes": [
+                    models.Index(
+                        fields=["object_type", "object_id"], name="assessments_object__7428b1_idx"
+                    )
+                ],
             },
         ),
         migrations.AddConstraint(
-            model_name='assessment',
-            constraint=models.UniqueConstraint(models.F('agent'), models.F('number'), name='unique_assessment_number'),
+            model_name="assessment",
+            constraint=models.UniqueConstraint(
+                models.F("agent"), models.F("number"), name="unique_assessment_number"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='assessment',
-            constraint=models.UniqueConstraint(condition=models.Q(('status__in', ['draft', 'submitted', 'returned'])), fields=('agent',), name='one_open_assessment_per_agent', violation_error_message='This agent already has an assessment in progress.'),
+            model_name="assessment",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status__in", ["draft", "submitted", "returned"])),
+                fields=("agent",),
+                name="one_open_assessment_per_agent",
+                violation_error_message="This agent already has an assessment in progress.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='control',
-            constraint=models.UniqueConstraint(models.F('catalogue'), models.F('control_id'), name='unique_control_per_catalogue'),
+            model_name="control",
+            constraint=models.UniqueConstraint(
+                models.F("catalogue"), models.F("control_id"), name="unique_control_per_catalogue"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='framework',
-            constraint=models.UniqueConstraint(models.F('catalogue'), models.F('key'), name='unique_framework_per_catalogue'),
+            model_name="framework",
+            constraint=models.UniqueConstraint(
+                models.F("catalogue"), models.F("key"), name="unique_framework_per_catalogue"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='frameworkitem',
-            constraint=models.UniqueConstraint(models.F('framework'), models.F('item_id'), name='unique_item_per_framework'),
+            model_name="frameworkitem",
+            constraint=models.UniqueConstraint(
+                models.F("framework"), models.F("item_id"), name="unique_item_per_framework"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='controlmapping',
-            constraint=models.UniqueConstraint(models.F('control'), models.F('item'), name='unique_control_mapping'),
+            model_name="controlmapping",
+            constraint=models.UniqueConstraint(
+                models.F("control"), models.F("item"), name="unique_control_mapping"
+            ),
         ),
         migrations.AddIndex(
-            model_name='review',
-            index=models.Index(fields=['state', 'due_on'], name='assessments_state_74176c_idx'),
+            model_name="review",
+            index=models.Index(fields=["state", "due_on"], name="assessments_state_74176c_idx"),
         ),
         migrations.AddConstraint(
-            model_name='review',
-            constraint=models.UniqueConstraint(condition=models.Q(('state', 'open')), fields=('agent',), name='one_open_review_per_agent'),
+            model_name="review",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("state", "open")),
+                fields=("agent",),
+                name="one_open_review_per_agent",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='reminderlog',
-            constraint=models.UniqueConstraint(models.F('review'), models.F('recipient'), models.F('threshold'), name='one_reminder_per_threshold'),
+            model_name="reminderlog",
+            constraint=models.UniqueConstraint(
+                models.F("review"),
+                models.F("recipient"),
+                models.F("threshold"),
+                name="one_reminder_per_threshold",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='system',
-            constraint=models.UniqueConstraint(models.F('agent'), django.db.models.functions.text.Lower('name'), name='unique_system_name_per_agent', violation_error_message='This agent already has a system with that name.'),
+            model_name="system",
+            constraint=models.UniqueConstraint(
+                models.F("agent"),
+                django.db.models.functions.text.Lower("name"),
+                name="unique_system_name_per_agent",
+                violation_error_message="This agent already has a system with that name.",
+            ),
         ),
         migrations.AddIndex(
-            model_name='agent',
-            index=models.Index(fields=['status', 'name'], name='assessments_status_ed5046_idx'),
+            model_name="agent",
+            index=models.Index(fields=["status", "name"], name="assessments_status_ed5046_idx"),
         ),
         migrations.AddIndex(
-            model_name='agent',
-            index=models.Index(fields=['current_classification', 'current_tier'], name='assessments_current_163b97_idx'),
+            model_name="agent",
+            index=models.Index(
+                fields=["current_classification", "current_tier"],
+                name="assessments_current_163b97_idx",
+            ),
         ),
         migrations.AddIndex(
-            model_name='agent',
-            index=models.Index(fields=['next_review_on'], name='assessments_next_re_044603_idx'),
+            model_name="agent",
+            index=models.Index(fields=["next_review_on"], name="assessments_next_re_044603_idx"),
         ),
     ]

@@ -4,35 +4,34 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('assessments', '0002_roles_and_guards'),
+        ("assessments", "0002_roles_and_guards"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='catalogueversion',
-            name='updated_at',
+            model_name="catalogueversion",
+            name="updated_at",
             field=models.DateTimeField(auto_now=True),
         ),
         migrations.AddField(
-            model_name='framework',
-            name='notes',
+            model_name="framework",
+            name="notes",
             field=models.JSONField(blank=True, default=list),
         ),
         migrations.AddField(
-            model_name='referencenote',
-            name='status',
-            field=models.CharField(default='invalid', max_length=16),
+            model_name="referencenote",
+            name="status",
+            field=models.CharField(default="invalid", max_length=16),
         ),
         migrations.AddField(
-            model_name='referencenote',
-            name='use',
+            model_name="referencenote",
+            name="use",
             field=models.JSONField(blank=True, default=list),
         ),
         migrations.AddField(
-            model_name='reportrecord',
-            name='pdf',
+            model_name="reportrecord",
+            name="pdf",
             field=models.BinaryField(blank=True, null=True),
         ),
     ]

@@ -7,73 +7,176 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('assessments', '0004_load_catalogue_v1'),
+        ("assessments", "0004_load_catalogue_v1"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='EvidenceUpload',
+            name="EvidenceUpload",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('aws', 'AWS IAM'), ('kubernetes', 'Kubernetes RBAC'), ('gcp', 'Google Cloud IAM'), ('mcp', 'MCP client configuration'), ('entra', 'Microsoft Entra ID')], max_length=16)),
-                ('principal', models.CharField(blank=True, max_length=500)),
-                ('fingerprint', models.CharField(max_length=64)),
-                ('subjects', models.JSONField(blank=True, default=list)),
-                ('uploaded_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('agent', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='evidence_uploads', to='assessments.agent')),
-                ('assessment', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='assessments.assessment')),
-                ('uploaded_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("aws", "AWS IAM"),
+                            ("kubernetes", "Kubernetes RBAC"),
+                            ("gcp", "Google Cloud IAM"),
+                            ("mcp", "MCP client configuration"),
+                            ("entra", "Microsoft Entra ID"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("principal", models.CharField(blank=True, max_length=500)),
+                ("fingerprint", models.CharField(max_length=64)),
+                ("subjects", models.JSONField(blank=True, default=list)),
+                ("uploaded_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "agent",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="evidence_uploads",
+                        to="assessments.agent",
+                    ),
+                ),
+                (
+                    "assessment",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="assessments.assessment",
+                    ),
+                ),
+                (
+                    "uploaded_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-uploaded_at', '-id'],
+                "ordering": ["-uploaded_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='EvidenceProposal',
+            name="EvidenceProposal",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.CharField(max_length=64)),
-                ('value', models.JSONField()),
-                ('rule', models.CharField(max_length=64)),
-                ('evidence', models.JSONField(default=list)),
-                ('status', models.CharField(choices=[('pending', 'Awaiting a decision'), ('accepted', 'Accepted'), ('rejected', 'Rejected')], default='pending', max_length=16)),
-                ('decided_at', models.DateTimeField(blank=True, null=True)),
-                ('rejection_reason', models.TextField(blank=True)),
-                ('assessment', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='assessments.assessment')),
-                ('decided_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('upload', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='proposals', to='assessments.evidenceupload')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("key", models.CharField(max_length=64)),
+                ("value", models.JSONField()),
+                ("rule", models.CharField(max_length=64)),
+                ("evidence", models.JSONField(default=list)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Awaiting a decision"),
+                            ("accepted", "Accepted"),
+                            ("rejected", "Rejected"),
+                        ],
+                        default="pending",
+                        max_length=16,
+                    ),
+                ),
+                ("decided_at", models.DateTimeField(blank=True, null=True)),
+                ("rejection_reason", models.TextField(blank=True)),
+                (
+                    "assessment",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="assessments.assessment",
+                    ),
+                ),
+                (
+                    "decided_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "upload",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="proposals",
+                        to="assessments.evidenceupload",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='EvidenceFile',
+            name="EvidenceFile",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=255)),
-                ('sha256', models.CharField(max_length=64)),
-                ('size', models.PositiveIntegerField()),
-                ('content', models.BinaryField()),
-                ('upload', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='files', to='assessments.evidenceupload')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=255)),
+                ("sha256", models.CharField(max_length=64)),
+                ("size", models.PositiveIntegerField()),
+                ("content", models.BinaryField()),
+                (
+                    "upload",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="files",
+                        to="assessments.evidenceupload",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.AddIndex(
-            model_name='evidenceupload',
-            index=models.Index(fields=['agent', 'kind', 'fingerprint'], name='assessments_agent_i_58aca4_idx'),
+            model_name="evidenceupload",
+            index=models.Index(
+                fields=["agent", "kind", "fingerprint"], name="assessments_agent_i_58aca4_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='evidenceproposal',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('status', 'rejected'), _negated=True), models.Q(('rejection_reason', ''), _negated=True), _connector='OR'), name='rejected_proposal_has_a_reason'),
+            model_name="evidenceproposal",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("status", "rejected"), _negated=True),
+                    models.Q(("rejection_reason", ""), _negated=True),
+                    _connector="OR",
+                ),
+                name="rejected_proposal_has_a_reason",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='evidenceproposal',
-            constraint=models.UniqueConstraint(models.F('upload'), models.F('key'), name='one_proposal_per_key_per_upload'),
+            model_name="evidenceproposal",
+            constraint=models.UniqueConstraint(
+                models.F("upload"), models.F("key"), name="one_proposal_per_key_per_upload"
+            ),
         ),
     ]

@@ -7,47 +7,130 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('assessments', '0010_evidence'),
+        ("assessments", "0010_evidence"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='team',
-            name='members',
-            field=models.ManyToManyField(blank=True, related_name='teams', to=settings.AUTH_USER_MODEL),
+            model_name="team",
+            name="members",
+            field=models.ManyToManyField(
+                blank=True, related_name="teams", to=settings.AUTH_USER_MODEL
+            ),
         ),
         migrations.CreateModel(
-            name='NotificationPreference',
+            name="NotificationPreference",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('email', models.CharField(choices=[('immediate', 'Immediately, one e-mail each'), ('daily', 'Once a day, in one digest'), ('off', 'Never: only in the app')], default='immediate', max_length=16)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='notification_preference', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "email",
+                    models.CharField(
+                        choices=[
+                            ("immediate", "Immediately, one e-mail each"),
+                            ("daily", "Once a day, in one digest"),
+                            ("off", "Never: only in the app"),
+                        ],
+                        default="immediate",
+                        max_length=16,
+                    ),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "user",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="notification_preference",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Notification',
+            name="Notification",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('submitted', 'Assessment submitted'), ('returned', 'Assessment returned'), ('approved', 'Assessment approved'), ('exception_expiring', 'Exception expiring'), ('review_due', 'Review due')], max_length=32)),
-                ('title', models.CharField(max_length=255)),
-                ('body', models.TextField(blank=True)),
-                ('url', models.CharField(blank=True, max_length=500)),
-                ('dedupe_key', models.CharField(blank=True, max_length=100)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('read_at', models.DateTimeField(blank=True, null=True)),
-                ('email_state', models.CharField(choices=[('queued', 'Being e-mailed on its own'), ('digest', 'Waiting for the daily digest'), ('sent', 'E-mailed'), ('not_sent', 'Not e-mailed (no e-mail chosen, or no address)')], default='digest', max_length=16)),
-                ('emailed_at', models.DateTimeField(blank=True, null=True)),
-                ('agent', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='assessments.agent')),
-                ('recipient', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='notifications', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("submitted", "Assessment submitted"),
+                            ("returned", "Assessment returned"),
+                            ("approved", "Assessment approved"),
+                            ("exception_expiring", "Exception expiring"),
+                            ("review_due", "Review due"),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                ("title", models.CharField(max_length=255)),
+                ("body", models.TextField(blank=True)),
+                ("url", models.CharField(blank=True, max_length=500)),
+                ("dedupe_key", models.CharField(blank=True, max_length=100)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("read_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "email_state",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Being e-mailed on its own"),
+                            ("digest", "Waiting for the daily digest"),
+                            ("sent", "E-mailed"),
+                            ("not_sent", "Not e-mailed (no e-mail chosen, or no address)"),
+                        ],
+                        default="digest",
+                        max_length=16,
+                    ),
+                ),
+                ("emailed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "agent",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="assessments.agent",
+                    ),
+                ),
+                (
+                    "recipient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="notifications",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-pk'],
-                'indexes': [models.Index(fields=['recipient', 'read_at'], name='assessments_recipie_6a1620_idx'), models.Index(fields=['email_state', 'recipient'], name='assessments_email_s_0a4e01_idx')],
-                'constraints': [models.UniqueConstraint(models.F('recipient'), models.F('dedupe_key'), condition=models.Q(('dedupe_key', ''), _negated=True), name='one_notification_per_key')],
+                "ordering": ["-created_at", "-pk"],
+                "indexes": [
+                    models.Index(
+                        fields=["recipient", "read_at"], name="assessments_recipie_6a1620_idx"
+                    ),
+                    models.Index(
+                        fields=["email_state", "recipient"], name="assessments_email_s_0a4e01_idx"
+                    ),
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        models.F("recipient"),
+                        models.F("dedupe_key"),
+                        condition=models.Q(("dedupe_key", ""), _negated=True),
+                        name="one_notification_per_key",
+                    )
+                ],
             },
         ),
     ]

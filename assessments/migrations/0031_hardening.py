@@ -13,26 +13,33 @@ def revoke_feeds_of_disabled_users(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('assessments', '0020_figures'),
+        ("assessments", "0020_figures"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='SignInThrottle',
+            name="SignInThrottle",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.CharField(max_length=200, unique=True)),
-                ('username', models.CharField(max_length=150)),
-                ('ip_address', models.GenericIPAddressField(blank=True, null=True)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('window_started_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('locked_until', models.DateTimeField(blank=True, null=True)),
-                ('unreported_failures', models.PositiveIntegerField(default=0)),
-                ('failures_reported_at', models.DateTimeField(blank=True, null=True)),
-                ('unreported_refusals', models.PositiveIntegerField(default=0)),
-                ('refusals_reported_at', models.DateTimeField(blank=True, null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("key", models.CharField(max_length=200, unique=True)),
+                ("username", models.CharField(max_length=150)),
+                ("ip_address", models.GenericIPAddressField(blank=True, null=True)),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                (
+                    "window_started_at",
+                    models.DateTimeField(db_index=True, default=django.utils.timezone.now),
+                ),
+                ("locked_until", models.DateTimeField(blank=True, null=True)),
+                ("unreported_failures", models.PositiveIntegerField(default=0)),
+                ("failures_reported_at", models.DateTimeField(blank=True, null=True)),
+                ("unreported_refusals", models.PositiveIntegerField(default=0)),
+                ("refusals_reported_at", models.DateTimeField(blank=True, null=True)),
             ],
         ),
         migrations.RunPython(revoke_feeds_of_disabled_users, migrations.RunPython.noop),
