@@ -38,6 +38,7 @@ _VIEW_MODELS = [
     "boardpackjob",
     "discoveredidentity",
     "discoveryrun",
+    "appetiteband",
 ]
 
 # Permissions each role adds to the ones before it ("app_label.codename").
@@ -84,6 +85,8 @@ ROLE_ADDS: dict[str, list[str]] = {
         "assessments.add_reviewinterval",
         "assessments.change_reviewinterval",
         "assessments.delete_reviewinterval",
+        "assessments.add_appetiteband",
+        "assessments.change_appetiteband",
         "assessments.view_webhookendpoint",
         "assessments.add_webhookendpoint",
         "assessments.change_webhookendpoint",

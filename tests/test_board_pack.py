@@ -297,11 +297,11 @@ class BoardPdfTests(TestCase):
             "7 · Open gaps and exceptions",
             "8 · Reclassifications in the period",
             "9 · Framework coverage",
-            "Appendix · Agents that need attention",
+            "Appendix A · Agents that need attention",
             "Sign-off",
         ]:
             self.assertIn(title, self.text)
-        appendix = self.text[self.text.index("Appendix · Agents that need attention") :]
+        appendix = self.text[self.text.index("Appendix A · Agents that need attention") :]
         for name in ["Incident planner", "Fresh arrival"]:
             self.assertIn(name, appendix)
         self.assertNotIn("Steady script", appendix)
@@ -327,7 +327,7 @@ class BoardPdfTests(TestCase):
             ("1 · Executive summary", "Executive summary"),
             ("2 · Top risks and actions", "Top risks and actions"),
             ("7 · Open gaps and exceptions", "Open gaps and exceptions"),
-            ("Appendix · Agents that need attention", "Appendix: agents that need attention"),
+            ("Appendix A · Agents that need attention", "Appendix A: agents that need attention"),
         ]:
             match = re.search(re.escape(entry) + r" (\d+)", cover)
             self.assertIsNotNone(match, entry)

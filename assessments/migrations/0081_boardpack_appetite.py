@@ -3,6 +3,12 @@
 from django.db import migrations, models
 
 
+def sync_roles(apps, schema_editor):
+    from assessments.roles import sync_roles as sync
+
+    sync(apps)  # administrators set the board's appetite; everyone reads it
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -26,4 +32,5 @@ class Migration(migrations.Migration):
                 'ordering': ['figure'],
             },
         ),
-    ]
+        migrations.RunPython(sync_roles, migrations.RunPython.noop),
+]
