@@ -288,6 +288,8 @@ class Agent(models.Model):
     sponsor = models.ForeignKey(
         User,
         on_delete=models.PROTECT,
+        null=True,
+        blank=True,
         related_name="sponsored_agents",
         help_text="The accountable person who vouches for this agent and what it may reach.",
     )
@@ -346,6 +348,12 @@ class Agent(models.Model):
     @property
     def is_retired(self) -> bool:
         return self.status == self.Status.RETIRED
+
+    @property
+    def sponsor_or_owner(self) -> Any:
+        """The sponsor; an agent created in bulk (``bulk_create`` skips ``save()``) has
+        its owner as sponsor until someone names one."""
+        return self.sponsor if self.sponsor_id else self.owner
 
 
 class AgentOwner(models.Model):
@@ -1055,9 +1063,16 @@ class Notification(models.Model):
         Agent, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
     )
     # What a submission notice asks a decision on; once decided, returned, withdrawn or
-    # superseded, the notice is resolved (done, read) with who did it and when.
+    # superseded, the notice is resolved (done, read) with who did it and when. A soft
+    # link (no database constraint): a notice is history, and never holds up the records'
+    # own guards, a restore's row order or a deleted draft.
     assessment = models.ForeignKey(
-        "Assessment", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        "Assessment",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
     )
     resolved_at = models.DateTimeField(null=True, blank=True)
     resolved_by = models.ForeignKey(

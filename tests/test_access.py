@@ -52,6 +52,8 @@ SUBMITTED = lambda objs: [objs["submitted"].agent.slug, objs["submitted"].number
 ACCESS: dict[str, Route] = {
     # Accounts
     "login": Route({r: 200 if r == "anonymous" else 302 for r in ROLES}),
+    # SCIM: a bearer token with the scim scope only; no session reaches it (test_scim.py).
+    "scim": Route(dict.fromkeys(ROLES, 401), args=lambda objs: ["Users"]),
     "logout": Route(dict.fromkeys(ROLES, 302), method="post"),
     "password_change": Route({r: SIGN_IN if r == "anonymous" else 200 for r in ROLES}),
     "password_change_done": Route({r: SIGN_IN if r == "anonymous" else 200 for r in ROLES}),

@@ -23,7 +23,7 @@ from assessments.models import (
     System,
     Team,
 )
-from assessments.reports.board import previous_packs
+from assessments.reports.board import recorded_packs
 
 
 @override_settings(DEMO_BOARD_PACKS=True)
@@ -127,7 +127,7 @@ class LoadDemoTests(TestCase):
         # The next pack compares with the last quarter's.
         from assessments.reports.board import BoardFilters
 
-        [latest, *_] = previous_packs(BoardFilters.from_params({}))
+        [latest, *_] = recorded_packs(BoardFilters.from_params({}))
         self.assertEqual(latest["document_id"], packs[-1].document_id)
 
     def test_three_reviewers_and_members_in_several_teams(self):

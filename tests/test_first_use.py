@@ -293,6 +293,8 @@ class HistoryGroupingTests(TestCase):
     def setUp(self):
         self.assessor = f.assessor()
         self.other = f.assessor("bea")
+        self.other.first_name, self.other.last_name = "Bea", "Brown"
+        self.other.save()
         self.a = actions.start_assessment(self.assessor, f.agent(slug="bot"))
 
     def save(self, who, key, value):
@@ -314,10 +316,11 @@ class HistoryGroupingTests(TestCase):
         self.assertEqual(
             [(e["actor_label"], e["label"]) for e in history],
             [
-                ("ada", "started an assessment"),
-                ("ada", "answered 7 questions"),
-                ("bea", "answered 1 question"),
-                ("ada", "answered 1 question"),
+                # People by their names (issue 21), not their usernames.
+                ("Ada Assessor", "started an assessment"),
+                ("Ada Assessor", "answered 7 questions"),
+                ("Bea Brown", "answered 1 question"),
+                ("Ada Assessor", "answered 1 question"),
             ],
         )
         body = page.content.decode()

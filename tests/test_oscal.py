@@ -349,11 +349,14 @@ class SurfaceTests(TestCase):
         from django.core.management import call_command
         from django.core.management.base import CommandError
 
+        user = ["--user", self.people["viewer"].get_username()]  # who makes it is recorded
         with tempfile.TemporaryDirectory() as folder:
             for args in (["results", "planner"], ["board"], ["poam"]):
                 target = Path(folder) / f"{args[0]}.json"
                 out = StringIO()
-                call_command("report", "oscal", *args, "--output", str(target), stdout=out)
+                call_command(
+                    "report", "oscal", *args, *user, "--output", str(target), stdout=out
+                )
                 self.assertIn("content fingerprint", out.getvalue())
                 self.assertEqual(o.errors(json.loads(target.read_bytes())), [], args)
             dry = StringIO()
@@ -361,6 +364,7 @@ class SurfaceTests(TestCase):
                 "report",
                 "oscal",
                 "poam",
+                *user,
                 "--output",
                 str(Path(folder) / "x.json"),
                 "--dry-run",
@@ -369,9 +373,11 @@ class SurfaceTests(TestCase):
             self.assertIn("Would write", dry.getvalue())
             self.assertFalse((Path(folder) / "x.json").exists())
             with self.assertRaisesMessage(CommandError, "There is no team “nope”."):
-                call_command("report", "oscal", "poam", "--team", "nope", "-o", str(target))
+                call_command(
+                    "report", "oscal", "poam", "--team", "nope", *user, "-o", str(target)
+                )
             with self.assertRaisesMessage(CommandError, "No agent “ghost”"):
-                call_command("report", "oscal", "results", "ghost", "-o", str(target))
+                call_command("report", "oscal", "results", "ghost", *user, "-o", str(target))
 
     def test_the_api_gives_the_same_file_as_the_page(self):
         from tests.api_helpers import ApiClient, token_for

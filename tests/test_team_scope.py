@@ -45,6 +45,7 @@ KIND: dict[str, str] = {
         [
             "login",
             "logout",
+            "scim",
             "password_change",
             "password_change_done",
             "favicon",
@@ -620,9 +621,9 @@ class TeamScopedListsTests(TestCase):
         with self.settings(**EDITING):
             plan = imports.plan_csv(body, self.assessor)
             errors = [e for row in plan.rows for e in row.errors]
-            self.assertIn("team: theirs belongs to Research, not one of your teams.", errors)
+            self.assertIn("Team: theirs belongs to Research, not one of your teams.", errors)
             self.assertIn(
-                "team: Research is not one of your teams; you import only into yours.", errors
+                "Team: Research is not one of your teams; you import only into yours.", errors
             )
             plan = imports.plan_csv(body, self.admin)
             self.assertFalse([e for row in plan.rows for e in row.errors])

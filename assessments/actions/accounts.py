@@ -92,7 +92,7 @@ ROLE_SCOPES: dict[str, tuple[str, ...]] = {
     "viewer": ("read",),
     "assessor": ("read", "write"),
     "reviewer": ("read", "write", "review"),
-    "administrator": ("read", "write", "review", "scim"),
+    "administrator": ("read", "write", "review"),
 }
 MAX_API_TOKENS = 20
 TOKEN_TOUCH_SECONDS = 60  # write last_used_at at most this often per token
@@ -101,7 +101,10 @@ TOKEN_TOUCH_SECONDS = 60  # write last_used_at at most this often per token
 def allowed_scopes(user: Any) -> tuple[str, ...]:
     from assessments.roles import role_of
 
-    return ROLE_SCOPES.get(role_of(user) or "", ())
+    scopes = ROLE_SCOPES.get(role_of(user) or "", ())
+    if role_of(user) == "administrator" and ServiceAccount.objects.filter(user=user).exists():
+        scopes = (*scopes, "scim")  # the identity provider's account (assessments/scim/)
+    return scopes
 
 
 def can_manage_tokens_of(actor: Any, owner: Any) -> bool:
@@ -137,17 +140,17 @@ def create_api_token(
     chosen = [s for s in ApiToken.Scope.values if s in set(scopes)]
     if not chosen or len(chosen) != len(set(scopes)):
         raise ActionError("Choose at least one scope: read, write or review.")
+    if ApiToken.Scope.SCIM in chosen and not ServiceAccount.objects.filter(user=owner).exists():
+        raise ActionError(
+            "The SCIM scope is for the identity provider: give it to a service account "
+            "of an administrator, not to a person's own token."
+        )
     allowed = allowed_scopes(owner)
     beyond = [s for s in chosen if s not in allowed]
     if beyond:
         raise ActionError(
             f"The {', '.join(beyond)} scope{'s are' if len(beyond) > 1 else ' is'} beyond what "
             f"this account's role can do ({', '.join(allowed) or 'nothing'})."
-        )
-    if ApiToken.Scope.SCIM in chosen and not ServiceAccount.objects.filter(user=owner).exists():
-        raise ActionError(
-            "The SCIM scope is for the identity provider: give it to a service account "
-            "of an administrator, not to a person's own token."
         )
     if not 1 <= expires_in_days <= ApiToken.MAX_DAYS:
         raise ActionError(f"A token lasts between 1 and {ApiToken.MAX_DAYS} days.")

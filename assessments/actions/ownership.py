@@ -84,7 +84,7 @@ def set_ownership(
         ordered.append(person)
     before = {
         "owner": reviews.person(current.owner),
-        "sponsor": reviews.person(current.sponsor),
+        "sponsor": reviews.person(current.sponsor_or_owner),
         "owners": [reviews.person(p) for p in successors(current)],
     }
     current.owner, current.sponsor = owner, sponsor
@@ -157,6 +157,9 @@ def person_left(
             AgentOwner.objects.filter(agent=agent, person=agent.owner).delete()
             changes["owner"] = reviews.person(agent.owner)
             fields.append("owner")
+        if agent.sponsor_id is None:
+            agent.sponsor = agent.owner  # created in bulk: its owner answered for it
+            fields.append("sponsor")
         if agent.sponsor_id == person.pk:
             successor = agent.owner if here(agent.owner) else (chain[0] if chain else None)
             if successor is not None:

@@ -33,6 +33,8 @@ class Migration(migrations.Migration):
             model_name="agent",
             name="sponsor",
             field=models.ForeignKey(
+                blank=True,
+                null=True,
                 help_text="The accountable person who vouches for this agent and what it may reach.",
                 on_delete=django.db.models.deletion.PROTECT,
                 related_name="sponsored_agents",

@@ -823,11 +823,13 @@ def board_content(filters: BoardFilters, *, today: dt.date | None = None) -> dic
         "moved_band": len(moved),
     }
     resolutions = _resolutions(figures_now, moved)
-    used = {g["id"] for g in gaps} | {x["subject"] for x in exceptions} | set(flag_counts)
+    # The codes the pack prints (control ids such as AIC-01); flags are printed in words,
+    # so their keys (audit_gap) are never a reader's to look up.
+    used = {g["id"] for g in gaps} | {x["subject"] for x in exceptions}
     glossary = [
         {"code": code, "title": subject_title(code)}
         for code in sorted(used)
-        if subject_title(code) != code
+        if subject_title(code) != code and code not in flag_counts and not code.islower()
     ]
     top_risks = needing_attention(register, TOP_RISKS, today)
     return {
@@ -1372,7 +1374,8 @@ def due_of(row: dict[str, Any], today: dt.date) -> tuple[dt.date | None, str]:
     ending = [x for x in row["exceptions"] if x["expiring"]]
     if ending:
         first = min(ending, key=lambda x: x["expires_on"])
-        return first["expires_on"], f"Exception on {first['subject']} ends"
+        subject = FLAG_TITLES.get(first["subject"], first["subject"])  # a flag in words
+        return first["expires_on"], f"Exception on {subject} ends"
     if row["next_review"]:
         return row["next_review"], "By the review due"
     return None, "Now"
