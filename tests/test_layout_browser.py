@@ -161,7 +161,8 @@ class LayoutBrowserTests(StaticLiveServerTestCase):
         self.assertTrue(action.is_visible())
         self.assertLessEqual(action.bounding_box()["x"] + action.bounding_box()["width"], 390)
         page.goto(f"{self.live_server_url}{reverse('assessments:api_tokens')}")
-        revoke = page.get_by_role("button", name="Revoke").first
+        # Revoke asks first (issue 21 item 7): a link to its confirmation, opened in a dialog.
+        revoke = page.get_by_role("link", name="Revoke").first
         self.assertTrue(revoke.is_visible())
         self.assertLessEqual(revoke.bounding_box()["x"] + revoke.bounding_box()["width"], 390)
 

@@ -354,9 +354,7 @@ class SurfaceTests(TestCase):
             for args in (["results", "planner"], ["board"], ["poam"]):
                 target = Path(folder) / f"{args[0]}.json"
                 out = StringIO()
-                call_command(
-                    "report", "oscal", *args, *user, "--output", str(target), stdout=out
-                )
+                call_command("report", "oscal", *args, *user, "--output", str(target), stdout=out)
                 self.assertIn("content fingerprint", out.getvalue())
                 self.assertEqual(o.errors(json.loads(target.read_bytes())), [], args)
             dry = StringIO()
@@ -373,9 +371,7 @@ class SurfaceTests(TestCase):
             self.assertIn("Would write", dry.getvalue())
             self.assertFalse((Path(folder) / "x.json").exists())
             with self.assertRaisesMessage(CommandError, "There is no team “nope”."):
-                call_command(
-                    "report", "oscal", "poam", "--team", "nope", *user, "-o", str(target)
-                )
+                call_command("report", "oscal", "poam", "--team", "nope", *user, "-o", str(target))
             with self.assertRaisesMessage(CommandError, "No agent “ghost”"):
                 call_command("report", "oscal", "results", "ghost", *user, "-o", str(target))
 

@@ -339,9 +339,7 @@ class Command(BaseCommand):
     def _board_pack(self, users: dict[str, Any]) -> None:
         """The quarter's board pack, as the administrator made it for that day's board
         meeting: a pack issued to a board is the next one's baseline (reports/board.py)."""
-        actions.issue_board_pack(
-            users["admin"], {"meeting_date": timezone.localdate().isoformat()}
-        )
+        actions.issue_board_pack(users["admin"], {"meeting_date": timezone.localdate().isoformat()})
 
     def _settle_notifications(self, now: dt.datetime) -> None:
         """The replayed past was not e-mailed now, and what arrived more than a few days
