@@ -39,6 +39,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import Count, Exists, F, OuterRef, Q, Subquery
@@ -785,8 +786,6 @@ ORPHANS_SHOWN = 8
 
 
 def accountability(today: dt.date, agents: Any = None) -> Accountability:
-    from django.conf import settings
-
     active = Agent.objects.filter(status=Agent.Status.ACTIVE)
     if agents is not None:
         active = active.filter(pk__in=agents.values("pk"))
