@@ -218,8 +218,9 @@ def _gap_rows_sql(
     except EmptyResultSet:
         # ``agents`` can match nothing (a person in no team when reading is scoped):
         # then there are no gap rows, and the ORM has no SQL for the empty subquery.
-        ids_sql, ids_params = "SELECT NULL WHERE 1 = 0", []
-        exc_sql, exc_params = "SELECT NULL AS agent_id, NULL AS subject WHERE 1 = 0", []
+        # Typed constants, not NULL: PostgreSQL reads a bare NULL column as text.
+        ids_sql, ids_params = "SELECT 0 WHERE 1 = 0", []
+        exc_sql, exc_params = "SELECT 0 AS agent_id, '' AS subject WHERE 1 = 0", []
     if connection.vendor == "postgresql":
         each = "CROSS JOIN LATERAL jsonb_array_elements(a.result -> 'controls') AS c(value)"
         field_sql = "(c.value ->> '{}')"

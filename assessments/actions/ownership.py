@@ -135,11 +135,13 @@ def person_left(
 ) -> list[Agent]:
     """Hand every agent ``person`` owns or sponsors to its next active successor, or
     orphan it. ``how`` says how they left (for the audit trail). Returns the orphaned."""
+    # PostgreSQL refuses FOR UPDATE with DISTINCT: find the agents first, then lock them.
+    answerable = Agent.objects.filter(
+        Q(owner=person) | Q(sponsor=person) | Q(co_owners__person=person)
+    ).values("pk")
     agents = (
         Agent.objects.select_for_update()
-        .filter(Q(owner=person) | Q(sponsor=person) | Q(co_owners__person=person))
-        .filter(status=Agent.Status.ACTIVE)
-        .distinct()
+        .filter(pk__in=answerable, status=Agent.Status.ACTIVE)
         .order_by("pk")
     )
     orphaned = []
