@@ -9,9 +9,9 @@ from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 
-from assessments import actions, audit
+from assessments import actions
 from assessments import models as m
-from assessments.catalogue_admin import (
+from assessments.catalogue.admin import (
     CatalogueInlineMixin,
     CatalogueRowAdminMixin,
     CatalogueVersionAdminMixin,
@@ -20,6 +20,7 @@ from assessments.catalogue_admin import (
     FrameworkItemForm,
     ReferenceNoteForm,
 )
+from assessments.records import audit
 
 User = get_user_model()
 

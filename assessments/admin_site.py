@@ -14,7 +14,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 
-from assessments.roles import has_role
+from assessments.access.roles import has_role
 
 
 class AssessorAdminSite(admin.AdminSite):

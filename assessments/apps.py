@@ -9,12 +9,8 @@ class AssessmentsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from assessments import (  # noqa: F401
-            accounts,  # account changes in the audit log
-            signals,  # noqa: F401 (connects the auth audit handlers)
-            sso,  # roles from SSO groups, second factors in the audit log
-            tasks,  # noqa: F401 (registers the background tasks)
-        )
+        from assessments import signals, tasks  # noqa: F401
+        from assessments.access import accounts, sso  # noqa: F401
 
 
 class AssessorAdminConfig(admin_apps.AdminConfig):

@@ -8,9 +8,9 @@ from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject
 
-from assessments import scope, sso
+from assessments.access import scope, sso
+from assessments.access.roles import has_role, role_of
 from assessments.models import Assessment, Notification
-from assessments.roles import has_role, role_of
 
 
 def inbox_counts(user: Any, *, reviewer: bool) -> dict[str, int]:

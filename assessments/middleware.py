@@ -11,7 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.utils.encoding import escape_uri_path
 
-from assessments import audit
+from assessments.records import audit
 
 Handler = Callable[[HttpRequest], HttpResponse]
 

@@ -12,7 +12,6 @@ from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 from django.utils import timezone
 
-from assessments import audit
 from assessments.models import (
     PORTFOLIO_QUIET_FIELDS,
     Agent,
@@ -23,6 +22,7 @@ from assessments.models import (
     UserSession,
     portfolio_changed,
 )
+from assessments.records import audit
 
 
 @receiver(user_logged_in)
@@ -76,7 +76,7 @@ def end_sessions_of_disabled_user(sender: Any, instance: Any, **kwargs: Any) -> 
     )
     if instance.pk and getattr(instance, "_was_active", None):
         # A leaver's agents pass to their successors, or become orphaned.
-        from assessments import accounts
+        from assessments.access import accounts
         from assessments.actions.ownership import person_left
 
         request = accounts.current_request()

@@ -10,7 +10,11 @@ from typing import Any
 
 from django.tasks import task
 
-from assessments import actions, audit, background, figures, notifications, webhooks
+from assessments import actions
+from assessments.interchange import webhooks
+from assessments.portfolio import stored as figures
+from assessments.records import audit
+from assessments.workflow import background, notifications
 
 # -- reviews and notifications: the daily run, and e-mails sent at once
 
@@ -112,7 +116,7 @@ def read_discovery_run(run_id: int) -> dict[str, Any]:
     return {"run": run.pk, "status": run.status, "counts": run.counts}
 
 
-# -- the portfolio's figures, computed again after a change (assessments/figures.py)
+# -- the portfolio's figures, computed again after a change (assessments/portfolio/stored.py)
 
 
 @background.register

@@ -106,7 +106,7 @@ import json
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from assessments import actions
-from assessments.decisions import INVENTORY_KEYS
+from assessments.workflow.decisions import INVENTORY_KEYS
 from assessments.models import Assessment
 User = get_user_model()
 reviewer, made = User.objects.get_or_create(username="load-reviewer")

@@ -37,7 +37,6 @@ def main() -> int:
     from django.core.management.color import no_style
     from django.db import connection, transaction
 
-    from assessments import planner
     from assessments.models import (
         Agent,
         AgentLink,
@@ -47,6 +46,7 @@ def main() -> int:
         System,
         portfolio_changed,
     )
+    from assessments.portfolio import planner
 
     base = Agent.objects.filter(slug__startswith="bulk-").exclude(slug__contains="-c")
     lo, hi = min(base.values_list("pk", flat=True)), max(base.values_list("pk", flat=True))

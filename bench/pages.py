@@ -21,7 +21,7 @@ processors), no portfolio work. It is the floor every page is compared with.
 
 Each database has its background worker (``db_worker``, the database tasks backend), as
 in production: the portfolio figures are computed there, never in a request
-(assessments/figures.py). Then comes the round "right after a change", at the larger
+(assessments/portfolio/stored.py). Then comes the round "right after a change", at the larger
 size: ``--changes`` times, the reviewer approves a submitted assessment (a POST through
 the same stack) and the first dashboard, queue and catalogue requests after it are
 timed; the figures they show are the last ones, "updating", until the worker has
@@ -196,8 +196,8 @@ def _submitted(n: int) -> list[tuple[str, int, int]]:
     from django.contrib.auth import get_user_model
 
     from assessments import actions
-    from assessments.decisions import INVENTORY_KEYS
     from assessments.models import Assessment
+    from assessments.workflow.decisions import INVENTORY_KEYS
 
     if not n:
         return []
@@ -229,8 +229,8 @@ def settle(timeout: float = 120.0) -> float:
     computed them since the last change); the milliseconds waited."""
     from django.utils import timezone
 
-    from assessments import figures
     from assessments.models import PortfolioSnapshot
+    from assessments.portfolio import stored as figures
 
     started = time.perf_counter()
     while time.perf_counter() - started < timeout:

@@ -85,7 +85,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "assessments.middleware.PrivateResponsesMiddleware",
-    "assessments.accounts.AccountChangeMiddleware",
+    "assessments.access.accounts.AccountChangeMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "assessments.middleware.SessionTimeoutMiddleware",
@@ -94,7 +94,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "assessments.middleware.VaryOnHtmxMiddleware",
     "assessments.middleware.AuditForbiddenMiddleware",
-    "assessments.sso.AccessGateMiddleware",
+    "assessments.access.sso.AccessGateMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -155,9 +155,9 @@ AUTHENTICATION_BACKENDS = [
 ]
 
 # Sign-in flows: local passwords (with multi-factor authentication) and OpenID Connect
-# single sign-on, both through django-allauth; assessments/sso.py holds the adapters.
-ACCOUNT_ADAPTER = "assessments.sso.AccountAdapter"
-SOCIALACCOUNT_ADAPTER = "assessments.sso.SocialAccountAdapter"
+# single sign-on, both through django-allauth; assessments/access/sso.py holds the adapters.
+ACCOUNT_ADAPTER = "assessments.access.sso.AccountAdapter"
+SOCIALACCOUNT_ADAPTER = "assessments.access.sso.SocialAccountAdapter"
 ACCOUNT_LOGIN_METHODS = {"username"}
 ACCOUNT_SIGNUP_FIELDS = ["username*", "password1*", "password2*"]
 ACCOUNT_EMAIL_VERIFICATION = "none"
@@ -170,7 +170,7 @@ SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
 SOCIALACCOUNT_LOGIN_ON_GET = False
 SOCIALACCOUNT_STORE_TOKENS = False
 SOCIALACCOUNT_ONLY = False
-MFA_ADAPTER = "assessments.sso.MFAAdapter"  # TOTP secrets encrypted in the database
+MFA_ADAPTER = "assessments.access.sso.MFAAdapter"  # TOTP secrets encrypted in the database
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
 MFA_PASSKEY_LOGIN_ENABLED = False
 MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = env_bool("MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN", DEBUG)
@@ -178,7 +178,7 @@ MFA_TOTP_ISSUER = "Agent Identity Assessor"
 # Roles that must enrol a second factor before they may do anything else.
 MFA_REQUIRED_ROLES = env_list("MFA_REQUIRED_ROLES", [])
 
-# Teams scope who acts on which agents (assessments/scope.py). TEAM_SCOPED_EDITING: assessors
+# Teams scope who acts on which agents (assessments/access/scope.py). TEAM_SCOPED_EDITING: assessors
 # create and edit only their teams' agents, reviewers decide only for their teams.
 # TEAM_SCOPED_READING: everyone below administrator also reads only their teams' agents.
 TEAM_SCOPED_EDITING = env_bool("TEAM_SCOPED_EDITING", False)
@@ -250,7 +250,7 @@ LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 15 * 60)
 # Client addresses behind a proxy: the header the proxies append to (as a request.META
 # key; "X-Forwarded-For" is accepted too) and how many proxies in front of the app append
 # to it. The client is the left-most address those proxies wrote; what the client sent
-# itself is ignored (assessments/clientip.py).
+# itself is ignored (assessments/access/clientip.py).
 CLIENT_IP_HEADER = env_str("CLIENT_IP_HEADER").strip().upper().replace("-", "_")
 if CLIENT_IP_HEADER and not CLIENT_IP_HEADER.startswith("HTTP_"):
     CLIENT_IP_HEADER = f"HTTP_{CLIENT_IP_HEADER}"

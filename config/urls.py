@@ -5,7 +5,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 
-from assessments import sso
+from assessments.access import sso
 from assessments.api import api
 from assessments.scim import views as scim_views
 from assessments.views import accounts, errors

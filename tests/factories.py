@@ -9,8 +9,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
 from assessments import actions
+from assessments.access.roles import sync_roles
 from assessments.models import Agent, Team
-from assessments.roles import sync_roles
 
 User = get_user_model()
 PASSWORD = "correct-horse-battery-staple"  # noqa: S105
@@ -134,8 +134,9 @@ def approved(agent_obj: Agent, assessor_user: Any, reviewer_user: Any, **overrid
 
 def ensure_reference_data() -> None:
     """Groups and the catalogue come from migrations; TransactionTestCase flushes them."""
-    from assessments import decisions, engine
+    from assessments import engine
     from assessments.models import CatalogueVersion
+    from assessments.workflow import decisions
 
     sync_roles()
     if not CatalogueVersion.objects.filter(is_current=True).exists():

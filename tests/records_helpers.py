@@ -11,8 +11,8 @@ from typing import Any
 from django.core.management import call_command
 from django.db import models
 
-from assessments import guards
 from assessments.models import AuditEvent
+from assessments.records import guards
 
 
 def rewrite(queryset: models.QuerySet[Any], **fields: Any) -> None:

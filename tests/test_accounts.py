@@ -5,8 +5,8 @@ from django.contrib.auth.models import Group
 from django.test import TestCase
 from django.urls import reverse
 
-from assessments import audit
 from assessments.models import AuditEvent
+from assessments.records import audit
 from tests import factories as f
 
 User = get_user_model()

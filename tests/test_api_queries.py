@@ -7,8 +7,8 @@ from django.test import TestCase
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from assessments import decisions
 from assessments.models import Agent, Assessment, AuditEvent, System
+from assessments.workflow import decisions
 from tests import factories as f
 from tests import review_helpers as h
 from tests.api_helpers import ApiClient, token_for
@@ -40,7 +40,7 @@ class ListQueryCountTests(TestCase):
             for a in agents
         )
         for i in range(count):  # audit events through the one door, so the chain holds
-            from assessments import audit
+            from assessments.records import audit
 
             audit.record("test.event", actor=self.reviewer, changes={"n": i})
 

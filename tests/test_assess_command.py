@@ -25,7 +25,7 @@ from django.test import SimpleTestCase, TestCase
 from django.test.utils import CaptureQueriesContext
 
 from assessments import actions, engine
-from assessments.manifest import ManifestError, check_manifest, parse_text
+from assessments.interchange.manifest import ManifestError, check_manifest, parse_text
 from assessments.models import (
     Agent,
     Assessment,
@@ -472,7 +472,7 @@ class InvalidManifestTests(FilesMixin, TestCase):
 
     def test_an_unreadable_database_stops_the_run_without_output(self):
         failure = OperationalError("no such table: assessments_catalogueversion")
-        with mock.patch("assessments.decisions.current_catalogue", side_effect=failure):
+        with mock.patch("assessments.workflow.decisions.current_catalogue", side_effect=failure):
             code, out, err = run(str(EXAMPLE))
         self.assertEqual((code, out), (2, ""))
         self.assertIn("The database cannot be read", err)
@@ -659,7 +659,7 @@ class ManifestModuleTests(SimpleTestCase):
 
     def test_the_manifest_module_imports_no_django(self):
         code = (
-            "import sys, assessments.manifest; "
+            "import sys, assessments.interchange.manifest; "
             "assert not [m for m in sys.modules if m == 'django' or m.startswith('django.')], "
             "sorted(m for m in sys.modules if m.startswith('django'))"
         )

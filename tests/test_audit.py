@@ -4,8 +4,9 @@ from django.db import DatabaseError, connection, models, transaction
 from django.test import TestCase
 from django.urls import reverse
 
-from assessments import actions, audit
+from assessments import actions
 from assessments.models import AuditEvent, ImmutableRecordError
+from assessments.records import audit
 from tests import factories as f
 
 

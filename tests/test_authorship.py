@@ -13,8 +13,9 @@ from django.contrib import admin
 from django.test import RequestFactory, TestCase
 from django.urls import reverse
 
-from assessments import actions, authorship
+from assessments import actions
 from assessments.models import Assessment, AuditEvent, Control
+from assessments.records import authorship
 from tests import factories as f
 from tests.api_helpers import ApiClient, token_for
 from tests.test_evidence_web import upload

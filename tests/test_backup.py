@@ -11,7 +11,7 @@ from pathlib import Path
 from django.core.management import CommandError, call_command
 from django.test import TestCase, TransactionTestCase
 
-from assessments import actions, audit
+from assessments import actions
 from assessments.models import (
     Agent,
     AgentLink,
@@ -21,6 +21,7 @@ from assessments.models import (
     CalendarFeed,
     ReportRecord,
 )
+from assessments.records import audit
 from tests import factories as f
 from tests.records_helpers import verify_audit_log
 

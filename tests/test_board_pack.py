@@ -21,7 +21,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from assessments import actions, decisions, portfolio
+from assessments import actions, portfolio
 from assessments.models import (
     Agent,
     Assessment,
@@ -34,6 +34,7 @@ from assessments.models import (
 from assessments.reports import board
 from assessments.reports.board import DUE_WITHIN_DAYS, BoardFilters, FilterError, board_content
 from assessments.reports.verify import MATCH, verify_bytes
+from assessments.workflow import decisions
 from tests import factories as f
 from tests import report_helpers as h
 
@@ -568,7 +569,7 @@ class ReportsPageTests(TestCase):
 
 class BoardPackStructureTests(TestCase):
     """Executive summary, top risks, decisions, trends and sign-off, checked against the
-    portfolio's own definitions (assessments/portfolio.py and the review queries)."""
+    portfolio's own definitions (assessments/portfolio/ and the review queries)."""
 
     @classmethod
     def setUpTestData(cls):

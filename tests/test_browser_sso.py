@@ -24,8 +24,8 @@ from django.contrib.staticfiles.testing import StaticLiveServerTestCase
 from django.db import connections
 from django.test import override_settings
 
+from assessments.access.roles import role_of
 from assessments.models import AuditEvent
-from assessments.roles import role_of
 from tests import factories as f
 from tests.oidc_provider.server import OpenIDProvider
 from tests.test_browser import _launch

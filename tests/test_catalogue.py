@@ -17,7 +17,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from assessments import actions, decisions, engine, portfolio
+from assessments import actions, engine, portfolio
 from assessments import catalogue as versions
 from assessments.models import (
     Assessment,
@@ -29,6 +29,7 @@ from assessments.models import (
     FrameworkItem,
     ReferenceNote,
 )
+from assessments.workflow import decisions
 from tests import catalogue_helpers as h
 from tests import factories as f
 

@@ -1,6 +1,6 @@
 """One truth: every surface that shows a portfolio figure reports the same number.
 
-A portfolio with every edge case the definitions must get right (assessments/portfolio.py)
+A portfolio with every edge case the definitions must get right (assessments/portfolio/)
 is read through the dashboard, the review queue, the agent list, both CSV exports,
 ``review_queue --format json`` and the board pack's attached report-content.json.
 """
@@ -24,7 +24,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from assessments import actions, figures, portfolio
+from assessments import actions, portfolio
 from assessments.models import (
     Agent,
     Assessment,
@@ -33,6 +33,7 @@ from assessments.models import (
     Review,
     portfolio_changed,
 )
+from assessments.portfolio import stored as figures
 from assessments.reports import exports
 from tests import factories as f
 from tests import report_helpers as rh
@@ -643,8 +644,8 @@ class FiguresPageTests(TestCase):
 
 def _bulk_portfolio(count: int, owner: Any) -> None:
     """``count`` active agents in every assessment and review state, with bulk_create."""
-    from assessments import decisions
     from assessments.models import Assessment
+    from assessments.workflow import decisions
 
     team = f.team()
     agents = Agent.objects.bulk_create(
@@ -782,8 +783,8 @@ class CoverageDefinitionTests(TestCase):
 
 class AssessmentReportCoverageTests(TestCase):
     def test_the_report_counts_only_items_a_control_in_place_addresses(self):
-        from assessments import decisions
         from assessments.reports.assessment import report_content
+        from assessments.workflow import decisions
 
         who = rh.people()
         assessment = rh.approved_planner(who["assessor"], who["reviewer"])

@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from assessments import actions, decisions, figures, portfolio
+from assessments import actions, portfolio
 from assessments.models import (
     Agent,
     Assessment,
@@ -20,6 +20,8 @@ from assessments.models import (
     PortfolioSnapshot,
     portfolio_changed,
 )
+from assessments.portfolio import stored as figures
+from assessments.workflow import decisions
 from tests import factories as f
 from tests import review_helpers as h
 

@@ -10,7 +10,7 @@ from django.test import TestCase, override_settings
 from django.urls import reverse
 from django.utils import timezone
 
-from assessments import audit, demo
+from assessments import demo
 from assessments.models import (
     Agent,
     AgentLink,
@@ -23,6 +23,7 @@ from assessments.models import (
     System,
     Team,
 )
+from assessments.records import audit
 from assessments.reports.board import recorded_packs
 
 

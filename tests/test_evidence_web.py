@@ -9,7 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import TestCase
 from django.urls import reverse
 
-from assessments import actions, provenance
+from assessments import actions
 from assessments.models import (
     Assessment,
     AuditEvent,
@@ -19,6 +19,7 @@ from assessments.models import (
     EvidenceUpload,
     Review,
 )
+from assessments.records import provenance
 from assessments.reports.assessment import report_content
 from tests import factories as f
 from tests.evidence_helpers import ACCOUNT, FIXTURES, RBAC, role

@@ -1,5 +1,5 @@
 """The portfolio figures are computed in the background, never inside a web request
-(assessments/figures.py): a change marks them changed and queues their computation;
+(assessments/portfolio/stored.py): a change marks them changed and queues their computation;
 pages show the last figures with their time until the new ones land."""
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from django.test import TestCase, override_settings
 from django.urls import reverse
 from django.utils import timezone
 
-from assessments import actions, figures, portfolio
+from assessments import actions, portfolio
 from assessments.models import PortfolioSnapshot
+from assessments.portfolio import stored as figures
 from tests import factories as f
 
 DUMMY = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}

@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.django import TestCase
 
-from assessments.audit import verify_chain
+from assessments.records.audit import verify_chain
 from tests.test_access import ACCESS, COMMON_PARAMS, ROLES, AccessTableTests
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "2"))

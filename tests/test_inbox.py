@@ -11,9 +11,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from assessments import actions, decisions
+from assessments import actions
 from assessments.context_processors import inbox_counts
 from assessments.models import Agent, Assessment
+from assessments.workflow import decisions
 from tests import factories as f
 
 DASHBOARD = reverse("assessments:dashboard")

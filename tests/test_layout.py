@@ -5,7 +5,8 @@ import pathlib
 
 from django.test import SimpleTestCase
 
-from assessments import actions, background
+from assessments import actions
+from assessments.workflow import background
 
 ACTIONS = pathlib.Path(actions.__file__).parent
 

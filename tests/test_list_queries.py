@@ -11,8 +11,8 @@ from django.test import TestCase
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from assessments import audit
 from assessments.models import AuditEvent, BoardPackJob, ReportRecord
+from assessments.records import audit
 from tests import factories as f
 
 

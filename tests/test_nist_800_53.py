@@ -16,8 +16,9 @@ from django.apps import apps as global_apps
 from django.test import TestCase
 from django.urls import reverse
 
-from assessments import decisions, portfolio
+from assessments import portfolio
 from assessments.models import CatalogueVersion, ControlMapping, Framework, FrameworkItem
+from assessments.workflow import decisions
 from tests import catalogue_helpers as h
 from tests import factories as f
 

@@ -15,9 +15,10 @@ from django.test import TestCase
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from assessments import actions, notifications, tasks
+from assessments import actions, tasks
 from assessments.models import Agent, AuditEvent, GapException, Notification, NotificationPreference
 from assessments.presentation import one_line
+from assessments.workflow import notifications
 from tests import factories as f
 from tests import review_helpers as h
 
@@ -225,7 +226,7 @@ class PreferenceTests(TestCase):
     def test_a_failed_immediate_send_goes_in_the_next_digest(self):
         fake = mock.Mock()
         fake.default.send_messages.side_effect = OSError("connection refused")
-        with mock.patch("assessments.notifications.mailers", fake):
+        with mock.patch("assessments.workflow.notifications.mailers", fake):
             self.submit()
         notice = Notification.objects.get(recipient=self.reviewer)
         self.assertEqual(notice.email_state, "digest")

@@ -10,8 +10,10 @@ from django.test import TestCase, override_settings
 from django.urls import reverse
 from django.utils import timezone
 
-from assessments import actions, portfolio, reviews, sso
+from assessments import actions, portfolio
+from assessments.access import sso
 from assessments.models import Agent, AgentOwner, AuditEvent, Notification, Review
+from assessments.workflow import reviews
 from tests import factories as f
 
 User = get_user_model()

@@ -1,4 +1,4 @@
-"""Planner statistics are refreshed after bulk writes (assessments/planner.py): imports
+"""Planner statistics are refreshed after bulk writes (assessments/portfolio/planner.py): imports
 and seed_bulk analyse the tables they wrote, so the next queries plan well at once."""
 
 from __future__ import annotations
@@ -10,8 +10,9 @@ from django.db import connection
 from django.test import TestCase
 from django.test.utils import CaptureQueriesContext
 
-from assessments import imports, planner
+from assessments.interchange import imports
 from assessments.models import Agent, Assessment, System
+from assessments.portfolio import planner
 from tests import factories as f
 
 

@@ -16,8 +16,9 @@ from django.test import TestCase
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from assessments import actions, reviews
+from assessments import actions
 from assessments.models import AuditEvent, Review, portfolio_changed
+from assessments.workflow import reviews
 from tests import factories as f
 from tests import review_helpers as h
 

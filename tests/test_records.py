@@ -19,8 +19,8 @@ from django.db import DatabaseError, connection, models, transaction
 from django.test import TestCase, TransactionTestCase, override_settings
 from django.urls import reverse
 
-from assessments import audit
 from assessments.models import Assessment, AuditCheckpoint, AuditEvent, ImmutableRecordError
+from assessments.records import audit
 from tests import factories as f
 from tests.records_helpers import remove, rewrite, swap_ids, verify_audit_log
 
@@ -287,7 +287,7 @@ class CheckpointPublishingTests(TestCase):
             override_settings(
                 AUDIT_CHECKPOINT_DIR=directory, AUDIT_CHECKPOINT_EMAIL=["audit@example.com"]
             ),
-            self.assertLogs("assessments.audit", "INFO") as logs,
+            self.assertLogs("assessments.records.audit", "INFO") as logs,
         ):
             out = io.StringIO()
             call_command("audit_checkpoint", stdout=out)
@@ -316,7 +316,7 @@ class CheckpointPublishingTests(TestCase):
         with (
             tempfile.NamedTemporaryFile() as not_a_directory,
             override_settings(AUDIT_CHECKPOINT_DIR=not_a_directory.name),
-            self.assertLogs("assessments.audit", "ERROR"),
+            self.assertLogs("assessments.records.audit", "ERROR"),
             self.assertRaisesMessage(CommandError, "Not published"),
         ):
             call_command("audit_checkpoint", stdout=io.StringIO())

@@ -13,8 +13,8 @@ from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
 from django.test import TestCase, TransactionTestCase, override_settings
 
-from assessments import audit, backup, guards
 from assessments.models import Agent, Assessment, AuditEvent
+from assessments.records import audit, backup, guards
 from tests import factories as f
 from tests.records_helpers import remove, rewrite, verify_audit_log
 

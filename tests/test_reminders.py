@@ -12,8 +12,9 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import SimpleTestCase, TestCase, override_settings
 
-from assessments import actions, reminders, tasks
+from assessments import actions, tasks
 from assessments.models import AuditEvent, GapException, ReminderLog
+from assessments.workflow import reminders
 from tests import review_helpers as h
 
 
@@ -191,7 +192,7 @@ class ReminderTests(TestCase):
         fake = mock.Mock()
         fake.default.send_messages = flaky
         with (
-            mock.patch("assessments.notifications.mailers", fake),
+            mock.patch("assessments.workflow.notifications.mailers", fake),
             self.assertRaisesMessage(CommandError, "1 e-mail(s) could not be sent"),
         ):
             self.run_command()

@@ -16,11 +16,12 @@ from django.test import TestCase
 from django.urls import reverse
 from django.utils import timezone
 
-from assessments import actions, decisions, engine, notifications
+from assessments import actions, engine
 from assessments.models import AuditEvent, GapException, ReferenceNote, ReportRecord
 from assessments.presentation import why
 from assessments.reports.pdf import DOCUMENT_ID_RE
 from assessments.views.wizard import display_value
+from assessments.workflow import decisions, notifications
 from tests import factories as f
 from tests import report_helpers as h
 

@@ -1,4 +1,4 @@
-"""The helpers that prepare list rows in Python (assessments/rows.py, widgets.py) give
+"""The helpers that prepare list rows in Python (assessments/presentation/rows.py, widgets.py) give
 exactly what the template language and Django's widgets would."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.html import escape as django_escape
 from django.utils.translation import override
 
-from assessments import rows
+from assessments.presentation import rows
 from assessments.widgets import QuickSelect, quick_select
 
 

@@ -11,8 +11,8 @@ from scim2_client.engines.wsgi import WSGISCIMClient
 from scim2_tester import Status, check_server
 
 from assessments import actions
+from assessments.access.roles import role_of
 from assessments.models import AuditEvent, ScimResource, Team
-from assessments.roles import role_of
 from tests import factories as f
 
 User = get_user_model()

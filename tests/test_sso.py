@@ -28,9 +28,9 @@ from django.contrib.auth import get_user_model
 from django.test import TestCase, override_settings
 from django.urls import reverse
 
-from assessments import sso
+from assessments.access import sso
+from assessments.access.roles import role_of
 from assessments.models import AuditEvent
-from assessments.roles import role_of
 from tests import factories as f
 
 User = get_user_model()

@@ -1,4 +1,4 @@
-"""Teams scope who acts on which agents (assessments/scope.py): the access tables again,
+"""Teams scope who acts on which agents (assessments/access/scope.py): the access tables again,
 for people in the subject's team and out of it, and what the lists show them.
 
 Every route of tests/test_access.py and every API operation of tests/test_api_access.py
@@ -20,7 +20,8 @@ from django.db import transaction
 from django.test import TestCase
 from django.urls import reverse
 
-from assessments import actions, scope
+from assessments import actions
+from assessments.access import scope
 from assessments.models import AuditEvent, BoardPackJob, Review, Team
 from tests import factories as f
 from tests.test_access import ACCESS, ROLES, SIGN_IN, AccessTableTests
@@ -509,7 +510,7 @@ class TeamScopedListsTests(TestCase):
             self.assertFalse(any("theirs" in json.dumps(e) for e in events))
 
     def test_with_reading_scoped_form_choices_and_filters_hold_their_teams(self):
-        from assessments.review_forms import FeedForm, QueueFilterForm
+        from assessments.forms.reviews import FeedForm, QueueFilterForm
 
         with self.settings(**READING):
             self.client.force_login(self.reviewer)
@@ -616,7 +617,7 @@ class TeamScopedListsTests(TestCase):
         body = (
             header + "theirs,Theirs,Research,p,author\nnew-one,New,Research,p,author\n"
         ).encode()
-        from assessments import imports
+        from assessments.interchange import imports
 
         with self.settings(**EDITING):
             plan = imports.plan_csv(body, self.assessor)

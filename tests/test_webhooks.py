@@ -14,7 +14,8 @@ from django.core.management import call_command
 from django.test import TestCase, override_settings
 from django.utils import timezone
 
-from assessments import actions, webhooks
+from assessments import actions
+from assessments.interchange import webhooks
 from assessments.models import (
     AuditEvent,
     GapException,

@@ -21,7 +21,7 @@ change. One module per area; everything is re-exported here, so callers write
 - ``ownership``: sponsors, owners and successors, leavers and orphaned agents,
   last activity and inactive agents.
 
-Background work is handed over through ``assessments.background``, never by importing
+Background work is handed over through ``assessments.workflow.background``, never by importing
 ``assessments.tasks`` (the tasks import this package, not the other way round).
 """
 

@@ -10,8 +10,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from assessments import audit
-from assessments import scope as team_scope
+from assessments.access import scope as team_scope
 from assessments.actions.errors import ActionError
 from assessments.models import (
     ApiToken,
@@ -19,6 +18,7 @@ from assessments.models import (
     ServiceAccount,
     Team,
 )
+from assessments.records import audit
 
 MAX_CALENDAR_FEEDS = 10
 
@@ -99,7 +99,7 @@ TOKEN_TOUCH_SECONDS = 60  # write last_used_at at most this often per token
 
 
 def allowed_scopes(user: Any) -> tuple[str, ...]:
-    from assessments.roles import role_of
+    from assessments.access.roles import role_of
 
     scopes = ROLE_SCOPES.get(role_of(user) or "", ())
     if role_of(user) == "administrator" and ServiceAccount.objects.filter(user=user).exists():
@@ -109,7 +109,7 @@ def allowed_scopes(user: Any) -> tuple[str, ...]:
 
 def can_manage_tokens_of(actor: Any, owner: Any) -> bool:
     """People manage their own tokens; administrators manage service accounts' tokens."""
-    from assessments.roles import has_role
+    from assessments.access.roles import has_role
 
     if actor.pk == owner.pk:
         return True
@@ -245,7 +245,7 @@ def create_service_account(
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Group
 
-    from assessments.roles import ROLE_ORDER, has_role
+    from assessments.access.roles import ROLE_ORDER, has_role
 
     if not has_role(actor, "administrator"):
         raise ActionError("Only administrators create service accounts.")

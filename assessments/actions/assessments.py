@@ -10,7 +10,8 @@ from django.db.models import F, Max
 from django.http import HttpRequest
 from django.utils import timezone
 
-from assessments import audit, authorship, decisions, engine, scope
+from assessments import engine
+from assessments.access import scope
 from assessments.actions import notifications
 from assessments.actions.errors import ActionError, ConflictError
 from assessments.models import (
@@ -20,7 +21,9 @@ from assessments.models import (
     Review,
     review_intervals,
 )
+from assessments.records import audit, authorship
 from assessments.reports.assessment import agent_facts
+from assessments.workflow import decisions
 
 # --------------------------------------------------------------------------- assessments
 

@@ -7,8 +7,10 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 
-from assessments import audit, decisions, engine
+from assessments import engine
 from assessments.actions.errors import ActionError
+from assessments.records import audit
+from assessments.workflow import decisions
 
 # --------------------------------------------------------------------------- catalogue
 # (The catalogue section imports what it needs in each function, so that it stays an

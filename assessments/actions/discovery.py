@@ -26,7 +26,8 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.text import slugify
 
-from assessments import audit, background, discovery, scope
+from assessments import discovery
+from assessments.access import scope
 from assessments.actions.assessments import start_assessment
 from assessments.actions.errors import ActionError
 from assessments.actions.evidence import DRIFT_CODE, upload_evidence
@@ -42,6 +43,8 @@ from assessments.models import (
     Review,
     Team,
 )
+from assessments.records import audit
+from assessments.workflow import background
 
 logger = logging.getLogger(__name__)
 

@@ -25,7 +25,8 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from assessments import audit, background, decisions, evidence, scope
+from assessments import evidence
+from assessments.access import scope
 from assessments.actions.assessments import save_answers
 from assessments.actions.errors import ActionError
 from assessments.actions.inventory import update_agent
@@ -39,6 +40,8 @@ from assessments.models import (
     EvidenceUpload,
     Review,
 )
+from assessments.records import audit
+from assessments.workflow import background, decisions
 
 MAX_FILES = 10
 RANK = {"read": 1, "write": 2, "admin": 3}

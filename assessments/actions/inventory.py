@@ -9,7 +9,7 @@ from django.db.models import F
 from django.http import HttpRequest
 from django.utils import timezone
 
-from assessments import audit, scope
+from assessments.access import scope
 from assessments.actions.errors import ActionError, ConflictError
 from assessments.actions.reviews import (
     _composite_before,
@@ -25,6 +25,7 @@ from assessments.models import (
     Review,
     System,
 )
+from assessments.records import audit
 
 ACCESS_RANK = {Access.READ: 1, Access.WRITE: 2, Access.ADMIN: 3}
 AGENT_FIELDS = (

@@ -5,7 +5,7 @@ The assessment actions call ``notify_submitted`` and ``notify_decided`` inside t
 transaction, so every path that submits, approves or returns (a page, a command, the
 API) tells the same people. Immediate e-mails go out through the background task
 ``send_notification_emails`` once the transaction commits; everything else waits for
-the daily digest (``assessments.notifications.send_daily_digests``).
+the daily digest (``assessments.workflow.notifications.send_daily_digests``).
 
 Every text stored here is one line (``presentation.one_line``): it is placed in e-mail
 subjects and bodies.
@@ -23,8 +23,8 @@ from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
-from assessments import audit, background, presentation, reviews
-from assessments import scope as team_scope
+from assessments import presentation
+from assessments.access import scope as team_scope
 from assessments.actions.errors import ActionError
 from assessments.models import (
     Assessment,
@@ -37,6 +37,8 @@ from assessments.models import (
     Role,
 )
 from assessments.presentation import one_line
+from assessments.records import audit
+from assessments.workflow import background, reviews
 
 User = get_user_model()
 
@@ -132,7 +134,7 @@ def _class_and_tier(assessment: Assessment) -> str:
 
 def _ineligible_ids(assessment: Assessment) -> set[int]:
     """People who may not decide ``assessment`` (four-eyes): no point asking them."""
-    from assessments import authorship
+    from assessments.records import authorship
 
     return set(authorship.authors(assessment))
 

@@ -16,10 +16,10 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from assessments import audit
 from assessments.actions.errors import ActionError
 from assessments.actions.reports import IssuedReport, _report_author
 from assessments.models import Assessment, ReportRecord
+from assessments.records import audit
 
 
 class NothingToExport(ActionError):

@@ -23,11 +23,13 @@ from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
 
-from assessments import audit, reviews, scope
+from assessments.access import scope
 from assessments.actions.errors import ActionError, ConflictError
 from assessments.actions.notifications import _create, reviewers
 from assessments.actions.reviews import trigger_review
 from assessments.models import Agent, AgentOwner, Notification, Review, ServiceAccount
+from assessments.records import audit
+from assessments.workflow import reviews
 
 User = get_user_model()
 

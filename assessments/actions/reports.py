@@ -11,11 +11,13 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from assessments import audit, background, ratelimit
+from assessments.access import ratelimit
 from assessments.actions.errors import ActionError
 from assessments.models import (
     Assessment,
 )
+from assessments.records import audit
+from assessments.workflow import background
 
 # --------------------------------------------------------------------------- reports
 # (Imports inside each function: the report modules import the wizard's views, which

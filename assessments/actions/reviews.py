@@ -11,7 +11,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from assessments import audit, reviews, scope
+from assessments.access import scope
 from assessments.actions.errors import ActionError
 from assessments.models import (
     Agent,
@@ -20,6 +20,8 @@ from assessments.models import (
     GapException,
     Review,
 )
+from assessments.records import audit
+from assessments.workflow import reviews
 
 # --------------------------------------------------------------------------- reviews
 

@@ -8,19 +8,20 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from assessments import audit, background
 from assessments.actions.errors import ActionError
 from assessments.models import WebhookDelivery, WebhookEndpoint
+from assessments.records import audit
+from assessments.workflow import background
 
 
 def _check(url: str, events: list[str]) -> None:
-    from assessments.webhooks import EVENT_NAMES
+    from assessments.interchange.webhooks import EVENT_NAMES
 
     if not url.startswith(("https://", "http://")):
         raise ActionError("A webhook URL starts with https:// (or http:// inside your network).")
     from urllib.parse import urlsplit
 
-    from assessments.webhooks import blocked_network
+    from assessments.interchange.webhooks import blocked_network
 
     try:
         host = urlsplit(url).hostname or ""
@@ -47,7 +48,7 @@ def create_webhook_endpoint(
     events: list[str],
     request: HttpRequest | None = None,
 ) -> WebhookEndpoint:
-    from assessments.webhooks import new_secret
+    from assessments.interchange.webhooks import new_secret
 
     _check(url, events)
     endpoint = WebhookEndpoint.objects.create(

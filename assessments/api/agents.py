@@ -13,12 +13,13 @@ from django.utils import timezone
 from ninja import Query, Router, Schema
 from ninja.responses import Status
 
-from assessments import actions, portfolio, scope
+from assessments import actions, portfolio
+from assessments.access import scope
 from assessments.api.core import ERRORS, ApiError, require
 from assessments.api.schemas import AgentDetail, AgentIn, AgentOut, AgentPage, AgentUpdate
 from assessments.forms import AgentFilterForm, bound_agent_forms, initial_links
 from assessments.models import Agent, AgentLink, Team
-from assessments.views.common import PAGE_SIZE
+from assessments.presentation import PAGE_SIZE
 
 router = Router(tags=["agents"])
 User = get_user_model()

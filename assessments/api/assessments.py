@@ -10,7 +10,8 @@ from django.shortcuts import get_object_or_404
 from ninja import Query, Router, Schema
 from ninja.responses import Status
 
-from assessments import actions, decisions, scope
+from assessments import actions
+from assessments.access import scope
 from assessments.api.agents import page_of
 from assessments.api.core import ERRORS, ApiError, require
 from assessments.api.schemas import (
@@ -23,6 +24,7 @@ from assessments.api.schemas import (
     SubmitIn,
 )
 from assessments.models import Agent, Assessment
+from assessments.workflow import decisions
 
 router = Router(tags=["assessments"])
 

@@ -8,7 +8,7 @@ from django.http import HttpRequest
 from ninja import Query, Router, Schema
 from pydantic import Field
 
-from assessments import scope
+from assessments.access import scope
 from assessments.api.core import ERRORS, require
 from assessments.api.schemas import AuditEventOut, AuditEventPage
 from assessments.models import AuditEvent

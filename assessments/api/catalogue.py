@@ -7,10 +7,10 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Router
 
-from assessments import decisions
 from assessments.api.core import ERRORS, ApiError, require
 from assessments.api.schemas import CatalogueOut
 from assessments.models import CatalogueVersion
+from assessments.workflow import decisions
 
 router = Router(tags=["catalogue"])
 

@@ -22,7 +22,7 @@ from ninja.security.base import AuthBase
 from ninja.utils import check_csrf
 
 from assessments import actions
-from assessments.manifest import ManifestError, ManifestErrors
+from assessments.interchange.manifest import ManifestError, ManifestErrors
 from assessments.models import ApiToken
 
 logger = logging.getLogger(__name__)

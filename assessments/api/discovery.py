@@ -21,13 +21,14 @@ from django.shortcuts import get_object_or_404
 from ninja import Query, Router, Schema
 from ninja.responses import Status
 
-from assessments import portfolio, scope
+from assessments import portfolio
+from assessments.access import scope
 from assessments.actions import discovery as discovery_actions
 from assessments.actions.errors import ActionError
 from assessments.api.agents import page_of
 from assessments.api.core import ERRORS, ApiError, require
+from assessments.forms.discovery import IdentityFilterForm
 from assessments.models import DiscoveredIdentity, DiscoveryRun, Team
-from assessments.views.discovery import IdentityFilterForm
 
 router = Router(tags=["discovery"])
 READ = "assessments.view_discoveredidentity"

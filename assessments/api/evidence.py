@@ -18,7 +18,8 @@ from django.shortcuts import get_object_or_404
 from ninja import Router, Schema, Status
 from pydantic import Field
 
-from assessments import actions, evidence, scope
+from assessments import actions, evidence
+from assessments.access import scope
 from assessments.api.core import ERRORS, ApiError, absolute, require
 from assessments.models import Agent, EvidenceJob
 

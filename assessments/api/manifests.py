@@ -1,7 +1,7 @@
 """Manifests: an assessment as code, pushed from a pipeline.
 
 ``POST /manifests?dry_run=true`` reads the manifest as ``manage.py assess`` does
-(``assessments.manifest``), compares it with the inventory and returns the changes and
+(``assessments.interchange.manifest``), compares it with the inventory and returns the changes and
 the engine's decision, changing nothing. Without ``dry_run`` the agent is created or
 updated and its draft assessment filled in from the manifest (``submit=true`` also
 submits it), all through the actions and all or nothing.
@@ -17,12 +17,15 @@ from django.http import HttpRequest
 from ninja import Router, Schema
 from pydantic import ConfigDict
 
-from assessments import decisions, engine, manifest_sync, scope
+from assessments import engine
+from assessments.access import scope
 from assessments.api.assessments import detail_of
 from assessments.api.core import ERRORS, ApiError, require
 from assessments.api.schemas import ManifestResult
-from assessments.manifest import check_manifest, resolve_linked_agents
+from assessments.interchange import manifest_sync
+from assessments.interchange.manifest import check_manifest, resolve_linked_agents
 from assessments.models import Agent, review_intervals
+from assessments.workflow import decisions
 
 router = Router(tags=["manifests"])
 User = get_user_model()

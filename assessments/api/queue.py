@@ -11,12 +11,14 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from ninja import Query, Router, Schema
 
-from assessments import actions, reviews, scope
+from assessments import actions
+from assessments.access import scope
 from assessments.api.agents import page_of
 from assessments.api.core import ERRORS, ApiError, require
 from assessments.api.schemas import AssignIn, QueueItem, QueuePage
+from assessments.forms.reviews import QueueFilterForm
 from assessments.models import Review
-from assessments.review_forms import QueueFilterForm
+from assessments.workflow import reviews
 
 router = Router(tags=["queue"])
 User = get_user_model()

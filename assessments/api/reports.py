@@ -10,14 +10,15 @@ from django.utils import timezone
 from ninja import Router
 from ninja.responses import Status
 
-from assessments import actions, scope
+from assessments import actions
+from assessments.access import scope
 from assessments.api.assessments import _get
 from assessments.api.core import ERRORS, ApiError, require
 from assessments.api.schemas import BoardPackIn, BoardPackOut
+from assessments.forms.reports import BoardPackForm
 from assessments.models import Agent, BoardPackJob
 from assessments.reports import exports
 from assessments.reports.board import FilterError
-from assessments.views.reports import BoardPackForm
 
 router = Router(tags=["reports"])
 
@@ -204,7 +205,7 @@ def oscal_poam(request: HttpRequest, team: str = "") -> Any:
     """An OSCAL 1.2 plan of action and milestones: every gap of each active agent's latest
     approved assessment with its owner, due date and accepting exception. ``team`` (a
     slug) narrows it to one team; callers limited to some teams must give one."""
-    from assessments.views.oscal import ScopeError, poam_scope
+    from assessments.oscal.scope import ScopeError, poam_scope
 
     user = require(request, "read", "assessments.view_assessment")
     try:

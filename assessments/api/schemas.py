@@ -285,7 +285,7 @@ class AuditEventOut(Schema):
 
     @staticmethod
     def of(e: AuditEvent) -> dict[str, Any]:
-        from assessments.audit import export_record
+        from assessments.records.audit import export_record
 
         return export_record(e)
 

@@ -4,7 +4,7 @@ where test flushes use TRUNCATE; on SQLite the model refuses deletes)."""
 
 from django.db import migrations
 
-from assessments.roles import sync_roles
+from assessments.access.roles import sync_roles
 
 SQLITE = [
     """CREATE TRIGGER assessment_approved_immutable BEFORE UPDATE ON assessments_assessment

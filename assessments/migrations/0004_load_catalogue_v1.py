@@ -9,7 +9,7 @@ CATALOGUE = Path(__file__).resolve().parent.parent / "catalog" / "catalogue-v1.y
 
 
 def load(apps, schema_editor):
-    from assessments.decisions import import_catalogue
+    from assessments.workflow.decisions import import_catalogue
 
     Version = apps.get_model("assessments", "CatalogueVersion")
     data = yaml.safe_load(CATALOGUE.read_text())

@@ -4,7 +4,7 @@ request board packs (the role permissions are synced again)."""
 import django.core.validators
 from django.db import migrations, models
 
-from assessments.roles import sync_roles
+from assessments.access.roles import sync_roles
 
 # Adding a column rebuilds the table on SQLite, which drops its triggers: put back the
 # guards that refuse changing or deleting approved assessments (0002, 0030_records).

@@ -4,7 +4,7 @@ from django.db import migrations, models
 
 
 def sync_roles(apps, schema_editor):
-    from assessments.roles import sync_roles as sync
+    from assessments.access.roles import sync_roles as sync
 
     sync(apps)  # administrators set the board's appetite; everyone reads it
 

@@ -15,8 +15,8 @@ PORTFOLIO_QUIET_FIELDS = frozenset(
 
 def portfolio_changed() -> None:
     """Mark the portfolio figures changed; once the transaction commits, their
-    recomputation is queued as background work (``assessments.figures``)."""
-    from assessments import figures  # figures imports the models
+    recomputation is queued as background work (``assessments.portfolio.stored``)."""
+    from assessments.portfolio import stored as figures  # it imports the models
 
     figures.changed()
 

@@ -49,7 +49,7 @@ class AgentQuerySet(PortfolioQuerySet["Agent"]):
     def for_rows(self) -> AgentQuerySet:
         """Agents with their owner and team, in one query, only the columns a row of the
         agent list page shows; the page reads its rows' systems and assessments in
-        progress itself (assessments/rows.py). (Joined by ``select_related``, which a
+        progress itself (assessments/presentation/rows.py). (Joined by ``select_related``, which a
         count or a list of ids leaves out; an annotation would keep the joins in them.)"""
         mode = models.FETCH_RAISE if settings.STRICT_FETCH else models.FETCH_PEERS
         return (
@@ -98,7 +98,7 @@ class AgentQuerySet(PortfolioQuerySet["Agent"]):
         """Agents with an assessment in ``assessments`` (e.g. ``awaiting_decision()``)."""
         return self.filter(pk__in=assessments.order_by().values("agent_id"))
 
-    # -- assessment state (see assessments/portfolio.py for the definitions)
+    # -- assessment state (see assessments/portfolio/ for the definitions)
     def _with_open(self, status: str) -> AgentQuerySet:
         return self.filter(
             models.Exists(Assessment.objects.filter(agent=models.OuterRef("pk"), status=status))

@@ -8,7 +8,7 @@ from .assessments import Assessment
 
 
 class PortfolioSnapshot(models.Model):
-    """The portfolio-wide figures (assessments/portfolio.py) of one scope, as the database
+    """The portfolio-wide figures (assessments/portfolio/) of one scope, as the database
     last computed them: ``scope`` is "" for the whole portfolio (the dashboard, the queue's
     counts, the catalogue's counts) or "teams:1,4" for a reader limited to those teams.
 
@@ -34,7 +34,7 @@ class PortfolioSnapshot(models.Model):
 class ApprovedGap(models.Model):
     """A required control an approved assessment recorded as a gap, read once from its
     engine result (``result.controls``) so the portfolio's open gaps are counted from
-    these small rows instead of every result's JSON (assessments/figures.py fills it
+    these small rows instead of every result's JSON (assessments/portfolio/stored.py fills it
     before each computation). An approved assessment never changes, so neither do its
     rows. Each approved assessment read has one row with an empty ``control_id`` too:
     the mark that it was read, gaps or none."""

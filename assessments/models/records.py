@@ -25,7 +25,7 @@ class AuditEventQuerySet(AppendOnlyQuerySet["AuditEvent"]):
 class AuditEvent(models.Model):
     """Who did what to which object, when, with the change. Append-only, chained: each
     event's ``hash`` is a MAC (keyed with ``AUDIT_KEY``, named by ``key_id``) over its
-    content and the previous event's ``hash``; see ``assessments.audit``."""
+    content and the previous event's ``hash``; see ``assessments.records.audit``."""
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     actor = models.ForeignKey(

@@ -13,10 +13,12 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from assessments import decisions, portfolio, provenance
+from assessments import portfolio
 from assessments.models import Agent, Assessment
+from assessments.records import provenance
 from assessments.reports.assessment import answers_of, person, report_content
 from assessments.reports.pdf import canonical_json, sha256_hex
+from assessments.workflow import decisions
 
 NIST_800_53 = "nist_sp_800_53_rev5"
 

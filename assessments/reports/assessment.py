@@ -19,10 +19,12 @@ from typing import Any
 from django.db.models import Q
 from django.utils import timezone
 
-from assessments import decisions, engine, portfolio, provenance
+from assessments import engine, portfolio
 from assessments.models import Assessment, AuditEvent, Classification, GapException
 from assessments.presentation import display_value, panel_context, why
+from assessments.records import provenance
 from assessments.reports.pdf import PdfMeta, RenderedPdf, canonical_json, render_pdf, sha256_hex
+from assessments.workflow import decisions
 
 TEMPLATE = "reports/pdf/assessment.html"
 CLASS_LABELS: dict[str, str] = dict(Classification.choices)
@@ -107,7 +109,7 @@ def report_content(assessment: Assessment) -> dict[str, Any]:
     )
     panel = panel_context(result, q, from_evidence=from_evidence, answers=effective)
     head = panel["headline"]
-    from assessments import reviews
+    from assessments.workflow import reviews
 
     overdue = reviews.overdue_decision(assessment, timezone.localdate())
     catalogue = decisions.catalogue_data(assessment.catalogue)

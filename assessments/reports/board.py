@@ -21,7 +21,7 @@ from django.db.models import F, OuterRef, Q, Subquery
 from django.urls import reverse
 from django.utils import dateformat, timezone
 
-from assessments import decisions, portfolio
+from assessments import portfolio
 from assessments.engine import BLOCKING_FLAGS, FLAG_DESCRIPTIONS, FLAG_TITLES
 from assessments.models import (
     Agent,
@@ -36,6 +36,7 @@ from assessments.models import (
 )
 from assessments.reports import appetite
 from assessments.reports.pdf import PdfMeta, RenderedPdf, canonical_json, render_pdf, sha256_hex
+from assessments.workflow import decisions
 
 TEMPLATE = "reports/pdf/board.html"
 DEFAULT_PERIOD_DAYS = 90
@@ -467,7 +468,7 @@ def _open_gap_rows(today: dt.date, scope: Any) -> dict[int, list[str]]:
 
 def board_content(filters: BoardFilters, *, today: dt.date | None = None) -> dict[str, Any]:
     """Everything the board pack states, as plain data. Every figure is a portfolio
-    definition (assessments/portfolio.py) applied to the pack's scope; the register
+    definition (assessments/portfolio/) applied to the pack's scope; the register
     (one row per agent) carries what each figure counts, so each can be recounted."""
     today = today or timezone.localdate()
     scope = filters.agents()

@@ -25,8 +25,9 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 
-from assessments import accounts, audit, sso
+from assessments.access import accounts, sso
 from assessments.models import ScimResource, ServiceAccount
+from assessments.records import audit
 
 User = get_user_model()
 

@@ -30,8 +30,8 @@ from scim2_server.service import ScimService
 from scim2_server.utils import load_default_resource_types, load_default_schemas
 
 from assessments import actions
+from assessments.access.roles import has_role
 from assessments.models import ApiToken, ServiceAccount
-from assessments.roles import has_role
 from assessments.scim.storage import DatabaseStorage
 
 BASE_PATH = "/scim/v2"

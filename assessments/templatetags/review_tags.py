@@ -6,8 +6,8 @@ from typing import Any
 
 from django import template
 
-from assessments import reviews
 from assessments.models import Assessment, Review
+from assessments.workflow import reviews
 
 register = template.Library()
 

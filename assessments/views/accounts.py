@@ -1,5 +1,5 @@
 """Sign-in: local passwords (and second factors) through allauth's login flow, with the
-audit-log lock on repeated failures, and single sign-on beside it (assessments/sso.py)."""
+audit-log lock on repeated failures, and single sign-on beside it (assessments/access/sso.py)."""
 
 from __future__ import annotations
 
@@ -23,8 +23,9 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET
 
-from assessments import audit, sso, throttle
-from assessments.roles import role_of
+from assessments.access import sso, throttle
+from assessments.access.roles import role_of
+from assessments.records import audit
 
 
 def _locked_response(request: HttpRequest, until: dt.datetime) -> HttpResponse:

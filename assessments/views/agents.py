@@ -9,8 +9,9 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from assessments import actions, portfolio, reviews, scope
-from assessments import rows as rows_for_page
+from assessments import actions, portfolio
+from assessments.access import scope
+from assessments.access.roles import permission_required
 from assessments.actions.ownership import successors
 from assessments.forms import (
     AgentFilterForm,
@@ -22,7 +23,7 @@ from assessments.forms import (
 )
 from assessments.models import Agent, AgentLink, Assessment, AuditEvent, EvidenceUpload, Review
 from assessments.presentation import history
-from assessments.roles import permission_required
+from assessments.presentation import rows as rows_for_page
 from assessments.views.common import (
     MISSING_VERSION,
     HtmxHttpRequest,
@@ -31,6 +32,7 @@ from assessments.views.common import (
     query_without,
     scoped_agent,
 )
+from assessments.workflow import reviews
 
 
 @permission_required("assessments.view_agent")

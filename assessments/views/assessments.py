@@ -12,11 +12,13 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from assessments import actions, decisions, engine, provenance, reviews, scope
+from assessments import actions, engine
+from assessments.access import scope
+from assessments.access.roles import permission_required
 from assessments.forms import BoundedDateField
 from assessments.models import Assessment, AuditEvent, GapException
 from assessments.presentation import display_value, history, panel_context
-from assessments.roles import permission_required
+from assessments.records import provenance
 from assessments.views.common import (
     MISSING_VERSION,
     HtmxHttpRequest,
@@ -24,6 +26,7 @@ from assessments.views.common import (
     scoped_agent,
 )
 from assessments.views.wizard import WizardState, _get_assessment
+from assessments.workflow import decisions, reviews
 
 
 class ApproveForm(forms.Form):

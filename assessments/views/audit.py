@@ -5,11 +5,11 @@ from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from assessments import scope
-from assessments.audit import verify_chain
+from assessments.access import scope
+from assessments.access.roles import permission_required
 from assessments.forms import BoundedDateField
 from assessments.models import AuditEvent
-from assessments.roles import permission_required
+from assessments.records.audit import verify_chain
 from assessments.views.common import HtmxHttpRequest, paginate, query_without
 
 VERB_GROUPS = [

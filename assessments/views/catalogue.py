@@ -18,8 +18,8 @@ from django.utils.functional import SimpleLazyObject
 from django.views.decorators.http import require_GET
 
 from assessments import catalogue as versions
-from assessments import figures as stored_figures
 from assessments import portfolio
+from assessments.access.roles import permission_required
 from assessments.models import (
     CatalogueVersion,
     Control,
@@ -27,7 +27,7 @@ from assessments.models import (
     Framework,
     FrameworkItem,
 )
-from assessments.roles import permission_required
+from assessments.portfolio import stored as stored_figures
 from assessments.views.common import HtmxHttpRequest
 
 

@@ -9,15 +9,13 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django_htmx.middleware import HtmxDetails
 
-from assessments import scope
+from assessments.access import scope
 from assessments.models import Agent
+from assessments.presentation import PAGE_SIZE
 
 
 class HtmxHttpRequest(HttpRequest):
     htmx: HtmxDetails
-
-
-PAGE_SIZE = 50
 
 
 def paginate(

@@ -11,11 +11,14 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from assessments import charts, inbox, portfolio, reviews, rows, scope
-from assessments import figures as stored_figures
+from assessments import portfolio
+from assessments.access import scope
+from assessments.access.roles import permission_required
 from assessments.models import Agent
-from assessments.roles import permission_required
+from assessments.portfolio import stored as stored_figures
+from assessments.presentation import charts, rows
 from assessments.views.common import HtmxHttpRequest
+from assessments.workflow import inbox, reviews
 
 CLASS_SERIES = {
     "agent_identity": charts.Series("agent_identity", "Agent identity", "#6f2dbd"),
@@ -36,7 +39,7 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
     today = timezone.localdate()
     # Someone who reads only their teams sees their teams' figures (scope.py).
     scoped = not scope.reads_all(request.user)
-    # The last figures stored, never computed in this request (assessments/figures.py).
+    # The last figures stored, never computed in this request (assessments/portfolio/stored.py).
     stored = stored_figures.read(today, stored_figures.scope_of(request.user))
     common = {
         "today": today,
@@ -176,7 +179,7 @@ def figures_status(request: HtmxHttpRequest) -> HttpResponse:
 @permission_required("assessments.view_agent")
 @require_GET
 def figures(request: HttpRequest) -> HttpResponse:
-    """How these figures are counted: each definition of assessments/portfolio.py in words."""
+    """How these figures are counted: each definition of assessments/portfolio/ in words."""
     return render(
         request,
         "assessments/figures.html",

@@ -20,14 +20,16 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from assessments import discovery, portfolio, scope
+from assessments import discovery, portfolio
+from assessments.access import scope
+from assessments.access.roles import permission_required
 from assessments.actions import discovery as discovery_actions
 from assessments.actions.errors import ActionError
 from assessments.evidence.common import MAX_BYTES
 from assessments.forms import MultipleFileField
+from assessments.forms.discovery import IdentityFilterForm
 from assessments.middleware import accepts_upload
 from assessments.models import DiscoveredIdentity, DiscoveryRun, Team
-from assessments.roles import permission_required
 from assessments.views.common import HtmxHttpRequest, paginate, query_without
 
 PAGE_SIZE = 50
@@ -60,68 +62,6 @@ class DiscoveryUploadForm(forms.Form):
         help_text=f"Up to {discovery_actions.MAX_FILES} files of at most "
         f"{MAX_BYTES // 1024 // 1024} MiB each: JSON, YAML or the credential report CSV.",
     )
-
-
-class IdentityFilterForm(forms.Form):
-    agent_like = forms.ChoiceField(
-        required=False,
-        label="Agent-like",
-        choices=[
-            ("", "Any"),
-            ("agent", "Likely or possibly"),
-            *DiscoveredIdentity.AgentLike.choices,
-        ],
-    )
-    status = forms.ChoiceField(
-        required=False,
-        label="Status",
-        choices=[
-            ("", "Found by the latest run"),
-            ("all", "Any"),
-            *DiscoveredIdentity.Status.choices,
-        ],
-    )
-    triage = forms.ChoiceField(
-        required=False,
-        label="Triage",
-        choices=[
-            ("", "Any"),
-            ("waiting", "Waiting for triage"),
-            ("linked", "Linked to an agent"),
-            ("registered", "Registered as an agent"),
-            ("machine", "Remains a machine identity"),
-            ("decommission", "Decommission pending"),
-        ],
-    )
-    source = forms.CharField(required=False, max_length=200, label="Source")
-    q = forms.CharField(required=False, max_length=200, label="Search")
-
-    def apply(self, qs: Any) -> Any:
-        if not self.is_valid():
-            return qs.present()
-        data = self.cleaned_data
-        if data["agent_like"] == "agent":
-            qs = qs.agent_like()
-        elif data["agent_like"]:
-            qs = qs.filter(agent_like=data["agent_like"])
-        if not data["status"]:
-            qs = qs.present()
-        elif data["status"] != "all":
-            qs = qs.filter(status=data["status"])
-        triage = data["triage"]
-        if triage == "waiting":
-            qs = qs.untriaged()
-        elif triage == "linked":
-            qs = qs.filter(agent__isnull=False)
-        elif triage == "decommission":
-            qs = qs.decommission_pending()
-        elif triage:
-            qs = qs.filter(triage=triage)
-        if data["source"]:
-            qs = qs.filter(source=data["source"])
-        if data["q"]:
-            qs = qs.filter(external_id__icontains=data["q"]) | qs.filter(name__icontains=data["q"])
-        return qs
 
 
 class TriageForm(forms.Form):

@@ -6,7 +6,7 @@ from django.templatetags.static import static
 
 
 def forbidden(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    from assessments.scope import OutOfTeam
+    from assessments.access.scope import OutOfTeam
 
     team_refusal = str(exception) if isinstance(exception, OutOfTeam) else ""
     return render(request, "403.html", {"team_refusal": team_refusal}, status=403)

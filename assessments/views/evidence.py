@@ -20,7 +20,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from assessments import actions, decisions, evidence, provenance, scope
+from assessments import actions, evidence
+from assessments.access import scope
+from assessments.access.roles import permission_required
 from assessments.evidence.common import MAX_BYTES
 from assessments.forms import EvidenceUploadForm, ProposalDecisionForm
 from assessments.middleware import accepts_upload, polled
@@ -33,9 +35,10 @@ from assessments.models import (
     EvidenceUpload,
 )
 from assessments.presentation import display_value, panel_context
-from assessments.roles import permission_required
+from assessments.records import provenance
 from assessments.views.common import HtmxHttpRequest, check_scope, scoped_agent
 from assessments.views.wizard import WizardState
+from assessments.workflow import decisions
 
 
 def _draft(agent: Agent) -> Assessment | None:

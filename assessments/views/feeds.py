@@ -13,10 +13,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
-from assessments import actions, ical
+from assessments import actions
+from assessments.access.roles import permission_required
+from assessments.forms.reviews import FeedForm
+from assessments.interchange import ical
 from assessments.models import CalendarFeed
-from assessments.review_forms import FeedForm
-from assessments.roles import permission_required
 from assessments.views.common import HtmxHttpRequest, confirm_revoke
 
 _NEW_FEED = "new_calendar_feed"

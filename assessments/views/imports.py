@@ -12,10 +12,12 @@ from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 
-from assessments import actions, imports, scope
+from assessments import actions
+from assessments.access import scope
+from assessments.access.roles import permission_required
 from assessments.forms import team_field
+from assessments.interchange import imports
 from assessments.models import Team
-from assessments.roles import permission_required
 from assessments.views.common import HtmxHttpRequest
 
 _SESSION_KEY = "agent_import"

@@ -8,10 +8,10 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from assessments import actions
+from assessments.access.roles import has_role, permission_required
 from assessments.context_processors import inbox_counts
 from assessments.forms import NotificationPreferenceForm
 from assessments.models import EmailChoice, Notification
-from assessments.roles import has_role, permission_required
 from assessments.views.common import HtmxHttpRequest, paginate
 
 PAGE_SIZE = 30

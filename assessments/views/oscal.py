@@ -8,44 +8,22 @@ on the page it came from, never an error page.
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from assessments import actions, scope
-from assessments.models import Agent, BoardPackJob, Team
+from assessments import actions
+from assessments.access import scope
+from assessments.access.roles import permission_required
+from assessments.models import BoardPackJob
+from assessments.oscal.scope import ScopeError, poam_scope
 from assessments.reports.board import FilterError
-from assessments.roles import permission_required
 from assessments.views.common import HtmxHttpRequest
 from assessments.views.wizard import _get_assessment
 
 CONTENT_TYPE = "application/json; charset=utf-8"
-
-
-class ScopeError(ValueError):
-    """A POA&M scope the person cannot have; the message says why."""
-
-
-def poam_scope(user: Any, team_slug: str) -> tuple[Team | None, Any]:
-    """The team (None: the whole portfolio) and the agents a POA&M for ``user`` covers.
-    People limited to some teams get one of their teams, never the whole portfolio: their
-    only team when no team is named."""
-    agents = scope.readable(Agent.objects.all(), user)
-    if not team_slug:
-        if scope.reads_all(user):
-            return None, agents
-        teams = list(scope.readable_teams(user)[:2])
-        if len(teams) != 1:
-            raise ScopeError("Choose one of your teams: you read only your teams' agents.")
-        return teams[0], agents
-    team = Team.objects.filter(slug=str(team_slug)[:100]).first()
-    if team is None or not (scope.reads_all(user) or scope.in_team(user, team)):
-        raise ScopeError("There is no such team among those you can read.")
-    return team, agents
 
 
 def json_response(data: bytes, filename: str) -> HttpResponse:

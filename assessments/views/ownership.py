@@ -15,9 +15,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from assessments import actions
+from assessments.access.roles import permission_required
 from assessments.actions.ownership import successors
 from assessments.models import Agent
-from assessments.roles import permission_required
 from assessments.views.common import HtmxHttpRequest, scoped_agent
 
 User = get_user_model()

@@ -17,12 +17,13 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from assessments import actions, portfolio, reviews, scope
-from assessments import figures as stored_figures
-from assessments import rows as rows_for_page
+from assessments import actions, portfolio
+from assessments.access import scope
+from assessments.access.roles import permission_required
+from assessments.forms.reviews import QueueFilterForm
 from assessments.models import Review
-from assessments.review_forms import QueueFilterForm
-from assessments.roles import permission_required
+from assessments.portfolio import stored as stored_figures
+from assessments.presentation import rows as rows_for_page
 from assessments.views.common import (
     HtmxHttpRequest,
     check_scope,
@@ -31,6 +32,7 @@ from assessments.views.common import (
     query_without,
     scoped_agent,
 )
+from assessments.workflow import reviews
 
 TEMPLATE = "assessments/queue.html"
 

@@ -15,8 +15,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from assessments import actions
+from assessments.access.roles import has_role, permission_required
 from assessments.models import ApiToken, Role, ServiceAccount
-from assessments.roles import has_role, permission_required
 from assessments.views.common import HtmxHttpRequest, confirm_revoke
 
 User = get_user_model()

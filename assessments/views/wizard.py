@@ -17,10 +17,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import reswap, retarget
 
-from assessments import actions, decisions, engine, provenance
+from assessments import actions, engine
+from assessments.access.roles import permission_required
 from assessments.models import Assessment
 from assessments.presentation import display_value, form_value, panel_context
-from assessments.roles import permission_required
+from assessments.records import provenance
 from assessments.views.common import (
     MISSING_VERSION,
     HtmxHttpRequest,
@@ -28,6 +29,7 @@ from assessments.views.common import (
     parse_version,
     scoped_agent,
 )
+from assessments.workflow import decisions
 
 
 class AnswerParseError(ValueError):

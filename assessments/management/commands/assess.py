@@ -24,9 +24,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError
 
-from assessments import decisions, engine, evidence
-from assessments.management.commands.analyse_evidence import run_analysis
-from assessments.manifest import (
+from assessments import engine, evidence
+from assessments.interchange.manifest import (
     Manifest,
     ManifestError,
     ManifestErrors,
@@ -35,8 +34,10 @@ from assessments.manifest import (
     read_text,
     resolve_linked_agents,
 )
+from assessments.management.commands.analyse_evidence import run_analysis
 from assessments.models import review_intervals
 from assessments.presentation import headline
+from assessments.workflow import decisions
 
 EXIT_GAPS = 1
 EXIT_INVALID = 2

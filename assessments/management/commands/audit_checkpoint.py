@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from assessments import audit
+from assessments.records import audit
 
 
 class Command(BaseCommand):

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from assessments import webhooks
+from assessments.interchange import webhooks
 
 
 class Command(BaseCommand):

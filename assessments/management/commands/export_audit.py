@@ -12,8 +12,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from assessments.audit import export_record
 from assessments.models import AuditEvent
+from assessments.records.audit import export_record
 
 
 class Command(BaseCommand):

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from assessments import backup
+from assessments.records import backup
 
 
 class Command(BaseCommand):

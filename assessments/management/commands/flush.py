@@ -7,8 +7,8 @@ from django.core.management.base import CommandError
 from django.core.management.commands import flush
 from django.db import DatabaseError, connections
 
-from assessments import guards
 from assessments.models import Assessment, AuditCheckpoint, AuditEvent
+from assessments.records import guards
 
 
 class Command(flush.Command):

@@ -14,9 +14,11 @@ from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
-from assessments import actions, demo, reminders, scope
+from assessments import actions, demo
+from assessments.access import scope
+from assessments.access.roles import sync_roles
 from assessments.models import Agent, Assessment, Notification, Review, Team
-from assessments.roles import sync_roles
+from assessments.workflow import reminders
 
 # Agents were registered from this many days ago (the earliest assessment is 350 days old).
 REGISTERED_DAYS_AGO = 362

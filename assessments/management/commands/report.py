@@ -11,10 +11,11 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from assessments import actions, reviews
+from assessments import actions
 from assessments.models import Assessment, Team
 from assessments.reports.board import TIER_LABELS, BoardFilters, FilterError
 from assessments.reports.glyphs import MissingGlyphError
+from assessments.workflow import reviews
 
 
 class Command(BaseCommand):

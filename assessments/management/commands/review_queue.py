@@ -6,7 +6,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from assessments import reviews
+from assessments.workflow import reviews
 
 
 class Command(BaseCommand):

@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from assessments import bulk, planner
+from assessments.demo import bulk
 from assessments.models import (
     Agent,
     AgentLink,
@@ -19,6 +19,7 @@ from assessments.models import (
     System,
     Team,
 )
+from assessments.portfolio import planner
 
 # What seeding writes, whose planner statistics it refreshes afterwards.
 SEEDED_TABLES = (
@@ -85,7 +86,7 @@ class Command(BaseCommand):
         parser.add_argument("--agents", type=int, required=True, help="How many agents to add.")
         parser.add_argument("--seed", type=int, default=7, help="Random seed (repeatable data).")
         parser.add_argument("--dry-run", action="store_true", help="Say what would be added.")
-        # -- reports: approved assessments with real engine results (assessments.bulk)
+        # -- reports: approved assessments with real engine results (assessments.demo.bulk)
         parser.add_argument(
             "--assessed",
             action="store_true",

@@ -4,8 +4,11 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from assessments import actions, audit, notifications, webhooks
+from assessments import actions
+from assessments.interchange import webhooks
 from assessments.management.commands.process_expired_exceptions import report
+from assessments.records import audit
+from assessments.workflow import notifications
 
 
 class Command(BaseCommand):

@@ -1,0 +1,7 @@
+"""Data in and out of the product: the inventory CSV import (``imports``), manifests as
+code (``manifest``, pure, and ``manifest_sync``, which compares one with the inventory),
+iCalendar feeds of review dates (``ical``) and signed webhooks (``webhooks``).
+
+May import: the models, the engine, ``records``, ``access`` and ``workflow``; never the
+views or the API (they call in here).
+"""

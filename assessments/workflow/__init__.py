@@ -1,0 +1,8 @@
+"""The work that follows a decision: the engine's inputs read from the database
+(``decisions``), reclassification reviews and the queue's read side (``reviews``),
+review reminders (``reminders``), the dashboard's inboxes (``inbox``), notification
+e-mail (``notifications``) and the one door to background work (``background``).
+
+May import: the models, the engine, ``records`` and ``access``; never the views or the
+API.
+"""
