@@ -1,0 +1,215 @@
+"""Open gaps: counted by the database from each latest approved result, and the trend figures as they stood on a past day."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.exceptions import EmptyResultSet
+from django.db import connection
+from django.db.models import Count, Q
+
+from assessments.models import Agent, ApprovedGap, Assessment, GapException, Review
+
+from .states import exceptions_in_force
+
+
+@dataclass
+class AgentGaps:
+    name: str
+    slug: str
+    tier: int | None
+    number: int
+    gaps: list[tuple[str, str]] = field(default_factory=list)  # (control id, title)
+
+
+@dataclass
+class Gaps:
+    total: int  # open gaps across the portfolio
+    agent_count: int  # agents with at least one open gap
+    agents: list[AgentGaps]  # the ``top`` agents with the most open gaps
+    by_control: list[tuple[str, str, int]]  # (control id, title, agents with the gap)
+
+
+def index_gaps() -> int:
+    """Read the gaps of every approved assessment not read yet into ``ApprovedGap``
+    (two statements; an approved assessment never changes, so each is read once).
+    Returns the assessments read."""
+    table, gaps = Assessment._meta.db_table, ApprovedGap._meta.db_table
+    if connection.vendor == "postgresql":
+        each = "CROSS JOIN LATERAL jsonb_array_elements(a.result -> 'controls') AS c(value)"
+        field_sql = "(c.value ->> '{}')"
+    else:
+        each = "CROSS JOIN json_each(a.result, '$.controls') AS c"
+        field_sql = "json_extract(c.value, '$.{}')"
+    control_id, title, status = (field_sql.format(k) for k in ("id", "title", "status"))
+    unread = (
+        f"a.status = 'approved' AND NOT EXISTS (SELECT 1 FROM {gaps} r "  # noqa: S608
+        "WHERE r.assessment_id = a.id AND r.control_id = '')"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {gaps} (assessment_id, control_id, title) "  # noqa: S608
+            f"SELECT a.id, {control_id}, COALESCE({title}, '') FROM {table} a {each} "
+            f"WHERE {unread} AND {status} = 'gap' AND COALESCE({control_id}, '') <> '' "
+            "ON CONFLICT DO NOTHING"
+        )
+        cursor.execute(
+            f"INSERT INTO {gaps} (assessment_id, control_id, title) "  # noqa: S608
+            f"SELECT a.id, '', '' FROM {table} a WHERE {unread} ON CONFLICT DO NOTHING"
+        )
+        return cursor.rowcount
+
+
+def _gap_rows_sql(
+    today: dt.date, agents: Any = None, *, as_of: dt.date | None = None, indexed: bool = False
+) -> tuple[str, list[Any]]:
+    """SQL for one row per open gap: (agent_id, number, control_id, title), expanding
+    each latest approved result's ``controls`` array in the database (json_each on
+    SQLite, jsonb_array_elements on PostgreSQL), less subjects an exception in force
+    covers. ``as_of``: the gaps as they stood at the end of that past day. ``indexed``:
+    read the gaps from ``ApprovedGap`` instead (after ``index_gaps()``): the same rows
+    without parsing any result."""
+    if as_of is None:
+        latest = Assessment.objects.latest_approved()
+        in_force = exceptions_in_force(today)
+    else:
+        end = dt.datetime.combine(as_of, dt.time.max, tzinfo=dt.UTC)
+        latest = Assessment.objects.latest_approved(end)
+        in_force = GapException.objects.in_force_as_of(as_of)
+    latest = latest.filter(agent__status=Agent.Status.ACTIVE)
+    if agents is not None:
+        latest = latest.filter(agent__in=agents)
+        in_force = in_force.filter(agent__in=agents)
+    try:
+        ids_sql, ids_params = latest.values("pk").query.sql_with_params()
+        exc_sql, exc_params = in_force.values("agent_id", "subject").query.sql_with_params()
+    except EmptyResultSet:
+        # ``agents`` can match nothing (a person in no team when reading is scoped):
+        # then there are no gap rows, and the ORM has no SQL for the empty subquery.
+        # Typed constants, not NULL: PostgreSQL reads a bare NULL column as text.
+        ids_sql, ids_params = "SELECT 0 WHERE 1 = 0", []
+        exc_sql, exc_params = "SELECT 0 AS agent_id, '' AS subject WHERE 1 = 0", []
+    if connection.vendor == "postgresql":
+        each = "CROSS JOIN LATERAL jsonb_array_elements(a.result -> 'controls') AS c(value)"
+        field_sql = "(c.value ->> '{}')"
+    else:
+        each = "CROSS JOIN json_each(a.result, '$.controls') AS c"
+        field_sql = "json_extract(c.value, '$.{}')"
+    control_id, title, status = (field_sql.format(k) for k in ("id", "title", "status"))
+    table = Assessment._meta.db_table
+    if indexed:
+        sql = (
+            f"SELECT a.agent_id AS agent_id, a.number AS number, c.control_id AS control_id, "  # noqa: S608
+            f"c.title AS title FROM {ApprovedGap._meta.db_table} c "
+            f"JOIN {table} a ON a.id = c.assessment_id "
+            f"LEFT JOIN ({exc_sql}) e ON e.agent_id = a.agent_id AND e.subject = c.control_id "
+            f"WHERE c.assessment_id IN ({ids_sql}) AND c.control_id <> '' AND e.agent_id IS NULL"
+        )
+        return sql, [*exc_params, *ids_params]
+    # Only code-made SQL is interpolated (table names, the ORM's own SQL); every value
+    # is a parameter.
+    sql = (
+        f"SELECT a.agent_id AS agent_id, a.number AS number, {control_id} AS control_id, "  # noqa: S608
+        f"{title} AS title FROM {table} a {each} "
+        f"LEFT JOIN ({exc_sql}) e ON e.agent_id = a.agent_id AND e.subject = {control_id} "
+        f"WHERE a.id IN ({ids_sql}) AND {status} = 'gap' AND e.agent_id IS NULL"
+    )
+    return sql, [*exc_params, *ids_params]
+
+
+def open_gaps(today: dt.date, *, top: int = 8, agents: Any = None, indexed: bool = False) -> Gaps:
+    """Required controls with status ``gap`` in each active agent's latest approved
+    assessment, less those covered by an exception in force; ``agents`` narrows the
+    scope (an Agent queryset). Counted by the database in four queries, whatever the
+    number of agents; only the ``top`` agents with the most gaps are listed.
+    ``indexed``: read from ``ApprovedGap`` (the caller ran ``index_gaps()``)."""
+    gaps_sql, params = _gap_rows_sql(today, agents, indexed=indexed)
+    with connection.cursor() as cursor:
+        if indexed:  # the rows once, then the four queries read them
+            cursor.execute("DROP TABLE IF EXISTS portfolio_gap_rows")
+            cursor.execute(f"CREATE TEMPORARY TABLE portfolio_gap_rows AS {gaps_sql}", params)
+            gaps_sql, params = "SELECT * FROM portfolio_gap_rows", []
+        cursor.execute(
+            f"SELECT COUNT(*), COUNT(DISTINCT agent_id) FROM ({gaps_sql}) g",  # noqa: S608
+            params,
+        )
+        total, agent_count = cursor.fetchone()
+        cursor.execute(
+            f"SELECT control_id, MAX(title), COUNT(DISTINCT agent_id) AS n "  # noqa: S608
+            f"FROM ({gaps_sql}) g "
+            "GROUP BY control_id ORDER BY n DESC, control_id",
+            params,
+        )
+        by_control = [(c, t or "", n) for c, t, n in cursor.fetchall()]
+        agent_table = Agent._meta.db_table
+        cursor.execute(
+            f"SELECT g.agent_id, COUNT(*) AS n FROM ({gaps_sql}) g "  # noqa: S608
+            f"JOIN {agent_table} ag ON ag.id = g.agent_id "
+            "GROUP BY g.agent_id, ag.current_tier, ag.name "
+            "ORDER BY n DESC, COALESCE(ag.current_tier, 0) DESC, ag.name LIMIT %s",
+            [*params, top],
+        )
+        top_ids = [row[0] for row in cursor.fetchall()]
+        rows: list[tuple[Any, ...]] = []
+        if top_ids:
+            marks = ", ".join(["%s"] * len(top_ids))
+            cursor.execute(
+                f"SELECT g.agent_id, g.number, g.control_id, g.title "  # noqa: S608
+                f"FROM ({gaps_sql}) g "
+                f"WHERE g.agent_id IN ({marks}) ORDER BY g.control_id",
+                [*params, *top_ids],
+            )
+            rows = cursor.fetchall()
+        if indexed:
+            cursor.execute("DROP TABLE portfolio_gap_rows")
+    people = {
+        a["pk"]: a
+        for a in Agent.objects.filter(pk__in=top_ids).values("pk", "name", "slug", "current_tier")
+    }
+    listed: dict[int, AgentGaps] = {}
+    for agent_id, number, control_id, title in rows:
+        a = people[agent_id]
+        entry = listed.setdefault(
+            agent_id, AgentGaps(a["name"], a["slug"], a["current_tier"], number)
+        )
+        entry.gaps.append((control_id, title or ""))
+    return Gaps(
+        total=total,
+        agent_count=agent_count,
+        agents=[listed[i] for i in top_ids if i in listed],
+        by_control=by_control,
+    )
+
+
+def figures_as_of(day: dt.date, agents: Any) -> dict[str, Any]:
+    """The trend figures of ``agents`` (an Agent queryset) as they stood at the end of a
+    past ``day``, rebuilt from the records (approvals, reviews, exceptions), for board
+    packs with fewer earlier packs than their trend shows. Four queries."""
+    end = dt.datetime.combine(day, dt.time.max, tzinfo=dt.UTC)
+    tiers = dict(
+        Assessment.objects.latest_approved(end)
+        .filter(agent__in=agents)
+        .order_by()
+        .values_list("tier")
+        .annotate(n=Count("pk"))
+        .values_list("tier", "n")
+    )
+    overdue = (
+        Review.objects.filter(agent__in=agents, created_at__lte=end, due_on__lt=day)
+        .filter(Q(closed_at__isnull=True) | Q(closed_at__gt=end))
+        .count()
+    )
+    exceptions = GapException.objects.in_force_as_of(day).filter(agent__in=agents).count()
+    gaps_sql, params = _gap_rows_sql(day, agents, as_of=day)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT COUNT(*) FROM ({gaps_sql}) g", params)  # noqa: S608
+        (open_gap_total,) = cursor.fetchone()
+    return {
+        "tiers": {str(t): tiers.get(t, 0) for t in (4, 3, 2, 1)},
+        "critical": tiers.get(4, 0),
+        "overdue": overdue,
+        "exceptions": exceptions,
+        "open_gaps": open_gap_total,
+    }
