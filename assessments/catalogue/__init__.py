@@ -5,6 +5,11 @@ under it: those records must keep rendering as they were decided, so its framewo
 items, controls, mappings and notes no longer change. Administrators copy it as a new
 version, edit the copy and make that current (``actions.copy_catalogue_version``,
 ``actions.make_catalogue_current``).
+
+The package also holds the admin's behaviour for catalogue versions (``admin``). The
+bundled YAML it loads lives in ``assessments/catalog/``.
+
+May import: the models, the engine and ``records``; never the views or the API.
 """
 
 from __future__ import annotations

@@ -3,6 +3,10 @@
 Each agent carries the questionnaire answers its owner would give; ``load_demo``
 turns them into assessments in various states. Systems and links live in the
 inventory, so the answers here leave them out.
+
+The package also makes large portfolios for benchmarks and load tests (``bulk``).
+
+May import: the models, the engine and the actions (it seeds through them).
 """
 
 from __future__ import annotations
