@@ -4,6 +4,7 @@ account changes in the audit log (``accounts``), sign-in throttling and rate lim
 (``throttle``, ``ratelimit``) and the client's address behind trusted proxies
 (``clientip``).
 
-May import: the models, ``records`` (audit events) and Django; never the views, the API
-or the actions.
+May import: the models, ``records`` (audit events) and Django; never the views or the
+API. (A leaver's agents are handed on by the ownership action, which ``sso`` imports
+where it is needed.)
 """

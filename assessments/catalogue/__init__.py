@@ -9,7 +9,8 @@ version, edit the copy and make that current (``actions.copy_catalogue_version``
 The package also holds the admin's behaviour for catalogue versions (``admin``). The
 bundled YAML it loads lives in ``assessments/catalog/``.
 
-May import: the models, the engine and ``records``; never the views or the API.
+May import: the models, the engine, ``records``, ``workflow`` and the actions (the
+admin's copies and locks go through them); never the views or the API.
 """
 
 from __future__ import annotations

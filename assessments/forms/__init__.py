@@ -3,8 +3,8 @@ CSV import), fields and helpers other forms build on (``BoundedDateField``,
 ``team_field``), the review queue's and calendar feeds' (``reviews``), the board pack's
 (``reports``) and the discovered identities' filter (``discovery``).
 
-May import: the models, the engine, ``access`` and ``presentation``; never the views or
-the API (both import from here).
+May import: the models, the actions' field lists and the areas below the pages; never
+the views or the API (both import from here).
 """
 
 from __future__ import annotations

@@ -2,6 +2,6 @@
 code (``manifest``, pure, and ``manifest_sync``, which compares one with the inventory),
 iCalendar feeds of review dates (``ical``) and signed webhooks (``webhooks``).
 
-May import: the models, the engine, ``records``, ``access`` and ``workflow``; never the
-views or the API (they call in here).
+May import: the actions and every area below the pages; never the views or the API
+(they call in here).
 """

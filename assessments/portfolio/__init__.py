@@ -38,7 +38,8 @@ What lives here: ``states``, ``gaps``, ``coverage``, ``accountability`` and ``es
 ``planner`` (the database's planner statistics after bulk writes). Callers import the
 definitions from the package.
 
-May import: the models and the engine; never the views, the API or the actions.
+May import: the models, the engine, ``access`` and ``workflow``; never the views, the
+API or the actions.
 """
 
 

@@ -8,7 +8,8 @@ What lives here: ``vocabulary`` (codes into words), ``summary`` (a result's head
 a row of a long table shows) and ``charts`` (geometry of server-rendered SVG charts).
 Callers import the names below from the package.
 
-May import: the engine and the models; never the views, the API or the actions.
+May import: the engine, the models, ``access``, ``workflow`` and the badge template
+tags; never the views, the API or the actions.
 """
 
 from .changes import actor_name, change_rows, history, page_date

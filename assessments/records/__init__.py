@@ -4,5 +4,7 @@ signed ``checkpoints`` and ``verify``), the database guards on records that neve
 (``provenance``) and who shaped a version of an assessment (``authorship``, for four
 eyes).
 
-May import: the models and the engine; never the views, the API or the actions.
+May import: the models, the engine and the areas the records describe (``access``,
+``catalogue``, ``evidence``, ``workflow``; ``interchange``'s webhooks follow each
+event); never the views, the API or the actions.
 """

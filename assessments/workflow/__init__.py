@@ -3,6 +3,6 @@
 review reminders (``reminders``), the dashboard's inboxes (``inbox``), notification
 e-mail (``notifications``) and the one door to background work (``background``).
 
-May import: the models, the engine, ``records`` and ``access``; never the views or the
-API.
+May import: the models, the engine, ``records``, ``access`` and ``presentation``; the
+digests mark what they sent through the actions; never the views or the API.
 """
