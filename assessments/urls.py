@@ -54,6 +54,11 @@ urlpatterns = [
         name="assessment_decide",
     ),
     path(
+        "agents/<slug:slug>/assessments/<int:number>/withdraw/",
+        assessments.assessment_withdraw,
+        name="assessment_withdraw",
+    ),
+    path(
         "agents/<slug:slug>/assessments/<int:number>/wizard/", wizard.wizard_resume, name="wizard"
     ),
     path(

@@ -124,6 +124,12 @@ ACCESS: dict[str, Route] = {
         method="post",
         data=lambda objs: {"decision": "approve", "lock_version": objs["submitted"].lock_version},
     ),
+    "assessments:assessment_withdraw": Route(
+        allowed_from("assessor", 302),
+        args=SUBMITTED,
+        method="post",
+        data=lambda objs: {"lock_version": objs["submitted"].lock_version},
+    ),
     "assessments:wizard": Route(allowed_from("assessor", 302), args=DRAFT),
     "assessments:wizard_step": Route(
         allowed_from("assessor"), args=lambda o: [*DRAFT(o), "runtime"]

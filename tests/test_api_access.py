@@ -91,6 +91,12 @@ API_ACCESS: dict[tuple[str, str], Op] = {
     ("POST", "/api/v1/agents/{slug}/assessments/{number}/submit"): Op(
         "write", "assessor", lambda o: "/agents/ready/assessments/1/submit", body=lambda o: {}
     ),
+    ("POST", "/api/v1/agents/{slug}/assessments/{number}/withdraw"): Op(
+        "write",
+        "assessor",
+        lambda o: SUBMITTED(o) + "/withdraw",
+        body=lambda o: {"lock_version": o["submitted"].lock_version},
+    ),
     ("POST", "/api/v1/agents/{slug}/assessments/{number}/approve"): Op(
         "review", "reviewer", lambda o: SUBMITTED(o) + "/approve", body=lambda o: {}
     ),

@@ -46,6 +46,7 @@ from assessments.actions.assessments import (
     save_answers,
     start_assessment,
     submit_assessment,
+    withdraw_assessment,
 )
 from assessments.actions.catalogue import (
     copy_catalogue_version,
@@ -190,6 +191,7 @@ __all__ = [
     "save_answers",
     "start_assessment",
     "submit_assessment",
+    "withdraw_assessment",
     "touch_api_token",
     "trigger_review",
     "update_agent",

@@ -18,6 +18,7 @@ from assessments.models import (
     Agent,
     Assessment,
     GapException,
+    Notification,
     Review,
     review_intervals,
 )
@@ -507,4 +508,52 @@ def return_assessment(
         },
     )
     notifications.notify_decided(actor, current)
+    return current
+
+
+@transaction.atomic
+def withdraw_assessment(
+    actor: Any,
+    assessment: Assessment,
+    *,
+    reason: str = "",
+    expected_version: int | None = None,
+    request: HttpRequest | None = None,
+    now: dt.datetime | None = None,
+) -> Assessment:
+    """Take a submitted assessment back before anyone decides it: it is a draft again,
+    and every "… awaits your decision" about it is resolved as withdrawn."""
+    current = (
+        Assessment.objects.select_for_update(of=("self",))
+        .select_related("agent__team")
+        .get(pk=assessment.pk)
+    )
+    scope.check_actor_edit(actor, current.agent)
+    if current.status != Assessment.Status.SUBMITTED:
+        raise ActionError("Only a submitted assessment that nobody has decided can be withdrawn.")
+    if expected_version is not None and current.lock_version != expected_version:
+        raise ConflictError(
+            "This assessment changed since this page loaded. Nothing was withdrawn.",
+            {"Version of the assessment": (str(current.lock_version), str(expected_version))},
+        )
+    current.status = Assessment.Status.DRAFT
+    current.submitted_by = None  # a draft again: its next submission says who and when
+    current.submitted_at = None
+    current.lock_version = F("lock_version") + 1
+    current.save()
+    current.refresh_from_db()
+    changes: dict[str, Any] = {"status": {"old": "submitted", "new": "draft"}}
+    if reason.strip():
+        changes["reason"] = reason.strip()[:2000]
+    audit.record(
+        "assessment.withdraw",
+        actor=actor,
+        obj=current,
+        agent=current.agent,
+        request=request,
+        changes=changes,
+    )
+    notifications.resolve_awaiting(
+        current, Notification.Resolution.WITHDRAWN, actor=actor, now=now or timezone.now()
+    )
     return current

@@ -22,6 +22,7 @@ from assessments.api.schemas import (
     AssessmentPage,
     ReturnIn,
     SubmitIn,
+    WithdrawIn,
 )
 from assessments.models import Agent, Assessment
 from assessments.workflow import decisions
@@ -155,5 +156,21 @@ def return_(request: HttpRequest, slug: str, number: int, body: ReturnIn) -> Any
     user = require(request, "review", "assessments.review_assessment")
     saved = actions.return_assessment(
         user, _get(slug, number, user), comment=body.comment, request=request
+    )
+    return detail_of(saved)
+
+
+@router.post(
+    "/agents/{slug}/assessments/{number}/withdraw",
+    response={200: AssessmentDetail, **ERRORS},
+    url_name="assessment_withdraw",
+)
+def withdraw(request: HttpRequest, slug: str, number: int, body: WithdrawIn) -> Any:
+    """Take a submitted assessment back to a draft before anyone decides it (409 when
+    ``lock_version`` is not the one now stored)."""
+    user = require(request, "write", "assessments.change_assessment")
+    assessment = _get(slug, number, user)
+    saved = actions.withdraw_assessment(
+        user, assessment, reason=body.reason, expected_version=body.lock_version, request=request
     )
     return detail_of(saved)

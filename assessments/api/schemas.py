@@ -323,3 +323,10 @@ class TokenInfo(Schema):
             "expires_at": token.expires_at,
             "user": token.user.get_username(),
         }
+
+
+class WithdrawIn(Schema):
+    lock_version: int = Field(
+        ..., ge=0, le=2**31, description="The version you read: 409 if stale."
+    )
+    reason: str = Field("", max_length=2000)

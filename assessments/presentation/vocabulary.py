@@ -34,6 +34,7 @@ VERB_LABELS = {
     "assessment.submit": "submitted an assessment",
     "assessment.approve": "approved an assessment",
     "assessment.return": "returned an assessment",
+    "assessment.withdraw": "withdrew a submitted assessment",
     "exception.accept": "accepted an exception",
     "exception.expire": "recorded an expired exception",
     "exception.revoke": "revoked an exception",

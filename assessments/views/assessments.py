@@ -252,6 +252,33 @@ def assessment_decide(request: HtmxHttpRequest, slug: str, number: int) -> HttpR
     return HttpResponse("Choose approve or return.", status=400)
 
 
+@permission_required("assessments.change_assessment")
+@require_POST
+def assessment_withdraw(request: HtmxHttpRequest, slug: str, number: int) -> HttpResponse:
+    """Take a submitted assessment back to a draft before anyone decides it."""
+    assessment = _get_assessment(slug, number, request, need="edit")
+    if (version := parse_version(request)) is None:
+        return HttpResponse(MISSING_VERSION, status=400)
+    try:
+        actions.withdraw_assessment(
+            request.user,
+            assessment,
+            reason=request.POST.get("reason", ""),
+            expected_version=version,
+            request=request,
+        )
+    except actions.ConflictError as conflict:
+        return _decision_conflict(request, slug, number, conflict)
+    except actions.ActionError as error:
+        messages.error(request, str(error))
+        return redirect(assessment)
+    messages.success(
+        request,
+        "Withdrawn. It is a draft again; the reviewers' requests to decide it are closed.",
+    )
+    return redirect("assessments:wizard", slug, number)
+
+
 def _decision_conflict(
     request: HtmxHttpRequest, slug: str, number: int, conflict: actions.ConflictError
 ) -> HttpResponse:
