@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Router, Schema, Status
 
 from assessments import actions, certification, scope
 from assessments.api.agents import page_of
@@ -211,7 +211,7 @@ def start_campaign(request: HttpRequest, body: CampaignIn) -> Any:
         tier=body.tier,
         request=request,
     )
-    return 201, _campaign_out(campaign, user)
+    return Status(201, _campaign_out(campaign, user))
 
 
 @router.get(
