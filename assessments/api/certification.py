@@ -8,7 +8,8 @@ from typing import Any, Literal
 
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
-from ninja import Field, Query, Router, Schema, Status
+from ninja import Field, Query, Router, Schema
+from ninja.responses import Status
 
 from assessments import actions, certification, scope
 from assessments.api.agents import page_of
