@@ -38,6 +38,7 @@ READING = {"TEAM_SCOPED_EDITING": True, "TEAM_SCOPED_READING": True}
 #   decide  approves, returns or assigns for one agent (reviewers, in team)
 #   bulk    decides for several (refused whole when one is out of team)
 #   pack    a board pack, which covers a team (or every team)
+#   owner   an owner's own item (access certification): ownership, not the team, grants it
 #   estate  discovery: identities of whole accounts and clusters, no team's; with reading
 #           scoped only administrators reach it
 KIND: dict[str, str] = {
@@ -97,6 +98,9 @@ KIND: dict[str, str] = {
             "assessments:api_token_revoke",
             "assessments:service_account_create",
             "assessments:catalogue",
+            "assessments:certification_list",
+            "assessments:certification_start",
+            "assessments:certification_mine",
             "admin:index",
         ],
         "none",
@@ -110,6 +114,9 @@ KIND: dict[str, str] = {
             "assessments:assessment_oscal",
             "assessments:evidence_detail",
             "assessments:evidence_job",
+            "assessments:certification_campaign",
+            "assessments:certification_results_pdf",
+            "assessments:certification_results_csv",
         ],
         "read",
     ),
@@ -151,6 +158,7 @@ KIND: dict[str, str] = {
     ),
     "assessments:board_pack_oscal": "pack",
     "assessments:oscal_poam": "poam",
+    "assessments:certification_attest": "owner",
 }
 
 
@@ -169,6 +177,8 @@ def out_of_team(name: str, kind: str, role: str, in_team: Any, reading: bool) ->
         return in_team
     if kind == "read":
         return 404 if reading else in_team
+    if kind == "owner":
+        return in_team
     if kind in ("edit", "decide"):
         return 404 if reading else 403  # not theirs to read at all, or only to read
     if kind == "bulk":
@@ -291,6 +301,11 @@ API_KIND: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/exports/assessments.csv"): "none",
     ("GET", "/api/v1/audit-events"): "none",
     ("GET", "/api/v1/catalogue"): "none",
+    ("GET", "/api/v1/certification/campaigns"): "none",
+    ("POST", "/api/v1/certification/campaigns"): "create",
+    ("GET", "/api/v1/certification/campaigns/{campaign_id}"): "read",
+    ("GET", "/api/v1/certification/campaigns/{campaign_id}/items"): "read",
+    ("POST", "/api/v1/certification/items/{item_id}/attest"): "owner",
     **dict.fromkeys(
         [
             ("POST", "/api/v1/discovery/runs"),
@@ -312,6 +327,8 @@ def api_out_of_team(kind: str, role: str, in_team: int, reading: bool) -> int:
         return in_team
     if kind == "read":
         return 404 if reading else in_team
+    if kind == "owner":  # an owner's own item: ownership, not the team, grants it
+        return in_team
     if kind == "edit":
         return 404 if reading else 403
     if kind == "create":  # a new agent in a team that is not theirs
