@@ -38,7 +38,8 @@ READING = {"TEAM_SCOPED_EDITING": True, "TEAM_SCOPED_READING": True}
 #   decide  approves, returns or assigns for one agent (reviewers, in team)
 #   bulk    decides for several (refused whole when one is out of team)
 #   pack    a board pack, which covers a team (or every team)
-#   owner   an owner's own item (access certification): ownership, not the team, grants it
+#   owner   an owner's own item (access certification): ownership, not the team, grants
+#           it; to others, with reading scoped, it does not exist
 #   estate  discovery: identities of whole accounts and clusters, no team's; with reading
 #           scoped only administrators reach it
 KIND: dict[str, str] = {
@@ -173,12 +174,12 @@ def out_of_team(name: str, kind: str, role: str, in_team: Any, reading: bool) ->
     """What someone outside the subject's team gets, from what a member gets."""
     if role in ("anonymous", "outsider", "administrator") or kind in ("none", "estate"):
         return in_team
+    if kind == "owner":  # the owner keeps it; to anyone else out of team it does not exist
+        return 404 if reading and in_team == 403 else in_team
     if in_team in (403, SIGN_IN):  # their role is refused already
         return in_team
     if kind == "read":
         return 404 if reading else in_team
-    if kind == "owner":
-        return in_team
     if kind in ("edit", "decide"):
         return 404 if reading else 403  # not theirs to read at all, or only to read
     if kind == "bulk":

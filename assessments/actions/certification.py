@@ -259,6 +259,7 @@ def attest_item(
         obj=item,
         agent=agent,
         request=request,
+        object_repr=f"{agent.name}: {item.subject()}",
         changes={
             "campaign": item.campaign.name,
             "item": item.subject(),
