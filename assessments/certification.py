@@ -31,7 +31,7 @@ from assessments.roles import has_role
 # Reminders go out from this many days before the deadline (the smallest that covers
 # the days left applies, as for reviews); the sponsor is told the day after it.
 REMINDER_DAYS: tuple[tuple[str, int], ...] = (("1", 1), ("7", 7))
-RANK = {Access.READ: 1, Access.WRITE: 2, Access.ADMIN: 3}
+RANK: dict[str, int] = {Access.READ: 1, Access.WRITE: 2, Access.ADMIN: 3}
 
 
 def lower_levels(access: str) -> list[str]:

@@ -123,7 +123,7 @@ def _campaign_out(campaign: CertificationCampaign, user: Any) -> dict[str, Any]:
         "name": campaign.name,
         "scope": campaign.scope,
         "scope_label": campaign.scope_label(),
-        "team": campaign.team.slug if campaign.team_id else None,
+        "team": campaign.team.slug if campaign.team is not None else None,
         "tier": campaign.tier,
         "deadline": campaign.deadline,
         "past_deadline": figures.past_deadline,

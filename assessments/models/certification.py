@@ -12,6 +12,7 @@ an item and the campaign's figures are read in ``assessments/certification.py``.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -100,7 +101,9 @@ class CertificationItem(models.Model):
     access = models.CharField(max_length=8, choices=Access.choices, blank=True)
     # Four eyes: the people the audit log shows adding or raising this access. They do
     # not certify it.
-    requested_by = models.ManyToManyField(User, blank=True, related_name="+")
+    requested_by: models.ManyToManyField[Any, Any] = models.ManyToManyField(
+        User, blank=True, related_name="+"
+    )
     decision = models.CharField(max_length=8, choices=Decision.choices, blank=True)
     reduce_to = models.CharField(max_length=8, choices=Access.choices, blank=True)
     reason = models.TextField(blank=True)

@@ -38,7 +38,7 @@ class StartForm(forms.Form):
         label="Agents covered",
         help_text="Agents due for review: a review triggered, overdue or due within 30 days.",
     )
-    team = forms.ModelChoiceField(
+    team: forms.ModelChoiceField[Any] = forms.ModelChoiceField(
         queryset=None,
         required=False,
         widget=forms.Select(attrs={"class": "form-select"}),
