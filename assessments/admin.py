@@ -405,3 +405,20 @@ class AppetiteBandAdmin(AuditedAdmin):
                 choices=[(k, v[0]) for k, v in DEFAULTS.items()], label="Figure"
             )
         return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+
+# Campaigns are started and attested on the app's pages (every change is audited there):
+# the admin only reads them.
+@admin.register(m.CertificationCampaign)
+class CertificationCampaignAdmin(ReadOnlyAdmin):
+    list_display = ["name", "scope", "deadline", "started_by", "started_at", "escalated_at"]
+    list_filter = ["scope"]
+    search_fields = ["name"]
+
+
+@admin.register(m.CertificationItem)
+class CertificationItemAdmin(ReadOnlyAdmin):
+    list_display = ["campaign", "agent", "kind", "system_name", "access", "decision", "decided_at"]
+    list_filter = ["kind", "decision"]
+    list_select_related = ["campaign", "agent"]
+    search_fields = ["agent__name", "agent__slug", "system_name"]

@@ -27,6 +27,8 @@ def send_review_reminders(dry_run: bool = False) -> dict[str, Any]:
     overdue and their notifications waiting for a digest."""
     expired = actions.process_expired_exceptions(dry_run=dry_run)
     inactive = [] if dry_run else actions.flag_inactive_agents()
+    # Access certification reminders and escalations, before the digests that carry them.
+    certifying = [] if dry_run else actions.send_certification_reminders()
     outcome = notifications.send_daily_digests(dry_run=dry_run)
     if not dry_run:
         webhooks.emit_daily()
@@ -37,6 +39,7 @@ def send_review_reminders(dry_run: bool = False) -> dict[str, Any]:
         "exceptions_expired": len(expired),
         "reviews_triggered_by_expiry": sum(1 for e in expired if e.reopened),
         "inactive_agents_flagged": len(inactive),
+        "certification_notices": len(certifying),
         "exceptions_expiring": len(outcome.expiring),
         "emails": len(done),
         "items": sum(len(d.items) for d in done),

@@ -12,6 +12,7 @@ from assessments.views import (
     wizard,
 )
 from assessments.views import catalogue as catalogue_views
+from assessments.views import certification as certification_views
 from assessments.views import discovery as discovery_views
 from assessments.views import evidence as evidence_views
 from assessments.views import feeds as review_feeds
@@ -175,6 +176,34 @@ urlpatterns = [
         "discovery/identities/<int:pk>/triage/",
         discovery_views.discovery_triage,
         name="discovery_triage",
+    ),
+    # -- access certification (issue 26)
+    path("certification/", certification_views.certification_list, name="certification_list"),
+    path("certification/new/", certification_views.certification_start, name="certification_start"),
+    path(
+        "certification/to-certify/",
+        certification_views.certification_mine,
+        name="certification_mine",
+    ),
+    path(
+        "certification/<int:pk>/",
+        certification_views.certification_campaign,
+        name="certification_campaign",
+    ),
+    path(
+        "certification/<int:pk>/results.pdf",
+        certification_views.certification_results_pdf,
+        name="certification_results_pdf",
+    ),
+    path(
+        "certification/<int:pk>/results.csv",
+        certification_views.certification_results_csv,
+        name="certification_results_csv",
+    ),
+    path(
+        "certification/items/<int:pk>/attest/",
+        certification_views.certification_attest,
+        name="certification_attest",
     ),
     # -- catalogue routes
     path("catalogue/", catalogue_views.catalogue, name="catalogue"),

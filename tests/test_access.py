@@ -6,6 +6,7 @@ walks the URLconf, so a new page cannot ship without a line here.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,6 +15,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.test import TestCase
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
 from assessments import actions
 from assessments.models import AuditEvent, BoardPackJob, Review
@@ -256,6 +258,25 @@ ACCESS: dict[str, Route] = {
         method="post",
         data=lambda objs: {"agent_like": "no", "action": "machine", "reason": "jobs"},
     ),
+    # -- access certification: the owner's item (the viewer owns the agent) is theirs only
+    "assessments:certification_list": Route(allowed_from("viewer")),
+    "assessments:certification_start": Route(allowed_from("reviewer")),
+    "assessments:certification_mine": Route(allowed_from("viewer")),
+    "assessments:certification_campaign": Route(
+        allowed_from("viewer"), args=lambda objs: [objs["campaign"].pk]
+    ),
+    "assessments:certification_results_pdf": Route(
+        allowed_from("viewer"), args=lambda objs: [objs["campaign"].pk]
+    ),
+    "assessments:certification_results_csv": Route(
+        allowed_from("viewer"), args=lambda objs: [objs["campaign"].pk]
+    ),
+    "assessments:certification_attest": Route(
+        {**allowed_from("viewer", 403), "viewer": 302},
+        args=lambda objs: [objs["certification_item"].pk],
+        method="post",
+        data=lambda objs: {"decision": "keep", "invokers": "The finance team"},
+    ),
     # Administration (the whole admin site is for administrators; see AdminAccessTests)
     "admin:index": Route(allowed_from("administrator")),
 }
@@ -343,6 +364,17 @@ class AccessTableTests(TestCase):
         )
         # -- discovery fixtures
         cls.objs["discovery_run"], cls.objs["identity"] = discovery_fixture()
+        # -- access certification fixtures
+        certified = f.agent(cls.users["viewer"], slug="certified", actor=author)
+        cls.objs["campaign"] = actions.start_campaign(
+            f.reviewer("campaigner"),
+            name="Quarterly access review",
+            scope_kind="all",
+            deadline=timezone.localdate() + dt.timedelta(days=14),
+        )
+        cls.objs["certification_item"] = cls.objs["campaign"].items.get(
+            agent=certified, kind="invokers"
+        )
 
     def test_every_route_is_in_the_access_table(self):
         routes = _named_routes(get_resolver())

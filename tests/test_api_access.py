@@ -193,6 +193,34 @@ API_ACCESS: dict[tuple[str, str], Op] = {
         body=lambda o: {"agent_like": "no", "action": "machine", "reason": "jobs"},
     ),
     ("GET", "/api/v1/discovery/figures"): Op("read", "viewer", lambda o: "/discovery/figures"),
+    # -- access certification: every role's user co-owns the item's agent
+    ("GET", "/api/v1/certification/campaigns"): Op(
+        "read", "viewer", lambda o: "/certification/campaigns"
+    ),
+    ("POST", "/api/v1/certification/campaigns"): Op(
+        "review",
+        "reviewer",
+        lambda o: "/certification/campaigns",
+        ok=201,
+        body=lambda o: {
+            "name": "Quarterly access review",
+            "scope": "team",
+            "team": "platform",
+            "deadline": (timezone.localdate() + dt.timedelta(days=14)).isoformat(),
+        },
+    ),
+    ("GET", "/api/v1/certification/campaigns/{campaign_id}"): Op(
+        "read", "viewer", lambda o: f"/certification/campaigns/{o['campaign'].pk}"
+    ),
+    ("GET", "/api/v1/certification/campaigns/{campaign_id}/items"): Op(
+        "read", "viewer", lambda o: f"/certification/campaigns/{o['campaign'].pk}/items"
+    ),
+    ("POST", "/api/v1/certification/items/{item_id}/attest"): Op(
+        "write",
+        "viewer",
+        lambda o: f"/certification/items/{o['certification_item'].pk}/attest",
+        body=lambda o: {"decision": "keep", "invokers": "The finance team"},
+    ),
 }
 # A dry run only reads: the read scope and a viewer suffice.
 DRY_RUN = Op(
@@ -263,6 +291,18 @@ class ApiAccessTableTests(TestCase):
         )
         cls.objs["agent"].refresh_from_db()
         cls.objs["discovery_run"], cls.objs["identity"] = discovery_fixture()
+        certified = f.agent(cls.users["viewer"], slug="certified", actor=author)
+        for position, role in enumerate(("assessor", "reviewer", "administrator"), 1):
+            certified.co_owners.create(person=cls.users[role], position=position)
+        cls.objs["campaign"] = actions.start_campaign(
+            cls.users["administrator"],
+            name="Every agent",
+            scope_kind="all",
+            deadline=timezone.localdate() + dt.timedelta(days=14),
+        )
+        cls.objs["certification_item"] = cls.objs["campaign"].items.get(
+            agent=certified, kind="invokers"
+        )
 
     def test_every_operation_is_in_the_table(self):
         schema = api.get_openapi_schema()

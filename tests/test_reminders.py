@@ -242,6 +242,7 @@ class ReminderTaskTests(TestCase):
                 "exceptions_expired": 1,
                 "reviews_triggered_by_expiry": 1,
                 "inactive_agents_flagged": 0,
+                "certification_notices": 0,
                 "exceptions_expiring": 0,
                 "emails": 1,
                 "items": 1,

@@ -39,6 +39,8 @@ READING = {"TEAM_SCOPED_EDITING": True, "TEAM_SCOPED_READING": True}
 #   decide  approves, returns or assigns for one agent (reviewers, in team)
 #   bulk    decides for several (refused whole when one is out of team)
 #   pack    a board pack, which covers a team (or every team)
+#   owner   an owner's own item (access certification): ownership, not the team, grants
+#           it; to others, with reading scoped, it does not exist
 #   estate  discovery: identities of whole accounts and clusters, no team's; with reading
 #           scoped only administrators reach it
 KIND: dict[str, str] = {
@@ -98,6 +100,9 @@ KIND: dict[str, str] = {
             "assessments:api_token_revoke",
             "assessments:service_account_create",
             "assessments:catalogue",
+            "assessments:certification_list",
+            "assessments:certification_start",
+            "assessments:certification_mine",
             "admin:index",
         ],
         "none",
@@ -111,6 +116,9 @@ KIND: dict[str, str] = {
             "assessments:assessment_oscal",
             "assessments:evidence_detail",
             "assessments:evidence_job",
+            "assessments:certification_campaign",
+            "assessments:certification_results_pdf",
+            "assessments:certification_results_csv",
         ],
         "read",
     ),
@@ -153,6 +161,7 @@ KIND: dict[str, str] = {
     ),
     "assessments:board_pack_oscal": "pack",
     "assessments:oscal_poam": "poam",
+    "assessments:certification_attest": "owner",
 }
 
 
@@ -167,6 +176,8 @@ def out_of_team(name: str, kind: str, role: str, in_team: Any, reading: bool) ->
     """What someone outside the subject's team gets, from what a member gets."""
     if role in ("anonymous", "outsider", "administrator") or kind in ("none", "estate"):
         return in_team
+    if kind == "owner":  # the owner keeps it; to anyone else out of team it does not exist
+        return 404 if reading and in_team == 403 else in_team
     if in_team in (403, SIGN_IN):  # their role is refused already
         return in_team
     if kind == "read":
@@ -294,6 +305,11 @@ API_KIND: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/exports/assessments.csv"): "none",
     ("GET", "/api/v1/audit-events"): "none",
     ("GET", "/api/v1/catalogue"): "none",
+    ("GET", "/api/v1/certification/campaigns"): "none",
+    ("POST", "/api/v1/certification/campaigns"): "create",
+    ("GET", "/api/v1/certification/campaigns/{campaign_id}"): "read",
+    ("GET", "/api/v1/certification/campaigns/{campaign_id}/items"): "read",
+    ("POST", "/api/v1/certification/items/{item_id}/attest"): "owner",
     **dict.fromkeys(
         [
             ("POST", "/api/v1/discovery/runs"),
@@ -315,6 +331,8 @@ def api_out_of_team(kind: str, role: str, in_team: int, reading: bool) -> int:
         return in_team
     if kind == "read":
         return 404 if reading else in_team
+    if kind == "owner":  # an owner's own item: ownership, not the team, grants it
+        return in_team
     if kind == "edit":
         return 404 if reading else 403
     if kind == "create":  # a new agent in a team that is not theirs

@@ -20,6 +20,7 @@ change. One module per area; everything is re-exported here, so callers write
 - ``webhooks``: webhook endpoints and re-sending a delivery.
 - ``ownership``: sponsors, owners and successors, leavers and orphaned agents,
   last activity and inactive agents.
+- ``certification``: access certification campaigns: start, attest, remind, escalate.
 
 Background work is handed over through ``assessments.workflow.background``, never by importing
 ``assessments.tasks`` (the tasks import this package, not the other way round).
@@ -52,6 +53,11 @@ from assessments.actions.catalogue import (
     copy_catalogue_version,
     load_catalogue_version,
     make_catalogue_current,
+)
+from assessments.actions.certification import (
+    attest_item,
+    send_certification_reminders,
+    start_campaign,
 )
 from assessments.actions.errors import ActionError, ConflictError
 from assessments.actions.evidence import (
@@ -124,6 +130,9 @@ from assessments.actions.webhooks import (
 )
 
 __all__ = [
+    "attest_item",
+    "send_certification_reminders",
+    "start_campaign",
     "flag_inactive_agents",
     "person_left",
     "record_activity",

@@ -9,7 +9,7 @@ same QuerySet methods and filter forms as the pages.
   RFC 9457 problem responses; the Swagger UI page from vendored static files.
 - ``schemas``: the typed request and response shapes.
 - ``agents``, ``assessments``, ``manifests``, ``queue``, ``reports``, ``audit``,
-  ``catalogue``, ``evidence``, ``discovery``: one router per area.
+  ``catalogue``, ``evidence``, ``discovery``, ``certification``: one router per area.
 
 Scopes: ``read`` for every GET, ``write`` for inventory, assessment and report
 changes, ``review`` for approving, returning and assigning. A token's scopes narrow
@@ -22,6 +22,7 @@ from assessments.api import (
     assessments,
     audit,
     catalogue,
+    certification,
     discovery,
     evidence,
     manifests,
@@ -40,6 +41,7 @@ for module in (
     catalogue,
     evidence,
     discovery,
+    certification,
 ):
     api.add_router("", module.router)
 

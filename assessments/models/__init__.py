@@ -107,6 +107,11 @@ from .discovery import (
     DiscoveredIdentityQuerySet,
     DiscoveredIdentity,
 )
+from .certification import (
+    CertificationCampaign,
+    CertificationItemQuerySet,
+    CertificationItem,
+)
 
 __all__ = [
     "Access",
@@ -128,6 +133,9 @@ __all__ = [
     "BoardPackJob",
     "CalendarFeed",
     "CatalogueVersion",
+    "CertificationCampaign",
+    "CertificationItem",
+    "CertificationItemQuerySet",
     "Classification",
     "Control",
     "ControlMapping",

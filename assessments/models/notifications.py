@@ -78,6 +78,8 @@ class Notification(models.Model):
         EXCEPTION_EXPIRING = "exception_expiring", "Exception expiring"
         REVIEW_DUE = "review_due", "Review due"
         OWNER_LEFT = "owner_left", "Owner left"
+        CERTIFICATION = "certification", "Access to certify"
+        CERTIFICATION_OVERDUE = "certification_overdue", "Access certification overdue"
 
     class EmailState(models.TextChoices):
         QUEUED = "queued", "Being e-mailed on its own"

@@ -111,6 +111,10 @@ VERB_LABELS = {
     "scim.group_provisioned": "provisioned a group by SCIM",
     "scim.group_changed": "changed a group's members by SCIM",
     "scim.group_deleted": "deleted a group by SCIM",
+    "certification.start": "started an access certification",
+    "certification.attest": "certified an agent's access",
+    "certification.remind": "reminded owners of an access certification",
+    "certification.escalate": "told sponsors of agents not certified by the deadline",
 }
 
 # Names of the fields audit events record changes to, beyond the answers.

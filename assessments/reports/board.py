@@ -35,6 +35,7 @@ from assessments.models import (
     Tier,
 )
 from assessments.reports import appetite
+from assessments.reports import certification as certification_results
 from assessments.reports.pdf import PdfMeta, RenderedPdf, canonical_json, render_pdf, sha256_hex
 from assessments.workflow import decisions
 
@@ -836,6 +837,10 @@ def board_content(filters: BoardFilters, *, today: dt.date | None = None) -> dic
     return {
         # -- discovery (helper `discovery`): estate-wide figures, see discovery_section
         "discovery": discovery_section(filters),
+        # -- access certification (issue 26): campaigns of the period, see reports/certification
+        "certification": certification_results.board_summary(
+            filters.since, filters.until, filters.agents()
+        ),
         "report": "board",
         "headline": headline,
         "status": status,

@@ -40,6 +40,7 @@ REASON_LABELS: dict[str, str] = {
     "owner_left": "Owner left",
     "inactive": "Decommission?",
     "identity_vanished": "Identity gone: retire?",
+    "access_certification": "Access certification",
 }
 
 STATE_LABELS: dict[str, str] = {
