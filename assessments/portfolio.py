@@ -46,6 +46,7 @@ from django.db.models import Count, Exists, F, OuterRef, Q, Subquery
 
 from assessments import reviews
 from assessments.models import Agent, ApprovedGap, Assessment, GapException, Review
+from assessments.models.inventory import IDLE
 
 TIERS = (4, 3, 2, 1)
 CLASSES = ("agent_identity", "machine_identity")
@@ -793,7 +794,7 @@ def accountability(today: dt.date, agents: Any = None) -> Accountability:
     cutoff = today - dt.timedelta(days=settings.INACTIVE_AGENT_DAYS)
     counts = active.aggregate(
         orphaned=Count("pk", filter=Q(orphaned_at__isnull=False)),
-        inactive=Count("pk", filter=Q(last_activity_on__lt=cutoff)),
+        inactive=Count("pk", filter=IDLE(cutoff)),
     )
     single = active.filter(co_owners__isnull=True).count()
     orphans = list(
