@@ -330,6 +330,7 @@ def answer_decommission(
     - decommission: retired too, with a decommission event naming its linked
       discovered identities, whose access is to be removed where they live.
     """
+    agent = Agent.objects.select_for_update(of=("self",)).select_related("team").get(pk=agent.pk)
     scope.check_actor_edit(actor, agent)
     reason = " ".join((reason or "").split())[:1000]
     if outcome not in OUTCOMES:
