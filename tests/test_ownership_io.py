@@ -336,3 +336,21 @@ class BoardPackTests(People):
         # The two figures recount from the register.
         self.assertEqual(sum(1 for r in register.values() if r["orphaned since"]), 1)
         self.assertEqual(sum(1 for r in register.values() if r["inactive"] == "yes"), 1)
+
+    @time_machine.travel(DAY, tick=False)
+    def test_the_printed_pack_lists_the_orphaned_agents(self):
+        from tests import report_helpers as rh
+
+        lonely = f.agent(self.owner, team=self.team, slug="lonely", name="Lonely")
+        Agent.objects.filter(pk=lonely.pk).update(orphaned_at=timezone.now())
+        pack = board.render_board_pack(
+            board.BoardFilters.from_params({}),
+            document_id="AIA-BP-20260601-0000TEST",
+            generated_at=timezone.now(),
+            generated_by="test",
+        )
+        text = rh.flat(rh.pdf_text(pack.rendered.data))
+        self.assertIn("Who answers for the agents", text)
+        self.assertIn("Orphaned agents", text)
+        self.assertIn("Lonely", text)
+        self.assertIn("Inactive agents", text)
