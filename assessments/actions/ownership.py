@@ -280,7 +280,8 @@ def activity_from_discovery(
         .order_by("agent_id", "-last_used", "pk")
         .only("agent_id", "last_used", "last_used_from", "source", "name", "external_id")
     ):
-        latest.setdefault(identity.agent_id, identity)
+        if identity.agent_id is not None:  # never None here: the filter names agents
+            latest.setdefault(identity.agent_id, identity)
     moved = []
     agents = Agent.objects.filter(pk__in=latest, status=Agent.Status.ACTIVE)
     for agent in agents.only("pk", "slug", "name", "last_activity_on", "last_activity_source"):

@@ -79,4 +79,4 @@ def answerable_by_agent(ids: Any, today: dt.date) -> dict[int, dict[str, Any]]:
     return out
 
 
-NOBODY = {"sponsor": "", "successors": [], "orphaned_on": None, "inactive": False}
+NOBODY: dict[str, Any] = {"sponsor": "", "successors": [], "orphaned_on": None, "inactive": False}
