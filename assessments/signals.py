@@ -12,6 +12,8 @@ from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 from django.utils import timezone
 
+from assessments.access import accounts
+from assessments.actions.ownership import person_left
 from assessments.models import (
     PORTFOLIO_QUIET_FIELDS,
     Agent,
@@ -76,9 +78,6 @@ def end_sessions_of_disabled_user(sender: Any, instance: Any, **kwargs: Any) -> 
     )
     if instance.pk and getattr(instance, "_was_active", None):
         # A leaver's agents pass to their successors, or become orphaned.
-        from assessments.access import accounts
-        from assessments.actions.ownership import person_left
-
         request = accounts.current_request()
         actor = getattr(request, "user", None) if request is not None else None
         person_left(

@@ -38,6 +38,11 @@ urlpatterns = [
     path("agents/<slug:slug>/ownership/", ownership.agent_ownership, name="agent_ownership"),
     path("agents/<slug:slug>/take-on/", ownership.agent_take_on, name="agent_take_on"),
     path("agents/<slug:slug>/activity/", ownership.agent_activity, name="agent_activity"),
+    path(
+        "agents/<slug:slug>/decommission/",
+        ownership.agent_decommission,
+        name="agent_decommission",
+    ),
     path("agents/<slug:slug>/assessments/start/", wizard.assessment_start, name="assessment_start"),
     path(
         "agents/<slug:slug>/assessments/compare/",

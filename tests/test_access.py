@@ -112,6 +112,8 @@ ACCESS: dict[str, Route] = {
     "assessments:agent_ownership": Route(allowed_from("assessor"), args=SLUG),
     "assessments:agent_take_on": Route(allowed_from("assessor", 302), args=SLUG, method="post"),
     "assessments:agent_activity": Route(allowed_from("assessor", 302), args=SLUG, method="post"),
+    # Without a "Decommission?" review open, the page sends back to the agent
+    "assessments:agent_decommission": Route(allowed_from("assessor", 302), args=SLUG),
     # Assessments
     "assessments:assessment_start": Route(
         allowed_from("assessor", 302), args=lambda objs: [objs["fresh"].slug], method="post"

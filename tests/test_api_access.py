@@ -71,6 +71,12 @@ API_ACCESS: dict[tuple[str, str], Op] = {
     ("POST", "/api/v1/agents/{slug}/retire"): Op(
         "write", "assessor", lambda o: "/agents/subject/retire", body=lambda o: {}
     ),
+    ("POST", "/api/v1/agents/{slug}/decommission"): Op(
+        "write",
+        "assessor",
+        lambda o: "/agents/idle-one/decommission",
+        body=lambda o: {"outcome": "keep", "reason": "Runs at year end"},
+    ),
     ("POST", "/api/v1/agents/{slug}/reactivate"): Op(
         "write", "assessor", lambda o: "/agents/old-one/reactivate", body=lambda o: {}
     ),
@@ -275,6 +281,8 @@ class ApiAccessTableTests(TestCase):
             "submitted": actions.submit_assessment(author, f.answered(other, author)),
         }
         f.agent(slug="fresh-one")
+        idle = f.agent(slug="idle-one")
+        actions.trigger_review(idle, [{"code": "inactive", "detail": "Decommission?"}])
         f.answered(f.agent(slug="ready"), author)
         twice = f.agent(slug="twice")
         f.approved(twice, author, f.reviewer("approver"))

@@ -407,7 +407,7 @@ class InvalidManifestTests(FilesMixin, TestCase):
         self.assertInvalid(
             self.write("agent.yaml", manifest(team="finance")),
             "agent.team: unknown agent key 'team' (an unknown key is an error, not ignored); "
-            "allowed keys: name, slug, owner, description.",
+            "allowed keys: name, slug, owner, sponsor, successors, description.",
         )
 
     def test_a_manifest_without_answers_is_an_error(self):

@@ -224,6 +224,8 @@ def register_recount(register: list[dict[str, str]]) -> dict[str, Any]:
         n["reclassified_agents"] += bool(moves)
         n["reclassified_up"] += int(r["reclassified_up"])
         n["to_ratify"] += int(r["to_ratify"])
+        n["orphaned"] += bool(r["orphaned_on"])
+        n["inactive"] += r["inactive"] == "yes"
     assessed = n["assessed"]
     figures = {
         "agents": n["agents"],
@@ -279,6 +281,7 @@ def register_recount(register: list[dict[str, str]]) -> dict[str, Any]:
             "reclassified_up",
         )
     }
+    headline["orphaned"], headline["inactive"] = n["orphaned"], n["inactive"]
     headline["tiers"] = {str(t): n[f"tier{t}"] for t in (1, 2, 3, 4)}
     return {"figures": figures, "headline": headline}
 

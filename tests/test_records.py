@@ -364,7 +364,7 @@ class AppRoleTests(TransactionTestCase):
 
     def test_the_app_works_as_that_role_and_cannot_get_past_the_guards(self):
         script = (
-            "from tests import factories as f; from assessments import audit; "
+            "from tests import factories as f; from assessments.records import audit; "
             "a, r = f.assessor(), f.reviewer(); "
             "f.approved(f.agent(slug='bot', actor=a), a, r); audit.write_checkpoint()"
         )

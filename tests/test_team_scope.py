@@ -130,6 +130,7 @@ KIND: dict[str, str] = {
             "assessments:agent_ownership",
             "assessments:agent_take_on",
             "assessments:agent_activity",
+            "assessments:agent_decommission",
             "assessments:assessment_start",
             "assessments:wizard",
             "assessments:wizard_step",

@@ -100,6 +100,8 @@ from assessments.actions.oscal import (
     issue_oscal_results,
 )
 from assessments.actions.ownership import (
+    activity_from_discovery,
+    answer_decommission,
     flag_inactive_agents,
     person_left,
     record_activity,
@@ -138,6 +140,8 @@ __all__ = [
     "record_activity",
     "set_ownership",
     "take_on_agent",
+    "activity_from_discovery",
+    "answer_decommission",
     "NothingToExport",
     "issue_oscal_board_results",
     "issue_oscal_poam",

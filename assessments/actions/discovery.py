@@ -32,6 +32,7 @@ from assessments.actions.assessments import start_assessment
 from assessments.actions.errors import ActionError
 from assessments.actions.evidence import DRIFT_CODE, upload_evidence
 from assessments.actions.inventory import create_agent
+from assessments.actions.ownership import activity_from_discovery
 from assessments.actions.reviews import trigger_review
 from assessments.models import (
     Agent,
@@ -367,6 +368,13 @@ def reconcile(
             obj=identity,
             changes={"external_id": identity.external_id, "why": "its signals changed"},
         )
+    # What the run read as each linked identity's last use is its agent's last activity.
+    activity_from_discovery(
+        DiscoveredIdentity.objects.filter(last_run=run, agent__isnull=False).values_list(
+            "agent_id", flat=True
+        ),
+        actor=actor,
+    )
     agents = Agent.objects.in_bulk(
         {i.agent_id for i, _b, _a in drift} | {i.agent_id for i in changes.vanished if i.agent_id}
     )
@@ -587,6 +595,7 @@ def register_identity(
             "owner_from_hint": owner != actor,
         },
     )
+    activity_from_discovery([agent.pk], actor=actor, request=request)
     return Registered(agent=agent, assessment=draft, evidence_attached=attached, note=note)
 
 

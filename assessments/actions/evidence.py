@@ -30,6 +30,7 @@ from assessments.access import scope
 from assessments.actions.assessments import save_answers
 from assessments.actions.errors import ActionError
 from assessments.actions.inventory import update_agent
+from assessments.actions.ownership import record_activity
 from assessments.actions.reviews import trigger_review
 from assessments.models import (
     Agent,
@@ -331,6 +332,16 @@ def upload_evidence(
             "proposals": {p.key: p.value for p in analysis.proposals},
         },
     )
+    if analysis.last_used is not None and analysis.last_used <= timezone.localdate():
+        # The files say when the principal last acted: the agent's last activity, unless
+        # a later one is known.
+        record_activity(
+            actor,
+            agent,
+            analysis.last_used,
+            source=f"evidence: {analysis.last_used_from}"[:120],
+            request=request,
+        )
     outcome = UploadOutcome(upload=upload)
     approved = Assessment.objects.approved().filter(agent=agent).order_by("-number").first()
     if approved is not None:

@@ -127,6 +127,23 @@ def _create(
     return created
 
 
+def notify_owner_left(recipients: Iterable[Any], agent: Any, *, left: str) -> list[Notification]:
+    """Tell ``recipients`` (the team's reviewers) that ``agent`` is orphaned: ``left``,
+    its owner or sponsor, left with no successor named. Once per orphaning."""
+    return _create(
+        recipients,
+        Notification.Kind.OWNER_LEFT,
+        title=f"{agent.name} has no owner: {left} left",
+        body=(
+            f"{left} owned or sponsored {agent.name} ({agent.slug}) and left, with no "
+            "successor named. Take it on, or name its owner and sponsor."
+        ),
+        url=agent.get_absolute_url(),
+        agent=agent,
+        dedupe_key=f"owner-left:{agent.pk}:{agent.orphaned_at:%Y%m%d%H%M%S}",
+    )
+
+
 def _class_and_tier(assessment: Assessment) -> str:
     name = assessment.get_classification_display().lower() or "unclassified"
     return f"{name}, tier {assessment.tier}" if assessment.tier else name

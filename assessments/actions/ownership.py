@@ -14,20 +14,28 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.http import HttpRequest
 from django.utils import timezone
 
 from assessments.access import scope
 from assessments.actions.errors import ActionError, ConflictError
-from assessments.actions.notifications import _create, reviewers
+from assessments.actions.inventory import retire_agent
+from assessments.actions.notifications import notify_owner_left, reviewers
 from assessments.actions.reviews import trigger_review
-from assessments.models import Agent, AgentOwner, Notification, Review, ServiceAccount
+from assessments.models import (
+    Agent,
+    AgentOwner,
+    DiscoveredIdentity,
+    Review,
+    ServiceAccount,
+)
 from assessments.records import audit
 from assessments.workflow import reviews
 
@@ -35,6 +43,24 @@ User = get_user_model()
 
 OWNER_LEFT = "owner_left"
 INACTIVE = "inactive"
+MAX_SUCCESSORS = 3  # the agent page's form has three places
+
+
+def sponsor_problem(user: Any) -> str | None:
+    """Why ``user`` cannot sponsor an agent, or None. A sponsor answers for the agent:
+    an active person (not a service account) with an e-mail address, so that the
+    reviewers, the reminders and escalations can reach them."""
+    if not is_person(user):
+        return (
+            "The sponsor must be an active person who answers for the agent, not a "
+            "service account or a disabled account."
+        )
+    if not user.email:
+        return (
+            f"{reviews.person(user)} has no e-mail address: a sponsor must be someone "
+            "the reviewers can reach."
+        )
+    return None
 
 
 def is_person(user: Any) -> bool:
@@ -72,11 +98,11 @@ def set_ownership(
         )
     if not is_person(owner):
         raise ActionError("The owner must be an active person, not a service account.")
-    if not is_person(sponsor):
-        raise ActionError(
-            "The sponsor must be an active person who answers for the agent, not a "
-            "service account or a disabled account."
-        )
+    # A sponsor kept as they were is not asked again for what a new one must have (an
+    # e-mail address); a disabled one or a service account is refused all the same.
+    kept = sponsor.pk == current.sponsor_or_owner.pk and is_person(sponsor)
+    if not kept and (problem := sponsor_problem(sponsor)):
+        raise ActionError(problem)
     ordered: list[Any] = []
     for person in co_owners:
         if person.pk == owner.pk or person.pk in {p.pk for p in ordered}:
@@ -84,6 +110,8 @@ def set_ownership(
         if not is_person(person):
             raise ActionError(f"{reviews.person(person)} is not an active person.")
         ordered.append(person)
+    if len(ordered) > MAX_SUCCESSORS:
+        raise ActionError(f"An agent has at most {MAX_SUCCESSORS} successors.")
     before = {
         "owner": reviews.person(current.owner),
         "sponsor": reviews.person(current.sponsor_or_owner),
@@ -197,19 +225,7 @@ def person_left(
                 actor=actor,
                 request=request,
             )
-            _create(
-                team_reviewers(agent),
-                Notification.Kind.OWNER_LEFT,
-                title=f"{agent.name} has no owner: {reviews.person(person)} left",
-                body=(
-                    f"{reviews.person(person)} owned or sponsored {agent.name} ({agent.slug}) "
-                    "and left, with no successor named. Take it on, or name its owner and "
-                    "sponsor."
-                ),
-                url=agent.get_absolute_url(),
-                agent=agent,
-                dedupe_key=f"owner-left:{agent.pk}:{agent.orphaned_at:%Y%m%d%H%M%S}",
-            )
+            notify_owner_left(team_reviewers(agent), agent, left=reviews.person(person))
     return orphaned
 
 
@@ -256,11 +272,138 @@ def record_activity(
     return agent
 
 
+def activity_from_discovery(
+    agent_ids: Iterable[int], *, actor: Any = None, request: HttpRequest | None = None
+) -> list[Agent]:
+    """Bring each agent's last activity up to the latest last-used date of its linked
+    discovered identities (what the discovery analysers read: AWS RoleLastUsed, Entra
+    signInActivity, Google lastAuthenticatedTime ...). A later date already known
+    (by hand, from evidence) stays. Returns the agents whose date moved."""
+    today = timezone.localdate()
+    latest: dict[int, Any] = {}
+    for identity in (
+        DiscoveredIdentity.objects.filter(
+            agent_id__in=list(agent_ids), last_used__isnull=False, last_used__lte=today
+        )
+        .order_by("agent_id", "-last_used", "pk")
+        .only("agent_id", "last_used", "last_used_from", "source", "name", "external_id")
+    ):
+        if identity.agent_id is not None:  # never None here: the filter names agents
+            latest.setdefault(identity.agent_id, identity)
+    moved = []
+    agents = Agent.objects.filter(pk__in=latest, status=Agent.Status.ACTIVE)
+    for agent in agents.only("pk", "slug", "name", "last_activity_on", "last_activity_source"):
+        identity = latest[agent.pk]
+        if agent.last_activity_on is not None and identity.last_used <= agent.last_activity_on:
+            continue
+        how = f" ({identity.last_used_from})" if identity.last_used_from else ""
+        source = f"discovery: {identity.name or identity.external_id} in {identity.source}{how}"
+        moved.append(
+            record_activity(actor, agent, identity.last_used, source=source[:120], request=request)
+        )
+    return moved
+
+
+# --------------------------------------------------------------------------- "Decommission?"
+
+KEEP, RETIRE, DECOMMISSION = "keep", "retire", "decommission"
+OUTCOMES = {
+    KEEP: "Keep it: it is still needed",
+    RETIRE: "Retire it",
+    DECOMMISSION: "Decommission it: retire it and remove its identity and access",
+}
+
+
+def decommission_question(agent: Agent) -> Review | None:
+    """The agent's open review when it asks "Decommission?"."""
+    review = Review.objects.open().filter(agent=agent).first()
+    if review is not None and any(r.get("code") == INACTIVE for r in review.reasons):
+        return review
+    return None
+
+
+@transaction.atomic
+def answer_decommission(
+    actor: Any,
+    agent: Agent,
+    outcome: str,
+    *,
+    reason: str = "",
+    request: HttpRequest | None = None,
+) -> Agent:
+    """Answer an inactive agent's "Decommission?" review.
+
+    - keep (a reason is required): the question leaves the review (closed when nothing
+      else is asked) and the inactive clock restarts today (``Agent.kept_on``);
+    - retire: the agent is retired (``retire_agent``, which closes its open review);
+    - decommission: retired too, with a decommission event naming its linked
+      discovered identities, whose access is to be removed where they live.
+    """
+    agent = Agent.objects.select_for_update(of=("self",)).select_related("team").get(pk=agent.pk)
+    scope.check_actor_edit(actor, agent)
+    reason = " ".join((reason or "").split())[:1000]
+    if outcome not in OUTCOMES:
+        raise ActionError("Choose keep, retire or decommission.")
+    review = Review.objects.select_for_update(of=("self",)).open().filter(agent=agent).first()
+    if review is None or not any(r.get("code") == INACTIVE for r in review.reasons):
+        raise ActionError(f"{agent.name} has no open “Decommission?” review.")
+    if outcome != KEEP:
+        retired = retire_agent(actor, agent, request=request)
+        if outcome == DECOMMISSION:
+            identities = list(
+                DiscoveredIdentity.objects.filter(agent=agent)
+                .order_by("source", "external_id")
+                .values_list("source", "external_id")
+            )
+            audit.record(
+                "agent.decommission",
+                actor=actor,
+                obj=retired,
+                request=request,
+                changes={
+                    "reason": reason,
+                    "last_activity_on": agent.last_activity_on.isoformat()
+                    if agent.last_activity_on
+                    else None,
+                    "identities": [f"{ext} in {src}" for src, ext in identities],
+                },
+            )
+        return retired
+    if not reason:
+        raise ActionError("Say why the agent is kept although nobody has seen it act.")
+    today = timezone.localdate()
+    remaining = [r for r in review.reasons if r.get("code") != INACTIVE]
+    if remaining:
+        review.reasons = remaining
+        if all(r.get("code") == "interval" for r in remaining):
+            # Only the scheduled reassessment is left: back to its own date.
+            review.triggered_at = None
+            review.due_on = agent.next_review_on or review.due_on
+        review.save(update_fields=["reasons", "triggered_at", "due_on"])
+    else:
+        review.state, review.closed_at = Review.State.CLOSED, timezone.now()
+        review.save(update_fields=["state", "closed_at"])
+    Agent.objects.filter(pk=agent.pk).update(kept_on=today, lock_version=F("lock_version") + 1)
+    agent.refresh_from_db()
+    audit.record(
+        "agent.kept",
+        actor=actor,
+        obj=agent,
+        request=request,
+        changes={
+            "reason": reason,
+            "review": "still open" if remaining else "closed",
+            "inactive_clock_from": today.isoformat(),
+        },
+    )
+    return agent
+
+
 def inactive_agents(today: dt.date | None = None) -> Any:
     """Active agents whose last known activity is older than INACTIVE_AGENT_DAYS."""
     today = today or timezone.localdate()
     cutoff = today - dt.timedelta(days=settings.INACTIVE_AGENT_DAYS)
-    return Agent.objects.filter(status=Agent.Status.ACTIVE, last_activity_on__lt=cutoff)
+    return Agent.objects.filter(status=Agent.Status.ACTIVE).idle_before(cutoff)
 
 
 def flag_inactive_agents(*, today: dt.date | None = None) -> list[Review]:

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from django.contrib.auth import get_user_model
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.db.models import Prefetch
 from django.http import Http404, HttpRequest
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
-from ninja import Query, Router, Schema
+from ninja import Field, Query, Router, Schema
 from ninja.responses import Status
 
 from assessments import actions, portfolio
@@ -18,7 +19,8 @@ from assessments.access import scope
 from assessments.api.core import ERRORS, ApiError, require
 from assessments.api.schemas import AgentDetail, AgentIn, AgentOut, AgentPage, AgentUpdate
 from assessments.forms import AgentFilterForm, bound_agent_forms, initial_links
-from assessments.models import Agent, AgentLink, Team
+from assessments.interchange import owners
+from assessments.models import Agent, AgentLink, AgentOwner, Team
 from assessments.presentation import PAGE_SIZE
 
 router = Router(tags=["agents"])
@@ -46,8 +48,9 @@ def page_of(items: Any, page: int) -> tuple[Any, dict[str, int]]:
 def _detail(slug: str, user: Any = None) -> Agent:
     """The agent; with ``user``, not found unless they may read it (scope.py)."""
     agent = get_object_or_404(
-        Agent.objects.select_related("owner", "team").prefetch_related(
+        Agent.objects.select_related("owner", "sponsor", "team").prefetch_related(
             "systems",
+            Prefetch("co_owners", queryset=AgentOwner.objects.select_related("person")),
             Prefetch("links_out", queryset=AgentLink.objects.select_related("target")),
             Prefetch("links_in", queryset=AgentLink.objects.select_related("source")),
         ),
@@ -91,13 +94,16 @@ def create_agent(request: HttpRequest, body: AgentIn) -> Any:
     user = require(request, "write", "assessments.add_agent")
     data = body.dict()
     form, systems, links = _bound(data, None, user)
-    agent = actions.create_agent(
-        user,
-        fields={k: v for k, v in form.cleaned_data.items() if k in actions.AGENT_FIELDS},
-        systems=systems.systems(),
-        links=links.links(),
-        request=request,
-    )
+    ownership = _ownership(None, form.cleaned_data["owner"], data["sponsor"], data["successors"])
+    with transaction.atomic():
+        agent = actions.create_agent(
+            user,
+            fields={k: v for k, v in form.cleaned_data.items() if k in actions.AGENT_FIELDS},
+            systems=systems.systems(),
+            links=links.links(),
+            request=request,
+        )
+        owners.apply(user, agent, ownership, request=request)
     return Status(201, _detail_of(agent))
 
 
@@ -119,15 +125,20 @@ def update_agent(request: HttpRequest, slug: str, body: AgentUpdate) -> Any:
         k: given.get(k) if given.get(k) is not None else current[k] for k in AgentIn.model_fields
     }
     form, systems, links = _bound(data, agent, user)
-    saved = actions.update_agent(
-        user,
-        agent,
-        fields={k: v for k, v in form.cleaned_data.items() if k in actions.AGENT_FIELDS},
-        systems=systems.systems() if given.get("systems") is not None else None,
-        links=links.links() if given.get("links") is not None else None,
-        expected_version=body.lock_version,
-        request=request,
+    ownership = _ownership(
+        agent, form.cleaned_data["owner"], given.get("sponsor"), given.get("successors")
     )
+    with transaction.atomic():
+        saved = actions.update_agent(
+            user,
+            agent,
+            fields={k: v for k, v in form.cleaned_data.items() if k in actions.AGENT_FIELDS},
+            systems=systems.systems() if given.get("systems") is not None else None,
+            links=links.links() if given.get("links") is not None else None,
+            expected_version=body.lock_version,
+            request=request,
+        )
+        owners.apply(user, saved, ownership, request=request)
     return _detail_of(saved)
 
 
@@ -145,6 +156,29 @@ def retire_agent(request: HttpRequest, slug: str) -> Any:
 def reactivate_agent(request: HttpRequest, slug: str) -> Any:
     user = require(request, "write", "assessments.change_agent")
     return _detail_of(actions.reactivate_agent(user, _detail(slug, user), request=request))
+
+
+class DecommissionIn(Schema):
+    outcome: Literal["keep", "retire", "decommission"] = Field(
+        description="keep (a reason is required; the inactive clock restarts), retire, or "
+        "decommission (retire, recorded as decommissioned)."
+    )
+    reason: str = Field("", max_length=1000)
+
+
+@router.post(
+    "/agents/{slug}/decommission",
+    response={200: AgentDetail, **ERRORS},
+    url_name="agent_decommission",
+)
+def answer_decommission(request: HttpRequest, slug: str, body: DecommissionIn) -> Any:
+    """Answer the agent's open "Decommission?" review (an agent idle for
+    ``INACTIVE_AGENT_DAYS``). 422 when none is open or a keep gives no reason."""
+    user = require(request, "write", "assessments.change_agent")
+    agent = _detail(slug, user)
+    return _detail_of(
+        actions.answer_decommission(user, agent, body.outcome, reason=body.reason, request=request)
+    )
 
 
 # --------------------------------------------------------------------------- the site's forms
@@ -175,6 +209,21 @@ def _bound(data: dict[str, Any], agent: Agent | None, user: Any = None) -> tuple
             ],
         )
     return form, systems, links
+
+
+def _ownership(
+    agent: Agent | None, owner: Any, sponsor: str | None, successors: list[str] | None
+) -> owners.Plan:
+    """The sponsor and successors sent, checked before anything is saved (a 422 names
+    each bad value)."""
+    planned = owners.plan(agent, sponsor=sponsor, successors_=successors, owner=owner)
+    if planned.errors:
+        raise ApiError(
+            422,
+            "The agent cannot be saved; nothing was changed.",
+            errors=[{"location": f"body.{key}", "message": m} for key, m in planned.errors],
+        )
+    return planned
 
 
 def _form_errors(form: Any, where: str) -> list[dict[str, str]]:

@@ -40,7 +40,21 @@ class AgentOut(Schema):
     slug: str
     name: str
     purpose: str
-    owner: str = Field(description="The accountable person's username.")
+    owner: str = Field(description="The owner's username: runs the agent day to day.")
+    sponsor: str = Field(
+        description="The sponsor's username: the accountable person who vouches for the "
+        "agent (never a service account)."
+    )
+    successors: list[str] = Field(
+        description="Further owners' usernames, in the order they take over when the owner "
+        "or sponsor leaves."
+    )
+    single_owner: bool = Field(description="True when the agent has no successor.")
+    orphaned_at: dt.datetime | None = Field(
+        description="Set when its owner or sponsor left with no successor to take over."
+    )
+    last_activity_on: dt.date | None
+    last_activity_source: str
     team: str = Field(description="The team's slug.")
     environments: list[str]
     platform: str
@@ -62,6 +76,12 @@ class AgentOut(Schema):
             "name": agent.name,
             "purpose": agent.purpose,
             "owner": agent.owner.get_username(),
+            "sponsor": agent.sponsor_or_owner.get_username(),
+            "successors": [o.person.get_username() for o in agent.co_owners.all()],
+            "single_owner": not agent.co_owners.all(),
+            "orphaned_at": agent.orphaned_at,
+            "last_activity_on": agent.last_activity_on,
+            "last_activity_source": agent.last_activity_source,
             "team": agent.team.slug,
             "environments": list(agent.environments or []),
             "platform": agent.platform,
@@ -91,6 +111,17 @@ class AgentIn(Schema):
     slug: str = Field("", max_length=100, description="Made from the name when empty.")
     purpose: str = Field(min_length=1, max_length=5000)
     owner: str = Field(min_length=1, max_length=150, description="A person's username.")
+    sponsor: str = Field(
+        "",
+        max_length=254,
+        description="The accountable person's username or e-mail: an active person with an "
+        "e-mail address, not a service account. Empty: the owner.",
+    )
+    successors: list[str] = Field(
+        default=[],
+        max_length=3,
+        description="Further owners (usernames or e-mails), in the order they take over.",
+    )
     team: str = Field(min_length=1, max_length=120, description="A team's slug.")
     environments: list[EnvironmentName] = []
     platform: str = Field("", max_length=120)
@@ -109,6 +140,10 @@ class AgentUpdate(Schema):
     slug: str | None = Field(None, min_length=1, max_length=100)
     purpose: str | None = Field(None, min_length=1, max_length=5000)
     owner: str | None = Field(None, min_length=1, max_length=150)
+    sponsor: str | None = Field(None, min_length=1, max_length=254)
+    successors: list[str] | None = Field(
+        None, max_length=3, description="Replaces the successors, in order; [] removes them."
+    )
     team: str | None = Field(None, min_length=1, max_length=120)
     environments: list[EnvironmentName] | None = None
     platform: str | None = Field(None, max_length=120)

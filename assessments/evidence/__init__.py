@@ -85,8 +85,9 @@ def analyse(
     if kind not in KINDS:
         raise UnknownKind(kind)
     principal = (principal or "").strip() or None
+    used: tuple[dt.date | None, str] = (None, "")
     if kind == "aws":
-        proposals = aws.analyse(files, principal, now=now)
+        proposals, used = aws.analyse_with_use(files, principal, now=now)
     elif kind == "kubernetes":
         proposals = kubernetes.analyse(files, principal, (namespace or "").strip() or None)
     elif kind == "gcp":
@@ -96,7 +97,14 @@ def analyse(
         principal = None
     else:
         proposals = entra.analyse(files, principal)
-    return Analysis(kind=kind, principal=principal, files=tuple(files), proposals=proposals)
+    return Analysis(
+        kind=kind,
+        principal=principal,
+        files=tuple(files),
+        proposals=proposals,
+        last_used=used[0],
+        last_used_from=used[1],
+    )
 
 
 STEP = re.compile(r"^Step (\d+): (.*)$", re.DOTALL)

@@ -48,9 +48,36 @@ from .common import (
 __all__ = ["ACCOUNT_KEYS", "ARN", "AwsAnalyser", "Entity", "Grant", "Statement", "analyse"]
 
 
+def last_used(entity: Entity) -> tuple[dt.date | None, str]:
+    """When the principal last acted, as the account file records it: a role's
+    ``RoleLastUsed.LastUsedDate``, a user's ``PasswordLastUsed``; (None, "") when the
+    files do not say (policy documents, templates)."""
+    record = entity.record if isinstance(entity.record, dict) else {}
+    if entity.kind == "role":
+        used = record.get("RoleLastUsed")
+        value, source = (
+            (used.get("LastUsedDate") if isinstance(used, dict) else None),
+            "RoleLastUsed",
+        )
+    else:
+        value, source = record.get("PasswordLastUsed"), "PasswordLastUsed"
+    try:
+        day = dt.date.fromisoformat(str(value)[:10]) if value else None
+    except ValueError:
+        return None, ""
+    return (day, f"{source} of {entity.arn}") if day else (None, "")
+
+
 def analyse(
     files: Sequence[EvidenceFile], principal: str | None, *, now: dt.datetime | None = None
 ) -> tuple[Any, ...]:
+    return analyse_with_use(files, principal, now=now)[0]
+
+
+def analyse_with_use(
+    files: Sequence[EvidenceFile], principal: str | None, *, now: dt.datetime | None = None
+) -> tuple[tuple[Any, ...], tuple[dt.date | None, str]]:
+    """The proposals, and when the principal last acted (``last_used``)."""
     analyser = AwsAnalyser(files, principal, now=now)
     entity = analyser.find_principal()
     grant = analyser.grant(entity, with_loose=True)
@@ -106,7 +133,7 @@ def analyse(
     systems, evidence = analyser.systems(grant)
     if systems:
         out.add("systems", systems, "aws.access_levels", evidence)
-    return out.result()
+    return out.result(), last_used(entity)
 
 
 def _read_all(grant: Grant) -> list[Evidence]:

@@ -8,6 +8,7 @@ bounded depth. Nothing in them is ever run or fetched.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import re
@@ -106,6 +107,10 @@ class Analysis:
     principal: str | None
     files: tuple[EvidenceFile, ...]
     proposals: tuple[Proposal, ...] = field(default=())
+    # When the files say the principal last acted (AWS: RoleLastUsed, PasswordLastUsed),
+    # and which field said so; the agent's last activity (issue 26).
+    last_used: dt.date | None = None
+    last_used_from: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -25,6 +25,7 @@ from django.http import HttpRequest
 from assessments import actions
 from assessments.access import scope
 from assessments.forms import bound_agent_forms, initial_links
+from assessments.interchange import owners
 from assessments.models import (
     Agent,
     AgentLink,
@@ -73,6 +74,7 @@ class RowPlan:
     status: str = "active"
     source: str = ""  # the file in a zip of manifests
     manifest: dict[str, Any] | None = None  # manifest_sync's plan, for a manifest row
+    ownership: owners.Plan | None = None  # the sponsor and successors the row names
 
 
 @dataclass
@@ -186,6 +188,23 @@ def _owner(row: dict[str, str], agent: Agent | None, errors: list[str]) -> Any:
     return found
 
 
+def _ownership(
+    row: dict[str, str], agent: Agent | None, owner: Any, errors: list[str]
+) -> owners.Plan:
+    """The row's sponsor and successors. A file without those columns (an older export)
+    keeps them; an empty sponsor cell keeps the sponsor (the owner, for a new agent); an
+    empty successors cell, when the column is there, means none."""
+    sponsor = row.get("sponsor_email") or row.get("sponsor") or None
+    if agent is not None and sponsor and _person(agent.sponsor_or_owner) == row.get("sponsor"):
+        email = agent.sponsor_or_owner.email or ""
+        if email == row.get("sponsor_email", email):
+            sponsor = None  # as exported: unchanged, whoever else has the same name
+    chain = _split(row["successors"]) if "successors" in row else None
+    planned = owners.plan(agent, sponsor=sponsor, successors_=chain, owner=owner)
+    errors += [f"{key}: {message}" for key, message in planned.errors]
+    return planned
+
+
 def _team(value: str, errors: list[str]) -> Team | None:
     team = Team.objects.filter(name=value).first() or Team.objects.filter(slug=value).first()
     if team is None:
@@ -212,8 +231,8 @@ def plan_csv(data: bytes, user: Any = None) -> ImportPlan:
     existing = {
         a.slug: a
         for a in Agent.objects.filter(slug__in=slugs)
-        .select_related("owner", "team")
-        .prefetch_related("systems", "links_out__target", "links_in__source")
+        .select_related("owner", "sponsor", "team")
+        .prefetch_related("systems", "links_out__target", "links_in__source", "co_owners__person")
     }
     plans: list[RowPlan] = []
     seen: set[str] = set()
@@ -252,6 +271,7 @@ def plan_csv(data: bytes, user: Any = None) -> ImportPlan:
             "links": _links(row.get("linked_agents", ""), errors),
         }
         errors += _out_of_team(user, agent, data_["team"])
+        ownership = _ownership(row, agent, data_["owner"], errors)
         # Snapshot first: binding the form writes the row's values onto the instance.
         before = {name: getattr(agent, name) for name in actions.AGENT_FIELDS} if agent else {}
         form, systems, links, problems = bound_agent_forms(data_, agent, user)
@@ -268,6 +288,7 @@ def plan_csv(data: bytes, user: Any = None) -> ImportPlan:
             continue
         plan.fields = {k: v for k, v in form.cleaned_data.items() if k in actions.AGENT_FIELDS}
         plan.systems, plan.links, plan.status = systems.systems(), links.links(), status
+        plan.ownership = ownership
         _describe(plan, agent, before)
     _check_links_agree(plans)
     for plan in plans:
@@ -316,6 +337,8 @@ def _describe(plan: RowPlan, agent: Agent | None, before: dict[str, Any]) -> Non
     if agent is None:
         plan.action = "create"
         plan.changes.append("new agent")
+        if plan.ownership is not None:
+            plan.changes += plan.ownership.changes
         if plan.status == "retired":
             plan.errors.append("status: a new agent cannot be imported as retired.")
         return
@@ -342,6 +365,8 @@ def _describe(plan: RowPlan, agent: Agent | None, before: dict[str, Any]) -> Non
     changes += [
         f"link removed: {k.replace('_', ' ')} {o}" for k, o in sorted(have_links - want_links)
     ]
+    if plan.ownership is not None:
+        changes += plan.ownership.changes
     edits = bool(changes)
     if plan.status != agent.status:
         changes.append(f"status: {agent.status} → {plan.status}")
@@ -385,13 +410,13 @@ def apply_plan(actor: Any, plan: ImportPlan, *, request: HttpRequest | None = No
         agent = Agent.objects.filter(slug=row.slug).first()
         try:
             if agent is None:
-                actions.create_agent(
+                agent = actions.create_agent(
                     actor, fields=row.fields, systems=row.systems, links=row.links, request=request
                 )
             else:
                 if row.action == "reactivate" or (agent.is_retired and row.status == "active"):
                     agent = actions.reactivate_agent(actor, agent, request=request)
-                if any(not c.startswith("status:") for c in row.changes):
+                if any(_edits_fields(c) for c in row.changes):
                     agent = actions.update_agent(
                         actor,
                         agent,
@@ -400,13 +425,20 @@ def apply_plan(actor: Any, plan: ImportPlan, *, request: HttpRequest | None = No
                         links=row.links,
                         request=request,
                     )
-                if row.status == "retired" and not agent.is_retired:
-                    actions.retire_agent(actor, agent, request=request)
+            if row.ownership is not None and not agent.is_retired:
+                owners.apply(actor, agent, row.ownership, request=request)
+            if row.status == "retired" and not agent.is_retired:
+                actions.retire_agent(actor, agent, request=request)
         except actions.ActionError as error:
             raise actions.ActionError(f"Line {row.line} ({row.slug}): {error}") from error
         changed += 1
     planner.after_bulk_write(changed, IMPORTED_TABLES)
     return changed
+
+
+def _edits_fields(change: str) -> bool:
+    """A change the inventory form makes (not the status, sponsor or successors)."""
+    return not change.startswith(("status:", "sponsor:", "successors:"))
 
 
 # --------------------------------------------------------------------------- zip of manifests
@@ -518,6 +550,7 @@ def _manifest_changes(planned: dict[str, Any]) -> list[str]:
             out += [
                 f"{kind[:-1]} removed: {' '.join(map(str, v))}" for v in block.get("removed", [])
             ]
+    out += changes.get("owners", [])
     for key, change in planned["answer_changes"].items():
         out.append(f"answer {key}: {change['old']!r} → {change['new']!r}")
     return out

@@ -25,10 +25,18 @@ import yaml
 from assessments.engine import AnswerError, validate_answers
 
 TOP_LEVEL_KEYS: tuple[str, ...] = ("agent", "answers")
-AGENT_KEYS: tuple[str, ...] = ("name", "slug", "owner", "description")
+AGENT_KEYS: tuple[str, ...] = ("name", "slug", "owner", "sponsor", "successors", "description")
 REQUIRED_AGENT_KEYS: tuple[str, ...] = ("name", "slug")
 # The inventory's limits (Agent.slug and Agent.name), so a manifest agent can be filed.
-AGENT_KEY_LIMITS: dict[str, int] = {"slug": 100, "name": 200, "owner": 254, "description": 2000}
+AGENT_KEY_LIMITS: dict[str, int] = {
+    "slug": 100,
+    "name": 200,
+    "owner": 254,
+    "sponsor": 254,
+    "successors": 254,  # each
+    "description": 2000,
+}
+MAX_SUCCESSORS = 3  # as the inventory keeps (actions.ownership.MAX_SUCCESSORS)
 SLUG_PATTERN = re.compile(r"[-a-zA-Z0-9_]+")
 FORMATS: tuple[str, ...] = ("json", "yaml")
 SUFFIX_FORMATS: dict[str, str] = {".json": "json", ".yaml": "yaml", ".yml": "yaml"}
@@ -85,7 +93,7 @@ class Manifest:
     """One validated manifest: the agent it describes and its answers for the engine."""
 
     file: str
-    agent: Mapping[str, str]
+    agent: Mapping[str, Any]  # text values; "successors" is a list of text
     answers: Mapping[str, Any]
     position: int | None = None  # 1-based, when the file holds a list
     # Linked agents given as bare slugs, after the inventory lookup.
@@ -292,7 +300,7 @@ def check_manifest(data: Any, *, file: str, position: int | None = None) -> Mani
     return Manifest(file=file, agent=agent, answers=answers, position=position)
 
 
-def _check_agent(data: Any, fail: Callable[..., ManifestError]) -> dict[str, str]:
+def _check_agent(data: Any, fail: Callable[..., ManifestError]) -> dict[str, Any]:
     if not isinstance(data, Mapping):
         raise fail(
             f"'agent' must be an object with 'slug' and 'name', not {_show(data)}",
@@ -308,9 +316,12 @@ def _check_agent(data: Any, fail: Callable[..., ManifestError]) -> dict[str, str
                 allowed=AGENT_KEYS,
                 noun="keys",
             )
-    agent: dict[str, str] = {}
+    agent: dict[str, Any] = {}
     for key in AGENT_KEYS:
         value = data.get(key)
+        if key == "successors" and value is not None:
+            agent[key] = _check_successors(value, fail)
+            continue
         if value is None:
             if key in REQUIRED_AGENT_KEYS:
                 raise fail(f"the agent needs a {key!r}", key=f"agent.{key}")
@@ -328,6 +339,27 @@ def _check_agent(data: Any, fail: Callable[..., ManifestError]) -> dict[str, str
             )
         agent[key] = value
     return agent
+
+
+def _check_successors(value: Any, fail: Callable[..., ManifestError]) -> list[str]:
+    """A list of people (usernames or e-mails), in the order they take over."""
+    if not isinstance(value, list):
+        raise fail(
+            f"must be a list of usernames or e-mails, not {_show(value)}", key="agent.successors"
+        )
+    if len(value) > MAX_SUCCESSORS:
+        raise fail(f"names {len(value)} people; at most {MAX_SUCCESSORS}", key="agent.successors")
+    out = []
+    for item in value:
+        if not isinstance(item, str) or not item.strip():
+            raise fail(f"each must be non-empty text, not {_show(item)}", key="agent.successors")
+        if len(item.strip()) > AGENT_KEY_LIMITS["successors"]:
+            raise fail(
+                f"“{item.strip()[:40]}…” is longer than {AGENT_KEY_LIMITS['successors']}",
+                key="agent.successors",
+            )
+        out.append(item.strip())
+    return out
 
 
 def load_file(path: str | Path, *, fmt: str | None = None) -> ManifestFile:

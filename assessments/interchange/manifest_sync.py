@@ -17,6 +17,7 @@ from django.http import HttpRequest
 
 from assessments import actions
 from assessments.forms import initial_links
+from assessments.interchange import owners
 from assessments.models import Agent, Assessment, CredentialModel, Team
 from assessments.records import audit
 from assessments.workflow import decisions
@@ -54,7 +55,7 @@ def apply(
             links=plan["links"],
             request=request,
         )
-    elif plan["changes"]:
+    elif set(plan["changes"]) - {"owners"}:
         agent = actions.update_agent(
             user,
             agent,
@@ -63,6 +64,8 @@ def apply(
             links=plan["links"],
             request=request,
         )
+    if plan.get("ownership") is not None:
+        agent = owners.apply(user, agent, plan["ownership"], request=request)
     draft = Assessment.objects.open().filter(agent=agent).first()
     if draft is not None and not draft.is_editable:
         raise AwaitingReview(
@@ -123,6 +126,13 @@ def plan(manifest: Any, agent: Agent | None, team_slug: str) -> dict[str, Any]:
                 }
             )
         fields["team"] = team
+    ownership = owners.plan(
+        agent,
+        sponsor=meta.get("sponsor"),
+        successors_=meta.get("successors"),
+        owner=fields.get("owner") or (agent.owner if agent is not None else None),
+    )
+    errors += [{"key": f"agent.{key}", "message": m} for key, m in ownership.errors]
     if errors:
         return {"errors": errors}
     systems = [{"name": s["name"], "access": s["access"]} for s in answers.get("systems") or []]
@@ -135,6 +145,8 @@ def plan(manifest: Any, agent: Agent | None, team_slug: str) -> dict[str, Any]:
     for slug in manifest.not_in_inventory:
         notes.append(f"Linked agent {slug!r}: its systems are unknown.")
     changes = inventory_changes(agent, fields, systems, links)
+    if ownership.changes:
+        changes["owners"] = ownership.changes
     wanted = {k: v for k, v in answers.items() if k not in decisions.INVENTORY_KEYS}
     draft = (
         Assessment.objects.open().filter(agent=agent).values_list("answers", flat=True).first()
@@ -148,6 +160,7 @@ def plan(manifest: Any, agent: Agent | None, team_slug: str) -> dict[str, Any]:
         "links": links,
         "answers": wanted,
         "changes": changes,
+        "ownership": ownership,
         "answer_changes": {
             k: {"old": v["old"], "new": v["new"]}
             for k, v in audit.diff(

@@ -36,6 +36,12 @@ class Team(models.Model):
         return self.name
 
 
+def IDLE(cutoff: dt.date) -> Q:  # noqa: N802 (reads as the condition it is)
+    """Last seen acting before ``cutoff``, and not kept (a "Decommission?" answered keep)
+    since."""
+    return Q(last_activity_on__lt=cutoff) & (Q(kept_on__isnull=True) | Q(kept_on__lt=cutoff))
+
+
 class AgentQuerySet(PortfolioQuerySet["Agent"]):
     def active(self) -> AgentQuerySet:
         return self.filter(status=Agent.Status.ACTIVE)
@@ -44,7 +50,19 @@ class AgentQuerySet(PortfolioQuerySet["Agent"]):
         """Agents with their owner, team and systems, in a constant number of queries
         (the API's agent list)."""
         mode = models.FETCH_RAISE if settings.STRICT_FETCH else models.FETCH_PEERS
-        return self.select_related("owner", "team").prefetch_related("systems").fetch_mode(mode)
+        return (
+            self.select_related("owner", "sponsor", "team")
+            .prefetch_related(
+                "systems",
+                models.Prefetch("co_owners", queryset=AgentOwner.objects.select_related("person")),
+            )
+            .fetch_mode(mode)
+        )
+
+    def idle_before(self, cutoff: dt.date) -> AgentQuerySet:
+        """Agents last seen acting before ``cutoff`` and not kept since: the inactive
+        agents' one definition (portfolio.accountability, actions.flag_inactive_agents)."""
+        return self.filter(IDLE(cutoff))
 
     def for_rows(self) -> AgentQuerySet:
         """Agents with their owner and team, in one query, only the columns a row of the
@@ -213,6 +231,9 @@ class Agent(models.Model):
     # recorded by hand. An agent idle for INACTIVE_AGENT_DAYS gets a "Decommission?" review.
     last_activity_on = models.DateField(null=True, blank=True)
     last_activity_source = models.CharField(max_length=120, blank=True)
+    # The day its owners, asked "Decommission?", answered keep: the inactive clock runs
+    # from the later of this and the last activity (``idle_before``).
+    kept_on = models.DateField(null=True, blank=True)
     environments = models.JSONField(default=list, blank=True)
     platform = models.CharField(
         max_length=120, blank=True, help_text="Where it runs, e.g. Kubernetes, AWS Bedrock Agents."

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db.models import Count, Q
 
 from assessments.models import Agent
+from assessments.models.inventory import IDLE
 
 
 @dataclass
@@ -35,7 +36,7 @@ def accountability(today: dt.date, agents: Any = None) -> Accountability:
     cutoff = today - dt.timedelta(days=settings.INACTIVE_AGENT_DAYS)
     counts = active.aggregate(
         orphaned=Count("pk", filter=Q(orphaned_at__isnull=False)),
-        inactive=Count("pk", filter=Q(last_activity_on__lt=cutoff)),
+        inactive=Count("pk", filter=IDLE(cutoff)),
     )
     single = active.filter(co_owners__isnull=True).count()
     orphans = list(

@@ -105,6 +105,8 @@ VERB_LABELS = {
     "agent.succession": "handed the agent to its successor after a person left",
     "agent.orphaned": "recorded the agent as orphaned: its owner or sponsor left",
     "agent.activity": "recorded when the agent was last seen acting",
+    "agent.kept": "kept the idle agent when asked “Decommission?”",
+    "agent.decommission": "decommissioned the agent: retired, its identity to be removed",
     "scim.person_provisioned": "provisioned a person by SCIM",
     "scim.person_changed": "changed a person by SCIM",
     "scim.person_deleted": "deleted a person by SCIM (the account is disabled)",

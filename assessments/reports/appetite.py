@@ -20,6 +20,10 @@ DEFAULTS: dict[str, tuple[str, str, int, int | None]] = {
     "critical": ("Agents at the critical tier", "count", 0, None),
     "expiring": ("Exceptions expiring within 30 days", "count", 0, None),
     "reclassified_up": ("Moved to a higher tier in the period", "count", 0, None),
+    # Who answers for the agents (portfolio.accountability): nobody, or nobody has seen
+    # them act for INACTIVE_AGENT_DAYS.
+    "orphaned": ("Orphaned agents", "count", 0, None),
+    "inactive": ("Inactive agents", "count", 0, None),
 }
 FIGURES = list(DEFAULTS)
 UNIT_WORDS = {"count": "", "percent_agents": "% of agents", "percent_assessed": "% of assessed"}

@@ -34,7 +34,7 @@ from assessments.models import (
     Team,
     Tier,
 )
-from assessments.reports import appetite
+from assessments.reports import appetite, board_owners
 from assessments.reports import certification as certification_results
 from assessments.reports.pdf import PdfMeta, RenderedPdf, canonical_json, render_pdf, sha256_hex
 from assessments.workflow import decisions
@@ -506,6 +506,8 @@ def board_content(filters: BoardFilters, *, today: dt.date | None = None) -> dic
         )
     )
     ids = scope.values("pk")
+    answerable = board_owners.answerable_by_agent(ids, today)
+    accountability = board_owners.accountability_section(scope, today)
     # Reach, as a board reads it: what each agent can change; read access is counted.
     writes: dict[int, list[str]] = defaultdict(list)
     reads: Counter[int] = Counter()
@@ -659,6 +661,7 @@ def board_content(filters: BoardFilters, *, today: dt.date | None = None) -> dic
                 "agent": a["name"],
                 "slug": a["slug"],
                 "owner": _name(a["owner__first_name"], a["owner__last_name"], a["owner__username"]),
+                **answerable.get(a["pk"], board_owners.NOBODY),
                 "state": state,
                 "state_label": portfolio.ASSESSMENT_STATE_LABELS[state],
                 "class": CLASS_LABELS[cls] if tier else "Not assessed",
@@ -775,6 +778,8 @@ def board_content(filters: BoardFilters, *, today: dt.date | None = None) -> dic
         "exceptions": len(exceptions),
         "expiring": expiring,
         "reclassified_up": sum(1 for r in reclassified if r["change"] == "up"),
+        "orphaned": accountability["orphaned"],
+        "inactive": accountability["inactive"],
         "tiers": {str(t): sum(matrix[t].values()) for t in TIER_LABELS},
     }
     points = _key_points(
@@ -843,6 +848,7 @@ def board_content(filters: BoardFilters, *, today: dt.date | None = None) -> dic
         ),
         "report": "board",
         "headline": headline,
+        "accountability": accountability,
         "status": status,
         "previous": baseline,
         "moved_band": moved,
@@ -1165,6 +1171,8 @@ HEADLINES = [
     ("critical", "Agents at the critical tier"),
     ("expiring", "Exceptions expiring within 30 days"),
     ("reclassified_up", "Moved to a higher tier in the period"),
+    ("orphaned", "Orphaned agents"),
+    ("inactive", "Inactive agents"),
 ]
 RAG_LABELS = {"green": "Green", "amber": "Amber", "red": "Red"}
 
@@ -1415,6 +1423,10 @@ REGISTER_COLUMNS = [
     ("agent", "agent"),
     ("slug", "slug"),
     ("owner", "owner"),
+    ("sponsor", "sponsor"),
+    ("successors", "successors"),
+    ("orphaned_on", "orphaned since"),
+    ("inactive", "inactive"),
     ("state", "assessment state"),
     ("state_label", "assessment state (words)"),
     ("classification", "class"),
@@ -1462,6 +1474,10 @@ def register_cells(r: dict[str, Any]) -> dict[str, Any]:
         "agent": r["agent"],
         "slug": r["slug"],
         "owner": r["owner"],
+        "sponsor": r["sponsor"],
+        "successors": "; ".join(r["successors"]),
+        "orphaned_on": r["orphaned_on"],
+        "inactive": "yes" if r["inactive"] else "no",
         "state": r["state"],
         "state_label": r["state_label"],
         "classification": r["classification"],

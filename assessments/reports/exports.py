@@ -19,7 +19,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from assessments import portfolio
-from assessments.models import Agent, AgentLink, Assessment, GapException, System
+from assessments.interchange import owners
+from assessments.models import Agent, AgentLink, AgentOwner, Assessment, GapException, System
 from assessments.presentation import CLASS_NAMES, stored_headline
 
 BOM = "\ufeff"
@@ -35,6 +36,9 @@ INVENTORY_COLUMNS: list[tuple[str, str]] = [
     ("team", "Team"),
     ("owner", "Owner"),
     ("owner_email", "Owner e-mail"),
+    ("sponsor", "Sponsor"),
+    ("sponsor_email", "Sponsor e-mail"),
+    ("successors", "Successors"),
     ("platform", "Platform"),
     ("environments", "Environments"),
     ("credential_model", "Credential model"),
@@ -156,6 +160,9 @@ def inventory_rows(today: dt.date | None = None, agents: Any = None) -> Iterator
                 links[source].append(f"orchestrates {target_slug}")
             if names_source:
                 links[target].append(f"orchestrated by {source_slug}")
+    chains = owners.successor_handles(
+        AgentOwner.objects.values("agent_id") if agents is None else agents.values("pk")
+    )
     exceptions: dict[int, list[str]] = defaultdict(list)
     excepted: set[tuple[int, str]] = set()
     for agent_id, subject, expires in (
@@ -190,6 +197,10 @@ def inventory_rows(today: dt.date | None = None, agents: Any = None) -> Iterator
             "owner__first_name",
             "owner__last_name",
             "owner__email",
+            "sponsor__username",
+            "sponsor__first_name",
+            "sponsor__last_name",
+            "sponsor__email",
             "platform",
             "environments",
             "credential_model",
@@ -214,6 +225,12 @@ def inventory_rows(today: dt.date | None = None, agents: Any = None) -> Iterator
             a["team__name"],
             _person(a["owner__first_name"], a["owner__last_name"], a["owner__username"]),
             a["owner__email"],
+            # An agent created in bulk has no sponsor yet: its owner answers for it.
+            _person(a["sponsor__first_name"], a["sponsor__last_name"], a["sponsor__username"])
+            if a["sponsor__username"]
+            else _person(a["owner__first_name"], a["owner__last_name"], a["owner__username"]),
+            a["sponsor__email"] if a["sponsor__username"] else a["owner__email"],
+            "; ".join(chains.get(a["pk"], [])),
             a["platform"],
             "; ".join(a["environments"] or []),
             a["credential_model"],

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from assessments import actions, portfolio
 from assessments.access import scope
 from assessments.access.roles import permission_required
-from assessments.actions.ownership import successors
+from assessments.actions.ownership import INACTIVE, successors
 from assessments.forms import (
     AgentFilterForm,
     AgentForm,
@@ -101,6 +101,8 @@ def agent_detail(request: HtmxHttpRequest, slug: str) -> HttpResponse:
         "evidence_uploads": EvidenceUpload.objects.filter(agent=agent).with_counts()[:10],
         "today": today,
         "successors": successors(agent),
+        "asks_decommission": open_review is not None
+        and any(r.get("code") == INACTIVE for r in open_review.reasons),
         "can_edit": scope.may_edit(request.user, agent),
         "edit_refusal": scope.edit_refusal(request.user, agent) if scope.editing_scoped() else "",
     }

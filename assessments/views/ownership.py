@@ -7,6 +7,7 @@ import datetime as dt
 from typing import Any, cast
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.http import HttpResponse
@@ -16,7 +17,14 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from assessments import actions
 from assessments.access.roles import permission_required
-from assessments.actions.ownership import successors
+from assessments.actions.ownership import (
+    DECOMMISSION,
+    KEEP,
+    OUTCOMES,
+    RETIRE,
+    decommission_question,
+    successors,
+)
 from assessments.models import Agent
 from assessments.views.common import HtmxHttpRequest, scoped_agent
 
@@ -158,3 +166,70 @@ def agent_activity(request: HtmxHttpRequest, slug: str) -> HttpResponse:
             " ".join(str(e) for errors in form.errors.values() for e in errors),
         )
     return redirect(agent)
+
+
+class DecommissionForm(forms.Form):
+    outcome = forms.ChoiceField(
+        choices=list(OUTCOMES.items()), widget=forms.RadioSelect, label="Your answer"
+    )
+    reason = forms.CharField(
+        required=False,
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 3, "class": "form-control"}),
+        label="Why",
+        help_text="Required to keep it: who still needs it, and why nobody has seen it act. "
+        "For a decommission, a note on what is to be removed.",
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("outcome") == KEEP and not (data.get("reason") or "").strip():
+            self.add_error("reason", "Say why the agent is kept although nobody has seen it act.")
+        return data
+
+
+@permission_required("assessments.change_agent")
+@require_http_methods(["GET", "POST"])
+def agent_decommission(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+    """Answer an inactive agent's "Decommission?" review: keep, retire or decommission."""
+    agent = scoped_agent(request, slug, Agent.objects.select_related("team"), need="edit")
+    review = decommission_question(agent)
+    form = DecommissionForm(request.POST or None)
+    status = 200
+    if review is None:
+        messages.info(request, f"{agent.name} has no open “Decommission?” review.")
+        return redirect(agent)
+    if request.method == "POST":
+        status = 422
+        if form.is_valid():
+            outcome = form.cleaned_data["outcome"]
+            try:
+                actions.answer_decommission(
+                    request.user,
+                    agent,
+                    outcome,
+                    reason=form.cleaned_data["reason"],
+                    request=request,
+                )
+                messages.success(request, DONE[outcome].format(name=agent.name))
+                return redirect(agent)
+            except actions.ActionError as error:
+                form.add_error(None, str(error))
+    return render(
+        request,
+        "assessments/agent_decommission.html",
+        {
+            "agent": agent,
+            "review": review,
+            "form": form,
+            "inactive_days": settings.INACTIVE_AGENT_DAYS,
+        },
+        status=status,
+    )
+
+
+DONE = {
+    KEEP: "{name} is kept; the inactive clock starts again today.",
+    RETIRE: "{name} is retired.",
+    DECOMMISSION: "{name} is retired and recorded as decommissioned.",
+}
