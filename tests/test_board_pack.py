@@ -790,7 +790,7 @@ class BoardPackStructureTests(TestCase):
     def test_a_bounded_list_says_how_many_are_shown_and_where_the_rest_are(self):
         from unittest import mock
 
-        with mock.patch.object(board, "TOP_RISKS", 1):
+        with mock.patch.object(board.content, "TOP_RISKS", 1):
             issued = actions.issue_board_pack(None, {"top": 1}, actor_label="c")
         content = json.loads(h.attachment(issued.pdf))
         total = content["attention_total"]
