@@ -11,10 +11,13 @@ class AssessmentsConfig(AppConfig):
     def ready(self) -> None:
         from assessments import (  # noqa: F401
             accounts,  # account changes in the audit log
+            logsafe,
             signals,  # noqa: F401 (connects the auth audit handlers)
             sso,  # roles from SSO groups, second factors in the audit log
             tasks,  # noqa: F401 (registers the background tasks)
         )
+
+        logsafe.install()  # calendar feed tokens out of request logs
 
 
 class AssessorAdminConfig(admin_apps.AdminConfig):
