@@ -209,12 +209,24 @@ class SubmitIn(Body):
 
 
 class ApproveIn(Body):
+    lock_version: int = Field(
+        ge=0,
+        le=2**31,
+        description="The assessment's lock_version you read: if it changed since (returned, "
+        "edited and submitted again), nothing is decided and the answer is 409.",
+    )
     exception_subjects: list[str] = Field(default=[], max_length=100)
     exception_reason: str = Field("", max_length=5000)
     exception_expires_on: dt.date | None = None
 
 
 class ReturnIn(Body):
+    lock_version: int = Field(
+        ge=0,
+        le=2**31,
+        description="The assessment's lock_version you read: if it changed since (returned, "
+        "edited and submitted again), nothing is decided and the answer is 409.",
+    )
     comment: str = Field(min_length=1, max_length=5000)
 
 
@@ -248,6 +260,7 @@ class QueueItem(Schema):
     state: str
     reasons: list[dict[str, Any]]
     assignee: str | None
+    lock_version: int = Field(description="Send it back to assign (a stale one is a 409).")
 
 
 class QueuePage(Page):
@@ -258,6 +271,12 @@ class QueuePage(Page):
 class AssignIn(Body):
     assignee: str | None = Field(
         None, max_length=150, description="A reviewer's username; null unassigns."
+    )
+    lock_version: int = Field(
+        ge=0,
+        le=2**31,
+        description="The review's lock_version you read (from the queue); if it was "
+        "assigned since, nothing changes and the answer is 409.",
     )
 
 
