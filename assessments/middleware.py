@@ -99,9 +99,7 @@ class AuditForbiddenMiddleware:
                 actor_label=None if user and user.is_authenticated else "anonymous",
                 # Percent-encoded again: a path may hold NUL or control characters
                 # (%00), which PostgreSQL refuses in text and which would garble the log.
-                object_repr=logsafe.mask(f"{request.method} {escape_uri_path(request.path)}")[
-                    :255
-                ],
+                object_repr=logsafe.mask(f"{request.method} {escape_uri_path(request.path)}")[:255],
                 request=request,
             )
         return response

@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404
 from ninja import Query, Router, Schema
 from ninja.responses import Status
 
-from assessments import actions, decisions, scope
+from assessments import actions, decisions, foreign, scope
 from assessments.api.agents import page_of
 from assessments.api.core import ERRORS, ApiError, require
 from assessments.api.schemas import (
@@ -47,12 +47,18 @@ def _get(slug: str, number: int, user: Any = None) -> Assessment:
     return assessment
 
 
-def detail_of(assessment: Assessment) -> dict[str, Any]:
+def detail_of(assessment: Assessment, reader: Any = None) -> dict[str, Any]:
+    """The assessment with its answers and result; for ``reader``, with the agents of
+    other teams they may not read named nowhere (``foreign.py``)."""
     assessment = _get(assessment.agent.slug, assessment.number)
     result = assessment.result
     if result is None:
         result = decisions.evaluate_assessment(assessment).to_dict()
-    return {**AssessmentOut.of(assessment), "answers": assessment.answers, "result": result}
+    answers = assessment.answers
+    if reader is not None:
+        hidden = foreign.for_reader(reader, answers, agent=assessment.agent)
+        answers, result = foreign.redact(answers, hidden), foreign.redact(result, hidden)
+    return {**AssessmentOut.of(assessment), "answers": answers, "result": result}
 
 
 @router.get("/assessments", response={200: AssessmentPage, **ERRORS}, url_name="assessment_list")
@@ -77,7 +83,7 @@ def list_assessments(request: HttpRequest, filters: Query[AssessmentFilters]) ->
 )
 def get_assessment(request: HttpRequest, slug: str, number: int) -> Any:
     user = require(request, "read", "assessments.view_assessment")
-    return detail_of(_get(slug, number, user))
+    return detail_of(_get(slug, number, user), user)
 
 
 @router.post(
@@ -91,7 +97,7 @@ def start_assessment(request: HttpRequest, slug: str) -> Any:
     agent = get_object_or_404(Agent, slug=slug)
     if not scope.may_read(user, agent):
         raise ApiError(404, "There is nothing here: check the slug, number or id.")
-    return Status(201, detail_of(actions.start_assessment(user, agent, request=request)))
+    return Status(201, detail_of(actions.start_assessment(user, agent, request=request), user))
 
 
 @router.patch(
@@ -107,7 +113,7 @@ def answer(request: HttpRequest, slug: str, number: int, body: AnswersIn) -> Any
     saved = actions.save_answers(
         user, assessment, body.answers, expected_version=body.lock_version, request=request
     )
-    return detail_of(saved)
+    return detail_of(saved, user)
 
 
 @router.post(
@@ -121,7 +127,7 @@ def submit(request: HttpRequest, slug: str, number: int, body: SubmitIn) -> Any:
     saved = actions.submit_assessment(
         user, assessment, expected_version=body.lock_version, request=request
     )
-    return detail_of(saved)
+    return detail_of(saved, user)
 
 
 @router.post(
@@ -131,7 +137,8 @@ def submit(request: HttpRequest, slug: str, number: int, body: SubmitIn) -> Any:
 )
 def approve(request: HttpRequest, slug: str, number: int, body: ApproveIn) -> Any:
     """Approve (another person than the assessor and submitter). A blocking flag needs
-    an exception with a reason and an expiry date."""
+    an exception with a reason and an expiry date. Send the ``lock_version`` you read:
+    a decision is about those answers, and a stale one is a 409."""
     user = require(request, "review", "assessments.review_assessment")
     saved = actions.approve_assessment(
         user,
@@ -139,9 +146,10 @@ def approve(request: HttpRequest, slug: str, number: int, body: ApproveIn) -> An
         exception_subjects=body.exception_subjects,
         exception_reason=body.exception_reason,
         exception_expires_on=body.exception_expires_on,
+        expected_version=body.lock_version,
         request=request,
     )
-    return detail_of(saved)
+    return detail_of(saved, user)
 
 
 @router.post(
@@ -152,6 +160,10 @@ def approve(request: HttpRequest, slug: str, number: int, body: ApproveIn) -> An
 def return_(request: HttpRequest, slug: str, number: int, body: ReturnIn) -> Any:
     user = require(request, "review", "assessments.review_assessment")
     saved = actions.return_assessment(
-        user, _get(slug, number, user), comment=body.comment, request=request
+        user,
+        _get(slug, number, user),
+        comment=body.comment,
+        expected_version=body.lock_version,
+        request=request,
     )
-    return detail_of(saved)
+    return detail_of(saved, user)
