@@ -10,7 +10,13 @@ class AssessmentsConfig(AppConfig):
 
     def ready(self) -> None:
         from assessments import signals, tasks  # noqa: F401
-        from assessments.access import accounts, sso  # noqa: F401
+        from assessments.access import (  # noqa: F401
+            accounts,
+            logsafe,  # noqa: F401 (masks feed tokens in request logs)
+            sso,
+        )
+
+        logsafe.install()  # calendar feed tokens out of request logs
 
 
 class AssessorAdminConfig(admin_apps.AdminConfig):

@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.utils.encoding import escape_uri_path
 
+from assessments.access import logsafe
 from assessments.records import audit
 
 Handler = Callable[[HttpRequest], HttpResponse]
@@ -99,7 +100,7 @@ class AuditForbiddenMiddleware:
                 actor_label=None if user and user.is_authenticated else "anonymous",
                 # Percent-encoded again: a path may hold NUL or control characters
                 # (%00), which PostgreSQL refuses in text and which would garble the log.
-                object_repr=f"{request.method} {escape_uri_path(request.path)}"[:255],
+                object_repr=logsafe.mask(f"{request.method} {escape_uri_path(request.path)}")[:255],
                 request=request,
             )
         return response

@@ -157,12 +157,16 @@ ACCESS: dict[str, Route] = {
         allowed_from("reviewer", 302),
         args=lambda objs: [objs["review"].pk],
         method="post",
-        data=lambda objs: {"to_me": "1"},
+        data=lambda objs: {"to_me": "1", "lock_version": objs["review"].lock_version},
     ),
     "assessments:queue_bulk_assign": Route(
         allowed_from("reviewer", 302),
         method="post",
-        data=lambda objs: {"review": [objs["review"].pk], "to_me": "1"},
+        data=lambda objs: {
+            "review": [objs["review"].pk],
+            f"version-{objs['review'].pk}": objs["review"].lock_version,
+            "to_me": "1",
+        },
     ),
     "assessments:planned_change_landed": Route(
         allowed_from("assessor", 302),

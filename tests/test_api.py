@@ -168,30 +168,62 @@ class AssessmentEndpointTests(ApiTestCase):
         submitted = writer.post("/agents/subject/assessments/1/submit")
         self.assertEqual(submitted.json()["status"], "submitted")
         # The assessor holds no review scope, and would be refused by four-eyes anyway.
-        self.assertEqual(writer.post("/agents/subject/assessments/1/approve").status_code, 403)
+        read = {"lock_version": submitted.json()["lock_version"]}
+        self.assertEqual(
+            writer.post("/agents/subject/assessments/1/approve", read).status_code, 403
+        )
         own = self.as_(f.reviewer("selfish"), "read", "write", "review")
         Assessment.objects.filter(number=1).update(
             submitted_by=own.client and type(self.reviewer).objects.get(username="selfish")
         )
-        refused = own.post("/agents/subject/assessments/1/approve")
+        refused = own.post("/agents/subject/assessments/1/approve", read)
         self.assertEqual(refused.status_code, 422)
         self.assertIn("another reviewer must decide", refused.json()["detail"])
         reviewer = self.as_(self.reviewer, "read", "review")
-        approved = reviewer.post("/agents/subject/assessments/1/approve")
+        approved = reviewer.post("/agents/subject/assessments/1/approve", read)
         self.assertEqual(approved.status_code, 200, approved.content)
         self.assertEqual(approved.json()["status"], "approved")
         self.assertEqual(approved.json()["reviewer"], self.reviewer.username)
 
     def test_return_needs_a_comment(self):
         agent = f.agent(slug="subject")
-        actions.submit_assessment(self.assessor, f.answered(agent, self.assessor))
+        waiting = actions.submit_assessment(self.assessor, f.answered(agent, self.assessor))
+        read = {"lock_version": waiting.lock_version}
         reviewer = self.as_(self.reviewer, "read", "review")
         self.assertEqual(
-            reviewer.post("/agents/subject/assessments/1/return", {"comment": ""}).status_code,
+            reviewer.post(
+                "/agents/subject/assessments/1/return", {"comment": "", **read}
+            ).status_code,
             422,
         )
-        returned = reviewer.post("/agents/subject/assessments/1/return", {"comment": "Why?"})
+        returned = reviewer.post(
+            "/agents/subject/assessments/1/return", {"comment": "Why?", **read}
+        )
         self.assertEqual(returned.json()["status"], "returned")
+
+    def test_a_decision_names_the_version_the_reviewer_read(self):
+        agent = f.agent(slug="subject")
+        waiting = actions.submit_assessment(self.assessor, f.answered(agent, self.assessor))
+        reviewer = self.as_(self.reviewer, "read", "review")
+        read = reviewer.get("/agents/subject/assessments/1").json()["lock_version"]
+        self.assertEqual(read, waiting.lock_version)
+        for decision, body in (("approve", {}), ("return", {"comment": "Why?"})):
+            with self.subTest(decision=decision):
+                missing = reviewer.post(f"/agents/subject/assessments/1/{decision}", body)
+                self.assertEqual(missing.status_code, 422)
+                self.assertIn("lock_version", missing.json()["errors"][0]["location"])
+                stale = reviewer.post(
+                    f"/agents/subject/assessments/1/{decision}", {**body, "lock_version": read + 1}
+                )
+                self.assertEqual(stale.status_code, 409, stale.content)
+                self.assertIn("changed after you opened it", stale.json()["detail"])
+        waiting.refresh_from_db()
+        self.assertEqual(waiting.status, "submitted")
+        self.assertFalse(
+            AuditEvent.objects.filter(verb__in=["assessment.approve", "assessment.return"]).exists()
+        )
+        approved = reviewer.post("/agents/subject/assessments/1/approve", {"lock_version": read})
+        self.assertEqual(approved.status_code, 200, approved.content)
 
     def test_list_and_unknown_assessment(self):
         agent = f.agent(slug="subject")
@@ -251,7 +283,10 @@ class ManifestEndpointTests(ApiTestCase):
         busy = pusher.post("/manifests", MANIFEST)
         self.assertEqual(busy.status_code, 409)
         reviewer = self.as_(self.reviewer, "read", "review")
-        approved = reviewer.post("/agents/invoice-triage/assessments/1/approve")
+        approved = reviewer.post(
+            "/agents/invoice-triage/assessments/1/approve",
+            {"lock_version": submitted.json()["assessment"]["lock_version"]},
+        )
         self.assertEqual(approved.json()["status"], "approved")
 
     def test_an_invalid_manifest_names_the_key_and_changes_nothing(self):
@@ -284,10 +319,39 @@ class QueueReportAuditCatalogueTests(ApiTestCase):
         body = api.get("/queue").json()
         self.assertEqual(body["counts"]["overdue"], 1)
         self.assertEqual(body["results"][0]["id"], review.pk)
-        assigned = api.post(f"/queue/{review.pk}/assign", {"assignee": self.reviewer.username})
+        read = body["results"][0]["lock_version"]
+        assigned = api.post(
+            f"/queue/{review.pk}/assign",
+            {"assignee": self.reviewer.username, "lock_version": read},
+        )
         self.assertEqual(assigned.json()["assignee"], self.reviewer.username)
-        refused = api.post(f"/queue/{review.pk}/assign", {"assignee": self.viewer.username})
+        self.assertEqual(assigned.json()["lock_version"], read + 1)
+        refused = api.post(
+            f"/queue/{review.pk}/assign", {"assignee": self.viewer.username, "lock_version": read}
+        )
         self.assertEqual(refused.status_code, 422)
+
+    def test_assigning_from_a_stale_queue_is_a_409_that_changes_nothing(self):
+        agent = f.agent(slug="subject")
+        f.approved(agent, self.assessor, f.reviewer("approver"))
+        review = Review.objects.open().get(agent=agent)
+        Review.objects.filter(pk=review.pk).update(
+            due_on=timezone.localdate() - dt.timedelta(days=1)
+        )
+        api = self.as_(self.reviewer, "read", "review")
+        read = api.get("/queue").json()["results"][0]["lock_version"]
+        other = f.reviewer("other")
+        actions.assign_review(self.reviewer, review, other)  # someone else, meanwhile
+        stale = api.post(
+            f"/queue/{review.pk}/assign", {"assignee": self.reviewer.username, "lock_version": read}
+        )
+        self.assertEqual(stale.status_code, 409, stale.content)
+        self.assertIn("is now assigned to", stale.json()["detail"])
+        review.refresh_from_db()
+        self.assertEqual(review.assignee, other)
+        missing = api.post(f"/queue/{review.pk}/assign", {"assignee": self.reviewer.username})
+        self.assertEqual(missing.status_code, 422)
+        self.assertEqual(missing.json()["errors"][0]["location"], "body.body.lock_version")
 
     def test_audit_events_page_by_cursor_with_chain_fields(self):
         f.agent(slug="one")

@@ -104,13 +104,19 @@ API_ACCESS: dict[tuple[str, str], Op] = {
         body=lambda o: {"lock_version": o["submitted"].lock_version},
     ),
     ("POST", "/api/v1/agents/{slug}/assessments/{number}/approve"): Op(
-        "review", "reviewer", lambda o: SUBMITTED(o) + "/approve", body=lambda o: {}
+        "review",
+        "reviewer",
+        lambda o: SUBMITTED(o) + "/approve",
+        body=lambda o: {"lock_version": o["submitted"].lock_version},
     ),
     ("POST", "/api/v1/agents/{slug}/assessments/{number}/return"): Op(
         "review",
         "reviewer",
         lambda o: SUBMITTED(o) + "/return",
-        body=lambda o: {"comment": "Check the systems."},
+        body=lambda o: {
+            "comment": "Check the systems.",
+            "lock_version": o["submitted"].lock_version,
+        },
     ),
     ("POST", "/api/v1/manifests"): Op(
         "write",
@@ -124,7 +130,7 @@ API_ACCESS: dict[tuple[str, str], Op] = {
         "review",
         "reviewer",
         lambda o: f"/queue/{o['review'].pk}/assign",
-        body=lambda o: {"assignee": "approver"},
+        body=lambda o: {"assignee": "approver", "lock_version": o["review"].lock_version},
     ),
     ("GET", "/api/v1/agents/{slug}/assessments/{number}/report.pdf"): Op(
         "read", "viewer", lambda o: DRAFT(o) + "/report.pdf"

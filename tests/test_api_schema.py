@@ -88,3 +88,23 @@ class OpenApiDocumentTests(TestCase):
         document = response.json()
         self.assertEqual(document["openapi"][:3], "3.1")
         validate(document, cls=OpenAPIV31SpecValidator)  # raises on any violation
+
+    def test_decisions_and_assignments_require_the_version_read(self):
+        """Issue 23: approval, return and queue assignment name the lock_version the
+        person read; the schema says it is required and what a stale one does."""
+        document = api.get_openapi_schema()
+        components = document["components"]["schemas"]
+        for path in (
+            "/api/v1/agents/{slug}/assessments/{number}/approve",
+            "/api/v1/agents/{slug}/assessments/{number}/return",
+            "/api/v1/queue/{review_id}/assign",
+        ):
+            with self.subTest(path=path):
+                operation = document["paths"][path]["post"]
+                body = operation["requestBody"]["content"]["application/json"]["schema"]
+                shape = components[body["$ref"].rsplit("/", 1)[1]]
+                self.assertIn("lock_version", shape["required"])
+                self.assertIn("409", shape["properties"]["lock_version"]["description"])
+                self.assertIn(409, operation["responses"])
+        queue_item = components["QueueItem"]
+        self.assertIn("lock_version", queue_item["required"])

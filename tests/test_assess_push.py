@@ -59,11 +59,13 @@ class AssessPushTests(LiveServerTestCase):
         from tests.api_helpers import ApiClient
 
         approver = ApiClient(Client(), token_for(reviewer, ("read", "review")))
-        refused = approver.post("/agents/invoice-triage/assessments/1/approve")
+        read = {"lock_version": Assessment.objects.get(agent=agent).lock_version}
+        refused = approver.post("/agents/invoice-triage/assessments/1/approve", read)
         self.assertIn("audit gap blocks approval", refused.json()["detail"])
         approved = approver.post(
             "/agents/invoice-triage/assessments/1/approve",
             {
+                **read,
                 "exception_subjects": ["audit_gap"],
                 "exception_reason": "Tracing lands next quarter.",
                 "exception_expires_on": (timezone.localdate() + dt.timedelta(days=60)).isoformat(),

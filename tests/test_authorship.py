@@ -204,6 +204,7 @@ class AuthorshipTests(TestCase):
         scopes = tuple(s for s in ("read", "review") if s in allowed_scopes(user))
         api = ApiClient(self.client, token_for(user, scopes))
         body = {"comment": "No."} if decision == "return" else {}
+        body["lock_version"] = submitted.lock_version
         path = f"/agents/{SLUG}/assessments/{submitted.number}/{decision}"
         return api.post(path, body)
 
@@ -262,6 +263,7 @@ class AuthorshipTests(TestCase):
                     )
                     response = ApiClient(self.client, secret).post(
                         f"/agents/{SLUG}/assessments/{submitted.number}/approve",
+                        {"lock_version": submitted.lock_version},
                     )
                     self.assert_refused(
                         response,
@@ -308,7 +310,10 @@ class DoneWhenTests(TestCase):
         )
         self.assertEqual(patched.status_code, 200, patched.content)
         submitted = actions.submit_assessment(self.assessor, self.draft)
-        refused = api.post(f"/agents/report-writer-agent/assessments/{submitted.number}/approve")
+        refused = api.post(
+            f"/agents/report-writer-agent/assessments/{submitted.number}/approve",
+            {"lock_version": submitted.lock_version},
+        )
         self.assertEqual(refused.status_code, 422, refused.content)
         self.assertIn("changed the agent", refused.json()["detail"])
         self.assertFalse(AuditEvent.objects.filter(verb="assessment.approve").exists())
@@ -322,7 +327,9 @@ class DoneWhenTests(TestCase):
         _t, secret = actions.create_api_token(
             admin_user, owner=account.user, name="ci", scopes=["review"], expires_in_days=5
         )
-        response = ApiClient(self.client, secret).post("/agents/mine/assessments/1/approve")
+        response = ApiClient(self.client, secret).post(
+            "/agents/mine/assessments/1/approve", {"lock_version": submitted.lock_version}
+        )
         self.assertEqual(response.status_code, 422, response.content)
         self.assertEqual(
             response.json()["detail"],
@@ -334,12 +341,14 @@ class DoneWhenTests(TestCase):
     def test_a_token_minted_by_another_administrator_acts_for_them_too(self):
         creator, minter = f.administrator(), f.administrator("mint")
         draft = f.answered(f.agent(slug="minted"), minter)
-        actions.submit_assessment(minter, draft)
+        submitted = actions.submit_assessment(minter, draft)
         account = actions.create_service_account(creator, username="ci-bot", role="reviewer")
         _t, secret = actions.create_api_token(
             minter, owner=account.user, name="ci", scopes=["review"], expires_in_days=5
         )
-        response = ApiClient(self.client, secret).post("/agents/minted/assessments/1/approve")
+        response = ApiClient(self.client, secret).post(
+            "/agents/minted/assessments/1/approve", {"lock_version": submitted.lock_version}
+        )
         self.assertIn("acts for mint, who started", response.json()["detail"])
 
     def test_a_service_account_of_a_person_who_may_not_review_may_not_either(self):

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
+from types import SimpleNamespace
 
 import icalendar
 import time_machine
 from django.test import TestCase, override_settings
 from django.urls import reverse
 from django.utils import timezone
+from gunicorn.config import Config
+from gunicorn.glogging import Logger
 
 from assessments import actions
 from assessments.models import AuditEvent, CalendarFeed
@@ -219,3 +223,56 @@ class FeedFormTests(CalendarTestCase):
     def test_people_without_a_role_have_no_feeds_page(self):
         self.client.force_login(f.outsider())
         self.assertEqual(self.client.get(FEEDS).status_code, 403)
+
+
+class FeedTokenNotLoggedTests(CalendarTestCase):
+    """The token is in the feed's path (calendar programs send no headers): no request
+    line or request warning written by gunicorn, runserver or Django carries it."""
+
+    def token_of(self, url: str) -> str:
+        return url.rsplit("/", 1)[-1].removesuffix(".ics")
+
+    def test_gunicorns_access_line_masks_the_token(self):
+        url, _ = self.create(self.who["owner"])
+        token = self.token_of(url)
+        path = f"/calendar/feed/{token}.ics"
+        config = Config()
+        config.set("accesslog", "-")
+        log = Logger(config)
+        environ = {
+            "REQUEST_METHOD": "GET",
+            "RAW_URI": path,
+            "PATH_INFO": path,
+            "QUERY_STRING": "",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "REMOTE_ADDR": "192.0.2.1",
+            "HTTP_REFERER": f"https://assessor.example.com{path}",
+        }
+        response = SimpleNamespace(status="200 OK", sent=10, headers=[])
+        request = SimpleNamespace(headers=[("REFERER", environ["HTTP_REFERER"])])
+        with self.assertLogs("gunicorn.access", "INFO") as logs:
+            log.access(response, request, environ, dt.timedelta(seconds=1))
+        line = logs.records[0].getMessage()
+        self.assertIn('"GET /calendar/feed/[hidden].ics HTTP/1.1" 200', line)
+        self.assertNotIn(token, line)
+
+    def test_runservers_request_line_masks_the_token(self):
+        url, _ = self.create(self.who["owner"])
+        token = self.token_of(url)
+        with self.assertLogs("django.server", "INFO") as logs:
+            # As django.core.servers.basehttp.WSGIRequestHandler.log_message writes it.
+            logging.getLogger("django.server").info(
+                '"%s" %s %s', f"GET /calendar/feed/{token}.ics HTTP/1.1", "200", "512"
+            )
+        self.assertNotIn(token, logs.output[0])
+        self.assertIn("/calendar/feed/[hidden].ics", logs.output[0])
+
+    def test_djangos_not_found_warning_masks_a_revoked_or_wrong_token(self):
+        url, _ = self.create(self.who["owner"])
+        token = self.token_of(url)
+        CalendarFeed.objects.update(revoked_at=timezone.now())
+        self.client.logout()
+        with self.assertLogs("django.request", "WARNING") as logs:
+            self.assertEqual(self.client.get(f"/calendar/feed/{token}.ics").status_code, 404)
+        self.assertNotIn(token, "\n".join(logs.output))
+        self.assertIn("/calendar/feed/[hidden].ics", "\n".join(logs.output))

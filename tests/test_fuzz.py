@@ -291,6 +291,62 @@ def partial(schema: dict[str, Any], components: dict[str, Any], depth: int = 0) 
     return wrong
 
 
+NOT_AN_OBJECT = st.one_of(
+    st.lists(JSON_SCALARS, max_size=3), st.text(max_size=8), st.integers(), st.booleans()
+)
+NOT_A_LIST = st.one_of(
+    st.dictionaries(st.text(max_size=5), JSON_SCALARS, max_size=2),
+    st.text(max_size=8),
+    st.integers(),
+)
+NOT_A_SCALAR = st.one_of(
+    st.lists(JSON_SCALARS, max_size=2), st.dictionaries(st.text(max_size=5), JSON_SCALARS)
+)
+
+
+def _typed(schema: dict[str, Any], components: dict[str, Any]) -> dict[str, Any] | None:
+    """The one non-null shape ``schema`` allows, or None when it allows any value or
+    several shapes (nothing is of the wrong type for it then)."""
+    schema = _resolve(schema, components)
+    if "anyOf" in schema:
+        shapes = [s for s in schema["anyOf"] if s.get("type") != "null"]
+        return _typed(shapes[0], components) if len(shapes) == 1 else None
+    return schema if schema.get("type") else None
+
+
+def mistyped(schema: dict[str, Any], components: dict[str, Any], depth: int = 0) -> Any:
+    """JSON that is of the wrong type for ``schema`` somewhere: a list, string or number
+    where an object is expected, an object or string where a list is, an object or list
+    where a string, number or boolean is; at the top or nested (an object's property,
+    a list's item). Null only where null is not allowed."""
+    shape = _typed(schema, components)
+    nullable = shape is not None and shape is not _resolve(schema, components)
+    if shape is None:
+        return st.nothing()
+    kind = shape["type"]
+    if kind == "object":
+        here = NOT_AN_OBJECT if nullable else st.one_of(NOT_AN_OBJECT, st.none())
+        props = {
+            key: value
+            for key, value in shape.get("properties", {}).items()
+            if _typed(value, components) is not None
+        }
+        if depth >= 2 or not props:
+            return here
+        inner = st.sampled_from(sorted(props)).flatmap(
+            lambda key: mistyped(props[key], components, depth + 1).map(lambda v: {key: v})
+        )
+        return st.one_of(here, inner)
+    if kind == "array":
+        here = NOT_A_LIST
+        items = shape.get("items", {})
+        if depth < 2 and _typed(items, components) is not None:
+            inner = st.lists(mistyped(items, components, depth + 1), min_size=1, max_size=2)
+            here = st.one_of(here, inner)
+        return here if nullable else st.one_of(here, st.none())
+    return NOT_A_SCALAR if nullable else st.one_of(NOT_A_SCALAR, st.none())
+
+
 @override_settings(TASKS={"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}})
 class ApiFuzzTests(TestCase):
     """Every API operation with a JSON body, sent partial nested objects and values of
@@ -307,11 +363,13 @@ class ApiFuzzTests(TestCase):
         schema = api.get_openapi_schema()
         components = schema["components"]["schemas"]
         cls.operations = []
+        cls.mistyped = []
         for path, methods in schema["paths"].items():
             for method, operation in methods.items():
                 body = operation.get("requestBody", {}).get("content", {}).get("application/json")
                 if body:
                     cls.operations.append((method, path, partial(body["schema"], components)))
+                    cls.mistyped.append((method, path, mistyped(body["schema"], components)))
 
     def _paths(self, path: str) -> str:
         review = self.objs["review"]
@@ -363,6 +421,61 @@ class ApiFuzzTests(TestCase):
     def test_the_same_scoped_for_people_in_no_team(self, data):
         with override_settings(**_SCOPED):
             self._fuzz(data)
+
+    def _send(self, method: str, path: str, body: Any) -> Any:
+        import json
+
+        from assessments.actions.accounts import allowed_scopes
+        from tests.api_helpers import token_for
+
+        if not hasattr(self, "_token"):
+            user = self.users["administrator"]
+            self._token = token_for(user, allowed_scopes(user))
+        return self.client.generic(
+            method.upper(),
+            self._paths(path),
+            json.dumps(body),
+            content_type="application/json",
+            headers={"Authorization": f"Bearer {self._token}"},
+        )
+
+    @settings(
+        max_examples=EXAMPLES * 10,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+    @given(data=st.data())
+    def test_a_body_of_the_wrong_json_type_anywhere_is_a_422(self, data):
+        self.__dict__.pop("_token", None)  # each example is its own transaction
+        for method, path, strategy in self.mistyped:
+            body = data.draw(strategy, label=f"{method} {path}")
+            response = self._send(method, path, body)
+            self.assertEqual(response.status_code, 422, f"{method} {path} {body!r:.300}")
+
+    def test_a_list_string_or_number_where_an_object_is_expected_is_a_422(self):
+        """The probe's ``POST /api/v1/board-packs`` with ``[null, null]`` answered 202."""
+        self.assertTrue(self.mistyped)
+        for method, path, _strategy in self.mistyped:
+            for body in ([None, None], [], "board", 3, None, True):
+                with self.subTest(operation=f"{method} {path}", body=body):
+                    response = self._send(method, path, body)
+                    self.assertEqual(response.status_code, 422, response.content[:300])
+                    self.assertEqual(response["Content-Type"], "application/problem+json")
+        agent = self.objs["agent"]
+        agent.refresh_from_db()
+        nested = [
+            {"lock_version": agent.lock_version, "systems": [["crm", "admin"]]},
+            {"lock_version": agent.lock_version, "links": ["other-agent"]},
+            {"lock_version": agent.lock_version, "systems": "crm"},
+            {"lock_version": agent.lock_version, "environments": "production"},
+        ]
+        for body in nested:
+            with self.subTest(body=body):
+                response = self._send("patch", f"/api/v1/agents/{agent.slug}", body)
+                self.assertEqual(response.status_code, 422, response.content[:300])
+        said = self._send("post", "/api/v1/board-packs", [None, None]).json()
+        self.assertEqual(said["errors"][0]["message"], "Input should be a JSON object")
 
     def test_a_system_without_access_is_read_access_not_a_server_error(self):
         """The probe's 500: PATCH with a system lacking ``access``."""

@@ -184,7 +184,8 @@ class AssignTests(QueueTestCase):
     def test_a_reviewer_assigns_a_review_to_another_reviewer(self):
         self.client.force_login(self.who["reviewer"])
         response = self.client.post(
-            self.url + "?state=overdue", {"assignee": self.who["second_reviewer"].pk}
+            self.url + "?state=overdue",
+            {"assignee": self.who["second_reviewer"].pk, "lock_version": 0},
         )
         self.assertRedirects(response, QUEUE + "?state=overdue", fetch_redirect_response=False)
         self.review.refresh_from_db()
@@ -196,7 +197,9 @@ class AssignTests(QueueTestCase):
     def test_assign_to_me_with_htmx_returns_the_row(self):
         self.client.force_login(self.who["reviewer"])
         response = self.client.post(
-            self.url, {"assignee": "", "to_me": "1"}, headers={"HX-Request": "true"}
+            self.url,
+            {"assignee": "", "to_me": "1", "lock_version": 0},
+            headers={"HX-Request": "true"},
         )
         self.assertEqual(response.status_code, 200)
         body = response.content.decode()
@@ -208,14 +211,16 @@ class AssignTests(QueueTestCase):
     def test_unassigning(self):
         actions.assign_review(self.who["reviewer"], self.review, self.who["reviewer"])
         self.client.force_login(self.who["reviewer"])
-        self.client.post(self.url, {"assignee": ""})
+        self.client.post(self.url, {"assignee": "", "lock_version": 1})
         self.review.refresh_from_db()
         self.assertIsNone(self.review.assignee)
 
     def test_only_reviewers_can_be_assigned(self):
         self.client.force_login(self.who["reviewer"])
         response = self.client.post(
-            self.url, {"assignee": self.who["assessor"].pk}, headers={"HX-Request": "true"}
+            self.url,
+            {"assignee": self.who["assessor"].pk, "lock_version": 0},
+            headers={"HX-Request": "true"},
         )
         self.assertEqual(response.status_code, 422)
         self.assertContains(response, "Choose a reviewer from the list", status_code=422)
@@ -240,7 +245,11 @@ class AssignTests(QueueTestCase):
         self.client.force_login(self.who["reviewer"])
         response = self.client.post(
             reverse("assessments:queue_bulk_assign") + "?sort=tier",
-            {"review": ids, "assignee": self.who["second_reviewer"].pk},
+            {
+                "review": ids,
+                **{f"version-{pk}": 0 for pk in ids},
+                "assignee": self.who["second_reviewer"].pk,
+            },
             headers=HTMX,
         )
         self.assertEqual(response.status_code, 200)
@@ -259,7 +268,7 @@ class AssignTests(QueueTestCase):
         self.client.force_login(self.who["reviewer"])
         response = self.client.post(
             reverse("assessments:queue_bulk_assign") + "?state=overdue",
-            {"review": ids, "to_me": "1"},
+            {"review": ids, **{f"version-{pk}": 0 for pk in ids}, "to_me": "1"},
             follow=True,
         )
         self.assertContains(response, "2 reviews assigned to Rex Reviewer.")
@@ -272,6 +281,54 @@ class AssignTests(QueueTestCase):
         )
         self.assertContains(response, "Tick the reviews to assign first.", status_code=422)
         self.assertFalse(AuditEvent.objects.filter(verb="review.assign").exists())
+
+    def test_each_row_sends_the_version_of_the_review_it_shows(self):
+        actions.assign_review(self.who["reviewer"], self.review, self.who["reviewer"])
+        self.client.force_login(self.who["reviewer"])
+        page = self.client.get(QUEUE).content.decode()
+        self.assertIn(
+            f'<input type="hidden" name="version-{self.review.pk}" value="1" form="bulk-assign">',
+            page,
+        )
+
+    def test_assigning_from_a_stale_page_says_so_and_changes_nothing(self):
+        self.client.force_login(self.who["reviewer"])
+        # Someone else assigns it after the page was read (at version 0).
+        actions.assign_review(self.who["second_reviewer"], self.review, self.who["second_reviewer"])
+        response = self.client.post(
+            self.url, {"to_me": "1", "lock_version": 0}, headers={"HX-Request": "true"}
+        )
+        self.assertContains(response, "Overdue bot is now assigned to Rita Reyes", status_code=409)
+        self.assertContains(response, "Nothing was assigned", status_code=409)
+        other = h.open_review(self.soon)
+        bulk = self.client.post(
+            reverse("assessments:queue_bulk_assign"),
+            {
+                "review": [self.review.pk, other.pk],
+                f"version-{self.review.pk}": 0,
+                f"version-{other.pk}": 0,
+                "to_me": "1",
+            },
+            headers=HTMX,
+        )
+        self.assertContains(bulk, "Nothing was assigned", status_code=409)
+        self.review.refresh_from_db()
+        self.assertEqual(self.review.assignee, self.who["second_reviewer"])
+        self.assertIsNone(h.open_review(self.soon).assignee)  # not half the batch either
+        self.assertEqual(AuditEvent.objects.filter(verb="review.assign").count(), 1)
+        # Without JavaScript: back to the queue, with the message.
+        page = self.client.post(self.url, {"to_me": "1", "lock_version": 0}, follow=True)
+        self.assertContains(page, "is now assigned to Rita Reyes")
+
+    def test_an_assignment_without_the_version_changes_nothing(self):
+        self.client.force_login(self.who["reviewer"])
+        self.assertEqual(self.client.post(self.url, {"to_me": "1"}).status_code, 400)
+        bulk = self.client.post(
+            reverse("assessments:queue_bulk_assign"), {"review": [self.review.pk], "to_me": "1"}
+        )
+        self.assertEqual(bulk.status_code, 400)
+        self.review.refresh_from_db()
+        self.assertIsNone(self.review.assignee)
 
 
 class ReassessFromTheQueueTests(QueueTestCase):

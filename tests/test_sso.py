@@ -249,12 +249,30 @@ class SignInWithSecondFactorTests(TestCase):
         self.assertEqual(right.status_code, 429)
         self.assertNotIn("_auth_user_id", self.client.session)
         locked = AuditEvent.objects.get(verb="auth.locked_out")
-        self.assertEqual(locked.actor_label, "rex (second factor)")
-        # The password lock of the same person is another lock.
+        self.assertEqual(locked.actor_label, "rex")
+        self.assertEqual(locked.changes["via"], "second factor")
+        # The password and the second factor share one counter: signing in is locked too.
         self.client.post(reverse("logout"))
+        self.assertEqual(self.sign_in().status_code, 429)
+
+    def test_wrong_passwords_and_wrong_codes_count_together(self):
+        secret = generate_totp_secret()
+        TOTP.activate(self.person, secret)
+        wrong = "111111" if totp_code(secret) != "111111" else "222222"
+        for _ in range(3):
+            self.assertEqual(self.sign_in(password="wrong").status_code, 200)
+        # The right password leads on to the second factor and forgives nothing.
         self.assertRedirects(
             self.sign_in(), reverse("mfa_authenticate"), fetch_redirect_response=False
         )
+        self.assertEqual(
+            self.client.post(reverse("mfa_authenticate"), {"code": wrong}).status_code, 200
+        )
+        fifth = self.client.post(reverse("mfa_authenticate"), {"code": wrong})
+        self.assertEqual(fifth.status_code, 429)
+        right = self.client.post(reverse("mfa_authenticate"), {"code": totp_code(secret)})
+        self.assertEqual(right.status_code, 429)
+        self.assertNotIn("_auth_user_id", self.client.session)
 
     def test_signing_in_with_a_second_factor_many_times_never_locks_the_password(self):
         TOTP.activate(self.person, generate_totp_secret())
@@ -421,7 +439,7 @@ class AskingAgainIsLockedTests(TestCase):
         self.assertEqual(self.client.post(url, wrong).status_code, 429)
         self.assertEqual(self.client.post(url, right).status_code, 429)  # locked, even right
         locked = AuditEvent.objects.filter(verb="auth.locked_out").latest("pk")
-        self.assertTrue(locked.actor_label.startswith("rex ("), locked.actor_label)
+        self.assertEqual(locked.actor_label, "rex")
 
     def test_reauthenticating_with_the_password(self):
         self.assert_locked_after_five(
@@ -446,6 +464,34 @@ class AskingAgainIsLockedTests(TestCase):
         )
         self.person.refresh_from_db()
         self.assertTrue(self.person.check_password(f.PASSWORD))
+
+    def test_one_counter_across_sign_in_reauthentication_second_factor_and_password(self):
+        secret = generate_totp_secret()
+        TOTP.activate(self.person, secret)
+        wrong_code = "111111" if totp_code(secret) != "111111" else "222222"
+        new = {"new_password1": "a-brand-new-long-password-7"}
+        new["new_password2"] = new["new_password1"]
+        wrong = [
+            (reverse("account_reauthenticate"), {"password": "wrong"}),
+            (reverse("mfa_reauthenticate"), {"code": wrong_code}),
+            (reverse("password_change"), {"old_password": "wrong", **new}),
+            (reverse("account_reauthenticate"), {"password": "wrong"}),
+        ]
+        for url, data in wrong:
+            self.assertEqual(self.client.post(url, data).status_code, 200, url)
+        # The fifth wrong answer, wherever it is given, locks them all.
+        fifth = self.client.post(reverse("password_change"), {"old_password": "wrong", **new})
+        self.assertEqual(fifth.status_code, 429)
+        locked = AuditEvent.objects.get(verb="auth.locked_out")
+        self.assertEqual(locked.changes["via"], "password change")
+        for url, data in (
+            (reverse("account_reauthenticate"), {"password": f.PASSWORD}),
+            (reverse("mfa_reauthenticate"), {"code": totp_code(secret)}),
+        ):
+            self.assertEqual(self.client.post(url, data).status_code, 429, url)
+        self.client.logout()
+        signed_in = self.client.post(reverse("login"), {"login": "rex", "password": f.PASSWORD})
+        self.assertEqual(signed_in.status_code, 429)
 
     def test_a_right_answer_frees_the_attempts(self):
         url = reverse("account_reauthenticate")

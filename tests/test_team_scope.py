@@ -845,3 +845,123 @@ class AuditedAdminTests(TestCase):
         )
         self.assertEqual(AuditEvent.objects.filter(verb="reviewinterval.delete").count(), 1)
         self.assertFalse(ReviewInterval.objects.exists())
+
+
+# Issue 23, item 3: every surface of an agent linked to another team's agent, with what
+# a reader of the linking agent must not find there when reading is scoped (and does
+# find when it is not: the table would pass vacuously otherwise).
+FOREIGN_SURFACES: dict[str, str] = {
+    "agent page": "/agents/ours/",
+    "agent edit form": "/agents/ours/edit/",
+    "wizard live panel": "/agents/ours/assessments/{draft}/wizard/review/",
+    "wizard step panel": "/agents/ours/assessments/{draft}/wizard/controls/",
+    "draft's page": "/agents/ours/assessments/{draft}/",
+    "submitted assessment's page": "/agents/ours/assessments/{submitted}/",
+    "comparison of versions": "/agents/ours/assessments/compare/?left={submitted}&right={draft}",
+    "API agent": "/api/v1/agents/ours",
+    "API draft result": "/api/v1/agents/ours/assessments/{draft}",
+    "API submitted result": "/api/v1/agents/ours/assessments/{submitted}",
+    "OSCAL results": "/agents/ours/assessments/{submitted}/oscal-results.json",
+    "inventory CSV": "/reports/inventory.csv",
+    "queue": "/queue/",
+    "calendar-feed form": "/calendar/",
+}
+FOREIGN_WORDS = ("Secret project", "theirs", "vault-xyz", "Research")
+
+
+class ForeignAgentNamedNowhereTests(TestCase):
+    """With reading scoped, an agent of another team linked to one's own is assessed
+    with its systems (the decision is everyone's) but named nowhere: not its name, slug
+    or team, nor its systems and their access levels."""
+
+    @classmethod
+    def setUpTestData(cls):
+        cls.home, cls.away = f.team("Payments"), f.team("Research")
+        admin = f.administrator()
+        f.agent(
+            slug="theirs", name="Secret project", team=cls.away, systems=[("vault-xyz", "admin")]
+        )
+        cls.ours = f.agent(
+            slug="ours",
+            name="Our bot",
+            team=cls.home,
+            systems=[("ledger", "read")],
+            links=[("orchestrates", "theirs")],
+            actor=admin,
+        )
+        submitted = actions.submit_assessment(admin, f.answered(cls.ours, admin))
+        actions.approve_assessment(f.reviewer("boss"), submitted)
+        cls.submitted = submitted.number
+        cls.draft = f.answered(cls.ours, admin).number
+        cls.assessor = f.assessor()
+        cls.assessor.teams.set([cls.home])
+
+    def body(self, url: str) -> str:
+        response = self.client.get(url.format(draft=self.draft, submitted=self.submitted))
+        self.assertEqual(response.status_code, 200, url)
+        if response.streaming:
+            return b"".join(response.streaming_content).decode()
+        return response.content.decode()
+
+    def test_the_decision_is_made_with_the_foreign_agents_systems(self):
+        from assessments.models import Assessment
+
+        decided = Assessment.objects.get(agent=self.ours, number=self.submitted)
+        self.assertIn("composite_escalation", decided.result["flags"])
+
+    def test_with_reading_scoped_no_surface_names_the_foreign_agent(self):
+        self.client.force_login(self.assessor)
+        with self.settings(**READING):
+            for surface, url in FOREIGN_SURFACES.items():
+                with self.subTest(surface=surface):
+                    body = self.body(url)
+                    for word in FOREIGN_WORDS:
+                        self.assertNotIn(word, body)
+
+    def test_with_editing_scoped_only_the_surfaces_show_it(self):
+        self.client.force_login(self.assessor)
+        with self.settings(**EDITING):
+            for surface in (
+                "agent page",
+                "wizard live panel",
+                "submitted assessment's page",
+                "API agent",
+                "API draft result",
+                "API submitted result",
+                "OSCAL results",
+            ):
+                with self.subTest(surface=surface):
+                    self.assertIn("theirs", self.body(FOREIGN_SURFACES[surface]))
+
+    def test_the_reason_says_an_agent_of_another_team(self):
+        self.client.force_login(self.assessor)
+        with self.settings(**READING):
+            for version in (self.draft, self.submitted):
+                url = f"/api/v1/agents/ours/assessments/{version}"
+                result = self.client.get(url).json()["result"]
+                with self.subTest(version=version):
+                    self.assertIn("composite_escalation", result["flags"])
+                    reason = next(
+                        e["text"]
+                        for e in result["explanations"]
+                        if e["rule"] == "flag.composite_escalation"
+                    )
+                    self.assertIn("linked_agents = an agent of another team;", reason)
+                    self.assertIn("ledger", reason)  # its own systems are its team's
+            page = self.body("/agents/ours/")
+            self.assertIn("An agent of another team", page)
+            panel = self.body(FOREIGN_SURFACES["wizard live panel"])
+            self.assertIn("an agent of another team", panel)
+
+    def test_saving_the_agent_keeps_the_link_it_did_not_show(self):
+        from tests.api_helpers import ApiClient, token_for
+
+        api = ApiClient(self.client, token_for(self.assessor, ("read", "write")))
+        self.ours.refresh_from_db()
+        with self.settings(**READING):
+            response = api.patch(
+                "/agents/ours", {"lock_version": self.ours.lock_version, "links": []}
+            )
+        self.assertEqual(response.status_code, 200, response.content)
+        self.assertEqual(response.json()["links"], [])
+        self.assertTrue(self.ours.links_out.filter(target__slug="theirs").exists())

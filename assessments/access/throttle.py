@@ -1,5 +1,11 @@
 """Sign-in throttling: a lock on (username, address) after repeated failures.
 
+One counter per person and address covers every place their secrets are checked:
+sign-in, the second factor, re-authentication and the password change (five wrong
+answers in all, not five at each). A right password that only leads on to the second
+factor gives its slot back (:func:`release`) without freeing the others, or a
+password known to an attacker would reset the second factor's count.
+
 Each attempt first *reserves* a slot with one conditional UPDATE (``attempts < limit``),
 so however many requests arrive at once, at most LOGIN_FAILURE_LIMIT passwords are
 checked per pair before the lock; the rest are refused. A failure that fills the last
@@ -101,9 +107,19 @@ def register_success(username: str, request: HttpRequest) -> None:
     ).delete()
 
 
-def register_failure(username: str, request: HttpRequest) -> dt.datetime | None:
+def release(username: str, request: HttpRequest) -> None:
+    """Give back the slot :func:`reserve` took, counting the attempt neither as a
+    failure nor as a success (a right password, the second factor still to come)."""
+    row = _row(username, request)
+    SignInThrottle.objects.filter(pk=row.pk, attempts__gt=0).update(attempts=F("attempts") - 1)
+
+
+def register_failure(
+    username: str, request: HttpRequest, via: str = "sign-in"
+) -> dt.datetime | None:
     """After a wrong password: audit it (at most once a minute per pair) and lock the pair
-    when this failure used its last attempt. Returns the end of the lock, if one starts."""
+    when this failure used its last attempt. Returns the end of the lock, if one starts.
+    ``via`` says where the wrong answer was given (sign-in, second factor, …)."""
     row = _row(username, request)
     now = timezone.now()
     rows = SignInThrottle.objects.filter(pk=row.pk)
@@ -130,6 +146,7 @@ def register_failure(username: str, request: HttpRequest) -> dt.datetime | None:
         changes={
             "failures": settings.LOGIN_FAILURE_LIMIT,
             "minutes": settings.LOGIN_LOCKOUT_SECONDS // 60,
+            "via": via,
         },
     )
     return until

@@ -4,6 +4,7 @@ changes, expired exceptions, assignment and reminders."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,7 +13,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from assessments.access import scope
-from assessments.actions.errors import ActionError
+from assessments.actions.errors import ActionError, ConflictError
 from assessments.models import (
     Agent,
     AgentLink,
@@ -262,10 +263,16 @@ def assign_reviews(
     review_ids: list[int],
     assignee: Any,
     *,
+    versions: Mapping[int, int | None] | None = None,
     request: HttpRequest | None = None,
 ) -> list[Review]:
     """Assign open reviews to a reviewer (``assignee=None`` unassigns). Reviews that
-    were closed meanwhile are skipped; each change is an audit event."""
+    were closed meanwhile are skipped; each change is an audit event.
+
+    ``versions`` (review id -> the ``lock_version`` the person's page showed) ties the
+    assignment to what they read: when one of the reviews was assigned since, nothing
+    is changed and ``ConflictError`` says which (people's pages and the API send it;
+    the system, reassigning a leaver's reviews, does not)."""
     _check_assignee(actor, assignee)
     changed = []
     locked = list(
@@ -286,12 +293,32 @@ def assign_reviews(
                 f"{reviews.person(assignee)} is not in the team {review.agent.team}, so "
                 f"could not decide for {review.agent.name}: choose one of its reviewers."
             )
+    if versions is not None:
+        stale = [r for r in locked if versions.get(r.pk) != r.lock_version]
+        if stale:
+            now = "; ".join(
+                f"{r.agent.name} is now assigned to "
+                f"{reviews.person(r.assignee) if r.assignee else 'nobody'}"
+                for r in stale
+            )
+            raise ConflictError(
+                f"The queue changed after you opened it ({now}). Nothing was assigned: read "
+                "the queue again, then assign.",
+                {
+                    f"Version of the review of {r.agent.name}": (
+                        str(r.lock_version),
+                        str(versions.get(r.pk)),
+                    )
+                    for r in stale
+                },
+            )
     for review in locked:
         if review.assignee_id == (assignee.pk if assignee else None):
             continue
         before = review.assignee.get_username() if review.assignee else None
         review.assignee = assignee
-        review.save(update_fields=["assignee"])
+        review.lock_version += 1
+        review.save(update_fields=["assignee", "lock_version"])
         audit.record(
             "review.assign",
             actor=actor,
@@ -310,10 +337,16 @@ def assign_reviews(
 
 
 def assign_review(
-    actor: Any, review: Review, assignee: Any, *, request: HttpRequest | None = None
+    actor: Any,
+    review: Review,
+    assignee: Any,
+    *,
+    expected_version: int | None = None,
+    request: HttpRequest | None = None,
 ) -> Review:
     if review.state != Review.State.OPEN:
         raise ActionError("This review is closed; there is nothing to assign.")
-    assign_reviews(actor, [review.pk], assignee, request=request)
+    versions = None if expected_version is None else {review.pk: expected_version}
+    assign_reviews(actor, [review.pk], assignee, versions=versions, request=request)
     review.refresh_from_db(fields=["assignee", "state"])
     return review

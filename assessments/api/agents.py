@@ -15,10 +15,10 @@ from ninja import Field, Query, Router, Schema
 from ninja.responses import Status
 
 from assessments import actions, portfolio
-from assessments.access import scope
+from assessments.access import foreign, scope
 from assessments.api.core import ERRORS, ApiError, require
 from assessments.api.schemas import AgentDetail, AgentIn, AgentOut, AgentPage, AgentUpdate
-from assessments.forms import AgentFilterForm, bound_agent_forms, initial_links
+from assessments.forms import AgentFilterForm, bound_agent_forms
 from assessments.interchange import owners
 from assessments.models import Agent, AgentLink, AgentOwner, Team
 from assessments.presentation import PAGE_SIZE
@@ -61,9 +61,21 @@ def _detail(slug: str, user: Any = None) -> Agent:
     return agent
 
 
-def _detail_of(agent: Agent) -> dict[str, Any]:
+def _links(agent: Agent, user: Any) -> list[dict[str, str]]:
+    """The links ``user`` may read: another team's agent, with reading scoped, is named
+    nowhere (its links are kept as they are when the links are replaced)."""
+    shown, _hidden = foreign.readable_links(agent, user)
+    return [{"kind": r["kind"], "other": r["other"]} for r in shown]
+
+
+def _hidden_links(agent: Agent, user: Any) -> list[dict[str, str]]:
+    _shown, hidden = foreign.readable_links(agent, user)
+    return [{"kind": r["kind"], "other": r["other"]} for r in hidden]
+
+
+def _detail_of(agent: Agent, user: Any) -> dict[str, Any]:
     agent = _detail(agent.slug)
-    return {**AgentOut.of(agent), "links": initial_links(agent)}
+    return {**AgentOut.of(agent), "links": _links(agent, user)}
 
 
 @router.get("/agents", response={200: AgentPage, **ERRORS}, url_name="agent_list")
@@ -85,7 +97,7 @@ def list_agents(request: HttpRequest, filters: Query[AgentFilters]) -> Any:
 def get_agent(request: HttpRequest, slug: str) -> Any:
     user = require(request, "read", "assessments.view_agent")
     agent = _detail(slug, user)
-    return {**AgentOut.of(agent), "links": initial_links(agent)}
+    return {**AgentOut.of(agent), "links": _links(agent, user)}
 
 
 @router.post("/agents", response={201: AgentDetail, **ERRORS}, url_name="agent_create")
@@ -104,7 +116,7 @@ def create_agent(request: HttpRequest, body: AgentIn) -> Any:
             request=request,
         )
         owners.apply(user, agent, ownership, request=request)
-    return Status(201, _detail_of(agent))
+    return Status(201, _detail_of(agent, user))
 
 
 @router.patch("/agents/{slug}", response={200: AgentDetail, **ERRORS}, url_name="agent_update")
@@ -119,7 +131,7 @@ def update_agent(request: HttpRequest, slug: str, body: AgentUpdate) -> Any:
     given = {k: full[k] for k in body.model_fields_set}
     current = {
         **AgentOut.of(agent),
-        "links": initial_links(agent),
+        "links": _links(agent, user),
     }
     data = {
         k: given.get(k) if given.get(k) is not None else current[k] for k in AgentIn.model_fields
@@ -134,12 +146,14 @@ def update_agent(request: HttpRequest, slug: str, body: AgentUpdate) -> Any:
             agent,
             fields={k: v for k, v in form.cleaned_data.items() if k in actions.AGENT_FIELDS},
             systems=systems.systems() if given.get("systems") is not None else None,
-            links=links.links() if given.get("links") is not None else None,
+            links=[*links.links(), *_hidden_links(agent, user)]
+            if given.get("links") is not None
+            else None,
             expected_version=body.lock_version,
             request=request,
         )
         owners.apply(user, saved, ownership, request=request)
-    return _detail_of(saved)
+    return _detail_of(saved, user)
 
 
 @router.post(
@@ -147,7 +161,7 @@ def update_agent(request: HttpRequest, slug: str, body: AgentUpdate) -> Any:
 )
 def retire_agent(request: HttpRequest, slug: str) -> Any:
     user = require(request, "write", "assessments.change_agent")
-    return _detail_of(actions.retire_agent(user, _detail(slug, user), request=request))
+    return _detail_of(actions.retire_agent(user, _detail(slug, user), request=request), user)
 
 
 @router.post(
@@ -155,7 +169,7 @@ def retire_agent(request: HttpRequest, slug: str) -> Any:
 )
 def reactivate_agent(request: HttpRequest, slug: str) -> Any:
     user = require(request, "write", "assessments.change_agent")
-    return _detail_of(actions.reactivate_agent(user, _detail(slug, user), request=request))
+    return _detail_of(actions.reactivate_agent(user, _detail(slug, user), request=request), user)
 
 
 class DecommissionIn(Schema):

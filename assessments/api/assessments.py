@@ -11,7 +11,7 @@ from ninja import Query, Router, Schema
 from ninja.responses import Status
 
 from assessments import actions
-from assessments.access import scope
+from assessments.access import foreign, scope
 from assessments.api.agents import page_of
 from assessments.api.core import ERRORS, ApiError, require
 from assessments.api.schemas import (
@@ -50,12 +50,18 @@ def _get(slug: str, number: int, user: Any = None) -> Assessment:
     return assessment
 
 
-def detail_of(assessment: Assessment) -> dict[str, Any]:
+def detail_of(assessment: Assessment, reader: Any = None) -> dict[str, Any]:
+    """The assessment with its answers and result; for ``reader``, with the agents of
+    other teams they may not read named nowhere (``foreign.py``)."""
     assessment = _get(assessment.agent.slug, assessment.number)
     result = assessment.result
     if result is None:
         result = decisions.evaluate_assessment(assessment).to_dict()
-    return {**AssessmentOut.of(assessment), "answers": assessment.answers, "result": result}
+    answers = assessment.answers
+    if reader is not None:
+        hidden = foreign.for_reader(reader, answers, agent=assessment.agent)
+        answers, result = foreign.redact(answers, hidden), foreign.redact(result, hidden)
+    return {**AssessmentOut.of(assessment), "answers": answers, "result": result}
 
 
 @router.get("/assessments", response={200: AssessmentPage, **ERRORS}, url_name="assessment_list")
@@ -80,7 +86,7 @@ def list_assessments(request: HttpRequest, filters: Query[AssessmentFilters]) ->
 )
 def get_assessment(request: HttpRequest, slug: str, number: int) -> Any:
     user = require(request, "read", "assessments.view_assessment")
-    return detail_of(_get(slug, number, user))
+    return detail_of(_get(slug, number, user), user)
 
 
 @router.post(
@@ -94,7 +100,7 @@ def start_assessment(request: HttpRequest, slug: str) -> Any:
     agent = get_object_or_404(Agent, slug=slug)
     if not scope.may_read(user, agent):
         raise ApiError(404, "There is nothing here: check the slug, number or id.")
-    return Status(201, detail_of(actions.start_assessment(user, agent, request=request)))
+    return Status(201, detail_of(actions.start_assessment(user, agent, request=request), user))
 
 
 @router.patch(
@@ -110,7 +116,7 @@ def answer(request: HttpRequest, slug: str, number: int, body: AnswersIn) -> Any
     saved = actions.save_answers(
         user, assessment, body.answers, expected_version=body.lock_version, request=request
     )
-    return detail_of(saved)
+    return detail_of(saved, user)
 
 
 @router.post(
@@ -124,7 +130,7 @@ def submit(request: HttpRequest, slug: str, number: int, body: SubmitIn) -> Any:
     saved = actions.submit_assessment(
         user, assessment, expected_version=body.lock_version, request=request
     )
-    return detail_of(saved)
+    return detail_of(saved, user)
 
 
 @router.post(
@@ -134,7 +140,8 @@ def submit(request: HttpRequest, slug: str, number: int, body: SubmitIn) -> Any:
 )
 def approve(request: HttpRequest, slug: str, number: int, body: ApproveIn) -> Any:
     """Approve (another person than the assessor and submitter). A blocking flag needs
-    an exception with a reason and an expiry date."""
+    an exception with a reason and an expiry date. Send the ``lock_version`` you read:
+    a decision is about those answers, and a stale one is a 409."""
     user = require(request, "review", "assessments.review_assessment")
     saved = actions.approve_assessment(
         user,
@@ -142,9 +149,10 @@ def approve(request: HttpRequest, slug: str, number: int, body: ApproveIn) -> An
         exception_subjects=body.exception_subjects,
         exception_reason=body.exception_reason,
         exception_expires_on=body.exception_expires_on,
+        expected_version=body.lock_version,
         request=request,
     )
-    return detail_of(saved)
+    return detail_of(saved, user)
 
 
 @router.post(
@@ -155,9 +163,13 @@ def approve(request: HttpRequest, slug: str, number: int, body: ApproveIn) -> An
 def return_(request: HttpRequest, slug: str, number: int, body: ReturnIn) -> Any:
     user = require(request, "review", "assessments.review_assessment")
     saved = actions.return_assessment(
-        user, _get(slug, number, user), comment=body.comment, request=request
+        user,
+        _get(slug, number, user),
+        comment=body.comment,
+        expected_version=body.lock_version,
+        request=request,
     )
-    return detail_of(saved)
+    return detail_of(saved, user)
 
 
 @router.post(
@@ -173,4 +185,4 @@ def withdraw(request: HttpRequest, slug: str, number: int, body: WithdrawIn) -> 
     saved = actions.withdraw_assessment(
         user, assessment, reason=body.reason, expected_version=body.lock_version, request=request
     )
-    return detail_of(saved)
+    return detail_of(saved, user)

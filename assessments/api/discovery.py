@@ -27,6 +27,7 @@ from assessments.actions import discovery as discovery_actions
 from assessments.actions.errors import ActionError
 from assessments.api.agents import page_of
 from assessments.api.core import ERRORS, ApiError, require
+from assessments.api.schemas import Body
 from assessments.forms.discovery import IdentityFilterForm
 from assessments.models import DiscoveredIdentity, DiscoveryRun, Team
 
@@ -45,7 +46,7 @@ def _reader(request: HttpRequest, scope_name: str, perm: str) -> Any:
     return user
 
 
-class ExportFile(Schema):
+class ExportFile(Body):
     """One export file: its name and its text (``content``), or its bytes in base64
     (``content_base64``) for a file that is not UTF-8 text."""
 
@@ -54,7 +55,7 @@ class ExportFile(Schema):
     content_base64: str | None = None
 
 
-class RunIn(Schema):
+class RunIn(Body):
     kind: str
     source: str = ""
     files: list[ExportFile]
@@ -155,7 +156,7 @@ class IdentityFilters(Schema):
     page: int = 1
 
 
-class TriageIn(Schema):
+class TriageIn(Body):
     action: str
     reason: str = ""
     team: str = ""  # a team's slug, to register

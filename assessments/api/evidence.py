@@ -21,17 +21,18 @@ from pydantic import Field
 from assessments import actions, evidence
 from assessments.access import scope
 from assessments.api.core import ERRORS, ApiError, absolute, require
+from assessments.api.schemas import Body
 from assessments.models import Agent, EvidenceJob
 
 router = Router(tags=["evidence"])
 
 
-class EvidenceFileIn(Schema):
+class EvidenceFileIn(Body):
     name: str = Field(max_length=255, description="The file's name (its suffix says JSON or YAML).")
     content: str = Field(description="The file's text, as exported (UTF-8).")
 
 
-class EvidenceIn(Schema):
+class EvidenceIn(Body):
     kind: str = Field(description=f"One of: {', '.join(evidence.KINDS)}.")
     principal: str = Field("", max_length=500, description="The identity the files are about.")
     namespace: str = Field(

@@ -14,14 +14,14 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Router
 from pydantic import ConfigDict
 
 from assessments import engine
 from assessments.access import scope
 from assessments.api.assessments import detail_of
 from assessments.api.core import ERRORS, ApiError, require
-from assessments.api.schemas import ManifestResult
+from assessments.api.schemas import Body, ManifestResult
 from assessments.interchange import manifest_sync
 from assessments.interchange.manifest import check_manifest, resolve_linked_agents
 from assessments.models import Agent, review_intervals
@@ -31,7 +31,7 @@ router = Router(tags=["manifests"])
 User = get_user_model()
 
 
-class ManifestIn(Schema):
+class ManifestIn(Body):
     """One manifest, as ``manage.py assess`` reads it (see tests/fixtures/*.yaml). Keys
     beyond these two are refused by the manifest checks, not dropped."""
 
@@ -94,7 +94,7 @@ def push_manifest(
         draft = manifest_sync.apply(user, agent, plan, submit=submit, request=request)
     except manifest_sync.AwaitingReview as busy:
         raise ApiError(409, str(busy)) from busy
-    saved = detail_of(draft)
+    saved = detail_of(draft, user)
     outcome.update(
         applied=True,
         assessment=saved,

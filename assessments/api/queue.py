@@ -72,7 +72,9 @@ def list_queue(request: HttpRequest, filters: Query[QueueFilters]) -> Any:
     "/queue/{review_id}/assign", response={200: QueueItem, **ERRORS}, url_name="queue_assign"
 )
 def assign(request: HttpRequest, review_id: int, body: AssignIn) -> Any:
-    """Assign an open review to a reviewer (by username), or unassign it with null."""
+    """Assign an open review to a reviewer (by username), or unassign it with null.
+    Send the review's ``lock_version`` from the queue: if someone assigned it since,
+    nothing changes and the answer is 409 with the current version."""
     user = require(request, "review", "assessments.change_review")
     if not 0 < review_id < 2**63:
         raise ApiError(404, "There is no such review.")
@@ -88,6 +90,8 @@ def assign(request: HttpRequest, review_id: int, body: AssignIn) -> Any:
                 "Choose a reviewer: no reviewer has this username.",
                 errors=[{"location": "body.assignee", "message": "Not a reviewer."}],
             )
-    actions.assign_review(user, review, assignee, request=request)
+    actions.assign_review(
+        user, review, assignee, expected_version=body.lock_version, request=request
+    )
     today = timezone.localdate()
     return _item(reviews.for_rows(Review.objects.filter(pk=review.pk), today).get(), today)

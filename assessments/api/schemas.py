@@ -6,8 +6,31 @@ import datetime as dt
 from typing import Any, Literal
 
 from ninja import Field, Schema
+from ninja.schema import DjangoGetter
+from pydantic import ValidationInfo, model_validator
+from pydantic.functional_validators import ModelWrapValidatorHandler
+from pydantic_core import PydanticCustomError
 
 from assessments.models import Agent, ApiToken, Assessment, AuditEvent
+
+
+class Body(Schema):
+    """What a request sends: a JSON object, and every nested object an object too. A
+    list, string, number or null where an object is expected is a 422, never read as
+    an object of defaults (django-ninja's ``Schema`` reads any value by its attributes:
+    ``[null, null]`` was a board pack of everything)."""
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _run_root_validator(
+        cls, values: Any, handler: ModelWrapValidatorHandler[Any], info: ValidationInfo
+    ) -> Any:
+        if values is None or isinstance(values, list | tuple | str | bytes | int | float):
+            raise PydanticCustomError("model_type", "Input should be a JSON object")
+        if isinstance(values, dict):
+            return handler(values)
+        return handler(DjangoGetter(values, cls, info.context))
+
 
 AccessLevel = Literal["read", "write", "admin"]
 LinkKind = Literal["orchestrates", "orchestrated_by", "peer"]
@@ -26,12 +49,12 @@ class Page(Schema):
 # --------------------------------------------------------------------------- agents
 
 
-class SystemIO(Schema):
+class SystemIO(Body):
     name: str = Field(min_length=1, max_length=120)
     access: AccessLevel = "read"
 
 
-class LinkIO(Schema):
+class LinkIO(Body):
     kind: LinkKind
     other: str = Field(min_length=1, max_length=100, description="The other agent's slug.")
 
@@ -106,7 +129,7 @@ class AgentPage(Page):
     results: list[AgentOut]
 
 
-class AgentIn(Schema):
+class AgentIn(Body):
     name: str = Field(min_length=1, max_length=200)
     slug: str = Field("", max_length=100, description="Made from the name when empty.")
     purpose: str = Field(min_length=1, max_length=5000)
@@ -130,7 +153,7 @@ class AgentIn(Schema):
     links: list[LinkIO] = Field(default=[], max_length=200)
 
 
-class AgentUpdate(Schema):
+class AgentUpdate(Body):
     """Fields left out keep their value; ``systems`` or ``links`` given replace the lists."""
 
     lock_version: int = Field(
@@ -209,24 +232,36 @@ class AssessmentPage(Page):
     results: list[AssessmentOut]
 
 
-class AnswersIn(Schema):
+class AnswersIn(Body):
     answers: dict[str, Any] = Field(
         description="Question id -> answer; null clears an answer.", max_length=100
     )
     lock_version: int = Field(ge=0, le=2**31, description="The draft's lock_version you read.")
 
 
-class SubmitIn(Schema):
+class SubmitIn(Body):
     lock_version: int | None = Field(None, ge=0, le=2**31)
 
 
-class ApproveIn(Schema):
+class ApproveIn(Body):
+    lock_version: int = Field(
+        ge=0,
+        le=2**31,
+        description="The assessment's lock_version you read: if it changed since (returned, "
+        "edited and submitted again), nothing is decided and the answer is 409.",
+    )
     exception_subjects: list[str] = Field(default=[], max_length=100)
     exception_reason: str = Field("", max_length=5000)
     exception_expires_on: dt.date | None = None
 
 
-class ReturnIn(Schema):
+class ReturnIn(Body):
+    lock_version: int = Field(
+        ge=0,
+        le=2**31,
+        description="The assessment's lock_version you read: if it changed since (returned, "
+        "edited and submitted again), nothing is decided and the answer is 409.",
+    )
     comment: str = Field(min_length=1, max_length=5000)
 
 
@@ -260,6 +295,7 @@ class QueueItem(Schema):
     state: str
     reasons: list[dict[str, Any]]
     assignee: str | None
+    lock_version: int = Field(description="Send it back to assign (a stale one is a 409).")
 
 
 class QueuePage(Page):
@@ -267,16 +303,22 @@ class QueuePage(Page):
     results: list[QueueItem]
 
 
-class AssignIn(Schema):
+class AssignIn(Body):
     assignee: str | None = Field(
         None, max_length=150, description="A reviewer's username; null unassigns."
+    )
+    lock_version: int = Field(
+        ge=0,
+        le=2**31,
+        description="The review's lock_version you read (from the queue); if it was "
+        "assigned since, nothing changes and the answer is 409.",
     )
 
 
 # --------------------------------------------------------------------------- reports
 
 
-class BoardPackIn(Schema):
+class BoardPackIn(Body):
     team: str = Field("", max_length=120)
     tier: Literal[1, 2, 3, 4] | None = None
     classification: Literal["", "agent_identity", "machine_identity", "unassessed"] = ""
@@ -360,7 +402,7 @@ class TokenInfo(Schema):
         }
 
 
-class WithdrawIn(Schema):
+class WithdrawIn(Body):
     lock_version: int = Field(
         ..., ge=0, le=2**31, description="The version you read: 409 if stale."
     )

@@ -83,6 +83,9 @@ class Review(models.Model):
     closed_by_assessment = models.ForeignKey(
         Assessment, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    # Raised by every assignment: an assignment names the version its page showed, so a
+    # stale page cannot reassign silently (actions.assign_reviews).
+    lock_version = models.PositiveIntegerField(default=0)
 
     objects = ReviewQuerySet.as_manager()
 

@@ -139,6 +139,7 @@ _QUEUE_VALUES = (
     "assignee__username",
     "assignee__first_name",
     "assignee__last_name",
+    "lock_version",
 )
 
 
@@ -183,6 +184,7 @@ def queue_rows(queue: Any, today: dt.date, request: Any) -> list[dict[str, Any]]
         out.append(
             {
                 "key": SafeString(v["pk"]),
+                "version": SafeString(v["lock_version"]),
                 "state": state,
                 "agent_name": escape(v["agent__name"]),
                 "agent_slug": escape(slug),

@@ -20,6 +20,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from assessments import engine, portfolio
+from assessments.access import foreign, scope
 from assessments.models import Assessment, AuditEvent, Classification, GapException
 from assessments.presentation import display_value, panel_context, why
 from assessments.records import provenance
@@ -94,7 +95,20 @@ def agent_facts(agent: Any) -> dict[str, Any]:
 
 
 def report_content(assessment: Assessment) -> dict[str, Any]:
-    """Everything the report states, as plain data (datetimes stay datetimes)."""
+    """Everything the report states, as plain data (datetimes stay datetimes).
+
+    With reading scoped, a document is issued once and may be handed on within the
+    team: it names no linked agent of another team, whoever asked for it
+    (``foreign.py``)."""
+    content = _content(assessment)
+    if not scope.reading_scoped():
+        return content
+    answers = answers_of(assessment)
+    hidden = foreign.outside_team(assessment.agent, foreign.linked_slugs(answers))
+    return foreign.redact(content, hidden)
+
+
+def _content(assessment: Assessment) -> dict[str, Any]:
     agent = assessment.agent
     approved = assessment.status == Assessment.Status.APPROVED
     as_of = assessment.decided_at if approved and assessment.decided_at else timezone.now()

@@ -91,8 +91,12 @@ def login(request: HttpRequest) -> HttpResponseBase:
         response = _allauth_login(request)
         # Signed in, or the password was right and a second factor is asked next
         # (allauth redirects to that stage; a wrong password shows the form again).
-        if request.user.is_authenticated or response.status_code in (301, 302, 303):
+        if request.user.is_authenticated:
             throttle.register_success(username, request)
+        elif response.status_code in (301, 302, 303):
+            # The password was right; the second factor is asked next, on the same
+            # counter: the slot is given back, the count so far is not forgiven.
+            throttle.release(username, request)
         elif response.status_code == 200 and (
             until := throttle.register_failure(username, request)
         ):
@@ -129,16 +133,23 @@ def password_change(request: HttpRequest) -> HttpResponseBase:
 
 
 def _attempt_locked(
-    name: str, request: HttpRequest, attempt: Callable[[HttpRequest], HttpResponseBase]
+    name: str,
+    request: HttpRequest,
+    attempt: Callable[[HttpRequest], HttpResponseBase],
+    via: str,
 ) -> HttpResponseBase:
     """One attempt at a secret under the audit-log lock: a redirect is a success, the
-    form shown again a failure; the fifth failure locks (name, address)."""
+    form shown again a failure. ``name`` is the person's username: sign-in, the second
+    factor, re-authentication and the password change share one counter, so the fifth
+    failure among them all locks (person, address)."""
     if until := throttle.reserve(name, request):
         return _locked_response(request, until)
     response = attempt(request)
     if response.status_code in (301, 302, 303):
         throttle.register_success(name, request)
-    elif response.status_code == 200 and (until := throttle.register_failure(name, request)):
+    elif response.status_code == 200 and (
+        until := throttle.register_failure(name, request, via=via)
+    ):
         return _locked_response(request, until)
     return response
 
@@ -152,8 +163,9 @@ def mfa_authenticate(request: HttpRequest) -> HttpResponseBase:
     login = stagekit.unstash_login(request, peek=True) if request.method == "POST" else None
     if login is None or login.user is None:
         return mfa_views.authenticate(request)  # allauth sends them back to sign in
-    name = f"{login.user.get_username()} (second factor)"
-    return _attempt_locked(name, request, mfa_views.authenticate)
+    return _attempt_locked(
+        login.user.get_username(), request, mfa_views.authenticate, "second factor"
+    )
 
 
 def _locked_when_signed_in(
@@ -161,14 +173,16 @@ def _locked_when_signed_in(
 ) -> Callable[..., HttpResponseBase]:
     """``view`` (a form that checks the signed-in person's password or second factor)
     under the same lock as a sign-in: whoever holds a session cannot guess them without
-    limit. Five wrong answers lock (person, address) for LOGIN_LOCKOUT_SECONDS."""
+    limit. Five wrong answers, here and at sign-in together, lock (person, address) for
+    LOGIN_LOCKOUT_SECONDS."""
 
     @wraps(view)
     def wrapped(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponseBase:
         if request.method != "POST" or not request.user.is_authenticated:
             return view(request, *args, **kwargs)
-        name = f"{request.user.get_username()} ({label})"
-        return _attempt_locked(name, request, lambda r: view(r, *args, **kwargs))
+        return _attempt_locked(
+            request.user.get_username(), request, lambda r: view(r, *args, **kwargs), label
+        )
 
     return wrapped
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from assessments import actions, portfolio
-from assessments.access import scope
+from assessments.access import foreign, scope
 from assessments.access.roles import permission_required
 from assessments.actions.ownership import INACTIVE, successors
 from assessments.forms import (
@@ -18,7 +18,6 @@ from assessments.forms import (
     AgentForm,
     LinkFormSet,
     SystemFormSet,
-    initial_links,
     initial_systems,
 )
 from assessments.models import Agent, AgentLink, Assessment, AuditEvent, EvidenceUpload, Review
@@ -105,8 +104,24 @@ def agent_detail(request: HtmxHttpRequest, slug: str) -> HttpResponse:
         and any(r.get("code") == INACTIVE for r in open_review.reasons),
         "can_edit": scope.may_edit(request.user, agent),
         "edit_refusal": scope.edit_refusal(request.user, agent) if scope.editing_scoped() else "",
+        "links": _links_shown(agent, request.user),
     }
     return render(request, "assessments/agent_detail.html", context)
+
+
+LINK_WORDS = {
+    "peer": "Peer of",
+    "orchestrates": "Orchestrates",
+    "orchestrated_by": "Orchestrated by",
+}
+
+
+def _links_shown(agent: Agent, user: Any) -> list[dict[str, Any]]:
+    """The agent's links for its page: another team's agent, with reading scoped, is
+    "an agent of another team", with neither its name nor a link to it."""
+    shown, hidden = foreign.readable_links(agent, user)
+    rows = [{"words": LINK_WORDS[r["kind"]], "agent": r["agent"]} for r in shown]
+    return rows + [{"words": LINK_WORDS[r["kind"]], "agent": None} for r in hidden]
 
 
 def _formsets(request: HtmxHttpRequest, agent: Agent | None) -> tuple[Any, Any]:
@@ -115,10 +130,18 @@ def _formsets(request: HtmxHttpRequest, agent: Agent | None) -> tuple[Any, Any]:
         links = LinkFormSet(request.POST, prefix="links", agent=agent, user=request.user)
     else:
         systems = SystemFormSet(prefix="systems", initial=initial_systems(agent) if agent else [])
-        links = LinkFormSet(
-            prefix="links", agent=agent, initial=initial_links(agent) if agent else []
-        )
+        initial = [
+            {"kind": r["kind"], "other": r["other"]}
+            for r in (foreign.readable_links(agent, request.user)[0] if agent else [])
+        ]
+        links = LinkFormSet(prefix="links", agent=agent, initial=initial)
     return systems, links
+
+
+def _hidden_links(agent: Agent, user: Any) -> list[dict[str, str]]:
+    return [
+        {"kind": r["kind"], "other": r["other"]} for r in foreign.readable_links(agent, user)[1]
+    ]
 
 
 def _rows_action(request: HtmxHttpRequest) -> tuple[str, str, int | None] | None:
@@ -200,7 +223,8 @@ def _save_agent(request: HtmxHttpRequest, agent: Agent | None) -> HttpResponse:
                 agent,
                 fields=fields,
                 systems=systems.systems(),
-                links=links.links(),
+                # Links to agents the person may not read are kept: they were not shown.
+                links=[*links.links(), *_hidden_links(agent, request.user)],
                 expected_version=parse_version(request),
                 request=request,
             )

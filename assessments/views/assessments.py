@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from assessments import actions, engine
-from assessments.access import scope
+from assessments.access import foreign, scope
 from assessments.access.roles import permission_required
 from assessments.forms import BoundedDateField
 from assessments.models import Assessment, AuditEvent, GapException
@@ -97,13 +97,15 @@ def _detail_context(
     q = decisions.questionnaire(assessment.questionnaire_version)
     result: engine.Result | None
     if assessment.status in Assessment.EDITABLE_STATUSES:
-        state = WizardState(assessment)
+        state = WizardState(assessment, request.user)
         result = state.result
         answers = state.all_answers
         effective: dict[str, Any] | None = state.effective
     else:
-        result = _frozen_result(assessment)
         answers = dict(assessment.answers or {})
+        hidden = foreign.for_reader(request.user, answers)
+        result = foreign.redact_result(_frozen_result(assessment), hidden)
+        answers = foreign.redact(answers, hidden)
         effective = None
     from_evidence = provenance.answers_from_evidence(assessment, answers)
     controls = _control_titles(assessment)
@@ -328,8 +330,8 @@ def assessment_compare(request: HtmxHttpRequest, slug: str) -> HttpResponse:
         messages.error(request, "Choose two versions of this agent's assessment.")
         left, right = versions[-2], versions[-1]
     q = decisions.questionnaire(right.questionnaire_version)
-    left_answers, left_result = _answers_and_result(left)
-    right_answers, right_result = _answers_and_result(right)
+    left_answers, left_result = _answers_and_result(left, request.user)
+    right_answers, right_result = _answers_and_result(right, request.user)
     answer_rows = []
     for question in q.questions:
         old, new = left_answers.get(question.id), right_answers.get(question.id)
@@ -361,8 +363,13 @@ def assessment_compare(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     return render(request, "assessments/compare.html", context)
 
 
-def _answers_and_result(assessment: Assessment) -> tuple[dict[str, Any], engine.Result]:
+def _answers_and_result(
+    assessment: Assessment, reader: Any
+) -> tuple[dict[str, Any], engine.Result]:
     if assessment.status in Assessment.EDITABLE_STATUSES:
-        state = WizardState(assessment)
+        state = WizardState(assessment, reader)
         return state.all_answers, state.result
-    return dict(assessment.answers or {}), engine.Result.from_dict(assessment.result or {})
+    answers = dict(assessment.answers or {})
+    hidden = foreign.for_reader(reader, answers)
+    result = foreign.redact_result(engine.Result.from_dict(assessment.result or {}), hidden)
+    return foreign.redact(answers, hidden), result

@@ -251,7 +251,7 @@ def _detail_context(
         **extra,
     }
     if draft is not None:
-        state = WizardState(draft)
+        state = WizardState(draft, request.user)
         context.update(
             panel_context(
                 state.result,

@@ -25,10 +25,12 @@ from assessments.models import Review
 from assessments.portfolio import stored as stored_figures
 from assessments.presentation import rows as rows_for_page
 from assessments.views.common import (
+    MISSING_VERSION,
     HtmxHttpRequest,
     check_scope,
     paginate,
     parse_id,
+    parse_version,
     query_without,
     scoped_agent,
 )
@@ -131,10 +133,17 @@ def _chosen_assignee(request: HtmxHttpRequest) -> tuple[Any, str | None]:
 def queue_assign(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     review = get_object_or_404(Review.objects.select_related("agent__team"), pk=pk)
     check_scope(request, review.agent, "decide")
+    if (version := parse_version(request)) is None:
+        return HttpResponse(MISSING_VERSION, status=400)
     assignee, error = _chosen_assignee(request)
+    status = 422
     if error is None:
         try:
-            actions.assign_review(request.user, review, assignee, request=request)
+            actions.assign_review(
+                request.user, review, assignee, expected_version=version, request=request
+            )
+        except actions.ConflictError as exc:
+            error, status = str(exc), 409
         except actions.ActionError as exc:
             error = str(exc)
     if assignee is None:
@@ -151,7 +160,7 @@ def queue_assign(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             "row_error": error,
             **_row_context(request, people),
         }
-        return render(request, f"{TEMPLATE}#row", context, status=422 if error else 200)
+        return render(request, f"{TEMPLATE}#row", context, status=status if error else 200)
     if error:
         messages.error(request, error)
     else:
@@ -163,13 +172,22 @@ def queue_assign(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def queue_bulk_assign(request: HtmxHttpRequest) -> HttpResponse:
     ids = [pk for v in request.POST.getlist("review") if (pk := parse_id(v)) is not None]
+    # Each ticked row sends the version of the review it showed (version-<id>).
+    versions = {pk: parse_id(request.POST.get(f"version-{pk}")) for pk in ids}
+    if None in versions.values():
+        return HttpResponse(MISSING_VERSION, status=400)
     assignee, error = _chosen_assignee(request)
     if error is None and not ids:
         error = "Tick the reviews to assign first."
     notice = ""
+    status = 422
     if error is None:
         try:
-            changed = actions.assign_reviews(request.user, ids, assignee, request=request)
+            changed = actions.assign_reviews(
+                request.user, ids, assignee, versions=versions, request=request
+            )
+        except actions.ConflictError as exc:
+            error, status = str(exc), 409
         except actions.ActionError as exc:
             error = str(exc)
         else:
@@ -182,7 +200,7 @@ def queue_bulk_assign(request: HtmxHttpRequest) -> HttpResponse:
             )
     if request.htmx:
         context = _queue_context(request, bulk_notice=notice or None, bulk_error=error)
-        return render(request, f"{TEMPLATE}#results", context, status=422 if error else 200)
+        return render(request, f"{TEMPLATE}#results", context, status=status if error else 200)
     if error:
         messages.error(request, error)
     else:

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import reswap, retarget
 
 from assessments import actions, engine
+from assessments.access import foreign
 from assessments.access.roles import permission_required
 from assessments.models import Assessment
 from assessments.presentation import display_value, form_value, panel_context
@@ -137,15 +138,29 @@ class QuestionView:
 class WizardState:
     """Everything a wizard page or fragment needs, computed once per request."""
 
-    def __init__(self, assessment: Assessment) -> None:
+    def __init__(self, assessment: Assessment, reader: Any = None) -> None:
+        """``reader``: the person the page is for; with reading scoped, the agents of
+        other teams it is linked to are named nowhere in what they are shown (the
+        decision itself is made with them, ``foreign.py``)."""
         self.assessment = assessment
         self.q = decisions.questionnaire(assessment.questionnaire_version)
         self.inventory = decisions.inventory_answers(assessment.agent)
         self.stored = dict(assessment.answers or {})
-        self.all_answers = {**self.stored, **self.inventory}
         self.catalogue = decisions.engine_catalogue(assessment.catalogue)
         self.effective = decisions.effective_answers(assessment, self.inventory)
-        self.result = decisions.evaluate_answers(self.effective, assessment.catalogue)
+        result = decisions.evaluate_answers(self.effective, assessment.catalogue)
+        hidden = (
+            foreign.for_reader(reader, self.stored, self.inventory)
+            if reader is not None
+            else frozenset()
+        )
+        if hidden:
+            self.inventory = foreign.redact(self.inventory, hidden)
+            self.stored = foreign.redact(self.stored, hidden)
+            self.effective = foreign.redact(self.effective, hidden)
+            result = foreign.redact_result(result, hidden)
+        self.all_answers = {**self.stored, **self.inventory}
+        self.result = result
         self.from_evidence = provenance.answers_from_evidence(assessment, self.all_answers)
 
     def section(self, section_id: str) -> engine.Section:
@@ -291,7 +306,7 @@ def wizard_resume(request: HtmxHttpRequest, slug: str, number: int) -> HttpRespo
     if step not in {s.id for s in sections}:
         # Only then the answers are read and the engine run, to find the first step
         # not done: the redirect itself needs neither.
-        step = WizardState(assessment).first_incomplete_step()
+        step = WizardState(assessment, request.user).first_incomplete_step()
     return redirect("assessments:wizard_step", slug=slug, number=number, step=step)
 
 
@@ -300,7 +315,7 @@ def wizard_step(request: HtmxHttpRequest, slug: str, number: int, step: str) -> 
     assessment = _get_assessment(slug, number, request, need="edit")
     if (response := _editable_or_redirect(request, assessment)) is not None:
         return response
-    state = WizardState(assessment)
+    state = WizardState(assessment, request.user)
     section = state.section(step)
     if request.method == "POST":
         return _save_step(request, state, section)
@@ -352,7 +367,7 @@ def _save_step(
             request=request,
         )
     except actions.ConflictError as conflict:
-        fresh = WizardState(_get_assessment(assessment.agent.slug, assessment.number))
+        fresh = WizardState(_get_assessment(assessment.agent.slug, assessment.number), request.user)
         return render(
             request,
             "assessments/wizard.html",
@@ -362,7 +377,7 @@ def _save_step(
     except actions.ActionError as error:
         messages.error(request, str(error))
         return redirect(assessment)
-    state = WizardState(assessment)
+    state = WizardState(assessment, request.user)
     # A follow-up that has just appeared on this step is asked before moving on.
     appeared = [
         v
@@ -444,7 +459,7 @@ def wizard_answer(request: HtmxHttpRequest, slug: str, number: int) -> HttpRespo
         )
     except actions.ConflictError as conflict:
         fresh = _get_assessment(slug, number)
-        state = WizardState(fresh)
+        state = WizardState(fresh, request.user)
         context = _wizard_context(state, state.section(step))
         context["conflict"] = _conflict_rows(state, conflict)
         context["conflict_question"] = next(v for v in context["questions"] if v.id == question.id)
@@ -452,7 +467,7 @@ def wizard_answer(request: HtmxHttpRequest, slug: str, number: int) -> HttpRespo
         return reswap(retarget(response, f"#q-{question.id}"), "outerHTML")
     except actions.ActionError as error:
         return HttpResponse(str(error), status=409)
-    state = WizardState(assessment)
+    state = WizardState(assessment, request.user)
     context = _wizard_context(state, state.section(step))
     context["saved_question"] = question.id
     return render(request, "assessments/wizard.html#autosave", context)
@@ -464,7 +479,7 @@ def wizard_review(request: HtmxHttpRequest, slug: str, number: int) -> HttpRespo
     assessment = _get_assessment(slug, number, request, need="edit")
     if (response := _editable_or_redirect(request, assessment)) is not None:
         return response
-    state = WizardState(assessment)
+    state = WizardState(assessment, request.user)
     if request.method == "POST":
         if (version := parse_version(request)) is None:
             return HttpResponse(MISSING_VERSION, status=400)
@@ -473,7 +488,7 @@ def wizard_review(request: HtmxHttpRequest, slug: str, number: int) -> HttpRespo
                 request.user, assessment, expected_version=version, request=request
             )
         except actions.ConflictError as conflict:
-            fresh = WizardState(_get_assessment(slug, number))
+            fresh = WizardState(_get_assessment(slug, number), request.user)
             return render(
                 request,
                 "assessments/wizard_review.html",

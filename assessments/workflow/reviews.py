@@ -210,6 +210,7 @@ ROW_FIELDS = (
     "assignee_id",
     "created_at",
     "closed_at",
+    "lock_version",
     "agent__name",
     "agent__slug",
     "agent__status",
@@ -308,6 +309,7 @@ def queue_item(review: Review, today: dt.date) -> dict[str, Any]:
             for r in review.reasons
         ],
         "assignee": review.assignee.get_username() if review.assignee else None,
+        "lock_version": review.lock_version,
         "url": settings.SITE_URL + agent.get_absolute_url(),
     }
 
