@@ -290,6 +290,7 @@ API_KIND: dict[tuple[str, str], str] = {
     ("PATCH", "/api/v1/agents/{slug}/assessments/{number}/answers"): "edit",
     ("POST", "/api/v1/agents/{slug}/assessments/{number}/submit"): "edit",
     ("POST", "/api/v1/agents/{slug}/assessments/{number}/withdraw"): "edit",
+    ("POST", "/api/v1/agents/{slug}/decommission"): "edit",
     ("POST", "/api/v1/agents/{slug}/assessments/{number}/approve"): "edit",
     ("POST", "/api/v1/agents/{slug}/assessments/{number}/return"): "edit",
     ("POST", "/api/v1/manifests"): "create",

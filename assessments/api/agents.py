@@ -191,7 +191,8 @@ def answer_decommission(request: HttpRequest, slug: str, body: DecommissionIn) -
     user = require(request, "write", "assessments.change_agent")
     agent = _detail(slug, user)
     return _detail_of(
-        actions.answer_decommission(user, agent, body.outcome, reason=body.reason, request=request)
+        actions.answer_decommission(user, agent, body.outcome, reason=body.reason, request=request),
+        user,
     )
 
 

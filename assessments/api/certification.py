@@ -15,7 +15,7 @@ from assessments import actions
 from assessments.access import scope
 from assessments.api.agents import page_of
 from assessments.api.core import ERRORS, ApiError, require
-from assessments.api.schemas import Page
+from assessments.api.schemas import Body, Page
 from assessments.models import CertificationCampaign, CertificationItem, Team
 from assessments.workflow import certification
 
@@ -72,7 +72,7 @@ class CampaignPage(Page):
     results: list[CampaignOut]
 
 
-class CampaignIn(Schema):
+class CampaignIn(Body):
     name: str = Field(min_length=1, max_length=200)
     scope: Literal["all", "team", "tier", "due"]
     team: str = Field("", max_length=120, description="The team's slug, for scope team.")
@@ -109,7 +109,7 @@ class ItemFilters(Schema):
     page: int = 1
 
 
-class AttestIn(Schema):
+class AttestIn(Body):
     decision: Literal["keep", "reduce", "revoke"]
     reduce_to: str = Field("", max_length=8, description="read or write, for a reduce.")
     reason: str = Field("", max_length=2000, description="Required for anything but keep.")
