@@ -1225,6 +1225,12 @@ def _wildcard(pattern: str) -> re.Pattern[str]:
 
 
 def _action_regex(patterns: Sequence[str]) -> ActionMatcher:
+    return _matcher(tuple(patterns))
+
+
+@functools.lru_cache(maxsize=65536)
+def _matcher(patterns: tuple[str, ...]) -> ActionMatcher:
+    """Shared (the matcher is frozen): an account file repeats the same action lists."""
     lowered = [p.lower() for p in patterns]
     return ActionMatcher(
         exact=frozenset(p for p in lowered if "*" not in p and "?" not in p),

@@ -72,29 +72,30 @@ class Command(BaseCommand):
             changes = discovery_actions.plan(reading)
             statuses = changes.statuses
             counts = changes.counts(reading)
-            stored = changes.previous
+            stored = {eid: (i.status, i.agent_id, i.triage) for eid, i in changes.previous.items()}
             vanished = [i.external_id for i in changes.vanished]
         else:
             run = discovery_actions.store_run(None, kind, raw, parsed, source=source)
             discovery_actions.reconcile(run, reading, raw)
             counts = run.counts
             statuses = {}
-            stored = {
-                i.external_id: i
-                for i in DiscoveredIdentity.objects.filter(kind=kind, source=reading.source)
-            }
-            vanished = [
-                i.external_id
-                for i in stored.values()
-                if i.status == DiscoveredIdentity.Status.VANISHED and i.last_run_id == run.pk
-            ]
+            # Only the columns printed: not 10,000 rows of signals read back as models.
+            stored, vanished = {}, []
+            for eid, status, agent_id, triage, last_run_id in DiscoveredIdentity.objects.filter(
+                kind=kind, source=reading.source
+            ).values_list("external_id", "status", "agent_id", "triage", "last_run_id"):
+                stored[eid] = (status, agent_id, triage)
+                if status == DiscoveredIdentity.Status.VANISHED and last_run_id == run.pk:
+                    vanished.append(eid)
         links = discovery_actions._links(kind)
-        agent_ids = {i.agent_id for i in stored.values() if i.agent_id} | set(links.values())
-        slugs = dict(Agent.objects.filter(pk__in=agent_ids).values_list("pk", "slug"))
+        agent_ids = {agent_id for _s, agent_id, _t in stored.values() if agent_id}
+        slugs = dict(
+            Agent.objects.filter(pk__in=agent_ids | set(links.values())).values_list("pk", "slug")
+        )
         rows = []
         for identity in reading.identities:
-            known = stored.get(identity.external_id)
-            agent_id = (known.agent_id if known else None) or links.get(identity.external_id)
+            status, agent_id, triage = stored.get(identity.external_id) or ("new", None, "")
+            agent_id = agent_id or links.get(identity.external_id)
             rows.append(
                 {
                     "external_id": identity.external_id,
@@ -105,10 +106,9 @@ class Command(BaseCommand):
                     "owner_hint": identity.owner_hint,
                     "agent_like": identity.agent_like,
                     "signals": identity.signals_list(),
-                    "status": statuses.get(identity.external_id)
-                    or (known.status if known else "new"),
+                    "status": statuses.get(identity.external_id) or status,
                     "linked_agent": slugs.get(agent_id) if agent_id else None,
-                    "triage": known.triage if known else "",
+                    "triage": triage,
                 }
             )
         payload = {
