@@ -7,7 +7,8 @@ A run keeps its files (bytes and SHA-256) and is read by the pure readers
 A linked agent whose identity changed gets an "Evidence changed" review; one whose
 identity vanished gets a review proposing its retirement. Triage (register as an
 agent, remains a machine identity, decommission) is audited, one identity at a time
-or in bulk.
+or in bulk: :mod:`assessments.actions.discovery_triage`, whose actions are re-exported
+here.
 """
 
 from __future__ import annotations
@@ -15,56 +16,51 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.db import connections, router, transaction
-from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
-from django.utils.text import slugify
 
-from assessments import audit, background, discovery, scope
-from assessments.actions.assessments import start_assessment
+from assessments import audit, background, discovery
+from assessments.actions.discovery_triage import (
+    MAX_REASON,
+    PLATFORMS,
+    TRIAGE_ACTIONS,
+    BulkOutcome,
+    Registered,
+    bulk_triage,
+    decommission_allowed,
+    decommission_identity,
+    dismiss_decommission,
+    keep_as_machine,
+    register_identity,
+    reopen_triage,
+    unused_days,
+)
 from assessments.actions.errors import ActionError
-from assessments.actions.evidence import DRIFT_CODE, upload_evidence
-from assessments.actions.inventory import create_agent
+from assessments.actions.evidence import DRIFT_CODE
 from assessments.actions.reviews import trigger_review
 from assessments.models import (
     Agent,
-    Assessment,
     DiscoveredIdentity,
     DiscoveryFile,
     DiscoveryRun,
     EvidenceUpload,
     Review,
-    Team,
 )
 
 logger = logging.getLogger(__name__)
 
 MAX_FILES = 10
-MAX_REASON = 2000
 VANISHED_CODE = "identity_vanished"
-PLATFORMS = {
-    "aws": "AWS",
-    "kubernetes": "Kubernetes",
-    "gcp": "Google Cloud",
-    "entra": "Microsoft Entra ID",
-}
-TRIAGE_ACTIONS = ("register", "machine", "decommission", "dismiss", "reopen")
 Identity = DiscoveredIdentity
 S = DiscoveredIdentity.Status
 T = DiscoveredIdentity.Triage
 D = DiscoveredIdentity.Decommission
-
-
-def unused_days() -> int:
-    return int(getattr(settings, "DISCOVERY_UNUSED_DAYS", 90))
 
 
 def _clean_name(name: str) -> str:
@@ -529,349 +525,28 @@ def _review_once(actor: Any, agent: Agent, code: str, detail: str) -> Review | N
     return trigger_review(agent, [{"code": code, "detail": detail}], actor=actor)
 
 
-# --------------------------------------------------------------------------- triage
-
-
-def _check_assessor(actor: Any) -> None:
-    if not actor.has_perm("assessments.change_discoveredidentity"):
-        raise ActionError("Triage is for assessors, reviewers and administrators.")
-
-
-def _reason(reason: str, what: str) -> str:
-    reason = (reason or "").strip()
-    if not reason:
-        raise ActionError(f"Say why {what}; it needs a reason.")
-    if len(reason) > MAX_REASON:
-        raise ActionError(f"Keep the reason under {MAX_REASON} characters.")
-    return reason
-
-
-def _locked(identity: DiscoveredIdentity) -> DiscoveredIdentity:
-    return DiscoveredIdentity.objects.select_for_update().get(pk=identity.pk)
-
-
-def _set_triage(
-    actor: Any, identity: DiscoveredIdentity, triage: str, reason: str, now: dt.datetime
-) -> None:
-    identity.triage = triage
-    identity.triage_reason = reason
-    identity.triaged_by = actor
-    identity.triaged_at = now
-
-
-def _owner_for(hint: str) -> Any:
-    hint = (hint or "").strip()
-    if not hint:
-        return None
-    User = get_user_model()
-    return (
-        User.objects.filter(is_active=True)
-        .filter(Q(username__iexact=hint) | Q(email__iexact=hint))
-        .first()
-    )
-
-
-def _unique_slug(name: str) -> str:
-    base = (slugify(name) or "discovered-agent")[:90].strip("-") or "discovered-agent"
-    slug, n = base, 1
-    taken = set(Agent.objects.filter(slug__startswith=base).values_list("slug", flat=True))
-    while slug in taken:
-        n += 1
-        slug = f"{base}-{n}"
-    return slug
-
-
-@dataclass
-class Registered:
-    agent: Agent
-    assessment: Assessment | None
-    evidence_attached: bool
-    note: str = ""
-
-
-@transaction.atomic
-def register_identity(
-    actor: Any,
-    identity: DiscoveredIdentity,
-    *,
-    team: Team,
-    name: str = "",
-    purpose: str = "",
-    request: HttpRequest | None = None,
-) -> Registered:
-    """Create an agent from the identity, link it, attach the run's files as evidence for
-    it (proposals pending) and open its first draft."""
-    _check_assessor(actor)
-    identity = _locked(identity)
-    if identity.agent_id is not None:
-        raise ActionError("This identity is already linked to an agent.")
-    if identity.status == S.VANISHED:
-        raise ActionError("The latest run no longer finds this identity; it cannot be registered.")
-    scope.check_actor_edit(actor, team)
-    owner = _owner_for(identity.owner_hint) or actor
-    run = identity.last_run
-    stored = [(f.name, bytes(f.content)) for f in run.files.all()]
-    evidence_files, principal = _evidence_for(identity, run, stored)
-    agent_name = (name or identity.name).strip()[:200] or identity.external_id[:200]
-    agent = create_agent(
-        actor,
-        fields={
-            "name": agent_name,
-            "slug": _unique_slug(agent_name),
-            "purpose": (purpose or "").strip()
-            or f"Registered from discovery: {identity.identity_type} {identity.external_id} "
-            f"in {identity.source}.",
-            "owner": owner,
-            "team": team,
-            "platform": PLATFORMS.get(identity.kind, identity.kind),
-        },
-        request=request,
-    )
-    draft = start_assessment(actor, agent, request=request)
-    attached, note = False, ""
-    if evidence_files:
-        try:
-            upload_evidence(
-                actor,
-                agent,
-                evidence_files,
-                kind=identity.kind,
-                principal=principal,
-                assessment=draft,
-                request=request,
-            )
-            attached = True
-        except ActionError as error:
-            note = f"The export could not be attached as evidence: {error}"
-    identity.agent = agent
-    _set_triage(actor, identity, T.REGISTERED, "", timezone.now())
-    identity.save(update_fields=["agent", "triage", "triage_reason", "triaged_by", "triaged_at"])
-    audit.record(
-        "discovery.register",
-        actor=actor,
-        obj=identity,
-        agent=agent,
-        request=request,
-        changes={
-            "external_id": identity.external_id,
-            "source": identity.source,
-            "agent": agent.slug,
-            "evidence_attached": attached,
-            "owner_from_hint": owner != actor,
-        },
-    )
-    return Registered(agent=agent, assessment=draft, evidence_attached=attached, note=note)
-
-
-def _evidence_for(
-    identity: DiscoveredIdentity, run: DiscoveryRun, stored: list[tuple[str, bytes]]
-) -> tuple[list[tuple[str, bytes]], str]:
-    if identity.kind == "entra":
-        return discovery.evidence_input(
-            "entra",
-            stored,
-            {
-                "external_id": identity.external_id,
-                "name": identity.name,
-                "details": identity.details,
-            },
-            (),
-        )
-    if identity.kind == "aws":
-        names = [
-            n
-            for n, d in stored
-            if not discovery.aws.is_report(n, d) and not n.lower().endswith(".csv")
-        ]
-    elif identity.kind == "gcp":
-        names = []
-        for n, d in stored:
-            parsed = discovery.load(n, d)
-            items = [i for doc in parsed.documents for i in discovery.gcp._items(doc)]
-            if not all(discovery.gcp._is_account(i) for i in items):
-                names.append(n)  # the policy and custom roles, not the account list
-    else:
-        names = [n for n, _d in stored]
-    return discovery.evidence_input(
-        identity.kind, stored, {"external_id": identity.external_id}, names
-    )
-
-
-@transaction.atomic
-def keep_as_machine(
-    actor: Any, identity: DiscoveredIdentity, reason: str, *, request: HttpRequest | None = None
-) -> DiscoveredIdentity:
-    """Record that the identity remains a machine identity, with a reason."""
-    _check_assessor(actor)
-    reason = _reason(reason, "it remains a machine identity")
-    identity = _locked(identity)
-    if identity.agent_id is not None:
-        raise ActionError("This identity is linked to an agent; triage is for unlinked identities.")
-    _set_triage(actor, identity, T.MACHINE, reason, timezone.now())
-    identity.decommission_state = D.NONE
-    identity.save(
-        update_fields=["triage", "triage_reason", "triaged_by", "triaged_at", "decommission_state"]
-    )
-    audit.record(
-        "discovery.machine",
-        actor=actor,
-        obj=identity,
-        request=request,
-        changes={"external_id": identity.external_id, "reason": reason},
-    )
-    return identity
-
-
-def decommission_allowed(identity: DiscoveredIdentity, today: dt.date) -> tuple[bool, str]:
-    """Decommission is for an identity unused for DISCOVERY_UNUSED_DAYS or with no owner."""
-    days = unused_days()
-    if not identity.owner_hint:
-        return True, "it has no owner"
-    if identity.last_used is None:
-        return True, "no use is recorded"
-    idle = (today - identity.last_used).days
-    if idle >= days:
-        return True, f"unused for {idle} days"
-    return False, (
-        f"It was used {idle} days ago and names an owner ({identity.owner_hint}); "
-        f"decommission is for identities unused for {days} days or with no owner."
-    )
-
-
-@transaction.atomic
-def decommission_identity(
-    actor: Any,
-    identity: DiscoveredIdentity,
-    reason: str = "",
-    *,
-    request: HttpRequest | None = None,
-) -> DiscoveredIdentity:
-    """Open a decommission task; it stays open until a later run no longer finds the
-    identity or a person dismisses it."""
-    _check_assessor(actor)
-    identity = _locked(identity)
-    if identity.agent_id is not None:
-        raise ActionError("This identity is linked to an agent; retire the agent instead.")
-    if identity.status == S.VANISHED:
-        raise ActionError("The latest run no longer finds this identity: it is already gone.")
-    ok, why = decommission_allowed(identity, timezone.localdate())
-    if not ok:
-        raise ActionError(why)
-    _set_triage(
-        actor, identity, T.DECOMMISSION, (reason or "").strip()[:MAX_REASON] or why, timezone.now()
-    )
-    identity.decommission_state = D.OPEN
-    identity.decommission_closed_at = None
-    identity.dismiss_reason = ""
-    identity.save(
-        update_fields=[
-            "triage",
-            "triage_reason",
-            "triaged_by",
-            "triaged_at",
-            "decommission_state",
-            "decommission_closed_at",
-            "dismiss_reason",
-        ]
-    )
-    audit.record(
-        "discovery.decommission",
-        actor=actor,
-        obj=identity,
-        request=request,
-        changes={"external_id": identity.external_id, "why": identity.triage_reason},
-    )
-    return identity
-
-
-@transaction.atomic
-def dismiss_decommission(
-    actor: Any, identity: DiscoveredIdentity, reason: str, *, request: HttpRequest | None = None
-) -> DiscoveredIdentity:
-    """Close an open decommission task without the identity being gone, with a reason."""
-    _check_assessor(actor)
-    reason = _reason(reason, "the decommission is dismissed")
-    identity = _locked(identity)
-    if identity.decommission_state != D.OPEN:
-        raise ActionError("This identity has no open decommission task.")
-    identity.decommission_state = D.DISMISSED
-    identity.decommission_closed_at = timezone.now()
-    identity.dismiss_reason = reason
-    identity.save(update_fields=["decommission_state", "decommission_closed_at", "dismiss_reason"])
-    audit.record(
-        "discovery.dismiss",
-        actor=actor,
-        obj=identity,
-        request=request,
-        changes={"external_id": identity.external_id, "reason": reason},
-    )
-    return identity
-
-
-@transaction.atomic
-def reopen_triage(
-    actor: Any, identity: DiscoveredIdentity, *, request: HttpRequest | None = None
-) -> DiscoveredIdentity:
-    """Undo a machine-identity or decommission decision: the identity waits for triage."""
-    _check_assessor(actor)
-    identity = _locked(identity)
-    if identity.triage not in (T.MACHINE, T.DECOMMISSION):
-        raise ActionError("Only a machine-identity or decommission decision can be reopened.")
-    before = identity.triage
-    _set_triage(None, identity, T.NONE, "", None)  # type: ignore[arg-type]
-    identity.decommission_state = D.NONE
-    identity.save(
-        update_fields=["triage", "triage_reason", "triaged_by", "triaged_at", "decommission_state"]
-    )
-    audit.record(
-        "discovery.reopen",
-        actor=actor,
-        obj=identity,
-        request=request,
-        changes={"external_id": identity.external_id, "was": before},
-    )
-    return identity
-
-
-@dataclass
-class BulkOutcome:
-    done: list[DiscoveredIdentity] = field(default_factory=list)
-    refused: list[tuple[DiscoveredIdentity, str]] = field(default_factory=list)
-
-
-def bulk_triage(
-    actor: Any,
-    identities: Iterable[DiscoveredIdentity],
-    action: str,
-    *,
-    reason: str = "",
-    team: Team | None = None,
-    request: HttpRequest | None = None,
-) -> BulkOutcome:
-    """Apply one triage to each identity (each its own audited action); an identity the
-    action does not fit is reported, not changed."""
-    _check_assessor(actor)
-    if action not in TRIAGE_ACTIONS:
-        raise ActionError(f"Unknown triage {action!r}.")
-    if action in ("machine", "dismiss"):
-        _reason(reason, "these identities are triaged so")
-    if action == "register" and team is None:
-        raise ActionError("Choose the team the new agents belong to.")
-    outcome = BulkOutcome()
-    for identity in identities:
-        try:
-            with transaction.atomic():
-                if action == "register":
-                    register_identity(actor, identity, team=team, request=request)  # type: ignore[arg-type]
-                elif action == "machine":
-                    keep_as_machine(actor, identity, reason, request=request)
-                elif action == "decommission":
-                    decommission_identity(actor, identity, reason, request=request)
-                elif action == "dismiss":
-                    dismiss_decommission(actor, identity, reason, request=request)
-                else:
-                    reopen_triage(actor, identity, request=request)
-            outcome.done.append(identity)
-        except ActionError as error:
-            outcome.refused.append((identity, str(error)))
-    return outcome
+__all__ = [
+    "MAX_FILES",
+    "MAX_REASON",
+    "PLATFORMS",
+    "TRIAGE_ACTIONS",
+    "VANISHED_CODE",
+    "BulkOutcome",
+    "Plan",
+    "Registered",
+    "bulk_triage",
+    "content_hash",
+    "decommission_allowed",
+    "decommission_identity",
+    "dismiss_decommission",
+    "keep_as_machine",
+    "parse_files",
+    "plan",
+    "read_discovery_run",
+    "reconcile",
+    "register_identity",
+    "reopen_triage",
+    "start_discovery",
+    "store_run",
+    "unused_days",
+]
