@@ -341,6 +341,10 @@ class AwsAnalyser:
         self._trust: dict[str, list[Statement]] = {}
         self._trusted_by: dict[str, list[tuple[Entity, Statement]]] | None = None
         self._systems: dict[int, tuple[Grant, list[dict[str, str]], list[Evidence]]] = {}
+        # A managed policy's statements, read once for every role or user it is attached
+        # to (10,000 roles share a few hundred policies), unless they use policy variables.
+        self._managed_statements: dict[tuple[str, str], list[Statement]] = {}
+        self._resolved_variables = False
 
     @property
     def catalog(self) -> ActionCatalog:
@@ -507,6 +511,7 @@ class AwsAnalyser:
         """A Resource glob with the principal's policy variables resolved."""
         if "${" not in pattern:
             return _plain_resource(pattern)
+        self._resolved_variables = True
         parts = []
         for piece in re.split(r"(\$\{[^}]*\})", pattern):
             if not (piece.startswith("${") and piece.endswith("}")):
@@ -683,7 +688,12 @@ class AwsAnalyser:
                 continue
             policy, pfile, here, version = chosen
             name = f"managed policy {policy.get('PolicyName', arn)} ({version.get('VersionId')})"
-            statements = self._statements(version.get("Document"), pfile, here, name, entity)
+            statements = self._managed_statements.get((arn, here))  # type: ignore[assignment]
+            if statements is None:
+                self._resolved_variables = False
+                statements = self._statements(version.get("Document"), pfile, here, name, entity)
+                if not self._resolved_variables:
+                    self._managed_statements[arn, here] = statements
             grant.statements.extend(statements)
             grant.read.append(Evidence(pfile, here, f"read {name}, the default version"))
             if own and any(st.effect == "Deny" for st in statements):
