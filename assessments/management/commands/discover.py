@@ -28,6 +28,10 @@ def _fail(message: str) -> CommandError:
 
 
 class Command(BaseCommand):
+    # The system checks import every URL configuration (the API's and SCIM's schemas):
+    # seconds of CPU in a command that a CI job runs on a schedule against large files.
+    # They run with ``manage.py check --deploy`` and the other commands.
+    requires_system_checks: list[str] = []
     help = (
         "Read account-wide exports (AWS, Kubernetes, Google Cloud, Entra ID), list every "
         "workload identity with the signals that make it look like an agent, and reconcile "
