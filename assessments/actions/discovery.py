@@ -304,12 +304,12 @@ def _update_rows(rows: Sequence[DiscoveredIdentity], names: Sequence[str]) -> No
     if not rows:
         return
     meta = DiscoveredIdentity._meta
-    fields = [meta.get_field(name) for name in names]
+    fields = [f for f in meta.concrete_fields if f.name in names]
     db = connections[router.db_for_write(DiscoveredIdentity)]  # not the proxy, per value
     quote = db.ops.quote_name
     # The table and columns are the model's own, quoted; the values are parameters.
-    assignments = ", ".join(f"{quote(f.column)} = %s" for f in fields)
-    sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s"  # noqa: S608
+    assignments = ", ".join(f"{quote(str(f.column))} = %s" for f in fields)
+    sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(str(meta.pk.column))} = %s"  # noqa: S608
     params = [
         [f.get_db_prep_save(getattr(row, f.attname), db) for f in fields] + [row.pk] for row in rows
     ]
@@ -329,7 +329,7 @@ def _insert_rows(rows: Sequence[dict[str, Any]]) -> None:
     fields = [f for f in meta.concrete_fields if not f.primary_key]
     db = connections[router.db_for_write(DiscoveredIdentity)]  # not the proxy, per value
     quote = db.ops.quote_name
-    columns = ", ".join(quote(f.column) for f in fields)
+    columns = ", ".join(quote(str(f.column)) for f in fields)
     marks = ", ".join(["%s"] * len(fields))
     sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({marks})"  # noqa: S608
     defaults = {f.attname: f.get_default() for f in fields}

@@ -205,7 +205,7 @@ def upload_evidence_files(
     received = []
     for upload in files:
         name = _clean_name(upload.name or "upload")
-        if upload.size > evidence.MAX_BYTES:
+        if (upload.size or 0) > evidence.MAX_BYTES:
             raise ApiError(
                 413,
                 f"{name}: larger than the {evidence.MAX_BYTES // 1024 // 1024} MiB an evidence "

@@ -85,21 +85,21 @@ class Command(BaseCommand):
             statuses = {}
             # Only the columns printed: not 10,000 rows of signals read back as models.
             stored, vanished = {}, []
-            for eid, status, agent_id, triage, last_run_id in DiscoveredIdentity.objects.filter(
+            for eid, status, linked, triage, last_run_id in DiscoveredIdentity.objects.filter(
                 kind=kind, source=reading.source
             ).values_list("external_id", "status", "agent_id", "triage", "last_run_id"):
-                stored[eid] = (status, agent_id, triage)
+                stored[eid] = (status, linked, triage)
                 if status == DiscoveredIdentity.Status.VANISHED and last_run_id == run.pk:
                     vanished.append(eid)
         links = discovery_actions._links(kind)
-        agent_ids = {agent_id for _s, agent_id, _t in stored.values() if agent_id}
+        agent_ids = {linked for _s, linked, _t in stored.values() if linked}
         slugs = dict(
             Agent.objects.filter(pk__in=agent_ids | set(links.values())).values_list("pk", "slug")
         )
         rows = []
         for identity in reading.identities:
-            status, agent_id, triage = stored.get(identity.external_id) or ("new", None, "")
-            agent_id = agent_id or links.get(identity.external_id)
+            status, known_agent, triage = stored.get(identity.external_id) or ("new", None, "")
+            agent_id = known_agent or links.get(identity.external_id)
             rows.append(
                 {
                     "external_id": identity.external_id,
