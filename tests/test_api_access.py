@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.test import TestCase
 from django.utils import timezone
@@ -45,6 +46,8 @@ class Op:
     ok: int = 200
     body: Callable[[dict[str, Any]], Any] = field(default=lambda o: None)
     query: dict[str, str] = field(default_factory=dict)
+    # A multipart form (fields and files) instead of a JSON body.
+    form: Callable[[dict[str, Any]], dict[str, Any]] | None = None
 
 
 AGENT = lambda o: "/agents/subject"  # noqa: E731
@@ -144,6 +147,16 @@ API_ACCESS: dict[tuple[str, str], Op] = {
         lambda o: "/agents/subject/evidence",
         ok=202,
         body=lambda o: {"kind": "mcp", "files": [{"name": "mcp.json", "content": MCP_CONFIG}]},
+    ),
+    ("POST", "/api/v1/agents/{slug}/evidence/files"): Op(
+        "write",
+        "assessor",
+        lambda o: "/agents/subject/evidence/files",
+        ok=202,
+        form=lambda o: {
+            "kind": "mcp",
+            "files": SimpleUploadedFile("mcp.json", MCP_CONFIG.encode()),
+        },
     ),
     ("GET", "/api/v1/agents/{slug}/evidence/jobs/{job_id}"): Op(
         "read", "viewer", lambda o: f"/agents/subject/evidence/jobs/{o['evidence_job'].pk}"
@@ -338,6 +351,8 @@ class ApiAccessTableTests(TestCase):
         url = "/api/v1" + op.path(self.objs)
         body = op.body(self.objs)
         send = getattr(self.client, method.lower())
+        if op.form is not None:
+            return send(url, op.form(self.objs), headers=headers)
         if body is None:
             return send(url, op.query, headers=headers)
         if op.query:

@@ -282,6 +282,7 @@ API_KIND: dict[tuple[str, str], str] = {
     ("PATCH", "/api/v1/agents/{slug}"): "edit",
     ("POST", "/api/v1/agents/{slug}/retire"): "edit",
     ("POST", "/api/v1/agents/{slug}/evidence"): "edit",
+    ("POST", "/api/v1/agents/{slug}/evidence/files"): "edit",
     ("GET", "/api/v1/agents/{slug}/evidence/jobs/{job_id}"): "read",
     ("POST", "/api/v1/agents/{slug}/reactivate"): "edit",
     ("GET", "/api/v1/assessments"): "none",

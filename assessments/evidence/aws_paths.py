@@ -26,6 +26,7 @@ from .aws_model import (
     Grant,
     Limit,
     Statement,
+    _named,
     _plain,
     _profiles,
     _says,
@@ -80,7 +81,7 @@ class AwsAnalyser(AccountReader):
                 if compute:
                     passable = [
                         r.name
-                        for r in self.account.roles.values()
+                        for r in _named(grant, "iam:passrole", self.account.roles)
                         if r.arn != entity.arn and grant.allows("iam:passrole", r.arn)
                     ]
                     roles = (
@@ -129,7 +130,7 @@ class AwsAnalyser(AccountReader):
         result = []
         seen: set[str] = set()
         if grant.allows_somewhere("sts:assumerole"):
-            for role in self.account.roles.values():
+            for role in _named(grant, "sts:assumerole", self.account.roles):
                 if role.arn == entity.arn:
                     continue
                 allowing = grant.allows("sts:assumerole", role.arn)

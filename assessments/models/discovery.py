@@ -144,6 +144,13 @@ class DiscoveredIdentity(models.Model):
     details = models.JSONField(default=dict, blank=True)
     location = models.JSONField(default=dict, blank=True)  # {file, where, says}
     grant_hash = models.CharField(max_length=64)
+    # What a run stored about it, less where its lines sit in the files: a run that finds
+    # it as it was does not rewrite it, and its lines stay those of the run they were
+    # read in (``read_in``), since a role added above it moves every position.
+    content_hash = models.CharField(max_length=64, blank=True, default="")
+    read_in = models.ForeignKey(
+        DiscoveryRun, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.NEW)
     first_run = models.ForeignKey(DiscoveryRun, on_delete=models.PROTECT, related_name="+")
     last_run = models.ForeignKey(DiscoveryRun, on_delete=models.PROTECT, related_name="+")

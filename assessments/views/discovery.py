@@ -179,7 +179,9 @@ def discovery_run(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 def discovery_identity(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     _check_reads_all(request)
     identity = get_object_or_404(
-        DiscoveredIdentity.objects.select_related("agent", "triaged_by", "first_run", "last_run"),
+        DiscoveredIdentity.objects.select_related(
+            "agent", "triaged_by", "first_run", "last_run", "read_in"
+        ),
         pk=pk,
     )
     from django.utils import timezone
