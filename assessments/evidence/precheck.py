@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from . import aws_templates, kubernetes, mcp
-from .aws import ACCOUNT_KEYS, _policy_document
+from .aws_model import ACCOUNT_KEYS, _policy_document
 from .common import (
     JSON_SUFFIXES,
     MAX_BYTES,
