@@ -16,6 +16,10 @@ from django.utils.csp import CSP
 from config.env import env_bool, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+# The templates and static files: at the top of a checkout; inside this package when
+# installed from a wheel (setup.py ships them there).
+_HERE = Path(__file__).resolve().parent
+SHIPPED_DIR = _HERE if (_HERE / "templates").is_dir() else BASE_DIR
 
 DEBUG = env_bool("DEBUG", False)
 
@@ -104,7 +108,7 @@ ASGI_APPLICATION = "config.asgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        "DIRS": [SHIPPED_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -310,7 +314,7 @@ STATIC_URL = "static/"
 STATIC_ROOT = env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")) if not DEBUG else None
 WHITENOISE_USE_FINDERS = DEBUG
 WHITENOISE_AUTOREFRESH = DEBUG
-STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_DIRS = [SHIPPED_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
