@@ -62,7 +62,7 @@ SCRIPT = textwrap.dedent(
     from django.contrib.auth import get_user_model
 
     from assessments.models import CatalogueVersion, Team
-    from assessments.roles import sync_roles
+    from assessments.access.roles import sync_roles
 
     User = get_user_model()
 
