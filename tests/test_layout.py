@@ -155,3 +155,15 @@ class AreaLayoutTests(SimpleTestCase):
                 continue
             with self.subTest(path=str(path.relative_to(APP))):
                 self.assertEqual(_imported_areas(path) & {"views", "api"}, set())
+
+    def test_no_module_is_longer_than_600_lines(self):
+        root = APP.parent
+        long = {}
+        for folder in ("assessments", "config", "bench", "scripts"):
+            for path in (root / folder).rglob("*.py"):
+                if "migrations" in path.parts:
+                    continue
+                lines = len(path.read_text().splitlines())
+                if lines > 600:
+                    long[str(path.relative_to(root))] = lines
+        self.assertEqual(long, {}, "split a module by concern before it passes 600 lines")
