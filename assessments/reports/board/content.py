@@ -22,9 +22,9 @@ from assessments.models import (
 )
 from assessments.reports import appetite
 from assessments.reports import certification as certification_results
-from assessments.reports.board import owners as board_owners
 from assessments.workflow import decisions
 
+from . import owners as board_owners
 from .figures import (
     HIGH_RISK_ACCESS,
     IN_PROGRESS_LABELS,
