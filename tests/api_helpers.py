@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from django.test import Client
@@ -15,6 +16,16 @@ def token_for(user: Any, scopes: tuple[str, ...] = ("read",), days: int = 30) ->
         user, owner=user, name=f"test {'-'.join(scopes)}", scopes=list(scopes), expires_in_days=days
     )
     return secret
+
+
+def assert_served_from_this_site(test: Any, html: str) -> None:
+    """Every script, style, image and link of a page is on this site: no CDN, no other
+    host. The addresses are read, not the whole page: a random CSRF token or nonce may
+    spell "cdn"."""
+    addresses = re.findall(r'(?:src|href)="([^"]*)"', html)
+    test.assertTrue(addresses)
+    for address in addresses:
+        test.assertRegex(address, r"^(/(?!/)|#)", address)
 
 
 class ApiClient:

@@ -24,7 +24,9 @@ def poam_scope(user: Any, team_slug: str) -> tuple[Team | None, Any]:
         if len(teams) != 1:
             raise ScopeError("Choose one of your teams: you read only your teams' agents.")
         return teams[0], agents
-    team = Team.objects.filter(slug=str(team_slug)[:100]).first()
+    # A slug never holds NUL, and PostgreSQL refuses to compare text that does.
+    slug = str(team_slug)[:100]
+    team = None if "\x00" in slug else Team.objects.filter(slug=slug).first()
     if team is None or not (scope.reads_all(user) or scope.in_team(user, team)):
         raise ScopeError("There is no such team among those you can read.")
     return team, agents
