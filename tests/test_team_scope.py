@@ -22,7 +22,7 @@ from django.urls import reverse
 
 from assessments import actions
 from assessments.access import scope
-from assessments.models import AuditEvent, BoardPackJob, Review, Team
+from assessments.models import Agent, AuditEvent, BoardPackJob, Review, Team
 from tests import factories as f
 from tests.test_access import ACCESS, ROLES, SIGN_IN, AccessTableTests
 from tests.test_api_access import API_ACCESS, DRY_RUN, ApiAccessTableTests, expected
@@ -867,8 +867,13 @@ FOREIGN_SURFACES: dict[str, str] = {
     "inventory CSV": "/reports/inventory.csv",
     "queue": "/queue/",
     "calendar-feed form": "/calendar/",
+    # A review of ours triggered by a change to theirs: its reasons, the audit events
+    # that record it and the link ours made to theirs.
+    "API queue": "/api/v1/queue",
+    "audit log": "/audit/",
+    "API audit events": "/api/v1/audit-events?limit=1000",
 }
-FOREIGN_WORDS = ("Secret project", "theirs", "vault-xyz", "Research")
+FOREIGN_WORDS = ("Secret project", "theirs", "vault-xyz", "mainframe-q", "Research")
 
 
 class ForeignAgentNamedNowhereTests(TestCase):
@@ -895,7 +900,20 @@ class ForeignAgentNamedNowhereTests(TestCase):
         actions.approve_assessment(f.reviewer("boss"), submitted)
         cls.submitted = submitted.number
         cls.draft = f.answered(cls.ours, admin).number
-        cls.assessor = f.assessor()
+        # Theirs gains a system: ours now reaches more through it, and is reviewed.
+        theirs = Agent.objects.get(slug="theirs")
+        actions.update_agent(
+            admin,
+            theirs,
+            fields={},
+            systems=[
+                {"name": "vault-xyz", "access": "admin"},
+                {"name": "mainframe-q", "access": "admin"},
+            ],
+        )
+        cls.reason = Review.objects.open().get(agent=cls.ours).reasons[-1]["detail"]
+        # The reviewer of the home team reads the audit log and the queue.
+        cls.assessor = f.reviewer("home-reviewer")
         cls.assessor.teams.set([cls.home])
 
     def body(self, url: str) -> str:
@@ -952,8 +970,40 @@ class ForeignAgentNamedNowhereTests(TestCase):
                     self.assertIn("ledger", reason)  # its own systems are its team's
             page = self.body("/agents/ours/")
             self.assertIn("An agent of another team", page)
+            # The review's reason: the reach gained, without whose it is.
+            self.assertIn("mainframe-q (admin) through theirs", self.reason)
+            self.assertIn(
+                "Composite reach raised by a change to an agent of another team: through its "
+                "linked agents it now reaches more access through an agent of another team.",
+                page,
+            )
+            queue = self.client.get("/api/v1/queue").json()["results"]
+            self.assertEqual([item["agent"] for item in queue], ["ours"])
             panel = self.body(FOREIGN_SURFACES["wizard live panel"])
             self.assertIn("an agent of another team", panel)
+
+    def test_reminders_and_their_notices_name_it_nowhere(self):
+        import datetime as dt
+
+        from django.utils import timezone
+
+        from assessments.actions.notifications import review_due_notifications
+        from assessments.workflow import reminders
+
+        review = Review.objects.open().get(agent=self.ours)
+        with self.settings(**READING):
+            notice = review_due_notifications(
+                self.assessor, [(review, "overdue")], emailed=False, now=timezone.now()
+            )[0]
+            self.assertIn("more access through an agent of another team", notice.body)
+            # The reminder run goes to the agent's owner, of the home team only.
+            self.ours.owner.teams.set([self.home])
+            sent, _skipped = reminders.pending(review.due_on + dt.timedelta(days=1))
+            item = next(i for r in sent for i in r.items if i.review.pk == review.pk)
+            self.assertTrue(item.reasons)
+            for text in (notice.body, notice.title, *item.reasons):
+                for word in FOREIGN_WORDS:
+                    self.assertNotIn(word, text)
 
     def test_saving_the_agent_keeps_the_link_it_did_not_show(self):
         from tests.api_helpers import ApiClient, token_for

@@ -12,6 +12,13 @@ The engine writes a linked agent's extra reach as ``slug: system (access)`` or
 replaces each such entry of a hidden slug, wherever it is quoted, with :data:`LABEL`,
 and a linked agent of the answers (``{"slug": …, "systems": […]}``) with the label
 and no systems.
+
+Texts written once for everyone who reads an agent (a review's reasons, an audit event's
+changes) may name another team's agent too: "Composite reach raised by a change to
+Payments (payments-agent): … bank-api (admin) through payments-agent", a link added to
+``payments-agent``. :func:`unreadable_named` finds, in one query, which agents such
+texts may name that a reader may not read, and :func:`redact_named` says "an agent of
+another team" in their place, with the systems reached through them.
 """
 
 from __future__ import annotations
@@ -103,6 +110,105 @@ def _redact(value: Any, hidden: frozenset[str], pattern: re.Pattern[str]) -> Any
             kept.append(item)
         return type(value)(kept) if isinstance(value, tuple) else kept
     return value
+
+
+# A word that may be an agent's slug (slugs are ASCII letters, digits, "-" and "_").
+_SLUG_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}")
+# Words looked up per query (a page of a thousand autosaves holds more).
+_WORDS_PER_QUERY = 5000
+
+
+def _words(value: Any, found: set[str]) -> None:
+    if isinstance(value, str):
+        found.update(_SLUG_WORD.findall(value))
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            _words(item, found)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _words(item, found)
+
+
+def unreadable_named(user: Any, *values: Any) -> dict[str, str]:
+    """Of the agents the texts in ``values`` may name (every slug-shaped word is looked
+    up), those ``user`` may not read, as slug -> name; empty when reading is not scoped.
+    One query (one per 5,000 distinct words)."""
+    if scope.reads_all(user):
+        return {}
+    found: set[str] = set()
+    _words(values, found)
+    words = sorted(found)
+    readable = scope.readable(Agent.objects.all(), user).values("pk")
+    hidden: dict[str, str] = {}
+    for start in range(0, len(words), _WORDS_PER_QUERY):
+        named = Agent.objects.filter(slug__in=words[start : start + _WORDS_PER_QUERY])
+        hidden.update(named.exclude(pk__in=readable).values_list("slug", "name"))
+    return hidden
+
+
+# A reach entry of a review's reasons (``reviews.reach_raises``): it follows "reaches "
+# or "; ".
+_THROUGH = re.compile(
+    rf"(?:(?<=reaches )|(?<=; ))(?P<system>[^;]+?) \((?P<access>{_ACCESS})\) through "
+    r"(?P<slugs>[A-Za-z0-9_-]+(?:, [A-Za-z0-9_-]+)*)"
+)
+
+
+def redact_named(value: Any, hidden: Mapping[str, str]) -> Any:
+    """``value`` (texts, nested lists and dicts) with the agents of ``hidden`` (slug ->
+    name, from :func:`unreadable_named`) named nowhere: a reach entry through them
+    ("bank-api (admin) through payments-agent") becomes "more access through an agent of
+    another team", "Payments (payments-agent)" and a value that is a hidden slug become
+    the label, and the engine's reach entries as :func:`redact` does."""
+    if not hidden:
+        return value
+    slugs = frozenset(hidden)
+    names = "|".join(
+        rf"{re.escape(name)} \({re.escape(slug)}\)"
+        for slug, name in sorted(hidden.items(), key=lambda item: -len(item[1]))
+    )
+    named = re.compile(rf"(?:{names})|\((?:{'|'.join(re.escape(s) for s in slugs)})\)")
+
+    def through(match: re.Match[str]) -> str:
+        listed = match["slugs"].split(", ")
+        shown = [s for s in listed if s not in slugs]
+        if not shown:
+            return f"more access through {LABEL}"
+        if len(shown) < len(listed):
+            shown.append(LABEL)
+        return f"{match['system']} ({match['access']}) through {', '.join(shown)}"
+
+    def text(value: str) -> str:
+        return _collapse(named.sub(LABEL, _THROUGH.sub(through, value)))
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, str):
+            return text(value)
+        if isinstance(value, Mapping):
+            return {k: walk(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            items = [walk(v) for v in value]
+            return type(value)(items) if isinstance(value, tuple) else items
+        return value
+
+    return walk(redact(value, slugs))
+
+
+def shown_to(user: Any, value: Any) -> Any:
+    """``value`` as ``user`` may read it: :func:`redact_named` of what it names that they
+    may not read (``value`` itself when reading is not scoped)."""
+    return redact_named(value, unreadable_named(user, value))
+
+
+def events_shown_to[E](user: Any, events: list[E]) -> list[E]:
+    """Audit events for a page or an answer: each event's ``changes`` as ``user`` may
+    read them (in memory only: the stored event, and its place in the chain, are
+    untouched). One query for them all."""
+    hidden = unreadable_named(user, [getattr(e, "changes", None) for e in events])
+    if hidden:
+        for event in events:
+            event.changes = redact_named(event.changes, hidden)  # type: ignore[attr-defined]
+    return events
 
 
 def redact_result(result: engine.Result | None, hidden: frozenset[str]) -> engine.Result | None:

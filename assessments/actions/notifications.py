@@ -24,6 +24,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from assessments import presentation
+from assessments.access import foreign
 from assessments.access import scope as team_scope
 from assessments.actions.errors import ActionError
 from assessments.models import (
@@ -330,6 +331,8 @@ def review_due_notifications(
 ) -> list[Notification]:
     """In-app notices of the reviews a reminder run told ``recipient`` about."""
     rows = []
+    # Reasons may name another team's agent, which the recipient may not read.
+    hidden = foreign.unreadable_named(recipient, [review.reasons for review, _ in items])
     for review, threshold in items:
         agent = review.agent
         when = (
@@ -337,7 +340,9 @@ def review_due_notifications(
             if threshold == "overdue"
             else f"due {review.due_on:%d %b %Y}"
         )
-        reasons = "; ".join(r.get("detail", "") for r in review.reasons)
+        reasons = "; ".join(
+            r.get("detail", "") for r in foreign.redact_named(review.reasons, hidden)
+        )
         rows.append(
             Notification(
                 recipient=recipient,

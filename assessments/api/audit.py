@@ -8,7 +8,7 @@ from django.http import HttpRequest
 from ninja import Query, Router, Schema
 from pydantic import Field
 
-from assessments.access import scope
+from assessments.access import foreign, scope
 from assessments.api.core import ERRORS, require
 from assessments.api.schemas import AuditEventOut, AuditEventPage
 from assessments.models import AuditEvent
@@ -26,13 +26,15 @@ def audit_events(request: HttpRequest, cursor: Query[AuditCursor]) -> Any:
     """Events with an id above ``since``, oldest first. Each carries ``prev_hash`` and
     ``hash``, so the chain can be checked as it is read; keep ``next_since`` and ask
     again for what happened after. A reader limited to their teams (TEAM_SCOPED_READING)
-    gets their teams' events only, so the chain has gaps for them: checking the whole
-    chain is an administrator's task."""
+    gets their teams' events only, so the chain has gaps for them, and where an event's
+    changes name another team's agent they read "an agent of another team" (its hash is
+    then that of what they may not read): checking the whole chain is an
+    administrator's task."""
     user = require(request, "read", "assessments.view_audit")
     events = scope.readable_events(AuditEvent.objects.filter(id__gt=cursor.since), user)
     rows = list(events.order_by("id")[: cursor.limit + 1])
     more = len(rows) > cursor.limit
-    rows = rows[: cursor.limit]
+    rows = foreign.events_shown_to(user, rows[: cursor.limit])
     return {
         "events": [AuditEventOut.of(e) for e in rows],
         "next_since": rows[-1].pk if rows else cursor.since,

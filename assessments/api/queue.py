@@ -12,7 +12,7 @@ from django.utils import timezone
 from ninja import Query, Router, Schema
 
 from assessments import actions
-from assessments.access import scope
+from assessments.access import foreign, scope
 from assessments.api.agents import page_of
 from assessments.api.core import ERRORS, ApiError, require
 from assessments.api.schemas import AssignIn, QueueItem, QueuePage
@@ -40,6 +40,16 @@ def _item(review: Review, today: Any) -> dict[str, Any]:
     return {"id": review.pk, **reviews.queue_item(review, today)}
 
 
+def _items(reviews_: Any, today: Any, user: Any) -> list[dict[str, Any]]:
+    """Queue items as ``user`` reads them: reasons that name another team's agent, with
+    reading scoped, say "an agent of another team" (``foreign.py``)."""
+    items = [_item(r, today) for r in reviews_]
+    hidden = foreign.unreadable_named(user, [item["reasons"] for item in items])
+    for item in items:
+        item["reasons"] = foreign.redact_named(item["reasons"], hidden)
+    return items
+
+
 @router.get("/queue", response={200: QueuePage, **ERRORS}, url_name="queue")
 def list_queue(request: HttpRequest, filters: Query[QueueFilters]) -> Any:
     """Open reviews that need work (triggered, overdue, or due within 30 days), with the
@@ -65,7 +75,7 @@ def list_queue(request: HttpRequest, filters: Query[QueueFilters]) -> Any:
     if data.get("state"):
         rows = rows.filter(Q(queue_state=data["state"]))
     current, meta = page_of(reviews.sort_queue(rows, data.get("sort") or "due"), filters.page)
-    return {**meta, "counts": counts, "results": [_item(r, today) for r in current.object_list]}
+    return {**meta, "counts": counts, "results": _items(current.object_list, today, user)}
 
 
 @router.post(
@@ -94,4 +104,6 @@ def assign(request: HttpRequest, review_id: int, body: AssignIn) -> Any:
         user, review, assignee, expected_version=body.lock_version, request=request
     )
     today = timezone.localdate()
-    return _item(reviews.for_rows(Review.objects.filter(pk=review.pk), today).get(), today)
+    return _items(
+        [reviews.for_rows(Review.objects.filter(pk=review.pk), today).get()], today, user
+    )[0]

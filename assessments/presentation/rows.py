@@ -23,7 +23,7 @@ from django.utils.dates import MONTHS_3
 from django.utils.safestring import SafeString
 from django.utils.translation import get_language
 
-from assessments.access import scope
+from assessments.access import foreign, scope
 from assessments.models import Assessment, System
 from assessments.presentation import stored_headline, words
 from assessments.templatetags.assessor import class_badge, tier_badge
@@ -163,6 +163,8 @@ def queue_rows(queue: Any, today: dt.date, request: Any) -> list[dict[str, Any]]
     csrf = csrf_input(request)
     dates = _Dates()
     values = list(queue.values(*_QUEUE_VALUES))
+    # Reasons name linked agents; another team's, with reading scoped, is not named.
+    hidden = foreign.unreadable_named(user, [v["reasons"] for v in values])
     in_progress = {
         agent_id: (number, status)
         for agent_id, number, status in Assessment.objects.open()
@@ -208,7 +210,7 @@ def queue_rows(queue: Any, today: dt.date, request: Any) -> list[dict[str, Any]]
                 else f"in {days_left} days",
                 "reason_rows": [
                     (_reason_label(r.get("code")), escape(r.get("detail") or ""))
-                    for r in v["reasons"]
+                    for r in foreign.redact_named(v["reasons"], hidden)
                 ],
                 "csrf_input": csrf,
                 "may_assign": scope.may_decide(user, team),

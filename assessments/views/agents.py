@@ -84,6 +84,8 @@ def agent_detail(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     latest_approved = next((a for a in assessments if a.status == "approved"), None)
     today = timezone.localdate()
     open_review = Review.objects.open().filter(agent=agent).select_related("assignee").first()
+    if open_review is not None:  # its reasons may name another team's agent
+        open_review.reasons = foreign.shown_to(request.user, open_review.reasons)
     context: dict[str, Any] = {
         "agent": agent,
         "assessments": assessments,
@@ -95,7 +97,14 @@ def agent_detail(request: HtmxHttpRequest, slug: str) -> HttpResponse:
         "open_review": open_review,
         "evidence_changed": portfolio.review_evidence_changed(open_review),
         "history": history(
-            AuditEvent.objects.filter(agent=agent).select_related("actor").order_by("-id")[:200]
+            foreign.events_shown_to(
+                request.user,
+                list(
+                    AuditEvent.objects.filter(agent=agent)
+                    .select_related("actor")
+                    .order_by("-id")[:200]
+                ),
+            )
         )[:10],
         "evidence_uploads": EvidenceUpload.objects.filter(agent=agent).with_counts()[:10],
         "today": today,

@@ -162,7 +162,14 @@ def _detail_context(
         "versions": versions,
         # Consecutive autosaves by one person read as one entry.
         "history": history(
-            AuditEvent.objects.for_object(assessment).select_related("actor").order_by("id")[:1000]
+            foreign.events_shown_to(
+                request.user,
+                list(
+                    AuditEvent.objects.for_object(assessment)
+                    .select_related("actor")
+                    .order_by("id")[:1000]
+                ),
+            )
         ),
         "control_titles": controls,
         **(

@@ -5,7 +5,7 @@ from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from assessments.access import scope
+from assessments.access import foreign, scope
 from assessments.access.roles import permission_required
 from assessments.forms import BoundedDateField
 from assessments.models import AuditEvent
@@ -55,7 +55,8 @@ def audit_list(request: HtmxHttpRequest) -> HttpResponse:
     context = {
         "form": form,
         "page": page,
-        "events": page.object_list,
+        # Changes naming another team's agent, with reading scoped, do not name it.
+        "events": foreign.events_shown_to(request.user, list(page.object_list)),
         "query_without_page": query_without(request, "page"),
         "chain": verify_chain() if request.GET.get("verify") == "1" else None,
     }

@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from assessments import actions
+from assessments.access import foreign
 from assessments.access.roles import permission_required
 from assessments.actions.ownership import (
     DECOMMISSION,
@@ -221,6 +222,8 @@ def agent_decommission(request: HtmxHttpRequest, slug: str) -> HttpResponse:
         {
             "agent": agent,
             "review": review,
+            # Its other reasons may name another team's agent (foreign.py).
+            "reasons": foreign.shown_to(request.user, review.reasons),
             "form": form,
             "inactive_days": settings.INACTIVE_AGENT_DAYS,
         },

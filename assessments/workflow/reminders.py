@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db.models import OuterRef, Subquery
 from django.urls import reverse
 
+from assessments.access import foreign
 from assessments.models import Agent, Assessment, ReminderLog, Review
 from assessments.workflow.reviews import HORIZON_DAYS, threshold_for
 
@@ -31,6 +32,8 @@ class Item:
     days: int  # days left; negative when overdue
     as_assignee: bool
     report_number: int | None = None  # the agent's latest approved version, if any
+    # The agents its recipient may not read (slug -> name) that its reasons may name.
+    hidden: dict[str, str] = field(default_factory=dict)
 
     @property
     def report_url(self) -> str:
@@ -58,7 +61,8 @@ class Item:
 
     @property
     def reasons(self) -> list[str]:
-        return [r.get("detail", "") for r in self.review.reasons]
+        reasons = foreign.redact_named(self.review.reasons, self.hidden)
+        return [r.get("detail", "") for r in reasons]
 
 
 @dataclass
@@ -132,4 +136,9 @@ def pending(today: dt.date) -> tuple[list[Reminder], list[tuple[Review, str]]]:
     reminders = sorted(by_person.values(), key=lambda r: r.recipient.get_username())
     for reminder in reminders:
         reminder.items.sort(key=lambda i: (_ORDER[i.threshold], i.review.due_on))
+        hidden = foreign.unreadable_named(
+            reminder.recipient, [i.review.reasons for i in reminder.items]
+        )
+        for item in reminder.items:
+            item.hidden = hidden
     return reminders, skipped
