@@ -104,6 +104,19 @@ class WebhookTests(TestCase):
             webhooks.verify(self.endpoint.secret, got["headers"], got["body"], now=later)
         )
 
+    def test_a_withdrawn_submission_is_an_event_of_its_own(self):
+        agent = f.agent(slug="subject", actor=self.assessor)
+        submitted = actions.submit_assessment(self.assessor, f.answered(agent, self.assessor))
+        self.endpoint.events = ["assessment.withdrawn"]
+        self.endpoint.save()
+        self.receiver.received.clear()
+        with self.captureOnCommitCallbacks(execute=True):
+            actions.withdraw_assessment(self.assessor, submitted, reason="Wrong systems.")
+        self.assertEqual(len(self.receiver.received), 1)
+        payload = json.loads(self.receiver.received[0]["body"])
+        self.assertEqual(payload["type"], "assessment.withdrawn")
+        self.assertEqual(payload["data"]["agent"], "subject")
+
     def test_only_the_events_an_endpoint_asked_for_are_sent(self):
         agent = f.agent(slug="subject", actor=self.assessor)
         draft = actions.submit_assessment(self.assessor, f.answered(agent, self.assessor))

@@ -47,6 +47,7 @@ FROM_AUDIT = {
     "assessment.submit": "assessment.submitted",
     "assessment.approve": "assessment.approved",
     "assessment.return": "assessment.returned",
+    "assessment.withdraw": "assessment.withdrawn",
     "review.trigger": "review.triggered",
     "agent.create": "agent.changed",
     "agent.update": "agent.changed",

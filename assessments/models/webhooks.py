@@ -14,6 +14,7 @@ class WebhookEndpoint(models.Model):
         ("assessment.submitted", "An assessment was submitted for review"),
         ("assessment.approved", "An assessment was approved"),
         ("assessment.returned", "An assessment was returned to its assessor"),
+        ("assessment.withdrawn", "A submitted assessment was withdrawn by its assessor"),
         ("review.triggered", "A change triggered a review"),
         ("review.overdue", "A review became overdue"),
         ("agent.changed", "An agent was registered, changed, retired or reactivated"),
