@@ -82,6 +82,26 @@ def embedded_fonts(data: bytes) -> set[str]:
     return names
 
 
+_BFCHAR = re.compile(r"<([0-9a-fA-F]+)>\s*<([0-9a-fA-F]*)>")
+
+
+def glyph_texts(data: bytes) -> dict[str, set[str]]:
+    """For each embedded font (by name), the text of every glyph it draws, as the PDF's
+    ToUnicode map gives it: a sequence shaped into one glyph (a ligature) is one entry
+    holding all its characters; a sequence drawn glyph by glyph is one entry each."""
+    texts: dict[str, set[str]] = {}
+    for page in h.reader(data).pages:
+        for ref in page.get("/Resources", {}).get("/Font", {}).values():
+            font = ref.get_object()
+            name = str(font["/BaseFont"]).split("+", 1)[-1]
+            cmap = font["/ToUnicode"].get_data().decode("latin-1")
+            for block in re.findall(r"beginbfchar(.*?)endbfchar", cmap, re.S):
+                texts.setdefault(name, set()).update(
+                    bytes.fromhex(text).decode("utf-16-be") for _g, text in _BFCHAR.findall(block)
+                )
+    return texts
+
+
 class ScriptsTests(TestCase):
     @classmethod
     def setUpTestData(cls):
@@ -143,6 +163,16 @@ class ScriptsTests(TestCase):
             self.assertIn(word, text)
         register = h.attachment(data, "agent-register.csv").decode("utf-8-sig")
         self.assertIn("भुगतान payments", register)
+
+    def test_bold_chinese_japanese_and_korean_are_set_in_bold_faces(self):
+        # The cover's title (bold) is the agent's name; the purpose (regular) has 核对.
+        data = actions.issue_assessment_report(self.assessor, self.assessment).pdf
+        texts = glyph_texts(data)
+        self.assertTrue({"发", "票", "エ", "ジ"} <= texts["Report-CJK-Bold"])
+        self.assertTrue({"에", "이", "전", "트"} <= texts["Report-Hangul-Bold"])
+        self.assertTrue({"核", "对"} <= texts["Report-CJK"])
+        self.assertTrue({"송", "장"} <= texts["Report-Hangul"])
+        self.assertNotIn("核", texts["Report-CJK-Bold"])
 
     def test_long_ids_urls_and_arns_wrap_inside_the_page(self):
         data = actions.issue_assessment_report(self.assessor, self.assessment).pdf
@@ -222,6 +252,9 @@ class NoHostFontTests(SimpleTestCase):
         self.assertTrue(all(name.startswith(FONT_NAMES) for name in embedded_fonts(hosted)))
         self.assertEqual(h.pages_text(bare), h.pages_text(hosted))
         self.assertIn("에이전트", h.pdf_text(hosted))
+        # The heading is bold: the host's font aliases (Debian's list of preferred
+        # sans-serif faces names Baekmuk Dotum) do not pick the regular face for it.
+        self.assertIn("Report-Hangul-Bold", embedded_fonts(hosted))
 
 
 # The 40 most spoken languages (first and second language, Ethnologue order), as CLDR
@@ -245,6 +278,8 @@ def cldr_name(locale: str) -> str:
 
 
 EMOJI = "Coder 👩🏽‍💻 🇯🇵 🤖"
+# A ZWJ sequence with a character the text faces have too (DejaVu Sans has ♀).
+EMOJI_TEXT_PART = "Helper 🙋‍♀️"
 MIXED = "مطابقة الفواتير (ERP v2)"
 THAI = "ตัวแทนกระทบยอดใบแจ้งหนี้"
 
@@ -260,6 +295,7 @@ class AnyScriptTests(TestCase):
         for index, locale in enumerate(LOCALES):
             f.agent(slug=f"lang-{index:02d}", name=cldr_name(locale))
         f.agent(slug="emoji", name=EMOJI)
+        f.agent(slug="emoji-text-part", name=EMOJI_TEXT_PART)
         f.agent(slug="mixed", name=MIXED)
 
     def test_every_script_renders_with_no_missing_glyph(self):
@@ -274,6 +310,20 @@ class AnyScriptTests(TestCase):
         text = h.pdf_text(issued.pdf)
         for word in ("ไทย", "বাংলা", "తెలుగు", "தமிழ்", "ગુજરાતી", "ಕನ್ನಡ", "አማርኛ", "ਪੰਜਾਬੀ"):
             self.assertIn(word, text)
+
+    def test_an_emoji_sequence_and_a_flag_are_each_one_glyph(self):
+        data = actions.issue_board_pack(self.reviewer, {"top": 60}).pdf
+        texts = glyph_texts(data)
+        emoji = texts["Report-Emoji"]
+        # One glyph each for the whole ZWJ sequence (woman, skin tone, ZWJ, laptop) and
+        # the flag (two regional indicators), not a glyph per character.
+        self.assertIn("👩🏽\u200d💻", emoji)
+        self.assertIn("🇯🇵", emoji)
+        self.assertIn("🤖", emoji)
+        self.assertTrue(any(text.startswith("🙋\u200d♀") for text in emoji))
+        drawn_alone = set().union(*texts.values()) & {"👩", "🏽", "💻", "🇯", "🇵", "🙋", "♀"}
+        self.assertEqual(drawn_alone, set())
+        self.assertIn("Coder 👩🏽\u200d💻 🇯🇵 🤖", h.pdf_text(data))
 
     def test_a_character_no_font_has_is_refused_naming_it_and_its_field(self):
         from assessments.models import ReportRecord

@@ -1,4 +1,5 @@
-"""Rebuild the report fonts in static/fonts/ from Debian's font packages.
+"""Rebuild the report fonts in static/fonts/ from Debian's font packages (and three npm
+packages).
 
 The printed reports use only these files (see static/css/report.css and
 assessments/reports/pdf.py, which gives WeasyPrint a font configuration with no host
@@ -9,15 +10,23 @@ fonts at all). Run on a Debian machine after
 
     python tools/vendor_fonts.py
 
-Each face is stored as WOFF (lossless, about half the size). Two are cut down to what
+Three faces come from npm packages (Google Fonts' own files), fetched with ``npm pack``:
+Noto Emoji, and the bold weights of Noto Sans SC and Noto Sans KR (Debian has no bold
+Chinese, Japanese or Korean face outside the 100 MB fonts-noto-cjk collections).
+
+Each face is stored as WOFF (lossless, about half the size). Some are cut down to what
 the reports take from them: Symbola to the symbol and emoji blocks, Baekmuk Dotum to
-Hangul (Droid Sans Fallback has Chinese and Japanese but no Korean). Each licence is copied
-from the package's copyright file.
+Hangul (Droid Sans Fallback has Chinese and Japanese but no Korean), and the bold CJK
+faces to the characters of the national standard sets (see ``bold_cjk``). Each licence
+is copied from the package's copyright (Debian) or LICENSE_FONT (npm) file.
 """
 
 from __future__ import annotations
 
 import shutil
+import subprocess
+import tarfile
+import tempfile
 from pathlib import Path
 
 from fontTools import subset
@@ -75,6 +84,117 @@ SUBSETS = [
         "U+0020,U+00A0,U+1100-11FF,U+3131-318E,U+A960-A97F,U+AC00-D7A3,U+D7B0-D7FF",
     ),
 ]
+# The npm faces: (package, file in the package, vendored name, licence file, code points
+# kept or None for all). Noto Emoji is monochrome (outlines, as PDF/A wants; skin tones
+# are drawn as the untoned figure) and whole: its GSUB turns each ZWJ sequence, keycap
+# and flag into one glyph.
+NPM_FACES = [
+    (
+        "@expo-google-fonts/noto-emoji@0.4.7",
+        "400Regular/NotoEmoji_400Regular.ttf",
+        "noto-emoji-400.woff",
+        "LICENSE-NotoEmoji",
+        None,
+    ),
+    (
+        "@expo-google-fonts/noto-sans-sc@0.4.3",
+        "700Bold/NotoSansSC_700Bold.ttf",
+        "noto-sans-sc-700.woff",
+        "LICENSE-NotoSansCJK",
+        "cjk",
+    ),
+    (
+        "@expo-google-fonts/noto-sans-kr@0.4.3",
+        "700Bold/NotoSansKR_700Bold.ttf",
+        "noto-sans-kr-hangul-700.woff",
+        "LICENSE-NotoSansCJK",
+        "hangul",
+    ),
+]
+
+
+def _encoded(codec: str, leads: range, trails: list[int]) -> set[int]:
+    """The characters a double-byte codec encodes with these lead and trail bytes."""
+    chars = set()
+    for lead in leads:
+        for trail in trails:
+            try:
+                text = bytes([lead, trail]).decode(codec)
+            except UnicodeDecodeError:
+                continue
+            if len(text) == 1:
+                chars.add(ord(text))
+    return chars
+
+
+def bold_cjk(which: str) -> set[int]:
+    """The characters the bold CJK faces keep (the whole faces are 10 and 6 MB; bold
+    text is headings, table heads and labels, and a character outside these sets is still
+    printed, in the regular face).
+
+    - ``cjk``: the ideographs of GB 2312 (all 6,763 of simplified Chinese), JIS X 0208
+      (levels 1 and 2, 6,355 kanji: every jōyō and nearly every jinmeiyō kanji) and Big5
+      level 1 (the 5,401 common traditional characters): 10,363 in all; with kana, CJK
+      punctuation and full-width forms.
+    - ``hangul``: the 2,350 syllables of KS X 1001 (what modern Korean text uses) and the
+      compatibility jamo.
+    """
+    every = list(range(0xA1, 0xFF))
+    spaces = {0x20, 0xA0}
+    if which == "hangul":
+        return _encoded("euc_kr", range(0xB0, 0xC9), every) | set(range(0x3131, 0x318F)) | spaces
+    ideographs = (
+        _encoded("gb2312", range(0xB0, 0xF8), every)
+        | _encoded("euc_jp", range(0xB0, 0xF5), every)
+        | _encoded("big5", range(0xA4, 0xC7), [*range(0x40, 0x7F), *every])
+    )
+    return (
+        ideographs
+        | set(range(0x3000, 0x3100))  # CJK punctuation, hiragana, katakana
+        | set(range(0x31F0, 0x3200))  # katakana phonetic extensions
+        | set(range(0xFF00, 0xFFF0))  # full-width and half-width forms
+        | spaces
+    )
+
+
+def _subset(source: Path, codes: set[int], target: Path) -> None:
+    options = subset.Options()
+    options.flavor = "woff"
+    options.layout_features = ["*"]
+    options.name_IDs = ["*"]
+    options.notdef_outline = True
+    font = subset.load_font(str(source), options)
+    subsetter = subset.Subsetter(options)
+    subsetter.populate(unicodes=codes)
+    subsetter.subset(font)
+    subset.save_font(font, str(target), options)
+
+
+def vendor_npm(only: set[str] | None = None) -> None:
+    """Fetch the npm faces with ``npm pack`` and vendor them (with their licences)."""
+    with tempfile.TemporaryDirectory() as folder:
+        for package, member, name, licence, keep in NPM_FACES:
+            if only and name not in only:
+                continue
+            packed = subprocess.run(  # noqa: S603 (a fixed package name and version)
+                ["npm", "pack", "--silent", "--pack-destination", folder, package],  # noqa: S607
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.split()[-1]
+            unpacked = Path(folder) / name
+            with tarfile.open(Path(folder) / packed) as archive:
+                archive.extractall(unpacked, filter="data")
+            source = unpacked / "package" / member
+            if keep is None:
+                font = TTFont(source)
+                font.flavor = "woff"
+                font.save(OUT / name)
+            else:
+                _subset(source, bold_cjk(keep), OUT / name)
+            shutil.copyfile(unpacked / "package" / "LICENSE_FONT", OUT / licence)
+
+
 LICENCES = {
     "fonts-dejavu-core": "LICENSE-DejaVu",
     "fonts-noto-core": "LICENSE-Noto",
@@ -95,21 +215,13 @@ def main(only: set[str] | None = None) -> None:
     for source, name, _package, ranges in SUBSETS:
         if only and name not in only:
             continue
-        options = subset.Options()
-        options.flavor = "woff"
-        options.layout_features = ["*"]
-        options.name_IDs = ["*"]
-        options.notdef_outline = True
-        font = subset.load_font(str(TRUETYPE / source), options)
-        subsetter = subset.Subsetter(options)
-        subsetter.populate(unicodes=subset.parse_unicodes(ranges))
-        subsetter.subset(font)
-        subset.save_font(font, str(OUT / name), options)
+        _subset(TRUETYPE / source, set(subset.parse_unicodes(ranges)), OUT / name)
     used = {package for _s, name, package, *_r in FACES + SUBSETS if not only or name in only}
     for package, licence in LICENCES.items():
         if package not in used:
             continue
         shutil.copyfile(Path("/usr/share/doc") / package / "copyright", OUT / licence)
+    vendor_npm(only)
 
 
 if __name__ == "__main__":

@@ -12,11 +12,13 @@ CSP template scan forbids them everywhere).
 
 Fonts are the project's own, never the host's: every face is a file under
 ``static/fonts`` declared with ``@font-face`` (Inter for Latin text, Noto Sans for
-Arabic, Hebrew and Devanagari, DejaVu Sans for Greek, Cyrillic and symbols, DejaVu Sans
-Mono, Droid Sans Fallback for Chinese and Japanese, Baekmuk Dotum for Korean, Symbola for
-emoji), and WeasyPrint is handed a fontconfig configuration that lists no font directory,
-so a character none of them has is a visible ``.notdef`` (and a logged warning), not a
-silent pick from whatever the server has installed.
+Arabic, Hebrew, Devanagari and the other scripts, DejaVu Sans for Greek, Cyrillic and
+symbols, DejaVu Sans Mono, Droid Sans Fallback and Noto Sans SC Bold for Chinese and
+Japanese, Baekmuk Dotum and Noto Sans KR Bold for Korean, Noto Emoji for emoji, Symbola
+for other symbols), and WeasyPrint is handed a fontconfig configuration that lists no
+font directory and none of the host's rules, so a character none of them has is a
+visible ``.notdef`` (and a logged warning), not a silent pick from whatever the server
+has installed.
 """
 
 from __future__ import annotations
@@ -92,16 +94,36 @@ def _local_fetcher(root: Path) -> Any:
     return LocalFetcher(timeout=5, allowed_protocols=("file", "data"), allow_redirects=False)
 
 
-_EMPTY_FONTCONFIG = b"""<?xml version="1.0"?>
+# No font directory and one rule: Pango asks for the generic family "emoji" (after the
+# stylesheet's families) for an emoji sequence (a ZWJ sequence, a flag, a keycap, a
+# character with the emoji variation selector), and it gets the report's emoji face
+# first, so the whole sequence is one glyph of one face: the "1" of "1️⃣" is in Inter too.
+_PROJECT_FONTCONFIG = b"""<?xml version="1.0"?>
 <!DOCTYPE fontconfig SYSTEM "urn:fontconfig:fonts.dtd">
-<fontconfig></fontconfig>
+<fontconfig>
+  <match target="pattern">
+    <test name="family"><string>emoji</string></test>
+    <edit name="family" mode="prepend_first" binding="strong"><string>Report Emoji</string></edit>
+  </match>
+</fontconfig>
 """
+
+
+_current_config_lock = threading.Lock()
+_host_rules_cleared = False
 
 
 def _project_fonts_only() -> Any:
     """A WeasyPrint ``FontConfiguration`` that starts with no fonts: no system or user
     font directory, no host aliases. ``@font-face`` rules then add the only fonts there
-    are. (WeasyPrint's own starts from the host's fontconfig set-up.)"""
+    are. (WeasyPrint's own starts from the host's fontconfig set-up.)
+
+    Pango's FreeType font map applies the rules of fontconfig's *current* configuration
+    (the host's /etc/fonts) to every font request, whatever configuration the font map
+    was given; so the process's current configuration is made an empty one too, once.
+    Otherwise the host's aliases pick among the faces of one family: Debian's list of
+    preferred sans-serif faces names Baekmuk Dotum, so bold Korean came out in the
+    regular face on Debian and in the bold one elsewhere."""
     import cffi
     from weasyprint.text import ffi as weasy
     from weasyprint.text.fonts import FontConfiguration
@@ -113,6 +135,8 @@ def _project_fonts_only() -> Any:
         FcConfig * FcConfigCreate (void);
         int FcConfigParseAndLoadFromMemory (FcConfig *config, const unsigned char *b, int c);
         int FcConfigBuildFonts (FcConfig *config);
+        int FcConfigSetCurrent (FcConfig *config);
+        void FcConfigDestroy (FcConfig *config);
         """
     )
     # The same library WeasyPrint loaded, under the names it tries.
@@ -126,14 +150,26 @@ def _project_fonts_only() -> Any:
         "libfontconfig-1.dll",
     )
 
+    def empty_config() -> Any:
+        config = lib.FcConfigCreate()
+        if config == own.NULL or not lib.FcConfigParseAndLoadFromMemory(
+            config, _PROJECT_FONTCONFIG, 1
+        ):
+            raise RuntimeError("fontconfig could not create an empty configuration")
+        lib.FcConfigBuildFonts(config)
+        return config
+
+    global _host_rules_cleared
+    with _current_config_lock:
+        if not _host_rules_cleared:
+            rules_free = empty_config()
+            lib.FcConfigSetCurrent(rules_free)  # takes its own reference
+            lib.FcConfigDestroy(rules_free)
+            _host_rules_cleared = True
+
     class ProjectFonts(FontConfiguration):
         def __init__(self) -> None:
-            config = lib.FcConfigCreate()
-            if config == own.NULL or not lib.FcConfigParseAndLoadFromMemory(
-                config, _EMPTY_FONTCONFIG, 1
-            ):
-                raise RuntimeError("fontconfig could not create an empty configuration")
-            lib.FcConfigBuildFonts(config)
+            config = empty_config()
             self._config = weasy.ffi.cast("FcConfig *", int(own.cast("uintptr_t", config)))
             self.font_map = weasy.ffi.gc(
                 weasy.pangoft2.pango_ft2_font_map_new(), weasy.gobject.g_object_unref
