@@ -161,7 +161,7 @@ class SignoffPageTests(TestCase):
             content_sha256="0" * 64,
             file_sha256="9" * 64,
         )
-        for document_id in (other.document_id, "AIA-BP-NOPE", "x" * 300):
+        for document_id in (other.document_id, "AIA-BP-NOPE", "x" * 300, "AIA-BP-\x00"):
             with self.subTest(document_id[:20]):
                 url = reverse("assessments:board_pack_signoff", args=[document_id])
                 self.assertEqual(self.client.post(url, minutes()).status_code, 404)

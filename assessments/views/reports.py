@@ -9,7 +9,7 @@ from typing import Any, cast
 
 from django import forms
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -200,14 +200,15 @@ def board_pack_register(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 def board_pack_signoff(request: HtmxHttpRequest, document_id: str) -> HttpResponse:
     """Record the board's sign-off of an issued pack (a pack made here or by the command
     line): the page shows the pack and the form, or the sign-off once recorded."""
+    if "\x00" in document_id:  # no document id holds NUL (PostgreSQL refuses it in text)
+        raise Http404("There is no such board pack.")
     packs = scope.readable_reports(
         ReportRecord.objects.filter(kind=ReportRecord.Kind.BOARD), request.user
     )
     record = get_object_or_404(
         packs.select_related("created_by").defer("pdf"), document_id=document_id[:40]
     )
-    if not scope.may_sign_off(request.user, record):
-        scope.check_actor_sign_off(request.user, record)  # raises, saying why
+    scope.check_actor_sign_off(request.user, record)  # a team's pack: its reviewers only
     form = BoardSignoffForm(request.POST or None)
     status = 200
     if request.method == "POST":
