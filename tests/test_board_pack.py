@@ -961,6 +961,20 @@ class RebuiltFiguresTests(TestCase):
         # Not registered yet; registered, nothing started; started, not approved; approved.
         self.assertEqual(figures, [(0, 0), (1, 1), (0, 1), (0, 0)])
 
+    def test_an_agent_loaded_with_its_history_counts_from_its_first_assessment(self):
+        a, r = self.people["assessor"], self.people["reviewer"]
+        with time_machine.travel(days_ago(40), tick=False):
+            agent = f.agent(slug="imported", name="Loaded in bulk")
+            submitted = actions.submit_assessment(a, f.answered(agent, a))
+        with time_machine.travel(days_ago(20), tick=False):
+            actions.approve_assessment(r, submitted)
+        Agent.objects.filter(pk=agent.pk).update(created_at=NOW)  # its record is new
+        figures = [
+            (self.at(n, agent)["never_assessed"], self.at(n, agent)["undecided"])
+            for n in (50, 30, 10)
+        ]
+        self.assertEqual(figures, [(0, 0), (0, 1), (0, 0)])
+
     def test_orphaned_as_it_stood_until_someone_took_it_on(self):
         leaver = f.user("leaver", "viewer")
         with time_machine.travel(days_ago(300), tick=False):

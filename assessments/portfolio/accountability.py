@@ -14,6 +14,8 @@ from django.db.models.functions import Cast
 from assessments.models import Agent, AuditEvent
 from assessments.models.inventory import IDLE
 
+from .states import registered_by
+
 
 @dataclass
 class Accountability:
@@ -89,7 +91,7 @@ def accountability_as_of(day: dt.date, agents: Any) -> dict[str, int]:
         | Q(last_activity_on__gt=day, seen_then__lt=cutoff.isoformat())
     ) & ~Q(kept_on__gte=cutoff, kept_on__lte=day)
     return (
-        Agent.objects.filter(pk__in=agents.values("pk"), created_at__lte=end)
+        registered_by(end, agents)
         .annotate(
             owner_verb=Subquery(owner_verb),
             seen_then=Subquery(seen_then),

@@ -152,15 +152,26 @@ def recent_reclassifications(limit: int = 8, agents: Any = None) -> list[Any]:
     )
 
 
+def registered_by(end: dt.datetime, agents: Any) -> Any:
+    """The agents of ``agents`` that were in the inventory at ``end``: registered by then,
+    or assessed by then (an agent loaded in bulk with its history carries assessments
+    older than its own record)."""
+    assessed = Assessment.objects.filter(agent=OuterRef("pk"), created_at__lte=end)
+    return Agent.objects.filter(pk__in=agents.values("pk")).filter(
+        Q(created_at__lte=end) | Exists(assessed)
+    )
+
+
 def assessment_states_as_of(day: dt.date, agents: Any) -> dict[str, int]:
     """``never_started`` and ``undecided`` of ``agents`` as they stood at the end of a
-    past ``day``, rebuilt from the records: of the agents registered by then, those with
-    no assessment started by then, and those with none approved by then (one query)."""
+    past ``day``, rebuilt from the records: of the agents in the inventory then
+    (``registered_by``), those with no assessment started by then, and those with none
+    approved by then (one query)."""
     end = dt.datetime.combine(day, dt.time.max, tzinfo=dt.UTC)
     started = Assessment.objects.filter(agent=OuterRef("pk"), created_at__lte=end)
     approved = Assessment.objects.approved().filter(agent=OuterRef("pk"), decided_at__lte=end)
     return (
-        Agent.objects.filter(pk__in=agents.values("pk"), created_at__lte=end)
+        registered_by(end, agents)
         .order_by()
         .aggregate(
             never_started=Count("pk", filter=~Exists(started)),
