@@ -111,6 +111,11 @@ urlpatterns = [
         report_views.board_pack_register,
         name="board_pack_register",
     ),
+    path(
+        "reports/sign-off/<str:document_id>/",
+        report_views.board_pack_signoff,
+        name="board_pack_signoff",
+    ),
     path("reports/verify/", report_views.report_verify, name="report_verify"),
     path("reports/inventory.csv", report_views.export_inventory, name="export_inventory"),
     path("reports/assessments.csv", report_views.export_assessments, name="export_assessments"),

@@ -18,7 +18,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
 from assessments import actions
-from assessments.models import AuditEvent, BoardPackJob, Review
+from assessments.models import AuditEvent, BoardPackJob, ReportRecord, Review
 from tests import factories as f
 from tests.discovery_helpers import discovery_fixture
 
@@ -199,6 +199,19 @@ ACCESS: dict[str, Route] = {
     "assessments:board_pack_register": Route(
         allowed_from("viewer", 302), args=lambda objs: [objs["board_pack"].pk]
     ),
+    # Reviewers and administrators record a board's sign-off (once: each subtest is
+    # rolled back, so each finds the pack unsigned).
+    "assessments:board_pack_signoff": Route(
+        allowed_from("reviewer", 302),
+        args=lambda objs: [objs["board_record"].document_id],
+        method="post",
+        data=lambda objs: {
+            "chair": "Chair Person",
+            "attendees": "A One, B Two",
+            "resolution": "Noted; owners to close the gaps.",
+            "meeting_date": timezone.localdate().isoformat(),
+        },
+    ),
     "assessments:report_verify": Route(
         allowed_from("viewer"),
         method="post",
@@ -343,6 +356,14 @@ class AccessTableTests(TestCase):
         )
         cls.objs["board_pack"] = BoardPackJob.objects.create(
             requested_by=author, state=BoardPackJob.State.DONE, pdf=b"%PDF-1.7 board pack"
+        )
+        cls.objs["board_record"] = ReportRecord.objects.create(
+            document_id="AIA-BP-20260101-ACCESS01",
+            kind=ReportRecord.Kind.BOARD,
+            content_sha256="0" * 64,
+            file_sha256="1" * 64,
+            params={"figures": {}},
+            pages=12,
         )
         # -- API access fixtures
         cls.objs["api_token"], _secret = actions.create_api_token(

@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from assessments import actions
 from assessments.api import api
-from assessments.models import ApiToken, BoardPackJob, Review
+from assessments.models import ApiToken, BoardPackJob, ReportRecord, Review
 from tests import factories as f
 from tests.discovery_helpers import ACCOUNT, discovery_fixture
 from tests.test_api import MANIFEST as ADA_MANIFEST
@@ -167,6 +167,17 @@ API_ACCESS: dict[tuple[str, str], Op] = {
     ("GET", "/api/v1/board-packs/{job_id}/pdf"): Op(
         "read", "viewer", lambda o: f"/board-packs/{o['board_pack'].pk}/pdf"
     ),
+    ("POST", "/api/v1/board-packs/{job_id}/sign-off"): Op(
+        "review",
+        "reviewer",
+        lambda o: f"/board-packs/{o['board_pack'].pk}/sign-off",
+        body=lambda o: {
+            "chair": "Chair Person",
+            "attendees": "A One, B Two",
+            "resolution": "Noted; owners to close the gaps.",
+            "meeting_date": timezone.localdate().isoformat(),
+        },
+    ),
     ("GET", "/api/v1/exports/inventory.csv"): Op(
         "read", "viewer", lambda o: "/exports/inventory.csv"
     ),
@@ -310,8 +321,19 @@ class ApiAccessTableTests(TestCase):
             f.agent(slug="gappy"), author, f.reviewer("gapper"), credential_model="static_secret"
         )
         cls.objs["review"] = Review.objects.open().get(agent=twice)
+        cls.objs["board_record"] = ReportRecord.objects.create(
+            document_id="AIA-BP-20260101-APIACC01",
+            kind=ReportRecord.Kind.BOARD,
+            content_sha256="0" * 64,
+            file_sha256="1" * 64,
+            params={"figures": {}},
+            pages=12,
+        )
         cls.objs["board_pack"] = BoardPackJob.objects.create(
-            requested_by=author, state=BoardPackJob.State.DONE, pdf=b"%PDF-1.7 board pack"
+            requested_by=author,
+            state=BoardPackJob.State.DONE,
+            pdf=b"%PDF-1.7 board pack",
+            report=cls.objs["board_record"],
         )
         cls.objs["evidence_job"] = actions.queue_evidence(
             author, agent, [("mcp.json", MCP_CONFIG.encode())], kind="mcp"

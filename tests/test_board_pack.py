@@ -784,8 +784,8 @@ class BoardPackStructureTests(TestCase):
         c = self.content()
         self.assertEqual((c["trend"]["points"], c["trend"]["rebuilt"]), (6, 4))
         self.assertIn(timezone.localdate(recorded.record.created_at), c["trend"]["dates"])
-        overdue = next(ch for ch in c["trend"]["charts"] if ch["label"] == "Reviews overdue")
-        self.assertEqual(sum(1 for b in overdue["bars"] if b["label"].endswith("*")), 4)
+        overdue = next(s for s in c["trend"]["series"] if s["label"] == "Reviews overdue")
+        self.assertEqual(sum(1 for p in overdue["points"] if p["rebuilt"]), 4)
 
     def test_a_bounded_list_says_how_many_are_shown_and_where_the_rest_are(self):
         from unittest import mock
@@ -813,8 +813,15 @@ class BoardPackStructureTests(TestCase):
             portfolio.figures_as_of(long_ago, scope),
             {
                 "tiers": {"4": 0, "3": 0, "2": 0, "1": 0},
-                "critical": 0,
+                "never_assessed": 0,
+                "undecided": 0,
                 "overdue": 0,
+                "agents_with_open_gaps": 0,
+                "critical": 0,
+                "expiring": 0,
+                "reclassified_up": 0,
+                "orphaned": 0,
+                "inactive": 0,
                 "exceptions": 0,
                 "open_gaps": 0,
             },
@@ -825,6 +832,69 @@ class BoardPackStructureTests(TestCase):
             today_figures["exceptions"],
             GapException.objects.in_force(TODAY).filter(agent__in=scope).count(),
         )
+
+    def test_every_headline_figure_has_its_trend_oldest_first_one_per_period(self):
+        c = self.content()
+        series = {s["key"]: s for s in c["trend"]["series"]}
+        scope = Agent.objects.filter(status="active")
+        rebuilt: dict[dt.date, dict] = {}
+        self.assertEqual(len(c["status"]), 9)
+        for figure in c["status"]:
+            with self.subTest(figure=figure["key"]):
+                self.assertTrue(series[figure["key"]]["headline"])
+                points = series[figure["key"]]["points"]
+                days = [p["on"] for p in points]
+                self.assertEqual(days, c["trend"]["dates"])
+                self.assertEqual(len(days), 6)  # at least four where history allows
+                self.assertEqual(days, sorted(days))  # oldest first
+                self.assertEqual(len({(d.year, d.month) for d in days}), 6)  # one per month
+                self.assertEqual((days[-1], points[-1]["value"]), (TODAY, figure["value"]))
+                self.assertFalse(points[-1]["rebuilt"])
+                for p in points[:-1]:  # no pack was recorded with a board: all rebuilt
+                    then = rebuilt.setdefault(p["on"], portfolio.figures_as_of(p["on"], scope))
+                    self.assertEqual((p["value"], p["rebuilt"]), (then[figure["key"]], True))
+        # The rebuilt points see the past: the gaps grew and the planner moved up a tier.
+        gaps = [p["value"] for p in series["agents_with_open_gaps"]["points"]]
+        self.assertEqual(gaps, [0, 2, 2, 2, 3, 3])
+        self.assertEqual([p["value"] for p in series["reclassified_up"]["points"]][1:], [1] * 5)
+
+    def test_a_figure_an_older_pack_did_not_state_is_rebuilt_and_marked(self):
+        on = NOW - dt.timedelta(days=40)
+        old = ReportRecord.objects.create(
+            document_id="AIA-BP-20260923-OLDPACK1",
+            kind=ReportRecord.Kind.BOARD,
+            content_sha256="0" * 64,
+            file_sha256="2" * 64,
+            params={"meeting_date": "2026-09-25", "figures": {"overdue": 7, "critical": 0}},
+        )
+        ReportRecord.objects.filter(pk=old.pk).update(created_at=on)
+        c = self.content()
+        day = timezone.localdate(on)
+        at = c["trend"]["dates"].index(day)
+        series = {s["key"]: s for s in c["trend"]["series"]}
+        self.assertEqual(series["overdue"]["points"][at], {"on": day, "value": 7, "rebuilt": False})
+        scope = Agent.objects.filter(status="active")
+        then = portfolio.figures_as_of(day, scope)
+        for key in ("orphaned", "agents_with_open_gaps", "never_assessed"):
+            self.assertEqual(
+                series[key]["points"][at], {"on": day, "value": then[key], "rebuilt": True}
+            )
+
+    def test_the_attached_content_and_the_pdf_carry_each_headline_figures_trend(self):
+        issued = actions.issue_board_pack(None, {}, actor_label="cron")
+        content = json.loads(h.attachment(issued.pdf))
+        series = {s["key"]: s for s in content["trend"]["series"]}
+        for figure in content["status"]:
+            with self.subTest(figure=figure["key"]):
+                points = series[figure["key"]]["points"]
+                days = [p["on"] for p in points]
+                self.assertEqual(days, sorted(days))
+                self.assertEqual(len(days), 6)
+                self.assertEqual(points[-1]["value"], figure["value"])
+        text = h.flat(h.pdf_text(issued.pdf))
+        self.assertIn("Agents with an open gap 0 2 2 2 3 3", text)
+        self.assertIn("Moved to a higher tier in the period 0 1 1 1 1 1", text)
+        self.assertIn("Inactive agents 0 0 0 0 0 0", text)
 
     def test_the_pack_shows_every_new_section_and_signs_off_on_the_last_page(self):
         issued = actions.issue_board_pack(
@@ -858,3 +928,76 @@ class BoardPackStructureTests(TestCase):
         self.assertIn("Nothing matches", text)
         self.assertNotIn("Executive summary", text)
         self.assertLessEqual(issued.record.pages, 2)
+
+
+class RebuiltFiguresTests(TestCase):
+    """``portfolio.figures_as_of``: each headline figure as the records say it stood at
+    the end of a past day (the trend's points with no pack recorded in their period)."""
+
+    @classmethod
+    def setUpTestData(cls):
+        cls.people = h.people()
+
+    def setUp(self):
+        self.enterContext(time_machine.travel(NOW, tick=False))
+
+    def at(self, days: int, agent: Agent) -> dict:
+        return portfolio.figures_as_of(
+            TODAY - dt.timedelta(days=days), Agent.objects.filter(pk=agent.pk)
+        )
+
+    def test_never_assessed_and_no_approved_assessment_yet_as_they_stood(self):
+        a, r = self.people["assessor"], self.people["reviewer"]
+        with time_machine.travel(days_ago(50), tick=False):
+            agent = f.agent(slug="later", name="Registered later")
+        with time_machine.travel(days_ago(40), tick=False):
+            submitted = actions.submit_assessment(a, f.answered(agent, a))
+        with time_machine.travel(days_ago(20), tick=False):
+            actions.approve_assessment(r, submitted)
+        figures = [
+            (self.at(n, agent)["never_assessed"], self.at(n, agent)["undecided"])
+            for n in (60, 45, 30, 10)
+        ]
+        # Not registered yet; registered, nothing started; started, not approved; approved.
+        self.assertEqual(figures, [(0, 0), (1, 1), (0, 1), (0, 0)])
+
+    def test_an_agent_loaded_with_its_history_counts_from_its_first_assessment(self):
+        a, r = self.people["assessor"], self.people["reviewer"]
+        with time_machine.travel(days_ago(40), tick=False):
+            agent = f.agent(slug="imported", name="Loaded in bulk")
+            submitted = actions.submit_assessment(a, f.answered(agent, a))
+        with time_machine.travel(days_ago(20), tick=False):
+            actions.approve_assessment(r, submitted)
+        Agent.objects.filter(pk=agent.pk).update(created_at=NOW)  # its record is new
+        figures = [
+            (self.at(n, agent)["never_assessed"], self.at(n, agent)["undecided"])
+            for n in (50, 30, 10)
+        ]
+        self.assertEqual(figures, [(0, 0), (0, 1), (0, 0)])
+
+    def test_orphaned_as_it_stood_until_someone_took_it_on(self):
+        leaver = f.user("leaver", "viewer")
+        with time_machine.travel(days_ago(300), tick=False):
+            agent = f.agent(leaver, slug="left-behind")
+        with time_machine.travel(days_ago(60), tick=False):
+            actions.person_left(leaver, how="left the company")
+        self.assertEqual([self.at(n, agent)["orphaned"] for n in (70, 40, 10)], [0, 1, 1])
+        with time_machine.travel(days_ago(20), tick=False):
+            actions.take_on_agent(self.people["assessor"], Agent.objects.get(pk=agent.pk))
+        self.assertEqual([self.at(n, agent)["orphaned"] for n in (70, 40, 10)], [0, 1, 0])
+
+    def test_inactive_as_it_stood_from_the_activity_recorded(self):
+        a = self.people["assessor"]
+        with time_machine.travel(days_ago(300), tick=False):
+            agent = f.agent(slug="quiet")
+        with time_machine.travel(days_ago(290), tick=False):
+            actions.record_activity(a, agent, (NOW - dt.timedelta(days=290)).date(), source="hand")
+        with time_machine.travel(days_ago(30), tick=False):
+            agent.refresh_from_db()
+            actions.record_activity(a, agent, (NOW - dt.timedelta(days=30)).date(), source="hand")
+        # Never seen by then; seen recently; idle past the cutoff; seen again lately.
+        self.assertEqual([self.at(n, agent)["inactive"] for n in (295, 250, 100, 10)], [0, 0, 1, 0])
+        self.assertEqual(
+            self.at(0, agent)["inactive"],
+            portfolio.accountability(TODAY, Agent.objects.filter(pk=agent.pk)).inactive,
+        )

@@ -295,8 +295,13 @@ def assert_board_pack_agrees(t: Any, board: dict[str, Any], register: list, dash
     t.assertEqual(set(board["headline"]), set(recount["headline"]))
     t.assertEqual(board["figures"], recount["figures"])
     t.assertEqual(board["headline"], recount["headline"])
+    trends = {s["key"]: s["points"] for s in board["trend"]["series"]}
     for row in board["status"]:
         t.assertEqual(row["value"], board["headline"][row["key"]], row["key"])
+        # Each headline figure's trend ends with this pack's figure, oldest point first.
+        t.assertEqual(trends[row["key"]][-1]["value"], row["value"], row["key"])
+        days = [p["on"] for p in trends[row["key"]]]
+        t.assertEqual(days, sorted(days), row["key"])
     t.assertEqual(board["decisions"]["awaiting_total"], board["figures"]["awaiting"])
     t.assertEqual(board["decisions"]["ratify_total"], board["figures"]["to_ratify"])
     t.assertEqual(board["decisions"]["expiring"], board["figures"]["expiring"])

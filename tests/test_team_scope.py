@@ -22,7 +22,7 @@ from django.urls import reverse
 
 from assessments import actions
 from assessments.access import scope
-from assessments.models import Agent, AuditEvent, BoardPackJob, Review, Team
+from assessments.models import Agent, AuditEvent, BoardPackJob, ReportRecord, Review, Team
 from tests import factories as f
 from tests.test_access import ACCESS, ROLES, SIGN_IN, AccessTableTests
 from tests.test_api_access import API_ACCESS, DRY_RUN, ApiAccessTableTests, expected
@@ -39,6 +39,7 @@ READING = {"TEAM_SCOPED_EDITING": True, "TEAM_SCOPED_READING": True}
 #   decide  approves, returns or assigns for one agent (reviewers, in team)
 #   bulk    decides for several (refused whole when one is out of team)
 #   pack    a board pack, which covers a team (or every team)
+#   signoff a board's sign-off of a pack of a team (reviewers, in team, as they decide)
 #   owner   an owner's own item (access certification): ownership, not the team, grants
 #           it; to others, with reading scoped, it does not exist
 #   estate  discovery: identities of whole accounts and clusters, no team's; with reading
@@ -150,6 +151,7 @@ KIND: dict[str, str] = {
     "assessments:board_pack_status": "pack",
     "assessments:board_pack_download": "pack",
     "assessments:board_pack_register": "pack",
+    "assessments:board_pack_signoff": "signoff",
     **dict.fromkeys(
         [
             "assessments:discovery",
@@ -183,7 +185,7 @@ def out_of_team(name: str, kind: str, role: str, in_team: Any, reading: bool) ->
         return in_team
     if kind == "read":
         return 404 if reading else in_team
-    if kind in ("edit", "decide"):
+    if kind in ("edit", "decide", "signoff"):
         return 404 if reading else 403  # not theirs to read at all, or only to read
     if kind == "bulk":
         return 403
@@ -205,6 +207,9 @@ class TeamAccessTableTests(AccessTableTests):
         cls.home = Team.objects.get(slug="platform")  # every fixture agent's team
         cls.away = f.team("Elsewhere")
         BoardPackJob.objects.filter(pk=cls.objs["board_pack"].pk).update(
+            params={"team": cls.home.slug}
+        )
+        ReportRecord.objects.filter(pk=cls.objs["board_record"].pk).update(
             params={"team": cls.home.slug}
         )
 
@@ -301,6 +306,7 @@ API_KIND: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/board-packs"): "pack_request",
     ("GET", "/api/v1/board-packs/{job_id}"): "read",
     ("GET", "/api/v1/board-packs/{job_id}/pdf"): "read",
+    ("POST", "/api/v1/board-packs/{job_id}/sign-off"): "edit",
     ("GET", "/api/v1/agents/{slug}/assessments/{number}/oscal-results.json"): "read",
     ("GET", "/api/v1/board-packs/{job_id}/oscal-results.json"): "read",
     ("GET", "/api/v1/exports/oscal-poam.json"): "poam",
@@ -357,6 +363,9 @@ class ApiTeamAccessTests(ApiAccessTableTests):
         cls.home = Team.objects.get(slug="platform")
         cls.away = f.team("Elsewhere")
         BoardPackJob.objects.filter(pk=cls.objs["board_pack"].pk).update(
+            params={"team": cls.home.slug}
+        )
+        ReportRecord.objects.filter(pk=cls.objs["board_record"].pk).update(
             params={"team": cls.home.slug}
         )
 

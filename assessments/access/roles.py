@@ -65,6 +65,7 @@ ROLE_ADDS: dict[str, list[str]] = {
         "assessments.change_review",
         "assessments.add_gapexception",
         "assessments.change_gapexception",
+        "assessments.signoff_reportrecord",
     ],
     Role.ADMINISTRATOR: [
         "assessments.add_team",
@@ -147,10 +148,17 @@ def sync_roles(apps: Any = None) -> None:
 
 def _model_missing(apps: Any, app_label: str, codename: str) -> bool:
     """Whether the model a default permission (``view_x``, ``add_x``, …) is for does not
-    exist yet in this migration's state (a model added by a later migration)."""
+    exist yet in this migration's state (a model added by a later migration), or no model
+    declares a custom permission yet."""
     action, _, model = codename.partition("_")
     if action not in ("view", "add", "change", "delete"):
-        return False
+        # A model's own permission (Meta.permissions): missing until the migration that
+        # declares it.
+        return not any(
+            codename == declared
+            for m in apps.get_app_config(app_label).get_models()
+            for declared, _name in m._meta.permissions
+        )
     try:
         apps.get_model(app_label, model)
     except LookupError:

@@ -39,6 +39,7 @@ class OutOfTeam(PermissionDenied):
 
 OUT_OF_TEAM_EDIT = "You edit only agents of your teams; {agent} belongs to {team}."
 OUT_OF_TEAM_DECIDE = "You review only for your teams; {agent} belongs to {team}."
+OUT_OF_TEAM_SIGNOFF = "You record sign-offs only of your teams' board packs; {pack} covers {what}."
 
 
 _seeding: ContextVar[bool] = ContextVar("team_scope_seeding", default=False)
@@ -217,6 +218,47 @@ def readable_packs[QS: QuerySet[Any]](jobs: QS, user: Any) -> QS:
         return jobs
     slugs = list(Team.objects.filter(pk__in=team_ids(user)).values_list("slug", flat=True))
     return jobs.filter(params__team__in=slugs)
+
+
+def readable_reports[QS: QuerySet[Any]](records: QS, user: Any) -> QS:
+    """Report records ``user`` may read: all, or, when reading is team-scoped, the reports
+    of their teams' agents and the packs and exports of one of their teams."""
+    if reads_all(user):
+        return records
+    slugs = list(Team.objects.filter(pk__in=team_ids(user)).values_list("slug", flat=True))
+    return records.filter(
+        Q(assessment__agent__team__in=team_ids(user))
+        | Q(assessment__isnull=True, params__team__in=slugs)
+    )
+
+
+# -- a board's sign-off ------------------------------------------------------------------
+
+SIGNOFF_PERMISSION = "assessments.signoff_reportrecord"
+
+
+def may_sign_off(user: Any, record: Any) -> bool:
+    """Record a board's sign-off of the pack ``record``: reviewers and up; when editing
+    is team-scoped, only of a pack of one of their teams (a pack of every team is for
+    administrators), as they decide only for their teams."""
+    if not getattr(user, "is_authenticated", False) or not user.has_perm(SIGNOFF_PERMISSION):
+        return False
+    if not editing_scoped() or all_teams(user):
+        return True
+    team = str(record.params.get("team") or "")
+    return bool(team) and Team.objects.filter(pk__in=team_ids(user), slug=team).exists()
+
+
+def check_actor_sign_off(actor: Any, record: Any) -> None:
+    """The action's check (people only; the system, ``actor is None``, is not limited)."""
+    if actor is None or may_sign_off(actor, record):
+        return
+    if not getattr(actor, "is_authenticated", False) or not actor.has_perm(SIGNOFF_PERMISSION):
+        raise PermissionDenied("Only reviewers and administrators record a board's sign-off.")
+    team = str(record.params.get("team") or "")
+    name = Team.objects.filter(slug=team).values_list("name", flat=True).first() if team else None
+    what = f"the team {name}" if name else "every team"
+    raise OutOfTeam(OUT_OF_TEAM_SIGNOFF.format(pack=record.document_id, what=what))
 
 
 def editable_teams(user: Any) -> QuerySet[Team]:

@@ -109,6 +109,7 @@ from assessments.actions.ownership import (
     take_on_agent,
 )
 from assessments.actions.reports import (
+    AlreadySignedOff,
     IssuedReport,
     RateLimitedError,
     issue_assessment_report,
@@ -167,6 +168,7 @@ __all__ = [
     "ConflictError",
     "ExpiredException",
     "IssuedReport",
+    "AlreadySignedOff",
     "UploadOutcome",
     "accept_proposal",
     "RateLimitedError",

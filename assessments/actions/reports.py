@@ -11,7 +11,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from assessments.access import ratelimit
+from assessments.access import ratelimit, scope
 from assessments.actions.errors import ActionError
 from assessments.models import (
     Assessment,
@@ -211,6 +211,16 @@ def issue_board_pack(
     return IssuedReport(record, pack.rendered.data)
 
 
+class AlreadySignedOff(ActionError):
+    """The pack's sign-off is recorded already: it is recorded once, never replaced."""
+
+
+# A board's sign-off: the longest chair's name, resolution and list of attendees kept.
+SIGNOFF_CHAIR_MAX = 200
+SIGNOFF_RESOLUTION_MAX = 2000
+SIGNOFF_ATTENDEES_MAX = 50
+
+
 @transaction.atomic
 def record_board_signoff(
     actor: Any,
@@ -223,24 +233,43 @@ def record_board_signoff(
     request: HttpRequest | None = None,
 ) -> Any:
     """Record that the board signed off the pack ``record`` (a ReportRecord): chair,
-    attendees, the resolution and the meeting date. A signed-off pack is the baseline
-    of the next pack of the same scope. The PDF itself never changes."""
+    attendees (names separated by commas), the resolution and the meeting date. A
+    signed-off pack is the baseline of the next pack of the same scope. The PDF itself
+    never changes, and a sign-off is recorded once: a second one is refused."""
     from assessments.models import ReportRecord
 
-    record = ReportRecord.objects.select_for_update().get(pk=record.pk)
+    record = ReportRecord.objects.select_for_update().defer("pdf").get(pk=record.pk)
     if record.kind != ReportRecord.Kind.BOARD:
         raise ActionError("Only a board pack is signed off by a board.")
-    if record.params.get("signed_off"):
-        raise ActionError(f"{record.document_id} is already signed off.")
-    chair, resolution = chair.strip()[:200], resolution.strip()[:2000]
+    scope.check_actor_sign_off(actor, record)
+    if done := record.params.get("signed_off"):
+        raise AlreadySignedOff(
+            f"{record.document_id} is already signed off: the board's sign-off of "
+            f"{done.get('meeting_date', '')} (chair {done.get('chair', '')}) was recorded "
+            f"by {done.get('recorded_by_name') or done.get('recorded_by') or 'someone'}. "
+            "A sign-off is recorded once; nothing was changed."
+        )
+    chair, resolution = chair.strip(), resolution.strip()
+    names = [a.strip() for a in attendees.split(",") if a.strip()]
     if not chair or not resolution:
         raise ActionError("Name the chair and write the resolution the board passed.")
+    if len(chair) > SIGNOFF_CHAIR_MAX or len(resolution) > SIGNOFF_RESOLUTION_MAX:
+        raise ActionError(
+            f"The chair's name is at most {SIGNOFF_CHAIR_MAX} characters and the "
+            f"resolution at most {SIGNOFF_RESOLUTION_MAX}."
+        )
+    if len(names) > SIGNOFF_ATTENDEES_MAX:
+        raise ActionError(f"Name at most {SIGNOFF_ATTENDEES_MAX} attendees.")
+    if meeting_date > timezone.localdate():
+        raise ActionError("The meeting date cannot be in the future: record it after the meeting.")
     signed = {
         "chair": chair,
-        "attendees": [a.strip() for a in attendees.split(",") if a.strip()][:50],
+        "attendees": names,
         "resolution": resolution,
         "meeting_date": meeting_date.isoformat(),
         "recorded_by": actor.get_username() if actor is not None else "",
+        "recorded_by_name": _report_author(actor, "the system"),
+        "recorded_at": timezone.now().isoformat(),
     }
     record.params = {**record.params, "signed_off": signed}
     record.save(update_fields=["params"])

@@ -14,8 +14,8 @@ from assessments import actions
 from assessments.access import scope
 from assessments.api.assessments import _get
 from assessments.api.core import ERRORS, ApiError, require
-from assessments.api.schemas import BoardPackIn, BoardPackOut
-from assessments.forms.reports import BoardPackForm
+from assessments.api.schemas import BoardPackIn, BoardPackOut, BoardSignoffIn
+from assessments.forms.reports import BoardPackForm, BoardSignoffForm
 from assessments.models import Agent, BoardPackJob
 from assessments.reports import exports
 from assessments.reports.board import FilterError
@@ -49,6 +49,14 @@ def assessment_report(request: HttpRequest, slug: str, number: int) -> Any:
     return _download(issued.pdf, name, "application/pdf")
 
 
+def _form_errors(form: Any) -> list[dict[str, str]]:
+    return [
+        {"location": f"body.{name}" if name != "__all__" else "body", "message": str(m)}
+        for name, messages in form.errors.items()
+        for m in messages
+    ]
+
+
 def _job_out(job: BoardPackJob) -> dict[str, Any]:
     from assessments.api.core import absolute
 
@@ -63,6 +71,7 @@ def _job_out(job: BoardPackJob) -> dict[str, Any]:
         "finished_at": job.finished_at,
         "document_id": job.report.document_id if job.report else None,
         "download": absolute("board_pack_pdf", job.pk) if done else None,
+        "signed_off": (job.report.params.get("signed_off") or None) if job.report else None,
     }
 
 
@@ -81,12 +90,7 @@ def create_board_pack(request: HttpRequest, body: BoardPackIn) -> Any:
     data = {k: ("" if v is None else str(v)) for k, v in body.dict().items()}
     form = BoardPackForm(data, user=user)
     if not form.is_valid():
-        errors = [
-            {"location": f"body.{name}" if name != "__all__" else "body", "message": str(m)}
-            for name, messages in form.errors.items()
-            for m in messages
-        ]
-        raise ApiError(422, "The board pack cannot be made as asked.", errors=errors)
+        raise ApiError(422, "The board pack cannot be made as asked.", errors=_form_errors(form))
     try:
         job = actions.request_board_pack(user, form.params(), request=request)
     except FilterError as error:
@@ -117,6 +121,29 @@ def board_pack_pdf(request: HttpRequest, job_id: int) -> Any:
     stamp = timezone.localdate(job.finished_at or job.created_at).isoformat()
     name = f"board-pack-{stamp}-{job.report.document_id if job.report else job.pk}.pdf"
     return _download(bytes(job.pdf), name, "application/pdf")
+
+
+@router.post(
+    "/board-packs/{job_id}/sign-off",
+    response={200: BoardPackOut, **ERRORS},
+    url_name="board_pack_signoff",
+)
+def board_pack_signoff(request: HttpRequest, job_id: int, body: BoardSignoffIn) -> Any:
+    """Record the board's sign-off of a finished pack: chair, attendees, the resolution
+    and the meeting date. The pack becomes the baseline of the next pack of its scope.
+    Recorded once: a pack signed off already is a 409, and nothing changes."""
+    user = require(request, "review", scope.SIGNOFF_PERMISSION)
+    job = _job(job_id, user)
+    if job.state != BoardPackJob.State.DONE or job.report is None:
+        raise ApiError(409, f"The board pack is not ready yet ({job.get_state_display()}).")
+    form = BoardSignoffForm({**body.dict(), "meeting_date": body.meeting_date.isoformat()})
+    if not form.is_valid():
+        raise ApiError(422, "The sign-off cannot be recorded as sent.", errors=_form_errors(form))
+    try:
+        actions.record_board_signoff(user, job.report, request=request, **form.signoff())
+    except actions.AlreadySignedOff as error:
+        raise ApiError(409, str(error)) from error
+    return _job_out(_job(job.pk, user))
 
 
 @router.get(

@@ -326,6 +326,24 @@ class BoardPackIn(Body):
     until: dt.date | None = None
 
 
+class BoardSignoffIn(Body):
+    """The board's sign-off of a finished pack, as the minutes state it."""
+
+    chair: str = Field(min_length=1, max_length=200)
+    attendees: str = Field("", max_length=4000, description="Names, separated by commas.")
+    resolution: str = Field(min_length=1, max_length=2000)
+    meeting_date: dt.date = Field(description="The day of the meeting; not in the future.")
+
+
+class BoardSignoffOut(Schema):
+    chair: str
+    attendees: list[str]
+    resolution: str
+    meeting_date: dt.date
+    recorded_by: str = Field(description="The username of who recorded it.")
+    recorded_at: dt.datetime | None = None
+
+
 class BoardPackOut(Schema):
     id: int
     state: str
@@ -336,6 +354,9 @@ class BoardPackOut(Schema):
     finished_at: dt.datetime | None
     document_id: str | None
     download: str | None
+    signed_off: BoardSignoffOut | None = Field(
+        None, description="The board's sign-off, once recorded (the next pack's baseline)."
+    )
 
 
 # --------------------------------------------------------------------------- audit

@@ -1,4 +1,5 @@
-"""The board pack's form: read by the page and by the API (``POST /api/v1/board-packs``)."""
+"""The board pack's forms, read by the page and by the API: the request for a pack
+(``POST /api/v1/board-packs``) and the board's sign-off of an issued one."""
 
 from __future__ import annotations
 
@@ -9,6 +10,11 @@ from django import forms
 from django.utils import timezone
 
 from assessments.access import scope
+from assessments.actions.reports import (
+    SIGNOFF_ATTENDEES_MAX,
+    SIGNOFF_CHAIR_MAX,
+    SIGNOFF_RESOLUTION_MAX,
+)
 from assessments.forms import BoundedDateField, team_field
 from assessments.models import Classification, Team, Tier
 from assessments.reports.board import DEFAULT_PERIOD_DAYS, DEFAULT_TOP, MAX_TOP
@@ -106,4 +112,64 @@ class BoardPackForm(forms.Form):
             "reviewed_by": data.get("reviewed_by") or "",
             "meeting_date": data["meeting_date"].isoformat() if data.get("meeting_date") else "",
             "decision": data.get("decision") or "",
+        }
+
+
+class BoardSignoffForm(forms.Form):
+    """The board's sign-off of an issued pack: read by the page and by the API
+    (``POST /api/v1/board-packs/{id}/sign-off``); ``actions.record_board_signoff`` records it."""
+
+    chair = forms.CharField(
+        max_length=SIGNOFF_CHAIR_MAX,
+        label="Chair",
+        help_text="Who chaired the meeting.",
+        error_messages={"required": "Name the chair of the meeting."},
+    )
+    attendees = forms.CharField(
+        required=False,
+        max_length=4000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        label="Attendees",
+        help_text=f"Names, separated by commas; at most {SIGNOFF_ATTENDEES_MAX}.",
+    )
+    resolution = forms.CharField(
+        max_length=SIGNOFF_RESOLUTION_MAX,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        label="Resolution",
+        help_text="The resolution the board passed, as the minutes record it.",
+        error_messages={"required": "Write the resolution the board passed."},
+    )
+    meeting_date = BoundedDateField(
+        label="Meeting date",
+        error_messages={"required": "Give the date of the meeting."},
+    )
+
+    def clean_chair(self) -> str:
+        chair = self.cleaned_data["chair"].strip()
+        if not chair:
+            raise forms.ValidationError("Name the chair of the meeting.")
+        return chair
+
+    def clean_attendees(self) -> str:
+        attendees = self.cleaned_data.get("attendees") or ""
+        if len([a for a in attendees.split(",") if a.strip()]) > SIGNOFF_ATTENDEES_MAX:
+            raise forms.ValidationError(f"Name at most {SIGNOFF_ATTENDEES_MAX} attendees.")
+        return attendees
+
+    def clean_meeting_date(self) -> dt.date:
+        day = self.cleaned_data["meeting_date"]
+        if day > timezone.localdate():
+            raise forms.ValidationError(
+                "The meeting date cannot be in the future: record the sign-off after the meeting."
+            )
+        return day
+
+    def signoff(self) -> dict[str, Any]:
+        """The action's keyword arguments."""
+        data = self.cleaned_data
+        return {
+            "chair": data["chair"],
+            "attendees": data.get("attendees") or "",
+            "resolution": data["resolution"],
+            "meeting_date": data["meeting_date"],
         }

@@ -40,6 +40,9 @@ class ReportRecord(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        # Recording a board's sign-off makes a pack the baseline of the next one of its
+        # scope: reviewers and administrators (the board's secretary holds one of them).
+        permissions = [("signoff_reportrecord", "Can record a board's sign-off of a board pack")]
 
     def __str__(self) -> str:
         return self.document_id

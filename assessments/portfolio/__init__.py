@@ -49,6 +49,7 @@ from .accountability import (
     ORPHANS_SHOWN,
     Accountability,
     accountability,
+    accountability_as_of,
 )
 from .coverage import (
     ItemCoverage,
@@ -98,6 +99,7 @@ from .states import (
     ClassTier,
     agents_for_list,
     assessment_states,
+    assessment_states_as_of,
     class_tier,
     evidence_changed_reviews,
     exceptions_in_force,
@@ -105,6 +107,7 @@ from .states import (
     filter_assessment_state,
     overdue_reviews,
     recent_reclassifications,
+    reclassified_up,
     review_evidence_changed,
     review_states,
     triggered_past_due_words,

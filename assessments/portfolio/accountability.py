@@ -7,10 +7,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Q
+from django.db.models import CharField, Count, Exists, OuterRef, Q, Subquery
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast
 
-from assessments.models import Agent
+from assessments.models import Agent, AuditEvent
 from assessments.models.inventory import IDLE
+
+from .states import registered_by
 
 
 @dataclass
@@ -49,6 +53,55 @@ def accountability(today: dt.date, agents: Any = None) -> Accountability:
         inactive=counts["inactive"],
         single_owner=single,
         orphaned_agents=orphans,
+    )
+
+
+def accountability_as_of(day: dt.date, agents: Any) -> dict[str, int]:
+    """``orphaned`` and ``inactive`` of ``agents`` as they stood at the end of a past
+    ``day``, rebuilt from the records (one query), for the board pack's trends.
+
+    Orphaned then: orphaned on or before the day and not taken on since (``orphaned_at``,
+    which taking it on clears), or else its last ownership event by then ("agent.orphaned"
+    or "agent.ownership" in the audit log) orphaned it. Inactive then: the last activity
+    the records date on or before the day (the agent's own, which only moves forward, or
+    an "agent.activity" event's) is before that day's cutoff, and it was not kept
+    ("agent.kept") since the cutoff."""
+    end = dt.datetime.combine(day, dt.time.max, tzinfo=dt.UTC)
+    cutoff = day - dt.timedelta(days=settings.INACTIVE_AGENT_DAYS)
+    events = AuditEvent.objects.filter(agent=OuterRef("pk")).order_by()
+    owner_verb = (
+        events.filter(verb__in=("agent.orphaned", "agent.ownership"), created_at__lte=end)
+        .order_by("-created_at", "-pk")
+        .values("verb")[:1]
+    )
+    seen_then = (
+        events.filter(verb="agent.activity")
+        .annotate(on=Cast(KT("changes__last_activity_on"), CharField()))
+        .filter(on__lte=day.isoformat())
+        .order_by("-on")
+        .values("on")[:1]
+    )
+    kept_since = events.filter(
+        verb="agent.kept",
+        created_at__gte=dt.datetime.combine(cutoff, dt.time.min, tzinfo=dt.UTC),
+        created_at__lte=end,
+    )
+    idle = (
+        Q(last_activity_on__lte=day, last_activity_on__lt=cutoff)
+        | Q(last_activity_on__gt=day, seen_then__lt=cutoff.isoformat())
+    ) & ~Q(kept_on__gte=cutoff, kept_on__lte=day)
+    return (
+        registered_by(end, agents)
+        .annotate(
+            owner_verb=Subquery(owner_verb),
+            seen_then=Subquery(seen_then),
+            kept_then=Exists(kept_since),
+        )
+        .order_by()
+        .aggregate(
+            orphaned=Count("pk", filter=Q(orphaned_at__lte=end) | Q(owner_verb="agent.orphaned")),
+            inactive=Count("pk", filter=idle & Q(kept_then=False)),
+        )
     )
 
 

@@ -12,7 +12,8 @@ from django.db.models import Count, Q
 
 from assessments.models import Agent, ApprovedGap, Assessment, GapException, Review
 
-from .states import exceptions_in_force
+from .accountability import accountability_as_of
+from .states import assessment_states_as_of, exceptions_in_force, reclassified_up
 
 
 @dataclass
@@ -183,10 +184,15 @@ def open_gaps(today: dt.date, *, top: int = 8, agents: Any = None, indexed: bool
     )
 
 
-def figures_as_of(day: dt.date, agents: Any) -> dict[str, Any]:
-    """The trend figures of ``agents`` (an Agent queryset) as they stood at the end of a
-    past ``day``, rebuilt from the records (approvals, reviews, exceptions), for board
-    packs with fewer earlier packs than their trend shows. Four queries."""
+def figures_as_of(
+    day: dt.date, agents: Any, *, period_days: int = 90, expiring_within: int = 30
+) -> dict[str, Any]:
+    """The board pack's trend figures of ``agents`` (an Agent queryset) as they stood at
+    the end of a past ``day``, rebuilt from the records (approvals, reviews, exceptions,
+    ownership and activity events), for packs with fewer earlier packs than their trend
+    shows: every headline figure (``reclassified_up`` over the ``period_days`` up to the
+    day, as a pack of that period made that day counts it), with the open gaps and the
+    exceptions in force. Eight queries."""
     end = dt.datetime.combine(day, dt.time.max, tzinfo=dt.UTC)
     tiers = dict(
         Assessment.objects.latest_approved(end)
@@ -201,15 +207,32 @@ def figures_as_of(day: dt.date, agents: Any) -> dict[str, Any]:
         .filter(Q(closed_at__isnull=True) | Q(closed_at__gt=end))
         .count()
     )
-    exceptions = GapException.objects.in_force_as_of(day).filter(agent__in=agents).count()
+    in_force = GapException.objects.in_force_as_of(day).filter(agent__in=agents).order_by()
+    exceptions = in_force.aggregate(
+        n=Count("pk"),
+        expiring=Count("pk", filter=Q(expires_on__lte=day + dt.timedelta(days=expiring_within))),
+    )
     gaps_sql, params = _gap_rows_sql(day, agents, as_of=day)
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT COUNT(*) FROM ({gaps_sql}) g", params)  # noqa: S608
-        (open_gap_total,) = cursor.fetchone()
+        cursor.execute(
+            f"SELECT COUNT(*), COUNT(DISTINCT agent_id) FROM ({gaps_sql}) g",  # noqa: S608
+            params,
+        )
+        open_gap_total, agents_with_gaps = cursor.fetchone()
+    states = assessment_states_as_of(day, agents)
+    owners = accountability_as_of(day, agents)
+    since = day - dt.timedelta(days=period_days)
     return {
         "tiers": {str(t): tiers.get(t, 0) for t in (4, 3, 2, 1)},
-        "critical": tiers.get(4, 0),
+        "never_assessed": states["never_started"],
+        "undecided": states["undecided"],
         "overdue": overdue,
-        "exceptions": exceptions,
+        "agents_with_open_gaps": agents_with_gaps,
+        "critical": tiers.get(4, 0),
+        "expiring": exceptions["expiring"],
+        "reclassified_up": reclassified_up(since, day, agents),
+        "orphaned": owners["orphaned"],
+        "inactive": owners["inactive"],
+        "exceptions": exceptions["n"],
         "open_gaps": open_gap_total,
     }

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Count, Exists, F, OuterRef, Q, Subquery
+from django.utils import timezone
 
 from assessments.models import Agent, Assessment, GapException, Review
 from assessments.workflow import reviews
@@ -148,6 +149,60 @@ def recent_reclassifications(limit: int = 8, agents: Any = None) -> list[Any]:
         .filter(~Q(prev_class=F("classification")) | ~Q(prev_tier=F("tier")))
         .select_related("agent")
         .order_by("-decided_at", "-pk")[:limit]
+    )
+
+
+def registered_by(end: dt.datetime, agents: Any) -> Any:
+    """The agents of ``agents`` that were in the inventory at ``end``: registered by then,
+    or assessed by then (an agent loaded in bulk with its history carries assessments
+    older than its own record)."""
+    assessed = Assessment.objects.filter(agent=OuterRef("pk"), created_at__lte=end)
+    return Agent.objects.filter(pk__in=agents.values("pk")).filter(
+        Q(created_at__lte=end) | Exists(assessed)
+    )
+
+
+def assessment_states_as_of(day: dt.date, agents: Any) -> dict[str, int]:
+    """``never_started`` and ``undecided`` of ``agents`` as they stood at the end of a
+    past ``day``, rebuilt from the records: of the agents in the inventory then
+    (``registered_by``), those with no assessment started by then, and those with none
+    approved by then (one query)."""
+    end = dt.datetime.combine(day, dt.time.max, tzinfo=dt.UTC)
+    started = Assessment.objects.filter(agent=OuterRef("pk"), created_at__lte=end)
+    approved = Assessment.objects.approved().filter(agent=OuterRef("pk"), decided_at__lte=end)
+    return (
+        registered_by(end, agents)
+        .order_by()
+        .aggregate(
+            never_started=Count("pk", filter=~Exists(started)),
+            undecided=Count("pk", filter=~Exists(approved)),
+        )
+    )
+
+
+def reclassified_up(since: dt.date, until: dt.date, agents: Any) -> int:
+    """Approvals of ``agents`` decided from ``since`` to ``until`` (whole local days) that
+    put the agent at a higher tier than its previous approved version: the board pack's
+    "Moved to a higher tier in the period" (one query)."""
+    zone = timezone.get_current_timezone()
+    previous = (
+        Assessment.objects.approved()
+        .filter(agent_id=OuterRef("agent_id"), number__lt=OuterRef("number"))
+        .order_by("-number")
+        .values("tier")[:1]
+    )
+    return (
+        Assessment.objects.approved()
+        .filter(
+            agent__in=agents,
+            decided_at__gte=dt.datetime.combine(since, dt.time.min, tzinfo=zone),
+            decided_at__lt=dt.datetime.combine(
+                until + dt.timedelta(days=1), dt.time.min, tzinfo=zone
+            ),
+        )
+        .annotate(prev_tier=Subquery(previous))
+        .filter(prev_tier__isnull=False, tier__gt=F("prev_tier"))
+        .count()
     )
 
 

@@ -49,6 +49,7 @@ VERB_LABELS = {
     "report.issue": "issued a report",
     "report.board_pack": "made a board pack",
     "report.board_request": "requested a board pack",
+    "report.signoff": "recorded a board's sign-off",
     "catalogue.add": "added to the catalogue",
     "catalogue.copy": "copied a catalogue version",
     "catalogue.create": "created a catalogue version",

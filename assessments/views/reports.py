@@ -9,17 +9,16 @@ from typing import Any, cast
 
 from django import forms
 from django.contrib import messages
-from django.db.models import Q
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import reswap, retarget
 
 from assessments import actions
 from assessments.access import scope
 from assessments.access.roles import permission_required
-from assessments.forms.reports import BoardPackForm
+from assessments.forms.reports import BoardPackForm, BoardSignoffForm
 from assessments.middleware import accepts_upload, polled
 from assessments.models import Agent, BoardPackJob, Classification, ReportRecord, Team
 from assessments.reports import exports
@@ -100,15 +99,7 @@ def _index_context(request: HtmxHttpRequest, **extra: Any) -> dict[str, Any]:
     )
     for job in jobs:
         _annotate(job, team_names)
-    readable = ReportRecord.objects.all()
-    if not scope.reads_all(request.user):
-        teams = scope.readable_teams(request.user)
-        readable = readable.filter(
-            Q(assessment__agent__team__in=teams)
-            | Q(
-                assessment__isnull=True, params__team__in=list(teams.values_list("slug", flat=True))
-            )
-        )
+    readable = scope.readable_reports(ReportRecord.objects.all(), request.user)
     records = list(
         readable.select_related("assessment__agent", "created_by").defer("pdf")[:RECENT_RECORDS]
     )
@@ -202,6 +193,60 @@ def board_pack_register(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     response = HttpResponse(found[0], content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
+
+
+@permission_required(scope.SIGNOFF_PERMISSION)
+@require_http_methods(["GET", "POST"])
+def board_pack_signoff(request: HtmxHttpRequest, document_id: str) -> HttpResponse:
+    """Record the board's sign-off of an issued pack (a pack made here or by the command
+    line): the page shows the pack and the form, or the sign-off once recorded."""
+    if "\x00" in document_id:  # no document id holds NUL (PostgreSQL refuses it in text)
+        raise Http404("There is no such board pack.")
+    packs = scope.readable_reports(
+        ReportRecord.objects.filter(kind=ReportRecord.Kind.BOARD), request.user
+    )
+    record = get_object_or_404(
+        packs.select_related("created_by").defer("pdf"), document_id=document_id[:40]
+    )
+    scope.check_actor_sign_off(request.user, record)  # a team's pack: its reviewers only
+    form = BoardSignoffForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        if record.params.get("signed_off"):
+            messages.error(
+                request, f"{record.document_id} is already signed off; nothing was changed."
+            )
+            status = 409
+        elif form.is_valid():
+            try:
+                actions.record_board_signoff(
+                    request.user, record, request=request, **form.signoff()
+                )
+            except actions.AlreadySignedOff as error:
+                messages.error(request, str(error))
+                status = 409
+            except actions.ActionError as error:
+                form.add_error(None, str(error))
+                status = 422
+            else:
+                messages.success(
+                    request,
+                    f"The board's sign-off of {record.document_id} is recorded: the next pack "
+                    "of this scope compares with it.",
+                )
+                return redirect("assessments:board_pack_signoff", record.document_id)
+        else:
+            status = 422
+        record.refresh_from_db(fields=["params"])
+    team_names = dict(Team.objects.values_list("slug", "name"))
+    context = {
+        "record": record,
+        "scope": _scope(record.params, team_names),
+        "signed": record.params.get("signed_off"),
+        "form": form,
+        "job": BoardPackJob.objects.filter(report=record).only("pk").first(),
+    }
+    return render(request, "reports/signoff.html", context, status=status)
 
 
 @accepts_upload(MAX_BYTES)

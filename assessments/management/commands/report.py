@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
@@ -77,7 +78,12 @@ class Command(BaseCommand):
         sign.add_argument("--attendees", default="", help="Names, separated by commas.")
         sign.add_argument("--resolution", required=True, help="The resolution the board passed.")
         sign.add_argument("--meeting-date", required=True, help="YYYY-MM-DD.")
-        sign.add_argument("--user", required=True, help="Who records the sign-off.")
+        sign.add_argument(
+            "--user",
+            required=True,
+            help="Who records the sign-off: a reviewer or an administrator (the board's "
+            "secretary holds one of these roles).",
+        )
         oscal = kinds.add_parser("oscal", help="OSCAL 1.2 files (JSON) for GRC platforms.")
         oscal_kinds = oscal.add_subparsers(
             dest="oscal_kind", required=True, metavar="{results,board,poam}"
@@ -290,7 +296,7 @@ class Command(BaseCommand):
                 resolution=options["resolution"],
                 meeting_date=day,
             )
-        except ActionError as error:
+        except (ActionError, PermissionDenied) as error:  # a role or team that may not
             raise CommandError(str(error)) from error
         self.stdout.write(self.style.SUCCESS(f"Recorded the sign-off of {record.document_id}."))
 

@@ -364,7 +364,7 @@ def board_content(filters: BoardFilters, *, today: dt.date | None = None) -> dic
         "open_gaps": open_gaps.total,
         "exceptions": len(exceptions),
         "expiring": expiring,
-        "reclassified_up": sum(1 for r in reclassified if r["change"] == "up"),
+        "reclassified_up": portfolio.reclassified_up(filters.since, filters.until, scope),
         "orphaned": accountability["orphaned"],
         "inactive": accountability["inactive"],
         "tiers": {str(t): sum(matrix[t].values()) for t in TIER_LABELS},
@@ -440,7 +440,9 @@ def board_content(filters: BoardFilters, *, today: dt.date | None = None) -> dic
         "previous": baseline,
         "moved_band": moved,
         "changes": _changes(headline, baseline["figures"] if baseline else None),
-        "trend": _trend(headline, today, history, scope),
+        "trend": _trend(
+            headline, today, history, scope, period_days=(filters.until - filters.since).days
+        ),
         "top_risks": top_risks,
         "top_risks_total": attention_total,
         "decisions": {

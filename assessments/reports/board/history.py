@@ -13,7 +13,7 @@ from assessments.models import (
     Assessment,
 )
 
-from .filters import TIER_ORDER, TREND_PACKS, BoardFilters
+from .filters import DEFAULT_PERIOD_DAYS, TIER_ORDER, TREND_PACKS, BoardFilters
 
 
 def recorded_packs(filters: BoardFilters) -> list[dict[str, Any]]:
@@ -117,16 +117,23 @@ def _period_ends(today: dt.date, first: dt.date | None) -> tuple[str, list[dt.da
     return ("quarter" if quarterly else "month"), sorted(ends)
 
 
+# Figures the trends show besides the headline ones: what the headline figures rest on.
+SUPPORTING = [("open_gaps", "Open gaps"), ("exceptions", "Exceptions in force")]
+
+
 def _trend(
     headline: dict[str, Any],
     today: dt.date,
     history: list[dict[str, Any]],
     scope: Any = None,
+    *,
+    period_days: int = DEFAULT_PERIOD_DAYS,
 ) -> dict[str, Any]:
-    """One point per period (month, or quarter beyond 12 months of records), oldest
-    first, then this pack. A period's point is the last pack recorded with a board in it;
-    without one it is rebuilt from the records as they stood at the period's end
-    (``portfolio.figures_as_of``) and marked."""
+    """Every headline figure's trend (and the supporting open gaps and exceptions): one
+    point per period (month, or quarter beyond 12 months of records), oldest first, then
+    this pack. A period's point is the last pack recorded with a board in it; without
+    one it is rebuilt from the records as they stood at the period's end
+    (``portfolio.figures_as_of``) and marked, as is a figure an older pack did not state."""
     first = (
         Assessment.objects.filter(agent__in=scope)
         .order_by("created_at")
@@ -136,6 +143,7 @@ def _trend(
         else None
     )
     period, ends = _period_ends(today, timezone.localdate(first) if first else None)
+    keys = [key for key, _label in [*HEADLINES, *SUPPORTING]]
     points = []
     previous_end = None
     for end in ends:
@@ -144,54 +152,37 @@ def _trend(
             for h in history
             if h["on"] <= end and (previous_end is None or h["on"] > previous_end)
         ]
+        previous_end = end
         if in_period:
             newest = max(in_period, key=lambda h: h["on"])
-            points.append({"on": newest["on"], "figures": newest["figures"], "rebuilt": False})
-        elif scope is not None:
+            figures = dict(newest["figures"])
+            unstated = {k for k in keys if k not in figures}
+            if unstated and scope is not None:  # a pack made before the figure was
+                then = portfolio.figures_as_of(newest["on"], scope, period_days=period_days)
+                figures.update({k: then[k] for k in unstated})
             points.append(
-                {"on": end, "figures": portfolio.figures_as_of(end, scope), "rebuilt": True}
+                {"on": newest["on"], "figures": figures, "rebuilt": False, "unstated": unstated}
             )
-        previous_end = end
-    points.append({"on": today, "figures": headline, "rebuilt": False})
+        elif scope is not None:
+            figures = portfolio.figures_as_of(end, scope, period_days=period_days)
+            points.append({"on": end, "figures": figures, "rebuilt": True, "unstated": set()})
+    points.append({"on": today, "figures": headline, "rebuilt": False, "unstated": set()})
     series = [
-        ("overdue", "Reviews overdue", "#b91c1c"),
-        ("open_gaps", "Open gaps", "#b45309"),
-        ("exceptions", "Exceptions in force", "#6f2dbd"),
-        ("critical", "Critical tier agents", "#14213d"),
-    ]
-    charts = []
-    width, height, bottom = 170, 70, 14
-    for key, label, colour in series:
-        values = [int(p["figures"].get(key, 0)) for p in points]
-        tallest = max([*values, 1])
-        slot = width / len(points)
-        bars = []
-        for i, (value, point) in enumerate(zip(values, points, strict=True)):
-            h = (height - bottom - 12) * value / tallest
-            bars.append(
+        {
+            "key": key,
+            "label": label,
+            "headline": (key, label) in HEADLINES,
+            "points": [
                 {
-                    "x": round(i * slot + slot * 0.2, 1),
-                    "w": round(slot * 0.6, 1),
-                    "y": round(height - bottom - h, 1),
-                    "h": round(h, 1),
-                    "value": value,
-                    "value_y": round(height - bottom - h - 2, 1),
-                    "cx": round(i * slot + slot / 2, 1),
-                    "label": point["on"].strftime("%b %y" if point["rebuilt"] else "%-d %b")
-                    + ("*" if point["rebuilt"] else ""),
+                    "on": p["on"],
+                    "value": int(p["figures"][key]) if key in p["figures"] else None,
+                    "rebuilt": p["rebuilt"] or key in p["unstated"],
                 }
-            )
-        charts.append(
-            {
-                "label": label,
-                "colour": colour,
-                "bars": bars,
-                "width": width,
-                "height": height,
-                "axis_y": height - bottom,
-                "label_y": height - 3,
-            }
-        )
+                for p in points
+            ],
+        }
+        for key, label in [*HEADLINES, *SUPPORTING]
+    ]
     tiers = [
         {
             "on": p["on"],
@@ -205,6 +196,6 @@ def _trend(
         "points": len(points),
         "dates": [p["on"] for p in points],
         "rebuilt": sum(1 for p in points if p["rebuilt"]),
-        "charts": charts,
+        "series": series,
         "tiers": tiers,
     }

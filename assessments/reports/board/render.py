@@ -31,6 +31,49 @@ def _estimated_pages(content: dict[str, Any]) -> int:
     return 6 + rows // 28
 
 
+def _spark(points: list[dict[str, Any]]) -> dict[str, Any]:
+    """Geometry of a figure's sparkline (SVG user units): a bar per point, oldest first;
+    this pack's bar dark, rebuilt points pale, a point the records cannot give none."""
+    width, height, gap = 60.0, 16.0, 1.6
+    tallest = max([p["value"] or 0 for p in points] + [1])
+    slot = width / max(len(points), 1)
+    bars = []
+    for i, p in enumerate(points):
+        if p["value"] is None:
+            continue
+        h = max((height - 1) * p["value"] / tallest, 0.8)  # a zero still shows its point
+        last = i == len(points) - 1
+        bars.append(
+            {
+                "x": round(i * slot + gap / 2, 1),
+                "w": round(slot - gap, 1),
+                "y": round(height - h, 1),
+                "h": round(h, 1),
+                "fill": "#14213d" if last else "#b8c0cf" if p["rebuilt"] else "#5b6478",
+            }
+        )
+    return {"width": width, "height": height, "bars": bars}
+
+
+def _trend_rows(content: dict[str, Any]) -> dict[str, Any]:
+    """The trend table (one row per figure, a cell per point) and each headline figure's
+    row of the executive summary with its sparkline, from ``content["trend"]``."""
+    trend = content["trend"]
+    rows = []
+    for series in trend["series"]:
+        whole = [t["rebuilt"] for t in trend["tiers"]]  # points rebuilt as a whole
+        cells = [
+            {"value": p["value"], "mark": p["rebuilt"] and not whole[i]}
+            for i, p in enumerate(series["points"])
+        ]
+        rows.append({**series, "cells": cells, "spark": _spark(series["points"])})
+    sparks = {row["key"]: row["spark"] for row in rows}
+    return {
+        "trend_rows": rows,
+        "summary": [{"f": f, "spark": sparks.get(f["key"])} for f in content["status"]],
+    }
+
+
 @dataclass(frozen=True)
 class BoardPack:
     rendered: RenderedPdf
@@ -82,6 +125,7 @@ def render_board_pack(
             "content_sha256": digest,
             "scope": scope,
         },
+        **_trend_rows(content),
         "chart": _chart(
             {
                 key: {cls: row[cls] for cls in ("agent_identity", "machine_identity", UNASSESSED)}
