@@ -556,6 +556,26 @@ class ReportsPageTests(TestCase):
         self.assertContains(page, "AIA-AR-20261102-00020005")
         self.assertContains(page, "Make the board pack")
 
+    def test_the_page_asks_for_commentary_chair_and_attendees_and_the_pack_gets_them(self):
+        self.client.force_login(self.people["reviewer"])
+        page = self.client.get(reverse("assessments:reports")).content.decode()
+        for name in ("commentary", "chair", "attendees", "decision", "meeting_date"):
+            self.assertIn(f'name="{name}"', page)
+        self.client.post(
+            reverse("assessments:board_pack_request"),
+            {
+                "commentary": "Gaps fell after the vault roll-out.",
+                "chair": "Chair Person",
+                "attendees": "A One, B Two",
+                "top": "10",
+            },
+        )
+        job = BoardPackJob.objects.latest("pk")
+        self.assertEqual(job.params["commentary"], "Gaps fell after the vault roll-out.")
+        self.assertEqual(
+            (job.params["chair"], job.params["attendees"]), ("Chair Person", "A One, B Two")
+        )
+
     def test_a_pack_nobody_picks_up_says_to_check_the_worker(self):
         job = BoardPackJob.objects.create(requested_by=self.people["assessor"], params={})
         self.client.force_login(self.people["viewer"])
