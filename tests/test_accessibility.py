@@ -18,7 +18,7 @@ from django.core.management import call_command
 from django.db import connections
 from django.urls import reverse
 
-from assessments.models import Assessment, BoardPackJob
+from assessments.models import Assessment, BoardPackJob, ReportRecord
 from tests import factories as f
 from tests.test_browser import _launch
 
@@ -104,6 +104,9 @@ class AccessibilityTests(StaticLiveServerTestCase):
             ]
         if role in ("reviewer", "admin"):
             urls.append(reverse("assessments:audit_list"))
+            pack = ReportRecord.objects.filter(kind="board").first()
+            if pack:
+                urls.append(reverse("assessments:board_pack_signoff", args=[pack.document_id]))
         return urls
 
     def open_page(self, width: str):
