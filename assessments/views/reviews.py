@@ -74,7 +74,7 @@ def _queue_context(request: HtmxHttpRequest, **extra: Any) -> dict[str, Any]:
     return {
         "form": form,
         "page": page,
-        "rows": rows_for_page.queue_rows(page.object_list, today, request),
+        "rows": rows_for_page.queue_rows(page.object_list, today, request.user),
         "counts": counts,
         "triggered_past_due": portfolio.triggered_past_due_words(counts),
         "state": state,
