@@ -106,7 +106,7 @@ class DashboardTests(DashboardData):
         for state in ("overdue", "triggered", "due"):
             self.assertContains(response, f'href="/queue/?state={state}"')
         queue = self.client.get("/queue/?state=overdue")
-        self.assertEqual([r.agent.slug for r in queue.context["rows"]], ["script"])
+        self.assertEqual([r["agent_slug"] for r in queue.context["rows"]], ["script"])
 
     def test_open_gaps_leave_out_subjects_with_an_active_exception(self):
         gaps = self.get().context["gaps"]
