@@ -86,7 +86,6 @@ urlpatterns = [
     # -- reviews routes (queue, calendar, dashboard helpers)
     path("queue/", review_views.queue, name="queue"),
     path("queue/assign/", review_views.queue_bulk_assign, name="queue_bulk_assign"),
-    path("queue/<int:pk>/assign/", review_views.queue_assign, name="queue_assign"),
     path(
         "agents/<slug:slug>/planned-changes/<slug:change>/landed/",
         review_views.planned_change_landed,

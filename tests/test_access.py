@@ -153,12 +153,6 @@ ACCESS: dict[str, Route] = {
     "assessments:audit_list": Route(allowed_from("reviewer")),
     # -- reviews routes
     "assessments:queue": Route(allowed_from("viewer")),
-    "assessments:queue_assign": Route(
-        allowed_from("reviewer", 302),
-        args=lambda objs: [objs["review"].pk],
-        method="post",
-        data=lambda objs: {"to_me": "1", "lock_version": objs["review"].lock_version},
-    ),
     "assessments:queue_bulk_assign": Route(
         allowed_from("reviewer", 302),
         method="post",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from html.parser import HTMLParser
 from io import StringIO
 
 import time_machine
@@ -175,43 +176,83 @@ class QueueContentTests(QueueTestCase):
         self.assertContains(self.client.get(QUEUE, {"tier": "4"}), "No reviews match these filters")
 
 
+class PageForm(HTMLParser):
+    """The fields a browser without JavaScript sends with the queue's assignment form:
+    the form's own fields and the rows' fields tied to it by ``form="bulk-assign"``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.action = ""
+        self.fields: list[dict[str, str]] = []
+        self.options: list[str] = []
+        self.inside = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "form" and a.get("id") == "bulk-assign":
+            self.inside, self.action = True, a["action"]
+        elif tag in ("input", "select", "button") and (
+            self.inside or a.get("form") == "bulk-assign"
+        ):
+            self.fields.append({"tag": tag, **a})
+        elif tag == "option" and self.inside:
+            self.options.append(a.get("value", ""))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form":
+            self.inside = False
+
+
+def page_form(response) -> PageForm:
+    form = PageForm()
+    form.feed(response.content.decode())
+    return form
+
+
 class AssignTests(QueueTestCase):
     def setUp(self):
         super().setUp()
         self.review = h.open_review(self.overdue)
-        self.url = reverse("assessments:queue_assign", args=[self.review.pk])
+        self.url = reverse("assessments:queue_bulk_assign")
 
-    def test_a_reviewer_assigns_a_review_to_another_reviewer(self):
+    def test_the_pages_form_assigns_a_ticked_row_without_javascript(self):
         self.client.force_login(self.who["reviewer"])
-        response = self.client.post(
-            self.url + "?state=overdue",
-            {"assignee": self.who["second_reviewer"].pk, "lock_version": 0},
-        )
+        form = page_form(self.client.get(QUEUE, {"state": "overdue"}))
+        self.assertEqual(form.action, self.url + "?state=overdue")
+        self.assertIn(str(self.who["second_reviewer"].pk), form.options)
+        # Tick the overdue bot's row; send the hidden fields as they are.
+        data: dict[str, list[str]] = {}
+        for field in form.fields:
+            if field["tag"] == "input" and field.get("type") == "hidden":
+                data.setdefault(field["name"], []).append(field["value"])
+            elif field.get("name") == "review" and field["value"] == str(self.review.pk):
+                data.setdefault("review", []).append(field["value"])
+        self.assertEqual(data["review"], [str(self.review.pk)])
+        data["assignee"] = [str(self.who["second_reviewer"].pk)]
+        response = self.client.post(form.action, data)
         self.assertRedirects(response, QUEUE + "?state=overdue", fetch_redirect_response=False)
         self.review.refresh_from_db()
         self.assertEqual(self.review.assignee, self.who["second_reviewer"])
         event = AuditEvent.objects.get(verb="review.assign")
         self.assertEqual(event.changes, {"assignee": {"old": None, "new": "rita"}})
         self.assertEqual(event.actor, self.who["reviewer"])
+        page = self.client.get(QUEUE, {"state": "overdue"})
+        self.assertContains(page, "1 review assigned to Rita Reyes.")
+        self.assertContains(page, "Rita Reyes</div>")
 
-    def test_assign_to_me_with_htmx_returns_the_row(self):
-        self.client.force_login(self.who["reviewer"])
-        response = self.client.post(
-            self.url,
-            {"assignee": "", "to_me": "1", "lock_version": 0},
-            headers={"HX-Request": "true"},
+    def test_the_queue_has_no_assignment_route_per_review(self):
+        # Reviews are assigned by the one form above the table (queue_bulk_assign).
+        self.assertEqual(
+            self.client.post(f"/queue/{self.review.pk}/assign/", {"to_me": "1"}).status_code,
+            404,
         )
-        self.assertEqual(response.status_code, 200)
-        body = response.content.decode()
-        self.assertTrue(body.lstrip().startswith(f'<tr id="review-{self.review.pk}"'))
-        self.assertIn("assigned to Rex Reviewer", body)
-        self.review.refresh_from_db()
-        self.assertEqual(self.review.assignee, self.who["reviewer"])
 
     def test_unassigning(self):
         actions.assign_review(self.who["reviewer"], self.review, self.who["reviewer"])
         self.client.force_login(self.who["reviewer"])
-        self.client.post(self.url, {"assignee": "", "lock_version": 1})
+        self.client.post(
+            self.url, {"review": [self.review.pk], f"version-{self.review.pk}": 1, "assignee": ""}
+        )
         self.review.refresh_from_db()
         self.assertIsNone(self.review.assignee)
 
@@ -219,10 +260,13 @@ class AssignTests(QueueTestCase):
         self.client.force_login(self.who["reviewer"])
         response = self.client.post(
             self.url,
-            {"assignee": self.who["assessor"].pk, "lock_version": 0},
-            headers={"HX-Request": "true"},
+            {
+                "review": [self.review.pk],
+                f"version-{self.review.pk}": 0,
+                "assignee": self.who["assessor"].pk,
+            },
+            headers=HTMX,
         )
-        self.assertEqual(response.status_code, 422)
         self.assertContains(response, "Choose a reviewer from the list", status_code=422)
         with self.assertRaisesMessage(actions.ActionError, "is not a reviewer"):
             actions.assign_review(self.who["reviewer"], self.review, self.who["assessor"])
@@ -233,7 +277,10 @@ class AssignTests(QueueTestCase):
         for role in ("viewer", "assessor"):
             with self.subTest(role=role):
                 self.client.force_login(self.who[role])
-                response = self.client.post(self.url, {"to_me": "1"})
+                response = self.client.post(
+                    self.url,
+                    {"review": [self.review.pk], f"version-{self.review.pk}": 0, "to_me": "1"},
+                )
                 self.assertEqual(response.status_code, 403)
         self.review.refresh_from_db()
         self.assertIsNone(self.review.assignee)
@@ -295,37 +342,28 @@ class AssignTests(QueueTestCase):
         self.client.force_login(self.who["reviewer"])
         # Someone else assigns it after the page was read (at version 0).
         actions.assign_review(self.who["second_reviewer"], self.review, self.who["second_reviewer"])
-        response = self.client.post(
-            self.url, {"to_me": "1", "lock_version": 0}, headers={"HX-Request": "true"}
-        )
-        self.assertContains(response, "Overdue bot is now assigned to Rita Reyes", status_code=409)
-        self.assertContains(response, "Nothing was assigned", status_code=409)
         other = h.open_review(self.soon)
-        bulk = self.client.post(
-            reverse("assessments:queue_bulk_assign"),
-            {
-                "review": [self.review.pk, other.pk],
-                f"version-{self.review.pk}": 0,
-                f"version-{other.pk}": 0,
-                "to_me": "1",
-            },
-            headers=HTMX,
-        )
+        stale = {
+            "review": [self.review.pk, other.pk],
+            f"version-{self.review.pk}": 0,
+            f"version-{other.pk}": 0,
+            "to_me": "1",
+        }
+        bulk = self.client.post(self.url, stale, headers=HTMX)
+        self.assertContains(bulk, "Overdue bot is now assigned to Rita Reyes", status_code=409)
         self.assertContains(bulk, "Nothing was assigned", status_code=409)
         self.review.refresh_from_db()
         self.assertEqual(self.review.assignee, self.who["second_reviewer"])
         self.assertIsNone(h.open_review(self.soon).assignee)  # not half the batch either
         self.assertEqual(AuditEvent.objects.filter(verb="review.assign").count(), 1)
         # Without JavaScript: back to the queue, with the message.
-        page = self.client.post(self.url, {"to_me": "1", "lock_version": 0}, follow=True)
+        page = self.client.post(self.url, stale, follow=True)
         self.assertContains(page, "is now assigned to Rita Reyes")
+        self.assertIsNone(h.open_review(self.soon).assignee)
 
     def test_an_assignment_without_the_version_changes_nothing(self):
         self.client.force_login(self.who["reviewer"])
-        self.assertEqual(self.client.post(self.url, {"to_me": "1"}).status_code, 400)
-        bulk = self.client.post(
-            reverse("assessments:queue_bulk_assign"), {"review": [self.review.pk], "to_me": "1"}
-        )
+        bulk = self.client.post(self.url, {"review": [self.review.pk], "to_me": "1"})
         self.assertEqual(bulk.status_code, 400)
         self.review.refresh_from_db()
         self.assertIsNone(self.review.assignee)

@@ -1,58 +1,19 @@
-"""The helpers that prepare list rows in Python (assessments/presentation/rows.py, widgets.py) give
-exactly what the template language and Django's widgets would."""
+"""The long lists' rows (assessments/presentation/rows.py prepares their data, the
+templates write them) and the select written without templates (assessments/widgets.py),
+which gives exactly what Django's widget would."""
 
 from __future__ import annotations
 
 import datetime as dt
 
+import time_machine
 from django import forms
-from django.template import Context, Template
-from django.test import SimpleTestCase
-from django.urls import NoReverseMatch, reverse
-from django.utils.html import escape as django_escape
-from django.utils.translation import override
+from django.test import SimpleTestCase, TestCase
+from django.urls import reverse
 
-from assessments.presentation import rows
 from assessments.widgets import QuickSelect, quick_select
-
-
-class RowUrlTests(SimpleTestCase):
-    def test_filled_in_links_are_those_reverse_gives(self):
-        agent = rows.RowUrl("assessments:agent_detail", "slug")
-        assessment = rows.RowUrl("assessments:assessment_detail", "slug", "int")
-        for slug in ("a", "payments-bot", "bot_2", "X-9"):
-            self.assertEqual(agent(slug), reverse("assessments:agent_detail", args=[slug]))
-            for number in (1, 12, 987_654):
-                self.assertEqual(
-                    assessment(slug, number),
-                    reverse("assessments:assessment_detail", args=[slug, number]),
-                )
-
-    def test_values_the_converter_would_change_are_reversed_as_usual(self):
-        assessment = rows.RowUrl("assessments:assessment_detail", "slug", "int")
-        self.assertEqual(
-            assessment("bot", "7"), reverse("assessments:assessment_detail", args=["bot", "7"])
-        )
-        with self.assertRaises(NoReverseMatch):  # as reverse() itself
-            rows.RowUrl("assessments:agent_detail", "slug")("not a slug")
-
-
-class TextTests(SimpleTestCase):
-    def test_dates_read_as_the_date_filter_writes_them(self):
-        template = Template('{{ d|date:"j M Y" }}|{{ d|date:"j M" }}')
-        for day in (dt.date(2026, 1, 5), dt.date(2026, 9, 21), dt.date(2027, 12, 31)):
-            with self.subTest(day=day):
-                expected = template.render(Context({"d": day}))
-                self.assertEqual(f"{rows.day(day)}|{rows.day_month(day)}", expected)
-
-    def test_month_names_follow_the_active_language(self):
-        with override("de"):
-            self.assertEqual(rows.day(dt.date(2026, 3, 2)), "2 Mär 2026")
-        self.assertEqual(rows.day(dt.date(2026, 3, 2)), "2 Mar 2026")
-
-    def test_row_text_is_escaped_as_django_escapes(self):
-        for text in ('<b>"O\'Neil" & co</b>', "plain", 42):
-            self.assertEqual(rows.escape(text), django_escape(text))
+from tests import factories as f
+from tests import review_helpers as h
 
 
 class QuickSelectTests(SimpleTestCase):
@@ -77,3 +38,40 @@ class QuickSelectTests(SimpleTestCase):
                 self.assertHTMLEqual(str(quick["kind"]), expected)
                 self.assertEqual(str(quick["kind"]).replace("\n", ""), expected.replace("\n", ""))
                 self.assertIsInstance(quick.fields["kind"].widget, QuickSelect)
+
+
+class RowTextTests(TestCase):
+    """The rows' text is escaped and their dates and links written by Django's own
+    tools (autoescaping, the ``date`` filter, ``{% url %}``), on every long list."""
+
+    def setUp(self):
+        self.enterContext(time_machine.travel(h.NOW, tick=False))
+        self.who = h.people()
+        owner = f.user("odd", "viewer", first_name='<b>"O\'Neil"</b>', last_name="& co")
+        self.agent = h.assessed("odd-bot", self.who, name="<i>Odd</i> & bot", owner=owner)
+        h.set_due(self.agent, h.TODAY - dt.timedelta(days=2))
+        h.trigger(self.agent, "new_link", 'Linked to <b>"evil"</b>')
+        self.client.force_login(self.who["reviewer"])
+
+    def test_names_and_details_are_escaped_in_the_queue_and_the_agent_list(self):
+        for url in (reverse("assessments:queue"), reverse("assessments:agent_list")):
+            with self.subTest(url=url):
+                page = self.client.get(url)
+                self.assertContains(page, "&lt;i&gt;Odd&lt;/i&gt; &amp; bot")
+                self.assertContains(page, "&lt;b&gt;&quot;O&#x27;Neil&quot;&lt;/b&gt; &amp; co")
+                self.assertNotContains(page, "<i>Odd</i>")
+        queue = self.client.get(reverse("assessments:queue"))
+        self.assertContains(queue, "Linked to &lt;b&gt;&quot;evil&quot;&lt;/b&gt;")
+        self.assertContains(
+            queue, f'href="{reverse("assessments:agent_detail", args=["odd-bot"])}"'
+        )
+
+    def test_due_dates_read_as_the_date_filter_writes_them(self):
+        # Due two days before 2 Nov 2026 (h.TODAY).
+        queue = self.client.get(reverse("assessments:queue"))
+        self.assertContains(queue, '<time datetime="2026-10-31">31 Oct 2026</time>')
+        self.assertContains(
+            queue, 'overdue since <time datetime="2026-10-31">31 Oct</time>: 2 days late'
+        )
+        agents = self.client.get(reverse("assessments:agent_list"))
+        self.assertContains(agents, ">31 Oct 2026</time>")

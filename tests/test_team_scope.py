@@ -145,7 +145,6 @@ KIND: dict[str, str] = {
         "edit",
     ),
     "assessments:assessment_decide": "decide",
-    "assessments:queue_assign": "decide",
     "assessments:queue_bulk_assign": "bulk",
     "assessments:board_pack_request": "pack",
     "assessments:board_pack_status": "pack",

@@ -50,7 +50,7 @@ def agent_list(request: HtmxHttpRequest) -> HttpResponse:
     context = {
         "form": form,
         "page": page,
-        "agents": rows_for_page.agent_rows(page.object_list, today),
+        "agents": rows_for_page.agent_rows(page.object_list),
         "sort": sort,
         "today": today,
         "sort_label": dict(AgentFilterForm.SORTS).get(sort, "Name"),

@@ -16,7 +16,7 @@ from assessments.access import scope
 from assessments.access.roles import permission_required
 from assessments.models import Agent
 from assessments.portfolio import stored as stored_figures
-from assessments.presentation import charts, rows
+from assessments.presentation import charts
 from assessments.views.common import HtmxHttpRequest
 from assessments.workflow import inbox, reviews
 
@@ -71,7 +71,6 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
     for exception in expiring:
         exception.days_left = (exception.expires_on - today).days  # type: ignore[attr-defined]
     reclassified = figures.reclassified
-    rows.dashboard_lists(gaps.agents, expiring, reclassified)
 
     groups = []
     for tier in portfolio.TIERS:

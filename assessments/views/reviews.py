@@ -1,8 +1,9 @@
 """The reassessment queue: filter, sort, assign, and start the re-assessment from a row.
 
-One URL serves the page and, for htmx, its results (``#queue-results``); each row is
-its own partial (``#review-<pk>``) that an assignment swaps. Every htmx request has a
-plain form or link behind it, so the page works without JavaScript.
+One URL serves the page and, for htmx, its results (``#queue-results``), which the
+filters and the assignment form above the table swap. Every htmx request has a plain
+form or link behind it, so the page works without JavaScript: the rows ticked are
+assigned by that one form (``queue_bulk_assign``), with or without htmx.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 from django.contrib import messages
 from django.db.models import Q
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
@@ -27,25 +28,14 @@ from assessments.presentation import rows as rows_for_page
 from assessments.views.common import (
     MISSING_VERSION,
     HtmxHttpRequest,
-    check_scope,
     paginate,
     parse_id,
-    parse_version,
     query_without,
     scoped_agent,
 )
 from assessments.workflow import reviews
 
 TEMPLATE = "assessments/queue.html"
-
-
-def _row_context(request: HtmxHttpRequest, people: list[Any]) -> dict[str, Any]:
-    return {
-        "reviewers": people,
-        "can_assign": request.user.has_perm("assessments.change_review"),
-        "can_start": request.user.has_perm("assessments.add_assessment"),
-        "query": request.GET.urlencode(),
-    }
 
 
 def _queue_context(request: HtmxHttpRequest, **extra: Any) -> dict[str, Any]:
@@ -84,7 +74,7 @@ def _queue_context(request: HtmxHttpRequest, **extra: Any) -> dict[str, Any]:
     return {
         "form": form,
         "page": page,
-        "rows": rows_for_page.queue_rows(page.object_list, today, request),
+        "rows": rows_for_page.queue_rows(page.object_list, today, request.user),
         "counts": counts,
         "triggered_past_due": portfolio.triggered_past_due_words(counts),
         "state": state,
@@ -95,7 +85,9 @@ def _queue_context(request: HtmxHttpRequest, **extra: Any) -> dict[str, Any]:
         "query_without_state": query_without(request, "state", "page"),
         "state_labels": reviews.STATE_LABELS,
         "stored": stored,  # the counts' "as of ..." when read from the snapshot
-        **_row_context(request, people),
+        "reviewers": people,
+        "can_assign": request.user.has_perm("assessments.change_review"),
+        "query": request.GET.urlencode(),
         **extra,
     }
 
@@ -126,46 +118,6 @@ def _chosen_assignee(request: HtmxHttpRequest) -> tuple[Any, str | None]:
     if person is None:
         return None, "Choose a reviewer from the list."
     return person, None
-
-
-@permission_required("assessments.change_review")
-@require_POST
-def queue_assign(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    review = get_object_or_404(Review.objects.select_related("agent__team"), pk=pk)
-    check_scope(request, review.agent, "decide")
-    if (version := parse_version(request)) is None:
-        return HttpResponse(MISSING_VERSION, status=400)
-    assignee, error = _chosen_assignee(request)
-    status = 422
-    if error is None:
-        try:
-            actions.assign_review(
-                request.user, review, assignee, expected_version=version, request=request
-            )
-        except actions.ConflictError as exc:
-            error, status = str(exc), 409
-        except actions.ActionError as exc:
-            error = str(exc)
-    if assignee is None:
-        notice = f"Review of {review.agent.name} is unassigned."
-    else:
-        notice = f"Review of {review.agent.name} assigned to {reviews.person(assignee)}."
-    if request.htmx:
-        today = timezone.localdate()
-        row = reviews.for_rows(Review.objects.filter(pk=pk), today)
-        people = list(reviews.reviewers())
-        context = {
-            "review": rows_for_page.queue_rows(row, today, request)[0],
-            "row_notice": None if error else notice,
-            "row_error": error,
-            **_row_context(request, people),
-        }
-        return render(request, f"{TEMPLATE}#row", context, status=status if error else 200)
-    if error:
-        messages.error(request, error)
-    else:
-        messages.success(request, notice)
-    return _queue_redirect(request)
 
 
 @permission_required("assessments.change_review")
