@@ -990,6 +990,24 @@ class ForeignAgentNamedNowhereTests(TestCase):
             panel = self.body(FOREIGN_SURFACES["wizard live panel"])
             self.assertIn("an agent of another team", panel)
 
+    def test_a_hidden_slug_is_replaced_where_a_field_names_an_agent_only(self):
+        from assessments.access.foreign import LABEL, redact_named
+
+        hidden = {"admin": "Admin bot", "theirs": "Secret project"}
+        changes = {
+            "systems": [{"name": "ledger", "access": "admin"}],
+            "links": {"added": [{"kind": "peer", "agent": "theirs"}]},
+            "reasons": ["Composite reach raised by a change to Admin bot (admin): …"],
+        }
+        self.assertEqual(
+            redact_named(changes, hidden),
+            {
+                "systems": [{"name": "ledger", "access": "admin"}],
+                "links": {"added": [{"kind": "peer", "agent": LABEL}]},
+                "reasons": [f"Composite reach raised by a change to {LABEL}: …"],
+            },
+        )
+
     def test_reminders_and_their_notices_name_it_nowhere(self):
         import datetime as dt
 

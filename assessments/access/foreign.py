@@ -154,12 +154,17 @@ _THROUGH = re.compile(
 )
 
 
+# The fields of reasons and audit changes whose value is an agent's slug.
+_NAMING_KEYS = frozenset({"agent", "slug", "other", "subject", "source", "target"})
+
+
 def redact_named(value: Any, hidden: Mapping[str, str]) -> Any:
     """``value`` (texts, nested lists and dicts) with the agents of ``hidden`` (slug ->
     name, from :func:`unreadable_named`) named nowhere: a reach entry through them
     ("bank-api (admin) through payments-agent") becomes "more access through an agent of
-    another team", "Payments (payments-agent)" and a value that is a hidden slug become
-    the label, and the engine's reach entries as :func:`redact` does."""
+    another team", "Payments (payments-agent)", the engine's reach entries (as
+    :func:`redact` reads them) and a field naming a hidden agent (``agent``, ``slug``,
+    ``other``, ``subject``…) become the label."""
     if not hidden:
         return value
     slugs = frozenset(hidden)
@@ -178,20 +183,24 @@ def redact_named(value: Any, hidden: Mapping[str, str]) -> Any:
             shown.append(LABEL)
         return f"{match['system']} ({match['access']}) through {', '.join(shown)}"
 
-    def text(value: str) -> str:
-        return _collapse(named.sub(LABEL, _THROUGH.sub(through, value)))
+    reach = _pattern(slugs)
 
-    def walk(value: Any) -> Any:
+    def text(value: str) -> str:
+        return _collapse(named.sub(LABEL, reach.sub(LABEL, _THROUGH.sub(through, value))))
+
+    def walk(value: Any, key: Any = None) -> Any:
         if isinstance(value, str):
-            return text(value)
+            # A whole value is a slug only where a field names an agent: "admin" is an
+            # access level elsewhere, whatever another team calls its agent.
+            return LABEL if key in _NAMING_KEYS and value in slugs else text(value)
         if isinstance(value, Mapping):
-            return {k: walk(v) for k, v in value.items()}
+            return {k: walk(v, k) for k, v in value.items()}
         if isinstance(value, list | tuple):
-            items = [walk(v) for v in value]
+            items = [walk(v, key) for v in value]
             return type(value)(items) if isinstance(value, tuple) else items
         return value
 
-    return walk(redact(value, slugs))
+    return walk(value)
 
 
 def shown_to(user: Any, value: Any) -> Any:
