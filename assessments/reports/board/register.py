@@ -250,7 +250,7 @@ def register_csv(register: list[dict[str, Any]]) -> bytes:
     from assessments.reports.exports import csv_lines
 
     keys = [key for key, _header in REGISTER_COLUMNS]
-    rows = ([register_cells(r)[k] for k in keys] for r in register)
+    rows = ([cells[k] for k in keys] for cells in map(register_cells, register))
     return "".join(csv_lines(REGISTER_HEADER, rows)).encode("utf-8")
 
 
