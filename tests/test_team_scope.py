@@ -998,6 +998,7 @@ class ForeignAgentNamedNowhereTests(TestCase):
             "systems": [{"name": "ledger", "access": "admin"}],
             "links": {"added": [{"kind": "peer", "agent": "theirs"}]},
             "reasons": ["Composite reach raised by a change to Admin bot (admin): …"],
+            "linked_agents": [{"slug": "theirs", "systems": [{"name": "vault-xyz"}]}],
         }
         self.assertEqual(
             redact_named(changes, hidden),
@@ -1005,6 +1006,7 @@ class ForeignAgentNamedNowhereTests(TestCase):
                 "systems": [{"name": "ledger", "access": "admin"}],
                 "links": {"added": [{"kind": "peer", "agent": LABEL}]},
                 "reasons": [f"Composite reach raised by a change to {LABEL}: …"],
+                "linked_agents": [{"slug": LABEL, "systems": []}],
             },
         )
 

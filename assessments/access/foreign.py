@@ -194,6 +194,8 @@ def redact_named(value: Any, hidden: Mapping[str, str]) -> Any:
             # access level elsewhere, whatever another team calls its agent.
             return LABEL if key in _NAMING_KEYS and value in slugs else text(value)
         if isinstance(value, Mapping):
+            if value.get("slug") in slugs and "systems" in value:  # a linked agent's reach
+                return {"slug": LABEL, "systems": []}
             return {k: walk(v, k) for k, v in value.items()}
         if isinstance(value, list | tuple):
             items = [walk(v, key) for v in value]
