@@ -212,12 +212,7 @@ def board_pack_signoff(request: HtmxHttpRequest, document_id: str) -> HttpRespon
     form = BoardSignoffForm(request.POST or None)
     status = 200
     if request.method == "POST":
-        if record.params.get("signed_off"):
-            messages.error(
-                request, f"{record.document_id} is already signed off; nothing was changed."
-            )
-            status = 409
-        elif form.is_valid():
+        if form.is_valid():  # a second sign-off is refused by the action (409)
             try:
                 actions.record_board_signoff(
                     request.user, record, request=request, **form.signoff()
