@@ -17,6 +17,7 @@ from assessments.actions.ownership import person_left
 from assessments.models import (
     PORTFOLIO_QUIET_FIELDS,
     Agent,
+    AgentOwner,
     Assessment,
     CalendarFeed,
     GapException,
@@ -124,7 +125,7 @@ _connect_catalogue_signals()
 
 # The dashboard's snapshot (PortfolioSnapshot) is dropped by any change to what its
 # figures read; an autosave of a draft's answers moves no figure and keeps it.
-PORTFOLIO_MODELS = (Agent, Assessment, GapException, Review)
+PORTFOLIO_MODELS = (Agent, AgentOwner, Assessment, GapException, Review)
 
 
 def _portfolio_saved(sender: Any, update_fields: Any = None, **kwargs: Any) -> None:

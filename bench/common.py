@@ -10,6 +10,9 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# Agents seed_bulk makes with the engine (minutes of CPU per thousand); beyond these a
+# bench copies them by SQL (``seed``).
+SEEDED = 2000
 
 
 def production_env(database_url: str, **overrides: str) -> dict[str, str]:
@@ -42,3 +45,36 @@ def manage(env: dict[str, str], *args: str) -> str:
     if done.returncode:
         raise SystemExit(f"manage.py {' '.join(args[:2])} failed:\n{done.stderr[-2000:]}")
     return done.stdout.strip()
+
+
+def seed(env: dict[str, str], agents: int) -> None:
+    """Add ``agents`` assessed agents: up to ``SEEDED`` by ``seed_bulk --assessed``, the
+    rest copies of those (bench/multiply.py: the same mix of classes, tiers, gaps,
+    exceptions and reviews repeated)."""
+    if agents <= 0:
+        return
+    manage(env, "seed_bulk", "--agents", str(min(agents, SEEDED)), "--assessed")
+    if agents > SEEDED:
+        multiply(
+            env,
+            int(manage(env, "shell", "--no-imports", "-c", COUNT).splitlines()[-1])
+            + agents
+            - SEEDED,
+        )
+
+
+COUNT = "from assessments.models import Agent; print(Agent.objects.count())"
+
+
+def multiply(env: dict[str, str], size: int) -> None:
+    """Copy the seeded agents until the portfolio holds ``size`` (bench/multiply.py)."""
+    done = subprocess.run(  # noqa: S603 (this interpreter, this project's script)
+        [sys.executable, str(ROOT / "bench" / "multiply.py"), "--to", str(size)],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode:
+        raise SystemExit(f"bench/multiply.py failed:\n{done.stderr[-2000:]}")

@@ -6,7 +6,8 @@
 
 For each database: a fresh database (SQLite in a temporary folder; PostgreSQL as the
 ``--postgres-name`` database on the server of ``--postgres``, dropped and made again) is
-migrated, given the demo, ``seed_bulk --assessed`` agents and one account and one draft
+migrated, given the demo, ``seed_bulk --assessed`` agents (past 2,000, copies of them:
+bench/multiply.py) and one account and one draft
 per simulated person. gunicorn serves it with 3 workers on a free port of 127.0.0.1
 with production settings (plain HTTP on loopback). Locust (``bench/locustfile.py``)
 then runs the people: each signs in once; once the last is in, everyone browses the
@@ -42,7 +43,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from common import ROOT, manage, production_env
+from common import ROOT, manage, production_env, seed
 
 BIN = Path(sys.executable).parent
 P95_MS = 250.0
@@ -155,7 +156,7 @@ def prepare(env: dict[str, str], agents: int, users: int) -> dict[str, Any]:
     manage(env, "collectstatic", "--noinput")
     manage(env, "migrate", "--noinput")
     manage(env, "load_demo")
-    manage(env, "seed_bulk", "--agents", str(agents), "--assessed")
+    seed(env, agents)
     out = manage(
         env,
         "shell",

@@ -5,7 +5,8 @@
 
 For each size, a fresh SQLite database in a temporary folder is migrated, given the
 demo data and ``seed_bulk --assessed`` agents (approved versions with real engine
-results, exceptions, open reviews), so that the portfolio holds that many agents. Then
+results, exceptions, open reviews), so that the portfolio holds that many agents; past
+2,000 seeded agents, the rest are copies of them (bench/multiply.py). Then
 each database is served by a subprocess of its own, where the reviewer signs in and each
 page is requested through Django's full request stack (middleware, sessions, CSP,
 audit): one warm-up request, then ``--requests`` more, of which the median counts. A
@@ -48,7 +49,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import ROOT, manage, production_env
+from common import COUNT, ROOT, manage, production_env, seed
 
 MAX_RATIO = 1.3
 MAX_OVER_LIGHT = 3.0
@@ -78,7 +79,8 @@ def _env(
     )
 
 
-WORKER_TASKS = "django_tasks_db.DatabaseBackend"  # served with a worker, as in production
+WORKER_TASKS = "django_tasks_db.DatabaseBackend"
+SEEDED = 2000  # agents seed_bulk makes with the engine; more are copies of them  # served with a worker, as in production
 
 
 def prepare(size: int, folder: Path) -> dict[str, str]:
@@ -93,17 +95,8 @@ def prepare(size: int, folder: Path) -> dict[str, str]:
     if existed:  # kept from an earlier run (--keep): migrated, already seeded
         return env
     manage(env, "load_demo")
-    count = int(
-        manage(
-            env,
-            "shell",
-            "--no-imports",
-            "-c",
-            "from assessments.models import Agent; print(Agent.objects.count())",
-        ).splitlines()[-1]
-    )
-    if size > count:
-        manage(env, "seed_bulk", "--agents", str(size - count), "--assessed")
+    count = int(manage(env, "shell", "--no-imports", "-c", COUNT).splitlines()[-1])
+    seed(env, size - count)
     return env
 
 

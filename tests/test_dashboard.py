@@ -218,6 +218,9 @@ class DashboardQueryCountTests(TestCase):
         reading = len(ctx.captured_queries)
         self.assertLess(reading, computing)
         self.add(4990, prefix="more")
+        # Their gaps read as the first computation after them reads them (once per
+        # approved version: a few statements, and the planner statistics refreshed).
+        self.assertEqual(portfolio.gaps.index_gaps(), 2 * 4990)  # two versions each
         with self.assertNumQueries(computing):
             large = self.client.get(DASHBOARD)
         with self.assertNumQueries(reading):

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from assessments import actions, portfolio
-from assessments.models import PortfolioSnapshot
+from assessments.models import Agent, AgentOwner, PortfolioSnapshot
 from assessments.portfolio import stored as figures
 from tests import factories as f
 
@@ -120,6 +120,36 @@ class NoRequestComputesTests(TestCase):
         self.assertNotContains(landed, "updating")
         self.assertEqual(page.context["assessment_states"]["pending_decision"], 0)
         self.assertEqual(page.context["assessment_states"]["decided"], 1)
+
+    def test_who_answers_for_the_agents_is_a_stored_figure_too(self):
+        figures.refresh()
+        default_task_backend.clear()
+        counting = mock.patch(
+            "assessments.portfolio.accountability.accountability_counts",
+            side_effect=AssertionError("accountability counted in a request"),
+        )
+        with self.captureOnCommitCallbacks(execute=True):
+            Agent.objects.filter(pk=self.agent.pk).update(orphaned_at=timezone.now())
+        self.assertEqual(len(queued()), 1)
+        with never_in_a_request(), counting:
+            page = self.client.get(DASHBOARD)
+        self.assertEqual(page.context["accountability"].orphaned, 0)  # the last figures
+        self.assertContains(page, "updating")
+        self.run_queued()
+        with never_in_a_request(), counting:
+            page = self.client.get(DASHBOARD)
+        shown = page.context["accountability"]
+        self.assertEqual(shown.orphaned, 1)
+        self.assertEqual([a.slug for a in shown.orphaned_agents], ["bot"])
+        self.assertContains(page, 'id="accountability"')
+        # Naming a successor marks the figures changed: "with a single owner" moves.
+        with self.captureOnCommitCallbacks(execute=True):
+            AgentOwner.objects.create(agent=self.agent, person=self.assessor, position=1)
+        self.assertEqual(len(queued()), 1)
+        self.run_queued()
+        with never_in_a_request(), counting:
+            page = self.client.get(DASHBOARD)
+        self.assertEqual(page.context["accountability"].single_owner, shown.single_owner - 1)
 
     def test_a_team_scoped_reader_gets_their_teams_figures_from_the_background_too(self):
         team = f.team("Payments")

@@ -299,6 +299,10 @@ class AgentOwner(models.Model):
     person = models.ForeignKey(User, on_delete=models.PROTECT, related_name="co_owned_agents")
     position = models.PositiveSmallIntegerField()
 
+    # Who succeeds whom is counted by the portfolio figures ("with a single owner"):
+    # writes in bulk mark them changed too.
+    objects = PortfolioQuerySet.as_manager()
+
     class Meta:
         ordering = ["agent", "position"]
         constraints = [

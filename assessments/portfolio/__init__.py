@@ -50,6 +50,8 @@ from .accountability import (
     Accountability,
     accountability,
     accountability_as_of,
+    accountability_counts,
+    stored_accountability,
 )
 from .coverage import (
     ItemCoverage,

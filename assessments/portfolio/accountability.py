@@ -21,8 +21,7 @@ from .states import registered_by
 class Accountability:
     """Who answers for the active agents: ``orphaned`` (owner or sponsor left, nobody
     took it on), ``inactive`` (not seen acting for INACTIVE_AGENT_DAYS), ``single_owner``
-    (nobody to succeed its one owner). Three counts on indexed columns, not kept in the
-    snapshot."""
+    (nobody to succeed its one owner), and the ``ORPHANS_SHOWN`` orphaned longest."""
 
     orphaned: int
     inactive: int
@@ -31,9 +30,12 @@ class Accountability:
 
 
 ORPHANS_SHOWN = 8
+ORPHAN_FIELDS = ("name", "slug", "orphaned_at")
 
 
-def accountability(today: dt.date, agents: Any = None) -> Accountability:
+def accountability_counts(today: dt.date, agents: Any = None) -> dict[str, Any]:
+    """The three counts and the ids of the orphans shown, as the stored figures keep
+    them (three queries on indexed columns)."""
     active = Agent.objects.filter(status=Agent.Status.ACTIVE)
     if agents is not None:
         active = active.filter(pk__in=agents.values("pk"))
@@ -42,18 +44,31 @@ def accountability(today: dt.date, agents: Any = None) -> Accountability:
         orphaned=Count("pk", filter=Q(orphaned_at__isnull=False)),
         inactive=Count("pk", filter=IDLE(cutoff)),
     )
-    single = active.filter(co_owners__isnull=True).count()
-    orphans = list(
+    counts["single_owner"] = active.filter(co_owners__isnull=True).count()
+    counts["orphans"] = list(
         active.filter(orphaned_at__isnull=False)
-        .order_by("orphaned_at", "name")
-        .only("name", "slug", "orphaned_at")[:ORPHANS_SHOWN]
+        .order_by("orphaned_at", "name", "pk")
+        .values_list("pk", flat=True)[:ORPHANS_SHOWN]
     )
+    return counts
+
+
+def stored_accountability(data: dict[str, Any]) -> Accountability:
+    """``Accountability`` from stored counts (``accountability_counts``); the orphans
+    shown are read fresh by their ids (one query, none when there are none)."""
+    ids = data["orphans"]
+    found = {a.pk: a for a in Agent.objects.filter(pk__in=ids).only(*ORPHAN_FIELDS)} if ids else {}
     return Accountability(
-        orphaned=counts["orphaned"],
-        inactive=counts["inactive"],
-        single_owner=single,
-        orphaned_agents=orphans,
+        orphaned=data["orphaned"],
+        inactive=data["inactive"],
+        single_owner=data["single_owner"],
+        orphaned_agents=[found[pk] for pk in ids if pk in found],
     )
+
+
+def accountability(today: dt.date, agents: Any = None) -> Accountability:
+    """The figures as they are now (the dashboard reads them from the stored figures)."""
+    return stored_accountability(accountability_counts(today, agents))
 
 
 def accountability_as_of(day: dt.date, agents: Any) -> dict[str, int]:

@@ -12,6 +12,7 @@ from django.db.models import Count, Q
 
 from assessments.models import Agent, ApprovedGap, Assessment, GapException, Review
 
+from . import planner
 from .accountability import accountability_as_of
 from .states import assessment_states_as_of, exceptions_in_force, reclassified_up
 
@@ -35,9 +36,14 @@ class Gaps:
 
 def index_gaps() -> int:
     """Read the gaps of every approved assessment not read yet into ``ApprovedGap``
-    (two statements; an approved assessment never changes, so each is read once).
-    Returns the assessments read."""
+    (an approved assessment never changes, so each is read once). Returns the
+    assessments read. Every approved assessment read has its mark row, and only those
+    have one: when the two counts agree (two index-only counts) there is nothing to
+    read; else two statements read what is missing."""
     table, gaps = Assessment._meta.db_table, ApprovedGap._meta.db_table
+    approved = Assessment.objects.approved().order_by().count()
+    if approved == ApprovedGap.objects.filter(control_id="").count():
+        return 0
     if connection.vendor == "postgresql":
         each = "CROSS JOIN LATERAL jsonb_array_elements(a.result -> 'controls') AS c(value)"
         field_sql = "(c.value ->> '{}')"
@@ -46,27 +52,32 @@ def index_gaps() -> int:
         field_sql = "json_extract(c.value, '$.{}')"
     control_id, title, status = (field_sql.format(k) for k in ("id", "title", "status"))
     unread = (
-        f"a.status = 'approved' AND NOT EXISTS (SELECT 1 FROM {gaps} r "  # noqa: S608
-        "WHERE r.assessment_id = a.id AND r.control_id = '')"
+        f"a.status = 'approved' AND a.id NOT IN (SELECT r.assessment_id FROM {gaps} r "  # noqa: S608
+        "WHERE r.control_id = '')"
     )
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {gaps} (assessment_id, control_id, title) "  # noqa: S608
-            f"SELECT a.id, {control_id}, COALESCE({title}, '') FROM {table} a {each} "
-            f"WHERE {unread} AND {status} = 'gap' AND COALESCE({control_id}, '') <> '' "
+            f"INSERT INTO {gaps} (assessment_id, agent_id, control_id, title) "  # noqa: S608
+            f"SELECT a.id, a.agent_id, {control_id}, COALESCE({title}, '') FROM {table} a "
+            f"{each} WHERE {unread} AND {status} = 'gap' AND COALESCE({control_id}, '') <> '' "
             "ON CONFLICT DO NOTHING"
         )
+        gap_rows = cursor.rowcount
         cursor.execute(
-            f"INSERT INTO {gaps} (assessment_id, control_id, title) "  # noqa: S608
-            f"SELECT a.id, '', '' FROM {table} a WHERE {unread} ON CONFLICT DO NOTHING"
+            f"INSERT INTO {gaps} (assessment_id, agent_id, control_id, title) "  # noqa: S608
+            f"SELECT a.id, a.agent_id, '', '' FROM {table} a WHERE {unread} "
+            "ON CONFLICT DO NOTHING"
         )
-        return cursor.rowcount
+        rows, read = gap_rows + cursor.rowcount, cursor.rowcount
+    # After a restore or a migration, hundreds of thousands of rows arrive at once.
+    planner.after_bulk_write(rows, [ApprovedGap])
+    return read
 
 
 def _gap_rows_sql(
     today: dt.date, agents: Any = None, *, as_of: dt.date | None = None, indexed: bool = False
 ) -> tuple[str, list[Any]]:
-    """SQL for one row per open gap: (agent_id, number, control_id, title), expanding
+    """SQL for one row per open gap: (agent_id, control_id, title), expanding
     each latest approved result's ``controls`` array in the database (json_each on
     SQLite, jsonb_array_elements on PostgreSQL), less subjects an exception in force
     covers. ``as_of``: the gaps as they stood at the end of that past day. ``indexed``:
@@ -79,7 +90,9 @@ def _gap_rows_sql(
         end = dt.datetime.combine(as_of, dt.time.max, tzinfo=dt.UTC)
         latest = Assessment.objects.latest_approved(end)
         in_force = GapException.objects.in_force_as_of(as_of)
-    latest = latest.filter(agent__status=Agent.Status.ACTIVE)
+    # No ORDER BY in a subquery: the default orderings would sort every row.
+    latest = latest.filter(agent__status=Agent.Status.ACTIVE).order_by()
+    in_force = in_force.order_by()
     if agents is not None:
         latest = latest.filter(agent__in=agents)
         in_force = in_force.filter(agent__in=agents)
@@ -100,19 +113,18 @@ def _gap_rows_sql(
         field_sql = "json_extract(c.value, '$.{}')"
     control_id, title, status = (field_sql.format(k) for k in ("id", "title", "status"))
     table = Assessment._meta.db_table
-    if indexed:
+    if indexed:  # the agent and control from the rows' own index, no assessment read
         sql = (
-            f"SELECT a.agent_id AS agent_id, a.number AS number, c.control_id AS control_id, "  # noqa: S608
+            f"SELECT c.agent_id AS agent_id, c.control_id AS control_id, "  # noqa: S608
             f"c.title AS title FROM {ApprovedGap._meta.db_table} c "
-            f"JOIN {table} a ON a.id = c.assessment_id "
-            f"LEFT JOIN ({exc_sql}) e ON e.agent_id = a.agent_id AND e.subject = c.control_id "
+            f"LEFT JOIN ({exc_sql}) e ON e.agent_id = c.agent_id AND e.subject = c.control_id "
             f"WHERE c.assessment_id IN ({ids_sql}) AND c.control_id <> '' AND e.agent_id IS NULL"
         )
         return sql, [*exc_params, *ids_params]
     # Only code-made SQL is interpolated (table names, the ORM's own SQL); every value
     # is a parameter.
     sql = (
-        f"SELECT a.agent_id AS agent_id, a.number AS number, {control_id} AS control_id, "  # noqa: S608
+        f"SELECT a.agent_id AS agent_id, {control_id} AS control_id, "  # noqa: S608
         f"{title} AS title FROM {table} a {each} "
         f"LEFT JOIN ({exc_sql}) e ON e.agent_id = a.agent_id AND e.subject = {control_id} "
         f"WHERE a.id IN ({ids_sql}) AND {status} = 'gap' AND e.agent_id IS NULL"
@@ -123,57 +135,67 @@ def _gap_rows_sql(
 def open_gaps(today: dt.date, *, top: int = 8, agents: Any = None, indexed: bool = False) -> Gaps:
     """Required controls with status ``gap`` in each active agent's latest approved
     assessment, less those covered by an exception in force; ``agents`` narrows the
-    scope (an Agent queryset). Counted by the database in four queries, whatever the
-    number of agents; only the ``top`` agents with the most gaps are listed.
-    ``indexed``: read from ``ApprovedGap`` (the caller ran ``index_gaps()``)."""
+    scope (an Agent queryset). Counted by the database whatever the number of agents:
+    the rows once into a temporary table, then grouped by control and by agent (an
+    agent has one row per control: a result lists each control once); only the ``top``
+    agents with the most gaps are listed. ``indexed``: read from ``ApprovedGap`` (the
+    caller ran ``index_gaps()``)."""
     gaps_sql, params = _gap_rows_sql(today, agents, indexed=indexed)
+    rows_table, agents_table = "portfolio_gap_rows", "portfolio_gap_agents"
+    agent_table = Agent._meta.db_table
+    top_ids: list[int] = []
+    rows: list[tuple[Any, ...]] = []
     with connection.cursor() as cursor:
-        if indexed:  # the rows once, then the four queries read them
-            cursor.execute("DROP TABLE IF EXISTS portfolio_gap_rows")
-            cursor.execute(f"CREATE TEMPORARY TABLE portfolio_gap_rows AS {gaps_sql}", params)
-            gaps_sql, params = "SELECT * FROM portfolio_gap_rows", []
+        for name in (rows_table, agents_table):
+            cursor.execute(f"DROP TABLE IF EXISTS {name}")
+        cursor.execute(f"CREATE TEMPORARY TABLE {rows_table} AS {gaps_sql}", params)
         cursor.execute(
-            f"SELECT COUNT(*), COUNT(DISTINCT agent_id) FROM ({gaps_sql}) g",  # noqa: S608
-            params,
-        )
-        total, agent_count = cursor.fetchone()
-        cursor.execute(
-            f"SELECT control_id, MAX(title), COUNT(DISTINCT agent_id) AS n "  # noqa: S608
-            f"FROM ({gaps_sql}) g "
-            "GROUP BY control_id ORDER BY n DESC, control_id",
-            params,
+            f"SELECT control_id, MAX(title), COUNT(*) AS n FROM {rows_table} "  # noqa: S608
+            "GROUP BY control_id ORDER BY n DESC, control_id"
         )
         by_control = [(c, t or "", n) for c, t, n in cursor.fetchall()]
-        agent_table = Agent._meta.db_table
         cursor.execute(
-            f"SELECT g.agent_id, COUNT(*) AS n FROM ({gaps_sql}) g "  # noqa: S608
-            f"JOIN {agent_table} ag ON ag.id = g.agent_id "
-            "GROUP BY g.agent_id, ag.current_tier, ag.name "
-            "ORDER BY n DESC, COALESCE(ag.current_tier, 0) DESC, ag.name LIMIT %s",
-            [*params, top],
+            f"CREATE TEMPORARY TABLE {agents_table} AS "  # noqa: S608
+            f"SELECT agent_id, COUNT(*) AS n FROM {rows_table} GROUP BY agent_id"
         )
-        top_ids = [row[0] for row in cursor.fetchall()]
-        rows: list[tuple[Any, ...]] = []
-        if top_ids:
+        cursor.execute(f"SELECT COALESCE(SUM(n), 0), COUNT(*) FROM {agents_table}")  # noqa: S608
+        total, agent_count = cursor.fetchone()
+        total = int(total)  # PostgreSQL sums integers as numeric (a Decimal)
+        if top > 0 and agent_count:
+            # Only the agents with at least the top-th largest count are ordered.
+            cursor.execute(
+                f"SELECT g.agent_id FROM {agents_table} g "  # noqa: S608
+                f"JOIN {agent_table} ag ON ag.id = g.agent_id "
+                f"WHERE g.n >= (SELECT MIN(n) FROM (SELECT n FROM {agents_table} "
+                "ORDER BY n DESC LIMIT %s) t) "
+                "ORDER BY g.n DESC, COALESCE(ag.current_tier, 0) DESC, ag.name LIMIT %s",
+                [top, top],
+            )
+            top_ids = [row[0] for row in cursor.fetchall()]
             marks = ", ".join(["%s"] * len(top_ids))
             cursor.execute(
-                f"SELECT g.agent_id, g.number, g.control_id, g.title "  # noqa: S608
-                f"FROM ({gaps_sql}) g "
-                f"WHERE g.agent_id IN ({marks}) ORDER BY g.control_id",
-                [*params, *top_ids],
+                f"SELECT agent_id, control_id, title FROM {rows_table} "  # noqa: S608
+                f"WHERE agent_id IN ({marks}) ORDER BY control_id",
+                top_ids,
             )
             rows = cursor.fetchall()
-        if indexed:
-            cursor.execute("DROP TABLE portfolio_gap_rows")
+        for name in (rows_table, agents_table):
+            cursor.execute(f"DROP TABLE {name}")
     people = {
         a["pk"]: a
         for a in Agent.objects.filter(pk__in=top_ids).values("pk", "name", "slug", "current_tier")
     }
+    numbers = dict(
+        Assessment.objects.latest_approved()
+        .filter(agent_id__in=top_ids)
+        .order_by()
+        .values_list("agent_id", "number")
+    )
     listed: dict[int, AgentGaps] = {}
-    for agent_id, number, control_id, title in rows:
+    for agent_id, control_id, title in rows:
         a = people[agent_id]
         entry = listed.setdefault(
-            agent_id, AgentGaps(a["name"], a["slug"], a["current_tier"], number)
+            agent_id, AgentGaps(a["name"], a["slug"], a["current_tier"], numbers[agent_id])
         )
         entry.gaps.append((control_id, title or ""))
     return Gaps(

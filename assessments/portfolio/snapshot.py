@@ -11,6 +11,7 @@ from django.db.models import Count
 from assessments.models import Agent, Assessment, GapException, Review
 from assessments.workflow import reviews
 
+from .accountability import Accountability, accountability_counts, stored_accountability
 from .gaps import AgentGaps, Gaps, index_gaps, open_gaps
 from .states import (
     ClassTier,
@@ -44,7 +45,7 @@ RECLASSIFIED_FIELDS = (
 )
 # The shape of a stored snapshot: a snapshot of another shape (an older release) is
 # computed again.
-SNAPSHOT_FORMAT = 2
+SNAPSHOT_FORMAT = 3
 
 
 @dataclass
@@ -58,6 +59,7 @@ class Figures:
     expiring: list[GapException]  # the EXPIRING_SHOWN expiring soonest
     expiring_total: int
     reclassified: list[Any]
+    accountability: Accountability
 
 
 def _compute(today: dt.date, agents: Any = None) -> dict[str, Any]:
@@ -97,6 +99,7 @@ def _compute(today: dt.date, agents: Any = None) -> dict[str, Any]:
         ),
         "expiring_total": expiring.count(),
         "reclassified": [[a.pk, a.prev_class, a.prev_tier, a.prev_number] for a in reclassified],
+        "accountability": accountability_counts(today, agents),
         # The catalogue page's counts are the whole portfolio's (kept with the snapshot).
         **({"catalogue": catalogue_counts()} if agents is None else {}),
     }
@@ -150,7 +153,8 @@ def queue_states(today: dt.date) -> dict[str, int] | None:
 
 def dashboard_figures(data: dict[str, Any]) -> Figures:
     """The dashboard's figures from stored ``data`` (``snapshot(...).figures``); the
-    listed exceptions and reclassifications are read fresh by their ids (two queries)."""
+    listed exceptions, reclassifications and orphans are read fresh by their ids (up to
+    three queries)."""
     m, g = data["matrix"], data["gaps"]
     expiring_ids = data["expiring"]
     expiring = sorted(
@@ -188,6 +192,7 @@ def dashboard_figures(data: dict[str, Any]) -> Figures:
         expiring=expiring,
         expiring_total=data["expiring_total"],
         reclassified=reclassified,
+        accountability=stored_accountability(data["accountability"]),
     )
 
 

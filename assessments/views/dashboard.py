@@ -14,7 +14,6 @@ from django.views.decorators.http import require_GET
 from assessments import portfolio
 from assessments.access import scope
 from assessments.access.roles import permission_required
-from assessments.models import Agent
 from assessments.portfolio import stored as stored_figures
 from assessments.presentation import charts
 from assessments.views.common import HtmxHttpRequest
@@ -50,10 +49,6 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
         "discovery": portfolio.discovery_figures()
         if not scoped and request.user.has_perm("assessments.view_discoveredidentity")
         else None,
-        # Three indexed counts, read fresh (not part of the stored figures).
-        "accountability": portfolio.accountability(
-            today, scope.readable(Agent.objects.all(), request.user) if scoped else None
-        ),
     }
     template = "assessments/dashboard.html"
     if request.htmx and request.htmx.target == "portfolio-figures":
@@ -71,6 +66,7 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
     for exception in expiring:
         exception.days_left = (exception.expires_on - today).days  # type: ignore[attr-defined]
     reclassified = figures.reclassified
+    common["accountability"] = figures.accountability
 
     groups = []
     for tier in portfolio.TIERS:
