@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from unittest import skipUnless
 
 from django.db import connection
 from django.test import TestCase
@@ -87,6 +88,18 @@ class AgentListTests(TestCase):
         for term in ["Ledger", "ledger-bot", "marta", "sap-erp"]:
             response = self.client.get(url, {"q": term})
             self.assertEqual([a.slug for a in response.context["agents"]], ["ledger-bot"], term)
+
+    @skipUnless(connection.vendor == "postgresql", "trigram indexes are PostgreSQL's")
+    def test_on_postgresql_each_part_of_a_search_can_read_its_trigram_index(self):
+        f.agent(name="Ledger bot", slug="ledger-bot", systems=[("sap-erp", "write")])
+        query = Agent.objects.search("ledger").values("pk").query
+        sql, params = query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_seqscan = off")  # as on a large table
+            cursor.execute(f"EXPLAIN {sql}", params)
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+        for index in ("agent_name_trgm", "agent_slug_trgm", "system_name_trgm"):
+            self.assertIn(index, plan)
 
     def test_search_lists_an_agent_once_whatever_matches_and_keeps_other_filters(self):
         owner = f.user("ledger.keeper", "viewer", last_name="Ledgerwood")

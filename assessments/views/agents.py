@@ -42,11 +42,11 @@ def agent_list(request: HtmxHttpRequest) -> HttpResponse:
         data["status"] = "active"
     form = AgentFilterForm(data, user=request.user)
     today = timezone.localdate()
-    agents, sort = form.apply(
-        portfolio.agents_for_list(Agent.objects.for_rows(), today), request.user
-    )
-    # A text search reads every agent: counted with the page, in one pass.
-    page = paginate_by_id(request, agents, scan=bool(data.get("q", "").strip()))
+    every = portfolio.agents_for_list(Agent.objects.for_rows(), today)
+    agents, sort = form.apply(every, request.user)
+    # A text search reads every agent: counted with the page, in one pass; the page's
+    # rows are then read by their ids alone.
+    page = paginate_by_id(request, agents, scan=bool(data.get("q", "").strip()), rows=every)
     context = {
         "form": form,
         "page": page,

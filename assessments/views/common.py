@@ -43,9 +43,12 @@ class IdPaginator(Paginator):
 
     _ids: dict[int, list[Any]]
 
-    def __init__(self, *args: Any, scan: bool = False, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, scan: bool = False, rows: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.scan = scan
+        # Where the page's rows are read once their ids are known: the list's queryset
+        # without its filters (a search would be worked out again for 50 ids).
+        self.rows = rows
 
     def get_page(self, number: Any) -> Page:
         self._ids = {}
@@ -81,15 +84,21 @@ class IdPaginator(Paginator):
         if ids is None:
             ids = list(items.values_list("pk", flat=True)[bottom:top])
         ids = ids[: top - bottom]
-        rows = {row.pk: row for row in items.filter(pk__in=ids).order_by()}
+        source = items if self.rows is None else self.rows
+        rows = {row.pk: row for row in source.filter(pk__in=ids).order_by()}
         return Page([rows[pk] for pk in ids if pk in rows], number, self)
 
 
 def paginate_by_id(
-    request: HttpRequest, items: Any, per_page: int = PAGE_SIZE, *, scan: bool = False
+    request: HttpRequest,
+    items: Any,
+    per_page: int = PAGE_SIZE,
+    *,
+    scan: bool = False,
+    rows: Any = None,
 ) -> Page:
-    """``paginate`` with an ``IdPaginator`` (``scan``: see there)."""
-    paginator = IdPaginator(items, per_page, scan=scan)
+    """``paginate`` with an ``IdPaginator`` (``scan``, ``rows``: see there)."""
+    paginator = IdPaginator(items, per_page, scan=scan, rows=rows)
     return paginator.get_page(request.GET.get("page"))
 
 
