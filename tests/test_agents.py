@@ -8,6 +8,7 @@ from django.test import TestCase
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from assessments import actions, portfolio
 from assessments.models import Agent, AgentLink, AuditEvent, Review, System
 from tests import factories as f
 
@@ -455,3 +456,41 @@ class AgentEditTests(TestCase):
         )
         self.agent.refresh_from_db()
         self.assertEqual((self.agent.purpose, self.agent.status), ("Does useful things.", "active"))
+
+
+class AssessmentStateFilterTests(TestCase):
+    def test_each_state_filter_holds_the_agents_in_that_state(self):
+        assessor, reviewer = f.assessor(), f.reviewer()
+        f.agent(slug="never", name="Never")
+        f.answered(f.agent(slug="draft", name="Draft"), assessor)
+        actions.submit_assessment(
+            assessor, f.answered(f.agent(slug="submitted", name="Submitted"), assessor)
+        )
+        back = actions.submit_assessment(
+            assessor, f.answered(f.agent(slug="returned", name="Returned"), assessor)
+        )
+        actions.return_assessment(reviewer, back, comment="Say more about the systems.")
+        decided = f.agent(slug="decided", name="Decided")
+        f.approved(decided, assessor, reviewer)
+        again = f.agent(slug="again", name="Again")  # decided, and a new draft since
+        f.approved(again, assessor, reviewer)
+        f.answered(again, assessor)
+        states = dict(Agent.objects.with_assessment_state().values_list("slug", "assessment_state"))
+        self.assertEqual(
+            states,
+            {
+                "never": "never_started",
+                "draft": "in_draft",
+                "submitted": "pending_decision",
+                "returned": "returned",
+                "decided": "decided",
+                "again": "in_draft",
+            },
+        )
+        for state in portfolio.STATE_FILTERS:
+            with self.subTest(state=state):
+                found = portfolio.filter_assessment_state(Agent.objects.all(), state)
+                self.assertEqual(
+                    sorted(found.values_list("slug", flat=True)),
+                    sorted(slug for slug, s in states.items() if s == state),
+                )
