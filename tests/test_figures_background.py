@@ -8,8 +8,10 @@ import datetime as dt
 from unittest import mock
 
 import time_machine
+from django.db import connection
 from django.tasks import default_task_backend
 from django.test import TestCase, override_settings
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -95,10 +97,14 @@ class NoRequestComputesTests(TestCase):
         # The approval queued one computation of every stored scope.
         self.assertEqual(len(queued()), 1)
         self.assertIsNone(queued()[0].get("scope"))
-        with never_in_a_request():
+        with never_in_a_request(), CaptureQueriesContext(connection) as read:
             page = self.client.get(DASHBOARD)
             queue = self.client.get(reverse("assessments:queue"))
             catalogue = self.client.get(reverse("assessments:catalogue"))
+        # Queued already: the readers write nothing to the stored figures (on SQLite a
+        # write would wait for the worker's).
+        written = [q["sql"] for q in read.captured_queries if "portfoliosnapshot" in q["sql"]]
+        self.assertFalse([sql for sql in written if not sql.startswith("SELECT")], written)
         # The last figures, labelled with their time: the assessment still awaits.
         self.assertContains(page, "Figures as of")
         self.assertContains(page, ">14:02</time>, updating")

@@ -34,12 +34,16 @@ class Gaps:
     by_control: list[tuple[str, str, int]]  # (control id, title, agents with the gap)
 
 
+# Approved versions read per statement (within SQLite's 32,766 parameters).
+READ_AT_ONCE = 2000
+
+
 def index_gaps() -> int:
     """Read the gaps of every approved assessment not read yet into ``ApprovedGap``
     (an approved assessment never changes, so each is read once). Returns the
     assessments read. Every approved assessment read has its mark row, and only those
     have one: when the two counts agree (two index-only counts) there is nothing to
-    read; else two statements read what is missing."""
+    read; else the missing ones are read, ``READ_AT_ONCE`` at a time."""
     table, gaps = Assessment._meta.db_table, ApprovedGap._meta.db_table
     approved = Assessment.objects.approved().order_by().count()
     if approved == ApprovedGap.objects.filter(control_id="").count():
@@ -51,27 +55,39 @@ def index_gaps() -> int:
         each = "CROSS JOIN json_each(a.result, '$.controls') AS c"
         field_sql = "json_extract(c.value, '$.{}')"
     control_id, title, status = (field_sql.format(k) for k in ("id", "title", "status"))
-    unread = (
-        f"a.status = 'approved' AND a.id NOT IN (SELECT r.assessment_id FROM {gaps} r "  # noqa: S608
-        "WHERE r.control_id = '')"
+    # Which versions are unread is found by a read; each write then names its few
+    # ids, so it holds the database's write lock (SQLite's one) for milliseconds, not
+    # for the scan of every approved version (a page waiting on it after an approval
+    # took 345 ms at 100,000 agents).
+    unread = list(
+        Assessment.objects.approved()
+        .order_by("pk")
+        .exclude(pk__in=ApprovedGap.objects.filter(control_id="").values("assessment_id"))
+        .values_list("pk", flat=True)
     )
+    rows = 0
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {gaps} (assessment_id, agent_id, control_id, title) "  # noqa: S608
-            f"SELECT a.id, a.agent_id, {control_id}, COALESCE({title}, '') FROM {table} a "
-            f"{each} WHERE {unread} AND {status} = 'gap' AND COALESCE({control_id}, '') <> '' "
-            "ON CONFLICT DO NOTHING"
-        )
-        gap_rows = cursor.rowcount
-        cursor.execute(
-            f"INSERT INTO {gaps} (assessment_id, agent_id, control_id, title) "  # noqa: S608
-            f"SELECT a.id, a.agent_id, '', '' FROM {table} a WHERE {unread} "
-            "ON CONFLICT DO NOTHING"
-        )
-        rows, read = gap_rows + cursor.rowcount, cursor.rowcount
+        for start in range(0, len(unread), READ_AT_ONCE):
+            ids = unread[start : start + READ_AT_ONCE]
+            marks = ", ".join(["%s"] * len(ids))
+            cursor.execute(
+                f"INSERT INTO {gaps} (assessment_id, agent_id, control_id, title) "  # noqa: S608
+                f"SELECT a.id, a.agent_id, {control_id}, COALESCE({title}, '') FROM {table} a "
+                f"{each} WHERE a.id IN ({marks}) AND {status} = 'gap' "
+                f"AND COALESCE({control_id}, '') <> '' ON CONFLICT DO NOTHING",
+                ids,
+            )
+            rows += cursor.rowcount
+            cursor.execute(
+                f"INSERT INTO {gaps} (assessment_id, agent_id, control_id, title) "  # noqa: S608
+                f"SELECT a.id, a.agent_id, '', '' FROM {table} a WHERE a.id IN ({marks}) "
+                "ON CONFLICT DO NOTHING",
+                ids,
+            )
+            rows += cursor.rowcount
     # After a restore or a migration, hundreds of thousands of rows arrive at once.
     planner.after_bulk_write(rows, [ApprovedGap])
-    return read
+    return len(unread)
 
 
 def _gap_rows_sql(

@@ -122,6 +122,8 @@ def _ask(scope: str, today: dt.date, row: dict[str, Any] | None, now: dt.datetim
         except IntegrityError:  # another request made the row first: it queued the task
             return False
     else:
+        if row["queued_at"] is not None and row["queued_at"] >= now - PATIENCE:
+            return False  # queued already: a reader writes nothing (no wait for a lock)
         claimed = (
             PortfolioSnapshot.objects.filter(scope=scope)
             .filter(Q(queued_at__isnull=True) | Q(queued_at__lt=now - PATIENCE))
