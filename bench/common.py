@@ -32,10 +32,11 @@ def production_env(database_url: str, **overrides: str) -> dict[str, str]:
     return env
 
 
-def manage(env: dict[str, str], *args: str) -> str:
-    """Run ``manage.py ARGS`` in ``env``; its output, or exit naming the command."""
-    done = subprocess.run(  # noqa: S603 (this interpreter, this project's manage.py)
-        [sys.executable, str(ROOT / "manage.py"), *args],
+def run_python(env: dict[str, str], script: Path, *args: str, what: str) -> str:
+    """Run this interpreter on ``script ARGS`` in ``env``; its output, or exit saying
+    ``what`` failed."""
+    done = subprocess.run(  # noqa: S603 (this interpreter, this project's scripts)
+        [sys.executable, str(script), *args],
         env=env,
         cwd=ROOT,
         capture_output=True,
@@ -43,8 +44,13 @@ def manage(env: dict[str, str], *args: str) -> str:
         check=False,
     )
     if done.returncode:
-        raise SystemExit(f"manage.py {' '.join(args[:2])} failed:\n{done.stderr[-2000:]}")
+        raise SystemExit(f"{what} failed:\n{done.stderr[-2000:]}")
     return done.stdout.strip()
+
+
+def manage(env: dict[str, str], *args: str) -> str:
+    """Run ``manage.py ARGS`` in ``env``; its output, or exit naming the command."""
+    return run_python(env, ROOT / "manage.py", *args, what=f"manage.py {' '.join(args[:2])}")
 
 
 def seed(env: dict[str, str], agents: int) -> None:
@@ -68,13 +74,4 @@ COUNT = "from assessments.models import Agent; print(Agent.objects.count())"
 
 def multiply(env: dict[str, str], size: int) -> None:
     """Copy the seeded agents until the portfolio holds ``size`` (bench/multiply.py)."""
-    done = subprocess.run(  # noqa: S603 (this interpreter, this project's script)
-        [sys.executable, str(ROOT / "bench" / "multiply.py"), "--to", str(size)],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode:
-        raise SystemExit(f"bench/multiply.py failed:\n{done.stderr[-2000:]}")
+    run_python(env, ROOT / "bench" / "multiply.py", "--to", str(size), what="bench/multiply.py")

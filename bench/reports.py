@@ -42,14 +42,13 @@ import os
 import resource
 import secrets
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from common import ROOT, manage
+from common import ROOT, manage, run_python
 
 REPORT_SECONDS = 1.0
 PAGES_PER_SECOND = 2.5
@@ -76,17 +75,8 @@ def _env(database: Path) -> dict[str, str]:
 
 
 def _measure(env: dict[str, str], what: str) -> dict[str, Any]:
-    done = subprocess.run(  # noqa: S603 (this interpreter, this script)
-        [sys.executable, __file__, "--measure", what],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode:
-        raise SystemExit(f"measuring {what} failed:\n{done.stderr}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    out = run_python(env, Path(__file__), "--measure", what, what=f"measuring {what}")
+    return json.loads(out.splitlines()[-1])
 
 
 def _peak_mib() -> float:
