@@ -33,7 +33,6 @@ from assessments.models import (
     EmailChoice,
     Environment,
     EvidenceKind,
-    Review,
     Team,
 )
 from assessments.widgets import quick_select
@@ -434,8 +433,7 @@ class AgentFilterForm(forms.Form):
         # "Next review" is the open review's due date (portfolio.agents_for_list, or
         # only that date when ``agents`` are not annotated for their rows).
         if sort == "next_review_on" and "next_review" not in agents.query.annotations:
-            review = Review.objects.open().filter(agent=OuterRef("pk"))
-            agents = agents.annotate(next_review=Subquery(review.values("due_on")[:1]))
+            agents = agents.with_next_review()
         order = F("next_review").asc(nulls_last=True) if sort == "next_review_on" else sort
         return agents.order_by(order, "name", "pk"), sort
 

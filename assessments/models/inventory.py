@@ -203,11 +203,16 @@ class AgentQuerySet(PortfolioQuerySet["Agent"]):
         An agent without an open review has no next review."""
         today = today or timezone.localdate()
         review = Review.objects.open().filter(agent=models.OuterRef("pk"))
-        return self.annotate(
-            next_review=models.Subquery(review.values("due_on")[:1]),
+        return self.with_next_review().annotate(
             review_triggered=models.Exists(review.filter(triggered_at__isnull=False)),
             review_overdue=models.Exists(review.filter(due_on__lt=today)),
         )
+
+    def with_next_review(self) -> AgentQuerySet:
+        """Annotate ``next_review`` alone (see ``with_review_state``): what the list
+        sorts by "Next review"."""
+        review = Review.objects.open().filter(agent=models.OuterRef("pk"))
+        return self.annotate(next_review=models.Subquery(review.values("due_on")[:1]))
 
 
 class Agent(models.Model):
