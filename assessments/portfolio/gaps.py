@@ -34,6 +34,20 @@ class Gaps:
     by_control: list[tuple[str, str, int]]  # (control id, title, agents with the gap)
 
 
+def _controls_sql() -> tuple[str, str, str, str]:
+    """SQL expanding an assessment ``a``'s ``result.controls`` into rows ``c`` (json_each
+    on SQLite, jsonb_array_elements on PostgreSQL), and each control's id, title and
+    status: (join, id, title, status)."""
+    if connection.vendor == "postgresql":
+        each = "CROSS JOIN LATERAL jsonb_array_elements(a.result -> 'controls') AS c(value)"
+        field_sql = "(c.value ->> '{}')"
+    else:
+        each = "CROSS JOIN json_each(a.result, '$.controls') AS c"
+        field_sql = "json_extract(c.value, '$.{}')"
+    control_id, title, status = (field_sql.format(k) for k in ("id", "title", "status"))
+    return each, control_id, title, status
+
+
 # Approved versions read per statement (within SQLite's 32,766 parameters).
 READ_AT_ONCE = 2000
 
@@ -48,13 +62,7 @@ def index_gaps() -> int:
     approved = Assessment.objects.approved().order_by().count()
     if approved == ApprovedGap.objects.filter(control_id="").count():
         return 0
-    if connection.vendor == "postgresql":
-        each = "CROSS JOIN LATERAL jsonb_array_elements(a.result -> 'controls') AS c(value)"
-        field_sql = "(c.value ->> '{}')"
-    else:
-        each = "CROSS JOIN json_each(a.result, '$.controls') AS c"
-        field_sql = "json_extract(c.value, '$.{}')"
-    control_id, title, status = (field_sql.format(k) for k in ("id", "title", "status"))
+    each, control_id, title, status = _controls_sql()
     # Which versions are unread is found by a read; each write then names its few
     # ids, so it holds the database's write lock (SQLite's one) for milliseconds, not
     # for the scan of every approved version (a page waiting on it after an approval
@@ -121,13 +129,7 @@ def _gap_rows_sql(
         # Typed constants, not NULL: PostgreSQL reads a bare NULL column as text.
         ids_sql, ids_params = "SELECT 0 WHERE 1 = 0", []
         exc_sql, exc_params = "SELECT 0 AS agent_id, '' AS subject WHERE 1 = 0", []
-    if connection.vendor == "postgresql":
-        each = "CROSS JOIN LATERAL jsonb_array_elements(a.result -> 'controls') AS c(value)"
-        field_sql = "(c.value ->> '{}')"
-    else:
-        each = "CROSS JOIN json_each(a.result, '$.controls') AS c"
-        field_sql = "json_extract(c.value, '$.{}')"
-    control_id, title, status = (field_sql.format(k) for k in ("id", "title", "status"))
+    each, control_id, title, status = _controls_sql()
     table = Assessment._meta.db_table
     if indexed:  # the agent and control from the rows' own index, no assessment read
         sql = (
