@@ -13,6 +13,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # Agents seed_bulk makes with the engine (minutes of CPU per thousand); beyond these a
 # bench copies them by SQL (``seed``).
 SEEDED = 2000
+# The agents in a database, printed by ``manage.py shell -c``.
+COUNT = "from assessments.models import Agent; print(Agent.objects.count())"
 
 
 def production_env(database_url: str, **overrides: str) -> dict[str, str]:
@@ -67,9 +69,6 @@ def seed(env: dict[str, str], agents: int) -> None:
             + agents
             - SEEDED,
         )
-
-
-COUNT = "from assessments.models import Agent; print(Agent.objects.count())"
 
 
 def multiply(env: dict[str, str], size: int) -> None:
