@@ -4,7 +4,11 @@ counted from those rows give what expanding every latest approved result gives."
 from __future__ import annotations
 
 import datetime as dt
+import importlib
+from types import SimpleNamespace
 
+from django.apps import apps as django_apps
+from django.db import connection
 from django.db.models import F
 from django.utils import timezone
 
@@ -96,6 +100,43 @@ class OpenGapsTests(DashboardData):
         # Every row names its assessment's agent.
         mismatched = ApprovedGap.objects.exclude(agent_id=F("assessment__agent_id"))
         self.assertFalse(mismatched.exists())
+
+    def test_only_each_agents_latest_approved_version_keeps_its_gap_rows(self):
+        open_gap_figures.index_gaps()
+        first = Assessment.objects.get(agent=self.twice, number=1)
+        second = Assessment.objects.get(agent=self.twice, number=2)
+        self.assertFalse(ApprovedGap.objects.filter(assessment=first).exclude(control_id=""))
+        self.assertTrue(ApprovedGap.objects.filter(assessment=first, control_id=""))
+        self.assertTrue(ApprovedGap.objects.filter(assessment=second).exclude(control_id=""))
+        third = f.approved(self.twice, self.who["assessor"], self.who["reviewer"], **STATIC)
+        self.assertEqual(open_gap_figures.index_gaps(), 1)
+        self.assertFalse(ApprovedGap.objects.filter(assessment=second).exclude(control_id=""))
+        self.assertTrue(ApprovedGap.objects.filter(assessment=second, control_id=""))
+        self.assertTrue(ApprovedGap.objects.filter(assessment=third).exclude(control_id=""))
+        # The agents' other rows are untouched: still what the results say.
+        today = timezone.localdate()
+        self.assertEqual(
+            _shape(portfolio.open_gaps(today, indexed=True)), _shape(portfolio.open_gaps(today))
+        )
+
+    def test_the_migration_forgets_the_gap_rows_of_superseded_versions(self):
+        migration = importlib.import_module("assessments.migrations.0094_approved_gaps_latest_only")
+        open_gap_figures.index_gaps()
+        first = Assessment.objects.get(agent=self.twice, number=1)
+        # As an earlier release left them: the first version's gap rows kept.
+        ApprovedGap.objects.create(
+            assessment=first, agent=self.twice, control_id="AIC-01", title="Identity"
+        )
+        kept = set(
+            ApprovedGap.objects.exclude(assessment=first).values_list("assessment_id", "control_id")
+        )
+        # The schema editor's part in it: which database, and running its ANALYZE.
+        editor = SimpleNamespace(connection=connection, execute=connection.cursor().execute)
+        migration.forget_superseded_gaps(django_apps, editor)
+        self.assertEqual(
+            set(ApprovedGap.objects.values_list("assessment_id", "control_id")),
+            kept | {(first.pk, "")},
+        )
 
     def test_the_latest_approved_version_of_each_agent(self):
         f.approved(self.twice, self.who["assessor"], self.who["reviewer"])

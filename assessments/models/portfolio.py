@@ -32,12 +32,14 @@ class PortfolioSnapshot(models.Model):
 
 
 class ApprovedGap(models.Model):
-    """A required control an approved assessment recorded as a gap, read once from its
-    engine result (``result.controls``) so the portfolio's open gaps are counted from
-    these small rows instead of every result's JSON (assessments/portfolio/stored.py fills it
-    before each computation). An approved assessment never changes, so neither do its
-    rows. Each approved assessment read has one row with an empty ``control_id`` too:
-    the mark that it was read, gaps or none."""
+    """A required control an agent's latest approved assessment recorded as a gap, read
+    once from its engine result (``result.controls``) so the portfolio's open gaps are
+    counted from these small rows instead of every result's JSON
+    (``portfolio.gaps.index_gaps`` fills it before each computation). An approved
+    assessment never changes; when a later version of the agent is approved, the earlier
+    one's gap rows are deleted, so the rows are those of the latest versions alone. Each
+    approved assessment read has one row with an empty ``control_id`` too: the mark that
+    it was read, gaps or none (kept when its gap rows go)."""
 
     assessment = models.ForeignKey(Assessment, on_delete=models.CASCADE, related_name="+")
     # The assessment's agent (it never changes), so counting open gaps by agent reads
@@ -53,8 +55,8 @@ class ApprovedGap(models.Model):
             )
         ]
         indexes = [
-            # The open gaps of the latest approved versions from the index alone.
-            models.Index(fields=["assessment", "control_id", "agent"], name="approved_gap_rows"),
+            # An agent's rows: the scoped figures, and the rows a new approval supersedes.
+            models.Index(fields=["agent", "control_id"], name="approved_gap_agent"),
         ]
 
     def __str__(self) -> str:

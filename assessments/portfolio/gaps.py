@@ -54,10 +54,11 @@ READ_AT_ONCE = 2000
 
 def index_gaps() -> int:
     """Read the gaps of every approved assessment not read yet into ``ApprovedGap``
-    (an approved assessment never changes, so each is read once). Returns the
-    assessments read. Every approved assessment read has its mark row, and only those
-    have one: when the two counts agree (two index-only counts) there is nothing to
-    read; else the missing ones are read, ``READ_AT_ONCE`` at a time."""
+    (an approved assessment never changes, so each is read once), keeping the gap rows
+    of each agent's latest approved version only. Returns the assessments read. Every
+    approved assessment read has its mark row, and only those have one: when the two
+    counts agree (two index-only counts) there is nothing to read; else the missing
+    ones are read, ``READ_AT_ONCE`` at a time."""
     table, gaps = Assessment._meta.db_table, ApprovedGap._meta.db_table
     approved = Assessment.objects.approved().order_by().count()
     if approved == ApprovedGap.objects.filter(control_id="").count():
@@ -93,20 +94,34 @@ def index_gaps() -> int:
                 ids,
             )
             rows += cursor.rowcount
+            rows += _forget_superseded(ids)
     # After a restore or a migration, hundreds of thousands of rows arrive at once.
     planner.after_bulk_write(rows, [ApprovedGap])
     return len(unread)
 
 
+def _forget_superseded(ids: list[int]) -> int:
+    """Delete the gap rows of the versions that are no longer their agent's latest
+    approved one, for the agents of the approved versions ``ids`` (just read): only the
+    latest version's gaps can be open, so counting them needs no search for it. The
+    marks stay (those versions stay read). Returns the rows deleted."""
+    agents = Assessment.objects.filter(pk__in=ids).values("agent_id")
+    deleted, _ = (
+        ApprovedGap.objects.filter(agent_id__in=agents)
+        .exclude(control_id="")
+        .exclude(assessment__in=Assessment.objects.latest_approved().filter(agent_id__in=agents))
+        .delete()
+    )
+    return deleted
+
+
 def _gap_rows_sql(
-    today: dt.date, agents: Any = None, *, as_of: dt.date | None = None, indexed: bool = False
+    today: dt.date, agents: Any = None, *, as_of: dt.date | None = None
 ) -> tuple[str, list[Any]]:
     """SQL for one row per open gap: (agent_id, control_id, title), expanding
     each latest approved result's ``controls`` array in the database (json_each on
     SQLite, jsonb_array_elements on PostgreSQL), less subjects an exception in force
-    covers. ``as_of``: the gaps as they stood at the end of that past day. ``indexed``:
-    read the gaps from ``ApprovedGap`` instead (after ``index_gaps()``): the same rows
-    without parsing any result."""
+    covers. ``as_of``: the gaps as they stood at the end of that past day."""
     if as_of is None:
         latest = Assessment.objects.latest_approved()
         in_force = exceptions_in_force(today)
@@ -131,14 +146,6 @@ def _gap_rows_sql(
         exc_sql, exc_params = "SELECT 0 AS agent_id, '' AS subject WHERE 1 = 0", []
     each, control_id, title, status = _controls_sql()
     table = Assessment._meta.db_table
-    if indexed:  # the agent and control from the rows' own index, no assessment read
-        sql = (
-            f"SELECT c.agent_id AS agent_id, c.control_id AS control_id, "  # noqa: S608
-            f"c.title AS title FROM {ApprovedGap._meta.db_table} c "
-            f"LEFT JOIN ({exc_sql}) e ON e.agent_id = c.agent_id AND e.subject = c.control_id "
-            f"WHERE c.assessment_id IN ({ids_sql}) AND c.control_id <> '' AND e.agent_id IS NULL"
-        )
-        return sql, [*exc_params, *ids_params]
     # Only code-made SQL is interpolated (table names, the ORM's own SQL); every value
     # is a parameter.
     sql = (
@@ -150,55 +157,164 @@ def _gap_rows_sql(
     return sql, [*exc_params, *ids_params]
 
 
+# The temporary tables ``open_gaps`` counts in (dropped before it returns).
+ROWS_TABLE, AGENTS_TABLE, EXCEPTED_TABLE, EXCEPTED_AGENTS_TABLE = (
+    "portfolio_gap_rows",
+    "portfolio_gap_agents",
+    "portfolio_gap_excepted",
+    "portfolio_gap_excepted_agents",
+)
+TEMPORARY_TABLES = (ROWS_TABLE, AGENTS_TABLE, EXCEPTED_TABLE, EXCEPTED_AGENTS_TABLE)
+
+
+def _count_expanded(cursor: Any, today: dt.date, agents: Any) -> tuple[list[Any], Any]:
+    """The open gap rows once into a temporary table, then grouped by control (returned)
+    and by agent (into ``AGENTS_TABLE``); and how to read the rows of some agents."""
+    gaps_sql, params = _gap_rows_sql(today, agents)
+    cursor.execute(f"CREATE TEMPORARY TABLE {ROWS_TABLE} AS {gaps_sql}", params)
+    cursor.execute(
+        f"SELECT control_id, MAX(title), COUNT(*) AS n FROM {ROWS_TABLE} "  # noqa: S608
+        "GROUP BY control_id ORDER BY n DESC, control_id"
+    )
+    by_control = [(c, t or "", n) for c, t, n in cursor.fetchall()]
+    cursor.execute(
+        f"CREATE TEMPORARY TABLE {AGENTS_TABLE} AS "  # noqa: S608
+        f"SELECT agent_id, COUNT(*) AS n FROM {ROWS_TABLE} GROUP BY agent_id"
+    )
+
+    def rows_of(ids: list[int]) -> list[tuple[Any, ...]]:
+        marks = ", ".join(["%s"] * len(ids))
+        cursor.execute(
+            f"SELECT agent_id, control_id, title FROM {ROWS_TABLE} "  # noqa: S608
+            f"WHERE agent_id IN ({marks}) ORDER BY control_id",
+            ids,
+        )
+        return cursor.fetchall()
+
+    return by_control, rows_of
+
+
+def _sql_of(rows: Any, *fields: str) -> tuple[str, Any] | None:
+    """The SQL and parameters of a queryset's ``fields``; None when it can match nothing
+    (the ORM then has no SQL: a person in no team when reading is scoped)."""
+    try:
+        return rows.values(*fields).query.sql_with_params()
+    except EmptyResultSet:
+        return None
+
+
+def _count_indexed(cursor: Any, today: dt.date, agents: Any) -> tuple[list[Any], Any]:
+    """As ``_count_expanded``, from ``ApprovedGap`` (``index_gaps`` keeps the gap rows of
+    the latest approved versions only): every gap row is counted by control and by
+    agent, then the rows that do not count (covered by an exception in force, or of an
+    agent no longer active: a few thousand against hundreds of thousands) are counted
+    apart and subtracted, instead of being looked for from every row. Narrowed to
+    ``agents``, the rows of those agents alone are read (by the agent index)."""
+    gaps = ApprovedGap._meta.db_table
+    counted, counted_params = f"FROM {gaps} c WHERE c.control_id <> ''", []
+    in_force = exceptions_in_force(today).order_by()
+    if agents is not None:
+        live = Agent.objects.filter(status=Agent.Status.ACTIVE, pk__in=agents).order_by()
+        live_sql, counted_params = _sql_of(live, "pk") or ("SELECT 0 WHERE 1 = 0", [])
+        counted += f" AND c.agent_id IN ({live_sql})"
+        in_force = in_force.filter(agent__in=agents)
+    # The rows that do not count, as (the join or filter on the gap rows c, params). An
+    # exception in force is of an active agent, one per agent and subject (a renewal
+    # supersedes): each matches at most one gap row.
+    not_counted = []
+    if exc := _sql_of(in_force, "agent_id", "subject"):
+        join = f"JOIN ({exc[0]}) e ON e.agent_id = c.agent_id AND e.subject = c.control_id WHERE"
+        not_counted.append((join, exc[1]))
+    if agents is None and (
+        gone := _sql_of(Agent.objects.exclude(status=Agent.Status.ACTIVE).order_by(), "pk")
+    ):
+        not_counted.append((f"WHERE c.agent_id IN ({gone[0]}) AND", gone[1]))
+    cursor.execute(
+        f"CREATE TEMPORARY TABLE {EXCEPTED_TABLE} (agent_id bigint, control_id varchar(64))"
+    )
+    for join, params in not_counted:
+        cursor.execute(
+            f"INSERT INTO {EXCEPTED_TABLE} (agent_id, control_id) "  # noqa: S608
+            f"SELECT c.agent_id, c.control_id FROM {gaps} c {join} c.control_id <> ''",
+            params,
+        )
+    cursor.execute(
+        f"SELECT c.control_id, MAX(c.title), COUNT(*) {counted} GROUP BY c.control_id",  # noqa: S608
+        counted_params,
+    )
+    counts = {c: [t or "", n] for c, t, n in cursor.fetchall()}
+    cursor.execute(f"SELECT control_id, COUNT(*) FROM {EXCEPTED_TABLE} GROUP BY control_id")  # noqa: S608
+    for control_id, n in cursor.fetchall():
+        counts[control_id][1] -= n
+    by_control = sorted(
+        ((c, t, n) for c, (t, n) in counts.items() if n > 0), key=lambda r: (-r[2], r[0])
+    )
+    cursor.execute(
+        f"CREATE TEMPORARY TABLE {AGENTS_TABLE} AS "  # noqa: S608
+        f"SELECT c.agent_id AS agent_id, COUNT(*) AS n {counted} GROUP BY c.agent_id",
+        counted_params,
+    )
+    cursor.execute(
+        f"CREATE TEMPORARY TABLE {EXCEPTED_AGENTS_TABLE} AS "  # noqa: S608
+        f"SELECT agent_id, COUNT(*) AS n FROM {EXCEPTED_TABLE} GROUP BY agent_id"
+    )
+    cursor.execute(
+        f"UPDATE {AGENTS_TABLE} SET n = {AGENTS_TABLE}.n - e.n "  # noqa: S608
+        f"FROM {EXCEPTED_AGENTS_TABLE} e WHERE {AGENTS_TABLE}.agent_id = e.agent_id"
+    )
+    cursor.execute(f"DELETE FROM {AGENTS_TABLE} WHERE n = 0")  # noqa: S608
+
+    def rows_of(ids: list[int]) -> list[tuple[Any, ...]]:
+        marks = ", ".join(["%s"] * len(ids))
+        cursor.execute(
+            f"SELECT agent_id, control_id FROM {EXCEPTED_TABLE} "  # noqa: S608
+            f"WHERE agent_id IN ({marks})",
+            ids,
+        )
+        excepted = set(cursor.fetchall())
+        cursor.execute(
+            f"SELECT agent_id, control_id, title FROM {gaps} "  # noqa: S608
+            f"WHERE agent_id IN ({marks}) AND control_id <> '' ORDER BY control_id",
+            ids,
+        )
+        return [r for r in cursor.fetchall() if (r[0], r[1]) not in excepted]
+
+    return by_control, rows_of
+
+
 def open_gaps(today: dt.date, *, top: int = 8, agents: Any = None, indexed: bool = False) -> Gaps:
     """Required controls with status ``gap`` in each active agent's latest approved
     assessment, less those covered by an exception in force; ``agents`` narrows the
-    scope (an Agent queryset). Counted by the database whatever the number of agents:
-    the rows once into a temporary table, then grouped by control and by agent (an
-    agent has one row per control: a result lists each control once); only the ``top``
-    agents with the most gaps are listed. ``indexed``: read from ``ApprovedGap`` (the
-    caller ran ``index_gaps()``)."""
-    gaps_sql, params = _gap_rows_sql(today, agents, indexed=indexed)
-    rows_table, agents_table = "portfolio_gap_rows", "portfolio_gap_agents"
+    scope (an Agent queryset). Counted by the database whatever the number of agents,
+    grouped by control and by agent (an agent has one row per control: a result lists
+    each control once); only the ``top`` agents with the most gaps are listed.
+    ``indexed``: read from ``ApprovedGap`` (the caller ran ``index_gaps()``), else from
+    the results themselves."""
     agent_table = Agent._meta.db_table
     top_ids: list[int] = []
     rows: list[tuple[Any, ...]] = []
     with connection.cursor() as cursor:
-        for name in (rows_table, agents_table):
+        for name in TEMPORARY_TABLES:
             cursor.execute(f"DROP TABLE IF EXISTS {name}")
-        cursor.execute(f"CREATE TEMPORARY TABLE {rows_table} AS {gaps_sql}", params)
-        cursor.execute(
-            f"SELECT control_id, MAX(title), COUNT(*) AS n FROM {rows_table} "  # noqa: S608
-            "GROUP BY control_id ORDER BY n DESC, control_id"
-        )
-        by_control = [(c, t or "", n) for c, t, n in cursor.fetchall()]
-        cursor.execute(
-            f"CREATE TEMPORARY TABLE {agents_table} AS "  # noqa: S608
-            f"SELECT agent_id, COUNT(*) AS n FROM {rows_table} GROUP BY agent_id"
-        )
-        cursor.execute(f"SELECT COALESCE(SUM(n), 0), COUNT(*) FROM {agents_table}")  # noqa: S608
+        count = _count_indexed if indexed else _count_expanded
+        by_control, rows_of = count(cursor, today, agents)
+        cursor.execute(f"SELECT COALESCE(SUM(n), 0), COUNT(*) FROM {AGENTS_TABLE}")  # noqa: S608
         total, agent_count = cursor.fetchone()
         total = int(total)  # PostgreSQL sums integers as numeric (a Decimal)
         if top > 0 and agent_count:
             # Only the agents with at least the top-th largest count are ordered.
             cursor.execute(
-                f"SELECT g.agent_id FROM {agents_table} g "  # noqa: S608
+                f"SELECT g.agent_id FROM {AGENTS_TABLE} g "  # noqa: S608
                 f"JOIN {agent_table} ag ON ag.id = g.agent_id "
-                f"WHERE g.n >= (SELECT MIN(n) FROM (SELECT n FROM {agents_table} "
+                f"WHERE g.n >= (SELECT MIN(n) FROM (SELECT n FROM {AGENTS_TABLE} "
                 "ORDER BY n DESC LIMIT %s) t) "
                 "ORDER BY g.n DESC, COALESCE(ag.current_tier, 0) DESC, ag.name LIMIT %s",
                 [top, top],
             )
             top_ids = [row[0] for row in cursor.fetchall()]
-            marks = ", ".join(["%s"] * len(top_ids))
-            cursor.execute(
-                f"SELECT agent_id, control_id, title FROM {rows_table} "  # noqa: S608
-                f"WHERE agent_id IN ({marks}) ORDER BY control_id",
-                top_ids,
-            )
-            rows = cursor.fetchall()
-        for name in (rows_table, agents_table):
-            cursor.execute(f"DROP TABLE {name}")
+            rows = rows_of(top_ids)
+        for name in TEMPORARY_TABLES:
+            cursor.execute(f"DROP TABLE IF EXISTS {name}")
     people = {
         a["pk"]: a
         for a in Agent.objects.filter(pk__in=top_ids).values("pk", "name", "slug", "current_tier")
