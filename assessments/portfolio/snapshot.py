@@ -6,11 +6,12 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count
+from django.db.models import Count, Window
 
 from assessments.models import Agent, Assessment, GapException, Review
 from assessments.workflow import reviews
 
+from . import planner
 from .accountability import Accountability, accountability_counts, stored_accountability
 from .gaps import AgentGaps, Gaps, index_gaps, open_gaps
 from .states import (
@@ -65,16 +66,28 @@ class Figures:
 def _compute(today: dt.date, agents: Any = None) -> dict[str, Any]:
     """The figures as JSON, each computed by the database as defined above; ``agents``
     (an Agent queryset) narrows them to some agents (a team-scoped reader's teams)."""
+    with planner.serial_queries():
+        return _figures(today, agents)
+
+
+def _figures(today: dt.date, agents: Any) -> dict[str, Any]:
     matrix = class_tier(agents)
     index_gaps()
     gaps = open_gaps(today, agents=agents, indexed=True)
-    expiring = GapException.objects.expiring(today, 30).filter(agent__status=Agent.Status.ACTIVE)
+    expiring = GapException.objects.expiring(today, 30).of_active_agents()
     queue = Review.objects.in_queue(reviews.QUEUE_DAYS, today)
     reclassified = recent_reclassifications()
     if agents is not None:
         expiring = expiring.filter(agent__in=agents)
         queue = queue.filter(agent__in=agents)
         reclassified = recent_reclassifications(agents=agents)
+    # The soonest to expire, each with the count of all (a window over the whole set):
+    # the exceptions in force are worked out once, not again for their count.
+    soonest = list(
+        expiring.annotate(total=Window(Count("pk")))
+        .order_by("expires_on", "agent__name", "pk")
+        .values_list("pk", "total")[:EXPIRING_SHOWN]
+    )
     return {
         "format": SNAPSHOT_FORMAT,
         "matrix": {
@@ -92,12 +105,8 @@ def _compute(today: dt.date, agents: Any = None) -> dict[str, Any]:
             "agents": [[a.name, a.slug, a.tier, a.number, a.gaps] for a in gaps.agents],
             "by_control": gaps.by_control,
         },
-        "expiring": list(
-            expiring.order_by("expires_on", "agent__name", "pk").values_list("pk", flat=True)[
-                :EXPIRING_SHOWN
-            ]
-        ),
-        "expiring_total": expiring.count(),
+        "expiring": [pk for pk, _total in soonest],
+        "expiring_total": soonest[0][1] if soonest else 0,
         "reclassified": [[a.pk, a.prev_class, a.prev_tier, a.prev_number] for a in reclassified],
         "accountability": accountability_counts(today, agents),
         # The catalogue page's counts are the whole portfolio's (kept with the snapshot).

@@ -84,7 +84,9 @@ def assessment_states(agents: Any = None) -> dict[str, int]:
     )
     mine = Assessment.objects.filter(agent__in=agents.values("pk")).order_by()
     by_status = dict(mine.open().values_list("status").annotate(n=Count("pk")))
-    started = mine.values("agent_id").distinct().count()
+    # Each agent probes the assessments' agent index once (PostgreSQL took three times
+    # as long for the distinct agents of every version at 100,000 agents).
+    started = agents.filter(Exists(Assessment.objects.filter(agent=OuterRef("pk")))).count()
     counts["pending_decision"] = by_status.get(Assessment.Status.SUBMITTED, 0)
     counts["returned"] = by_status.get(Assessment.Status.RETURNED, 0)
     counts["in_draft"] = by_status.get(Assessment.Status.DRAFT, 0)
@@ -107,7 +109,7 @@ def overdue_reviews(today: dt.date) -> Any:
 
 def exceptions_in_force(today: dt.date) -> Any:
     """Exceptions in force for active agents (renewals supersede, see the docstring)."""
-    return GapException.objects.in_force(today).filter(agent__status=Agent.Status.ACTIVE)
+    return GapException.objects.in_force(today).of_active_agents()
 
 
 def expiring_exceptions(today: dt.date, within_days: int = 30) -> list[GapException]:
