@@ -7,9 +7,11 @@ from unittest import mock
 
 from django.core.management import call_command
 from django.db import connection
-from django.test import TestCase
+from django.test import TestCase, TransactionTestCase
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
+from assessments import portfolio
 from assessments.interchange import imports
 from assessments.models import Agent, Assessment, System
 from assessments.portfolio import planner
@@ -44,6 +46,38 @@ class RefreshTests(TestCase):
             refresh.assert_not_called()
             planner.after_bulk_write(planner.BULK_ROWS, [Agent])
             refresh.assert_called_once_with([Agent], using="default")
+
+
+class SerialQueriesTests(TransactionTestCase):
+    """The portfolio's computation runs without PostgreSQL's parallel workers, and the
+    setting ends with it (the worker's connection serves other tasks after)."""
+
+    def parallel_workers(self) -> str:
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW max_parallel_workers_per_gather")
+            return cursor.fetchone()[0]
+
+    def test_inside_none_and_after_as_before(self):
+        if connection.vendor != "postgresql":
+            with CaptureQueriesContext(connection) as ctx, planner.serial_queries():
+                pass
+            self.assertEqual(ctx.captured_queries, [])  # nothing to set elsewhere
+            return
+        before = self.parallel_workers()
+        self.assertNotEqual(before, "0")
+        with planner.serial_queries():
+            self.assertEqual(self.parallel_workers(), "0")
+        self.assertEqual(self.parallel_workers(), before)
+
+    def test_the_computation_runs_serially(self):
+        with CaptureQueriesContext(connection) as ctx:
+            portfolio._compute(timezone.localdate())
+        sql = [q["sql"] for q in ctx.captured_queries]
+        if connection.vendor == "postgresql":
+            first_read = next(i for i, q in enumerate(sql) if q.startswith("SELECT"))
+            self.assertIn("SET LOCAL max_parallel_workers_per_gather = 0", sql[:first_read])
+        else:
+            self.assertFalse([q for q in sql if "parallel" in q])
 
 
 class BulkWritesTests(TestCase):
