@@ -74,3 +74,26 @@ def seed(env: dict[str, str], agents: int) -> None:
 def multiply(env: dict[str, str], size: int) -> None:
     """Copy the seeded agents until the portfolio holds ``size`` (bench/multiply.py)."""
     run_python(env, ROOT / "bench" / "multiply.py", "--to", str(size), what="bench/multiply.py")
+
+
+def vacuum(database_url: str) -> None:
+    """PostgreSQL: ``VACUUM ANALYZE`` the seeded database, as autovacuum does a minute
+    after a bulk load (on a server that runs it: this machine's runs with autovacuum
+    off). Until then every count reads the table itself, not its index alone."""
+    import psycopg
+
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
+
+
+def fresh_postgres(base: str, name: str) -> str:
+    """Drop and make the database ``name`` on the server of ``base``; its URL."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return base.rsplit("/", 1)[0] + "/" + name

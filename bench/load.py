@@ -43,7 +43,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from common import ROOT, manage, production_env, seed
+from common import ROOT, fresh_postgres, manage, production_env, seed, vacuum
 
 BIN = Path(sys.executable).parent
 P95_MS = 250.0
@@ -217,23 +217,13 @@ def _prepared(
     return json.loads(people.read_text())
 
 
-def _vacuum(database_url: str) -> None:
-    """PostgreSQL: ``VACUUM ANALYZE`` the seeded database, as autovacuum does a minute
-    after a bulk load (on a server that runs it: this machine's runs with autovacuum
-    off). Until then every count reads the table itself, not its index alone."""
-    import psycopg
-
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute("VACUUM ANALYZE")
-
-
 def run(label: str, database_url: str, args: argparse.Namespace, folder: Path) -> bool:
     port = _free_port()
     env = _env(database_url, folder, port)
     started = time.perf_counter()
     data = _prepared(label, env, args, folder)
     if label == "postgres":
-        _vacuum(database_url)
+        vacuum(database_url)
     data["decisions"] = decisions(env, args.seconds)
     print(
         f"[{label}] seeded {args.agents} agents in {time.perf_counter() - started:.0f} s; "
@@ -436,19 +426,6 @@ def report(label: str, stats: Path, log: Path) -> bool:
     return ok and locked == 0 and server_errors == 0 and not unmeasured
 
 
-def _postgres_url(base: str, name: str) -> str:
-    """Drop and make the database ``name`` on the server of ``base``."""
-    import psycopg
-    from psycopg import sql
-
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    return base.rsplit("/", 1)[0] + "/" + name
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--databases", nargs="+", default=["sqlite", "postgres"])
@@ -486,7 +463,7 @@ def main() -> int:
             elif database == "postgres" and args.reuse:
                 url = args.postgres.rsplit("/", 1)[0] + "/" + args.postgres_name
             elif database == "postgres":
-                url = _postgres_url(args.postgres, args.postgres_name)
+                url = fresh_postgres(args.postgres, args.postgres_name)
             else:
                 raise SystemExit(f"Unknown database {database!r}: use sqlite or postgres.")
             results[database] = run(database, url, args, folder)

@@ -80,7 +80,6 @@ def _env(
 
 
 WORKER_TASKS = "django_tasks_db.DatabaseBackend"
-SEEDED = 2000  # agents seed_bulk makes with the engine; more are copies of them  # served with a worker, as in production
 
 
 def prepare(size: int, folder: Path) -> dict[str, str]:
