@@ -337,8 +337,16 @@ class BoardPdfTests(TestCase):
 
     def test_the_distribution_chart_is_drawn(self):
         svg_text = self.text
-        for label in ["1 · Baseline", "2 · Elevated", "3 · High", "4 · Critical", "Not assessed"]:
+        for label in [
+            "1 · Baseline",
+            "2 · Elevated",
+            "3 · High",
+            "4 · Critical",
+            portfolio.UNASSESSED_LABEL,
+        ]:
             self.assertIn(label, svg_text)
+        # The dashboard's name for agents with no class, not a second one.
+        self.assertNotIn("Not assessed", svg_text)
 
     def test_pdf_a_fonts_page_numbers_and_fingerprint(self):
         self.assertIn(b'pdfaid:part="3"', h.xmp(self.issued.pdf))

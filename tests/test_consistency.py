@@ -500,12 +500,25 @@ class OneNamePerCountTests(TestCase):
             f"<strong>{never}</strong>"
         )
         self.assertIn(never_row, dashboard)
+        agent_list = self.html("assessments:agent_list")
+        unclassified = Agent.objects.active().filter(current_classification="").first()
+        agent_page = self.client.get(unclassified.get_absolute_url()).content.decode()
         for page in (
             dashboard,
-            self.html("assessments:agent_list"),
+            agent_list,
             self.html("assessments:queue"),
+            self.html("assessments:reports"),
+            agent_page,
         ):
             self.assertNotIn("Not yet assessed", page)
+            self.assertNotIn("Not assessed", page)
+        # The rows of the agents with no class (and no draft's headline in its place)
+        # carry the same name as their count.
+        self.assertIn(f'border">{label}</span>', agent_list)
+        self.assertIn(f"{label}. Until an assessment is approved", agent_page)
+        self.assertIn(
+            f'<option value="unassessed">{label}</option>', self.html("assessments:reports")
+        )
         # The lists filter by the same name, and the filter finds the same agents.
         listed = self.client.get(
             reverse("assessments:agent_list"), {"classification": "unassessed"}

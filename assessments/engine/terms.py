@@ -129,6 +129,10 @@ ANSWER_TITLES: dict[str, str] = {
     "access_review": "Access review",
     "admin_sessions_brokered": "Brokered admin sessions",
 }
+# An agent no approved assessment has classified yet: one name on every page, PDF,
+# export, e-mail and feed (``portfolio.UNASSESSED_LABEL``). Not "Not assessed": its
+# assessment may be drafted, returned or awaiting a decision.
+NO_CLASSIFICATION_TITLE = "No class yet"
 CLASSIFICATION_TITLES: dict[str, str] = {
     "agent_identity": "Agent identity",
     "machine_identity": "Machine identity",

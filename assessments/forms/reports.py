@@ -9,6 +9,7 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 
+from assessments import portfolio
 from assessments.access import scope
 from assessments.actions.reports import (
     SIGNOFF_ATTENDEES_MAX,
@@ -34,7 +35,11 @@ class BoardPackForm(forms.Form):
         required=False,
     )
     classification = forms.ChoiceField(
-        choices=[("", "All classes"), *Classification.choices, ("unassessed", "Not assessed")],
+        choices=[
+            ("", "All classes"),
+            *Classification.choices,
+            ("unassessed", portfolio.UNASSESSED_LABEL),
+        ],
         required=False,
         label="Class",
     )

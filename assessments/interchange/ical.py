@@ -18,6 +18,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
+from assessments import portfolio
 from assessments.access import scope as team_scope
 from assessments.models import Agent, CalendarFeed, Review
 from assessments.workflow import reviews
@@ -74,7 +75,7 @@ def _description(review: Review, url: str) -> str:
             f"Current decision: {agent.get_current_classification_display()}, "
             f"tier {agent.current_tier}."
             if agent.current_tier
-            else "Not assessed yet."
+            else f"{portfolio.UNASSESSED_LABEL}: no assessment approved yet."
         ),
         f"Team: {agent.team.name}. Owner: {reviews.person(agent.owner)}.",
         f"Assigned to: {reviews.person(review.assignee) or 'nobody yet'}.",

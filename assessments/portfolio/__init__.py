@@ -16,8 +16,8 @@ Assessment state of an agent (``AgentQuerySet.with_assessment_state``):
   in draft: its assessment in progress is a draft;
   never started: it has no assessment of any state;
   decided: it has an approved assessment and nothing in progress.
-  "Not assessed" (no approved assessment, so no class) is pending + returned + in draft
-  + never started, restricted to agents never approved.
+  "No class yet" (``UNASSESSED_LABEL``: no approved assessment, so no class) is pending
+  + returned + in draft + never started, restricted to agents never approved.
 
 Review state (``ReviewQuerySet.with_state``, ``AgentQuerySet.with_review_state``): an agent
 has at most one open review; its due date is the earliest open reason (a trigger moves

@@ -9,6 +9,7 @@ from typing import Any
 from django.db.models import Count, Exists, F, OuterRef, Q, Subquery
 from django.utils import timezone
 
+from assessments.engine.terms import NO_CLASSIFICATION_TITLE
 from assessments.models import Agent, Assessment, GapException, Review
 from assessments.workflow import reviews
 
@@ -55,7 +56,7 @@ def class_tier(agents: Any = None) -> ClassTier:
 # ``assessment_states()["undecided"]``, the lists' "unassessed" filter): one name
 # everywhere, kept apart from "Never assessed" (no assessment of any state), which is
 # one of the four reasons an agent has no class yet.
-UNASSESSED_LABEL = "No class yet"
+UNASSESSED_LABEL = NO_CLASSIFICATION_TITLE
 # An open review a change of evidence asked for (``actions.evidence.DRIFT_CODE``).
 EVIDENCE_CHANGED = "evidence_changed"
 EVIDENCE_CHANGED_LABEL = "Evidence changed"

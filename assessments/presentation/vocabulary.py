@@ -12,6 +12,7 @@ from assessments.engine.terms import (
     ANSWER_TITLES,
     CLASSIFICATION_TITLES,
     CONTROL_STATUS_TITLES,
+    NO_CLASSIFICATION_TITLE,
 )
 
 NOT_SHOWN = CONTROL_STATUS_TITLES["unknown"]
@@ -188,7 +189,7 @@ def words(value: Any, kind: str = "value", key: str | None = None) -> str:
         return engine.SIGNAL_TITLES.get(value) or humanise(value)
     if kind == "classification":
         return CLASSIFICATION_TITLES.get(value) or (
-            "Not assessed" if not value else humanise(value)
+            NO_CLASSIFICATION_TITLE if not value else humanise(value)
         )
     if kind == "control_status":
         return CONTROL_STATUS_TITLES.get(value) or humanise(value)

@@ -9,6 +9,7 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
 from assessments import presentation
+from assessments.engine.terms import NO_CLASSIFICATION_TITLE
 from assessments.presentation import one_line as _one_line
 
 register = template.Library()
@@ -92,8 +93,14 @@ CLASS_BADGES = {
 @register.simple_tag
 def class_badge(classification: Any) -> str:
     """A classification as a badge (the one definition: includes/class_badge.html)."""
-    return mark_safe(  # noqa: S308 (constant markup chosen by key)
-        CLASS_BADGES.get(
-            classification, '<span class="badge text-bg-light border">Not assessed</span>'
-        )
+    if classification in CLASS_BADGES:
+        return mark_safe(CLASS_BADGES[classification])  # noqa: S308 (constant markup chosen by key)
+    return format_html(
+        '<span class="badge text-bg-light border">{}</span>', NO_CLASSIFICATION_TITLE
     )
+
+
+@register.simple_tag
+def unassessed_label() -> str:
+    """What an agent with no approved assessment, so no class, is called everywhere."""
+    return NO_CLASSIFICATION_TITLE

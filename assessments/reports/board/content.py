@@ -251,7 +251,7 @@ def board_content(filters: BoardFilters, *, today: dt.date | None = None) -> dic
                 **answerable.get(a["pk"], board_owners.NOBODY),
                 "state": state,
                 "state_label": portfolio.ASSESSMENT_STATE_LABELS[state],
-                "class": CLASS_LABELS[cls] if tier else "Not assessed",
+                "class": CLASS_LABELS[cls] if tier else portfolio.UNASSESSED_LABEL,
                 "classification": a["current_classification"] if tier else "",
                 "tier": tier,
                 "version": approved_row["number"] if approved_row is not None else None,
@@ -322,7 +322,7 @@ def board_content(filters: BoardFilters, *, today: dt.date | None = None) -> dic
     frameworks = _frameworks(coverage)
 
     tier_columns: list[tuple[Any, str]] = [(t, TIER_LABELS[t]) for t in TIER_ORDER]
-    tier_columns.append((None, "Not assessed"))
+    tier_columns.append((None, portfolio.UNASSESSED_LABEL))
     distribution = [
         {
             "label": label,

@@ -6,6 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from assessments.portfolio import UNASSESSED_LABEL
 from assessments.reports.pdf import PdfMeta, RenderedPdf, canonical_json, render_pdf, sha256_hex
 
 from .content import board_content
@@ -131,7 +132,7 @@ def render_board_pack(
                 key: {cls: row[cls] for cls in ("agent_identity", "machine_identity", UNASSESSED)}
                 for key, row in zip((*TIER_ORDER, None), content["distribution"], strict=True)
             },
-            [(t, TIER_LABELS[t]) for t in TIER_ORDER] + [(None, "Not assessed")],
+            [(t, TIER_LABELS[t]) for t in TIER_ORDER] + [(None, UNASSESSED_LABEL)],
         ),
     }
     meta = PdfMeta(
