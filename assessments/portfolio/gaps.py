@@ -115,6 +115,15 @@ def _forget_superseded(ids: list[int]) -> int:
     return deleted
 
 
+def _sql_of(rows: Any, *fields: str) -> tuple[str, Any] | None:
+    """The SQL and parameters of a queryset's ``fields``; None when it can match nothing
+    (the ORM then has no SQL: a person in no team when reading is scoped)."""
+    try:
+        return rows.values(*fields).query.sql_with_params()
+    except EmptyResultSet:
+        return None
+
+
 def _gap_rows_sql(
     today: dt.date, agents: Any = None, *, as_of: dt.date | None = None
 ) -> tuple[str, list[Any]]:
@@ -135,15 +144,14 @@ def _gap_rows_sql(
     if agents is not None:
         latest = latest.filter(agent__in=agents)
         in_force = in_force.filter(agent__in=agents)
-    try:
-        ids_sql, ids_params = latest.values("pk").query.sql_with_params()
-        exc_sql, exc_params = in_force.values("agent_id", "subject").query.sql_with_params()
-    except EmptyResultSet:
-        # ``agents`` can match nothing (a person in no team when reading is scoped):
-        # then there are no gap rows, and the ORM has no SQL for the empty subquery.
-        # Typed constants, not NULL: PostgreSQL reads a bare NULL column as text.
-        ids_sql, ids_params = "SELECT 0 WHERE 1 = 0", []
-        exc_sql, exc_params = "SELECT 0 AS agent_id, '' AS subject WHERE 1 = 0", []
+    # ``agents`` can match nothing (a person in no team when reading is scoped): then
+    # there are no gap rows. Typed constants, not NULL: PostgreSQL reads a bare NULL
+    # column as text.
+    ids_sql, ids_params = _sql_of(latest, "pk") or ("SELECT 0 WHERE 1 = 0", [])
+    exc_sql, exc_params = _sql_of(in_force, "agent_id", "subject") or (
+        "SELECT 0 AS agent_id, '' AS subject WHERE 1 = 0",
+        [],
+    )
     each, control_id, title, status = _controls_sql()
     table = Assessment._meta.db_table
     # Only code-made SQL is interpolated (table names, the ORM's own SQL); every value
@@ -158,13 +166,13 @@ def _gap_rows_sql(
 
 
 # The temporary tables ``open_gaps`` counts in (dropped before it returns).
-ROWS_TABLE, AGENTS_TABLE, EXCEPTED_TABLE, EXCEPTED_AGENTS_TABLE = (
+ROWS_TABLE, AGENTS_TABLE, NOT_COUNTED_TABLE, NOT_COUNTED_AGENTS_TABLE = (
     "portfolio_gap_rows",
     "portfolio_gap_agents",
-    "portfolio_gap_excepted",
-    "portfolio_gap_excepted_agents",
+    "portfolio_gap_not_counted",
+    "portfolio_gap_not_counted_agents",
 )
-TEMPORARY_TABLES = (ROWS_TABLE, AGENTS_TABLE, EXCEPTED_TABLE, EXCEPTED_AGENTS_TABLE)
+TEMPORARY_TABLES = (ROWS_TABLE, AGENTS_TABLE, NOT_COUNTED_TABLE, NOT_COUNTED_AGENTS_TABLE)
 
 
 def _count_expanded(cursor: Any, today: dt.date, agents: Any) -> tuple[list[Any], Any]:
@@ -194,15 +202,6 @@ def _count_expanded(cursor: Any, today: dt.date, agents: Any) -> tuple[list[Any]
     return by_control, rows_of
 
 
-def _sql_of(rows: Any, *fields: str) -> tuple[str, Any] | None:
-    """The SQL and parameters of a queryset's ``fields``; None when it can match nothing
-    (the ORM then has no SQL: a person in no team when reading is scoped)."""
-    try:
-        return rows.values(*fields).query.sql_with_params()
-    except EmptyResultSet:
-        return None
-
-
 def _count_indexed(cursor: Any, today: dt.date, agents: Any) -> tuple[list[Any], Any]:
     """As ``_count_expanded``, from ``ApprovedGap`` (``index_gaps`` keeps the gap rows of
     the latest approved versions only): every gap row is counted by control and by
@@ -230,11 +229,11 @@ def _count_indexed(cursor: Any, today: dt.date, agents: Any) -> tuple[list[Any],
     ):
         not_counted.append((f"WHERE c.agent_id IN ({gone[0]}) AND", gone[1]))
     cursor.execute(
-        f"CREATE TEMPORARY TABLE {EXCEPTED_TABLE} (agent_id bigint, control_id varchar(64))"
+        f"CREATE TEMPORARY TABLE {NOT_COUNTED_TABLE} (agent_id bigint, control_id varchar(64))"
     )
     for join, params in not_counted:
         cursor.execute(
-            f"INSERT INTO {EXCEPTED_TABLE} (agent_id, control_id) "  # noqa: S608
+            f"INSERT INTO {NOT_COUNTED_TABLE} (agent_id, control_id) "  # noqa: S608
             f"SELECT c.agent_id, c.control_id FROM {gaps} c {join} c.control_id <> ''",
             params,
         )
@@ -243,7 +242,7 @@ def _count_indexed(cursor: Any, today: dt.date, agents: Any) -> tuple[list[Any],
         counted_params,
     )
     counts = {c: [t or "", n] for c, t, n in cursor.fetchall()}
-    cursor.execute(f"SELECT control_id, COUNT(*) FROM {EXCEPTED_TABLE} GROUP BY control_id")  # noqa: S608
+    cursor.execute(f"SELECT control_id, COUNT(*) FROM {NOT_COUNTED_TABLE} GROUP BY control_id")  # noqa: S608
     for control_id, n in cursor.fetchall():
         counts[control_id][1] -= n
     by_control = sorted(
@@ -255,29 +254,29 @@ def _count_indexed(cursor: Any, today: dt.date, agents: Any) -> tuple[list[Any],
         counted_params,
     )
     cursor.execute(
-        f"CREATE TEMPORARY TABLE {EXCEPTED_AGENTS_TABLE} AS "  # noqa: S608
-        f"SELECT agent_id, COUNT(*) AS n FROM {EXCEPTED_TABLE} GROUP BY agent_id"
+        f"CREATE TEMPORARY TABLE {NOT_COUNTED_AGENTS_TABLE} AS "  # noqa: S608
+        f"SELECT agent_id, COUNT(*) AS n FROM {NOT_COUNTED_TABLE} GROUP BY agent_id"
     )
     cursor.execute(
         f"UPDATE {AGENTS_TABLE} SET n = {AGENTS_TABLE}.n - e.n "  # noqa: S608
-        f"FROM {EXCEPTED_AGENTS_TABLE} e WHERE {AGENTS_TABLE}.agent_id = e.agent_id"
+        f"FROM {NOT_COUNTED_AGENTS_TABLE} e WHERE {AGENTS_TABLE}.agent_id = e.agent_id"
     )
     cursor.execute(f"DELETE FROM {AGENTS_TABLE} WHERE n = 0")  # noqa: S608
 
     def rows_of(ids: list[int]) -> list[tuple[Any, ...]]:
         marks = ", ".join(["%s"] * len(ids))
         cursor.execute(
-            f"SELECT agent_id, control_id FROM {EXCEPTED_TABLE} "  # noqa: S608
+            f"SELECT agent_id, control_id FROM {NOT_COUNTED_TABLE} "  # noqa: S608
             f"WHERE agent_id IN ({marks})",
             ids,
         )
-        excepted = set(cursor.fetchall())
+        not_counted = set(cursor.fetchall())
         cursor.execute(
             f"SELECT agent_id, control_id, title FROM {gaps} "  # noqa: S608
             f"WHERE agent_id IN ({marks}) AND control_id <> '' ORDER BY control_id",
             ids,
         )
-        return [r for r in cursor.fetchall() if (r[0], r[1]) not in excepted]
+        return [r for r in cursor.fetchall() if (r[0], r[1]) not in not_counted]
 
     return by_control, rows_of
 
