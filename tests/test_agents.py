@@ -159,8 +159,22 @@ class AgentListTests(TestCase):
         Agent.objects.filter(pk=b.pk).update(next_review_on="2027-05-01")
         Review.objects.create(agent=a, due_on=dt.date(2027, 5, 1))
         Review.objects.create(agent=b, due_on=dt.date(2027, 1, 1))
-        response = self.client.get(reverse("assessments:agent_list"), {"sort": "next_review_on"})
-        self.assertEqual([x.slug for x in response.context["agents"]], ["sooner", "later"])
+        # A closed review is no next review: that agent comes last.
+        done = f.agent(slug="reviewed")
+        Review.objects.create(agent=done, due_on=dt.date(2026, 1, 1), state=Review.State.CLOSED)
+        with CaptureQueriesContext(connection) as ctx:
+            response = self.client.get(
+                reverse("assessments:agent_list"), {"sort": "next_review_on"}
+            )
+        self.assertEqual(
+            [x.slug for x in response.context["agents"]], ["sooner", "later", "reviewed"]
+        )
+        # The open review is joined to sort the agents, not to count them.
+        counts = [q["sql"] for q in ctx.captured_queries if "COUNT(*)" in q["sql"]]
+        self.assertTrue(counts)
+        for sql in counts:
+            if '"assessments_agent"' in sql.split("FROM", 1)[1][:40]:
+                self.assertNotIn("assessments_review", sql)
 
     def test_htmx_filter_returns_only_the_results_fragment(self):
         f.agent(slug="frag")

@@ -430,12 +430,10 @@ class AgentFilterForm(forms.Form):
             )
             agents = agents.annotate(waiting_since=Subquery(since))
             return agents.order_by(F("waiting_since").asc(nulls_last=True), "name", "pk"), sort
-        # "Next review" is the open review's due date (portfolio.agents_for_list, or
-        # only that date when ``agents`` are not annotated for their rows).
-        if sort == "next_review_on" and "next_review" not in agents.query.annotations:
-            agents = agents.with_next_review()
-        order = F("next_review").asc(nulls_last=True) if sort == "next_review_on" else sort
-        return agents.order_by(order, "name", "pk"), sort
+        # "Next review" is the open review's due date (AgentQuerySet.with_next_review).
+        if sort == "next_review_on":
+            return agents.by_next_review(), sort
+        return agents.order_by(sort, "name", "pk"), sort
 
 
 def _in_assessment_state(agents: Any, state: str, user: Any) -> Any:

@@ -209,10 +209,25 @@ class AgentQuerySet(PortfolioQuerySet["Agent"]):
         )
 
     def with_next_review(self) -> AgentQuerySet:
-        """Annotate ``next_review`` alone (see ``with_review_state``): what the list
-        sorts by "Next review"."""
-        review = Review.objects.open().filter(agent=models.OuterRef("pk"))
-        return self.annotate(next_review=models.Subquery(review.values("due_on")[:1]))
+        """Annotate ``next_review`` alone (see ``with_review_state``)."""
+        return self.alias(open_review=_open_review()).annotate(
+            next_review=models.F("open_review__due_on")
+        )
+
+    def by_next_review(self) -> AgentQuerySet:
+        """Ordered by the open review's due date (agents without one last), then by
+        name: what the list sorts by "Next review". Only the ordering joins the review,
+        so counting the same queryset does not."""
+        return self.alias(review_to_sort_by=_open_review()).order_by(
+            models.F("review_to_sort_by__due_on").asc(nulls_last=True), "name", "pk"
+        )
+
+
+def _open_review() -> models.FilteredRelation:
+    """An agent's open review as a join: an agent has at most one
+    (``one_open_review_per_agent``), so no subquery per agent is needed (sorting 100,000
+    agents by one took 0.4 to 0.6 s)."""
+    return models.FilteredRelation("reviews", condition=Q(reviews__state=Review.State.OPEN))
 
 
 class Agent(models.Model):
