@@ -12,6 +12,7 @@ import tempfile
 from collections import defaultdict
 from pathlib import Path
 from unittest import mock
+from zoneinfo import ZoneInfo
 
 import time_machine
 from django.core.management import CommandError, call_command
@@ -988,6 +989,35 @@ class RebuiltFiguresTests(TestCase):
         ]
         # Not registered yet; registered, nothing started; started, not approved; approved.
         self.assertEqual(figures, [(0, 0), (1, 1), (0, 1), (0, 0)])
+
+    def test_a_past_day_is_the_local_day_the_pages_show(self):
+        # In New York, 22:00 on a day is already the next day in UTC: what happened
+        # then counts for that day, as the pages and the pack's period count it.
+        a, r = self.people["assessor"], self.people["reviewer"]
+        zone = ZoneInfo("America/New_York")
+        day = TODAY - dt.timedelta(days=20)
+        late = dt.datetime.combine(day, dt.time(22, 0), tzinfo=zone)
+        with time_machine.travel(days_ago(50), tick=False):
+            agent = f.agent(slug="late-evening", name="Decided late")
+        with time_machine.travel(days_ago(40), tick=False):
+            submitted = actions.submit_assessment(a, f.answered(agent, a))
+        with time_machine.travel(late, tick=False):
+            approved = actions.approve_assessment(r, submitted)
+            GapException.objects.create(
+                agent=agent,
+                assessment=approved,
+                subject="AIC-01",
+                reason="Accepted.",
+                expires_on=TODAY + dt.timedelta(days=90),
+                accepted_by=r,
+            )
+        with timezone.override(zone):
+            before, that_day = (
+                portfolio.figures_as_of(d, Agent.objects.filter(pk=agent.pk))
+                for d in (day - dt.timedelta(days=1), day)
+            )
+        self.assertEqual((before["undecided"], before["exceptions"]), (1, 0))
+        self.assertEqual((that_day["undecided"], that_day["exceptions"]), (0, 1))
 
     def test_an_agent_loaded_with_its_history_counts_from_its_first_assessment(self):
         a, r = self.people["assessor"], self.people["reviewer"]

@@ -11,7 +11,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
-from .base import ImmutableRecordError, PortfolioQuerySet
+from .base import ImmutableRecordError, PortfolioQuerySet, end_of_day
 from .catalogue import CatalogueVersion
 from .choices import Classification, Tier
 from .inventory import Agent
@@ -233,7 +233,7 @@ class ExceptionQuerySet(PortfolioQuerySet["GapException"]):
     def in_force_as_of(self, day: dt.date) -> ExceptionQuerySet:
         """The exceptions that counted at the end of a past ``day``, from the records:
         accepted by then, not yet revoked then, not expired, and not yet renewed then."""
-        end = dt.datetime.combine(day, dt.time.max, tzinfo=dt.UTC)
+        end = end_of_day(day)
         renewed = GapException.objects.filter(
             agent=models.OuterRef("agent"),
             subject=models.OuterRef("subject"),

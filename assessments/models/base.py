@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.db import models
+from django.utils import timezone
 
 # Fields whose change moves no portfolio figure: a draft's autosave writes only these, so
 # it leaves the dashboard's snapshot in place (see PortfolioSnapshot).
 PORTFOLIO_QUIET_FIELDS = frozenset(
     {"answers", "answer_versions", "lock_version", "current_step", "updated_at", "created_at"}
 )
+
+
+def start_of_day(day: dt.date) -> dt.datetime:
+    """The first instant of ``day`` in the current time zone: a day of the pages and
+    reports (``timezone.localdate()``), not a UTC day."""
+    return dt.datetime.combine(day, dt.time.min, tzinfo=timezone.get_current_timezone())
+
+
+def end_of_day(day: dt.date) -> dt.datetime:
+    """The last instant of ``day`` in the current time zone (see ``start_of_day``): what
+    "as it stood at the end of a past day" counts up to."""
+    return dt.datetime.combine(day, dt.time.max, tzinfo=timezone.get_current_timezone())
 
 
 def portfolio_changed() -> None:

@@ -12,6 +12,7 @@ from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
 
 from assessments.models import Agent, AuditEvent
+from assessments.models.base import end_of_day, start_of_day
 from assessments.models.inventory import IDLE
 
 from .states import registered_by
@@ -81,7 +82,7 @@ def accountability_as_of(day: dt.date, agents: Any) -> dict[str, int]:
     the records date on or before the day (the agent's own, which only moves forward, or
     an "agent.activity" event's) is before that day's cutoff, and it was not kept
     ("agent.kept") since the cutoff."""
-    end = dt.datetime.combine(day, dt.time.max, tzinfo=dt.UTC)
+    end = end_of_day(day)
     cutoff = day - dt.timedelta(days=settings.INACTIVE_AGENT_DAYS)
     events = AuditEvent.objects.filter(agent=OuterRef("pk")).order_by()
     owner_verb = (
@@ -98,7 +99,7 @@ def accountability_as_of(day: dt.date, agents: Any) -> dict[str, int]:
     )
     kept_since = events.filter(
         verb="agent.kept",
-        created_at__gte=dt.datetime.combine(cutoff, dt.time.min, tzinfo=dt.UTC),
+        created_at__gte=start_of_day(cutoff),
         created_at__lte=end,
     )
     idle = (

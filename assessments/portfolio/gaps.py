@@ -11,6 +11,7 @@ from django.db import connection
 from django.db.models import Count, Q
 
 from assessments.models import Agent, ApprovedGap, Assessment, GapException, Review
+from assessments.models.base import end_of_day
 
 from . import planner
 from .accountability import accountability_as_of
@@ -135,7 +136,7 @@ def _gap_rows_sql(
         latest = Assessment.objects.latest_approved()
         in_force = exceptions_in_force(today)
     else:
-        end = dt.datetime.combine(as_of, dt.time.max, tzinfo=dt.UTC)
+        end = end_of_day(as_of)
         latest = Assessment.objects.latest_approved(end)
         in_force = GapException.objects.in_force_as_of(as_of)
     # No ORDER BY in a subquery: the default orderings would sort every row.
@@ -348,7 +349,7 @@ def figures_as_of(
     shows: every headline figure (``reclassified_up`` over the ``period_days`` up to the
     day, as a pack of that period made that day counts it), with the open gaps and the
     exceptions in force. Eight queries."""
-    end = dt.datetime.combine(day, dt.time.max, tzinfo=dt.UTC)
+    end = end_of_day(day)
     tiers = dict(
         Assessment.objects.latest_approved(end)
         .filter(agent__in=agents)

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Count, Exists, F, OuterRef, Q, Subquery
-from django.utils import timezone
 
 from assessments.engine.terms import NO_CLASSIFICATION_TITLE
 from assessments.models import Agent, Assessment, GapException, Review
+from assessments.models.base import end_of_day, start_of_day
 from assessments.workflow import reviews
 
 TIERS = (4, 3, 2, 1)
@@ -170,7 +170,7 @@ def assessment_states_as_of(day: dt.date, agents: Any) -> dict[str, int]:
     past ``day``, rebuilt from the records: of the agents in the inventory then
     (``registered_by``), those with no assessment started by then, and those with none
     approved by then (one query)."""
-    end = dt.datetime.combine(day, dt.time.max, tzinfo=dt.UTC)
+    end = end_of_day(day)
     started = Assessment.objects.filter(agent=OuterRef("pk"), created_at__lte=end)
     approved = Assessment.objects.approved().filter(agent=OuterRef("pk"), decided_at__lte=end)
     return (
@@ -187,7 +187,6 @@ def reclassified_up(since: dt.date, until: dt.date, agents: Any) -> int:
     """Approvals of ``agents`` decided from ``since`` to ``until`` (whole local days) that
     put the agent at a higher tier than its previous approved version: the board pack's
     "Moved to a higher tier in the period" (one query)."""
-    zone = timezone.get_current_timezone()
     previous = (
         Assessment.objects.approved()
         .filter(agent_id=OuterRef("agent_id"), number__lt=OuterRef("number"))
@@ -198,10 +197,8 @@ def reclassified_up(since: dt.date, until: dt.date, agents: Any) -> int:
         Assessment.objects.approved()
         .filter(
             agent__in=agents,
-            decided_at__gte=dt.datetime.combine(since, dt.time.min, tzinfo=zone),
-            decided_at__lt=dt.datetime.combine(
-                until + dt.timedelta(days=1), dt.time.min, tzinfo=zone
-            ),
+            decided_at__gte=start_of_day(since),
+            decided_at__lte=end_of_day(until),
         )
         .annotate(prev_tier=Subquery(previous))
         .filter(prev_tier__isnull=False, tier__gt=F("prev_tier"))

@@ -10,12 +10,13 @@ from typing import Any
 from django.conf import settings
 from django.db import connection
 from django.db.models import F, OuterRef, Q, Subquery
-from django.utils import dateformat, timezone
+from django.utils import dateformat
 
 from assessments import portfolio
 from assessments.models import (
     Assessment,
 )
+from assessments.models.base import start_of_day
 
 from .filters import CLASS_LABELS, COLOURS, DUE_WITHIN_DAYS, UNASSESSED, BoardFilters
 
@@ -51,10 +52,8 @@ def _reclassifications(scope: Any, filters: BoardFilters) -> list[dict[str, Any]
         .filter(agent_id=OuterRef("agent_id"), number__lt=OuterRef("number"))
         .order_by("-number")
     )
-    start = dt.datetime.combine(filters.since, dt.time.min, tzinfo=timezone.get_current_timezone())
-    end = dt.datetime.combine(
-        filters.until + dt.timedelta(days=1), dt.time.min, tzinfo=timezone.get_current_timezone()
-    )
+    start = start_of_day(filters.since)
+    end = start_of_day(filters.until + dt.timedelta(days=1))
     rows = (
         Assessment.objects.approved()
         .filter(agent__in=scope, decided_at__gte=start, decided_at__lt=end)
