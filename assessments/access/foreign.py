@@ -24,7 +24,7 @@ another team" in their place, with the systems reached through them.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from assessments import engine
@@ -92,23 +92,43 @@ def redact(value: Any, hidden: frozenset[str]) -> Any:
 
 
 def _redact(value: Any, hidden: frozenset[str], pattern: re.Pattern[str]) -> Any:
+    def text(value: str, _key: Any) -> str:
+        return LABEL if value in hidden else _collapse(pattern.sub(LABEL, value))
+
+    return _walk(value, hidden, text, once=True)
+
+
+# A linked agent's reach (the engine's ``{"slug": ..., "systems": [...]}``) redacted.
+_HIDDEN_REACH = {"slug": LABEL, "systems": []}
+
+
+def _walk(
+    value: Any,
+    slugs: frozenset[str],
+    text: Callable[[str, Any], str],
+    *,
+    once: bool,
+    key: Any = None,
+) -> Any:
+    """``value`` (texts, nested lists and dicts) with each text given by ``text(text,
+    the key it is under)`` and a hidden linked agent's reach as the label with no
+    systems; ``once``: a list names the label (or that reach) once."""
     if isinstance(value, str):
-        if value in hidden:
-            return LABEL
-        return _collapse(pattern.sub(LABEL, value))
+        return text(value, key)
     if isinstance(value, Mapping):
-        if value.get("slug") in hidden and "systems" in value:
-            return {"slug": LABEL, "systems": []}
-        return {k: _redact(v, hidden, pattern) for k, v in value.items()}
+        if value.get("slug") in slugs and "systems" in value:
+            return dict(_HIDDEN_REACH)
+        return {k: _walk(v, slugs, text, once=once, key=k) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        items = [_redact(v, hidden, pattern) for v in value]
-        # A list of reach entries or linked agents names the label once.
-        kept: list[Any] = []
-        for item in items:
-            if item in kept and (item == LABEL or item == {"slug": LABEL, "systems": []}):
-                continue
-            kept.append(item)
-        return type(value)(kept) if isinstance(value, tuple) else kept
+        items = [_walk(v, slugs, text, once=once, key=key) for v in value]
+        if once:  # a list of reach entries or linked agents names the label once
+            kept: list[Any] = []
+            for item in items:
+                if item in kept and item in (LABEL, _HIDDEN_REACH):
+                    continue
+                kept.append(item)
+            items = kept
+        return type(value)(items) if isinstance(value, tuple) else items
     return value
 
 
@@ -185,24 +205,14 @@ def redact_named(value: Any, hidden: Mapping[str, str]) -> Any:
 
     reach = _pattern(slugs)
 
-    def text(value: str) -> str:
+    def text(value: str, key: Any) -> str:
+        # A whole value is a slug only where a field names an agent: "admin" is an
+        # access level elsewhere, whatever another team calls its agent.
+        if key in _NAMING_KEYS and value in slugs:
+            return LABEL
         return _collapse(named.sub(LABEL, reach.sub(LABEL, _THROUGH.sub(through, value))))
 
-    def walk(value: Any, key: Any = None) -> Any:
-        if isinstance(value, str):
-            # A whole value is a slug only where a field names an agent: "admin" is an
-            # access level elsewhere, whatever another team calls its agent.
-            return LABEL if key in _NAMING_KEYS and value in slugs else text(value)
-        if isinstance(value, Mapping):
-            if value.get("slug") in slugs and "systems" in value:  # a linked agent's reach
-                return {"slug": LABEL, "systems": []}
-            return {k: walk(v, k) for k, v in value.items()}
-        if isinstance(value, list | tuple):
-            items = [walk(v, key) for v in value]
-            return type(value)(items) if isinstance(value, tuple) else items
-        return value
-
-    return walk(value)
+    return _walk(value, slugs, text, once=False)
 
 
 def shown_to(user: Any, value: Any) -> Any:
