@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from .base import start_of_day
 from .choices import Access, Tier
 from .inventory import Agent, Team
 from .reviews import Review
@@ -64,9 +65,7 @@ class CertificationCampaign(models.Model):
 
     def cutoff(self) -> dt.datetime:
         """The first moment after the deadline (the deadline day is included)."""
-        return timezone.make_aware(
-            dt.datetime.combine(self.deadline + dt.timedelta(days=1), dt.time.min)
-        )
+        return start_of_day(self.deadline + dt.timedelta(days=1))
 
 
 class CertificationItemQuerySet(models.QuerySet["CertificationItem"]):

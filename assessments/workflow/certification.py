@@ -27,6 +27,7 @@ from assessments.models import (
     Review,
     Role,
 )
+from assessments.models.base import start_of_day
 
 # Reminders go out from this many days before the deadline (the smallest that covers
 # the days left applies, as for reviews); the sponsor is told the day after it.
@@ -312,8 +313,8 @@ def agent_rows(
 
 def in_period(since: dt.date, until: dt.date) -> QuerySet[CertificationCampaign]:
     """Campaigns of a reporting period: started in it, or with their deadline in it."""
-    start = timezone.make_aware(dt.datetime.combine(since, dt.time.min))
-    end = timezone.make_aware(dt.datetime.combine(until + dt.timedelta(days=1), dt.time.min))
+    start = start_of_day(since)
+    end = start_of_day(until + dt.timedelta(days=1))
     return CertificationCampaign.objects.filter(
         Q(started_at__gte=start, started_at__lt=end) | Q(deadline__gte=since, deadline__lte=until)
     ).order_by("started_at", "pk")
