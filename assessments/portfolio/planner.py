@@ -1,4 +1,5 @@
-"""The database's planner statistics, refreshed after a bulk write.
+"""The database's planner: its statistics refreshed after a bulk write, and the
+portfolio's computation kept off its parallel workers (``serial_queries``).
 
 Right after thousands of rows arrive in one go (a CSV or manifest import, a discovery
 run, ``seed_bulk``), PostgreSQL still plans with the statistics of the tables as they

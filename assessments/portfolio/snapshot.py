@@ -18,6 +18,7 @@ from .states import (
     ClassTier,
     assessment_states,
     class_tier,
+    expiring_in_force,
     recent_reclassifications,
     review_states,
 )
@@ -74,7 +75,7 @@ def _figures(today: dt.date, agents: Any) -> dict[str, Any]:
     matrix = class_tier(agents)
     index_gaps()
     gaps = open_gaps(today, agents=agents, indexed=True)
-    expiring = GapException.objects.expiring(today, 30).of_active_agents()
+    expiring = expiring_in_force(today, 30)
     queue = Review.objects.in_queue(reviews.QUEUE_DAYS, today)
     reclassified = recent_reclassifications()
     if agents is not None:

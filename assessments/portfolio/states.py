@@ -113,11 +113,16 @@ def exceptions_in_force(today: dt.date) -> Any:
     return GapException.objects.in_force(today).of_active_agents()
 
 
+def expiring_in_force(today: dt.date, within_days: int = 30) -> Any:
+    """Exceptions in force for active agents expiring within ``within_days`` (a
+    queryset: the dashboard's figure and list)."""
+    return GapException.objects.expiring(today, within_days).of_active_agents()
+
+
 def expiring_exceptions(today: dt.date, within_days: int = 30) -> list[GapException]:
-    """Exceptions in force for active agents expiring within ``within_days`` (one query)."""
+    """``expiring_in_force`` with what a list shows of each, soonest first (one query)."""
     return list(
-        GapException.objects.expiring(today, within_days)
-        .filter(agent__status=Agent.Status.ACTIVE)
+        expiring_in_force(today, within_days)
         .select_related("agent", "assessment", "accepted_by")
         .order_by("expires_on", "agent__name")
     )
